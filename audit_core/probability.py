@@ -1,0 +1,44 @@
+"""Numerically careful conversions between logits and probability vectors, and their summaries."""
+
+import numpy as np
+
+LOG_FLOOR = 1e-30  # probabilities below this are treated as this when a logarithm is taken
+
+
+def softmax(logits: np.ndarray, temperature: float = 1.0) -> np.ndarray:
+    """Row-wise ``softmax(logits / temperature)`` in float64, stable for large logits."""
+    scaled = np.asarray(logits, dtype=np.float64) / temperature
+    scaled = scaled - scaled.max(axis=1, keepdims=True)
+    exp = np.exp(scaled)
+    return exp / exp.sum(axis=1, keepdims=True)
+
+
+def log_softmax(logits: np.ndarray) -> np.ndarray:
+    """Row-wise ``log softmax(logits)`` in float64."""
+    z = np.asarray(logits, dtype=np.float64)
+    z = z - z.max(axis=1, keepdims=True)
+    return z - np.log(np.exp(z).sum(axis=1, keepdims=True))
+
+
+def safe_log(probs: np.ndarray) -> np.ndarray:
+    """``log(max(p, 1e-30))``, as in Song & Mittal's reference code."""
+    return np.log(np.maximum(probs, LOG_FLOOR))
+
+
+def true_class_probability(probs: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    """``p_y`` for each row."""
+    return probs[np.arange(len(labels)), labels]
+
+
+def entropy(probs: np.ndarray) -> np.ndarray:
+    """Shannon entropy ``-sum_i p_i log p_i`` per row (natural log)."""
+    return -(probs * safe_log(probs)).sum(axis=1)
+
+
+def modified_entropy(probs: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    """Song & Mittal's ``Mentr = -(1 - p_y) log p_y - sum_{i != y} p_i log(1 - p_i)`` per row."""
+    rows = np.arange(len(labels))
+    p_y = probs[rows, labels]
+    others = probs * safe_log(1.0 - probs)
+    others[rows, labels] = 0.0
+    return -(1.0 - p_y) * safe_log(p_y) - others.sum(axis=1)

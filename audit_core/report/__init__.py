@@ -1,0 +1,1 @@
+"""The privacy audit report: context building, figures and HTML/PDF rendering."""

@@ -1,0 +1,81 @@
+"""The report's figures, rendered by matplotlib to self-contained SVG strings."""
+
+import io
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt
+import numpy as np
+from sklearn.metrics import roc_curve
+
+from audit_core.defenses import DynaNoise
+from audit_core.results import AuditResult
+
+_COLORS = ["#1f4e79", "#c0504d", "#4f8a3c", "#8064a2", "#d98c1f", "#2c9fa3"]
+plt.rcParams.update(
+    {"font.size": 8, "svg.fonttype": "none", "axes.spines.top": False, "axes.spines.right": False}
+)
+
+
+def _svg(figure: plt.Figure) -> str:
+    buffer = io.StringIO()
+    figure.savefig(buffer, format="svg", bbox_inches="tight")
+    plt.close(figure)
+    text = buffer.getvalue()
+    return text[text.index("<svg") :]
+
+
+def roc_curves(result: AuditResult, knowledge: str = "naive") -> str:
+    """Log-log ROC curves per attack, one line per condition; the diagonal is a random guess."""
+    attacks = result.attacks
+    columns = min(len(attacks), 4)
+    rows = -(-len(attacks) // columns)
+    figure, axes = plt.subplots(rows, columns, figsize=(1.9 * columns + 0.4, 2.0 * rows), squeeze=False)
+    floor = 1.0 / max(1, (~result.is_member).sum())
+    for ax, attack in zip(axes.flat, attacks, strict=False):
+        for color, ev in zip(_COLORS, result.evaluations, strict=False):
+            fpr, tpr, _ = roc_curve(result.is_member, ev.outcome(attack, knowledge).scores)
+            ax.plot(np.maximum(fpr, floor), np.maximum(tpr, floor), color=color, lw=1.2, label=ev.defense)
+        ax.plot([floor, 1], [floor, 1], color="#999999", lw=0.8, ls="--")
+        ax.set(xscale="log", yscale="log", title=attack.replace("_", " "), xlabel="FPR", ylabel="TPR")
+    for ax in list(axes.flat)[len(attacks) :]:
+        ax.axis("off")
+    axes.flat[0].legend(frameon=False, fontsize=7)
+    figure.tight_layout()
+    return _svg(figure)
+
+
+def confidence_histograms(result: AuditResult) -> str | None:
+    """True-class confidence of members vs non-members under each condition (needs the confidence attack)."""
+    if "confidence" not in result.attacks:
+        return None
+    figure, axes = plt.subplots(
+        1, len(result.evaluations), figsize=(2.6 * len(result.evaluations), 2.0), squeeze=False
+    )
+    for ax, ev in zip(axes.flat, result.evaluations, strict=True):
+        scores = ev.outcome("confidence", "naive").scores
+        bins = np.linspace(scores.min(), scores.max() + 1e-12, 30)
+        ax.hist(scores[result.is_member], bins=bins, alpha=0.6, color=_COLORS[0], label="members")
+        ax.hist(scores[~result.is_member], bins=bins, alpha=0.6, color=_COLORS[1], label="non-members")
+        ax.set(title=ev.defense, xlabel="released p(true class)", ylabel="records")
+    axes.flat[0].legend(frameon=False, fontsize=7)
+    figure.tight_layout()
+    return _svg(figure)
+
+
+def noise_variance_curves(defenses: list[DynaNoise]) -> str | None:
+    """DynaNoise's noise variance against the normalised prediction entropy, with static noise for scale."""
+    if not defenses:
+        return None
+    figure, ax = plt.subplots(figsize=(3.6, 2.2))
+    normalised_entropy = np.linspace(0, 1, 101)
+    for color, d in zip(_COLORS[1:], defenses, strict=False):
+        variance = d.sigma0_sq * (1 + d.lam * (1 - normalised_entropy))
+        ax.plot(normalised_entropy, variance, color=color, lw=1.4, label=d.label)
+        ax.axhline(d.sigma0_sq, color=color, lw=0.8, ls=":", label=f"static noise, variance {d.sigma0_sq:g}")
+    ax.set(xlabel="prediction entropy H / log k", ylabel="noise variance on logits")
+    ax.legend(frameon=False, fontsize=6)
+    figure.tight_layout()
+    return _svg(figure)

@@ -1,0 +1,40 @@
+"""Renders the report context to one self-contained HTML file and, from the same source, a PDF."""
+
+import logging
+from pathlib import Path
+from typing import Any
+
+import jinja2
+
+TEMPLATE_DIR = Path(__file__).resolve().parents[2] / "report_templates"
+
+
+def _environment() -> jinja2.Environment:
+    return jinja2.Environment(
+        loader=jinja2.FileSystemLoader(TEMPLATE_DIR),
+        autoescape=jinja2.select_autoescape(["html", "j2"]),
+        undefined=jinja2.StrictUndefined,
+    )
+
+
+def render_html(context: dict[str, Any], *, for_pdf: bool = False) -> str:
+    """The report as one HTML string with its stylesheet inlined."""
+    css = (TEMPLATE_DIR / "report.css").read_text(encoding="utf-8")
+    return _environment().get_template("report.html.j2").render(**context, css=css, for_pdf=for_pdf)
+
+
+def _quiet_weasyprint() -> None:
+    """WeasyPrint logs a warning per embedded font about an optional subsetting backend; keep errors only."""
+    for name in ("weasyprint", "fontTools"):
+        logging.getLogger(name).setLevel(logging.ERROR)
+
+
+def write_report(context: dict[str, Any], folder: Path) -> tuple[Path, Path]:
+    """Write ``report.html`` and ``report.pdf`` (WeasyPrint) into ``folder``."""
+    from weasyprint import HTML  # imported here: loading it costs about a second
+
+    _quiet_weasyprint()
+    html_path, pdf_path = folder / "report.html", folder / "report.pdf"
+    html_path.write_text(render_html(context), encoding="utf-8")
+    HTML(string=render_html(context, for_pdf=True), base_url=str(folder)).write_pdf(pdf_path)
+    return html_path, pdf_path

@@ -1,0 +1,32 @@
+"""Trains a torch classifier from a TrainingRecipe, reproducibly and without touching global RNG state."""
+
+import numpy as np
+import torch
+from torch import nn
+
+from audit_core.config import TrainingRecipe
+from audit_core.training.architectures import build_model
+
+
+def train_classifier(
+    features: np.ndarray, labels: np.ndarray, n_classes: int, recipe: TrainingRecipe, *, seed: int
+) -> nn.Module:
+    """Train a model on ``(features, labels)`` with Adam and cross-entropy; same seed, same weights."""
+    x = torch.as_tensor(features, dtype=torch.float32)
+    y = torch.as_tensor(labels, dtype=torch.int64)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        model = build_model(recipe, x.shape[1], n_classes)
+        shuffle = torch.Generator().manual_seed(seed)
+        optimizer = torch.optim.Adam(
+            model.parameters(), lr=recipe.learning_rate, weight_decay=recipe.weight_decay
+        )
+        model.train()
+        for _ in range(recipe.epochs):
+            order = torch.randperm(len(y), generator=shuffle)
+            for start in range(0, len(y), recipe.batch_size):
+                batch = order[start : start + recipe.batch_size]
+                optimizer.zero_grad()
+                nn.functional.cross_entropy(model(x[batch]), y[batch]).backward()
+                optimizer.step()
+    return model.eval()

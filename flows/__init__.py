@@ -1,0 +1,1 @@
+"""Prefect flows composing the audit, and the dynaudit command line."""

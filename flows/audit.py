@@ -1,0 +1,52 @@
+"""The audit flow: query the target, apply each defense, attack every condition, write the report."""
+
+import re
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pandas as pd
+from prefect import flow
+from prefect.artifacts import create_markdown_artifact
+
+from audit_core.config import AuditConfig
+from audit_core.pipeline import conditions
+from audit_core.summary import summary_table
+from tasks.audit_tasks import (
+    assemble_result,
+    evaluate,
+    load_audit_data,
+    query_models,
+    train_shadow,
+    train_target,
+    write_artifacts,
+)
+
+
+def _artifact_key(run_name: str) -> str:
+    return "audit-" + re.sub(r"[^a-z0-9-]+", "-", run_name.lower()).strip("-")
+
+
+@flow(name="dynaudit-audit", flow_run_name="audit-{config.run_name}", log_prints=True)
+def audit(config: AuditConfig) -> Path:
+    """Run a membership-inference audit of one model, undefended and defended; return the run folder."""
+    started_at = datetime.now(UTC)
+    data = load_audit_data(config)
+    target = train_target(config, data)
+    shadow, shadow_in, shadow_out = train_shadow(config, data)
+    signals = query_models(target, shadow, data, shadow_in, shadow_out)
+    defenses = conditions(config)
+    evaluations = [evaluate(signals, d, config.attacks, config.seed) for d in defenses]
+    fingerprints = {
+        "data": data.fingerprint(),
+        "target": target.fingerprint(),
+        "shadow": shadow.fingerprint(),
+    }
+    result = assemble_result(config, data, evaluations, fingerprints, started_at)
+    run_dir = write_artifacts(config, result, defenses)
+    table = summary_table(pd.read_parquet(run_dir / "metrics.parquet"))
+    create_markdown_artifact(
+        key=_artifact_key(config.run_name),
+        markdown=f"# Privacy audit `{config.run_name}`\n\nRun folder: `{run_dir.resolve()}`\n\n{table}\n",
+        description="Before/after membership-inference summary",
+    )
+    return run_dir

@@ -1,0 +1,23 @@
+import pyarrow.parquet as pq
+from prefect.client.orchestration import get_client
+from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
+
+from audit_core.config import AuditConfig
+from flows.audit import audit
+
+
+def test_audit_flow_completes_and_publishes_a_summary_artifact(prefect_api_url, tmp_path):
+    config = AuditConfig(run_name="flow_test", output_dir=tmp_path, recipe={"epochs": 40})
+    state = audit(config, return_state=True)
+    assert state.is_completed(), state.message
+    run_dir = state.result()
+    assert run_dir == tmp_path / "flow_test"
+    metrics = pq.read_table(run_dir / "metrics.parquet").to_pandas()
+    assert set(metrics.condition) == {"undefended", "dynanoise(sigma0_sq=0.3, lam=2, T=10)"}
+    assert not list(tmp_path.glob(".flow_test.*")), "staging folders must not survive a completed run"
+
+    with get_client(sync_client=True) as client:
+        artifacts = client.read_artifacts(
+            artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=["audit-flow-test"]))
+        )
+    assert artifacts and "MIDPUT" in artifacts[0].data and "modified_entropy AUC" in artifacts[0].data

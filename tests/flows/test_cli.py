@@ -1,0 +1,108 @@
+"""End-to-end: the installed ``dynaudit`` command, as a user runs it, against the session's Prefect server."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pytest
+from pypdf import PdfReader
+
+from audit_core.artifacts import sha256_file
+
+ARTIFACTS = ("report.html", "report.pdf", "metrics.parquet", "scores.parquet", "manifest.json")
+
+
+def _dynaudit(args: list[str], api_url: str, cwd: Path) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PREFECT_API_URL": api_url}
+    command = [sys.executable, "-m", "flows.cli", *args]
+    return subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True, timeout=600)
+
+
+@pytest.fixture(scope="module")
+def demo_run(prefect_api_url, tmp_path_factory):
+    out = tmp_path_factory.mktemp("cli") / "out"
+    result = _dynaudit(["demo", "--output-dir", str(out)], prefect_api_url, Path.cwd())
+    assert result.returncode == 0, result.stderr[-3000:]
+    return result, out / "demo"
+
+
+def test_demo_writes_every_artifact_and_prints_where(demo_run):
+    result, run_dir = demo_run
+    for name in ARTIFACTS:
+        assert (run_dir / name).is_file(), name
+        assert str(run_dir / name) in result.stdout
+    assert "| undefended | — |" in result.stdout and "MIDPUT" in result.stdout
+
+
+def test_demo_parquet_tables_read_back(demo_run):
+    _, run_dir = demo_run
+    metrics = pq.read_table(run_dir / "metrics.parquet")
+    assert metrics.schema.metadata[b"dynaudit.kind"] == b"metrics"
+    frame = metrics.to_pandas()
+    assert list(frame.columns) == [
+        "condition",
+        "defense",
+        "knowledge",
+        "attack",
+        "metric",
+        "value",
+        "ci_low",
+        "ci_high",
+    ]
+    undefended_auc = frame[(frame.condition == "undefended") & (frame.metric == "auc")].value
+    assert undefended_auc.max() >= 0.60, "the demo target must really leak"
+    scores = pq.read_table(run_dir / "scores.parquet").to_pandas()
+    assert len(scores) == 300 * 2 * 2 * 4  # audit points x conditions x knowledge x attacks
+    assert not scores.record.str.contains("digits").any(), "record ids must be hashed"
+    assert scores.groupby("record").is_member.nunique().max() == 1
+
+
+def test_demo_pdf_has_at_least_two_pages_and_the_headline(demo_run):
+    _, run_dir = demo_run
+    assert (run_dir / "report.pdf").read_bytes()[:5] == b"%PDF-"
+    reader = PdfReader(run_dir / "report.pdf")
+    assert len(reader.pages) >= 2
+    assert "Privacy audit: demo" in reader.pages[0].extract_text()
+
+
+def test_demo_manifest_records_config_seeds_versions_and_hashes(demo_run):
+    _, run_dir = demo_run
+    manifest = json.loads((run_dir / "manifest.json").read_text())
+    assert manifest["seed"] == 0 and manifest["config"]["run_name"] == "demo"
+    assert set(manifest["fingerprints"]) == {"data", "target", "shadow"}
+    assert manifest["versions"]["torch"].startswith("2.14")
+    for name in ARTIFACTS[:-1]:
+        assert manifest["files"][name]["sha256"] == sha256_file(run_dir / name)
+
+
+def test_audit_command_runs_the_shipped_config(prefect_api_url, tmp_path):
+    config = tmp_path / "small.yaml"
+    shipped = (Path(__file__).parents[2] / "configs" / "demo.yaml").read_text()
+    config.write_text(
+        shipped.replace("epochs: 200", "epochs: 20").replace("run_name: demo", "run_name: small")
+    )
+    result = _dynaudit(
+        ["audit", str(config), "--output-dir", str(tmp_path / "out")], prefect_api_url, tmp_path
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert (tmp_path / "out" / "small" / "report.pdf").is_file()
+
+
+@pytest.mark.parametrize(
+    ("args", "sentence"),
+    [
+        (["audit", "missing.yaml"], "Config file 'missing.yaml' does not exist"),
+        (["audit", "bad.yaml"], "field 'defenses.0.dynanoise.lam' = -2 is invalid"),
+        (["demo", "--run-name", "../escape"], "field 'run_name' = '../escape' is invalid"),
+    ],
+)
+def test_bad_input_exits_2_with_one_sentence_and_writes_nothing(tmp_path, args, sentence):
+    (tmp_path / "bad.yaml").write_text("defenses:\n  - name: dynanoise\n    lam: -2\noutput_dir: out\n")
+    result = _dynaudit([*args, "--output-dir", "out"], "http://127.0.0.1:9/api", tmp_path)
+    assert result.returncode == 2
+    assert sentence in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1 and "Traceback" not in result.stderr
+    assert not (tmp_path / "out").exists()
