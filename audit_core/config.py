@@ -1,16 +1,32 @@
 """The audit configuration: pydantic models shared by the YAML files, the CLI and the Prefect UI form."""
 
+import inspect
 import re
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from audit_core.attacks import ATTACKS
 from audit_core.errors import ConfigError
 
-DEFAULT_ATTACKS = ["confidence", "loss", "entropy", "modified_entropy"]
+DEFAULT_ATTACKS = [
+    "confidence",
+    "loss",
+    "entropy",
+    "modified_entropy",
+    "paper_confidence",
+    "paper_loss",
+    "shadow",
+    "paper_lira",
+    "lira_online",
+    "lira_offline",
+    "rmia",
+    "label_only",
+]
+KNOWLEDGE_MODES = ("naive", "adaptive", "averaging")
+Knowledge = Literal["naive", "adaptive", "averaging"]
 _RUN_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
 
 
@@ -68,6 +84,29 @@ class AuditConfig(_Strict):
     recipe: TrainingRecipe = Field(default_factory=TrainingRecipe)
     defenses: list[DefenseConfig] = Field(default_factory=lambda: [DynaNoiseConfig()])
     attacks: list[str] = Field(default_factory=lambda: list(DEFAULT_ATTACKS), min_length=1)
+    attack_params: dict[str, dict[str, Any]] = Field(
+        default_factory=dict, description="Hyperparameters per attack name, e.g. {rmia: {gamma: 2.0}}."
+    )
+    knowledge: list[Knowledge] = Field(
+        default_factory=lambda: list(KNOWLEDGE_MODES),
+        min_length=1,
+        description="Attacker knowledge: naive (calibrates on undefended outputs, the paper's protocol), "
+        "adaptive (calibrates on defended outputs), averaging (adaptive, and averages repeated queries).",
+    )
+    max_queries: int = Field(
+        64, ge=1, le=4096, description="Largest query budget of the averaging attacker (doubling from 1)."
+    )
+    shadow_models: int = Field(1, ge=1, le=64, description="Shadow models, all trained on one shadow set.")
+    reference_models: int = Field(
+        8,
+        ge=0,
+        le=1024,
+        description="Reference models for LiRA and RMIA: complementary pairs over the audit points (even).",
+    )
+    cache_dir: Path | None = Field(
+        Path(".dynaudit-cache"),
+        description="Where trained shadow/reference models are cached; null disables.",
+    )
     output_dir: Path = Field(Path("out"), description="Folder that receives the run folder.")
     id_salt: str = Field(
         "",
@@ -84,6 +123,27 @@ class AuditConfig(_Strict):
                 "(no path separators)"
             )
         return value
+
+    @field_validator("reference_models")
+    @classmethod
+    def _references_come_in_pairs(cls, count: int) -> int:
+        if count % 2 or count == 2:
+            raise ValueError("must be 0 or an even number of at least 4 (complementary pairs, leave-one-out)")
+        return count
+
+    @model_validator(mode="after")
+    def _attack_params_fit_their_attacks(self) -> "AuditConfig":
+        for name, params in self.attack_params.items():
+            if name not in self.attacks:
+                raise ValueError(f"attack_params names {name!r}, which is not in attacks")
+            accepted = set(inspect.signature(ATTACKS[name]).parameters)
+            unknown = sorted(set(params) - accepted)
+            if unknown:
+                raise ValueError(
+                    f"attack_params.{name} has unknown parameter {unknown[0]!r}; {name} takes "
+                    f"{', '.join(sorted(accepted)) or 'no parameters'}"
+                )
+        return self
 
     @field_validator("attacks")
     @classmethod
@@ -104,6 +164,8 @@ def _describe(error: ValidationError, source: str) -> str:
         return f"{source}: unknown field '{where}'; check its spelling against the AuditConfig fields."
     if first["type"] == "missing":
         return f"{source}: required field '{where}' is missing."
+    if not first["loc"]:
+        return f"{source}: {message}."
     value = first.get("input")
     shown = "" if isinstance(value, dict | list) else f" = {value!r}"
     return f"{source}: field '{where}'{shown} is invalid: {message}."

@@ -1,25 +1,39 @@
 """Evaluates one condition (a defense, or none): accuracy, and every attack under each attacker knowledge.
 
-Attacker knowledge:
+Attacker knowledge (what the attacker calibrates on, and how it queries):
 
-- ``naive``: attacks calibrate on the shadow model's *undefended* outputs, as the DynaNoise paper does.
-- ``adaptive``: the shadow's outputs pass through the same defense before calibration.
+- ``naive``: shadow and reference outputs are *undefended*, as in the DynaNoise paper's protocol.
+- ``adaptive``: shadow and reference outputs pass through the same defense before calibration.
+- ``averaging``: adaptive, and the attacker asks every query ``k`` times and averages the released
+  outputs (targets and references alike), for ``k`` doubling up to ``max_queries``.
 
-The target's released outputs are drawn once per condition and shared by both, so only the attacker's
-calibration differs.
+The target's single-query answers are drawn once per condition and shared by ``naive`` and ``adaptive``.
 """
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
-from audit_core.attacks import ATTACKS, AttackInput, CalibrationData
+from audit_core.attacks import ATTACKS, AttackInput, CalibrationData, ReferenceOutputs, ShadowOutputs
 from audit_core.defenses import Defense, Undefended
-from audit_core.metrics import Estimate, balanced_accuracy, max_advantage, proportion, roc_auc
+from audit_core.metrics import (
+    Estimate,
+    TprAtFpr,
+    balanced_accuracy,
+    epsilon_lower_bound,
+    max_advantage,
+    precision,
+    proportion,
+    roc_auc,
+    tpr_at_fpr,
+)
 from audit_core.seeding import derive_rng
-from audit_core.signals import LogitSet, Signals
+from audit_core.signals import Signals
 
-KNOWLEDGE = ("naive", "adaptive")
+KNOWLEDGE = ("naive", "adaptive", "averaging")
+FPR_TARGETS = (0.001, 0.01, 0.1)
 
 
 @dataclass(frozen=True)
@@ -28,79 +42,197 @@ class AttackOutcome:
 
     attack: str
     knowledge: str
-    scores: np.ndarray  # members first, then non-members (Signals order)
+    queries: int
+    scores: np.ndarray  # audit points: members first, then non-members
     threshold: float
     auc: Estimate
     balanced_accuracy: Estimate
     advantage: float
+    tpr_at_fpr: tuple[TprAtFpr, ...]
+    precision: Estimate
+    epsilon_lower_bound: float
+    per_class_auc: dict[int, float]
+
+    @property
+    def best_accuracy(self) -> float:
+        """Balanced accuracy at the best threshold chosen on the evaluated points: an upper bound."""
+        return 0.5 * (1 + self.advantage)
+
+    def tpr_at(self, target_fpr: float) -> TprAtFpr:
+        """The TPR at one of :data:`FPR_TARGETS`."""
+        return next(t for t in self.tpr_at_fpr if t.target_fpr == target_fpr)
+
+
+@dataclass(frozen=True)
+class AveragingPoint:
+    """The AUC of one attack when the attacker averages ``queries`` answers per point."""
+
+    attack: str
+    queries: int
+    auc: float
 
 
 @dataclass(frozen=True)
 class ConditionEvaluation:
-    """A condition's test accuracy and its attack outcomes."""
+    """A condition's test accuracy, its attack outcomes, the averaging curve and the skipped attacks."""
 
     condition: str
     defense: str
     params: dict[str, float]
     test_accuracy: Estimate
     outcomes: list[AttackOutcome] = field(default_factory=list)
+    averaging: list[AveragingPoint] = field(default_factory=list)
+    skipped: dict[str, str] = field(default_factory=dict)
 
     def outcome(self, attack: str, knowledge: str) -> AttackOutcome:
         """The outcome of ``attack`` under ``knowledge``."""
         return next(o for o in self.outcomes if o.attack == attack and o.knowledge == knowledge)
 
+    @property
+    def attacks(self) -> list[str]:
+        """Attacks that ran, in order."""
+        return list(dict.fromkeys(o.attack for o in self.outcomes))
 
-def _released(defense: Defense, logits: LogitSet, rng: np.random.Generator) -> AttackInput:
-    return AttackInput(defense.apply(logits.logits, rng), logits.labels)
+
+def observe(defense: Defense, logits: np.ndarray, rng: np.random.Generator, queries: int = 1) -> np.ndarray:
+    """What an attacker sees for ``logits`` of any leading shape ``(..., k)``: the mean of ``queries``
+    released answers (one answer when the defense is deterministic)."""
+    flat = logits.reshape(-1, logits.shape[-1])
+    repeats = 1 if defense.deterministic else queries
+    mean = sum(defense.apply(flat, rng) for _ in range(repeats)) / repeats
+    return mean.reshape(logits.shape)
 
 
-def _stack(first: AttackInput, second: AttackInput) -> AttackInput:
-    return AttackInput(np.vstack([first.probs, second.probs]), np.concatenate([first.labels, second.labels]))
+def doubling_schedule(max_queries: int) -> list[int]:
+    """1, 2, 4, ... up to ``max_queries`` (which is included even if not a power of two)."""
+    schedule = [1]
+    while schedule[-1] * 2 <= max_queries:
+        schedule.append(schedule[-1] * 2)
+    return schedule if schedule[-1] == max_queries else [*schedule, max_queries]
+
+
+def _calibration(
+    signals: Signals, defense: Defense, rng: np.random.Generator, queries: int, target_population: AttackInput
+) -> CalibrationData:
+    """The attacker's calibration data with shadow/reference outputs released through ``defense``."""
+    shadow = ShadowOutputs(
+        AttackInput(
+            np.vstack(
+                [
+                    observe(defense, signals.shadow_members.logits, rng, queries),
+                    observe(defense, signals.shadow_non_members.logits, rng, queries),
+                ]
+            ),
+            np.concatenate([signals.shadow_members.labels, signals.shadow_non_members.labels]),
+        ),
+        np.r_[np.ones(len(signals.shadow_members), bool), np.zeros(len(signals.shadow_non_members), bool)],
+    )
+    references = None
+    if signals.references is not None:
+        refs = signals.references
+        references = ReferenceOutputs(
+            audit=observe(defense, refs.audit, rng, queries),
+            labels=signals.audit_labels,
+            in_mask=refs.in_mask,
+            population=observe(defense, refs.population, rng, queries),
+            population_labels=signals.population.labels,
+        )
+    return CalibrationData(shadow=shadow, references=references, target_population=target_population)
+
+
+def _outcome(
+    name: str,
+    knowledge: str,
+    queries: int,
+    attack: Any,
+    answers: AttackInput,
+    is_member: np.ndarray,
+    seed: int,
+) -> AttackOutcome:
+    scores = attack.score(answers)
+    decisions = scores >= attack.threshold_
+    per_class = {}
+    for c in np.unique(answers.labels):
+        in_class = answers.labels == c
+        if is_member[in_class].any() and not is_member[in_class].all():
+            per_class[int(c)] = roc_auc(scores[in_class], is_member[in_class], n_bootstrap=0).value
+    return AttackOutcome(
+        attack=name,
+        knowledge=knowledge,
+        queries=queries,
+        scores=scores,
+        threshold=float(attack.threshold_),
+        auc=roc_auc(scores, is_member, rng=derive_rng(seed, "bootstrap", name)),
+        balanced_accuracy=balanced_accuracy(decisions, is_member),
+        advantage=max_advantage(scores, is_member),
+        tpr_at_fpr=tuple(tpr_at_fpr(scores, is_member, f) for f in FPR_TARGETS),
+        precision=precision(decisions, is_member),
+        epsilon_lower_bound=epsilon_lower_bound(decisions, is_member),
+        per_class_auc=per_class,
+    )
 
 
 def evaluate_condition(
-    signals: Signals, defense: Defense, attack_names: list[str], *, seed: int
+    signals: Signals,
+    defense: Defense,
+    attack_names: Sequence[str],
+    *,
+    seed: int,
+    knowledge: Sequence[str] = KNOWLEDGE,
+    max_queries: int = 64,
+    attack_params: dict[str, dict[str, Any]] | None = None,
 ) -> ConditionEvaluation:
-    """Release the target's outputs under ``defense`` once, then run every attack in both knowledge modes."""
-    rng = derive_rng(seed, "release", defense.label)
-    released = _stack(_released(defense, signals.members, rng), _released(defense, signals.non_members, rng))
-    test = _released(defense, signals.test, rng)
-    is_member = np.r_[np.ones(len(signals.members), bool), np.zeros(len(signals.non_members), bool)]
-    calibration_membership = np.r_[
-        np.ones(len(signals.shadow_members), bool), np.zeros(len(signals.shadow_non_members), bool)
-    ]
-    calibration_defenses = {"naive": Undefended(), "adaptive": defense}
-    outcomes = []
-    for knowledge in KNOWLEDGE:
-        calibration_rng = derive_rng(seed, "calibration", knowledge, defense.label)
-        calibration_defense = calibration_defenses[knowledge]
-        calibration = CalibrationData(
-            _stack(
-                _released(calibration_defense, signals.shadow_members, calibration_rng),
-                _released(calibration_defense, signals.shadow_non_members, calibration_rng),
-            ),
-            calibration_membership,
-        )
-        for name in attack_names:
-            attack = ATTACKS[name]().fit(calibration)
-            scores = attack.score(released)
-            outcomes.append(
-                AttackOutcome(
-                    attack=name,
-                    knowledge=knowledge,
-                    scores=scores,
-                    threshold=attack.threshold_,
-                    auc=roc_auc(scores, is_member),
-                    balanced_accuracy=balanced_accuracy(scores >= attack.threshold_, is_member),
-                    advantage=max_advantage(scores, is_member),
+    """Run every attack against ``defense`` under each requested attacker knowledge."""
+    attack_params = attack_params or {}
+    is_member = signals.is_member
+    audit_logits = np.vstack([signals.members.logits, signals.non_members.logits])
+    labels = signals.audit_labels
+    release_rng = derive_rng(seed, "release", defense.label)
+    single_answers = AttackInput(observe(defense, audit_logits, release_rng), labels)
+    single_population = AttackInput(
+        observe(defense, signals.population.logits, release_rng), signals.population.labels
+    )
+    test = AttackInput(observe(defense, signals.test.logits, release_rng), signals.test.labels)
+
+    outcomes: list[AttackOutcome] = []
+    averaging: list[AveragingPoint] = []
+    skipped: dict[str, str] = {}
+    schedule = doubling_schedule(1 if defense.deterministic else max_queries)
+    for mode in knowledge:
+        rng = derive_rng(seed, "attacker", mode, defense.label)
+        for queries in schedule if mode == "averaging" else [1]:
+            if queries == 1:
+                answers, population = single_answers, single_population
+            else:
+                answers = AttackInput(observe(defense, audit_logits, rng, queries), labels)
+                population = AttackInput(
+                    observe(defense, signals.population.logits, rng, queries), signals.population.labels
                 )
-            )
+            calibration_defense = Undefended() if mode == "naive" else defense
+            calibration = _calibration(signals, calibration_defense, rng, queries, population)
+            for name in attack_names:
+                attack_class = ATTACKS[name]
+                missing = calibration.missing(attack_class.requires)
+                if missing:
+                    skipped[name] = (
+                        f"needs {' and '.join(m.replace('_', ' ') for m in missing)}, which this audit lacks"
+                    )
+                    continue
+                attack = attack_class(**attack_params.get(name, {})).fit(calibration)
+                if mode == "averaging":
+                    auc = roc_auc(attack.score(answers), is_member, n_bootstrap=0).value
+                    averaging.append(AveragingPoint(name, queries, auc))
+                    if queries != schedule[-1]:
+                        continue
+                outcomes.append(_outcome(name, mode, queries, attack, answers, is_member, seed))
     return ConditionEvaluation(
         condition=defense.label,
         defense=defense.name,
         params=_parameters(defense),
         test_accuracy=proportion(test.probs.argmax(axis=1) == test.labels),
         outcomes=outcomes,
+        averaging=averaging,
+        skipped=skipped,
     )
 
 

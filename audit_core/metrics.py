@@ -1,7 +1,8 @@
-"""ROC-based membership metrics with confidence intervals.
+"""Membership metrics with intervals an auditor can defend.
 
 Conventions: the positive class is *member*; a point is predicted a member when its score is ``>=`` the
-threshold; intervals are two-sided at ``level`` (95% by default).
+threshold; TPR at a target FPR uses the threshold with the largest TPR whose FPR is ``<=`` the target (no
+interpolation) and reports the FPR it achieved; intervals are two-sided at ``level`` (95% by default).
 """
 
 from dataclasses import dataclass
@@ -32,26 +33,58 @@ def _z(level: float) -> float:
     return float(stats.norm.ppf(0.5 + level / 2))
 
 
-def roc_auc(scores: np.ndarray, is_member: np.ndarray, level: float = 0.95) -> Estimate:
-    """Area under the ROC curve with DeLong's interval (ties count one half).
+def _weighted_auc(order_groups: np.ndarray, sorted_member: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """AUC for each row of ``weights`` (b, n): points sorted by score, ``order_groups`` the start index of
+    each run of tied scores; ties count one half."""
+    member_w = np.add.reduceat(weights * sorted_member, order_groups, axis=1)
+    non_member_w = np.add.reduceat(weights * ~sorted_member, order_groups, axis=1)
+    below = np.cumsum(non_member_w, axis=1) - non_member_w
+    wins = (member_w * (below + 0.5 * non_member_w)).sum(axis=1)
+    return wins / (member_w.sum(axis=1) * non_member_w.sum(axis=1))
+
+
+def roc_auc(
+    scores: np.ndarray,
+    is_member: np.ndarray,
+    *,
+    level: float = 0.95,
+    n_bootstrap: int = 1000,
+    rng: np.random.Generator | None = None,
+) -> Estimate:
+    """Area under the ROC curve with a stratified percentile-bootstrap interval (members and non-members
+    resampled separately, so every replicate keeps both class sizes).
 
     >>> roc_auc(np.array([0.9, 0.8, 0.3, 0.1]), np.array([True, True, False, False])).value
     1.0
     """
-    members, non_members = _split(scores, is_member)
-    m, n = len(members), len(non_members)
-    ranks = stats.rankdata(np.concatenate([members, non_members]))
-    # Placements: the fraction of the other class each point beats (DeLong 1988, Sun & Xu 2014).
-    member_placements = (ranks[:m] - stats.rankdata(members)) / n
-    non_member_placements = 1.0 - (ranks[m:] - stats.rankdata(non_members)) / m
-    auc = float(member_placements.mean())
-    variance = 0.0
-    if m > 1:
-        variance += member_placements.var(ddof=1) / m
-    if n > 1:
-        variance += non_member_placements.var(ddof=1) / n
-    half = _z(level) * np.sqrt(variance)
-    return Estimate(auc, max(0.0, auc - half), min(1.0, auc + half))
+    _split(scores, is_member)
+    rng = rng if rng is not None else np.random.default_rng(0)
+    order = np.argsort(scores, kind="stable")
+    sorted_scores = np.asarray(scores, dtype=np.float64)[order]
+    sorted_member = np.asarray(is_member, dtype=bool)[order]
+    groups = np.flatnonzero(np.r_[True, sorted_scores[1:] != sorted_scores[:-1]])
+    value = float(_weighted_auc(groups, sorted_member, np.ones((1, len(order))))[0])
+    if n_bootstrap == 0:
+        return Estimate(value, float("nan"), float("nan"))
+    members, non_members = np.flatnonzero(sorted_member), np.flatnonzero(~sorted_member)
+    replicates = []
+    for start in range(0, n_bootstrap, 100):  # chunks bound the (b, n) weight matrix
+        b = min(100, n_bootstrap - start)
+        weights = np.zeros((b, len(order)))
+        for positions in (members, non_members):
+            counts = rng.multinomial(len(positions), np.full(len(positions), 1 / len(positions)), size=b)
+            weights[:, positions] = counts
+        replicates.append(_weighted_auc(groups, sorted_member, weights))
+    low, high = np.quantile(np.concatenate(replicates), [(1 - level) / 2, (1 + level) / 2])
+    return Estimate(value, float(low), float(high))
+
+
+def clopper_pearson(successes: int, trials: int, level: float = 0.95) -> Estimate:
+    """A binomial proportion with its exact Clopper-Pearson interval."""
+    if trials == 0:
+        return Estimate(float("nan"), 0.0, 1.0)
+    interval = stats.binomtest(successes, trials).proportion_ci(level, method="exact")
+    return Estimate(successes / trials, float(interval.low), float(interval.high))
 
 
 def balanced_accuracy(predicted_member: np.ndarray, is_member: np.ndarray, level: float = 0.95) -> Estimate:
@@ -68,6 +101,16 @@ def balanced_accuracy(predicted_member: np.ndarray, is_member: np.ndarray, level
     se = 0.5 * np.sqrt(tpr_s * (1 - tpr_s) / (m + 2) + tnr_s * (1 - tnr_s) / (n + 2))
     half = _z(level) * se
     return Estimate(value, max(0.0, value - half), min(1.0, value + half))
+
+
+def precision(predicted_member: np.ndarray, is_member: np.ndarray, level: float = 0.95) -> Estimate:
+    """Positive predictive value ``TP / (TP + FP)`` with a Clopper-Pearson interval (NaN if none flagged).
+
+    It depends on the member/non-member ratio of the evaluated set; on a balanced set 0.5 is chance.
+    """
+    predicted_member = np.asarray(predicted_member, dtype=bool)
+    flagged = int(predicted_member.sum())
+    return clopper_pearson(int((predicted_member & is_member).sum()), flagged, level)
 
 
 def proportion(successes: np.ndarray, level: float = 0.95) -> Estimate:
@@ -91,3 +134,48 @@ def max_advantage(scores: np.ndarray, is_member: np.ndarray) -> float:
     _split(scores, is_member)
     fpr, tpr, _ = roc_curve(is_member, scores)
     return float(np.max(tpr - fpr))
+
+
+@dataclass(frozen=True)
+class TprAtFpr:
+    """TPR at a target FPR: the estimate with its Clopper-Pearson interval, the FPR actually achieved, and
+    whether there are enough non-members (at least ``1 / target``) to resolve the target at all."""
+
+    target_fpr: float
+    tpr: Estimate
+    achieved_fpr: float
+    resolved: bool
+
+
+def tpr_at_fpr(scores: np.ndarray, is_member: np.ndarray, target_fpr: float, level: float = 0.95) -> TprAtFpr:
+    """The largest TPR over thresholds whose FPR is ``<=`` ``target_fpr`` (inclusive, no interpolation)."""
+    members, non_members = _split(scores, is_member)
+    fpr, tpr, _ = roc_curve(is_member, scores, drop_intermediate=False)
+    allowed = np.flatnonzero(fpr <= target_fpr + 1e-12)
+    best = allowed[np.argmax(tpr[allowed])]
+    hits = round(tpr[best] * len(members))
+    return TprAtFpr(
+        target_fpr=target_fpr,
+        tpr=clopper_pearson(hits, len(members), level),
+        achieved_fpr=float(fpr[best]),
+        resolved=len(non_members) * target_fpr >= 1,
+    )
+
+
+def epsilon_lower_bound(predicted_member: np.ndarray, is_member: np.ndarray, level: float = 0.95) -> float:
+    """An empirical epsilon lower bound (delta = 0) from the error rates at one fixed threshold.
+
+    Any (epsilon, 0)-DP training makes ``FPR >= exp(-epsilon) (1 - FNR)`` and
+    ``FNR >= exp(-epsilon) (1 - FPR)``
+    (Kairouz et al. 2015), so ``epsilon >= max(log((1 - FNR) / FPR), log((1 - FPR) / FNR))``. With
+    Clopper-Pearson upper bounds on FPR and FNR holding jointly at ``level``, the bound holds with
+    probability at least ``level`` (Jagielski et al. 2020). The threshold must not be tuned on these points.
+    """
+    hits_members, hits_non_members = _split(predicted_member, is_member)
+    # The upper end of a two-sided interval at ``level`` is a one-sided bound at (1 + level) / 2; two of
+    # them hold jointly with probability ``level`` (Bonferroni).
+    fp = clopper_pearson(int(hits_non_members.sum()), len(hits_non_members), level).ci_high
+    fn = clopper_pearson(int((~hits_members.astype(bool)).sum()), len(hits_members), level).ci_high
+    with np.errstate(divide="ignore"):
+        bounds = [np.log(max(1 - fn, 0.0) / fp), np.log(max(1 - fp, 0.0) / fn)]
+    return float(max(0.0, *bounds))

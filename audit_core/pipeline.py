@@ -7,19 +7,22 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import torch
 
 from audit_core.artifacts import staged_run_folder, write_manifest, write_parquet
 from audit_core.config import AuditConfig, DynaNoiseConfig
 from audit_core.data import AuditData, Split, load_demo_data
 from audit_core.defenses import DEFENSES, Defense, DynaNoise, Undefended
-from audit_core.evaluation import ConditionEvaluation
+from audit_core.evaluation import ConditionEvaluation, evaluate_condition
+from audit_core.references import complementary_in_masks, train_models
 from audit_core.report.context import build_context
 from audit_core.report.render import write_report
 from audit_core.results import AuditResult
 from audit_core.seeding import derive_rng, derive_seed
-from audit_core.signals import shadow_split
+from audit_core.signals import Signals, shadow_split
 from audit_core.targets import TorchTarget
 from audit_core.training import train_classifier
+from audit_core.training.cache import ModelCache
 
 PACKAGES = (
     "dynaudit",
@@ -56,16 +59,62 @@ def train_target(config: AuditConfig, data: AuditData) -> TorchTarget:
 
 
 def split_shadow_data(config: AuditConfig, data: AuditData) -> tuple[Split, Split]:
-    """The shadow model's training (in) and held-out (out) sets, sized like the members and non-members."""
+    """The shadow models' training (in) and held-out (out) sets, sized like the members and non-members."""
     rng = derive_rng(config.seed, "shadow-split")
     return shadow_split(data.population, len(data.members), len(data.non_members), rng)
 
 
-def train_shadow(config: AuditConfig, data: AuditData, shadow_in: Split) -> TorchTarget:
-    """A shadow model trained like the target, on population data only."""
-    seed = derive_seed(config.seed, "shadow", "0")
-    model = train_classifier(shadow_in.features, shadow_in.labels, data.n_classes, config.recipe, seed=seed)
-    return TorchTarget(model)
+def model_cache(config: AuditConfig) -> ModelCache:
+    """The cache of trained shadow and reference models named by the config."""
+    return ModelCache(None if config.cache_dir is None else config.cache_dir / "models")
+
+
+def train_shadows(
+    config: AuditConfig, data: AuditData, shadow_in: Split, fingerprints: dict[str, str], cache: ModelCache
+) -> list[TorchTarget]:
+    """Shadow models trained like the target on the shadow set (population data only), one seed each."""
+    return train_models(
+        [shadow_in] * config.shadow_models,
+        role="shadow",
+        n_classes=data.n_classes,
+        recipe=config.recipe,
+        seed=config.seed,
+        fingerprints=fingerprints,
+        cache=cache,
+    )
+
+
+def train_references(
+    config: AuditConfig, data: AuditData, fingerprints: dict[str, str], cache: ModelCache
+) -> tuple[list[TorchTarget], np.ndarray]:
+    """Reference models on complementary random halves of the audit points, and their IN/OUT masks."""
+    points = data.audit_points()
+    in_mask = complementary_in_masks(
+        len(points), config.reference_models, derive_rng(config.seed, "references")
+    )
+    models = train_models(
+        [points.subset(np.flatnonzero(mask)) for mask in in_mask],
+        role="reference",
+        n_classes=data.n_classes,
+        recipe=config.recipe,
+        seed=config.seed,
+        fingerprints=fingerprints,
+        cache=cache,
+    )
+    return models, in_mask
+
+
+def evaluate(config: AuditConfig, signals: Signals, defense: Defense) -> ConditionEvaluation:
+    """Run the configured attacks against one condition under every configured attacker knowledge."""
+    return evaluate_condition(
+        signals,
+        defense,
+        config.attacks,
+        seed=config.seed,
+        knowledge=config.knowledge,
+        max_queries=config.max_queries,
+        attack_params=config.attack_params,
+    )
 
 
 def build_defense(defense: DynaNoiseConfig) -> Defense:
@@ -79,8 +128,9 @@ def conditions(config: AuditConfig) -> list[Defense]:
 
 
 def package_versions() -> dict[str, str]:
-    """Installed versions of the packages that shape the numbers."""
-    versions = {"python": platform.python_version()}
+    """Installed versions of the packages that shape the numbers, and torch's thread count (float sums, and so
+    trained weights, can differ in the last bits between thread counts)."""
+    versions = {"python": platform.python_version(), "torch_threads": str(torch.get_num_threads())}
     for name in PACKAGES:
         try:
             versions[name] = metadata.version(name)
@@ -127,6 +177,7 @@ def write_run_folder(config: AuditConfig, result: AuditResult, defenses: list[De
     with staged_run_folder(config.output_dir, config.run_name) as folder:
         write_parquet(result.metrics_table(), folder / "metrics.parquet", "metrics")
         write_parquet(result.scores_table(salt), folder / "scores.parquet", "scores")
+        write_parquet(result.averaging_table(), folder / "averaging.parquet", "averaging")
         dynanoise = [d for d in defenses if isinstance(d, DynaNoise)]
         write_report(build_context(result, dynanoise), folder)
         write_manifest(folder, result.provenance)

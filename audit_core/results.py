@@ -8,12 +8,25 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from audit_core.evaluation import KNOWLEDGE, ConditionEvaluation
+from audit_core.evaluation import ConditionEvaluation
 from audit_core.metrics import Estimate
 from audit_core.midput import Midput, midput
 
-METRIC_COLUMNS = ["condition", "defense", "knowledge", "attack", "metric", "value", "ci_low", "ci_high"]
+METRIC_COLUMNS = [
+    "condition",
+    "defense",
+    "knowledge",
+    "attack",
+    "slice",
+    "metric",
+    "value",
+    "ci_low",
+    "ci_high",
+    "note",
+]
 SCORE_COLUMNS = ["record", "is_member", "label", "condition", "knowledge", "attack", "score"]
+AVERAGING_COLUMNS = ["condition", "attack", "queries", "auc"]
+REGAINED_FRACTION = 0.9  # the averaging attacker "regains" the undefended advantage at 90% of it
 
 
 def hash_record_ids(ids: np.ndarray, salt: str) -> np.ndarray:
@@ -45,7 +58,12 @@ class AuditResult:
     @property
     def attacks(self) -> list[str]:
         """Attack names in the order they ran."""
-        return list(dict.fromkeys(o.attack for o in self.baseline.outcomes))
+        return self.baseline.attacks
+
+    @property
+    def knowledge(self) -> list[str]:
+        """Attacker knowledge modes in the order they ran."""
+        return list(dict.fromkeys(o.knowledge for o in self.baseline.outcomes))
 
     def asr(self, evaluation: ConditionEvaluation, knowledge: str) -> dict[str, float]:
         """Attack success rate (balanced accuracy at the calibrated threshold) per attack."""
@@ -60,31 +78,87 @@ class AuditResult:
             self.asr(evaluation, knowledge),
         )
 
+    def queries_to_regain(self, evaluation: ConditionEvaluation, attack: str) -> int | None:
+        """The smallest query budget at which the averaging attacker's AUC advantage (AUC - 0.5) reaches 90%
+        of the undefended one; ``None`` if not reached within the budget or if there was nothing to regain."""
+        undefended = self.baseline.outcome(attack, self.knowledge[0]).auc.value - 0.5
+        if undefended <= 0:
+            return None
+        for point in sorted((p for p in evaluation.averaging if p.attack == attack), key=lambda p: p.queries):
+            if point.auc - 0.5 >= REGAINED_FRACTION * undefended:
+                return point.queries
+        return None
+
     def metrics_table(self) -> pd.DataFrame:
-        """One row per (condition, knowledge, attack, metric) with value and interval (NaN when none)."""
+        """One row per (condition, knowledge, attack, slice, metric) with value, interval and note."""
         rows: list[tuple] = []
 
-        def add(ev: ConditionEvaluation, knowledge, attack, metric: str, value: Estimate | float) -> None:
+        def add(ev, knowledge, attack, metric, value, note=None, slice_="all") -> None:
             est = value if isinstance(value, Estimate) else Estimate(float(value), math.nan, math.nan)
             rows.append(
-                (ev.condition, ev.defense, knowledge, attack, metric, est.value, est.ci_low, est.ci_high)
+                (
+                    ev.condition,
+                    ev.defense,
+                    knowledge,
+                    attack,
+                    slice_,
+                    metric,
+                    est.value,
+                    est.ci_low,
+                    est.ci_high,
+                    note,
+                )
             )
 
         for ev in self.evaluations:
             add(ev, None, None, "test_accuracy", ev.test_accuracy)
+            for attack, reason in ev.skipped.items():
+                add(ev, None, attack, "skipped", math.nan, note=reason)
             for o in ev.outcomes:
-                add(ev, o.knowledge, o.attack, "auc", o.auc)
+                add(ev, o.knowledge, o.attack, "auc", o.auc, note=f"{o.queries} queries per point")
                 add(ev, o.knowledge, o.attack, "balanced_accuracy", o.balanced_accuracy)
-                add(ev, o.knowledge, o.attack, "advantage", o.advantage)
+                add(ev, o.knowledge, o.attack, "best_accuracy", o.best_accuracy, note="upper bound")
+                add(ev, o.knowledge, o.attack, "advantage", o.advantage, note="upper bound")
+                add(ev, o.knowledge, o.attack, "precision", o.precision)
+                add(
+                    ev,
+                    o.knowledge,
+                    o.attack,
+                    "epsilon_lower_bound",
+                    o.epsilon_lower_bound,
+                    note="CP 95%, delta=0",
+                )
                 add(ev, o.knowledge, o.attack, "threshold", o.threshold)
+                for t in o.tpr_at_fpr:
+                    flag = None if t.resolved else f"unresolved: fewer than {1 / t.target_fpr:g} non-members"
+                    add(ev, o.knowledge, o.attack, f"tpr_at_fpr_{t.target_fpr:g}", t.tpr, note=flag)
+                    add(ev, o.knowledge, o.attack, f"achieved_fpr_at_{t.target_fpr:g}", t.achieved_fpr)
+                for c, auc in o.per_class_auc.items():
+                    add(ev, o.knowledge, o.attack, "auc", auc, slice_=f"class={c}")
+            if ev is not self.baseline and "averaging" in self.knowledge:
+                for attack in ev.attacks:
+                    budget = self.queries_to_regain(ev, attack)
+                    add(
+                        ev,
+                        "averaging",
+                        attack,
+                        "queries_to_regain_90pct",
+                        math.nan if budget is None else budget,
+                        note="not reached" if budget is None else None,
+                    )
         for ev in self.defended:
-            for knowledge in KNOWLEDGE:
+            for knowledge in self.knowledge:
                 score = self.midput(ev, knowledge)
-                add(ev, knowledge, None, "midput", score.value)
+                add(ev, knowledge, None, "midput", score.value, note=f"mean over {len(score.put)} attacks")
                 add(ev, knowledge, None, "accuracy_drop", score.accuracy_drop)
                 for attack, put in score.put.items():
                     add(ev, knowledge, attack, "put", put)
         return pd.DataFrame(rows, columns=METRIC_COLUMNS)
+
+    def averaging_table(self) -> pd.DataFrame:
+        """The averaging attacker's AUC per condition, attack and query budget."""
+        rows = [(ev.condition, p.attack, p.queries, p.auc) for ev in self.evaluations for p in ev.averaging]
+        return pd.DataFrame(rows, columns=AVERAGING_COLUMNS)
 
     def scores_table(self, salt: str) -> pd.DataFrame:
         """One row per (audit point, condition, knowledge, attack); records appear only as salted hashes."""

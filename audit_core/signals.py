@@ -22,14 +22,37 @@ class LogitSet:
 
 
 @dataclass(frozen=True)
+class ReferenceLogits:
+    """Logits of ``R`` reference models on the audit points ``(R, n, k)`` (members then non-members) with
+    their IN/OUT masks ``(R, n)``, and on the population points ``(R, m, k)``."""
+
+    audit: np.ndarray
+    in_mask: np.ndarray
+    population: np.ndarray
+
+
+@dataclass(frozen=True)
 class Signals:
-    """Everything the attacks need: target logits on the audit points, shadow logits for calibration."""
+    """Everything the attacks need: the target's logits on the audit, test and population points, the shadow
+    models' logits on their own in/out sets (pooled over shadow models), and reference-model logits."""
 
     members: LogitSet
     non_members: LogitSet
     test: LogitSet
+    population: LogitSet
     shadow_members: LogitSet
     shadow_non_members: LogitSet
+    references: ReferenceLogits | None = None
+
+    @property
+    def audit_labels(self) -> np.ndarray:
+        """Labels of the audit points: members first, then non-members."""
+        return np.concatenate([self.members.labels, self.non_members.labels])
+
+    @property
+    def is_member(self) -> np.ndarray:
+        """Membership of the audit points, in the same order."""
+        return np.r_[np.ones(len(self.members), bool), np.zeros(len(self.non_members), bool)]
 
 
 def shadow_split(population: Split, n_in: int, n_out: int, rng: np.random.Generator) -> tuple[Split, Split]:
@@ -56,15 +79,43 @@ def model_logits(model: Target, split: Split, n_classes: int, who: str) -> Logit
     return LogitSet(logits, split.labels, split.ids)
 
 
+def _pooled(models: list[Target], split: Split, n_classes: int, who: str) -> LogitSet:
+    sets = [model_logits(m, split, n_classes, f"{who} {i}") for i, m in enumerate(models)]
+    return LogitSet(
+        np.concatenate([s.logits for s in sets]),
+        np.concatenate([s.labels for s in sets]),
+        np.concatenate([s.ids for s in sets]),
+    )
+
+
 def compute_signals(
-    target: Target, shadow: Target, data: AuditData, shadow_in: Split, shadow_out: Split
+    target: Target,
+    shadows: list[Target],
+    data: AuditData,
+    shadow_in: Split,
+    shadow_out: Split,
+    references: list[Target],
+    in_mask: np.ndarray,
 ) -> Signals:
-    """Query the target on members, non-members and test points, and the shadow on its own in/out sets."""
+    """Query the target on the audit, test and population points, each shadow model on its own in/out sets,
+    and each reference model on the audit and population points."""
     k = data.n_classes
+    audit_points = data.audit_points()
+    reference_logits = None
+    if references:
+        reference_logits = ReferenceLogits(
+            audit=np.stack([model_logits(r, audit_points, k, "reference model").logits for r in references]),
+            in_mask=in_mask,
+            population=np.stack(
+                [model_logits(r, data.population, k, "reference model").logits for r in references]
+            ),
+        )
     return Signals(
         members=model_logits(target, data.members, k, "target on the member set"),
         non_members=model_logits(target, data.non_members, k, "target on the non-member set"),
         test=model_logits(target, data.test, k, "target on the test set"),
-        shadow_members=model_logits(shadow, shadow_in, k, "shadow model on its training set"),
-        shadow_non_members=model_logits(shadow, shadow_out, k, "shadow model on its held-out set"),
+        population=model_logits(target, data.population, k, "target on the population set"),
+        shadow_members=_pooled(shadows, shadow_in, k, "shadow model on its training set"),
+        shadow_non_members=_pooled(shadows, shadow_out, k, "shadow model on its held-out set"),
+        references=reference_logits,
     )

@@ -1,35 +1,45 @@
-"""A compact before/after table of an audit, for the terminal and the Prefect UI (markdown)."""
+"""A compact before/after summary of an audit, for the terminal and the Prefect UI (markdown)."""
 
 import pandas as pd
 
 
+def _headline_rows(metrics: pd.DataFrame) -> list[str]:
+    overall = metrics[metrics.slice == "all"]
+    accuracy = overall[overall.metric == "test_accuracy"].set_index("condition").value
+    auc = overall[overall.metric == "auc"]
+    tpr = overall[overall.metric == "tpr_at_fpr_0.01"].set_index(["condition", "knowledge", "attack"]).value
+    midput = overall[overall.metric == "midput"].set_index(["condition", "knowledge"]).value
+    rows = []
+    shown_undefended = False
+    for (condition, knowledge), group in auc.groupby(["condition", "knowledge"], sort=False):
+        if condition == "undefended":
+            if shown_undefended:  # every knowledge is identical without a defense
+                continue
+            shown_undefended = True
+        worst = group.loc[group.value.idxmax()]
+        cells = [
+            condition,
+            "—" if condition == "undefended" else knowledge,
+            f"{accuracy[condition]:.4f}",
+            str(worst.attack),
+            f"{worst.value:.3f} [{worst.ci_low:.3f}, {worst.ci_high:.3f}]",
+            f"{tpr[(condition, knowledge, worst.attack)]:.3f}",
+            f"{midput[(condition, knowledge)]:+.4f}" if (condition, knowledge) in midput.index else "—",
+        ]
+        rows.append("| " + " | ".join(cells) + " |")
+    return rows
+
+
 def summary_table(metrics: pd.DataFrame) -> str:
-    """A markdown table: per condition and attacker knowledge, test accuracy, each attack's AUC and success
-    rate (balanced accuracy), and MIDPUT, read from a ``metrics.parquet`` frame."""
-    accuracy = metrics[metrics.metric == "test_accuracy"].set_index("condition").value
-    attacks = list(dict.fromkeys(metrics.loc[metrics.metric == "auc", "attack"]))
-    header = ["condition", "attacker", "accuracy", *(f"{a} AUC / ASR" for a in attacks), "MIDPUT"]
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    per_attack = metrics[metrics.attack.notna() & metrics.knowledge.notna()]
-    for (condition, knowledge), group in per_attack.groupby(["condition", "knowledge"], sort=False):
-        if condition == "undefended" and knowledge != "naive":
-            continue
-        values = group.set_index(["attack", "metric"]).value
-        cells = [f"{values[(a, 'auc')]:.3f} / {values[(a, 'balanced_accuracy')]:.3f}" for a in attacks]
-        midput = metrics[
-            (metrics.condition == condition) & (metrics.knowledge == knowledge) & (metrics.metric == "midput")
-        ].value
-        lines.append(
-            "| "
-            + " | ".join(
-                [
-                    condition,
-                    "—" if condition == "undefended" else knowledge,
-                    f"{accuracy[condition]:.4f}",
-                    *cells,
-                    f"{midput.iloc[0]:+.4f}" if len(midput) else "—",
-                ]
-            )
-            + " |"
-        )
+    """Markdown: per condition and attacker knowledge, test accuracy, the strongest attack (highest AUC) with
+    its AUC interval and TPR at 1% FPR, and MIDPUT; then every attack's AUC per condition and knowledge."""
+    header = ["condition", "attacker", "accuracy", "strongest attack", "AUC [95% CI]", "TPR@1%FPR", "MIDPUT"]
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header), *_headline_rows(metrics)]
+    auc = metrics[(metrics.metric == "auc") & (metrics.slice == "all")]
+    grid = auc.pivot_table(index="attack", columns=["condition", "knowledge"], values="value", sort=False)
+    columns = [c for c in grid.columns if c[0] != "undefended" or c[1] == grid.columns[0][1]]
+    names = ["undefended" if c[0] == "undefended" else f"{c[0].split('(')[0]} {c[1]}" for c in columns]
+    lines += ["", "| attack AUC | " + " | ".join(names) + " |", "|" + "---|" * (len(names) + 1)]
+    for attack, row in grid[columns].iterrows():
+        lines.append(f"| {attack} | " + " | ".join(f"{v:.3f}" for v in row) + " |")
     return "\n".join(lines)

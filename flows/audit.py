@@ -16,7 +16,8 @@ from tasks.audit_tasks import (
     evaluate,
     load_audit_data,
     query_models,
-    train_shadow,
+    train_references,
+    train_shadows,
     train_target,
     write_artifacts,
 )
@@ -32,15 +33,12 @@ def audit(config: AuditConfig) -> Path:
     started_at = datetime.now(UTC)
     data = load_audit_data(config)
     target = train_target(config, data)
-    shadow, shadow_in, shadow_out = train_shadow(config, data)
-    signals = query_models(target, shadow, data, shadow_in, shadow_out)
+    fingerprints = {"data": data.fingerprint(), "target": target.fingerprint()}
+    shadows, shadow_in, shadow_out = train_shadows(config, data, fingerprints)
+    references = train_references(config, data, fingerprints)
+    signals = query_models(target, shadows, data, (shadow_in, shadow_out), references)
     defenses = conditions(config)
-    evaluations = [evaluate(signals, d, config.attacks, config.seed) for d in defenses]
-    fingerprints = {
-        "data": data.fingerprint(),
-        "target": target.fingerprint(),
-        "shadow": shadow.fingerprint(),
-    }
+    evaluations = [evaluate(config, signals, d) for d in defenses]
     result = assemble_result(config, data, evaluations, fingerprints, started_at)
     run_dir = write_artifacts(config, result, defenses)
     table = summary_table(pd.read_parquet(run_dir / "metrics.parquet"))

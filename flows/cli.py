@@ -77,9 +77,10 @@ def _print_summary(run_dir: Path) -> None:
     from audit_core.summary import summary_table
 
     print(f"\nAudit written to {run_dir}/")
-    for name in ("report.html", "report.pdf", "metrics.parquet", "scores.parquet", "manifest.json"):
+    for name in sorted(p.name for p in run_dir.iterdir()):
         print(f"  {run_dir / name}")
-    print("\nAUC is threshold-free; ASR is the balanced accuracy at the attacker's calibrated threshold.\n")
+    print("\nAUC is threshold-free (higher = more leakage; 0.5 = guessing); the strongest attack has")
+    print("the highest AUC. MIDPUT is the DynaNoise paper's privacy-utility score (larger = better).\n")
     print(summary_table(pd.read_parquet(run_dir / "metrics.parquet")))
 
 

@@ -3,14 +3,15 @@
 from datetime import datetime
 from pathlib import Path
 
-from prefect import task
+import numpy as np
+from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
 from audit_core import pipeline
 from audit_core.config import AuditConfig
 from audit_core.data import AuditData, Split
 from audit_core.defenses import Defense
-from audit_core.evaluation import ConditionEvaluation, evaluate_condition
+from audit_core.evaluation import ConditionEvaluation
 from audit_core.results import AuditResult
 from audit_core.signals import Signals, compute_signals
 from audit_core.targets import TorchTarget
@@ -31,25 +32,45 @@ def train_target(config: AuditConfig, data: AuditData) -> TorchTarget:
     return pipeline.train_target(config, data)
 
 
-@task(name="train-shadow", **_IN_MEMORY)
-def train_shadow(config: AuditConfig, data: AuditData) -> tuple[TorchTarget, Split, Split]:
-    """Train the attacker's shadow model on population data; return it with its in/out sets."""
+@task(name="train-shadows", **_IN_MEMORY)
+def train_shadows(
+    config: AuditConfig, data: AuditData, fingerprints: dict[str, str]
+) -> tuple[list[TorchTarget], Split, Split]:
+    """Train (or reuse) the attacker's shadow models on population data; return them and their data."""
     shadow_in, shadow_out = pipeline.split_shadow_data(config, data)
-    return pipeline.train_shadow(config, data, shadow_in), shadow_in, shadow_out
+    cache = pipeline.model_cache(config)
+    shadows = pipeline.train_shadows(config, data, shadow_in, fingerprints, cache)
+    get_run_logger().info("Shadow models: %s", cache.summary())
+    return shadows, shadow_in, shadow_out
+
+
+@task(name="train-references", **_IN_MEMORY)
+def train_references(
+    config: AuditConfig, data: AuditData, fingerprints: dict[str, str]
+) -> tuple[list[TorchTarget], np.ndarray]:
+    """Train (or reuse) reference models on complementary halves of the audit points."""
+    cache = pipeline.model_cache(config)
+    references, in_mask = pipeline.train_references(config, data, fingerprints, cache)
+    get_run_logger().info("Reference models: %s", cache.summary())
+    return references, in_mask
 
 
 @task(name="query-models", **_IN_MEMORY)
 def query_models(
-    target: TorchTarget, shadow: TorchTarget, data: AuditData, shadow_in: Split, shadow_out: Split
+    target: TorchTarget,
+    shadows: list[TorchTarget],
+    data: AuditData,
+    shadow_sets: tuple[Split, Split],
+    references: tuple[list[TorchTarget], np.ndarray],
 ) -> Signals:
-    """Logits of the target on the audit points and of the shadow on its own data."""
-    return compute_signals(target, shadow, data, shadow_in, shadow_out)
+    """Logits of the target, the shadow models and the reference models on the points each is asked about."""
+    return compute_signals(target, shadows, data, *shadow_sets, *references)
 
 
 @task(name="evaluate-condition", task_run_name="evaluate-{defense.label}", **_IN_MEMORY)
-def evaluate(signals: Signals, defense: Defense, attacks: list[str], seed: int) -> ConditionEvaluation:
-    """Apply one defense and run every attack against it."""
-    return evaluate_condition(signals, defense, attacks, seed=seed)
+def evaluate(config: AuditConfig, signals: Signals, defense: Defense) -> ConditionEvaluation:
+    """Apply one defense and run every attack against it under each attacker knowledge."""
+    return pipeline.evaluate(config, signals, defense)
 
 
 @task(name="assemble-result", **_IN_MEMORY)

@@ -1,6 +1,18 @@
-"""Membership-inference attacks behind one registry: ``ATTACKS[name]().fit(calibration).score(outputs)``."""
+"""Membership-inference attacks behind one registry: ``ATTACKS[name](**params).fit(calibration).score(x)``."""
 
-from audit_core.attacks.base import ATTACKS, Attack, AttackInput, CalibrationData, register_attack
+from audit_core.attacks.base import (
+    ATTACKS,
+    Attack,
+    AttackInput,
+    CalibrationData,
+    ReferenceOutputs,
+    ShadowOutputs,
+    register_attack,
+)
+from audit_core.attacks.fixed_rules import LabelOnlyAttack, PaperConfidenceAttack, PaperLossAttack
+from audit_core.attacks.lira import OfflineLiRA, OnlineLiRA, PaperLiRA, logit_confidence
+from audit_core.attacks.rmia import RMIA
+from audit_core.attacks.shadow import ShadowModelAttack
 from audit_core.attacks.threshold import (
     ConfidenceAttack,
     EntropyAttack,
@@ -11,13 +23,24 @@ from audit_core.attacks.threshold import (
 
 __all__ = [
     "ATTACKS",
+    "RMIA",
     "Attack",
     "AttackInput",
     "CalibrationData",
     "ConfidenceAttack",
     "EntropyAttack",
+    "LabelOnlyAttack",
     "LossAttack",
     "ModifiedEntropyAttack",
+    "OfflineLiRA",
+    "OnlineLiRA",
+    "PaperConfidenceAttack",
+    "PaperLiRA",
+    "PaperLossAttack",
+    "ReferenceOutputs",
+    "ShadowModelAttack",
+    "ShadowOutputs",
     "ThresholdAttack",
+    "logit_confidence",
     "register_attack",
 ]

@@ -25,7 +25,7 @@ class AttackInput:
             raise ValueError(f"labels must have shape ({self.probs.shape[0]},); got {self.labels.shape}.")
         if not np.all(np.isfinite(self.probs)):
             raise ValueError("probs contain NaN or infinite values.")
-        if not np.allclose(self.probs.sum(axis=1), 1.0, atol=1e-6):
+        if not np.allclose(self.probs.sum(axis=1), 1.0, atol=1e-5):
             raise ValueError("probs rows must sum to 1: pass probabilities, not logits.")
         if len(self.labels) and (self.labels.min() < 0 or self.labels.max() >= self.probs.shape[1]):
             raise ValueError(f"labels must lie in [0, {self.probs.shape[1] - 1}].")
@@ -35,32 +35,79 @@ class AttackInput:
 
 
 @dataclass(frozen=True)
-class CalibrationData:
-    """Outputs on points whose membership the attacker knows (e.g. a shadow model's in/out data)."""
+class ShadowOutputs:
+    """Outputs of the attacker's shadow model(s) on points whose membership the attacker knows."""
 
     outputs: AttackInput
     is_member: np.ndarray
 
     def __post_init__(self) -> None:
         if self.is_member.shape != (len(self.outputs),) or self.is_member.dtype != bool:
-            raise ValueError("is_member must be a boolean array with one entry per calibration output.")
+            raise ValueError("is_member must be a boolean array with one entry per shadow output.")
         if self.is_member.all() or not self.is_member.any():
-            raise ValueError("calibration data need both members and non-members.")
+            raise ValueError("shadow outputs need both members and non-members.")
+
+
+@dataclass(frozen=True)
+class ReferenceOutputs:
+    """Outputs of ``R`` reference models on the ``n`` audit points and on ``m`` population points.
+
+    ``in_mask[r, i]`` says whether audit point ``i`` was in reference model ``r``'s training set; population
+    points are in no reference model's training set.
+    """
+
+    audit: np.ndarray  # (R, n, k) probabilities
+    labels: np.ndarray  # (n,)
+    in_mask: np.ndarray  # (R, n) bool
+    population: np.ndarray  # (R, m, k) probabilities
+    population_labels: np.ndarray  # (m,)
+
+    def __post_init__(self) -> None:
+        r, n, _ = self.audit.shape
+        if self.in_mask.shape != (r, n) or self.labels.shape != (n,):
+            raise ValueError(f"reference outputs (R={r}, n={n}) do not match in_mask {self.in_mask.shape}.")
+        if self.population.shape[:2] != (r, len(self.population_labels)):
+            raise ValueError("reference population outputs do not match the population labels.")
+
+    @property
+    def n_models(self) -> int:
+        """``R``, the number of reference models."""
+        return self.audit.shape[0]
+
+
+@dataclass(frozen=True)
+class CalibrationData:
+    """What the attacker knows besides the target's answers on the audit points.
+
+    ``shadow``: shadow-model outputs of known membership. ``references``: reference-model outputs with IN/OUT
+    masks. ``target_population``: the target's outputs on population points (non-members of every model).
+    Each attack says which of these it ``requires``; an audit skips attacks whose inputs are missing.
+    """
+
+    shadow: ShadowOutputs | None = None
+    references: ReferenceOutputs | None = None
+    target_population: AttackInput | None = None
+
+    def missing(self, required: frozenset[str]) -> list[str]:
+        """The required inputs that are absent, in a stable order."""
+        return sorted(name for name in required if getattr(self, name) is None)
 
 
 class Attack(ABC):
     """A membership-inference attack, in scikit-learn estimator style.
 
-    ``__init__`` stores hyperparameters only; ``fit`` learns from calibration data and sets ``threshold_``
-    (the decision threshold for ``predict``); ``score`` gives one membership score per queried point.
+    ``__init__`` stores keyword hyperparameters only; ``fit`` learns from calibration data and sets
+    ``threshold_`` (the decision threshold of ``predict``); ``score`` gives one membership score per queried
+    point, larger meaning more likely a member.
     """
 
     name: ClassVar[str]
+    requires: ClassVar[frozenset[str]] = frozenset()
     threshold_: float
 
     @abstractmethod
     def fit(self, calibration: CalibrationData) -> Self:
-        """Learn the attack's state from outputs of known membership; returns ``self``."""
+        """Learn the attack's state from what the attacker knows; returns ``self``."""
 
     @abstractmethod
     def score(self, outputs: AttackInput) -> np.ndarray:

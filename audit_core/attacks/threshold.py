@@ -1,7 +1,9 @@
 """Threshold attacks on one statistic of the released output (Yeom et al. 2018; Song & Mittal 2021).
 
-Each attack turns an output into a statistic where larger means "more likely a member", and learns one
-global threshold on calibration data that maximises balanced accuracy there.
+Each attack turns an output into a statistic where larger means "more likely a member" and learns, on the
+shadow model's outputs, the threshold that maximises balanced accuracy there: one per class (Song & Mittal's
+class-dependent thresholds) or one for all. The score is the statistic minus the threshold of the point's
+class, so ``score >= 0`` is the decision and scores are comparable across classes.
 """
 
 from abc import abstractmethod
@@ -13,26 +15,48 @@ from audit_core.attacks.base import Attack, AttackInput, CalibrationData, regist
 from audit_core.metrics import best_balanced_accuracy_threshold
 from audit_core.probability import entropy, modified_entropy, safe_log, true_class_probability
 
+MIN_PER_CLASS = 2  # members and non-members a class needs for its own threshold; else the global one
+
 
 class ThresholdAttack(Attack):
-    """Member if ``statistic(output) >= threshold_``, with the threshold learned on calibration data."""
+    """Member if ``statistic(output) >= threshold of its class``, thresholds learned on shadow outputs."""
+
+    requires = frozenset({"shadow"})
+    threshold_ = 0.0
+
+    def __init__(self, *, per_class: bool = True) -> None:
+        self.per_class = per_class
 
     @abstractmethod
     def statistic(self, outputs: AttackInput) -> np.ndarray:
         """The per-point statistic; larger means more likely a member."""
 
+    def class_of(self, outputs: AttackInput) -> np.ndarray:
+        """The class whose threshold applies to each point: its true label."""
+        return outputs.labels
+
     def fit(self, calibration: CalibrationData) -> Self:
-        values = self.statistic(calibration.outputs)
-        self.threshold_ = best_balanced_accuracy_threshold(values, calibration.is_member)
+        shadow = calibration.shadow
+        values = self.statistic(shadow.outputs)
+        overall = best_balanced_accuracy_threshold(values, shadow.is_member)
+        self.class_thresholds_ = np.full(shadow.outputs.probs.shape[1], overall)
+        if self.per_class:
+            classes = self.class_of(shadow.outputs)
+            for c in np.unique(classes):
+                members = shadow.is_member[classes == c]
+                if members.sum() >= MIN_PER_CLASS and (~members).sum() >= MIN_PER_CLASS:
+                    self.class_thresholds_[c] = best_balanced_accuracy_threshold(
+                        values[classes == c], members
+                    )
         return self
 
     def score(self, outputs: AttackInput) -> np.ndarray:
-        return self.statistic(outputs)
+        return self.statistic(outputs) - self.class_thresholds_[self.class_of(outputs)]
 
 
 @register_attack
 class ConfidenceAttack(ThresholdAttack):
-    """The true-class confidence ``p_y``."""
+    """The true-class confidence ``p_y`` (Song & Mittal), thresholds per true class."""
 
     name = "confidence"
 
@@ -42,9 +66,12 @@ class ConfidenceAttack(ThresholdAttack):
 
 @register_attack
 class LossAttack(ThresholdAttack):
-    """The negated cross-entropy loss ``log p_y``."""
+    """The negated cross-entropy loss ``log p_y`` with one global threshold (Yeom et al.)."""
 
     name = "loss"
+
+    def __init__(self, *, per_class: bool = False) -> None:
+        super().__init__(per_class=per_class)
 
     def statistic(self, outputs: AttackInput) -> np.ndarray:
         return safe_log(true_class_probability(outputs.probs, outputs.labels))
@@ -52,17 +79,20 @@ class LossAttack(ThresholdAttack):
 
 @register_attack
 class EntropyAttack(ThresholdAttack):
-    """The negated prediction entropy ``-H(p)``; needs no label."""
+    """The negated prediction entropy ``-H(p)``, thresholds per *predicted* class (needs no label)."""
 
     name = "entropy"
 
     def statistic(self, outputs: AttackInput) -> np.ndarray:
         return -entropy(outputs.probs)
 
+    def class_of(self, outputs: AttackInput) -> np.ndarray:
+        return outputs.probs.argmax(axis=1)
+
 
 @register_attack
 class ModifiedEntropyAttack(ThresholdAttack):
-    """The negated modified entropy ``-Mentr(p, y)`` of Song & Mittal."""
+    """The negated modified entropy ``-Mentr(p, y)`` of Song & Mittal, thresholds per true class."""
 
     name = "modified_entropy"
 

@@ -60,6 +60,14 @@ class AuditData:
             "test": self.test,
         }
 
+    def audit_points(self) -> Split:
+        """The audited records: members first, then non-members."""
+        return Split(
+            np.concatenate([self.members.features, self.non_members.features]),
+            np.concatenate([self.members.labels, self.non_members.labels]),
+            np.concatenate([self.members.ids, self.non_members.ids]),
+        )
+
     def validate(self) -> None:
         """Raise :class:`DataError` naming the first inconsistency between the parts."""
         for part, split in self.splits().items():

@@ -15,6 +15,7 @@ class Defense(ABC):
     """
 
     name: ClassVar[str]
+    deterministic: ClassVar[bool] = False  # True when repeating a query returns the identical answer
 
     @abstractmethod
     def apply(self, logits: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -40,6 +41,7 @@ class Undefended(Defense):
     """The model's own softmax output: the baseline condition."""
 
     name = "undefended"
+    deterministic = True
 
     def apply(self, logits: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         return softmax(logits)

@@ -6,14 +6,15 @@ from typing import Any
 import yaml
 
 from audit_core.defenses import DynaNoise
-from audit_core.evaluation import KNOWLEDGE, ConditionEvaluation
+from audit_core.evaluation import FPR_TARGETS, AttackOutcome, ConditionEvaluation
 from audit_core.metrics import Estimate
 from audit_core.report import plots
-from audit_core.results import AuditResult
+from audit_core.results import REGAINED_FRACTION, AuditResult
 
 KNOWLEDGE_TEXT = {
-    "naive": "calibrated on undefended shadow outputs (the paper's protocol)",
-    "adaptive": "calibrated on shadow outputs passed through the same defense",
+    "naive": "calibrates on undefended shadow and reference outputs (the DynaNoise paper's protocol)",
+    "adaptive": "calibrates on shadow and reference outputs passed through the same defense",
+    "averaging": "is adaptive and also repeats every query, averaging the answers",
 }
 
 
@@ -21,14 +22,13 @@ def _data_uri(svg: str | None) -> str | None:
     return None if svg is None else "data:image/svg+xml;base64," + base64.b64encode(svg.encode()).decode()
 
 
-def _interval(e: Estimate) -> str:
-    return f"{e.value:.3f} [{e.ci_low:.3f}, {e.ci_high:.3f}]"
+def _interval(e: Estimate, digits: int = 3) -> str:
+    return f"{e.value:.{digits}f} [{e.ci_low:.{digits}f}, {e.ci_high:.{digits}f}]"
 
 
-def worst_auc(evaluation: ConditionEvaluation, knowledge: str) -> tuple[str, Estimate]:
-    """The attack with the highest AUC on ``evaluation`` and its estimate."""
-    best = max((o for o in evaluation.outcomes if o.knowledge == knowledge), key=lambda o: o.auc.value)
-    return best.attack, best.auc
+def strongest(evaluation: ConditionEvaluation, knowledge: str) -> AttackOutcome:
+    """The outcome with the highest AUC under ``knowledge``."""
+    return max((o for o in evaluation.outcomes if o.knowledge == knowledge), key=lambda o: o.auc.value)
 
 
 def risk_tier(auc: float) -> tuple[str, str]:
@@ -40,24 +40,30 @@ def risk_tier(auc: float) -> tuple[str, str]:
     return "high", "Attacks reliably tell whether a record was in the training set."
 
 
+def _condition_modes(result: AuditResult) -> list[tuple[ConditionEvaluation, str]]:
+    """(condition, knowledge) pairs to show: the undefended baseline once, each defense per knowledge."""
+    return [(result.baseline, result.knowledge[0])] + [
+        (ev, k) for ev in result.defended for k in result.knowledge
+    ]
+
+
 def _headline(result: AuditResult) -> list[dict[str, Any]]:
     rows = []
-    for ev in result.evaluations:
-        for knowledge in KNOWLEDGE if ev.defense != "undefended" else ("naive",):
-            attack, auc = worst_auc(ev, knowledge)
-            rows.append(
-                {
-                    "condition": ev.condition,
-                    "knowledge": "—" if ev.defense == "undefended" else knowledge,
-                    "accuracy": f"{ev.test_accuracy.value:.4f}",
-                    "worst_attack": attack.replace("_", " "),
-                    "worst_auc": _interval(auc),
-                    "tier": risk_tier(auc.value)[0],
-                    "midput": "—"
-                    if ev.defense == "undefended"
-                    else f"{result.midput(ev, knowledge).value:+.4f}",
-                }
-            )
+    for ev, knowledge in _condition_modes(result):
+        top = strongest(ev, knowledge)
+        defended = ev is not result.baseline
+        rows.append(
+            {
+                "condition": ev.condition,
+                "knowledge": knowledge if defended else "—",
+                "accuracy": f"{ev.test_accuracy.value:.4f}",
+                "worst_attack": top.attack,
+                "worst_auc": _interval(top.auc),
+                "tpr_1pct": _interval(top.tpr_at(0.01).tpr),
+                "tier": risk_tier(top.auc.value)[0],
+                "midput": f"{result.midput(ev, knowledge).value:+.4f}" if defended else "—",
+            }
+        )
     return rows
 
 
@@ -67,7 +73,7 @@ def _paper_table(result: AuditResult, knowledge: str) -> list[dict[str, Any]]:
             "condition": ev.condition,
             "accuracy": f"{ev.test_accuracy.value:.4f}",
             "asr": [f"{v:.4f}" for v in result.asr(ev, knowledge).values()],
-            "midput": "—" if ev.defense == "undefended" else f"{result.midput(ev, knowledge).value:+.4f}",
+            "midput": "—" if ev is result.baseline else f"{result.midput(ev, knowledge).value:+.4f}",
         }
         for ev in result.evaluations
     ]
@@ -76,7 +82,7 @@ def _paper_table(result: AuditResult, knowledge: str) -> list[dict[str, Any]]:
 def _midput_rows(result: AuditResult) -> list[dict[str, Any]]:
     rows = []
     for ev in result.defended:
-        for knowledge in KNOWLEDGE:
+        for knowledge in result.knowledge:
             score = result.midput(ev, knowledge)
             rows.append(
                 {
@@ -90,31 +96,65 @@ def _midput_rows(result: AuditResult) -> list[dict[str, Any]]:
     return rows
 
 
+def _tpr_cell(outcome: AttackOutcome, target: float) -> str:
+    point = outcome.tpr_at(target)
+    return f"{point.tpr.value:.3f}" + ("" if point.resolved else "†")
+
+
 def _detail_rows(result: AuditResult) -> list[dict[str, Any]]:
     return [
         {
-            "condition": ev.condition,
-            "knowledge": o.knowledge,
-            "attack": o.attack.replace("_", " "),
+            "condition": ev.condition if ev is result.baseline else ev.defense,
+            "knowledge": o.knowledge if ev is not result.baseline else "—",
+            "attack": o.attack,
             "auc": _interval(o.auc),
             "balanced_accuracy": _interval(o.balanced_accuracy),
-            "advantage": f"{o.advantage:.3f}",
-            "threshold": f"{o.threshold:.4g}",
+            "best_accuracy": f"{o.best_accuracy:.3f}",
+            "tpr": [_tpr_cell(o, f) for f in FPR_TARGETS],
+            "precision": "—" if o.precision.value != o.precision.value else f"{o.precision.value:.3f}",
+            "epsilon": f"{o.epsilon_lower_bound:.2f}",
         }
-        for ev in result.evaluations
+        for ev, knowledge in _condition_modes(result)
         for o in ev.outcomes
+        if o.knowledge == knowledge
     ]
 
 
-def _adaptive_gap_sentence(result: AuditResult) -> str:
+def _averaging(result: AuditResult) -> list[dict[str, Any]]:
+    sections = []
+    for ev in result.defended:
+        budgets = sorted({p.queries for p in ev.averaging})
+        if len(budgets) < 2:
+            continue
+        auc = {(p.attack, p.queries): p.auc for p in ev.averaging}
+        rows = []
+        for attack in ev.attacks:
+            regain = result.queries_to_regain(ev, attack)
+            rows.append(
+                {
+                    "attack": attack,
+                    "undefended": f"{result.baseline.outcome(attack, result.knowledge[0]).auc.value:.3f}",
+                    "auc": [f"{auc[(attack, k)]:.3f}" for k in budgets],
+                    "regain": "not reached" if regain is None else str(regain),
+                }
+            )
+        sections.append({"condition": ev.condition, "budgets": budgets, "rows": rows})
+    return sections
+
+
+def _knowledge_sentence(result: AuditResult) -> str:
     sentences = []
     for ev in result.defended:
-        naive = result.midput(ev, "naive").value
-        adaptive = result.midput(ev, "adaptive").value
+        parts = [
+            f"{k}: strongest AUC {strongest(ev, k).auc.value:.3f} ({strongest(ev, k).attack}), "
+            f"MIDPUT {result.midput(ev, k).value:+.4f}"
+            for k in result.knowledge
+        ]
+        baseline = strongest(result.baseline, result.knowledge[0])
         sentences.append(
-            f"For {ev.condition}, MIDPUT is {naive:+.4f} against the naive attacker and {adaptive:+.4f} "
-            f"against the adaptive one; the threshold-free AUC is the same for both, because these threshold "
-            "attacks rank records by the same statistic and only their calibrated threshold differs."
+            f"Under {ev.condition} ({'; '.join(parts)}), against an undefended strongest AUC of "
+            f"{baseline.auc.value:.3f} ({baseline.attack}). A defense judged only against the naive attacker "
+            "looks stronger than it is; the adaptive and averaging rows are what a determined attacker gets."
         )
     return " ".join(sentences)
 
@@ -122,29 +162,34 @@ def _adaptive_gap_sentence(result: AuditResult) -> str:
 def build_context(result: AuditResult, defenses: list[DynaNoise]) -> dict[str, Any]:
     """Everything the report template needs, as strings, numbers and SVG markup."""
     provenance = result.provenance
-    baseline_attack, baseline_auc = worst_auc(result.baseline, "naive")
-    tier, tier_text = risk_tier(baseline_auc.value)
-    n_members = int(result.is_member.sum())
+    baseline = strongest(result.baseline, result.knowledge[0])
+    tier, tier_text = risk_tier(baseline.auc.value)
     n_non_members = int((~result.is_member).sum())
+    skipped = {a: r for ev in result.evaluations for a, r in ev.skipped.items()}
     return {
         "run_name": result.run_name,
         "provenance": provenance,
         "config_yaml": yaml.safe_dump(provenance["config"], sort_keys=False),
-        "attacks": [a.replace("_", " ") for a in result.attacks],
+        "attacks": result.attacks,
+        "knowledge": result.knowledge,
         "knowledge_text": KNOWLEDGE_TEXT,
+        "fpr_targets": [f"{100 * f:g}%" for f in FPR_TARGETS],
         "tier": tier,
         "tier_text": tier_text,
-        "baseline_attack": baseline_attack.replace("_", " "),
-        "baseline_auc": _interval(baseline_auc),
+        "baseline_attack": baseline.attack,
+        "baseline_auc": _interval(baseline.auc),
         "headline": _headline(result),
-        "paper_tables": {k: _paper_table(result, k) for k in KNOWLEDGE},
+        "paper_tables": {k: _paper_table(result, k) for k in result.knowledge},
         "midput_rows": _midput_rows(result),
         "detail_rows": _detail_rows(result),
-        "adaptive_gap": _adaptive_gap_sentence(result),
-        "n_members": n_members,
+        "averaging": _averaging(result),
+        "regained_percent": f"{100 * REGAINED_FRACTION:g}",
+        "knowledge_sentence": _knowledge_sentence(result),
+        "skipped": skipped,
+        "n_members": int(result.is_member.sum()),
         "n_non_members": n_non_members,
         "figures": {
-            "roc": _data_uri(plots.roc_curves(result)),
+            "roc": _data_uri(plots.roc_curves(result, result.knowledge[-1])),
             "confidence": _data_uri(plots.confidence_histograms(result)),
             "noise": _data_uri(plots.noise_variance_curves(defenses)),
         },

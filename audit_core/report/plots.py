@@ -27,7 +27,7 @@ def _svg(figure: plt.Figure) -> str:
     return text[text.index("<svg") :]
 
 
-def roc_curves(result: AuditResult, knowledge: str = "naive") -> str:
+def roc_curves(result: AuditResult, knowledge: str) -> str:
     """Log-log ROC curves per attack, one line per condition; the diagonal is a random guess."""
     attacks = result.attacks
     columns = min(len(attacks), 4)
@@ -48,18 +48,19 @@ def roc_curves(result: AuditResult, knowledge: str = "naive") -> str:
 
 
 def confidence_histograms(result: AuditResult) -> str | None:
-    """True-class confidence of members vs non-members under each condition (needs the confidence attack)."""
-    if "confidence" not in result.attacks:
+    """Top-class released probability of members vs non-members per condition (from ``paper_confidence``,
+    whose score is exactly that probability)."""
+    if "paper_confidence" not in result.attacks:
         return None
     figure, axes = plt.subplots(
         1, len(result.evaluations), figsize=(2.6 * len(result.evaluations), 2.0), squeeze=False
     )
     for ax, ev in zip(axes.flat, result.evaluations, strict=True):
-        scores = ev.outcome("confidence", "naive").scores
+        scores = ev.outcome("paper_confidence", result.knowledge[0]).scores
         bins = np.linspace(scores.min(), scores.max() + 1e-12, 30)
         ax.hist(scores[result.is_member], bins=bins, alpha=0.6, color=_COLORS[0], label="members")
         ax.hist(scores[~result.is_member], bins=bins, alpha=0.6, color=_COLORS[1], label="non-members")
-        ax.set(title=ev.defense, xlabel="released p(true class)", ylabel="records")
+        ax.set(title=ev.defense, xlabel="released top-class probability", ylabel="records")
     axes.flat[0].legend(frameon=False, fontsize=7)
     figure.tight_layout()
     return _svg(figure)

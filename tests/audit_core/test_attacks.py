@@ -3,7 +3,7 @@ import pytest
 from scipy import stats
 from scipy.special import softmax
 
-from audit_core.attacks import ATTACKS, AttackInput, CalibrationData
+from audit_core.attacks import ATTACKS, AttackInput, CalibrationData, ShadowOutputs
 from audit_core.config import TrainingRecipe
 from audit_core.metrics import roc_auc
 from audit_core.targets import TorchTarget
@@ -34,11 +34,13 @@ def memorised():
     target = TorchTarget(train_classifier(x_in, y_in, 10, RECIPE, seed=0))
     shadow = TorchTarget(train_classifier(sx_in, sy_in, 10, RECIPE, seed=1))
     calibration = CalibrationData(
-        AttackInput(
-            np.vstack([_outputs(shadow, sx_in, sy_in).probs, _outputs(shadow, sx_out, sy_out).probs]),
-            np.r_[sy_in, sy_out],
-        ),
-        np.r_[np.ones(100, bool), np.zeros(100, bool)],
+        shadow=ShadowOutputs(
+            AttackInput(
+                np.vstack([_outputs(shadow, sx_in, sy_in).probs, _outputs(shadow, sx_out, sy_out).probs]),
+                np.r_[sy_in, sy_out],
+            ),
+            np.r_[np.ones(100, bool), np.zeros(100, bool)],
+        )
     )
     evaluated = AttackInput(
         np.vstack([_outputs(target, x_in, y_in).probs, _outputs(target, x_out, y_out).probs]),
@@ -47,7 +49,10 @@ def memorised():
     return calibration, evaluated, np.r_[np.ones(100, bool), np.zeros(100, bool)]
 
 
-@pytest.mark.parametrize("name", sorted(ATTACKS))
+SHADOW_ATTACKS = sorted(name for name, cls in ATTACKS.items() if "references" not in cls.requires)
+
+
+@pytest.mark.parametrize("name", SHADOW_ATTACKS)
 def test_attack_detects_a_memorising_model(memorised, name):
     calibration, evaluated, is_member = memorised
     attack = ATTACKS[name]().fit(calibration)
@@ -57,7 +62,7 @@ def test_attack_detects_a_memorising_model(memorised, name):
     assert np.mean(attack.predict(evaluated) == is_member) > 0.6
 
 
-@pytest.mark.parametrize("name", sorted(ATTACKS))
+@pytest.mark.parametrize("name", SHADOW_ATTACKS)
 def test_attack_is_at_chance_when_both_sets_are_held_out(memorised, name):
     """Members and non-members both drawn from data the target never saw: AUC ~ 0.5 within 4 standard
     deviations of the Mann-Whitney null, sqrt((m + n + 1) / (12 m n))."""
@@ -78,13 +83,48 @@ def test_statistics_match_their_definitions():
     probs = np.array([[0.7, 0.2, 0.1], [0.1, 0.1, 0.8]])
     labels = np.array([0, 1])
     outputs = AttackInput(probs, labels)
-    stat = {name: ATTACKS[name]().statistic(outputs) for name in ATTACKS}
+    stat = {
+        name: ATTACKS[name]().statistic(outputs)
+        for name in ["confidence", "loss", "entropy", "modified_entropy"]
+    }
     assert stat["confidence"] == pytest.approx([0.7, 0.1])
     assert stat["loss"] == pytest.approx(np.log([0.7, 0.1]))
     assert stat["entropy"] == pytest.approx(-stats.entropy(probs, axis=1))
     mentr_0 = -(0.3 * np.log(0.7)) - 0.2 * np.log(0.8) - 0.1 * np.log(0.9)
     mentr_1 = -(0.9 * np.log(0.1)) - 0.1 * np.log(0.9) - 0.8 * np.log(0.2)
     assert stat["modified_entropy"] == pytest.approx([-mentr_0, -mentr_1])
+
+
+def test_class_dependent_thresholds_are_learned_per_class():
+    """Class 0 members have confidence 0.9 vs 0.8 for non-members; class 1 members 0.6 vs 0.5. One global
+    threshold cannot separate both classes; per-class thresholds separate them perfectly."""
+    confidence = np.array([0.9, 0.8, 0.6, 0.5] * 10)
+    labels = np.array([0, 0, 1, 1] * 10)
+    probs = np.column_stack([np.where(labels == 0, confidence, 1 - confidence), np.zeros(40)])
+    probs[:, 1] = 1 - probs[:, 0]
+    outputs = AttackInput(probs, labels)
+    is_member = np.array([True, False, True, False] * 10)
+    calibration = CalibrationData(shadow=ShadowOutputs(outputs, is_member))
+    per_class = ATTACKS["confidence"]().fit(calibration)
+    assert np.array_equal(per_class.predict(outputs), is_member)
+    assert per_class.class_thresholds_ == pytest.approx([0.9, 0.6])
+    single = ATTACKS["confidence"](per_class=False).fit(calibration)
+    assert not np.array_equal(single.predict(outputs), is_member)
+
+
+def test_paper_fixed_rules_and_label_only():
+    probs = np.array([[0.95, 0.05], [0.9, 0.1], [0.3, 0.7], [0.6, 0.4]])
+    outputs = AttackInput(probs, np.array([0, 0, 0, 0]))
+    empty = CalibrationData()
+    assert ATTACKS["paper_confidence"]().fit(empty).predict(outputs).tolist() == [True, False, False, False]
+    # cross-entropy < 0.5 means p_y > exp(-0.5) = 0.607
+    assert ATTACKS["paper_loss"]().fit(empty).predict(outputs).tolist() == [True, True, False, False]
+    assert ATTACKS["label_only"]().fit(empty).predict(outputs).tolist() == [True, True, False, True]
+
+
+def test_every_attack_declares_what_it_needs():
+    assert CalibrationData().missing(ATTACKS["rmia"].requires) == ["references", "target_population"]
+    assert CalibrationData().missing(ATTACKS["label_only"].requires) == []
 
 
 def test_attack_input_rejects_logits():

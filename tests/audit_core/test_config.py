@@ -9,7 +9,9 @@ def test_defaults_are_the_demo_with_the_papers_dynanoise_parameters():
     assert [d.model_dump() for d in config.defenses] == [
         {"name": "dynanoise", "sigma0_sq": 0.3, "lam": 2.0, "temperature": 10.0}
     ]
-    assert config.attacks == ["confidence", "loss", "entropy", "modified_entropy"]
+    expected = {"confidence", "loss", "shadow", "lira_online", "lira_offline", "rmia", "label_only"}
+    assert expected <= set(config.attacks)
+    assert config.knowledge == ["naive", "adaptive", "averaging"]
 
 
 def test_the_shipped_demo_config_equals_the_defaults(tmp_path):
@@ -30,6 +32,9 @@ def test_the_shipped_demo_config_equals_the_defaults(tmp_path):
         ("- just\n- a list\n", "expected a mapping of AuditConfig fields, got list"),
         ("seed: [unclosed\n", "is not valid YAML at line"),
         ("attacks: []\n", "field 'attacks'"),
+        ("reference_models: 5\n", "field 'reference_models' = 5 is invalid: must be 0 or an even number"),
+        ("attack_params: {rmia: {gama: 2}}\n", "attack_params.rmia has unknown parameter 'gama'"),
+        ("knowledge: [psychic]\n", "field 'knowledge.0' = 'psychic' is invalid"),
     ],
 )
 def test_invalid_configs_get_one_sentence_naming_the_field(tmp_path, yaml_text, expected):

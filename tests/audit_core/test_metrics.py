@@ -1,14 +1,17 @@
 import numpy as np
 import pytest
 from scipy import stats
-from sklearn.metrics import roc_auc_score
+from sklearn.metrics import roc_auc_score, roc_curve
 
 from audit_core.metrics import (
     balanced_accuracy,
     best_balanced_accuracy_threshold,
+    clopper_pearson,
+    epsilon_lower_bound,
     max_advantage,
     proportion,
     roc_auc,
+    tpr_at_fpr,
 )
 
 
@@ -25,7 +28,7 @@ def test_auc_equals_scikit_learn_with_ties(seed):
     assert roc_auc(scores, is_member).value == pytest.approx(roc_auc_score(is_member, scores), abs=1e-12)
 
 
-def test_delong_interval_covers_the_true_auc_at_the_nominal_rate():
+def test_bootstrap_interval_covers_the_true_auc_at_the_nominal_rate():
     """Binormal scores with a known AUC = Phi(shift / sqrt(2)); 200 seeds, 95% intervals."""
     shift, seeds = 0.5, 200
     true_auc = stats.norm.cdf(shift / np.sqrt(2))
@@ -63,3 +66,59 @@ def test_proportion_uses_wilson_interval():
 def test_metrics_refuse_a_single_class():
     with pytest.raises(ValueError, match="at least one member and one non-member"):
         roc_auc(np.ones(4), np.ones(4, bool))
+
+
+@pytest.mark.parametrize("target", [0.001, 0.01, 0.1, 0.25])
+def test_tpr_at_fpr_matches_scikit_learn_and_art(target):
+    from art.metrics.privacy.worst_case_mia_score import get_roc_for_fpr
+
+    scores, is_member = _scores(3, n=2000)
+    ours = tpr_at_fpr(scores, is_member, target)
+    ((art_fpr, art_tpr, _),) = get_roc_for_fpr(scores, is_member.astype(int), targeted_fpr=target)
+    assert (ours.tpr.value, ours.achieved_fpr) == pytest.approx((art_tpr, art_fpr))
+    fpr, tpr, _ = roc_curve(is_member, scores)
+    assert ours.tpr.value == pytest.approx(tpr[fpr <= target].max())
+    assert ours.resolved == (1000 * target >= 1)
+    assert ours.tpr.ci_low <= ours.tpr.value <= ours.tpr.ci_high
+
+
+def test_tpr_interval_is_clopper_pearson():
+    estimate = clopper_pearson(3, 50)
+    assert estimate.ci_low == pytest.approx(stats.beta.ppf(0.025, 3, 48))
+    assert estimate.ci_high == pytest.approx(stats.beta.ppf(0.975, 4, 47))
+
+
+def test_epsilon_lower_bound_is_zero_for_guessing_and_grows_with_separation():
+    is_member = np.arange(2000) < 1000
+    rng = np.random.default_rng(0)
+    assert epsilon_lower_bound(rng.random(2000) < 0.5, is_member) == pytest.approx(0.0, abs=0.15)
+    perfect = epsilon_lower_bound(is_member.copy(), is_member)
+    # With no errors in 1000 + 1000 trials the Clopper-Pearson upper bound on each error rate is
+    # 1 - 0.025 ** (1 / 1000), so epsilon >= log((1 - u) / u).
+    u = 1 - 0.025 ** (1 / 1000)
+    assert perfect == pytest.approx(np.log((1 - u) / u))
+
+
+def test_null_audit_interval_contains_one_half_at_the_nominal_rate():
+    """A trained model's outputs on two disjoint draws of held-out data: the AUC's 95% interval contains 0.5
+    in about 95% of 60 seeds; accept down to 3 binomial standard deviations below."""
+    from scipy.special import softmax
+    from sklearn.datasets import load_digits
+
+    from audit_core.config import TrainingRecipe
+    from audit_core.targets import TorchTarget
+    from audit_core.training import train_classifier
+
+    x, y = load_digits(return_X_y=True)
+    x = (x / 16).astype(np.float32)
+    model = TorchTarget(train_classifier(x[:300], y[:300], 10, TrainingRecipe(epochs=60), seed=0))
+    held_out = softmax(model.logits(x[300:]), axis=1)
+    loss = np.log(held_out[np.arange(len(held_out)), y[300:]])
+    seeds = 60
+    covered = 0
+    for seed in range(seeds):
+        rng = np.random.default_rng(seed)
+        pick = rng.choice(len(loss), size=400, replace=False)
+        estimate = roc_auc(loss[pick], np.arange(400) < 200, rng=rng, n_bootstrap=400)
+        covered += estimate.ci_low <= 0.5 <= estimate.ci_high
+    assert covered >= seeds * 0.95 - 3 * np.sqrt(seeds * 0.95 * 0.05)

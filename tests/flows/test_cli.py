@@ -12,7 +12,14 @@ from pypdf import PdfReader
 
 from audit_core.artifacts import sha256_file
 
-ARTIFACTS = ("report.html", "report.pdf", "metrics.parquet", "scores.parquet", "manifest.json")
+ARTIFACTS = (
+    "report.html",
+    "report.pdf",
+    "metrics.parquet",
+    "scores.parquet",
+    "averaging.parquet",
+    "manifest.json",
+)
 
 
 def _dynaudit(args: list[str], api_url: str, cwd: Path) -> subprocess.CompletedProcess:
@@ -23,8 +30,9 @@ def _dynaudit(args: list[str], api_url: str, cwd: Path) -> subprocess.CompletedP
 
 @pytest.fixture(scope="module")
 def demo_run(prefect_api_url, tmp_path_factory):
-    out = tmp_path_factory.mktemp("cli") / "out"
-    result = _dynaudit(["demo", "--output-dir", str(out)], prefect_api_url, Path.cwd())
+    workdir = tmp_path_factory.mktemp("cli")  # the model cache goes to ./.dynaudit-cache here
+    out = workdir / "out"
+    result = _dynaudit(["demo", "--output-dir", str(out)], prefect_api_url, workdir)
     assert result.returncode == 0, result.stderr[-3000:]
     return result, out / "demo"
 
@@ -47,15 +55,17 @@ def test_demo_parquet_tables_read_back(demo_run):
         "defense",
         "knowledge",
         "attack",
+        "slice",
         "metric",
         "value",
         "ci_low",
         "ci_high",
+        "note",
     ]
     undefended_auc = frame[(frame.condition == "undefended") & (frame.metric == "auc")].value
     assert undefended_auc.max() >= 0.60, "the demo target must really leak"
     scores = pq.read_table(run_dir / "scores.parquet").to_pandas()
-    assert len(scores) == 300 * 2 * 2 * 4  # audit points x conditions x knowledge x attacks
+    assert len(scores) == 300 * 2 * 3 * 12  # audit points x conditions x knowledge x attacks
     assert not scores.record.str.contains("digits").any(), "record ids must be hashed"
     assert scores.groupby("record").is_member.nunique().max() == 1
 
@@ -72,7 +82,7 @@ def test_demo_manifest_records_config_seeds_versions_and_hashes(demo_run):
     _, run_dir = demo_run
     manifest = json.loads((run_dir / "manifest.json").read_text())
     assert manifest["seed"] == 0 and manifest["config"]["run_name"] == "demo"
-    assert set(manifest["fingerprints"]) == {"data", "target", "shadow"}
+    assert set(manifest["fingerprints"]) == {"data", "target"}
     assert manifest["versions"]["torch"].startswith("2.14")
     for name in ARTIFACTS[:-1]:
         assert manifest["files"][name]["sha256"] == sha256_file(run_dir / name)

@@ -1,0 +1,58 @@
+"""An on-disk cache of trained models, keyed by everything that determines them.
+
+A key hashes the target fingerprint, the data fingerprint, the training recipe, the model's role and index
+and its seed and training set, so a re-run trains nothing it already trained, an interrupted run resumes
+where it stopped, and changing any input retrains. Files are written to a temporary name and renamed, so an
+interrupted write never leaves a corrupt entry.
+"""
+
+import hashlib
+import json
+import logging
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+logger = logging.getLogger(__name__)
+
+
+def cache_key(parts: dict[str, Any]) -> str:
+    """SHA-256 of the canonical JSON of ``parts``."""
+    return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()
+
+
+class ModelCache:
+    """Stores state dicts under ``root``; counts how many models were trained and how many reused."""
+
+    def __init__(self, root: Path | None) -> None:
+        self.root = root
+        self.trained = 0
+        self.reused = 0
+
+    def get_or_train(
+        self, key: str, train: Callable[[], nn.Module], blank: Callable[[], nn.Module]
+    ) -> nn.Module:
+        """The cached model for ``key`` (loaded into ``blank()``), or ``train()``'s model, then cached."""
+        path = None if self.root is None else self.root / f"{key}.pt"
+        if path is not None and path.is_file():
+            model = blank()
+            model.load_state_dict(torch.load(path, weights_only=True))
+            self.reused += 1
+            return model.eval()
+        model = train()
+        self.trained += 1
+        if path is not None:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            partial = path.with_suffix(f".{os.getpid()}.partial")
+            torch.save(model.state_dict(), partial)
+            os.replace(partial, path)
+        return model
+
+    def summary(self) -> str:
+        """E.g. ``"trained 3, reused 13 from .dynaudit-cache/models"``."""
+        where = f" from {self.root}" if self.root else " (cache disabled)"
+        return f"trained {self.trained}, reused {self.reused}{where}"

@@ -1,0 +1,72 @@
+from dataclasses import replace
+
+import numpy as np
+import pytest
+
+from audit_core import pipeline
+from audit_core.config import AuditConfig
+from audit_core.defenses import DynaNoise, Undefended
+from audit_core.evaluation import doubling_schedule, evaluate_condition, observe
+from audit_core.signals import compute_signals
+
+
+@pytest.fixture(scope="module")
+def signals():
+    config = AuditConfig(cache_dir=None, reference_models=4, recipe={"epochs": 30})
+    data = pipeline.load_audit_data(config)
+    target = pipeline.train_target(config, data)
+    fingerprints = {"data": data.fingerprint(), "target": target.fingerprint()}
+    cache = pipeline.model_cache(config)
+    shadow_in, shadow_out = pipeline.split_shadow_data(config, data)
+    shadows = pipeline.train_shadows(config, data, shadow_in, fingerprints, cache)
+    references, in_mask = pipeline.train_references(config, data, fingerprints, cache)
+    return compute_signals(target, shadows, data, shadow_in, shadow_out, references, in_mask)
+
+
+ATTACKS = ["loss", "lira_online", "rmia", "label_only"]
+
+
+def test_without_a_defense_every_attacker_knowledge_sees_the_same_answers(signals):
+    evaluation = evaluate_condition(signals, Undefended(), ATTACKS, seed=0, max_queries=8)
+    for attack in ATTACKS:
+        naive = evaluation.outcome(attack, "naive")
+        for mode in ("adaptive", "averaging"):
+            other = evaluation.outcome(attack, mode)
+            assert np.array_equal(naive.scores, other.scores) and naive.threshold == other.threshold
+    assert {p.queries for p in evaluation.averaging} == {1}, "a deterministic condition needs no repeats"
+
+
+def test_same_seed_same_numbers_and_the_knowledge_modes_differ_under_noise(signals):
+    first = evaluate_condition(signals, DynaNoise(), ATTACKS, seed=3, max_queries=4)
+    second = evaluate_condition(signals, DynaNoise(), ATTACKS, seed=3, max_queries=4)
+    for a, b in zip(first.outcomes, second.outcomes, strict=True):
+        assert np.array_equal(a.scores, b.scores) and a.auc == b.auc
+    assert first.test_accuracy == second.test_accuracy
+    naive, adaptive = first.outcome("lira_online", "naive"), first.outcome("lira_online", "adaptive")
+    assert naive.threshold != adaptive.threshold
+    assert sorted({p.queries for p in first.averaging}) == [1, 2, 4]
+    assert first.outcome("loss", "averaging").queries == 4
+
+
+def test_attacks_without_their_inputs_are_skipped_with_a_reason(signals):
+    evaluation = evaluate_condition(replace(signals, references=None), Undefended(), ATTACKS, seed=0)
+    assert set(evaluation.skipped) == {"lira_online", "rmia"}
+    assert "needs references" in evaluation.skipped["rmia"]
+    assert evaluation.attacks == ["loss", "label_only"]
+
+
+def test_averaging_k_answers_shrinks_the_noise_like_one_over_k():
+    logits = np.tile([[3.0, 0.0, -1.0]], (4000, 1))
+    defense = DynaNoise(temperature=1.0)
+    single = observe(defense, logits, np.random.default_rng(0), 1)[:, 0]
+    averaged = observe(defense, logits, np.random.default_rng(1), 16)[:, 0]
+    ratio = single.var(ddof=1) / averaged.var(ddof=1)
+    # The ratio of two sample variances of 4000 draws: F(3999, 3999) has a 99.9% range of about [0.9, 1.1].
+    assert 16 * 0.9 < ratio < 16 * 1.1
+    assert observe(Undefended(), logits, np.random.default_rng(0), 16).shape == logits.shape
+
+
+def test_doubling_schedule():
+    assert doubling_schedule(1) == [1]
+    assert doubling_schedule(64) == [1, 2, 4, 8, 16, 32, 64]
+    assert doubling_schedule(10) == [1, 2, 4, 8, 10]

@@ -1,0 +1,54 @@
+from audit_core import pipeline
+from audit_core.config import AuditConfig
+
+
+def _config(tmp_path, **recipe):
+    return AuditConfig(
+        cache_dir=tmp_path / "cache",
+        reference_models=4,
+        recipe={"epochs": 5, "hidden_sizes": [16], **recipe},
+        data={"n_members": 40, "n_non_members": 40, "n_population": 100},
+    )
+
+
+def _train_all(config):
+    data = pipeline.load_audit_data(config)
+    fingerprints = {"data": data.fingerprint(), "target": "t" * 64}
+    cache = pipeline.model_cache(config)
+    shadow_in, _ = pipeline.split_shadow_data(config, data)
+    shadows = pipeline.train_shadows(config, data, shadow_in, fingerprints, cache)
+    references, _ = pipeline.train_references(config, data, fingerprints, cache)
+    return cache, [m.fingerprint() for m in shadows + references]
+
+
+def test_a_second_run_trains_nothing_and_reuses_identical_models(tmp_path):
+    first, weights = _train_all(_config(tmp_path))
+    assert (first.trained, first.reused) == (5, 0)
+    second, reused_weights = _train_all(_config(tmp_path))
+    assert (second.trained, second.reused) == (0, 5)
+    assert reused_weights == weights
+
+
+def test_a_changed_recipe_retrains_everything(tmp_path):
+    _train_all(_config(tmp_path))
+    changed, _ = _train_all(_config(tmp_path, learning_rate=0.01))
+    assert (changed.trained, changed.reused) == (5, 0)
+
+
+def test_an_interrupted_run_resumes_with_the_models_it_finished(tmp_path):
+    _, weights = _train_all(_config(tmp_path))
+    models = sorted((tmp_path / "cache" / "models").glob("*.pt"))
+    for lost in models[:2]:  # as if the run died before writing these
+        lost.unlink()
+    (tmp_path / "cache" / "models" / "half-written.123.partial").write_bytes(b"\x00" * 10)
+    resumed, resumed_weights = _train_all(_config(tmp_path))
+    assert (resumed.trained, resumed.reused) == (2, 3)
+    assert resumed_weights == weights
+
+
+def test_training_is_reproducible_without_a_cache(tmp_path):
+    config = _config(tmp_path).model_copy(update={"cache_dir": None})
+    _, first = _train_all(config)
+    _, second = _train_all(config)
+    assert first == second
+    assert len(set(first)) == len(first), "each model has its own seed and training set"
