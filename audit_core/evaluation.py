@@ -111,7 +111,7 @@ def doubling_schedule(max_queries: int) -> list[int]:
     return schedule if schedule[-1] == max_queries else [*schedule, max_queries]
 
 
-def _calibration(
+def calibration_data(
     signals: Signals, defense: Defense, rng: np.random.Generator, queries: int, target_population: AttackInput
 ) -> CalibrationData:
     """The attacker's calibration data with shadow/reference outputs released through ``defense``."""
@@ -209,7 +209,7 @@ def evaluate_condition(
                     observe(defense, signals.population.logits, rng, queries), signals.population.labels
                 )
             calibration_defense = Undefended() if mode == "naive" else defense
-            calibration = _calibration(signals, calibration_defense, rng, queries, population)
+            calibration = calibration_data(signals, calibration_defense, rng, queries, population)
             for name in attack_names:
                 attack_class = ATTACKS[name]
                 missing = calibration.missing(attack_class.requires)

@@ -3,7 +3,6 @@
 from typing import Any, Self
 
 import numpy as np
-from scipy import stats as distributions
 
 from audit_core.attacks.base import Attack, AttackInput, CalibrationData, register_attack
 from audit_core.attacks.reference import ReferenceAttack, masked_mean_std
@@ -13,15 +12,22 @@ from audit_core.probability import safe_log, true_class_probability
 def logit_confidence(probs: np.ndarray, labels: np.ndarray) -> np.ndarray:
     """``phi = log p_y - log sum_{j != y} p_j`` in float64 for outputs ``(..., n, k)``.
 
-    The other classes are summed directly rather than taken as ``1 - p_y``, which rounds to zero for
-    confident outputs.
+    Where ``1 - p_y`` would lose precision (the others sum below 1e-3), the other classes are summed
+    directly instead, so confident outputs keep their full logit-scale resolution.
     """
-    probs = np.asarray(probs, dtype=np.float64)
     label_axis = np.expand_dims(np.broadcast_to(labels, probs.shape[:-1]), -1)
-    p_y = np.take_along_axis(probs, label_axis, axis=-1)[..., 0]
-    others = probs.copy()
-    np.put_along_axis(others, label_axis, 0.0, axis=-1)
-    return safe_log(p_y) - safe_log(others.sum(axis=-1))
+    p_y = np.take_along_axis(probs, label_axis, axis=-1)[..., 0].astype(np.float64)
+    others = probs.sum(axis=-1, dtype=np.float64) - p_y
+    confident = np.nonzero(others < 1e-3)
+    if confident[0].size:
+        rows = probs[confident].astype(np.float64)
+        np.put_along_axis(rows, label_axis[confident], 0.0, axis=-1)
+        others[confident] = rows.sum(axis=-1)
+    return safe_log(p_y) - safe_log(others)
+
+
+def _normal_logpdf(x: np.ndarray, mean: np.ndarray, std: np.ndarray) -> np.ndarray:
+    return -0.5 * ((x - mean) / std) ** 2 - np.log(std) - 0.5 * np.log(2 * np.pi)
 
 
 class _LiRA(ReferenceAttack):
@@ -40,13 +46,22 @@ class _LiRA(ReferenceAttack):
         return logit_confidence(probs, labels)
 
     def _fit_side(self, stats: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        mean, std, _ = masked_mean_std(stats, mask)
-        if self.fixed_variance:  # one global spread, as the reference implementation computes it
-            std = np.full_like(mean, stats[mask].std())
+        mean, std, count = masked_mean_std(stats, mask)
+        if self.fixed_variance:  # one global spread over all selected values, as the reference code has it
+            pooled_mean = (mean * count).sum() / count.sum()
+            pooled_var = ((std**2) * np.maximum(count - 1, 0) + count * (mean - pooled_mean) ** 2).sum()
+            std = np.full_like(mean, np.sqrt(pooled_var / count.sum()))
         return mean, np.maximum(std, self.min_std)
 
-    def build(self, stats: np.ndarray, in_mask: np.ndarray, population: Any, target_population: Any) -> Any:
-        out = self._fit_side(stats, ~in_mask)
+    def build(
+        self,
+        stats: np.ndarray,
+        in_mask: np.ndarray,
+        out_mask: np.ndarray,
+        population: Any,
+        target_population: Any,
+    ) -> Any:
+        out = self._fit_side(stats, out_mask)
         return (self._fit_side(stats, in_mask), out) if self.online else (None, out)
 
     def score_statistic(self, state: Any, target_stats: np.ndarray) -> np.ndarray:
@@ -54,9 +69,7 @@ class _LiRA(ReferenceAttack):
         if fit_in is None:  # offline: how far above the OUT distribution, rank-equivalent to 1 - P[Z > phi]
             return (target_stats - mean_out) / std_out
         mean_in, std_in = fit_in
-        return distributions.norm.logpdf(target_stats, mean_in, std_in) - distributions.norm.logpdf(
-            target_stats, mean_out, std_out
-        )
+        return _normal_logpdf(target_stats, mean_in, std_in) - _normal_logpdf(target_stats, mean_out, std_out)
 
 
 @register_attack
@@ -116,7 +129,5 @@ class PaperLiRA(Attack):
     def score(self, outputs: AttackInput) -> np.ndarray:
         losses = self._loss(outputs)
         (mu_in, sd_in), (mu_out, sd_out) = (self.fits_[s][outputs.labels].T for s in ("in", "out"))
-        llr = distributions.norm.logpdf(losses, mu_in, sd_in) - distributions.norm.logpdf(
-            losses, mu_out, sd_out
-        )
+        llr = _normal_logpdf(losses, mu_in, sd_in) - _normal_logpdf(losses, mu_out, sd_out)
         return self.direction_ * llr

@@ -14,22 +14,44 @@ import numpy as np
 from audit_core.attacks.base import Attack, AttackInput, CalibrationData
 from audit_core.metrics import best_balanced_accuracy_threshold
 
+CHUNK = 8_192  # audit points per block when reducing over reference models, to bound temporary memory
+
 
 def masked_mean_std(values: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Per-column mean and sample standard deviation of ``values`` (R, n) over rows where ``mask`` holds.
 
     Columns with no selected row get the mean of all selected values; columns with fewer than two get the
-    standard deviation of all selected values. Returns ``(mean, std, count)``.
+    standard deviation of all selected values. Returns ``(mean, std, count)``; works in column blocks.
     """
-    count = mask.sum(axis=0)
-    pooled = values[mask]
-    pooled_mean = pooled.mean() if pooled.size else 0.0
-    pooled_std = pooled.std(ddof=1) if pooled.size > 1 else 1.0
-    with np.errstate(invalid="ignore", divide="ignore"):
-        mean = np.where(count > 0, (values * mask).sum(axis=0) / count, pooled_mean)
-        variance = (((values - mean) ** 2) * mask).sum(axis=0) / (count - 1)
-    std = np.where(count > 1, np.sqrt(variance), pooled_std)
+    n = values.shape[1]
+    mean, std, count = np.empty(n), np.empty(n), mask.sum(axis=0)
+    total, total_sq = 0.0, 0.0
+    for start in range(0, n, CHUNK):
+        block, selected = values[:, start : start + CHUNK], mask[:, start : start + CHUNK]
+        masked = np.where(selected, block, 0.0)
+        sums, sums_sq = masked.sum(axis=0), (masked * masked).sum(axis=0)
+        total, total_sq = total + sums.sum(), total_sq + sums_sq.sum()
+        c = count[start : start + CHUNK]
+        with np.errstate(invalid="ignore", divide="ignore"):
+            mean[start : start + CHUNK] = sums / c
+            variance = (sums_sq - c * mean[start : start + CHUNK] ** 2) / (c - 1)
+        std[start : start + CHUNK] = np.sqrt(np.maximum(variance, 0.0))
+    selected_total = int(count.sum())
+    pooled_mean = total / selected_total if selected_total else 0.0
+    pooled_var = 1.0
+    if selected_total > 1:
+        pooled_var = (total_sq - selected_total * pooled_mean**2) / (selected_total - 1)
+    mean = np.where(count > 0, mean, pooled_mean)
+    std = np.where(count > 1, std, np.sqrt(max(pooled_var, 0.0)))
     return mean, std, count
+
+
+def blockwise(function, probs: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    """``function(probs, labels)`` for reference outputs ``(R, n, k)``, computed in blocks of audit points."""
+    return np.concatenate(
+        [function(probs[:, i : i + CHUNK], labels[i : i + CHUNK]) for i in range(0, probs.shape[1], CHUNK)],
+        axis=1,
+    )
 
 
 class ReferenceAttack(Attack):
@@ -37,16 +59,25 @@ class ReferenceAttack(Attack):
 
     requires = frozenset({"references"})
 
-    def __init__(self, *, calibration_models: int = 2) -> None:
+    def __init__(self, *, calibration_models: int = 2, calibration_points: int = 50_000) -> None:
         self.calibration_models = calibration_models
+        self.calibration_points = calibration_points
 
     @abstractmethod
     def statistic(self, probs: np.ndarray, labels: np.ndarray) -> np.ndarray:
         """The per-point statistic of outputs ``(..., n, k)`` with labels ``(n,)``, shape ``(..., n)``."""
 
     @abstractmethod
-    def build(self, stats: np.ndarray, in_mask: np.ndarray, population: Any, target_population: Any) -> Any:
-        """Per-point expectations from reference statistics ``(R, n)`` and their IN/OUT mask."""
+    def build(
+        self,
+        stats: np.ndarray,
+        in_mask: np.ndarray,
+        out_mask: np.ndarray,
+        population: Any,
+        target_population: Any,
+    ) -> Any:
+        """Per-point expectations from reference statistics ``(R, n)``, using the rows selected by ``in_mask``
+        (models trained on the point) and ``out_mask`` (models that were not)."""
 
     @abstractmethod
     def score_statistic(self, state: Any, target_stats: np.ndarray) -> np.ndarray:
@@ -59,27 +90,33 @@ class ReferenceAttack(Attack):
     def pseudo_target_scores(
         self, stats: np.ndarray, in_mask: np.ndarray, population: Any, target: int
     ) -> np.ndarray:
-        """Scores of reference ``target`` attacked with the other references."""
-        others = np.arange(len(stats)) != target
-        own_population = None if population is None else population[target]
-        reduced_population = None if population is None else population[others]
-        state = self.build(stats[others], in_mask[others], reduced_population, own_population)
+        """Scores of reference ``target`` attacked with the others (excluded by mask, not copied)."""
+        others_in, others_out = in_mask.copy(), ~in_mask
+        others_in[target] = others_out[target] = False
+        if population is None:
+            return self.score_statistic(self.build(stats, others_in, others_out, None, None), stats[target])
+        keep = np.arange(len(population)) != target
+        state = self.build(stats, others_in, others_out, population[keep], population[target])
         return self.score_statistic(state, stats[target])
 
     def fit(self, calibration: CalibrationData) -> Self:
         refs = calibration.references
         if refs.n_models < 2:
             raise ValueError(f"{self.name} needs at least two reference models; got {refs.n_models}.")
-        stats = self.statistic(refs.audit, refs.labels)
+        stats = blockwise(self.statistic, refs.audit, refs.labels)
         population, target_population = self.population_statistics(calibration)
-        self.prepare(stats, refs.in_mask, population)
+        # Hyperparameters and the threshold are tuned on an evenly spaced subset of at most
+        # ``calibration_points`` audit points: plenty for an AUC, and it keeps large audits linear.
+        sample = np.arange(0, stats.shape[1], max(1, -(-stats.shape[1] // self.calibration_points)))
+        sample_stats, sample_mask = stats[:, sample], refs.in_mask[:, sample]
+        self.prepare(sample_stats, sample_mask, population)
         pseudo = range(min(self.calibration_models, refs.n_models))
         scores = np.concatenate(
-            [self.pseudo_target_scores(stats, refs.in_mask, population, r) for r in pseudo]
+            [self.pseudo_target_scores(sample_stats, sample_mask, population, r) for r in pseudo]
         )
-        truth = np.concatenate([refs.in_mask[r] for r in pseudo])
+        truth = np.concatenate([sample_mask[r] for r in pseudo])
         self.threshold_ = best_balanced_accuracy_threshold(scores, truth)
-        self.state_ = self.build(stats, refs.in_mask, population, target_population)
+        self.state_ = self.build(stats, refs.in_mask, ~refs.in_mask, population, target_population)
         self.n_points_ = stats.shape[1]
         return self
 

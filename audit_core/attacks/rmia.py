@@ -26,8 +26,15 @@ class RMIA(ReferenceAttack):
     name = "rmia"
     requires = frozenset({"references", "target_population"})
 
-    def __init__(self, *, a: float | None = None, gamma: float = 1.0, calibration_models: int = 2) -> None:
-        super().__init__(calibration_models=calibration_models)
+    def __init__(
+        self,
+        *,
+        a: float | None = None,
+        gamma: float = 1.0,
+        calibration_models: int = 2,
+        calibration_points: int = 50_000,
+    ) -> None:
+        super().__init__(calibration_models=calibration_models, calibration_points=calibration_points)
         self.a = a
         self.gamma = gamma
 
@@ -48,8 +55,15 @@ class RMIA(ReferenceAttack):
     def _offline_prior(self, mean_out: np.ndarray) -> np.ndarray:
         return 0.5 * ((1 + self.a_) * mean_out + (1 - self.a_))
 
-    def build(self, stats: np.ndarray, in_mask: np.ndarray, population: Any, target_population: Any) -> Any:
-        mean_out, _, _ = masked_mean_std(stats, ~in_mask)
+    def build(
+        self,
+        stats: np.ndarray,
+        in_mask: np.ndarray,
+        out_mask: np.ndarray,
+        population: Any,
+        target_population: Any,
+    ) -> Any:
+        mean_out, _, _ = masked_mean_std(stats, out_mask)
         prior_z = self._offline_prior(population.mean(axis=0))
         ratio_z = np.sort(target_population / prior_z)
         return self._offline_prior(mean_out), ratio_z

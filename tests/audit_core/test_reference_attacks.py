@@ -112,3 +112,12 @@ def test_lira_online_gaussian_scores_match_scipy(memorising_audit):
         target_phi, outside.mean(), outside.std(ddof=1)
     )
     assert attack.score(outputs)[i] == pytest.approx(expected)
+
+
+def test_fixed_variance_uses_the_spread_of_all_selected_values(memorising_audit):
+    calibration, _, _ = memorising_audit
+    refs = calibration.references
+    attack = ATTACKS["lira_offline"](fixed_variance=True, min_std=0.0)
+    phi = logit_confidence(refs.audit, refs.labels)
+    _, std = attack._fit_side(phi, ~refs.in_mask)
+    assert std == pytest.approx(np.full(phi.shape[1], phi[~refs.in_mask].std()))
