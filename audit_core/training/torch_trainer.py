@@ -11,16 +11,14 @@ from audit_core.training.architectures import build_model
 def train_classifier(
     features: np.ndarray, labels: np.ndarray, n_classes: int, recipe: TrainingRecipe, *, seed: int
 ) -> nn.Module:
-    """Train a model on ``(features, labels)`` with Adam and cross-entropy; same seed, same weights."""
+    """Train on ``(features, labels)`` with cross-entropy as ``recipe`` says; same seed, same weights."""
     x = torch.as_tensor(features, dtype=torch.float32)
     y = torch.as_tensor(labels, dtype=torch.int64)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         model = build_model(recipe, x.shape[1], n_classes)
         shuffle = torch.Generator().manual_seed(seed)
-        optimizer = torch.optim.Adam(
-            model.parameters(), lr=recipe.learning_rate, weight_decay=recipe.weight_decay
-        )
+        optimizer = _optimizer(model, recipe)
         model.train()
         for _ in range(recipe.epochs):
             order = torch.randperm(len(y), generator=shuffle)
@@ -30,3 +28,14 @@ def train_classifier(
                 nn.functional.cross_entropy(model(x[batch]), y[batch]).backward()
                 optimizer.step()
     return model.eval()
+
+
+def _optimizer(model: nn.Module, recipe: TrainingRecipe) -> torch.optim.Optimizer:
+    if recipe.optimizer == "sgd":
+        return torch.optim.SGD(
+            model.parameters(),
+            lr=recipe.learning_rate,
+            momentum=recipe.momentum,
+            weight_decay=recipe.weight_decay,
+        )
+    return torch.optim.Adam(model.parameters(), lr=recipe.learning_rate, weight_decay=recipe.weight_decay)

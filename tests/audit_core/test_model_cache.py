@@ -1,5 +1,10 @@
+import pytest
+import torch
+
 from audit_core import pipeline
-from audit_core.config import AuditConfig
+from audit_core.config import AuditConfig, TrainingRecipe
+from audit_core.errors import ConfigError
+from audit_core.training import build_model
 
 
 def _config(tmp_path, **recipe):
@@ -52,3 +57,23 @@ def test_training_is_reproducible_without_a_cache(tmp_path):
     _, second = _train_all(config)
     assert first == second
     assert len(set(first)) == len(first), "each model has its own seed and training set"
+
+
+def tiny_net(n_features: int, n_classes: int) -> torch.nn.Module:
+    """A user-supplied architecture factory, named in a recipe as ``module:function``."""
+    return torch.nn.Sequential(torch.nn.Linear(n_features, 7), torch.nn.Tanh(), torch.nn.Linear(7, n_classes))
+
+
+def test_recipes_with_sgd_and_a_factory_train_and_key_the_cache_separately(tmp_path):
+    _, adam = _train_all(_config(tmp_path))
+    sgd_cache, sgd = _train_all(_config(tmp_path, optimizer="sgd", learning_rate=0.05))
+    factory_cache, factory = _train_all(_config(tmp_path, architecture=f"{__name__}:tiny_net"))
+    assert sgd_cache.trained == 5 and factory_cache.trained == 5
+    assert len({*adam, *sgd, *factory}) == 15
+    model = build_model(TrainingRecipe(architecture=f"{__name__}:tiny_net"), n_features=64, n_classes=10)
+    assert [p.shape for p in model.parameters() if p.ndim == 2] == [(7, 64), (10, 7)]
+
+
+def test_an_unimportable_factory_is_a_config_error():
+    with pytest.raises(ConfigError, match=r"recipe\.architecture 'nowhere\.module:net' cannot be imported"):
+        build_model(TrainingRecipe(architecture="nowhere.module:net"), n_features=3, n_classes=2)
