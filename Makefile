@@ -9,18 +9,31 @@ export PREFECT_SERVER_ANALYTICS_ENABLED ?= false
 export PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS ?= 120
 export DO_NOT_TRACK ?= 1
 
-.PHONY: demo test lint lock bootstrap clean
+.PHONY: demo test lint lock bootstrap system-packages clean
 
-bootstrap: $(STAMP)
+# Debian packages the tests use: headless Chromium (HTML report) and poppler (PDF pages and text).
+SYSTEM_TOOLS := chromium pdftoppm pdftotext
+SYSTEM_PACKAGES := chromium poppler-utils
+PIP := $(BIN)/python -m pip --quiet --quiet
+
+bootstrap: $(STAMP) system-packages
 
 # Re-installs only when the lock or the project metadata changed since the last install.
 $(STAMP): requirements.lock pyproject.toml
 	@echo "==> bootstrapping $(VENV) (installs only when requirements.lock or pyproject.toml changed)"
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -r requirements.lock
-	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .
+	$(PIP) install --upgrade pip
+	$(PIP) install -r requirements.lock
+	$(PIP) install --no-deps --no-build-isolation -e .
 	@touch $(STAMP)
+
+# Installs the Debian packages only when one of their tools is missing (needs root, as on CI).
+system-packages:
+	@for tool in $(SYSTEM_TOOLS); do command -v $$tool >/dev/null || missing=1; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "==> installing $(SYSTEM_PACKAGES)"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(SYSTEM_PACKAGES) >/dev/null; \
+	fi
 
 demo: $(STAMP)
 	$(BIN)/dynaudit demo
@@ -29,7 +42,7 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-test: lint
+test: lint system-packages
 	$(BIN)/python -m pytest -q
 
 clean:

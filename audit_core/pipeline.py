@@ -178,7 +178,8 @@ def write_run_folder(config: AuditConfig, result: AuditResult, defenses: list[De
         write_parquet(result.metrics_table(), folder / "metrics.parquet", "metrics")
         write_parquet(result.scores_table(salt), folder / "scores.parquet", "scores")
         write_parquet(result.averaging_table(), folder / "averaging.parquet", "averaging")
+        write_parquet(result.roc_table(), folder / "roc.parquet", "roc")
         dynanoise = [d for d in defenses if isinstance(d, DynaNoise)]
-        write_report(build_context(result, dynanoise), folder)
+        write_report(build_context(result, dynanoise, salt), folder)
         write_manifest(folder, result.provenance)
     return config.output_dir / config.run_name

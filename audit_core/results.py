@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from sklearn.metrics import roc_curve
 
 from audit_core.evaluation import ConditionEvaluation
 from audit_core.metrics import Estimate
@@ -26,6 +27,7 @@ METRIC_COLUMNS = [
 ]
 SCORE_COLUMNS = ["record", "is_member", "label", "condition", "knowledge", "attack", "score"]
 AVERAGING_COLUMNS = ["condition", "attack", "queries", "auc"]
+ROC_COLUMNS = ["condition", "knowledge", "attack", "fpr", "tpr", "threshold"]
 REGAINED_FRACTION = 0.9  # the averaging attacker "regains" the undefended advantage at 90% of it
 
 
@@ -159,6 +161,26 @@ class AuditResult:
         """The averaging attacker's AUC per condition, attack and query budget."""
         rows = [(ev.condition, p.attack, p.queries, p.auc) for ev in self.evaluations for p in ev.averaging]
         return pd.DataFrame(rows, columns=AVERAGING_COLUMNS)
+
+    def roc_table(self) -> pd.DataFrame:
+        """Every ROC curve: one row per (condition, knowledge, attack, operating point)."""
+        frames = []
+        for ev in self.evaluations:
+            for o in ev.outcomes:
+                fpr, tpr, thresholds = roc_curve(self.is_member, o.scores)
+                frames.append(
+                    pd.DataFrame(
+                        {
+                            "condition": ev.condition,
+                            "knowledge": o.knowledge,
+                            "attack": o.attack,
+                            "fpr": fpr,
+                            "tpr": tpr,
+                            "threshold": thresholds,
+                        }
+                    )
+                )
+        return pd.concat(frames, ignore_index=True)[ROC_COLUMNS]
 
     def scores_table(self, salt: str) -> pd.DataFrame:
         """One row per (audit point, condition, knowledge, attack); records appear only as salted hashes."""

@@ -3,13 +3,15 @@
 import base64
 from typing import Any
 
+import numpy as np
 import yaml
+from scipy import stats
 
 from audit_core.defenses import DynaNoise
 from audit_core.evaluation import FPR_TARGETS, AttackOutcome, ConditionEvaluation
 from audit_core.metrics import Estimate
 from audit_core.report import plots
-from audit_core.results import REGAINED_FRACTION, AuditResult
+from audit_core.results import REGAINED_FRACTION, AuditResult, hash_record_ids
 
 KNOWLEDGE_TEXT = {
     "naive": "calibrates on undefended shadow and reference outputs (the DynaNoise paper's protocol)",
@@ -159,8 +161,50 @@ def _knowledge_sentence(result: AuditResult) -> str:
     return " ".join(sentences)
 
 
-def build_context(result: AuditResult, defenses: list[DynaNoise]) -> dict[str, Any]:
-    """Everything the report template needs, as strings, numbers and SVG markup."""
+def _per_class_rows(result: AuditResult, attack: str) -> list[dict[str, Any]]:
+    """Per true class: record counts and ``attack``'s AUC on the class's records under each condition."""
+    rows = []
+    for c in sorted(result.baseline.outcome(attack, result.knowledge[0]).per_class_auc):
+        in_class = result.labels == c
+        cells = []
+        for ev, knowledge in _condition_modes(result):
+            auc = ev.outcome(attack, knowledge).per_class_auc.get(c)
+            cells.append("—" if auc is None else f"{auc:.3f}")
+        rows.append(
+            {
+                "label": c,
+                "members": int((in_class & result.is_member).sum()),
+                "non_members": int((in_class & ~result.is_member).sum()),
+                "auc": cells,
+            }
+        )
+    return rows
+
+
+def _exposed_records(result: AuditResult, attack: str, salt: str, count: int = 10) -> list[dict[str, Any]]:
+    """The members ``attack`` ranks as most likely members without a defense, by salted hash only, with their
+    rank percentile among all audit points under each condition (100 = ranked first)."""
+    hashed = hash_record_ids(result.record_ids, salt)
+    percentiles = {}
+    for ev, knowledge in _condition_modes(result):
+        scores = ev.outcome(attack, knowledge).scores
+        percentiles[(ev.condition, knowledge)] = 100 * stats.rankdata(scores) / len(scores)
+    baseline = percentiles[(result.baseline.condition, result.knowledge[0])]
+    members = np.flatnonzero(result.is_member)
+    top = members[np.argsort(-baseline[members], kind="stable")[:count]]
+    return [
+        {
+            "record": hashed[i],
+            "label": int(result.labels[i]),
+            "percentiles": [f"{p[i]:.1f}" for p in percentiles.values()],
+        }
+        for i in top
+    ]
+
+
+def build_context(result: AuditResult, defenses: list[DynaNoise], salt: str) -> dict[str, Any]:
+    """Everything the report template needs, as strings, numbers and SVG markup; records appear only as
+    hashes salted with ``salt``."""
     provenance = result.provenance
     baseline = strongest(result.baseline, result.knowledge[0])
     tier, tier_text = risk_tier(baseline.auc.value)
@@ -186,6 +230,12 @@ def build_context(result: AuditResult, defenses: list[DynaNoise]) -> dict[str, A
         "regained_percent": f"{100 * REGAINED_FRACTION:g}",
         "knowledge_sentence": _knowledge_sentence(result),
         "skipped": skipped,
+        "slice_attack": baseline.attack,
+        "columns": [
+            ev.defense if ev is result.baseline else f"{ev.defense} {k}" for ev, k in _condition_modes(result)
+        ],
+        "per_class": _per_class_rows(result, baseline.attack),
+        "exposed": _exposed_records(result, baseline.attack, salt),
         "n_members": int(result.is_member.sum()),
         "n_non_members": n_non_members,
         "figures": {

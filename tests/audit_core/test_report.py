@@ -1,0 +1,138 @@
+"""The report as people see it: rendered by a real headless Chromium and by WeasyPrint + poppler."""
+
+import shutil
+import subprocess
+from dataclasses import replace
+from datetime import UTC, datetime
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from audit_core import pipeline
+from audit_core.config import AuditConfig
+from audit_core.data import AuditData, Split
+from audit_core.report.render import render_html
+from audit_core.signals import compute_signals
+
+MARKER = 0.123456789  # a plausible feature value that must never reach an artifact
+
+pytestmark = pytest.mark.skipif(
+    not (shutil.which("chromium") and shutil.which("pdftoppm")),
+    reason="needs chromium and poppler-utils (make bootstrap installs them)",
+)
+
+
+def _marked_data(config: AuditConfig) -> AuditData:
+    """The demo data with the marker value planted in every record's first feature."""
+    data = pipeline.load_audit_data(config)
+
+    def mark(split: Split) -> Split:
+        features = split.features.astype(np.float64)
+        features[:, 0] = MARKER
+        return replace(split, features=features)
+
+    return replace(data, **{part: mark(split) for part, split in data.splits().items()})
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory):
+    """A full audit of a small config, written with every artifact."""
+    tmp = tmp_path_factory.mktemp("report")
+    config = AuditConfig(
+        run_name="report_test",
+        output_dir=tmp / "out",
+        cache_dir=None,
+        reference_models=4,
+        max_queries=4,
+        recipe={"epochs": 30},
+    )
+    data = _marked_data(config)
+    target = pipeline.train_target(config, data)
+    fingerprints = {"data": data.fingerprint(), "target": target.fingerprint()}
+    cache = pipeline.model_cache(config)
+    shadow_in, shadow_out = pipeline.split_shadow_data(config, data)
+    shadows = pipeline.train_shadows(config, data, shadow_in, fingerprints, cache)
+    references, in_mask = pipeline.train_references(config, data, fingerprints, cache)
+    signals = compute_signals(target, shadows, data, shadow_in, shadow_out, references, in_mask)
+    defenses = pipeline.conditions(config)
+    evaluations = [pipeline.evaluate(config, signals, d) for d in defenses]
+    result = pipeline.assemble_result(config, data, evaluations, fingerprints, datetime.now(UTC))
+    return pipeline.write_run_folder(config, result, defenses), result
+
+
+def test_html_renders_in_headless_chromium_without_console_errors(run_dir, tmp_path):
+    folder, _ = run_dir
+    screenshot = tmp_path / "page.png"
+    chromium = subprocess.run(
+        [
+            "chromium",
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            f"--user-data-dir={tmp_path / 'profile'}",
+            "--enable-logging=stderr",
+            "--v=0",
+            "--window-size=1200,1800",
+            f"--screenshot={screenshot}",
+            (folder / "report.html").as_uri(),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert screenshot.is_file(), chromium.stderr[-2000:]
+    console = [line for line in chromium.stderr.splitlines() if "CONSOLE" in line]
+    assert not console, console
+    pixels = np.asarray(Image.open(screenshot).convert("L"), dtype=float)
+    assert pixels.std() > 10, "the screenshot is blank"
+
+
+def test_pdf_pages_convert_and_carry_the_headline_numbers(run_dir, tmp_path):
+    folder, result = run_dir
+    subprocess.run(
+        ["pdftoppm", "-r", "40", "-png", str(folder / "report.pdf"), str(tmp_path / "p")], check=True
+    )
+    pages = sorted(tmp_path.glob("p-*.png"))
+    assert len(pages) >= 2
+    assert all(np.asarray(Image.open(p).convert("L")).std() > 5 for p in pages)
+    text = subprocess.run(
+        ["pdftotext", "-layout", str(folder / "report.pdf"), "-"], capture_output=True, text=True, check=True
+    ).stdout
+    baseline = max(result.baseline.outcomes, key=lambda o: o.auc.value)
+    assert f"{baseline.auc.value:.3f} [{baseline.auc.ci_low:.3f}, {baseline.auc.ci_high:.3f}]" in text
+    assert f"{result.baseline.test_accuracy.value:.4f}" in text
+    assert f"{result.midput(result.defended[0], 'naive').value:+.4f}" in text
+
+
+def test_no_artifact_contains_a_raw_feature_value(run_dir):
+    folder, _ = run_dir
+    import pyarrow.parquet as pq
+
+    for path in folder.iterdir():
+        if path.suffix == ".parquet":
+            table = pq.read_table(path).to_pandas()
+            numeric = table.select_dtypes("number").to_numpy()
+            assert not np.isclose(numeric, MARKER).any(), path.name
+        elif path.suffix == ".pdf":  # its streams are compressed: search the extracted text
+            text = subprocess.run(
+                ["pdftotext", str(path), "-"], capture_output=True, text=True, check=True
+            ).stdout
+            assert "0.123456" not in text
+        else:
+            assert b"0.123456" not in path.read_bytes(), path.name
+
+
+def test_user_supplied_names_are_escaped_in_the_html(run_dir):
+    from audit_core.defenses import DynaNoise
+    from audit_core.report.context import build_context
+
+    _, result = run_dir
+    hostile = replace(result, run_name="<script>alert('x')</script>")
+    html = render_html(build_context(hostile, [DynaNoise()], "salt"))
+    assert "<script>alert" not in html
+    assert "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;" in html
