@@ -81,6 +81,7 @@ def train_shadows(
         seed=config.seed,
         fingerprints=fingerprints,
         cache=cache,
+        trainer=config.trainer,
     )
 
 
@@ -100,6 +101,7 @@ def train_references(
         seed=config.seed,
         fingerprints=fingerprints,
         cache=cache,
+        trainer=config.trainer,
     )
     return models, in_mask
 

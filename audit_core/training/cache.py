@@ -8,7 +8,6 @@ interrupted write never leaves a corrupt entry.
 
 import hashlib
 import json
-import logging
 import os
 from collections.abc import Callable
 from pathlib import Path
@@ -16,8 +15,6 @@ from typing import Any
 
 import torch
 from torch import nn
-
-logger = logging.getLogger(__name__)
 
 
 def cache_key(parts: dict[str, Any]) -> str:
@@ -33,24 +30,29 @@ class ModelCache:
         self.trained = 0
         self.reused = 0
 
-    def get_or_train(
-        self, key: str, train: Callable[[], nn.Module], blank: Callable[[], nn.Module]
-    ) -> nn.Module:
-        """The cached model for ``key`` (loaded into ``blank()``), or ``train()``'s model, then cached."""
-        path = None if self.root is None else self.root / f"{key}.pt"
-        if path is not None and path.is_file():
-            model = blank()
-            model.load_state_dict(torch.load(path, weights_only=True))
-            self.reused += 1
-            return model.eval()
-        model = train()
+    def _path(self, key: str) -> Path | None:
+        return None if self.root is None else self.root / f"{key}.pt"
+
+    def load(self, key: str, blank: Callable[[], nn.Module]) -> nn.Module | None:
+        """The cached model for ``key`` loaded into ``blank()``, or ``None`` when there is none."""
+        path = self._path(key)
+        if path is None or not path.is_file():
+            return None
+        model = blank()
+        model.load_state_dict(torch.load(path, weights_only=True))
+        self.reused += 1
+        return model.eval()
+
+    def store(self, key: str, model: nn.Module) -> None:
+        """Count a freshly trained model and cache it (write to a temporary name, then rename)."""
         self.trained += 1
-        if path is not None:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            partial = path.with_suffix(f".{os.getpid()}.partial")
-            torch.save(model.state_dict(), partial)
-            os.replace(partial, path)
-        return model
+        path = self._path(key)
+        if path is None:
+            return
+        path.parent.mkdir(parents=True, exist_ok=True)
+        partial = path.with_suffix(f".{os.getpid()}.partial")
+        torch.save(model.state_dict(), partial)
+        os.replace(partial, path)
 
     def summary(self) -> str:
         """E.g. ``"trained 3, reused 13 from .dynaudit-cache/models"``."""

@@ -18,7 +18,7 @@ def train_classifier(
         torch.manual_seed(seed)
         model = build_model(recipe, x.shape[1], n_classes)
         shuffle = torch.Generator().manual_seed(seed)
-        optimizer = _optimizer(model, recipe)
+        optimizer = optimizer_for(list(model.parameters()), recipe)
         model.train()
         for _ in range(recipe.epochs):
             order = torch.randperm(len(y), generator=shuffle)
@@ -30,12 +30,10 @@ def train_classifier(
     return model.eval()
 
 
-def _optimizer(model: nn.Module, recipe: TrainingRecipe) -> torch.optim.Optimizer:
+def optimizer_for(parameters: list[torch.Tensor], recipe: TrainingRecipe) -> torch.optim.Optimizer:
+    """The recipe's optimizer over ``parameters``."""
     if recipe.optimizer == "sgd":
         return torch.optim.SGD(
-            model.parameters(),
-            lr=recipe.learning_rate,
-            momentum=recipe.momentum,
-            weight_decay=recipe.weight_decay,
+            parameters, lr=recipe.learning_rate, momentum=recipe.momentum, weight_decay=recipe.weight_decay
         )
-    return torch.optim.Adam(model.parameters(), lr=recipe.learning_rate, weight_decay=recipe.weight_decay)
+    return torch.optim.Adam(parameters, lr=recipe.learning_rate, weight_decay=recipe.weight_decay)

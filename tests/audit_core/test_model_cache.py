@@ -77,3 +77,16 @@ def test_recipes_with_sgd_and_a_factory_train_and_key_the_cache_separately(tmp_p
 def test_an_unimportable_factory_is_a_config_error():
     with pytest.raises(ConfigError, match=r"recipe\.architecture 'nowhere\.module:net' cannot be imported"):
         build_model(TrainingRecipe(architecture="nowhere.module:net"), n_features=3, n_classes=2)
+
+
+def test_batched_training_gives_the_same_models_as_training_one_at_a_time(tmp_path):
+    _, batched = _train_all(_config(tmp_path).model_copy(update={"cache_dir": None, "trainer": "batched"}))
+    _, loop = _train_all(_config(tmp_path).model_copy(update={"cache_dir": None, "trainer": "loop"}))
+    assert batched == loop
+
+
+def test_batched_training_of_a_user_architecture_matches_the_loop(tmp_path):
+    config = _config(tmp_path, architecture=f"{__name__}:tiny_net").model_copy(update={"cache_dir": None})
+    _, batched = _train_all(config.model_copy(update={"trainer": "batched"}))
+    _, loop = _train_all(config.model_copy(update={"trainer": "loop"}))
+    assert batched == loop
