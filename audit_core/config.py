@@ -110,10 +110,11 @@ class AuditConfig(_Strict):
         le=1024,
         description="Reference models for LiRA and RMIA: complementary pairs over the audit points (even).",
     )
-    trainer: Literal["batched", "loop"] = Field(
+    trainer: Literal["batched", "processes", "loop"] = Field(
         "batched",
-        description="How shadow/reference models train: together as one vectorised computation (batched) or "
-        "one after another (loop); both give the same models.",
+        description="How shadow/reference models train: together as one vectorised computation (batched), "
+        "in worker processes with one thread each (processes), or one after another (loop); all three "
+        "give the same models.",
     )
     cache_dir: Path | None = Field(
         Path(".dynaudit-cache"),

@@ -90,3 +90,11 @@ def test_batched_training_of_a_user_architecture_matches_the_loop(tmp_path):
     _, batched = _train_all(config.model_copy(update={"trainer": "batched"}))
     _, loop = _train_all(config.model_copy(update={"trainer": "loop"}))
     assert batched == loop
+
+
+@pytest.mark.slow  # spawning workers that import torch takes tens of seconds on 2 cores
+def test_process_parallel_training_gives_the_same_models(tmp_path):
+    config = _config(tmp_path).model_copy(update={"cache_dir": None})
+    _, processes = _train_all(config.model_copy(update={"trainer": "processes"}))
+    _, loop = _train_all(config.model_copy(update={"trainer": "loop"}))
+    assert processes == loop
