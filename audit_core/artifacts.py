@@ -42,6 +42,7 @@ def staged_run_folder(output_dir: Path, run_name: str) -> Iterator[Path]:
     """Yield an empty staging folder; on success it replaces ``output_dir/run_name``, on error it vanishes."""
     output_dir.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{run_name}.staging-", dir=output_dir))
+    staging.chmod(0o755)  # mkdtemp makes it private; a run folder is meant to be read by others
     try:
         yield staging
     except BaseException:

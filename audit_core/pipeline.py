@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 import torch
+from scipy import stats
 
 from audit_core.artifacts import staged_run_folder, write_manifest, write_parquet
 from audit_core.config import AuditConfig, DynaNoiseConfig
@@ -16,8 +17,9 @@ from audit_core.defenses import DEFENSES, Defense, DynaNoise, Undefended
 from audit_core.evaluation import ConditionEvaluation, evaluate_condition
 from audit_core.references import complementary_in_masks, train_models
 from audit_core.report.context import build_context
+from audit_core.report.explorer import explorer_payload
 from audit_core.report.render import write_report
-from audit_core.results import AuditResult
+from audit_core.results import AuditResult, hash_record_ids
 from audit_core.seeding import derive_rng, derive_seed
 from audit_core.signals import Signals, shadow_split
 from audit_core.targets import TorchTarget
@@ -141,14 +143,44 @@ def package_versions() -> dict[str, str]:
     return versions
 
 
+def record_salt(config: AuditConfig, fingerprints: dict[str, str]) -> str:
+    """The salt of the hashed record ids: the config's secret ``id_salt``, else the data fingerprint."""
+    return config.id_salt or fingerprints["data"]
+
+
+def explorer_data(
+    config: AuditConfig, signals: Signals, evaluations: list[ConditionEvaluation], salt: str
+) -> dict[str, Any] | None:
+    """The report explorer's payload for the first DynaNoise condition (None without one)."""
+    dynanoise = next((d for d in conditions(config) if isinstance(d, DynaNoise)), None)
+    if dynanoise is None:
+        return None
+    baseline = evaluations[0]
+    strongest = max(baseline.outcomes, key=lambda o: o.auc.value)
+    ids = np.concatenate([signals.members.ids, signals.non_members.ids])
+    return explorer_payload(
+        audit_logits=np.vstack([signals.members.logits, signals.non_members.logits]),
+        labels=signals.audit_labels,
+        is_member=signals.is_member,
+        hashed_ids=hash_record_ids(ids, salt),
+        exposure=stats.rankdata(strongest.scores),
+        test_logits=signals.test.logits,
+        test_labels=signals.test.labels,
+        defense=dynanoise,
+        budget=None,
+        seed=derive_seed(config.seed, "explorer"),
+    )
+
+
 def assemble_result(
     config: AuditConfig,
     data: AuditData,
+    signals: Signals,
     evaluations: list[ConditionEvaluation],
     fingerprints: dict[str, str],
     started_at: datetime,
 ) -> AuditResult:
-    """Bundle the evaluations with the audit points' ids and the run's provenance."""
+    """Bundle the evaluations with the audit points' ids, the run's provenance and the explorer data."""
     provenance: dict[str, Any] = {
         "run_name": config.run_name,
         "started_at": started_at.isoformat(),
@@ -170,12 +202,13 @@ def assemble_result(
         labels=np.concatenate([data.members.labels, data.non_members.labels]),
         is_member=np.r_[np.ones(len(data.members), bool), np.zeros(len(data.non_members), bool)],
         provenance=provenance,
+        explorer=explorer_data(config, signals, evaluations, record_salt(config, fingerprints)),
     )
 
 
 def write_run_folder(config: AuditConfig, result: AuditResult, defenses: list[Defense]) -> Path:
     """Write every artifact of the run to ``output_dir/run_name`` atomically and return that folder."""
-    salt = config.id_salt or result.provenance["fingerprints"]["data"]
+    salt = record_salt(config, result.provenance["fingerprints"])
     with staged_run_folder(config.output_dir, config.run_name) as folder:
         write_parquet(result.metrics_table(), folder / "metrics.parquet", "metrics")
         write_parquet(result.scores_table(salt), folder / "scores.parquet", "scores")

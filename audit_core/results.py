@@ -46,6 +46,9 @@ class AuditResult:
     labels: np.ndarray
     is_member: np.ndarray
     provenance: dict[str, Any]
+    explorer: dict[str, Any] | None = (
+        None  # the report's DynaNoise explorer data (logits sample, no features)
+    )
 
     @property
     def baseline(self) -> ConditionEvaluation:

@@ -39,7 +39,7 @@ def audit(config: AuditConfig) -> Path:
     signals = query_models(target, shadows, data, (shadow_in, shadow_out), references)
     defenses = conditions(config)
     evaluations = [evaluate(config, signals, d) for d in defenses]
-    result = assemble_result(config, data, evaluations, fingerprints, started_at)
+    result = assemble_result(config, data, signals, evaluations, fingerprints, started_at)
     run_dir = write_artifacts(config, result, defenses)
     table = summary_table(pd.read_parquet(run_dir / "metrics.parquet"))
     create_markdown_artifact(

@@ -77,12 +77,13 @@ def evaluate(config: AuditConfig, signals: Signals, defense: Defense) -> Conditi
 def assemble_result(
     config: AuditConfig,
     data: AuditData,
+    signals: Signals,
     evaluations: list[ConditionEvaluation],
     fingerprints: dict[str, str],
     started_at: datetime,
 ) -> AuditResult:
-    """Bundle the evaluations with provenance."""
-    return pipeline.assemble_result(config, data, evaluations, fingerprints, started_at)
+    """Bundle the evaluations with provenance and the report explorer's data."""
+    return pipeline.assemble_result(config, data, signals, evaluations, fingerprints, started_at)
 
 
 @task(name="write-artifacts", retries=2, retry_delay_seconds=[1, 5], **_IN_MEMORY)

@@ -1,6 +1,7 @@
 """Turns an AuditResult into the plain values the report templates show."""
 
 import base64
+import json
 from typing import Any
 
 import numpy as np
@@ -11,6 +12,8 @@ from audit_core.defenses import DynaNoise
 from audit_core.evaluation import FPR_TARGETS, AttackOutcome, ConditionEvaluation
 from audit_core.metrics import Estimate
 from audit_core.report import plots
+from audit_core.report.explorer import record_summary
+from audit_core.report.render import TEMPLATE_DIR
 from audit_core.results import REGAINED_FRACTION, AuditResult, hash_record_ids
 
 KNOWLEDGE_TEXT = {
@@ -202,6 +205,33 @@ def _exposed_records(result: AuditResult, attack: str, salt: str, count: int = 1
     ]
 
 
+def _explorer(result: AuditResult) -> dict[str, Any] | None:
+    """The explorer's embedded JSON and script, and its static values at the chosen parameters."""
+    if result.explorer is None:
+        return None
+    payload = result.explorer
+    summary = record_summary(payload, 0)
+    return {
+        "json": json.dumps(payload, separators=(",", ":")).replace("</", "<\\/"),
+        "script": (TEMPLATE_DIR / "explorer.js").read_text(encoding="utf-8"),
+        "params": payload["params"],
+        "budget": payload["budget"],
+        "reference": payload["reference"],
+        "undefended_accuracy": payload["undefended_accuracy"],
+        "n_records": len(payload["records"]),
+        "n_test": len(payload["test"]["labels"]),
+        "draws": payload["draws"],
+        "records": payload["records"],
+        "summary": summary,
+        "rows": [
+            {"label": j, "true": j == summary["record"]["label"], "p": p, "mean": m, "spread": sd}
+            for j, (p, m, sd) in enumerate(
+                zip(summary["probs"], summary["mean"], summary["spread"], strict=True)
+            )
+        ],
+    }
+
+
 def build_context(result: AuditResult, defenses: list[DynaNoise], salt: str) -> dict[str, Any]:
     """Everything the report template needs, as strings, numbers and SVG markup; records appear only as
     hashes salted with ``salt``."""
@@ -236,6 +266,7 @@ def build_context(result: AuditResult, defenses: list[DynaNoise], salt: str) -> 
         ],
         "per_class": _per_class_rows(result, baseline.attack),
         "exposed": _exposed_records(result, baseline.attack, salt),
+        "explorer": _explorer(result),
         "n_members": int(result.is_member.sum()),
         "n_non_members": n_non_members,
         "figures": {

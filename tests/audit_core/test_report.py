@@ -57,7 +57,7 @@ def run_dir(tmp_path_factory):
     signals = compute_signals(target, shadows, data, shadow_in, shadow_out, references, in_mask)
     defenses = pipeline.conditions(config)
     evaluations = [pipeline.evaluate(config, signals, d) for d in defenses]
-    result = pipeline.assemble_result(config, data, evaluations, fingerprints, datetime.now(UTC))
+    result = pipeline.assemble_result(config, data, signals, evaluations, fingerprints, datetime.now(UTC))
     return pipeline.write_run_folder(config, result, defenses), result
 
 
@@ -136,3 +136,36 @@ def test_user_supplied_names_are_escaped_in_the_html(run_dir):
     html = render_html(build_context(hostile, [DynaNoise()], "salt"))
     assert "<script>alert" not in html
     assert "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;" in html
+
+
+def test_explorer_recomputes_in_the_browser_as_python_does(run_dir, tmp_path):
+    from audit_core.report.explorer import explorer_metrics
+    from tests.browser import Chromium
+
+    folder, result = run_dir
+    html = (folder / "report.html").read_bytes()
+    assert len(html) < 5 * 2**20
+    browser = Chromium((folder / "report.html").as_uri(), tmp_path / "profile")
+    try:
+        browser.wait_for("document.getElementById('explorer')?.classList.contains('live')")
+        read = (
+            "['ex-accuracy','ex-auc-loss','ex-auc-conf'].map(id => +document.getElementById(id).textContent)"
+        )
+        at_chosen = browser.evaluate(read)
+        expected = result.explorer["reference"]
+        assert at_chosen == pytest.approx(
+            [expected["accuracy"], expected["auc_loss"], expected["auc_confidence"]], abs=6e-5
+        )
+        browser.evaluate(
+            "(() => { const s = document.getElementById('ex-temp'); s.value = 2;"
+            " s.dispatchEvent(new Event('input')); })()"
+        )
+        moved = browser.evaluate(read)
+        python = explorer_metrics(result.explorer, 0.3, 2.0, 2.0)
+        assert moved == pytest.approx(
+            [python["accuracy"], python["auc_loss"], python["auc_confidence"]], abs=6e-5
+        )
+        assert moved != at_chosen
+        assert browser.evaluate("document.getElementById('ex-temp-out').textContent") == "2.00"
+    finally:
+        browser.close()
