@@ -14,6 +14,7 @@ from audit_core.config import AuditConfig
 from audit_core.data import AuditData, Split
 from audit_core.report.render import render_html
 from audit_core.signals import compute_signals
+from tests.browser import FLAGS, Chromium
 
 MARKER = 0.123456789  # a plausible feature value that must never reach an artifact
 
@@ -67,13 +68,7 @@ def test_html_renders_in_headless_chromium_without_console_errors(run_dir, tmp_p
     chromium = subprocess.run(
         [
             "chromium",
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--no-first-run",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
+            *(flag for flag in FLAGS if "remote" not in flag),
             f"--user-data-dir={tmp_path / 'profile'}",
             "--enable-logging=stderr",
             "--v=0",
@@ -140,7 +135,6 @@ def test_user_supplied_names_are_escaped_in_the_html(run_dir):
 
 def test_explorer_recomputes_in_the_browser_as_python_does(run_dir, tmp_path):
     from audit_core.report.explorer import explorer_metrics
-    from tests.browser import Chromium
 
     folder, result = run_dir
     html = (folder / "report.html").read_bytes()
