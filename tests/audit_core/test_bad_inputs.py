@@ -393,7 +393,7 @@ CASES = [
     Bad(
         "unknown target kind",
         _target(kind="keras", path="m.h5"),
-        "field 'target' is invalid: Input tag 'keras' found using 'kind'",
+        "field 'target' is invalid: Input tag 'keras' found using kind() does not match any of the expected",
     ),
     Bad(
         "run name with path separators",
