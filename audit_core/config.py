@@ -1,12 +1,23 @@
 """The audit configuration: pydantic models shared by the YAML files, the CLI and the Prefect UI form."""
 
+import functools
 import inspect
+import operator
 import re
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Discriminator,
+    Field,
+    Tag,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from audit_core.attacks import ATTACKS
 from audit_core.errors import ConfigError
@@ -34,6 +45,17 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+def kinds(default: str, *models: type[BaseModel]) -> Any:
+    """A union of ``models`` told apart by their ``kind`` field; a mapping without ``kind`` is ``default``
+    (so configs written before a section had kinds stay valid)."""
+
+    def kind(value: Any) -> str:
+        return value.get("kind", default) if isinstance(value, dict) else getattr(value, "kind", default)
+
+    tagged = [Annotated[m, Tag(m.model_fields["kind"].default)] for m in models]
+    return Annotated[functools.reduce(operator.or_, tagged), Discriminator(kind)]
+
+
 class TrainingRecipe(_Strict):
     """How the target was trained; shadow and reference models are trained the same way."""
 
@@ -56,17 +78,248 @@ class DemoDataConfig(_Strict):
     """A data set shipped with scikit-learn, split at random into the four audit parts."""
 
     kind: Literal["demo"] = "demo"
-    dataset: Literal["digits"] = Field("digits", description="scikit-learn data set.")
+    dataset: Literal["digits", "breast_cancer", "wine"] = Field(
+        "digits", description="scikit-learn data set: digits (8x8 images) or a tabular one."
+    )
     n_members: int = Field(150, ge=2, description="Records that train the target.")
     n_non_members: int = Field(150, ge=2, description="Held-out records of the same distribution.")
     n_population: int = Field(600, ge=4, description="Records for the attacker's shadow models.")
     split_seed: int = Field(0, ge=0, description="Seed of the random split.")
 
 
+class _PartFiles(_Strict):
+    """One file (or folder) per audit part."""
+
+    members: Path = Field(description="Records that trained the target.")
+    non_members: Path = Field(description="Records of the same distribution the target never saw.")
+    population: Path = Field(description="Further records the attacker may use for shadow models.")
+    test: Path = Field(description="Records that measure the model's accuracy under each defense.")
+    n_classes: int | None = Field(None, ge=2, description="Number of classes; default: largest label + 1.")
+
+
+class TableDataConfig(_PartFiles):
+    """Parquet (.parquet) or CSV (.csv) tables: one row per record."""
+
+    kind: Literal["table"] = "table"
+    label: str = Field("label", description="Column with the integer class label.")
+    id: str | None = Field(None, description="Column with a unique record id; default: file and row number.")
+    features: list[str] | None = Field(
+        None, min_length=1, description="Feature columns in model input order; default: all other columns."
+    )
+
+
+class NpzDataConfig(_PartFiles):
+    """NumPy ``.npz`` archives (no pickled objects): one per part, with named arrays."""
+
+    kind: Literal["npz"] = "npz"
+    features_key: str = Field("x", description="Array of records, shape (n, ...).")
+    labels_key: str = Field("y", description="Array of integer labels, shape (n,).")
+    ids_key: str | None = Field(None, description="Optional array of unique record ids, shape (n,).")
+
+
+class ImageTransformConfig(_Strict):
+    """How images become model inputs: resize, crop, channels, then per-channel normalisation."""
+
+    resize: int | None = Field(None, ge=1, description="Resize the shorter side to this many pixels.")
+    center_crop: int | None = Field(None, ge=1, description="Crop a centred square of this size.")
+    grayscale: bool = Field(False, description="Convert to one channel.")
+    mean: list[float] | None = Field(None, min_length=1, description="Per-channel mean to subtract.")
+    std: list[float] | None = Field(None, min_length=1, description="Per-channel standard deviation.")
+
+    @model_validator(mode="after")
+    def _mean_and_std_together(self) -> "ImageTransformConfig":
+        if (self.mean is None) != (self.std is None) or (self.mean and len(self.mean) != len(self.std)):
+            raise ValueError("mean and std must be given together, with one value per channel each")
+        if self.std and min(self.std) <= 0:
+            raise ValueError("std values must be positive")
+        return self
+
+
+CIFAR10_TRANSFORM = ImageTransformConfig(mean=[0.4914, 0.4822, 0.4465], std=[0.2470, 0.2435, 0.2616])
+IMAGENET_TRANSFORM = ImageTransformConfig(
+    resize=256, center_crop=224, mean=[0.485, 0.456, 0.406], std=[0.229, 0.224, 0.225]
+)
+
+
+class ImageFolderDataConfig(_PartFiles):
+    """torchvision ImageFolder layout per part: ``<part folder>/<class name>/<image file>``."""
+
+    kind: Literal["image_folder"] = "image_folder"
+    transform: ImageTransformConfig = Field(default_factory=ImageTransformConfig)
+
+
+class PoolDraw(_Strict):
+    """Records drawn at random, without replacement, from one pool of a standard data set."""
+
+    pool: str = Field(description="Pool name, e.g. train or test (CIFAR-10), train or val (ImageNet).")
+    count: int | None = Field(None, ge=1, description="How many records; default: all that remain.")
+
+
+class _PooledParts(_Strict):
+    """Audit parts drawn from a data set's own partition (train/test); parts draw in the order listed."""
+
+    root: Path = Field(description="Local folder with the data set (nothing is downloaded).")
+    members: PoolDraw = Field(description="Records the target trained on (a sample of them is enough).")
+    non_members: PoolDraw = Field(description="Records the target never saw.")
+    population: PoolDraw = Field(description="The attacker's records for shadow models.")
+    test: PoolDraw = Field(description="Records that measure accuracy.")
+    split_seed: int = Field(0, ge=0, description="Seed of the random draws.")
+
+
+class Cifar10DataConfig(_PooledParts):
+    """CIFAR-10's python batches (``data_batch_1..5``, ``test_batch``); pools ``train`` and ``test``."""
+
+    kind: Literal["cifar10"] = "cifar10"
+    transform: ImageTransformConfig = Field(default_factory=lambda: CIFAR10_TRANSFORM)
+
+
+class ImageNetDataConfig(_PooledParts):
+    """ImageNet-style class folders: ``root/train`` and ``root/val`` (pools ``train``, ``val``), or class
+    folders directly under ``root`` (one pool ``all``, like the paper's ImageNet-10)."""
+
+    kind: Literal["imagenet"] = "imagenet"
+    classes: list[str] | None = Field(
+        None, min_length=2, description="Class folders to use (e.g. ten wnids); default: all of them."
+    )
+    transform: ImageTransformConfig = Field(default_factory=lambda: IMAGENET_TRANSFORM)
+
+
+DataConfig = kinds(
+    "demo",
+    DemoDataConfig,
+    TableDataConfig,
+    NpzDataConfig,
+    ImageFolderDataConfig,
+    Cifar10DataConfig,
+    ImageNetDataConfig,
+)
+
+
+# --- targets: the audited model, and the attacker's shadow model -----------------------------------------
+
+ImportPath = Annotated[
+    str,
+    Field(
+        pattern=r"^[A-Za-z_][A-Za-z0-9_.]*:[A-Za-z_][A-Za-z0-9_.]*$",
+        description="Python object as package.module:name; dynaudit imports and runs it.",
+    ),
+]
+OutputKind = Literal["logits", "probabilities"]
+
+
 class TrainedTargetConfig(_Strict):
     """dynaudit trains the target itself on the member set with ``recipe`` (the demo's target)."""
 
     kind: Literal["trained"] = "trained"
+
+
+class _QueriedModel(_Strict):
+    """Options shared by model files dynaudit queries in batches."""
+
+    output: OutputKind = Field("logits", description="What the model returns per class.")
+    batch_size: int = Field(256, ge=1, description="Records per model call.")
+
+
+class TorchScriptTargetConfig(_QueriedModel):
+    """A TorchScript file (``torch.jit.save``)."""
+
+    kind: Literal["torch_script"] = "torch_script"
+    path: Path = Field(description="TorchScript file.")
+
+
+class TorchStateDictTargetConfig(_QueriedModel):
+    """A state dict (``.pt``/``.pth``, loaded with ``weights_only=True``, or ``.safetensors``) plus the code
+    that builds the empty network."""
+
+    kind: Literal["torch_state_dict"] = "torch_state_dict"
+    weights: Path = Field(description="State dict file: .pt, .pth or .safetensors.")
+    architecture: ImportPath = Field(
+        description="Factory returning the torch.nn.Module, package.module:name."
+    )
+    architecture_kwargs: dict[str, Any] = Field(default_factory=dict, description="Keyword arguments.")
+
+
+class SklearnTargetConfig(_Strict):
+    """A fitted scikit-learn classifier with ``predict_proba``: skops (``.skops``) or, with consent, a
+    pickle (``.joblib``, ``.pkl``, ``.pickle``)."""
+
+    kind: Literal["sklearn"] = "sklearn"
+    path: Path = Field(description="Model file.")
+    trusted_types: list[str] = Field(
+        default_factory=list, description="Extra types to trust in a skops file, e.g. mypkg.MyScaler."
+    )
+    trust_pickle: bool = Field(
+        False, description="Allow joblib/pickle files, which run arbitrary code when loaded."
+    )
+
+
+class OnnxTargetConfig(_QueriedModel):
+    """An ONNX model run by onnxruntime on the CPU; its first input receives the records."""
+
+    kind: Literal["onnx"] = "onnx"
+    path: Path = Field(description="ONNX file.")
+    output_name: str | None = Field(None, description="Model output to read; default: the first.")
+
+
+class CallableTargetConfig(_QueriedModel):
+    """A Python function from a batch of records (numpy array) to logits or probabilities (n, k)."""
+
+    kind: Literal["callable"] = "callable"
+    function: ImportPath = Field(description="The function, package.module:name.")
+    files: list[Path] = Field(
+        default_factory=list, description="Files the function reads (weights, vocabularies); fingerprinted."
+    )
+
+
+class _PredictionTable(_Strict):
+    """A Parquet table of precomputed outputs: one row per record, one column per class."""
+
+    path: Path = Field(description="Parquet file.")
+    id_column: str = Field("id", description="Column with the record ids of the audit data.")
+    columns: list[str] | None = Field(
+        None, min_length=2, description="Per-class output columns in class order; default: all others."
+    )
+    output: OutputKind = Field("logits", description="What the columns hold.")
+
+
+class PredictionsTargetConfig(_PredictionTable):
+    """A black-box audit: the target's outputs on the audit records, precomputed."""
+
+    kind: Literal["predictions"] = "predictions"
+
+
+TargetConfig = kinds(
+    "trained",
+    TrainedTargetConfig,
+    TorchScriptTargetConfig,
+    TorchStateDictTargetConfig,
+    SklearnTargetConfig,
+    OnnxTargetConfig,
+    CallableTargetConfig,
+    PredictionsTargetConfig,
+)
+
+
+class TrainedShadowConfig(_Strict):
+    """dynaudit trains one shadow model with ``recipe`` on population records (needs numeric features)."""
+
+    kind: Literal["trained"] = "trained"
+
+
+class PredictionsShadowConfig(_PredictionTable):
+    """Reference models' outputs, precomputed: each row also says whether the record trained that model."""
+
+    kind: Literal["predictions"] = "predictions"
+    in_training_column: str = Field("in_training", description="Boolean column: the record trained it.")
+
+
+class NoShadowConfig(_Strict):
+    """No shadow model: attacks that calibrate on shadow outputs are skipped."""
+
+    kind: Literal["none"] = "none"
+
+
+ShadowConfig = kinds("trained", TrainedShadowConfig, PredictionsShadowConfig, NoShadowConfig)
 
 
 class DynaNoiseConfig(_Strict):
@@ -86,8 +339,19 @@ class AuditConfig(_Strict):
 
     run_name: str = Field("demo", description="Names the output folder out/<run_name>/.")
     seed: int = Field(0, ge=0, description="Master seed; every random draw derives from it.")
-    data: DemoDataConfig = Field(default_factory=DemoDataConfig)
-    target: TrainedTargetConfig = Field(default_factory=TrainedTargetConfig)
+    data: DataConfig = Field(
+        default_factory=DemoDataConfig,
+        description="The four audit parts, by kind: demo, table, npz, image_folder, cifar10 or imagenet.",
+    )
+    target: TargetConfig = Field(
+        default_factory=TrainedTargetConfig,
+        description="The audited model, by kind: trained (by dynaudit, the demo), torch_script, "
+        "torch_state_dict, sklearn, onnx, callable or predictions.",
+    )
+    shadow: ShadowConfig = Field(
+        default_factory=TrainedShadowConfig,
+        description="The attacker's shadow model: trained like the target, precomputed predictions, or none.",
+    )
     recipe: TrainingRecipe = Field(default_factory=TrainingRecipe)
     defenses: list[DefenseConfig] = Field(default_factory=lambda: [DynaNoiseConfig()])
     attacks: list[str] = Field(default_factory=lambda: list(DEFAULT_ATTACKS), min_length=1)

@@ -11,3 +11,23 @@ class ConfigError(AuditInputError):
 
 class DataError(AuditInputError):
     """Audit data are inconsistent with each other or with the target."""
+
+
+class TargetError(AuditInputError):
+    """The target model (or its predictions) is unreadable, refused as unsafe, or does not fit the data."""
+
+
+def brief(error: BaseException, limit: int = 160) -> str:
+    """The first sentence of a library's error message, shortened, to quote inside one of ours.
+
+    >>> brief(ValueError("Bad header. Details follow.\\nTraceback-like noise"))
+    'Bad header'
+    """
+    text = " ".join(str(error).split()) or type(error).__name__
+    sentence = text.split(". ", 1)[0].rstrip(".")
+    return sentence if len(sentence) <= limit else sentence[: limit - 1] + "…"
+
+
+def capitalised(text: str) -> str:
+    """``text`` with its first letter upper-cased and the rest (paths, names) untouched."""
+    return text[:1].upper() + text[1:]

@@ -112,21 +112,29 @@ def doubling_schedule(max_queries: int) -> list[int]:
 
 
 def calibration_data(
-    signals: Signals, defense: Defense, rng: np.random.Generator, queries: int, target_population: AttackInput
+    signals: Signals,
+    defense: Defense,
+    rng: np.random.Generator,
+    queries: int,
+    target_population: AttackInput | None,
 ) -> CalibrationData:
     """The attacker's calibration data with shadow/reference outputs released through ``defense``."""
-    shadow = ShadowOutputs(
-        AttackInput(
-            np.vstack(
-                [
-                    observe(defense, signals.shadow_members.logits, rng, queries),
-                    observe(defense, signals.shadow_non_members.logits, rng, queries),
-                ]
+    shadow = None
+    if signals.has_shadow:
+        shadow = ShadowOutputs(
+            AttackInput(
+                np.vstack(
+                    [
+                        observe(defense, signals.shadow_members.logits, rng, queries),
+                        observe(defense, signals.shadow_non_members.logits, rng, queries),
+                    ]
+                ),
+                np.concatenate([signals.shadow_members.labels, signals.shadow_non_members.labels]),
             ),
-            np.concatenate([signals.shadow_members.labels, signals.shadow_non_members.labels]),
-        ),
-        np.r_[np.ones(len(signals.shadow_members), bool), np.zeros(len(signals.shadow_non_members), bool)],
-    )
+            np.r_[
+                np.ones(len(signals.shadow_members), bool), np.zeros(len(signals.shadow_non_members), bool)
+            ],
+        )
     references = None
     if signals.references is not None:
         refs = signals.references
@@ -135,9 +143,18 @@ def calibration_data(
             labels=signals.audit_labels,
             in_mask=refs.in_mask,
             population=observe(defense, refs.population, rng, queries),
-            population_labels=signals.population.labels,
+            population_labels=refs.population_labels,
         )
     return CalibrationData(shadow=shadow, references=references, target_population=target_population)
+
+
+def _population_answers(
+    defense: Defense, signals: Signals, rng: np.random.Generator, queries: int
+) -> AttackInput | None:
+    """The target's released answers on the population points, if it answers for them."""
+    if signals.population is None:
+        return None
+    return AttackInput(observe(defense, signals.population.logits, rng, queries), signals.population.labels)
 
 
 def _outcome(
@@ -189,9 +206,7 @@ def evaluate_condition(
     labels = signals.audit_labels
     release_rng = derive_rng(seed, "release", defense.label)
     single_answers = AttackInput(observe(defense, audit_logits, release_rng), labels)
-    single_population = AttackInput(
-        observe(defense, signals.population.logits, release_rng), signals.population.labels
-    )
+    single_population = _population_answers(defense, signals, release_rng, 1)
     test = AttackInput(observe(defense, signals.test.logits, release_rng), signals.test.labels)
 
     outcomes: list[AttackOutcome] = []
@@ -205,9 +220,7 @@ def evaluate_condition(
                 answers, population = single_answers, single_population
             else:
                 answers = AttackInput(observe(defense, audit_logits, rng, queries), labels)
-                population = AttackInput(
-                    observe(defense, signals.population.logits, rng, queries), signals.population.labels
-                )
+                population = _population_answers(defense, signals, rng, queries)
             calibration_defense = Undefended() if mode == "naive" else defense
             calibration = calibration_data(signals, calibration_defense, rng, queries, population)
             for name in attack_names:

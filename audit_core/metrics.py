@@ -123,10 +123,12 @@ def proportion(successes: np.ndarray, level: float = 0.95) -> Estimate:
 
 
 def best_balanced_accuracy_threshold(scores: np.ndarray, is_member: np.ndarray) -> float:
-    """The threshold ``t`` for ``score >= t`` that maximises balanced accuracy (the highest among ties)."""
+    """The threshold ``t`` for ``score >= t`` that maximises balanced accuracy (the highest among ties; when
+    that is "call nobody a member", the smallest finite threshold above every score)."""
     _split(scores, is_member)
     fpr, tpr, thresholds = roc_curve(is_member, scores, drop_intermediate=False)
-    return float(thresholds[int(np.argmax(tpr - fpr))])
+    best = thresholds[int(np.argmax(tpr - fpr))]
+    return float(best) if np.isfinite(best) else float(np.nextafter(np.max(scores), np.inf))
 
 
 def max_advantage(scores: np.ndarray, is_member: np.ndarray) -> float:

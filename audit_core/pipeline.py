@@ -1,6 +1,7 @@
 """The audit's steps as plain functions on plain data; flows/audit.py composes them as Prefect tasks."""
 
 import platform
+from collections.abc import Callable
 from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
@@ -11,9 +12,11 @@ import torch
 from scipy import stats
 
 from audit_core.artifacts import staged_run_folder, write_manifest, write_parquet
+from audit_core.attacks import ATTACKS
 from audit_core.config import AuditConfig, DynaNoiseConfig
-from audit_core.data import AuditData, Split, load_demo_data
+from audit_core.data import AuditData, Split, load_data
 from audit_core.defenses import DEFENSES, Defense, DynaNoise, Undefended
+from audit_core.errors import AuditInputError
 from audit_core.evaluation import ConditionEvaluation, evaluate_condition
 from audit_core.references import complementary_in_masks, train_models
 from audit_core.report.context import build_context
@@ -21,8 +24,9 @@ from audit_core.report.explorer import explorer_payload
 from audit_core.report.render import write_report
 from audit_core.results import AuditResult, hash_record_ids
 from audit_core.seeding import derive_rng, derive_seed
-from audit_core.signals import Signals, shadow_split
-from audit_core.targets import TorchTarget
+from audit_core.shadow import ShadowLogits, read_shadow, require_numeric_features
+from audit_core.signals import ReferenceLogits, Signals, shadow_signals, shadow_split, target_signals
+from audit_core.targets import Target, TorchTarget, open_target
 from audit_core.training import train_classifier
 from audit_core.training.cache import ModelCache
 
@@ -36,19 +40,24 @@ PACKAGES = (
     "pyarrow",
     "prefect",
     "weasyprint",
+    "skops",
+    "onnxruntime",
+    "safetensors",
 )
+PROBE_ROWS = 16  # records per audit part that check_inputs sends through the target
 
 
 def load_audit_data(config: AuditConfig) -> AuditData:
-    """The audit data named by the config."""
-    d = config.data
-    return load_demo_data(
-        d.dataset,
-        n_members=d.n_members,
-        n_non_members=d.n_non_members,
-        n_population=d.n_population,
-        split_seed=d.split_seed,
-    )
+    """The audit data named by the config, checked to suit the models dynaudit must train on it."""
+    data = load_data(config.data)
+    for field, trains in (
+        ("target.kind", config.target.kind == "trained"),
+        ("shadow.kind", config.shadow.kind == "trained"),
+        ("reference_models", config.reference_models > 0),
+    ):
+        if trains:
+            require_numeric_features(data, field)
+    return data
 
 
 def train_target(config: AuditConfig, data: AuditData) -> TorchTarget:
@@ -57,7 +66,12 @@ def train_target(config: AuditConfig, data: AuditData) -> TorchTarget:
     model = train_classifier(
         data.members.features, data.members.labels, data.n_classes, config.recipe, seed=seed
     )
-    return TorchTarget(model)
+    return TorchTarget(model, source="The trained target")
+
+
+def build_target(config: AuditConfig, data: AuditData) -> Target:
+    """The audited model: trained here for ``target.kind: trained``, else opened from the user's files."""
+    return train_target(config, data) if config.target.kind == "trained" else open_target(config.target)
 
 
 def split_shadow_data(config: AuditConfig, data: AuditData) -> tuple[Split, Split]:
@@ -85,6 +99,43 @@ def train_shadows(
         cache=cache,
         trainer=config.trainer,
     )
+
+
+def _trained_shadow(
+    config: AuditConfig, data: AuditData, fingerprints: dict[str, str], cache: ModelCache
+) -> ShadowLogits:
+    shadow_in, shadow_out = split_shadow_data(config, data)
+    shadows = train_shadows(config, data, shadow_in, fingerprints, cache)
+    return ShadowLogits(*shadow_signals(shadows, shadow_in, shadow_out, data.n_classes))
+
+
+# shadow.kind -> the shadow outputs it gives (None: the attacker has no shadow model)
+SHADOWS: dict[str, Callable[[AuditConfig, AuditData, dict[str, str], ModelCache], ShadowLogits | None]] = {
+    "trained": _trained_shadow,
+    "predictions": lambda config, data, fingerprints, cache: read_shadow(config.shadow, data),
+    "none": lambda config, data, fingerprints, cache: None,
+}
+
+
+def shadow_outputs(
+    config: AuditConfig, data: AuditData, fingerprints: dict[str, str], cache: ModelCache
+) -> ShadowLogits | None:
+    """The shadow logits ``config.shadow`` describes: trained (or reused from the cache), read, or none."""
+    return SHADOWS[config.shadow.kind](config, data, fingerprints, cache)
+
+
+def add_models(
+    signals: Signals,
+    fingerprints: dict[str, str],
+    shadow: ShadowLogits | None,
+    references: ReferenceLogits | None,
+) -> tuple[Signals, dict[str, str]]:
+    """The target's signals with the shadow and reference outputs added, and the fingerprints with the
+    shadow predictions file's (when the shadow outputs came from one)."""
+    pair = None if shadow is None else (shadow.members, shadow.non_members)
+    if shadow is not None and shadow.fingerprint:
+        fingerprints = {**fingerprints, "shadow": shadow.fingerprint}
+    return signals.with_models(pair, references), fingerprints
 
 
 def train_references(
@@ -119,6 +170,40 @@ def evaluate(config: AuditConfig, signals: Signals, defense: Defense) -> Conditi
         max_queries=config.max_queries,
         attack_params=config.attack_params,
     )
+
+
+def check_inputs(config: AuditConfig) -> None:
+    """Check every input before any expensive work: read the data, open the target and query it on a few
+    records of each part, read reference predictions, size the shadow split, and make sure some requested
+    attack has the inputs it needs.
+
+    Raises :class:`AuditInputError` with one sentence on the first problem. The CLI runs it before
+    starting Prefect, so bad input never reaches a flow run or the output folder.
+    """
+    data = load_audit_data(config)
+    target = None if config.target.kind == "trained" else open_target(config.target)
+    if target is not None:
+        free = config.target.kind == "predictions"  # a table lookup: check every record, not a sample
+        target_signals(target, data, limit=None if free else PROBE_ROWS)
+    if config.shadow.kind == "trained":
+        split_shadow_data(config, data)
+    elif config.shadow.kind == "predictions":
+        read_shadow(config.shadow, data)
+    lacking = {
+        "shadow": config.shadow.kind == "none",
+        "references": config.reference_models == 0,
+        "target_population": target is not None and not target.covers(data.population),
+    }
+    needs = {name: sorted(n for n in ATTACKS[name].requires if lacking[n]) for name in config.attacks}
+    if all(needs.values()):
+        details = ", ".join(
+            f"{name} needs {' and '.join(n.replace('_', ' ') for n in missing)}"
+            for name, missing in needs.items()
+        )
+        raise AuditInputError(
+            f"No requested attack can run ({details}); give a shadow (shadow.kind) or reference models "
+            "(reference_models), or request an attack that needs neither, such as label_only."
+        )
 
 
 def build_defense(defense: DynaNoiseConfig) -> Defense:
@@ -191,6 +276,7 @@ def assemble_result(
             "name": data.name,
             "n_classes": data.n_classes,
             "sizes": {part: len(split) for part, split in data.splits().items()},
+            "sources": data.sources,
         },
         "fingerprints": fingerprints,
         "versions": package_versions(),

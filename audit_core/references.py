@@ -47,7 +47,7 @@ def _train_in_processes(
         )
     models = []
     for (x, _), state in zip(sets, states, strict=True):
-        model = build_model(recipe, x.shape[1], n_classes)
+        model = build_model(recipe, x[0].size, n_classes)
         model.load_state_dict(state)
         models.append(model.eval())
     return models
@@ -103,7 +103,7 @@ def train_models(
         for index, split in enumerate(training_sets)
     ]
     modules = [
-        cache.load(key, lambda s=split: build_model(recipe, s.features.shape[1], n_classes))
+        cache.load(key, lambda s=split: build_model(recipe, s.width, n_classes))
         for key, split in zip(keys, training_sets, strict=True)
     ]
     missing = [i for i, module in enumerate(modules) if module is None]

@@ -1,11 +1,11 @@
-"""Signals: the logits of the target and of the attacker's shadow model on the audit points."""
+"""Signals: logits of the target on the audit points, and of the attacker's shadow and reference models."""
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
 from audit_core.data import AuditData, Split
-from audit_core.errors import DataError
+from audit_core.errors import DataError, capitalised
 from audit_core.targets import Target
 
 
@@ -24,24 +24,26 @@ class LogitSet:
 @dataclass(frozen=True)
 class ReferenceLogits:
     """Logits of ``R`` reference models on the audit points ``(R, n, k)`` (members then non-members) with
-    their IN/OUT masks ``(R, n)``, and on the population points ``(R, m, k)``."""
+    their IN/OUT masks ``(R, n)``, and on the population points ``(R, m, k)`` with their labels ``(m,)``."""
 
     audit: np.ndarray
     in_mask: np.ndarray
     population: np.ndarray
+    population_labels: np.ndarray
 
 
 @dataclass(frozen=True)
 class Signals:
-    """Everything the attacks need: the target's logits on the audit, test and population points, the shadow
-    models' logits on their own in/out sets (pooled over shadow models), and reference-model logits."""
+    """Everything the attacks need: the target's logits on the audit and test points (and on the population
+    points, when it can answer for them), the shadow models' logits on their own in/out sets (pooled over
+    shadow models; absent without a shadow) and reference-model logits (absent without references)."""
 
     members: LogitSet
     non_members: LogitSet
     test: LogitSet
-    population: LogitSet
-    shadow_members: LogitSet
-    shadow_non_members: LogitSet
+    population: LogitSet | None = None
+    shadow_members: LogitSet | None = None
+    shadow_non_members: LogitSet | None = None
     references: ReferenceLogits | None = None
 
     @property
@@ -53,6 +55,18 @@ class Signals:
     def is_member(self) -> np.ndarray:
         """Membership of the audit points, in the same order."""
         return np.r_[np.ones(len(self.members), bool), np.zeros(len(self.non_members), bool)]
+
+    @property
+    def has_shadow(self) -> bool:
+        """Whether shadow outputs exist to calibrate attacks on."""
+        return self.shadow_members is not None and self.shadow_non_members is not None
+
+    def with_models(
+        self, shadow: tuple[LogitSet, LogitSet] | None, references: ReferenceLogits | None
+    ) -> "Signals":
+        """These signals plus the shadow's logits on its (in, out) records and the reference logits."""
+        members, non_members = shadow or (None, None)
+        return replace(self, shadow_members=members, shadow_non_members=non_members, references=references)
 
 
 def shadow_split(population: Split, n_in: int, n_out: int, rng: np.random.Generator) -> tuple[Split, Split]:
@@ -66,25 +80,79 @@ def shadow_split(population: Split, n_in: int, n_out: int, rng: np.random.Genera
     return population.subset(order[:n_in]), population.subset(order[n_in : n_in + n_out])
 
 
-def model_logits(model: Target, split: Split, n_classes: int, who: str) -> LogitSet:
-    """Query ``model`` on ``split`` and check the logits are finite with one column per class."""
-    logits = model.logits(split.features)
+def check_logits(logits: np.ndarray, split: Split, n_classes: int, who: str) -> LogitSet:
+    """``logits`` for ``split`` as a LogitSet, after checking one finite column per class."""
+    who = capitalised(who)
     if logits.shape != (len(split), n_classes):
         raise DataError(
-            f"The {who} returned logits of shape {logits.shape}; expected ({len(split)}, {n_classes}) "
-            "(one column per class in the labels)."
+            f"{who} gave logits of shape {logits.shape} but the data have {len(split)} records and "
+            f"{n_classes} classes; expected one column per class (set data.n_classes if labels miss some)."
         )
-    if not np.all(np.isfinite(logits)):
-        raise DataError(f"The {who} returned NaN or infinite logits; expected finite values.")
+    broken = int((~np.isfinite(logits)).any(axis=1).sum())
+    if broken:
+        raise DataError(
+            f"{who} gave NaN or infinite logits for {broken} of {len(split)} records; expected finite values."
+        )
     return LogitSet(logits, split.labels, split.ids)
 
 
-def _pooled(models: list[Target], split: Split, n_classes: int, who: str) -> LogitSet:
+def model_logits(model: Target, split: Split, n_classes: int, who: str) -> LogitSet:
+    """Query ``model`` on ``split`` and check the logits are finite with one column per class."""
+    return check_logits(model.query(split), split, n_classes, who)
+
+
+def pooled_logits(models: list[Target], split: Split, n_classes: int, who: str) -> LogitSet:
+    """The logits of every model in ``models`` on ``split``, stacked one model after another."""
     sets = [model_logits(m, split, n_classes, f"{who} {i}") for i, m in enumerate(models)]
     return LogitSet(
         np.concatenate([s.logits for s in sets]),
         np.concatenate([s.labels for s in sets]),
         np.concatenate([s.ids for s in sets]),
+    )
+
+
+def shadow_signals(
+    shadows: list[Target], shadow_in: Split, shadow_out: Split, n_classes: int
+) -> tuple[LogitSet, LogitSet]:
+    """Each shadow model's logits on its training (in) and held-out (out) records, pooled over the models."""
+    return (
+        pooled_logits(shadows, shadow_in, n_classes, "the shadow model on its training set"),
+        pooled_logits(shadows, shadow_out, n_classes, "the shadow model on its held-out set"),
+    )
+
+
+def target_signals(target: Target, data: AuditData, *, limit: int | None = None) -> Signals:
+    """The target's logits on the members, non-members and test points, and on the population points when
+    the target covers them (a predictions table may not). No shadow or reference outputs yet.
+
+    ``limit`` queries only the first ``limit`` records of each part: a quick check of the target.
+    """
+    parts = ["members", "non_members", "test"]
+    if target.covers(data.population):
+        parts.append("population")
+    logit_sets = {}
+    for part in parts:
+        split = getattr(data, part)
+        if limit is not None:
+            split = split.subset(np.arange(min(limit, len(split))))
+        logit_sets[part] = model_logits(target, split, data.n_classes, f"the target on {data.where(part)}")
+    return Signals(**logit_sets)
+
+
+def reference_logits(
+    references: list[Target], in_mask: np.ndarray, data: AuditData
+) -> ReferenceLogits | None:
+    """Each reference model's logits on the audit and population points, or None without references."""
+    if not references:
+        return None
+    k, audit_points = data.n_classes, data.audit_points()
+    return ReferenceLogits(
+        audit=np.stack([model_logits(r, audit_points, k, "reference model").logits for r in references]),
+        in_mask=in_mask,
+        population=np.stack(
+            [model_logits(r, data.population, k, "reference model").logits for r in references]
+        ),
+        population_labels=data.population.labels,
     )
 
 
@@ -97,25 +165,8 @@ def compute_signals(
     references: list[Target],
     in_mask: np.ndarray,
 ) -> Signals:
-    """Query the target on the audit, test and population points, each shadow model on its own in/out sets,
-    and each reference model on the audit and population points."""
-    k = data.n_classes
-    audit_points = data.audit_points()
-    reference_logits = None
-    if references:
-        reference_logits = ReferenceLogits(
-            audit=np.stack([model_logits(r, audit_points, k, "reference model").logits for r in references]),
-            in_mask=in_mask,
-            population=np.stack(
-                [model_logits(r, data.population, k, "reference model").logits for r in references]
-            ),
-        )
-    return Signals(
-        members=model_logits(target, data.members, k, "target on the member set"),
-        non_members=model_logits(target, data.non_members, k, "target on the non-member set"),
-        test=model_logits(target, data.test, k, "target on the test set"),
-        population=model_logits(target, data.population, k, "target on the population set"),
-        shadow_members=_pooled(shadows, shadow_in, k, "shadow model on its training set"),
-        shadow_non_members=_pooled(shadows, shadow_out, k, "shadow model on its held-out set"),
-        references=reference_logits,
-    )
+    """All signals of an audit whose shadow and reference models dynaudit trained: the target on the audit,
+    test and population points, each shadow model on its own in/out sets, each reference model on the audit
+    and population points."""
+    shadow = shadow_signals(shadows, shadow_in, shadow_out, data.n_classes)
+    return target_signals(target, data).with_models(shadow, reference_logits(references, in_mask, data))

@@ -9,16 +9,17 @@ from prefect import flow
 from prefect.artifacts import create_markdown_artifact
 
 from audit_core.config import AuditConfig
-from audit_core.pipeline import conditions
+from audit_core.pipeline import add_models, conditions
 from audit_core.summary import summary_table
 from tasks.audit_tasks import (
     assemble_result,
+    build_target,
     evaluate,
     load_audit_data,
-    query_models,
+    query_references,
+    query_target,
+    shadow_outputs,
     train_references,
-    train_shadows,
-    train_target,
     write_artifacts,
 )
 
@@ -32,11 +33,12 @@ def audit(config: AuditConfig) -> Path:
     """Run a membership-inference audit of one model, undefended and defended; return the run folder."""
     started_at = datetime.now(UTC)
     data = load_audit_data(config)
-    target = train_target(config, data)
+    target = build_target(config, data)
+    signals = query_target(target, data)
     fingerprints = {"data": data.fingerprint(), "target": target.fingerprint()}
-    shadows, shadow_in, shadow_out = train_shadows(config, data, fingerprints)
-    references = train_references(config, data, fingerprints)
-    signals = query_models(target, shadows, data, (shadow_in, shadow_out), references)
+    shadow = shadow_outputs(config, data, fingerprints)
+    references = query_references(*train_references(config, data, fingerprints), data)
+    signals, fingerprints = add_models(signals, fingerprints, shadow, references)
     defenses = conditions(config)
     evaluations = [evaluate(config, signals, d) for d in defenses]
     result = assemble_result(config, data, signals, evaluations, fingerprints, started_at)

@@ -59,6 +59,12 @@ def _config(args: argparse.Namespace) -> AuditConfig:
     return config
 
 
+def _check_inputs(config: AuditConfig) -> None:
+    from audit_core.pipeline import check_inputs  # imported late: it loads torch, torchvision and skops
+
+    check_inputs(config)
+
+
 def _run(config: AuditConfig) -> Path:
     for name, value in PREFECT_DEFAULTS.items():
         os.environ.setdefault(name, value)
@@ -90,6 +96,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         config = _config(args)
         check_output_dir(config.output_dir)
+        _check_inputs(config)
         run_dir = _run(config)
     except AuditInputError as error:
         print(f"dynaudit: {error}", file=sys.stderr)

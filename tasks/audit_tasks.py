@@ -9,12 +9,13 @@ from prefect.cache_policies import NO_CACHE
 
 from audit_core import pipeline
 from audit_core.config import AuditConfig
-from audit_core.data import AuditData, Split
+from audit_core.data import AuditData
 from audit_core.defenses import Defense
 from audit_core.evaluation import ConditionEvaluation
 from audit_core.results import AuditResult
-from audit_core.signals import Signals, compute_signals
-from audit_core.targets import TorchTarget
+from audit_core.shadow import ShadowLogits
+from audit_core.signals import ReferenceLogits, Signals, reference_logits, target_signals
+from audit_core.targets import Target, TorchTarget
 
 # In-memory arrays and models pass between these tasks; content-hash caching arrives with the cache layer.
 _IN_MEMORY = {"cache_policy": NO_CACHE}
@@ -26,22 +27,26 @@ def load_audit_data(config: AuditConfig) -> AuditData:
     return pipeline.load_audit_data(config)
 
 
-@task(name="train-target", **_IN_MEMORY)
-def train_target(config: AuditConfig, data: AuditData) -> TorchTarget:
-    """Train the demo target on the member set."""
-    return pipeline.train_target(config, data)
+@task(name="build-target", **_IN_MEMORY)
+def build_target(config: AuditConfig, data: AuditData) -> Target:
+    """Open the user's model or predictions (or train the demo target on the member set)."""
+    return pipeline.build_target(config, data)
 
 
-@task(name="train-shadows", **_IN_MEMORY)
-def train_shadows(
-    config: AuditConfig, data: AuditData, fingerprints: dict[str, str]
-) -> tuple[list[TorchTarget], Split, Split]:
-    """Train (or reuse) the attacker's shadow models on population data; return them and their data."""
-    shadow_in, shadow_out = pipeline.split_shadow_data(config, data)
+@task(name="query-target", **_IN_MEMORY)
+def query_target(target: Target, data: AuditData) -> Signals:
+    """Logits of the target on the audit, test and population records."""
+    return target_signals(target, data)
+
+
+@task(name="shadow-outputs", **_IN_MEMORY)
+def shadow_outputs(config: AuditConfig, data: AuditData, fingerprints: dict[str, str]) -> ShadowLogits | None:
+    """Train (or reuse) the attacker's shadow models on population data, or read their predictions."""
     cache = pipeline.model_cache(config)
-    shadows = pipeline.train_shadows(config, data, shadow_in, fingerprints, cache)
-    get_run_logger().info("Shadow models: %s", cache.summary())
-    return shadows, shadow_in, shadow_out
+    shadow = pipeline.shadow_outputs(config, data, fingerprints, cache)
+    if config.shadow.kind == "trained":
+        get_run_logger().info("Shadow models: %s", cache.summary())
+    return shadow
 
 
 @task(name="train-references", **_IN_MEMORY)
@@ -55,16 +60,12 @@ def train_references(
     return references, in_mask
 
 
-@task(name="query-models", **_IN_MEMORY)
-def query_models(
-    target: TorchTarget,
-    shadows: list[TorchTarget],
-    data: AuditData,
-    shadow_sets: tuple[Split, Split],
-    references: tuple[list[TorchTarget], np.ndarray],
-) -> Signals:
-    """Logits of the target, the shadow models and the reference models on the points each is asked about."""
-    return compute_signals(target, shadows, data, *shadow_sets, *references)
+@task(name="query-references", **_IN_MEMORY)
+def query_references(
+    references: list[TorchTarget], in_mask: np.ndarray, data: AuditData
+) -> ReferenceLogits | None:
+    """Logits of each reference model on the audit and population points."""
+    return reference_logits(references, in_mask, data)
 
 
 @task(name="evaluate-condition", task_run_name="evaluate-{defense.label}", **_IN_MEMORY)

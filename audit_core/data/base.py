@@ -1,16 +1,26 @@
 """AuditData: the members, non-members, population and test points of one audit."""
 
 import hashlib
-from dataclasses import dataclass
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 
-from audit_core.errors import DataError
+from audit_core.errors import DataError, capitalised
+
+PARTS = ("members", "non_members", "population", "test")
 
 
 @dataclass(frozen=True)
 class Split:
-    """Feature rows, integer labels and stable record ids of one part of the audit data."""
+    """Records (``features``, shape ``(n, ...)``), integer labels and unique record ids of one audit part.
+
+    Features are numeric arrays (float32) for models that take vectors or images, or object arrays of raw
+    records (e.g. text) for ``callable`` targets; they may have zero columns for ``predictions`` audits.
+    """
 
     features: np.ndarray
     labels: np.ndarray
@@ -31,6 +41,50 @@ class Split:
         """The rows at ``index``, in that order."""
         return Split(self.features[index], self.labels[index], self.ids[index])
 
+    @property
+    def numeric(self) -> bool:
+        """Whether the records are numeric arrays a torch model can train on."""
+        return self.features.dtype.kind in "biuf" and self.width > 0
+
+    @property
+    def width(self) -> int:
+        """Numbers (or raw fields) per record."""
+        return math.prod(self.features.shape[1:])
+
+    def row_digests(self) -> np.ndarray:
+        """SHA-256 of each record's content, to find identical records across parts."""
+        if self.features.dtype == object:
+            rows = (repr(tuple(np.ravel(row))).encode() for row in self.features)
+        else:
+            rows = (row.tobytes() for row in np.ascontiguousarray(self.features))
+        return np.array([hashlib.sha256(row).digest() for row in rows])
+
+
+def integer_labels(values: np.ndarray, where: str) -> np.ndarray:
+    """``values`` as int64 class indices, or a :class:`DataError` naming ``where`` they came from."""
+    values = np.asarray(values)
+    if values.dtype.kind in "iub":
+        return values.astype(np.int64)
+    if values.dtype.kind == "f" and np.all(np.isfinite(values)) and np.all(values == np.round(values)):
+        return values.astype(np.int64)
+    example = next((v for v in values.ravel() if not _is_integral(v)), values.ravel()[0])
+    raise DataError(f"Labels in {where} must be integer class indices 0..k-1; found {str(example)!r}.")
+
+
+def _is_integral(value: object) -> bool:
+    return isinstance(value, int | np.integer) or (
+        isinstance(value, float | np.floating) and math.isfinite(value) and float(value).is_integer()
+    )
+
+
+def _describe(part: str, sources: dict[str, str]) -> str:
+    return f"the {part} set" + (f" ({sources[part]})" if part in sources else "")
+
+
+def _check_not_empty(part: str, split: Split, sources: dict[str, str]) -> None:
+    if len(split) == 0:
+        raise DataError(f"{capitalised(_describe(part, sources))} is empty; every audit part needs records.")
+
 
 @dataclass(frozen=True)
 class AuditData:
@@ -38,7 +92,7 @@ class AuditData:
 
     ``members`` trained the target; ``non_members`` did not and come from the same distribution;
     ``population`` is further data the attacker may use to train shadow/reference models; ``test``
-    measures the model's accuracy under each defense.
+    measures the model's accuracy under each defense. ``sources`` says where each part was read from.
     """
 
     name: str
@@ -47,18 +101,24 @@ class AuditData:
     non_members: Split
     population: Split
     test: Split
+    sources: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.validate()
 
+    @classmethod
+    def from_parts(
+        cls, name: str, parts: dict[str, Split], *, n_classes: int | None, sources: dict[str, str]
+    ) -> "AuditData":
+        """Assemble and validate the four parts; ``n_classes`` defaults to the largest label + 1."""
+        for part, split in parts.items():
+            _check_not_empty(part, split, sources)
+        k = n_classes or int(max(split.labels.max() for split in parts.values())) + 1
+        return cls(name=name, n_classes=k, sources=sources, **parts)
+
     def splits(self) -> dict[str, Split]:
         """The four parts by name."""
-        return {
-            "members": self.members,
-            "non_members": self.non_members,
-            "population": self.population,
-            "test": self.test,
-        }
+        return {part: getattr(self, part) for part in PARTS}
 
     def audit_points(self) -> Split:
         """The audited records: members first, then non-members."""
@@ -68,17 +128,53 @@ class AuditData:
             np.concatenate([self.members.ids, self.non_members.ids]),
         )
 
+    def where(self, part: str) -> str:
+        """``the <part> set (<source>)``, for error messages."""
+        return _describe(part, self.sources)
+
     def validate(self) -> None:
         """Raise :class:`DataError` naming the first inconsistency between the parts."""
+        shape = self.members.features.shape[1:]
         for part, split in self.splits().items():
-            if len(split) == 0:
-                raise DataError(f"The {part} set is empty; every part of the audit data needs rows.")
-            if split.labels.min() < 0 or split.labels.max() >= self.n_classes:
-                raise DataError(f"Labels in the {part} set must lie in [0, {self.n_classes - 1}].")
+            _check_not_empty(part, split, self.sources)
+            if split.features.shape[1:] != shape:
+                raise DataError(
+                    f"Records in {self.where(part)} have shape {split.features.shape[1:]} but members have "
+                    f"{shape}; every part needs the same features."
+                )
+            bad = (split.labels < 0) | (split.labels >= self.n_classes)
+            if bad.any():
+                raise DataError(
+                    f"{capitalised(self.where(part))} has label {split.labels[bad][0]}, outside the "
+                    f"{self.n_classes} classes [0, {self.n_classes - 1}]; expected integer class indices "
+                    "(set data.n_classes if some classes are absent)."
+                )
+            if len(np.unique(split.ids)) != len(split):
+                raise DataError(
+                    f"Record ids in {self.where(part)} are not unique; expected one id per record."
+                )
+        present = np.unique(np.concatenate([s.labels for s in self.splits().values()]))
+        if len(present) < 2:
+            raise DataError(
+                f"Every record of the {self.name} data has label {present[0]}; an audit needs at least two "
+                "classes."
+            )
+        self._check_disjoint()
+
+    def _check_disjoint(self) -> None:
         overlap = np.intersect1d(self.members.ids, self.non_members.ids)
         if overlap.size:
             raise DataError(
-                f"{overlap.size} record ids are both members and non-members (e.g. {overlap[0]!r})."
+                f"{overlap.size} record ids are both members and non-members (e.g. {str(overlap[0])!r}); "
+                "expected disjoint sets."
+            )
+        if self.members.width == 0:
+            return
+        same = np.intersect1d(self.members.row_digests(), self.non_members.row_digests())
+        if same.size:
+            raise DataError(
+                f"{same.size} records of {self.where('non_members')} are identical to member records; "
+                "expected disjoint sets (remove the duplicates)."
             )
 
     def fingerprint(self) -> str:
@@ -86,7 +182,20 @@ class AuditData:
         digest = hashlib.sha256(self.name.encode())
         for part, split in self.splits().items():
             digest.update(part.encode())
-            for array in (split.features, split.labels, split.ids.astype(str)):
+            features = split.row_digests() if split.features.dtype == object else split.features
+            for array in (features, split.labels, split.ids.astype(str)):
                 digest.update(str(array.dtype).encode() + str(array.shape).encode())
                 digest.update(np.ascontiguousarray(array).tobytes())
         return digest.hexdigest()
+
+
+def load_part_files(name: str, config: Any, read_part: Callable[[Path, str], Split]) -> AuditData:
+    """AuditData from one file or folder per part (``config.members`` ... ``config.test``), each read by
+    ``read_part(path, field)``, with ``config.n_classes`` (or the largest label + 1) classes."""
+    paths: dict[str, Path] = {part: getattr(config, part) for part in PARTS}
+    return AuditData.from_parts(
+        name,
+        {part: read_part(path, f"data.{part}") for part, path in paths.items()},
+        n_classes=config.n_classes,
+        sources={part: str(path) for part, path in paths.items()},
+    )

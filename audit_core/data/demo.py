@@ -1,12 +1,33 @@
-"""The embedded demo data: scikit-learn's handwritten digits, split into the four audit parts."""
+"""The built-in demo data sets from scikit-learn, split at random into the four audit parts."""
+
+from collections.abc import Callable
 
 import numpy as np
-from sklearn.datasets import load_digits
+from sklearn.datasets import load_breast_cancer, load_digits, load_wine
 
-from audit_core.data.base import AuditData, Split
+from audit_core.data.base import PARTS, AuditData, Split
 from audit_core.errors import DataError
 
-DEMO_DATASETS = ("digits",)
+
+def _digits() -> tuple[np.ndarray, np.ndarray]:
+    bunch = load_digits()
+    return bunch.data / 16.0, bunch.target
+
+
+def _standardised(loader: Callable) -> Callable[[], tuple[np.ndarray, np.ndarray]]:
+    def load() -> tuple[np.ndarray, np.ndarray]:
+        bunch = loader()
+        return (bunch.data - bunch.data.mean(axis=0)) / bunch.data.std(axis=0), bunch.target
+
+    return load
+
+
+# name -> features scaled to a small range, integer labels
+DEMO_DATASETS: dict[str, Callable[[], tuple[np.ndarray, np.ndarray]]] = {
+    "digits": _digits,  # 1797 8x8 handwritten digits (64 pixels in [0, 1]), 10 classes
+    "breast_cancer": _standardised(load_breast_cancer),  # 569 records, 30 features, 2 classes
+    "wine": _standardised(load_wine),  # 178 records, 13 features, 3 classes
+}
 
 
 def load_demo_data(
@@ -20,28 +41,27 @@ def load_demo_data(
     """Split a scikit-learn data set at random into members, non-members, population and test (the rest).
 
     The split is fully determined by ``split_seed``; record ids are ``"<dataset>:<row>"``.
+
+    >>> load_demo_data("wine", n_members=40, n_non_members=40, n_population=60).test.features.shape
+    (38, 13)
     """
-    if dataset != "digits":
-        raise DataError(f"Unknown demo data set {dataset!r}; expected one of {list(DEMO_DATASETS)}.")
-    bunch = load_digits()
-    features = (bunch.data / 16.0).astype(np.float32)
-    labels = bunch.target.astype(np.int64)
-    ids = np.array([f"{dataset}:{row}" for row in range(len(labels))])
+    if dataset not in DEMO_DATASETS:
+        raise DataError(f"Unknown demo data set {dataset!r}; expected one of {sorted(DEMO_DATASETS)}.")
+    features, labels = DEMO_DATASETS[dataset]()
     sizes = [n_members, n_non_members, n_population]
     if sum(sizes) >= len(labels):
         raise DataError(
             f"The demo split asks for {sum(sizes)} members, non-members and population rows, but "
-            f"{dataset} has {len(labels)}; leave rows for the test set."
+            f"{dataset} has {len(labels)}; set smaller data.n_members, data.n_non_members and "
+            "data.n_population to leave rows for the test set."
         )
+    ids = np.array([f"{dataset}:{row}" for row in range(len(labels))])
+    full = Split(features.astype(np.float32), labels.astype(np.int64), ids)
     order = np.random.default_rng(split_seed).permutation(len(labels))
-    bounds = np.cumsum(sizes)
-    parts = np.split(order, bounds)
-    full = Split(features, labels, ids)
-    return AuditData(
-        name=dataset,
+    parts = dict(zip(PARTS, np.split(order, np.cumsum(sizes)), strict=True))
+    return AuditData.from_parts(
+        dataset,
+        {part: full.subset(index) for part, index in parts.items()},
         n_classes=int(labels.max()) + 1,
-        members=full.subset(parts[0]),
-        non_members=full.subset(parts[1]),
-        population=full.subset(parts[2]),
-        test=full.subset(parts[3]),
+        sources={part: f"scikit-learn {dataset}" for part in parts},
     )

@@ -23,6 +23,23 @@ KNOWLEDGE_TEXT = {
 }
 
 
+def shadow_sentence(config: dict[str, Any]) -> str:
+    """How the attacker's shadow outputs were obtained, for the methodology section."""
+    kind = config["shadow"]["kind"]
+    if kind == "predictions":
+        return (
+            "The shadow outputs were supplied as precomputed predictions on population records, each marked "
+            "as in or out of the reference model's training set; shadow-based attacks calibrate on them."
+        )
+    if kind == "none":
+        return "The attacker has no shadow model; attacks that calibrate on one were skipped."
+    return (
+        f"Shadow models ({config['shadow_models']}) are trained like the target on population records; "
+        "threshold, shadow-model and the paper's LiRA attacks calibrate on their outputs for their own "
+        "training (member) and held-out (non-member) records, never on the audited records."
+    )
+
+
 def _data_uri(svg: str | None) -> str | None:
     return None if svg is None else "data:image/svg+xml;base64," + base64.b64encode(svg.encode()).decode()
 
@@ -260,6 +277,7 @@ def build_context(result: AuditResult, defenses: list[DynaNoise], salt: str) -> 
         "regained_percent": f"{100 * REGAINED_FRACTION:g}",
         "knowledge_sentence": _knowledge_sentence(result),
         "skipped": skipped,
+        "shadow_sentence": shadow_sentence(provenance["config"]),
         "slice_attack": baseline.attack,
         "columns": [
             ev.defense if ev is result.baseline else f"{ev.defense} {k}" for ev, k in _condition_modes(result)

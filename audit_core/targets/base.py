@@ -1,17 +1,115 @@
-"""The Target contract: a model adapter from input rows to logits."""
+"""The Target contract, and the base of every model adapter: records in batches -> float64 logits."""
 
-from typing import Protocol
+import hashlib
+from abc import ABC, abstractmethod
+from typing import Literal, Protocol
 
 import numpy as np
 
+from audit_core.data import Split
+from audit_core.errors import TargetError, brief
+
+OutputKind = Literal["logits", "probabilities"]
+PROBABILITY_FLOOR = 1e-12  # probabilities are clipped here before the logarithm turns them into logits
+
 
 class Target(Protocol):
-    """Anything that returns logits ``(n, k)`` for feature rows ``(n, d)`` and can fingerprint itself."""
+    """Anything that returns logits ``(n, k)`` for audit records and can fingerprint itself."""
 
-    def logits(self, features: np.ndarray) -> np.ndarray:
-        """Float64 logits for each row."""
+    def query(self, records: Split) -> np.ndarray:
+        """Float64 logits, one row per record."""
         ...
 
     def fingerprint(self) -> str:
-        """A SHA-256 hex digest identifying the model's exact parameters."""
+        """A SHA-256 hex digest identifying the model (or its predictions) exactly."""
         ...
+
+    def covers(self, records: Split) -> bool:
+        """Whether :meth:`query` can answer for every one of ``records``."""
+        ...
+
+
+def as_logits(outputs: np.ndarray, output: OutputKind, source: str) -> np.ndarray:
+    """Model outputs as float64 logits; probabilities become ``log(max(p, 1e-12))`` after a sanity check.
+
+    >>> as_logits(np.array([[0.5, 0.5]]), "probabilities", "model").round(3).tolist()
+    [[-0.693, -0.693]]
+    """
+    values = np.asarray(outputs, dtype=np.float64)
+    if values.ndim != 2:
+        raise TargetError(f"{source} returned outputs of shape {values.shape}; expected (records, classes).")
+    if output == "logits":
+        return values
+    sums = values.sum(axis=1)
+    if values.size and (
+        np.nanmin(values) < 0 or np.nanmax(values) > 1 or not np.allclose(sums, 1, atol=1e-3)
+    ):
+        raise TargetError(
+            f"{source} returned values outside [0, 1] or rows that do not sum to 1 (sums "
+            f"{np.nanmin(sums):.3g} to {np.nanmax(sums):.3g}); expected probabilities, or set output: logits."
+        )
+    return np.log(np.maximum(values, PROBABILITY_FLOOR))
+
+
+def combined_digest(*parts: str | bytes) -> str:
+    """SHA-256 over several strings or byte strings, each length-prefixed so their boundaries count."""
+    digest = hashlib.sha256()
+    for part in parts:
+        data = part.encode() if isinstance(part, str) else part
+        digest.update(len(data).to_bytes(8, "little") + data)
+    return digest.hexdigest()
+
+
+class ModelTarget(ABC):
+    """A model queried on records' features in batches. Subclasses implement :meth:`predict`.
+
+    ``source`` names the model in error messages (e.g. ``target.path 'model.onnx'``); ``input_shape`` is
+    the record shape the model expects, when it declares one; ``output`` says what :meth:`predict` returns.
+    """
+
+    def __init__(
+        self,
+        *,
+        source: str,
+        digest: str,
+        output: OutputKind = "logits",
+        batch_size: int = 1024,
+        input_shape: tuple[int, ...] | None = None,
+    ) -> None:
+        self.source = source
+        self.digest = digest
+        self.output = output
+        self.batch_size = batch_size
+        self.input_shape = input_shape
+
+    @abstractmethod
+    def predict(self, batch: np.ndarray) -> np.ndarray:
+        """The model's raw outputs ``(len(batch), k)``: logits or probabilities, as ``output`` says."""
+
+    def logits(self, features: np.ndarray) -> np.ndarray:
+        """Float64 logits per record of ``features``; the model's errors become :class:`TargetError`."""
+        if self.input_shape is not None and features.shape[1:] != self.input_shape:
+            raise TargetError(
+                f"{self.source} expects records of shape {self.input_shape} but the data's records have "
+                f"shape {features.shape[1:]}; expected the features the model was trained on."
+            )
+        chunks = []
+        for start in range(0, len(features), self.batch_size):
+            batch = features[start : start + self.batch_size]
+            try:
+                chunks.append(np.asarray(self.predict(batch), dtype=np.float64))
+            except Exception as error:  # the user's model failed on the user's data
+                raise TargetError(
+                    f"{self.source} raised {type(error).__name__} on records of shape {batch.shape[1:]} "
+                    f"({brief(error)}); expected records the model accepts (check the data's features)."
+                ) from None
+        return as_logits(np.concatenate(chunks), self.output, self.source)
+
+    def query(self, records: Split) -> np.ndarray:
+        return self.logits(records.features)
+
+    def covers(self, records: Split) -> bool:
+        return True  # a model answers for any record
+
+    def fingerprint(self) -> str:
+        return self.digest

@@ -6,24 +6,39 @@ import numpy as np
 import torch
 from torch import nn
 
+from audit_core.targets.base import ModelTarget, OutputKind
 
-class TorchTarget:
-    """Wraps a torch classifier; queries it in eval mode, in batches, without gradients."""
 
-    def __init__(self, module: nn.Module, *, batch_size: int = 1024) -> None:
+def parameter_digest(module: nn.Module) -> str:
+    """SHA-256 over the module's state dict (names and tensor bytes), in order."""
+    digest = hashlib.sha256()
+    for name, tensor in module.state_dict().items():
+        digest.update(name.encode())
+        digest.update(tensor.detach().cpu().contiguous().numpy().tobytes())
+    return digest.hexdigest()
+
+
+class TorchTarget(ModelTarget):
+    """Wraps a torch classifier; queries it in eval mode, in batches, without gradients, on float32 inputs.
+
+    The fingerprint is ``digest`` when given (the SHA-256 of the model file), else the parameters' digest.
+    """
+
+    def __init__(
+        self,
+        module: nn.Module,
+        *,
+        batch_size: int = 1024,
+        source: str = "The torch model",
+        digest: str | None = None,
+        output: OutputKind = "logits",
+    ) -> None:
+        super().__init__(
+            source=source, digest=digest or parameter_digest(module), output=output, batch_size=batch_size
+        )
         self.module = module
-        self.batch_size = batch_size
 
-    def logits(self, features: np.ndarray) -> np.ndarray:
+    def predict(self, batch: np.ndarray) -> np.ndarray:
         self.module.eval()
-        x = torch.as_tensor(features, dtype=torch.float32)
         with torch.no_grad():
-            chunks = [self.module(x[i : i + self.batch_size]) for i in range(0, len(x), self.batch_size)]
-        return torch.cat(chunks).double().numpy()
-
-    def fingerprint(self) -> str:
-        digest = hashlib.sha256()
-        for name, tensor in self.module.state_dict().items():
-            digest.update(name.encode())
-            digest.update(tensor.detach().cpu().contiguous().numpy().tobytes())
-        return digest.hexdigest()
+            return self.module(torch.tensor(batch, dtype=torch.float32)).double().numpy()

@@ -43,7 +43,8 @@ def _train_group(
     recipe: TrainingRecipe,
     seeds: list[int],
 ) -> list[nn.Module]:
-    x = torch.stack([torch.as_tensor(f, dtype=torch.float32) for f, _ in training_sets])  # (R, n, d)
+    # (R, n, d): records flattened to vectors, as the built-in MLP sees them
+    x = torch.stack([torch.as_tensor(f, dtype=torch.float32).reshape(len(f), -1) for f, _ in training_sets])
     y = torch.stack([torch.as_tensor(lab, dtype=torch.int64) for _, lab in training_sets])  # (R, n)
     n_models, n_points = y.shape
     with torch.random.fork_rng(devices=[]):

@@ -16,7 +16,7 @@ def train_classifier(
     y = torch.as_tensor(labels, dtype=torch.int64)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
-        model = build_model(recipe, x.shape[1], n_classes)
+        model = build_model(recipe, x[0].numel(), n_classes)
         shuffle = torch.Generator().manual_seed(seed)
         optimizer = optimizer_for(list(model.parameters()), recipe)
         model.train()

@@ -122,3 +122,11 @@ def test_null_audit_interval_contains_one_half_at_the_nominal_rate():
         estimate = roc_auc(loss[pick], np.arange(400) < 200, rng=rng, n_bootstrap=400)
         covered += estimate.ci_low <= 0.5 <= estimate.ci_high
     assert covered >= seeds * 0.95 - 3 * np.sqrt(seeds * 0.95 * 0.05)
+
+
+def test_a_threshold_calling_nobody_a_member_stays_finite():
+    """Tied scores (e.g. confidences of exactly 1.0) split no better than 'nobody': a finite threshold."""
+    scores = np.ones(6)
+    is_member = np.array([True, False] * 3)
+    threshold = best_balanced_accuracy_threshold(scores, is_member)
+    assert np.isfinite(threshold) and not (scores >= threshold).any()

@@ -75,7 +75,9 @@ def test_recipes_with_sgd_and_a_factory_train_and_key_the_cache_separately(tmp_p
 
 
 def test_an_unimportable_factory_is_a_config_error():
-    with pytest.raises(ConfigError, match=r"recipe\.architecture 'nowhere\.module:net' cannot be imported"):
+    with pytest.raises(
+        ConfigError, match=r"recipe\.architecture: module 'nowhere\.module' cannot be imported"
+    ):
         build_model(TrainingRecipe(architecture="nowhere.module:net"), n_features=3, n_classes=2)
 
 

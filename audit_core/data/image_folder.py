@@ -1,0 +1,52 @@
+"""torchvision ImageFolder layout, one folder per audit part: ``<part>/<class name>/<image file>``."""
+
+import os
+from pathlib import Path
+
+import numpy as np
+
+from audit_core.config import ImageFolderDataConfig
+from audit_core.data.base import PARTS, AuditData, Split, load_part_files
+from audit_core.data.images import build_transform, check_classes, class_folders, decode_images, image_files
+from audit_core.errors import DataError
+from audit_core.paths import existing_folder
+
+EXPECTED = "an ImageFolder-style folder with one subfolder per class"
+
+
+def _classes(folders: dict[str, Path]) -> list[str]:
+    classes = class_folders(folders["members"])
+    if len(classes) < 2:
+        raise DataError(
+            f"data.members: folder '{folders['members']}' has {len(classes)} class folders; expected one "
+            "subfolder per class, at least two."
+        )
+    for part, folder in folders.items():
+        check_classes(folder, classes, f"data.{part}", "the members folder")
+        extra = sorted(set(class_folders(folder)) - set(classes))
+        if extra:
+            raise DataError(
+                f"data.{part}: folder '{folder}' has class folder {extra[0]!r}, which the members folder "
+                "lacks; expected the same class folders everywhere."
+            )
+    return classes
+
+
+def load_image_folder_data(config: ImageFolderDataConfig) -> AuditData:
+    """Classes are the members folder's subfolders (sorted); every other part must have the same ones.
+
+    Record ids are the image paths relative to the folder that holds all four parts, so the same file listed
+    in two parts is caught as an overlap.
+    """
+    folders = {part: existing_folder(getattr(config, part), f"data.{part}", EXPECTED) for part in PARTS}
+    classes = _classes(folders)
+    common = Path(os.path.commonpath([f.resolve() for f in folders.values()]))
+    transform = build_transform(config.transform)
+
+    def read_part(folder: Path, field: str) -> Split:
+        files = image_files(folder, classes, field)
+        ids = np.array([Path(file).resolve().relative_to(common).as_posix() for file, _ in files])
+        features = decode_images([file for file, _ in files], transform, field)
+        return Split(features, np.array([label for _, label in files], dtype=np.int64), ids)
+
+    return load_part_files("image_folder", config, read_part)

@@ -1,0 +1,38 @@
+"""One registry from ``data.kind`` to the loader that turns that config into AuditData."""
+
+from collections.abc import Callable
+from typing import Any
+
+from audit_core.config import DataConfig, DemoDataConfig
+from audit_core.data.base import AuditData
+from audit_core.data.cifar10 import load_cifar10_data
+from audit_core.data.demo import load_demo_data
+from audit_core.data.image_folder import load_image_folder_data
+from audit_core.data.imagenet import load_imagenet_data
+from audit_core.data.npz import load_npz_data
+from audit_core.data.table import load_table_data
+
+
+def _demo(config: DemoDataConfig) -> AuditData:
+    return load_demo_data(
+        config.dataset,
+        n_members=config.n_members,
+        n_non_members=config.n_non_members,
+        n_population=config.n_population,
+        split_seed=config.split_seed,
+    )
+
+
+LOADERS: dict[str, Callable[[Any], AuditData]] = {
+    "demo": _demo,
+    "table": load_table_data,
+    "npz": load_npz_data,
+    "image_folder": load_image_folder_data,
+    "cifar10": load_cifar10_data,
+    "imagenet": load_imagenet_data,
+}
+
+
+def load_data(config: DataConfig) -> AuditData:
+    """The AuditData described by one ``data`` config (any kind in :data:`LOADERS`)."""
+    return LOADERS[config.kind](config)

@@ -1,0 +1,56 @@
+"""NumPy ``.npz`` archives, one per audit part, read without unpickling (object arrays are refused)."""
+
+import zipfile
+from functools import partial
+from pathlib import Path
+
+import numpy as np
+
+from audit_core.config import NpzDataConfig
+from audit_core.data.base import AuditData, Split, integer_labels, load_part_files
+from audit_core.errors import DataError
+from audit_core.paths import existing_file
+
+
+def _array(archive: np.lib.npyio.NpzFile, key: str, path: Path, field: str) -> np.ndarray:
+    if key not in archive.files:
+        raise DataError(
+            f"{field}: archive '{path}' has no array {key!r}; its arrays are {sorted(archive.files)}."
+        )
+    try:
+        return archive[key]
+    except ValueError:  # numpy refuses object arrays when allow_pickle is False
+        raise DataError(
+            f"{field}: array {key!r} in '{path}' holds pickled Python objects, which dynaudit does not load; "
+            "expected a numeric or string array."
+        ) from None
+
+
+def _read_part(config: NpzDataConfig, path: Path, field: str) -> Split:
+    existing_file(path, field, "a NumPy .npz archive")
+    try:
+        archive = np.load(path, allow_pickle=False)
+    except (OSError, ValueError, zipfile.BadZipFile):
+        raise DataError(
+            f"{field}: '{path}' is not a readable .npz archive; expected numpy.savez output."
+        ) from None
+    with archive:
+        features = _array(archive, config.features_key, path, field)
+        labels = _array(archive, config.labels_key, path, field)
+        ids = (
+            _array(archive, config.ids_key, path, field).astype(str)
+            if config.ids_key
+            else np.array([f"{path.name}:{row}" for row in range(len(labels))])
+        )
+    if features.ndim < 2 or len(features) != len(labels) or labels.ndim != 1:
+        raise DataError(
+            f"{field}: '{path}' has {config.features_key!r} of shape {features.shape} and "
+            f"{config.labels_key!r} of shape {labels.shape}; expected (n, ...) records and (n,) labels."
+        )
+    records = features.astype(np.float32) if features.dtype.kind in "biuf" else features.astype(object)
+    return Split(records, integer_labels(labels, f"array {config.labels_key!r} of '{path}'"), ids)
+
+
+def load_npz_data(config: NpzDataConfig) -> AuditData:
+    """One archive per audit part, each with the configured feature, label and (optional) id arrays."""
+    return load_part_files("npz", config, partial(_read_part, config))

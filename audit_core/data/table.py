@@ -1,0 +1,68 @@
+"""Parquet and CSV tables: one row per record, feature columns, a label column and an optional id column."""
+
+from collections.abc import Callable
+from functools import partial
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from audit_core.config import TableDataConfig
+from audit_core.data.base import AuditData, Split, integer_labels, load_part_files
+from audit_core.errors import DataError
+from audit_core.paths import existing_file, suffix_of
+
+READERS: dict[str, Callable[[Path], pd.DataFrame]] = {
+    ".parquet": pd.read_parquet,
+    ".pq": pd.read_parquet,
+    ".csv": pd.read_csv,
+}
+
+
+def read_table(path: Path, field: str) -> pd.DataFrame:
+    """Read a Parquet or CSV file named by config ``field``, with one-sentence errors."""
+    existing_file(path, field, "a Parquet or CSV table")
+    reader = READERS[suffix_of(path, READERS, field, "a table")]
+    try:
+        return reader(path)
+    except Exception as error:  # pyarrow and pandas raise many types for a corrupt file
+        raise DataError(
+            f"{field}: '{path}' is not a readable {path.suffix[1:]} table ({type(error).__name__}); "
+            "expected a valid file."
+        ) from None
+
+
+def require_columns(frame: pd.DataFrame, columns: list[str], path: Path, field: str) -> None:
+    """Raise a :class:`DataError` naming the first of ``columns`` missing from ``frame``."""
+    missing = [c for c in columns if c not in frame.columns]
+    if missing:
+        raise DataError(
+            f"{field}: table '{path}' has no column {missing[0]!r}; its columns are "
+            f"{[str(c) for c in frame.columns]}."
+        )
+
+
+def record_array(frame: pd.DataFrame) -> np.ndarray:
+    """Feature columns as float32 when all are numeric, else as an object array of raw records."""
+    if all(pd.api.types.is_numeric_dtype(dtype) for dtype in frame.dtypes):
+        return frame.to_numpy(dtype=np.float32)
+    return frame.to_numpy(dtype=object)
+
+
+def _read_part(config: TableDataConfig, path: Path, field: str) -> Split:
+    frame = read_table(path, field)
+    named = [config.label, *([config.id] if config.id else []), *(config.features or [])]
+    require_columns(frame, named, path, field)
+    features = config.features or [c for c in frame.columns if c not in (config.label, config.id)]
+    ids = (
+        frame[config.id].astype(str).to_numpy()
+        if config.id
+        else np.array([f"{path.name}:{row}" for row in range(len(frame))])
+    )
+    labels = integer_labels(frame[config.label].to_numpy(), f"column {config.label!r} of '{path}'")
+    return Split(record_array(frame[features]), labels, ids)
+
+
+def load_table_data(config: TableDataConfig) -> AuditData:
+    """One table per audit part; columns are selected by name, so their order in the files may differ."""
+    return load_part_files("table", config, partial(_read_part, config))

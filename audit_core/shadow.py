@@ -1,0 +1,77 @@
+"""The attacker's shadow model outputs, by ``shadow.kind``: trained here with the recipe on population data
+(see :func:`audit_core.pipeline.shadow_outputs`), read from reference predictions, or absent."""
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from audit_core.config import PredictionsShadowConfig
+from audit_core.data import AuditData
+from audit_core.errors import AuditInputError, DataError
+from audit_core.signals import LogitSet, check_logits
+from audit_core.targets.predictions import read_prediction_table
+
+
+@dataclass(frozen=True)
+class ShadowLogits:
+    """Shadow logits on records that trained the shadow model(s) (``members``) and on held-out records;
+    ``fingerprint`` is the SHA-256 of the file they came from, if any."""
+
+    members: LogitSet
+    non_members: LogitSet
+    fingerprint: str | None = None
+
+
+def require_numeric_features(data: AuditData, field: str) -> None:
+    """Raise unless the records are numeric arrays the recipe's torch model can train on."""
+    if not data.population.numeric:
+        kind = (
+            "no feature columns"
+            if data.population.width == 0
+            else f"{data.population.features.dtype} records"
+        )
+        raise AuditInputError(
+            f"{field} 'trained' trains the recipe's network on numeric features, but the {data.name} data "
+            f"have {kind}; expected numeric features, or a {field} that needs no training."
+        )
+
+
+def read_shadow(config: PredictionsShadowConfig, data: AuditData) -> ShadowLogits:
+    """Reference-model outputs on population records; ``in_training_column`` splits them into in and out."""
+    table = read_prediction_table(
+        config.path,
+        field="shadow.path",
+        id_column=config.id_column,
+        columns=config.columns,
+        output=config.output,
+        extra=[config.in_training_column],
+    )
+    in_training = table.frame[config.in_training_column]
+    if not (in_training.dtype == bool or set(in_training.unique()) <= {0, 1}):
+        raise DataError(
+            f"{table.source}: column {config.in_training_column!r} holds {in_training.dtype} values; "
+            "expected true/false per record."
+        )
+    in_training = in_training.to_numpy(dtype=bool)
+    if in_training.all() or not in_training.any():
+        raise DataError(
+            f"{table.source}: column {config.in_training_column!r} is {bool(in_training[0])} for every row; "
+            "expected records both in and out of the reference model's training set."
+        )
+    index = pd.Index(data.population.ids).get_indexer(table.ids)
+    if (index < 0).any():
+        stray = table.ids[index < 0]
+        raise DataError(
+            f"{table.source} has {len(stray)} ids that are not population records (e.g. {str(stray[0])!r}); "
+            "expected ids of data.population, the attacker's own records."
+        )
+    population = data.population.subset(index)
+    k = data.n_classes
+    sets = [
+        check_logits(
+            table.logits[mask], population.subset(np.flatnonzero(mask)), k, f"the {part} in {table.source}"
+        )
+        for mask, part in ((in_training, "reference members"), (~in_training, "reference non-members"))
+    ]
+    return ShadowLogits(*sets, fingerprint=table.digest)

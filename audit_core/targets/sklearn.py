@@ -1,0 +1,96 @@
+"""A fitted scikit-learn classifier as the target: skops files by default, pickles only with consent.
+
+skops rebuilds only types it trusts (scikit-learn's own, numpy, scipy) plus those the config lists in
+``target.trusted_types``; any other type in the file stops the audit with its name. joblib and pickle files
+run arbitrary code when loaded, so they are read only when the config says ``trust_pickle: true``.
+"""
+
+import pickle
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import joblib
+import numpy as np
+import skops.io as sio
+
+from audit_core.artifacts import sha256_file
+from audit_core.config import SklearnTargetConfig
+from audit_core.errors import TargetError, brief
+from audit_core.paths import existing_file, suffix_of
+from audit_core.targets.base import ModelTarget
+
+FIELD = "target.path"
+
+
+def _load_skops(path: Path, config: SklearnTargetConfig) -> Any:
+    try:
+        untrusted = sio.get_untrusted_types(file=path)
+    except Exception as error:  # a corrupt zip or a bad schema
+        raise TargetError(
+            f"{FIELD}: '{path}' is not a readable skops file ({type(error).__name__}); expected "
+            "skops.io.dump output."
+        ) from None
+    refused = sorted(set(untrusted) - set(config.trusted_types))
+    if refused:
+        raise TargetError(
+            f"{FIELD}: '{path}' contains types that are not trusted: {refused}; list them in "
+            "target.trusted_types if you trust their code."
+        )
+    return sio.load(path, trusted=untrusted)
+
+
+def _load_pickle(path: Path, config: SklearnTargetConfig) -> Any:
+    if not config.trust_pickle:
+        raise TargetError(
+            f"{FIELD}: '{path}' is a pickle, which runs arbitrary code when loaded; set target.trust_pickle: "
+            "true only if you trust its author, or save the model with skops.io.dump."
+        )
+    try:
+        return joblib.load(path)
+    except (pickle.UnpicklingError, EOFError, ValueError, KeyError) as error:
+        raise TargetError(
+            f"{FIELD}: '{path}' is not a readable joblib/pickle file ({brief(error)})."
+        ) from None
+
+
+LOADERS: dict[str, Callable[[Path, SklearnTargetConfig], Any]] = {
+    ".skops": _load_skops,
+    ".joblib": _load_pickle,
+    ".pkl": _load_pickle,
+    ".pickle": _load_pickle,
+}
+
+
+class SklearnTarget(ModelTarget):
+    """A classifier with ``predict_proba`` and integer classes ``0..k-1``; logits are log probabilities."""
+
+    def __init__(self, model: Any, *, source: str, digest: str, batch_size: int = 4096) -> None:
+        classes = getattr(model, "classes_", None)
+        if not hasattr(model, "predict_proba") or classes is None:
+            raise TargetError(
+                f"{source} holds a {type(model).__name__}; expected a fitted classifier with predict_proba."
+            )
+        if not np.array_equal(np.asarray(classes), np.arange(len(classes))):
+            raise TargetError(
+                f"{source} has classes {list(classes)[:5]}; expected integer classes 0..k-1 as in the labels."
+            )
+        n_features = getattr(model, "n_features_in_", None)
+        super().__init__(
+            source=source,
+            digest=digest,
+            output="probabilities",
+            batch_size=batch_size,
+            input_shape=None if n_features is None else (int(n_features),),
+        )
+        self.model = model
+
+    def predict(self, batch: np.ndarray) -> np.ndarray:
+        return self.model.predict_proba(batch)
+
+
+def open_sklearn(config: SklearnTargetConfig) -> SklearnTarget:
+    """Load the classifier safely (see the module docstring); its fingerprint is the file's SHA-256."""
+    path = existing_file(config.path, FIELD, "a scikit-learn model file (.skops, or .joblib/.pkl)")
+    model = LOADERS[suffix_of(path, LOADERS, FIELD, "a scikit-learn model")](path, config)
+    return SklearnTarget(model, source=f"{FIELD} '{path}'", digest=sha256_file(path))

@@ -1,0 +1,38 @@
+"""Importable model code for the tests: what a user's ``package.module:name`` would point at."""
+
+import numpy as np
+from torch import nn
+
+
+def mlp(n_features: int, n_classes: int, hidden: int = 64) -> nn.Module:
+    """A two-layer perceptron, the architecture behind the state-dict tests."""
+    return nn.Sequential(nn.Flatten(), nn.Linear(n_features, hidden), nn.ReLU(), nn.Linear(hidden, n_classes))
+
+
+def text_logits(batch: np.ndarray) -> np.ndarray:
+    """A fixed 'text model': three class scores from each text's length, vowels and spaces."""
+    texts = [str(row[0]) for row in batch]
+    counts = np.array([[len(t), sum(c in "aeiou" for c in t), t.count(" ")] for t in texts], dtype=float)
+    return counts @ np.array([[0.1, -0.1, 0.0], [-0.3, 0.5, 0.1], [0.2, 0.0, -0.4]])
+
+
+def nan_logits(batch: np.ndarray) -> np.ndarray:
+    """A broken model: NaN logits for every record."""
+    return np.full((len(batch), 3), np.nan)
+
+
+def failing_factory() -> nn.Module:
+    """An architecture factory that fails."""
+    raise RuntimeError("cannot build")
+
+
+def doubled(x: np.ndarray) -> np.ndarray:
+    """A user's own preprocessing step (skops does not know it)."""
+    return 2 * x
+
+
+def late_nan_logits(batch: np.ndarray) -> np.ndarray:
+    """A model that breaks only on large batches: the input check's small probe passes, the full query not."""
+    logits = np.zeros((len(batch), 3))
+    logits[16:] = np.nan
+    return logits

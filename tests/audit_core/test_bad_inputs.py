@@ -1,0 +1,439 @@
+"""The bad-input table: each case is one sentence on stderr naming what, where and what was expected; exit
+code 2 from the ``dynaudit`` command line; and nothing written. Runs ``flows.cli.main`` in-process: every
+case fails in the input check, before Prefect starts."""
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import joblib
+import numpy as np
+import pandas as pd
+import pytest
+import skops.io as sio
+import torch
+import yaml
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import FunctionTransformer
+
+from audit_core.pipeline import check_inputs
+from flows import cli
+from flows.cli import main
+from tests.audit_core.byo import (
+    RECIPE,
+    blobs,
+    class_images,
+    config,
+    tabular_parts,
+    write_cifar_batches,
+    write_image_folder,
+    write_npz,
+    write_tables,
+)
+from tests.audit_core.models import doubled, mlp
+
+Setup = Callable[[Path, dict], None]
+
+
+def _base(tmp: Path) -> dict:
+    """A valid audit: Parquet tables and a scikit-learn model saved with skops."""
+    x, y, _ = tabular_parts()["members"]
+    sio.dump(LogisticRegression(max_iter=500).fit(x, y), tmp / "model.skops")
+    return {
+        "run_name": "bad",
+        "data": {"kind": "table", "id": "id", **write_tables(tmp, ".parquet")},
+        "target": {"kind": "sklearn", "path": str(tmp / "model.skops")},
+        "recipe": RECIPE,
+    }
+
+
+def _edit_table(cfg: dict, part: str, edit: Callable[[pd.DataFrame], pd.DataFrame]) -> None:
+    path = Path(cfg["data"][part])
+    edit(pd.read_parquet(path)).to_parquet(path)
+
+
+def _target(**fields) -> Setup:
+    def setup(tmp: Path, cfg: dict) -> None:
+        cfg["target"] = {k: v.format(tmp=tmp) if isinstance(v, str) else v for k, v in fields.items()}
+
+    return setup
+
+
+def _write(name: str, content: bytes) -> Setup:
+    def setup(tmp: Path, cfg: dict) -> None:
+        (tmp / name).write_bytes(content)
+
+    return setup
+
+
+def _steps(*setups: Setup) -> Setup:
+    def setup(tmp: Path, cfg: dict) -> None:
+        for step in setups:
+            step(tmp, cfg)
+
+    return setup
+
+
+def _untrusted_skops(tmp: Path, cfg: dict) -> None:
+    x, y = blobs(60, 0)
+    model = make_pipeline(FunctionTransformer(doubled), LogisticRegression()).fit(x, y)
+    sio.dump(model, tmp / "custom.skops")
+    cfg["target"]["path"] = str(tmp / "custom.skops")
+
+
+def _pickled_module(tmp: Path, cfg: dict) -> None:
+    torch.save(mlp(8, 3), tmp / "model.pt")
+    cfg["target"] = {
+        "kind": "torch_state_dict",
+        "weights": str(tmp / "model.pt"),
+        "architecture": "torch.nn:Linear",
+    }
+
+
+def _mismatched_state_dict(tmp: Path, cfg: dict) -> None:
+    torch.save(mlp(8, 3).state_dict(), tmp / "weights.pt")
+    cfg["target"] = {
+        "kind": "torch_state_dict",
+        "weights": str(tmp / "weights.pt"),
+        "architecture": "torch.nn:Linear",
+        "architecture_kwargs": {"in_features": 8, "out_features": 3},
+    }
+
+
+def _sklearn_model(tmp: Path, cfg: dict, n_features: int, n_classes: int) -> None:
+    x, y = blobs(90, 0)
+    joblib.dump(LogisticRegression().fit(x[:, :n_features], y % n_classes), tmp / "m.joblib")
+    cfg["target"] = {"kind": "sklearn", "path": str(tmp / "m.joblib"), "trust_pickle": True}
+
+
+def _predictions(
+    tmp: Path, cfg: dict, *, nan: bool = False, drop: int = 0, probabilities: bool = False
+) -> None:
+    frames = []
+    for x, _, ids in tabular_parts().values():
+        frames.append(pd.DataFrame(np.abs(x[:, :3]), columns=["a", "b", "c"]).assign(id=ids))
+    frame = pd.concat(frames).iloc[drop:]
+    if nan:
+        frame.iloc[5, 1] = np.nan
+    frame.to_parquet(tmp / "p.parquet")
+    output = "probabilities" if probabilities else "logits"
+    cfg["target"] = {"kind": "predictions", "path": str(tmp / "p.parquet"), "output": output}
+
+
+def _image_folders(tmp: Path, cfg: dict) -> None:
+    parts = {}
+    for seed, part in enumerate(("members", "non_members", "population", "test")):
+        classes = ["cat", "dog"] if part == "test" else ["cat", "dog", "eel"]
+        images, labels = class_images(12, seed)
+        parts[part] = str(write_image_folder(tmp / part, images, labels % len(classes), classes))
+    cfg["data"] = {"kind": "image_folder", **parts}
+    cfg["target"] = {"kind": "trained"}
+
+
+def _npz_object_array(tmp: Path, cfg: dict) -> None:
+    paths = write_npz(tmp)
+    x, y, ids = tabular_parts()["test"]
+    np.savez(tmp / "test.npz", x=x.astype(object), y=y, ids=ids)
+    cfg["data"] = {"kind": "npz", "ids_key": "ids", **paths}
+
+
+def _npz_fewer_features(tmp: Path, cfg: dict) -> None:
+    paths = write_npz(tmp)
+    x, y, ids = tabular_parts()["test"]
+    np.savez(tmp / "test.npz", x=x[:, :7], y=y, ids=ids)
+    cfg["data"] = {"kind": "npz", "ids_key": "ids", **paths}
+
+
+def _cifar(tmp: Path, cfg: dict, *, drop: str | None = None, members: int = 20, mean: int = 3) -> None:
+    folder = write_cifar_batches(tmp / "cifar-10-batches-py", n_per_batch=20)
+    if drop:
+        (folder / drop).unlink()
+    cfg["data"] = {
+        "kind": "cifar10",
+        "root": str(tmp),
+        "members": {"pool": "train", "count": members},
+        "non_members": {"pool": "train", "count": 20},
+        "population": {"pool": "train"},
+        "test": {"pool": "test"},
+        "transform": {"mean": [0.5] * mean, "std": [0.25] * mean},
+    }
+    cfg["target"] = {"kind": "trained"}
+
+
+def _text_data(tmp: Path, cfg: dict) -> None:
+    for part in ("members", "non_members", "population", "test"):
+        _edit_table(cfg, part, lambda f: f.assign(f0=f.id + " text"))
+    cfg["target"] = {"kind": "callable", "function": "tests.audit_core.models:text_logits"}
+
+
+def _reference_outside_population(tmp: Path, cfg: dict) -> None:
+    _, _, ids = tabular_parts()["members"]
+    frame = pd.DataFrame(
+        {"id": ids, "a": 0.0, "b": 1.0, "c": 2.0, "in_training": np.arange(len(ids)) % 2 == 0}
+    )
+    frame.to_parquet(tmp / "reference.parquet")
+    cfg["shadow"] = {"kind": "predictions", "path": str(tmp / "reference.parquet")}
+
+
+@dataclass(frozen=True)
+class Bad:
+    """One bad input: how to break the valid audit, and a fragment of the sentence the user must see."""
+
+    name: str
+    setup: Setup
+    expected: str
+
+
+def _set(section: str, **fields) -> Setup:
+    def setup(tmp: Path, cfg: dict) -> None:
+        cfg[section] = {
+            **cfg[section],
+            **{k: v.format(tmp=tmp) if isinstance(v, str) else v for k, v in fields.items()},
+        }
+
+    return setup
+
+
+def _top(**fields) -> Setup:
+    return lambda tmp, cfg: cfg.update(fields)
+
+
+def _table(part: str, edit: Callable[[pd.DataFrame], pd.DataFrame]) -> Setup:
+    return lambda tmp, cfg: _edit_table(cfg, part, edit)
+
+
+CASES = [
+    Bad(
+        "missing model file",
+        _target(kind="onnx", path="{tmp}/nope.onnx"),
+        "file '{tmp}/nope.onnx' does not exist; expected an ONNX model file",
+    ),
+    Bad(
+        "corrupt ONNX model",
+        _steps(_write("m.onnx", b"not a model"), _target(kind="onnx", path="{tmp}/m.onnx")),
+        "target.path: '{tmp}/m.onnx' is not a readable ONNX model",
+    ),
+    Bad(
+        "corrupt TorchScript file",
+        _steps(_write("m.pt", b"PK junk"), _target(kind="torch_script", path="{tmp}/m.pt")),
+        "is not a readable TorchScript file",
+    ),
+    Bad(
+        "pickle without consent",
+        _steps(_write("m.pkl", b"\x80\x04N."), _target(kind="sklearn", path="{tmp}/m.pkl")),
+        "'{tmp}/m.pkl' is a pickle, which runs arbitrary code when loaded; set target.trust_pickle: true",
+    ),
+    Bad(
+        "unknown skops type",
+        _untrusted_skops,
+        "contains types that are not trusted: ['tests.audit_core.models.doubled']; list them in",
+    ),
+    Bad(
+        "state dict holding a pickled module",
+        _pickled_module,
+        "cannot be loaded with weights_only=True: it holds more than tensors",
+    ),
+    Bad(
+        "state dict of another architecture",
+        _mismatched_state_dict,
+        "does not fit torch.nn:Linear: missing keys ['bias', 'weight']",
+    ),
+    Bad(
+        "callable that cannot be imported",
+        _target(kind="callable", function="nope.module:predict"),
+        "target.function: module 'nope.module' cannot be imported",
+    ),
+    Bad(
+        "NaN logits from the model",
+        _target(kind="callable", function="tests.audit_core.models:nan_logits"),
+        "members set ({tmp}/members.parquet) gave NaN or infinite logits for 16 of 16 records",
+    ),
+    Bad(
+        "NaN in a predictions table",
+        lambda t, c: _predictions(t, c, nan=True),
+        "has 1 row with NaN or infinite outputs (e.g. column 'b' of id 'r5')",
+    ),
+    Bad(
+        "probabilities that do not sum to one",
+        lambda t, c: _predictions(t, c, probabilities=True),
+        "expected probabilities, or set output: logits",
+    ),
+    Bad(
+        "predictions missing audit records",
+        lambda t, c: _predictions(t, c, drop=3),
+        "has no row for 3 of 60 queried records (e.g. id 'r0')",
+    ),
+    Bad(
+        "model classes differ from the labels",
+        lambda t, c: _sklearn_model(t, c, 8, 2),
+        "members set ({tmp}/members.parquet) gave logits of shape (16, 2) but the data have 16 records",
+    ),
+    Bad(
+        "model expects other features",
+        lambda t, c: _sklearn_model(t, c, 5, 3),
+        "expects records of shape (5,) but the data's records have shape (8,)",
+    ),
+    Bad(
+        "labels out of range",
+        _steps(
+            _set("data", n_classes=3),
+            _table("test", lambda f: f.assign(label=f.label.where(f.index != 4, 7))),
+        ),
+        "has label 7, outside the 3 classes [0, 2]",
+    ),
+    Bad(
+        "labels that are not integers",
+        _table("members", lambda f: f.assign(label=f.label.map({0: "cat", 1: "dog", 2: "eel"}))),
+        "of '{tmp}/members.parquet' must be integer class indices 0..k-1; found '",
+    ),
+    Bad(
+        "members and non-members share ids",
+        _table("non_members", lambda f: f.assign(id=f.id.where(f.index > 0, "r0"))),
+        "record ids are both members and non-members (e.g. 'r0')",
+    ),
+    Bad(
+        "duplicate ids within a part",
+        _table("test", lambda f: f.assign(id="same")),
+        "Record ids in the test set",
+    ),
+    Bad(
+        "members and non-members share identical rows",
+        lambda t, c: (
+            pd.read_parquet(c["data"]["members"])
+            .assign(id=lambda f: "copy" + f.id)
+            .to_parquet(c["data"]["non_members"])
+        ),
+        "60 records of the non_members set",
+    ),
+    Bad("empty set", _table("test", lambda f: f.iloc[:0]), "The test set ({tmp}/test.parquet) is empty"),
+    Bad(
+        "one class only",
+        lambda t, c: [
+            _edit_table(c, p, lambda f: f.assign(label=0))
+            for p in ("members", "non_members", "population", "test")
+        ],
+        "Every record of the table data has label 0; an audit needs at least two classes",
+    ),
+    Bad(
+        "parts with different feature counts",
+        _npz_fewer_features,
+        "Records in the test set ({tmp}/test.npz) have shape (7,) but members have (8,)",
+    ),
+    Bad(
+        "image folder with a class missing",
+        _image_folders,
+        "data.test: folder '{tmp}/test' has no class folder 'eel', which the members folder has",
+    ),
+    Bad(
+        "Parquet missing a named column",
+        _set("data", label="y"),
+        "data.members: table '{tmp}/members.parquet' has no column 'y'",
+    ),
+    Bad(
+        "missing data file",
+        _set("data", test="{tmp}/nope.csv"),
+        "data.test: file '{tmp}/nope.csv' does not exist; expected a Parquet or CSV table",
+    ),
+    Bad(
+        "unknown table format",
+        _steps(_write("t.xlsx", b""), _set("data", test="{tmp}/t.xlsx")),
+        "data.test: '{tmp}/t.xlsx' has an unknown format '.xlsx'",
+    ),
+    Bad(
+        "NPZ with pickled objects",
+        _npz_object_array,
+        "holds pickled Python objects, which dynaudit does not load",
+    ),
+    Bad(
+        "CIFAR-10 folder missing a batch",
+        lambda t, c: _cifar(t, c, drop="data_batch_3"),
+        "does not exist; expected CIFAR-10 batch 'data_batch_3'",
+    ),
+    Bad(
+        "pool too small for the parts",
+        lambda t, c: _cifar(t, c, members=95),
+        "data.non_members.count: asks for 20 records of pool 'train', but 5 of its 100 remain",
+    ),
+    Bad(
+        "image transform for another channel count",
+        lambda t, c: _cifar(t, c, mean=2),
+        "the image transform does not fit images of shape (3, 32, 32)",
+    ),
+    Bad(
+        "text records for a trained shadow",
+        _text_data,
+        "shadow.kind 'trained' trains the recipe's network on numeric features, but the table data",
+    ),
+    Bad(
+        "reference predictions for audited records",
+        _reference_outside_population,
+        "has 60 ids that are not population records (e.g. 'r0')",
+    ),
+    Bad(
+        "no attack can run",
+        _top(shadow={"kind": "none"}, reference_models=0, attacks=["loss", "rmia"]),
+        "No requested attack can run (loss needs shadow, rmia needs references); give a shadow",
+    ),
+    Bad(
+        "population too small for the shadow",
+        _table("population", lambda f: f.iloc[:100]),
+        "The population set has 100 rows but the shadow model needs 60 to train on and 60 held out",
+    ),
+    Bad(
+        "unknown attack",
+        _top(attacks=["loss", "lira2"]),
+        "field 'attacks' is invalid: unknown attack 'lira2'; expected one of",
+    ),
+    Bad(
+        "unknown defense",
+        _top(defenses=[{"name": "memguard"}]),
+        "field 'defenses.0' is invalid: Input tag 'memguard' found using 'name' does not match any",
+    ),
+    Bad(
+        "unknown target kind",
+        _target(kind="keras", path="m.h5"),
+        "field 'target' is invalid: Input tag 'keras' found using kind() does not match any of the expected",
+    ),
+    Bad(
+        "run name with path separators",
+        _top(run_name="../escape"),
+        "field 'run_name' = '../escape' is invalid: must be 1-100 letters",
+    ),
+    Bad(
+        "output directory not writable",
+        _steps(_write("file", b""), _top(output_dir="{tmp}/file/out")),
+        "Output directory '{tmp}/file/out' cannot be created: '{tmp}/file' is not a folder",
+    ),
+]
+
+
+def _must_not_run(config) -> None:
+    raise AssertionError("the input check let a bad input through to the flow")
+
+
+def _files(folder: Path) -> set[Path]:
+    return set(folder.rglob("*"))
+
+
+def test_the_valid_base_audit_passes_the_input_check(tmp_path):
+    check_inputs(config(tmp_path, **_base(tmp_path)))
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
+def test_bad_input_is_one_sentence_exit_2_and_nothing_written(case, tmp_path, capsys, monkeypatch):
+    monkeypatch.setattr(cli, "_run", _must_not_run)
+    cfg = _base(tmp_path)
+    case.setup(tmp_path, cfg)
+    cfg["output_dir"] = cfg.get("output_dir", "{tmp}/out").format(tmp=tmp_path)
+    (tmp_path / "audit.yaml").write_text(yaml.safe_dump(cfg))
+    before = _files(tmp_path)
+
+    code = main(["audit", str(tmp_path / "audit.yaml")])
+
+    stderr = capsys.readouterr().err
+    assert code == 2, stderr
+    assert case.expected.format(tmp=tmp_path) in stderr
+    assert stderr.startswith("dynaudit: ") and stderr.endswith(".\n") and stderr.count("\n") == 1
+    assert _files(tmp_path) == before, "a rejected audit must write nothing"
+    assert not (tmp_path / "out").exists()

@@ -1,0 +1,266 @@
+"""Every target kind and data format through a full audit (plain pipeline functions, no Prefect)."""
+
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+import joblib
+import numpy as np
+import pandas as pd
+import pytest
+import skops.io as sio
+import torch
+from safetensors.torch import save_file
+from sklearn.linear_model import LogisticRegression
+
+from audit_core.artifacts import sha256_file
+from audit_core.config import DEFAULT_ATTACKS
+from audit_core.data import PARTS, load_demo_data
+from audit_core.pipeline import write_run_folder
+from tests.audit_core.byo import (
+    N_CLASSES,
+    N_FEATURES,
+    class_images,
+    config,
+    member_mlp,
+    run_audit,
+    tabular_parts,
+    write_cifar_batches,
+    write_image_folder,
+    write_npz,
+    write_tables,
+)
+from tests.audit_core.models import text_logits
+
+# One attack for each kind of input: a shadow, references, references and target population, nothing.
+ONE_PER_INPUT = ["loss", "lira_offline", "rmia", "label_only"]
+MLP_FACTORY = {
+    "architecture": "tests.audit_core.models:mlp",
+    "architecture_kwargs": {"n_features": N_FEATURES, "n_classes": N_CLASSES},
+}
+
+
+@dataclass(frozen=True)
+class Case:
+    """One audit: its config fields, and what the result must show."""
+
+    fields: dict
+    accuracy: float | None = None  # the target's own test accuracy, computed without dynaudit
+    target_digest: str | None = None  # the SHA-256 the manifest must record for the target
+    leaks: bool = False  # the target memorised its members, so the attacks must beat chance
+    skipped: frozenset[str] = frozenset()  # attacks whose inputs this audit lacks
+
+
+@pytest.fixture(scope="module")
+def mlp():
+    return member_mlp()
+
+
+def _mlp_accuracy(module) -> float:
+    x, y, _ = tabular_parts()["test"]
+    with torch.no_grad():
+        return float((module(torch.as_tensor(x)).argmax(1).numpy() == y).mean())
+
+
+def torch_script_on_parquet(tmp, mlp) -> Case:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)
+        torch.jit.script(mlp).save(str(tmp / "model.pt"))
+    data = {"kind": "table", "id": "id", **write_tables(tmp, ".parquet")}
+    target = {"kind": "torch_script", "path": str(tmp / "model.pt")}
+    fields = {"data": data, "target": target, "attacks": DEFAULT_ATTACKS}  # the whole battery, once
+    return Case(fields, _mlp_accuracy(mlp), sha256_file(tmp / "model.pt"), True)
+
+
+def state_dict_on_npz(tmp, mlp) -> Case:
+    torch.save(mlp.state_dict(), tmp / "weights.pth")
+    target = {"kind": "torch_state_dict", "weights": str(tmp / "weights.pth"), **MLP_FACTORY}
+    data = {"kind": "npz", "ids_key": "ids", **write_npz(tmp)}
+    return Case({"data": data, "target": target}, _mlp_accuracy(mlp), None, True)
+
+
+def safetensors_on_csv(tmp, mlp) -> Case:
+    save_file({k: v.contiguous() for k, v in mlp.state_dict().items()}, tmp / "weights.safetensors")
+    target = {"kind": "torch_state_dict", "weights": str(tmp / "weights.safetensors"), **MLP_FACTORY}
+    data = {"kind": "table", "id": "id", **write_tables(tmp, ".csv")}
+    return Case({"data": data, "target": target}, _mlp_accuracy(mlp), None, True)
+
+
+def onnx_on_parquet(tmp, mlp) -> Case:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(
+            mlp, (torch.zeros(2, N_FEATURES),), str(tmp / "m.onnx"), dynamic_axes={"x": {0: "n"}},
+            input_names=["x"], dynamo=False,
+        )  # fmt: skip
+    data = {"kind": "table", "id": "id", **write_tables(tmp, ".parquet")}
+    target = {"kind": "onnx", "path": str(tmp / "m.onnx")}
+    return Case({"data": data, "target": target}, _mlp_accuracy(mlp), sha256_file(tmp / "m.onnx"), True)
+
+
+def _demo_classifier(dataset: str, sizes: dict, path: Path, dump) -> tuple[dict, float]:
+    data = load_demo_data(dataset, **sizes)
+    model = LogisticRegression(max_iter=1000).fit(data.members.features, data.members.labels)
+    dump(model, path)
+    accuracy = float((model.predict(data.test.features) == data.test.labels).mean())
+    return {"kind": "demo", "dataset": dataset, **sizes}, accuracy
+
+
+def skops_on_breast_cancer(tmp, mlp) -> Case:
+    sizes = {"n_members": 100, "n_non_members": 100, "n_population": 250}
+    data, accuracy = _demo_classifier("breast_cancer", sizes, tmp / "lr.skops", sio.dump)
+    target = {"kind": "sklearn", "path": str(tmp / "lr.skops")}
+    return Case({"data": data, "target": target}, accuracy, sha256_file(tmp / "lr.skops"))
+
+
+def joblib_on_wine(tmp, mlp) -> Case:
+    sizes = {"n_members": 30, "n_non_members": 30, "n_population": 70}
+    data, accuracy = _demo_classifier("wine", sizes, tmp / "lr.joblib", joblib.dump)
+    target = {"kind": "sklearn", "path": str(tmp / "lr.joblib"), "trust_pickle": True}
+    return Case({"data": data, "target": target}, accuracy, sha256_file(tmp / "lr.joblib"))
+
+
+def callable_on_text_with_reference_predictions(tmp, mlp) -> Case:
+    rng = np.random.default_rng(5)
+    words = np.array(["a", "cat", "sat", "on", "the", "mat", "eel", "zoo"])
+    paths, frames = {}, {}
+    for part, (_, y, ids) in tabular_parts().items():
+        texts = [" ".join([*rng.choice(words, size=rng.integers(1, 6)), i]) for i in ids]  # unique records
+        frames[part] = pd.DataFrame({"text": texts, "label": y, "id": ids})
+        paths[part] = str(tmp / f"{part}.parquet")
+        frames[part].to_parquet(paths[part])
+    population = frames["population"]
+    logits = text_logits(population[["text"]].to_numpy(dtype=object))
+    reference = pd.DataFrame(logits, columns=["c0", "c1", "c2"]).assign(
+        id=population.id, in_training=rng.random(len(population)) < 0.5
+    )
+    reference.to_parquet(tmp / "reference.parquet")
+    test = frames["test"]
+    accuracy = float((text_logits(test[["text"]].to_numpy(dtype=object)).argmax(1) == test.label).mean())
+    return Case(
+        {
+            "data": {"kind": "table", "id": "id", **paths},
+            "target": {"kind": "callable", "function": "tests.audit_core.models:text_logits"},
+            "shadow": {"kind": "predictions", "path": str(tmp / "reference.parquet")},
+            "reference_models": 0,  # text records: no reference models to train
+        },
+        accuracy,
+        skipped=frozenset({"lira_offline", "rmia"}),
+    )
+
+
+def predictions_on_parquet_with_trained_shadow(tmp, mlp) -> Case:
+    rows = []
+    for x, _, ids in tabular_parts().values():
+        with torch.no_grad():
+            probs = torch.softmax(mlp(torch.as_tensor(x)), dim=1).numpy()
+        rows.append(pd.DataFrame(probs, columns=["p0", "p1", "p2"]).assign(id=ids))
+    pd.concat(rows).to_parquet(tmp / "predictions.parquet")
+    target = {"kind": "predictions", "path": str(tmp / "predictions.parquet"), "output": "probabilities"}
+    data = {"kind": "table", "id": "id", **write_tables(tmp, ".parquet")}
+    digest = sha256_file(tmp / "predictions.parquet")
+    return Case({"data": data, "target": target}, _mlp_accuracy(mlp), digest, True)
+
+
+def trained_on_image_folder(tmp, mlp) -> Case:
+    sizes = {"members": 30, "non_members": 30, "population": 60, "test": 30}
+    classes = ["cat", "dog", "eel"]
+    parts = {
+        part: str(write_image_folder(tmp / part, *class_images(sizes[part], seed), classes))
+        for seed, part in enumerate(PARTS)
+    }
+    data = {"kind": "image_folder", **parts}
+    return Case({"data": data, "target": {"kind": "trained"}})
+
+
+def trained_on_cifar10(tmp, mlp) -> Case:
+    write_cifar_batches(tmp / "cifar-10-batches-py", n_per_batch=30)
+    draws = {
+        "members": {"pool": "train", "count": 30},
+        "non_members": {"pool": "train", "count": 30},
+        "population": {"pool": "train"},
+        "test": {"pool": "test"},
+    }
+    return Case({"data": {"kind": "cifar10", "root": str(tmp), **draws}, "target": {"kind": "trained"}})
+
+
+def trained_on_imagenet_folders(tmp, mlp) -> Case:
+    wnids = ["n01440764", "n01443537", "n01484850"]
+    for seed, (pool, n) in enumerate({"train": 150, "val": 30}.items()):
+        write_image_folder(tmp / pool, *class_images(n, seed, size=12), wnids)
+    draws = {
+        "members": {"pool": "train", "count": 30},
+        "non_members": {"pool": "train", "count": 30},
+        "population": {"pool": "train"},
+        "test": {"pool": "val"},
+    }
+    data = {"kind": "imagenet", "root": str(tmp), "transform": {"resize": 8, "center_crop": 8}, **draws}
+    return Case({"data": data, "target": {"kind": "trained"}})
+
+
+CASES = [
+    torch_script_on_parquet,
+    state_dict_on_npz,
+    safetensors_on_csv,
+    onnx_on_parquet,
+    skops_on_breast_cancer,
+    joblib_on_wine,
+    callable_on_text_with_reference_predictions,
+    predictions_on_parquet_with_trained_shadow,
+    trained_on_image_folder,
+    trained_on_cifar10,
+    trained_on_imagenet_folders,
+]
+
+
+@pytest.mark.parametrize("build", CASES, ids=[c.__name__ for c in CASES])
+def test_full_audit(build, tmp_path, mlp):
+    case = build(tmp_path, mlp)
+    audit = config(tmp_path, **{"attacks": ONE_PER_INPUT, **case.fields})
+    result = run_audit(audit)
+    baseline, defended = result.baseline, result.defended[0]
+    assert [e.condition for e in result.evaluations] == ["undefended", defended.condition]
+    assert set(baseline.skipped) == case.skipped
+    assert result.attacks == [a for a in audit.attacks if a not in case.skipped]
+    if case.accuracy is not None:
+        assert baseline.test_accuracy.value == pytest.approx(case.accuracy, abs=1e-12)
+    else:  # dynaudit trained the target: it must beat guessing (Wilson interval above 1/k)
+        assert baseline.test_accuracy.ci_low > 1 / N_CLASSES
+    if case.target_digest is not None:
+        assert result.provenance["fingerprints"]["target"] == case.target_digest
+    if case.leaks:  # a memorised training set: the loss attack's AUC interval lies above chance
+        assert baseline.outcome("loss", "naive").auc.ci_low > 0.5
+
+
+def test_black_box_audit_without_a_shadow_skips_the_calibrated_attacks_and_says_why(tmp_path, mlp):
+    """Logits only (no features, no shadow, no reference models): the fixed-rule attacks still run."""
+    paths, rows = {}, []
+    for part, (x, y, ids) in tabular_parts().items():
+        pd.DataFrame({"id": ids, "label": y}).to_csv(tmp_path / f"{part}.csv", index=False)
+        paths[part] = str(tmp_path / f"{part}.csv")
+        if part != "population":  # the target's owner logged the audit records only
+            with torch.no_grad():
+                logits = mlp(torch.as_tensor(x)).numpy()
+            rows.append(pd.DataFrame(logits, columns=["z0", "z1", "z2"]).assign(id=ids))
+    pd.concat(rows).to_parquet(tmp_path / "logits.parquet")
+    audit = config(
+        tmp_path,
+        data={"kind": "table", "id": "id", **paths},
+        target={"kind": "predictions", "path": str(tmp_path / "logits.parquet")},
+        shadow={"kind": "none"},
+        reference_models=0,
+        attacks=["loss", "rmia", "label_only", "paper_loss"],
+    )
+    result = run_audit(audit)
+    assert result.attacks == ["label_only", "paper_loss"]
+    assert set(result.baseline.skipped) == {"loss", "rmia"}
+    assert "needs shadow" in result.baseline.skipped["loss"]
+    assert "references and target population" in result.baseline.skipped["rmia"]
+    gap = result.baseline.outcome("label_only", "naive")
+    assert gap.balanced_accuracy.ci_low > 0.5  # members are all classified correctly, non-members are not
+
+    run_dir = write_run_folder(audit, result, [])
+    metrics = pd.read_parquet(run_dir / "metrics.parquet")
+    assert set(metrics.loc[metrics.metric == "skipped", "attack"]) == {"loss", "rmia"}
+    report = (run_dir / "report.html").read_text()
+    assert "Skipped attacks:" in report and "The attacker has no shadow model" in report

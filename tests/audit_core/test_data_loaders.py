@@ -1,0 +1,197 @@
+"""Every data loader on small generated files in the real format."""
+
+import os
+import pickle
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from audit_core.config import PoolDraw, parse_config
+from audit_core.data import PARTS, load_data
+from audit_core.data.cifar10 import read_batch
+from audit_core.data.pools import draw_parts
+from audit_core.errors import DataError
+from tests.audit_core.byo import (
+    FEATURES,
+    N_CLASSES,
+    SIZES,
+    class_images,
+    tabular_parts,
+    write_cifar_batches,
+    write_image_folder,
+    write_npz,
+    write_tables,
+)
+
+
+def _load(**data):
+    return load_data(parse_config({"data": data}).data)
+
+
+def test_parquet_csv_and_npz_give_the_same_records(tmp_path):
+    parquet = _load(kind="table", id="id", **write_tables(tmp_path, ".parquet"))
+    csv = _load(kind="table", id="id", **write_tables(tmp_path, ".csv"))
+    npz = _load(kind="npz", ids_key="ids", **write_npz(tmp_path))
+    expected = tabular_parts()
+    for data in (parquet, csv, npz):
+        assert data.n_classes == N_CLASSES
+        for part, (x, y, ids) in expected.items():
+            split = getattr(data, part)
+            np.testing.assert_allclose(split.features, x, rtol=1e-6)
+            np.testing.assert_array_equal(split.labels, y)
+            np.testing.assert_array_equal(split.ids, ids)
+
+
+def test_table_columns_are_chosen_by_name_and_ids_default_to_file_and_row(tmp_path):
+    paths = write_tables(tmp_path, ".csv")
+    members = pd.read_csv(paths["members"])
+    members[["label", *reversed(FEATURES), "id"]].to_csv(paths["members"], index=False)  # shuffled columns
+    data = _load(kind="table", features=FEATURES[:3], **paths)
+    np.testing.assert_allclose(data.members.features, tabular_parts()["members"][0][:, :3], rtol=1e-6)
+    assert data.members.ids[0] == "members.csv:0" and data.members.features.dtype == np.float32
+
+
+def test_a_text_column_gives_raw_records(tmp_path):
+    paths = {}
+    for part, (_, y, ids) in tabular_parts().items():
+        frame = pd.DataFrame({"text": [f"record {i} of {part}" for i in ids], "label": y, "id": ids})
+        frame.to_parquet(tmp_path / f"{part}.parquet")
+        paths[part] = str(tmp_path / f"{part}.parquet")
+    data = _load(kind="table", id="id", **paths)
+    assert data.members.features.dtype == object and data.members.features.shape == (SIZES["members"], 1)
+    assert data.members.features[0, 0] == "record r0 of members" and not data.members.numeric
+
+
+def test_image_folder_decodes_pngs_with_the_configured_transform(tmp_path):
+    classes = ["cat", "dog", "eel"]
+    paths, originals = {}, {}
+    for seed, part in enumerate(PARTS):
+        images, labels = class_images(12, seed)
+        originals[part] = (images, labels)
+        paths[part] = str(write_image_folder(tmp_path / part, images, labels, classes))
+    mean, std = [0.5, 0.4, 0.3], [0.2, 0.25, 0.3]
+    data = _load(kind="image_folder", transform={"mean": mean, "std": std}, **paths)
+    images, labels = originals["members"]
+    order = np.lexsort((np.arange(len(labels)), labels))  # ImageFolder lists class by class, files by name
+    expected = (images[order].transpose(0, 3, 1, 2) / 255.0 - np.array(mean)[:, None, None]) / np.array(std)[
+        :, None, None
+    ]
+    np.testing.assert_allclose(data.members.features, expected, atol=1e-5)
+    np.testing.assert_array_equal(data.members.labels, labels[order])
+    assert data.members.ids[0].startswith("members/cat/") and data.n_classes == 3
+
+
+def test_image_folder_resize_and_grayscale(tmp_path):
+    paths = {}
+    for seed, part in enumerate(PARTS):
+        paths[part] = str(
+            write_image_folder(tmp_path / part, *class_images(6, seed, size=12), ["a", "b", "c"])
+        )
+    data = _load(kind="image_folder", transform={"resize": 6, "center_crop": 4, "grayscale": True}, **paths)
+    assert data.test.features.shape[1:] == (1, 4, 4)
+
+
+def test_cifar10_batches_load_from_the_standard_folder(tmp_path):
+    folder = write_cifar_batches(tmp_path / "cifar-10-batches-py")
+    draws = {
+        "members": {"pool": "train", "count": 50},
+        "non_members": {"pool": "train", "count": 50},
+        "population": {"pool": "train"},
+        "test": {"pool": "test"},
+    }
+    data = _load(kind="cifar10", root=str(tmp_path), transform={}, **draws)
+    assert [len(s) for s in data.splits().values()] == [50, 50, 100, 40]
+    images, labels = read_batch(folder / "data_batch_1")
+    first = data.members.ids[0]
+    pool, index = first.split(":")[1], int(first.split(":")[2])
+    assert pool == "train" and data.members.features.shape[1:] == (3, 32, 32)
+    if index < 40:  # the record is in the first batch: its pixels survived the round trip
+        np.testing.assert_allclose(data.members.features[0], images[index] / 255.0, atol=1e-6)
+        assert data.members.labels[0] == labels[index]
+    assert len(set(np.concatenate([s.ids for s in data.splits().values()]))) == 240
+
+
+def test_cifar10_default_transform_normalises_with_cifar_statistics(tmp_path):
+    write_cifar_batches(tmp_path / "cifar-10-batches-py", n_per_batch=10)
+    draws = {p: {"pool": "train", "count": 10} for p in ("members", "non_members", "population")}
+    data = _load(kind="cifar10", root=str(tmp_path / "cifar-10-batches-py"), test={"pool": "test"}, **draws)
+    assert data.test.features.min() < -1.5 and data.test.features.max() > 1.5
+
+
+class _Exploit:
+    def __reduce__(self):
+        return (os.system, ("touch pwned",))
+
+
+def test_a_tampered_cifar_batch_cannot_run_code(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    folder = write_cifar_batches(tmp_path / "cifar", n_per_batch=4)
+    (folder / "data_batch_3").write_bytes(pickle.dumps({b"data": _Exploit(), b"labels": []}, protocol=2))
+    with pytest.raises(DataError, match=r"global posix\.system is not allowed in a CIFAR-10 batch"):
+        read_batch(folder / "data_batch_3")
+    assert not (tmp_path / "pwned").exists()
+
+
+def _imagenet_tree(root, pools: dict[str, int], wnids: list[str]) -> None:
+    for seed, (pool, n) in enumerate(pools.items()):
+        images, labels = class_images(n, seed + 10, size=12)
+        write_image_folder(root / pool if pool != "all" else root, images, labels % len(wnids), wnids)
+
+
+def test_imagenet_train_val_layout_with_a_class_subset(tmp_path):
+    wnids = ["n01440764", "n01443537", "n01484850"]
+    _imagenet_tree(tmp_path, {"train": 60, "val": 15}, wnids)
+    (tmp_path / "train" / "n09999999").mkdir()  # a class outside the subset is ignored
+    draws = {"members": {"pool": "train", "count": 20}, "non_members": {"pool": "train", "count": 20}}
+    data = _load(
+        kind="imagenet",
+        root=str(tmp_path),
+        classes=wnids,
+        transform={
+            "resize": 8,
+            "center_crop": 8,
+            "mean": [0.485, 0.456, 0.406],
+            "std": [0.229, 0.224, 0.225],
+        },
+        population={"pool": "train"},
+        test={"pool": "val"},
+        **draws,
+    )
+    assert [len(s) for s in data.splits().values()] == [20, 20, 20, 15]
+    assert data.members.features.shape[1:] == (3, 8, 8) and data.n_classes == 3
+    assert all(i.startswith("train/n014") for i in data.members.ids) and data.test.ids[0].startswith("val/")
+
+
+def test_imagenet10_single_folder_is_one_pool(tmp_path):
+    _imagenet_tree(tmp_path, {"all": 40}, ["n1", "n2"])
+    draws = {p: {"pool": "all", "count": 10} for p in PARTS}
+    data = _load(kind="imagenet", root=str(tmp_path), transform={"resize": 8, "center_crop": 8}, **draws)
+    for split in data.splits().values():
+        assert split.labels.tolist() == [["n1", "n2"].index(i.split("/")[1]) for i in split.ids]
+
+
+@pytest.mark.parametrize(
+    ("dataset", "n_rows", "n_features", "n_classes"), [("breast_cancer", 569, 30, 2), ("wine", 178, 13, 3)]
+)
+def test_tabular_demo_sets_are_standardised(dataset, n_rows, n_features, n_classes):
+    data = _load(kind="demo", dataset=dataset, n_members=40, n_non_members=40, n_population=80)
+    rows = np.concatenate([s.features for s in data.splits().values()])
+    assert rows.shape == (n_rows, n_features) and data.n_classes == n_classes
+    np.testing.assert_allclose(rows.mean(axis=0), 0, atol=1e-5)
+    np.testing.assert_allclose(rows.std(axis=0), 1, atol=1e-4)
+
+
+def test_pool_draws_are_disjoint_reproducible_and_take_the_rest():
+    draws = {
+        "members": PoolDraw(pool="train", count=30),
+        "non_members": PoolDraw(pool="test", count=10),
+        "population": PoolDraw(pool="train"),
+        "test": PoolDraw(pool="test"),
+    }
+    parts = draw_parts(draws, {"train": 100, "test": 25}, seed=3)
+    assert [len(i) for _, i in parts.values()] == [30, 10, 70, 15]
+    train = np.concatenate([parts["members"][1], parts["population"][1]])
+    assert sorted(train.tolist()) == list(range(100))
+    again = draw_parts(draws, {"train": 100, "test": 25}, seed=3)
+    assert all(np.array_equal(parts[p][1], again[p][1]) for p in PARTS)

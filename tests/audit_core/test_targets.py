@@ -1,0 +1,198 @@
+"""Each target adapter on a tiny real model in its real file format: same logits, fingerprints, safety."""
+
+import warnings
+
+import joblib
+import numpy as np
+import pandas as pd
+import pytest
+import skops.io as sio
+import torch
+from safetensors.torch import save_file
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import FunctionTransformer, StandardScaler
+
+from audit_core.artifacts import sha256_file
+from audit_core.config import parse_config
+from audit_core.data import Split
+from audit_core.errors import TargetError
+from audit_core.targets import as_logits, open_target
+from tests.audit_core.byo import N_CLASSES, N_FEATURES, blobs, member_mlp
+
+
+def _target(**fields):
+    return open_target(parse_config({"target": fields}).target)
+
+
+def _records(n: int = 50) -> Split:
+    x, y = blobs(n, seed=7)
+    return Split(x, y, np.array([f"q{i}" for i in range(n)]))
+
+
+@pytest.fixture(scope="module")
+def module():
+    return member_mlp()
+
+
+def _torch_logits(module, records: Split) -> np.ndarray:
+    with torch.no_grad():
+        return module(torch.as_tensor(records.features)).double().numpy()
+
+
+def test_torch_script_matches_the_module_and_fingerprints_the_file(module, tmp_path):
+    path = tmp_path / "model.pt"
+    with warnings.catch_warnings():
+        warnings.simplefilter(
+            "ignore", FutureWarning
+        )  # TorchScript is deprecated, and still a format users have
+        torch.jit.script(module).save(str(path))
+    target = _target(kind="torch_script", path=str(path), batch_size=7)
+    records = _records()
+    np.testing.assert_allclose(target.query(records), _torch_logits(module, records), atol=1e-5)
+    assert target.fingerprint() == sha256_file(path)
+
+
+@pytest.mark.parametrize("suffix", [".pt", ".safetensors"])
+def test_state_dict_with_factory_matches_the_module(module, tmp_path, suffix):
+    path = tmp_path / f"weights{suffix}"
+    state = {k: v.contiguous() for k, v in module.state_dict().items()}
+    torch.save(state, path) if suffix == ".pt" else save_file(state, path)
+    target = _target(
+        kind="torch_state_dict",
+        weights=str(path),
+        architecture="tests.audit_core.models:mlp",
+        architecture_kwargs={"n_features": N_FEATURES, "n_classes": N_CLASSES},
+    )
+    records = _records()
+    np.testing.assert_allclose(target.query(records), _torch_logits(module, records), atol=1e-5)
+    other = _target(
+        kind="torch_state_dict",
+        weights=str(path),
+        architecture="tests.audit_core.models:mlp",
+        architecture_kwargs={"n_features": N_FEATURES, "n_classes": N_CLASSES, "hidden": 64},
+    )
+    assert other.fingerprint() != target.fingerprint(), "factory arguments are part of the fingerprint"
+
+
+def test_a_pickled_module_is_refused_by_weights_only(module, tmp_path):
+    path = tmp_path / "whole_model.pt"
+    torch.save(module, path)
+    with pytest.raises(
+        TargetError, match="cannot be loaded with weights_only=True: it holds more than tensors"
+    ):
+        _target(kind="torch_state_dict", weights=str(path), architecture="tests.audit_core.models:mlp")
+
+
+@pytest.fixture(scope="module")
+def classifier():
+    x, y = blobs(200, seed=3)
+    return make_pipeline(StandardScaler(), LogisticRegression(max_iter=500)).fit(x, y)
+
+
+def test_skops_classifier_gives_log_probabilities(classifier, tmp_path):
+    path = tmp_path / "model.skops"
+    sio.dump(classifier, path)
+    target = _target(kind="sklearn", path=str(path))
+    records = _records()
+    expected = np.log(classifier.predict_proba(records.features))
+    np.testing.assert_allclose(target.query(records), expected, rtol=1e-6)
+    assert target.fingerprint() == sha256_file(path)
+
+
+def _double(x):
+    return 2 * x
+
+
+def test_skops_refuses_unknown_types_until_the_config_trusts_them(tmp_path):
+    x, y = blobs(100, seed=3)
+    model = make_pipeline(FunctionTransformer(_double), LogisticRegression(max_iter=500)).fit(x, y)
+    path = tmp_path / "custom.skops"
+    sio.dump(model, path)
+    [untrusted] = sio.get_untrusted_types(file=path)
+    with pytest.raises(TargetError, match=f"contains types that are not trusted: \\['{untrusted}'\\]"):
+        _target(kind="sklearn", path=str(path))
+    target = _target(kind="sklearn", path=str(path), trusted_types=[untrusted])
+    np.testing.assert_allclose(np.exp(target.query(_records())), model.predict_proba(_records().features))
+
+
+def test_pickles_need_consent(classifier, tmp_path):
+    path = tmp_path / "model.joblib"
+    joblib.dump(classifier, path)
+    with pytest.raises(TargetError, match="is a pickle, which runs arbitrary code when loaded"):
+        _target(kind="sklearn", path=str(path))
+    target = _target(kind="sklearn", path=str(path), trust_pickle=True)
+    np.testing.assert_allclose(
+        np.exp(target.query(_records())), classifier.predict_proba(_records().features)
+    )
+
+
+def _export_onnx(module, path, *, batch: int | None) -> None:
+    dynamic = None if batch else {"x": {0: "n"}}
+    with warnings.catch_warnings():
+        warnings.simplefilter(
+            "ignore"
+        )  # the TorchScript-based exporter is deprecated but needs no onnxscript
+        torch.onnx.export(
+            module,
+            (torch.zeros(batch or 2, N_FEATURES),),
+            str(path),
+            input_names=["x"],
+            output_names=["logits"],
+            dynamic_axes=dynamic,
+            dynamo=False,
+        )
+
+
+@pytest.mark.parametrize("batch", [None, 1])
+def test_onnx_matches_the_torch_model_with_dynamic_or_fixed_batches(module, tmp_path, batch):
+    path = tmp_path / "model.onnx"
+    _export_onnx(module, path, batch=batch)
+    target = _target(kind="onnx", path=str(path))
+    assert target.batch_size == (batch or 256)
+    records = _records()
+    np.testing.assert_allclose(target.query(records), _torch_logits(module, records), rtol=1e-4, atol=1e-5)
+    with pytest.raises(
+        TargetError, match=r"expects records of shape \(8,\) but the data's records have shape \(5,\)"
+    ):
+        target.query(Split(records.features[:, :5], records.labels, records.ids))
+
+
+def test_callable_receives_raw_records_and_its_source_is_fingerprinted(tmp_path):
+    texts = np.array([["a cat sat"], ["hello world"], ["zz"]], dtype=object)
+    records = Split(texts, np.array([0, 1, 2]), np.array(["a", "b", "c"]))
+    vocabulary = tmp_path / "vocab.txt"
+    vocabulary.write_text("cat\n")
+    target = _target(kind="callable", function="tests.audit_core.models:text_logits", files=[str(vocabulary)])
+    from tests.audit_core.models import text_logits
+
+    np.testing.assert_allclose(target.query(records), text_logits(texts))
+    fingerprint = target.fingerprint()
+    vocabulary.write_text("dog\n")
+    assert (
+        _target(
+            kind="callable", function="tests.audit_core.models:text_logits", files=[str(vocabulary)]
+        ).fingerprint()
+        != fingerprint
+    )
+
+
+def test_predictions_table_answers_by_id_in_query_order(tmp_path):
+    probs = np.array([[0.7, 0.2, 0.1], [0.1, 0.1, 0.8], [0.3, 0.4, 0.3]])
+    frame = pd.DataFrame(probs, columns=["p0", "p1", "p2"]).assign(record=["x", "y", "z"])
+    frame.to_parquet(tmp_path / "preds.parquet")
+    target = _target(
+        kind="predictions", path=str(tmp_path / "preds.parquet"), id_column="record", output="probabilities"
+    )
+    records = Split(np.zeros((2, 0), np.float32), np.array([2, 0]), np.array(["z", "x"]))
+    np.testing.assert_allclose(np.exp(target.query(records)), probs[[2, 0]])
+    with pytest.raises(TargetError, match=r"has no row for 1 of 2 queried records \(e.g. id 'w'\)"):
+        target.query(Split(np.zeros((2, 0), np.float32), np.array([0, 0]), np.array(["x", "w"])))
+
+
+def test_probabilities_must_be_probabilities():
+    with pytest.raises(TargetError, match="expected probabilities, or set output: logits"):
+        as_logits(np.array([[2.0, -1.0]]), "probabilities", "model")
+    np.testing.assert_allclose(
+        as_logits(np.array([[1.0, 0.0]]), "probabilities", "model"), [[0.0, np.log(1e-12)]]
+    )

@@ -1,0 +1,56 @@
+"""Bring-your-own model through Prefect: a YAML config with a user's model, and an error found mid-flow."""
+
+import json
+
+import pandas as pd
+import skops.io as sio
+import yaml
+from sklearn.linear_model import LogisticRegression
+
+from audit_core.artifacts import sha256_file
+from flows.cli import main
+from tests.audit_core.byo import RECIPE, tabular_parts, write_tables
+from tests.flows.test_cli import _dynaudit
+
+
+def test_cli_audits_a_users_skops_model_from_a_yaml_config(prefect_api_url, tmp_path):
+    x, y, _ = tabular_parts()["members"]
+    sio.dump(LogisticRegression(C=100.0, max_iter=2000).fit(x, y), tmp_path / "model.skops")
+    config = {
+        "run_name": "byo",
+        "data": {"kind": "table", "id": "id", **write_tables(tmp_path, ".parquet")},
+        "target": {"kind": "sklearn", "path": str(tmp_path / "model.skops")},
+        "recipe": RECIPE,
+        "attacks": ["loss", "label_only"],
+        "knowledge": ["naive"],
+        "reference_models": 0,
+        "cache_dir": None,
+    }
+    (tmp_path / "byo.yaml").write_text(yaml.safe_dump(config))
+    result = _dynaudit(["audit", "byo.yaml", "--output-dir", "out"], prefect_api_url, tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    metrics = pd.read_parquet(tmp_path / "out" / "byo" / "metrics.parquet")
+    assert set(metrics.attack.dropna()) == {"loss", "label_only"} and "skipped" not in set(metrics.metric)
+    manifest = json.loads((tmp_path / "out" / "byo" / "manifest.json").read_text())
+    assert manifest["fingerprints"]["target"] == sha256_file(tmp_path / "model.skops")
+    assert manifest["config"]["target"]["kind"] == "sklearn"
+    assert manifest["data"]["sources"]["members"] == str(tmp_path / "members.parquet")
+
+
+def test_a_bad_input_found_during_the_flow_exits_2_and_writes_nothing(prefect_api_url, tmp_path, capsys):
+    """The input check probes 16 records per part; this model only breaks on larger batches."""
+    config = {
+        "run_name": "late",
+        "data": {"kind": "table", "id": "id", **write_tables(tmp_path, ".parquet")},
+        "target": {"kind": "callable", "function": "tests.audit_core.models:late_nan_logits"},
+        "recipe": RECIPE,
+        "output_dir": str(tmp_path / "out"),
+    }
+    (tmp_path / "late.yaml").write_text(yaml.safe_dump(config))
+    assert main(["audit", str(tmp_path / "late.yaml")]) == 2
+    last_line = capsys.readouterr().err.strip().splitlines()[-1]
+    assert (
+        last_line.startswith("dynaudit: The target on the members set")
+        and "gave NaN or infinite" in last_line
+    )
+    assert not (tmp_path / "out").exists()
