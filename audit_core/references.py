@@ -108,7 +108,7 @@ def train_models(
     ]
     missing = [i for i, module in enumerate(modules) if module is None]
     done = len(training_sets) - len(missing)
-    group_size = {"batched": BATCH_OF_MODELS, "processes": PROCESS_WORKERS}.get(trainer, 1)
+    group_size = 1 if trainer == "loop" else BATCH_OF_MODELS  # processes: one worker pool per group
     for start in range(0, len(missing), group_size):
         group = missing[start : start + group_size]
         sets = [(training_sets[i].features, training_sets[i].labels) for i in group]

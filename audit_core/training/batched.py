@@ -66,10 +66,11 @@ def _train_group(
     rows = torch.arange(n_models)[:, None]
     for _ in range(recipe.epochs):
         orders = torch.stack([torch.randperm(n_points, generator=g) for g in shufflers])  # (R, n)
+        x_epoch, y_epoch = x[rows, orders], y[rows, orders]  # one gather per epoch, then contiguous slices
         for start in range(0, n_points, recipe.batch_size):
-            batch = orders[:, start : start + recipe.batch_size]
+            end = start + recipe.batch_size
             optimizer.zero_grad()
-            batched_loss(stacked, buffers, x[rows, batch], y[rows, batch]).sum().backward()
+            batched_loss(stacked, buffers, x_epoch[:, start:end], y_epoch[:, start:end]).sum().backward()
             optimizer.step()
     return [_unstack(stacked, buffers, i, recipe, x.shape[2], n_classes) for i in range(n_models)]
 
