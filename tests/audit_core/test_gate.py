@@ -1,5 +1,6 @@
 import math
 import xml.etree.ElementTree as ET
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -152,3 +153,15 @@ def test_read_metrics_accepts_only_dynaudit_metrics_tables(tmp_path):
     (tmp_path / "text.parquet").write_text("not parquet")
     with pytest.raises(AuditInputError, match="is not a readable Parquet file"):
         read_metrics(tmp_path / "text.parquet")
+
+
+def test_the_shipped_policy_fits_the_shipped_demo_config():
+    policy = load_policy(Path(__file__).parents[2] / "policies" / "ci.yaml")
+    check_policy(policy, AuditConfig())
+    assert policy.limits == {
+        "max_auc": 0.6,
+        "max_advantage": 0.25,
+        "max_tpr_at_1pct_fpr": 0.05,
+        "max_accuracy_drop": 0.05,
+    }
+    assert policy.decide_on == "upper_bound" and policy.max_regression == 0.02

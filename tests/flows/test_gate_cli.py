@@ -10,6 +10,8 @@ from prefect.client.orchestration import get_client
 from prefect.client.schemas.filters import FlowFilter, FlowFilterName
 from prefect.client.schemas.sorting import FlowRunSort
 
+from flows.cli import main
+
 TINY = {
     "run_name": "tiny",
     "recipe": {"epochs": 20},
@@ -74,18 +76,31 @@ def test_a_broken_policy_exits_1_and_reports_the_rule_and_the_comparison(passed,
     assert run.name.startswith("gate-tiny-trained-mlp-")
 
 
-@pytest.mark.parametrize(
-    ("policy", "extra", "sentence"),
-    [
-        ("max_auc: 2\n", [], "policy.yaml: field 'max_auc' = 2 is invalid"),
-        ("max_auc: 0.6\n", ["--previous", "nope.parquet"], "Metrics file 'nope.parquet' does not exist"),
-    ],
-)
-def test_bad_input_exits_2_with_one_sentence_and_writes_nothing(run_cli, tmp_path, policy, extra, sentence):
+def test_bad_input_exits_2_with_one_sentence_and_writes_nothing(run_cli, tmp_path):
     (tmp_path / "tiny.yaml").write_text(yaml.safe_dump(TINY))
-    (tmp_path / "policy.yaml").write_text(policy)
-    args = ["gate", "tiny.yaml", "--policy", "policy.yaml", "--junit", "junit.xml", *extra]
+    (tmp_path / "policy.yaml").write_text("max_auc: 2\n")
+    args = ["gate", "tiny.yaml", "--policy", "policy.yaml", "--junit", "junit.xml", "--summary", "gate.md"]
     result = run_cli(args, tmp_path, api_url="http://127.0.0.1:9/api")
     assert result.returncode == 2, result.stderr
-    assert sentence in result.stderr and len(result.stderr.strip().splitlines()) == 1
+    assert (
+        result.stderr
+        == "dynaudit: policy.yaml: field 'max_auc' = 2 is invalid: Input should be less than or equal to 1.\n"
+    )
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["policy.yaml", "tiny.yaml"]
+
+
+@pytest.mark.parametrize(
+    ("extra", "sentence"),
+    [
+        (["--previous", "nope.parquet"], "Metrics file 'nope.parquet' does not exist"),
+        (["--previous", "tiny.yaml"], "Metrics file 'tiny.yaml' is not a readable Parquet file"),
+        (["--junit", "tiny.yaml/gate.xml"], "Output directory 'tiny.yaml' cannot be created"),
+    ],
+)
+def test_bad_paths_exit_2_before_any_audit_work(tmp_path, monkeypatch, capsys, extra, sentence):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "tiny.yaml").write_text(yaml.safe_dump(TINY))
+    (tmp_path / "policy.yaml").write_text("max_auc: 0.6\n")
+    assert main(["gate", "tiny.yaml", "--policy", "policy.yaml", *extra]) == 2
+    assert sentence in capsys.readouterr().err
     assert sorted(p.name for p in tmp_path.iterdir()) == ["policy.yaml", "tiny.yaml"]

@@ -20,8 +20,10 @@ from prefect.client.schemas.filters import (
 )
 from prefect.client.schemas.objects import DeploymentStatus
 from prefect.exceptions import ObjectNotFound
+from prefect.settings import PREFECT_API_URL, temporary_settings
 
 from audit_core.errors import ConfigError
+from flows.cli import main
 from flows.serve import config_deployments
 
 SMALL = {
@@ -33,10 +35,14 @@ SMALL = {
     "cache_dir": "cache",
     "output_dir": "out",
 }
-NIGHTLY = {**SMALL, "run_name": "nightly", "schedule": {"cron": "30 2 * * *", "timezone": "Europe/Berlin"}}
+COMPLIANCE = {
+    **SMALL,
+    "run_name": "compliance",
+    "schedule": {"cron": "30 2 * * *", "timezone": "Europe/Berlin"},
+}
 PAUSED = {**SMALL, "run_name": "weekly", "schedule": {"cron": "0 4 * * 1", "active": False}}
 DEPLOYMENTS = [
-    "dynaudit-audit/nightly",
+    "dynaudit-audit/compliance",
     "dynaudit-audit/weekly",
     "dynaudit-audit/adhoc",
     "dynaudit-gate/adhoc",
@@ -93,7 +99,7 @@ class Served:
 @pytest.fixture(scope="module")
 def served(start_dynaudit, tmp_path_factory) -> Iterator[Served]:
     workdir = tmp_path_factory.mktemp("serve")
-    _write_configs(workdir / "configs", nightly=NIGHTLY, weekly=PAUSED)
+    _write_configs(workdir / "configs", compliance=COMPLIANCE, weekly=PAUSED)
     log = workdir / "serve.log"
     process = start_dynaudit(["serve", "configs"], workdir, log, PREFECT_RUNNER_POLL_FREQUENCY="2")
     with get_client(sync_client=True) as client:
@@ -122,19 +128,19 @@ def test_the_ui_form_comes_from_the_pydantic_models(served):
 
 
 def test_a_scheduled_config_gets_its_next_runs_on_its_cron(served):
-    nightly = served.deployments["dynaudit-audit/nightly"]
-    [schedule] = nightly.schedules
+    compliance = served.deployments["dynaudit-audit/compliance"]
+    [schedule] = compliance.schedules
     assert (schedule.schedule.cron, schedule.schedule.timezone, schedule.active) == (
         "30 2 * * *",
         "Europe/Berlin",
         True,
     )
-    assert nightly.parameters["config"]["run_name"] == "nightly"
+    assert compliance.parameters["config"]["run_name"] == "compliance"
     with get_client(sync_client=True) as client:
         runs = _wait_for(
-            "scheduled runs of the nightly deployment",
+            "scheduled runs of the compliance deployment",
             lambda: client.read_flow_runs(
-                flow_run_filter=FlowRunFilter(deployment_id=FlowRunFilterDeploymentId(any_=[nightly.id]))
+                flow_run_filter=FlowRunFilter(deployment_id=FlowRunFilterDeploymentId(any_=[compliance.id]))
             ),
             90,
         )
@@ -180,13 +186,13 @@ def test_a_run_triggered_through_the_api_completes_and_publishes_its_artifacts(s
 def test_stopping_serve_keeps_the_schedules_active(served):
     _stop(served.process)
     with get_client(sync_client=True) as client:
-        nightly = client.read_deployment_by_name("dynaudit-audit/nightly")
-    assert not nightly.paused and [s.active for s in nightly.schedules] == [True]
+        compliance = client.read_deployment_by_name("dynaudit-audit/compliance")
+    assert not compliance.paused and [s.active for s in compliance.schedules] == [True]
 
 
 @pytest.mark.slow
 def test_pause_on_shutdown_pauses_the_schedules(start_dynaudit, tmp_path):
-    _write_configs(tmp_path / "configs", monthly={**NIGHTLY, "schedule": {"cron": "0 1 1 * *"}})
+    _write_configs(tmp_path / "configs", monthly={**COMPLIANCE, "schedule": {"cron": "0 1 1 * *"}})
     log = tmp_path / "serve.log"
     process = start_dynaudit(["serve", "configs", "--pause-on-shutdown"], tmp_path, log)
     with get_client(sync_client=True) as client:
@@ -223,11 +229,11 @@ def test_bad_config_folders_are_refused_with_one_sentence(tmp_path, files, sente
     assert "\n" not in str(caught.value)
 
 
-def test_serve_without_a_prefect_server_exits_2(run_cli, tmp_path):
-    _write_configs(tmp_path / "configs", nightly=NIGHTLY)
-    result = run_cli(["serve", "configs"], tmp_path, api_url=None)
-    assert result.returncode == 2
-    assert result.stderr.strip() == (
+def test_serve_without_a_prefect_server_exits_2_with_one_sentence(tmp_path, capsys):
+    _write_configs(tmp_path / "configs", compliance=COMPLIANCE)
+    with temporary_settings(restore_defaults={PREFECT_API_URL}):
+        assert main(["serve", str(tmp_path / "configs")]) == 2
+    assert capsys.readouterr().err == (
         "dynaudit: dynaudit serve needs a Prefect server: run `prefect server start` and set "
-        "PREFECT_API_URL (e.g. http://127.0.0.1:4200/api)."
+        "PREFECT_API_URL (e.g. http://127.0.0.1:4200/api).\n"
     )
