@@ -11,6 +11,7 @@ CONFIG = {
     "recipe": {"epochs": 20},
     "data": {"n_members": 80, "n_non_members": 80, "n_population": 200},
     "reference_models": 4,
+    "trainer": "loop",  # one model at a time, each cached when done (batched caches whole groups)
     "attacks": ["loss", "lira_offline"],
     "knowledge": ["naive"],
     "max_queries": 1,
