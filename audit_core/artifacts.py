@@ -56,6 +56,15 @@ def staged_run_folder(output_dir: Path, run_name: str) -> Iterator[Path]:
     shutil.rmtree(retired, ignore_errors=True)
 
 
+def write_text_atomic(path: Path, text: str) -> Path:
+    """Write ``text`` to a temporary file next to ``path``, then rename it into place."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(f".{path.name}.{os.getpid()}.partial")
+    partial.write_text(text, encoding="utf-8")
+    os.replace(partial, path)
+    return path
+
+
 def write_parquet(frame: pd.DataFrame, path: Path, kind: str) -> None:
     """Write ``frame`` with the artifact kind and schema version in the Parquet key-value metadata."""
     table = pa.Table.from_pandas(frame, preserve_index=False)

@@ -1,11 +1,13 @@
 """The audit configuration: pydantic models shared by the YAML files, the CLI and the Prefect UI form."""
 
 import functools
+import hashlib
 import inspect
 import operator
 import re
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypeVar
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 from pydantic import (
@@ -38,7 +40,10 @@ DEFAULT_ATTACKS = [
 ]
 KNOWLEDGE_MODES = ("naive", "adaptive", "averaging")
 Knowledge = Literal["naive", "adaptive", "averaging"]
+M = TypeVar("M", bound=BaseModel)
+_NOT_IN_DIGEST = {"run_name", "cache_dir", "output_dir", "id_salt", "schedule"}
 _RUN_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
+_CRON = re.compile(r"^\S+( \S+){4}$")
 
 
 class _Strict(BaseModel):
@@ -334,6 +339,34 @@ class DynaNoiseConfig(_Strict):
 DefenseConfig = Annotated[DynaNoiseConfig, Field(discriminator="name")]
 
 
+class ScheduleConfig(_Strict):
+    """When ``dynaudit serve`` runs this audit: a cron expression read in a time zone."""
+
+    cron: str = Field(
+        description="Five-field cron expression (minute hour day month weekday), e.g. '0 2 * * *' for "
+        "02:00 every day."
+    )
+    timezone: str = Field("UTC", description="IANA time zone the cron expression is read in.")
+    active: bool = Field(True, description="False registers the schedule paused.")
+
+    @field_validator("cron")
+    @classmethod
+    def _cron_has_five_fields(cls, value: str) -> str:
+        value = " ".join(value.split())
+        if not _CRON.match(value):
+            raise ValueError("must have five fields: minute hour day-of-month month day-of-week")
+        return value
+
+    @field_validator("timezone")
+    @classmethod
+    def _timezone_is_known(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError("must be an IANA time zone name such as UTC or Europe/Berlin") from None
+        return value
+
+
 class AuditConfig(_Strict):
     """One audit: what to attack, with which defenses and attacks, and where to write the results."""
 
@@ -354,7 +387,12 @@ class AuditConfig(_Strict):
     )
     recipe: TrainingRecipe = Field(default_factory=TrainingRecipe)
     defenses: list[DefenseConfig] = Field(default_factory=lambda: [DynaNoiseConfig()])
-    attacks: list[str] = Field(default_factory=lambda: list(DEFAULT_ATTACKS), min_length=1)
+    attacks: list[str] = Field(
+        default_factory=lambda: list(DEFAULT_ATTACKS),
+        min_length=1,
+        description="Attacks to run, each at most once.",
+        json_schema_extra={"items": {"type": "string", "enum": sorted(ATTACKS)}},
+    )
     attack_params: dict[str, dict[str, Any]] = Field(
         default_factory=dict, description="Hyperparameters per attack name, e.g. {rmia: {gamma: 2.0}}."
     )
@@ -390,6 +428,26 @@ class AuditConfig(_Strict):
         description="Secret salt for the hashed record ids in the artifacts; empty uses the data "
         "fingerprint. Never written to any artifact.",
     )
+    schedule: ScheduleConfig | None = Field(
+        None, description="When `dynaudit serve` runs this config on its own; `dynaudit audit` ignores it."
+    )
+
+    @property
+    def model_label(self) -> str:
+        """Short name of the audited model: its file's stem, or its kind (and architecture if trained)."""
+        for value in self.target.model_dump().values():
+            if isinstance(value, Path):
+                return value.stem
+        if self.target.kind == "trained":
+            return f"trained-{self.recipe.architecture.rpartition(':')[2]}"
+        return self.target.kind
+
+    @property
+    def run_label(self) -> str:
+        """``<run_name>-<model>-<digest>`` names Prefect runs; the digest covers every setting that shapes the
+        numbers (not the run name, folders, salt or schedule)."""
+        settings = self.model_dump_json(exclude=_NOT_IN_DIGEST)
+        return f"{self.run_name}-{self.model_label}-{hashlib.sha256(settings.encode()).hexdigest()[:8]}"
 
     @field_validator("run_name")
     @classmethod
@@ -438,7 +496,7 @@ def _describe(error: ValidationError, source: str) -> str:
     where = ".".join(str(part) for part in first["loc"]) or "(top level)"
     message = first["msg"].removeprefix("Value error, ")
     if first["type"] == "extra_forbidden":
-        return f"{source}: unknown field '{where}'; check its spelling against the AuditConfig fields."
+        return f"{source}: unknown field '{where}'; check its spelling against the {error.title} fields."
     if first["type"] == "missing":
         return f"{source}: required field '{where}' is missing."
     if not first["loc"]:
@@ -448,25 +506,40 @@ def _describe(error: ValidationError, source: str) -> str:
     return f"{source}: field '{where}'{shown} is invalid: {message}."
 
 
-def parse_config(raw: Any, source: str = "config") -> AuditConfig:
-    """Validate a mapping into an :class:`AuditConfig`, raising :class:`ConfigError` with one sentence."""
+def parse_model(model: type[M], raw: Any, source: str) -> M:
+    """Validate a mapping into ``model``, raising :class:`ConfigError` with one sentence."""
     if not isinstance(raw, dict):
-        raise ConfigError(f"{source}: expected a mapping of AuditConfig fields, got {type(raw).__name__}.")
+        raise ConfigError(
+            f"{source}: expected a mapping of {model.__name__} fields, got {type(raw).__name__}."
+        )
     try:
-        return AuditConfig.model_validate(raw)
+        return model.model_validate(raw)
     except ValidationError as error:
         raise ConfigError(_describe(error, source)) from None
 
 
-def load_config(path: str | Path) -> AuditConfig:
-    """Read and validate a YAML audit configuration."""
+def load_model(model: type[M], path: str | Path, what: str) -> M:
+    """Read a YAML file and validate it into ``model``; ``what`` names the file in error messages."""
     path = Path(path)
     if not path.is_file():
-        raise ConfigError(f"Config file '{path}' does not exist; expected a YAML file with an AuditConfig.")
+        article = "an" if model.__name__[0] in "AEIOU" else "a"
+        raise ConfigError(
+            f"{what} '{path}' does not exist; expected a YAML file with {article} {model.__name__}."
+        )
     try:
         raw = yaml.safe_load(path.read_text(encoding="utf-8"))
     except (yaml.YAMLError, UnicodeDecodeError) as error:
         mark = getattr(error, "problem_mark", None)
         where = f" at line {mark.line + 1}" if mark else ""
-        raise ConfigError(f"Config file '{path}' is not valid YAML{where}.") from None
-    return parse_config(raw, source=str(path))
+        raise ConfigError(f"{what} '{path}' is not valid YAML{where}.") from None
+    return parse_model(model, raw, source=str(path))
+
+
+def parse_config(raw: Any, source: str = "config") -> AuditConfig:
+    """Validate a mapping into an :class:`AuditConfig`, raising :class:`ConfigError` with one sentence."""
+    return parse_model(AuditConfig, raw, source)
+
+
+def load_config(path: str | Path) -> AuditConfig:
+    """Read and validate a YAML audit configuration."""
+    return load_model(AuditConfig, path, "Config file")

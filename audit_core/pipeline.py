@@ -139,7 +139,11 @@ def add_models(
 
 
 def train_references(
-    config: AuditConfig, data: AuditData, fingerprints: dict[str, str], cache: ModelCache
+    config: AuditConfig,
+    data: AuditData,
+    fingerprints: dict[str, str],
+    cache: ModelCache,
+    on_model_done: Callable[[int, int], None] | None = None,
 ) -> tuple[list[TorchTarget], np.ndarray]:
     """Reference models on complementary random halves of the audit points, and their IN/OUT masks."""
     points = data.audit_points()
@@ -155,6 +159,7 @@ def train_references(
         fingerprints=fingerprints,
         cache=cache,
         trainer=config.trainer,
+        on_model_done=on_model_done,
     )
     return models, in_mask
 
@@ -263,9 +268,11 @@ def assemble_result(
     signals: Signals,
     evaluations: list[ConditionEvaluation],
     fingerprints: dict[str, str],
+    model_cache: dict[str, dict[str, int]],
     started_at: datetime,
 ) -> AuditResult:
-    """Bundle the evaluations with the audit points' ids, the run's provenance and the explorer data."""
+    """Bundle the evaluations with the audit points' ids, the run's provenance and the explorer data;
+    ``model_cache`` says per role how many shadow/reference models were trained and how many reused."""
     provenance: dict[str, Any] = {
         "run_name": config.run_name,
         "started_at": started_at.isoformat(),
@@ -279,6 +286,7 @@ def assemble_result(
             "sources": data.sources,
         },
         "fingerprints": fingerprints,
+        "model_cache": model_cache,
         "versions": package_versions(),
     }
     return AuditResult(

@@ -43,3 +43,10 @@ def summary_table(metrics: pd.DataFrame) -> str:
     for attack, row in grid[columns].iterrows():
         lines.append(f"| {attack} | " + " | ".join(f"{v:.3f}" for v in row) + " |")
     return "\n".join(lines)
+
+
+def model_cache_line(model_cache: dict[str, dict[str, int]]) -> str:
+    """How many shadow/reference models were trained and reused, from ``{role: {trained, reused}}``."""
+    trained = sum(c["trained"] for c in model_cache.values())
+    reused = sum(c["reused"] for c in model_cache.values())
+    return f"Shadow and reference models: trained {trained}, reused {reused} from the cache."

@@ -1,6 +1,5 @@
 """The audit flow: query the target, apply each defense, attack every condition, write the report."""
 
-import re
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -10,7 +9,8 @@ from prefect.artifacts import create_markdown_artifact
 
 from audit_core.config import AuditConfig
 from audit_core.pipeline import add_models, conditions
-from audit_core.summary import summary_table
+from audit_core.summary import model_cache_line, summary_table
+from tasks.artifacts import artifact_key
 from tasks.audit_tasks import (
     assemble_result,
     build_target,
@@ -24,11 +24,7 @@ from tasks.audit_tasks import (
 )
 
 
-def _artifact_key(run_name: str) -> str:
-    return "audit-" + re.sub(r"[^a-z0-9-]+", "-", run_name.lower()).strip("-")
-
-
-@flow(name="dynaudit-audit", flow_run_name="audit-{config.run_name}", log_prints=True)
+@flow(name="dynaudit-audit", flow_run_name="audit-{config.run_label}", log_prints=True)
 def audit(config: AuditConfig) -> Path:
     """Run a membership-inference audit of one model, undefended and defended; return the run folder."""
     started_at = datetime.now(UTC)
@@ -36,17 +32,21 @@ def audit(config: AuditConfig) -> Path:
     target = build_target(config, data)
     signals = query_target(target, data)
     fingerprints = {"data": data.fingerprint(), "target": target.fingerprint()}
-    shadow = shadow_outputs(config, data, fingerprints)
-    references = query_references(*train_references(config, data, fingerprints), data)
+    shadow, shadow_counts = shadow_outputs(config, data, fingerprints)
+    references, in_mask, reference_counts = train_references(config, data, fingerprints)
+    model_cache = {"shadow": shadow_counts, "reference": reference_counts}
+    print(model_cache_line(model_cache))
+    references = query_references(references, in_mask, data)
     signals, fingerprints = add_models(signals, fingerprints, shadow, references)
     defenses = conditions(config)
     evaluations = [evaluate(config, signals, d) for d in defenses]
-    result = assemble_result(config, data, signals, evaluations, fingerprints, started_at)
+    result = assemble_result(config, data, signals, evaluations, fingerprints, model_cache, started_at)
     run_dir = write_artifacts(config, result, defenses)
     table = summary_table(pd.read_parquet(run_dir / "metrics.parquet"))
     create_markdown_artifact(
-        key=_artifact_key(config.run_name),
-        markdown=f"# Privacy audit `{config.run_name}`\n\nRun folder: `{run_dir.resolve()}`\n\n{table}\n",
+        key=artifact_key("audit", config.run_name),
+        markdown=f"# Privacy audit `{config.run_name}`\n\nRun folder: `{run_dir.resolve()}`\n\n"
+        f"{model_cache_line(model_cache)}\n\n{table}\n",
         description="Before/after membership-inference summary",
     )
     return run_dir

@@ -1,18 +1,22 @@
-"""The ``dynaudit`` command line: ``dynaudit demo`` and ``dynaudit audit CONFIG.yaml``.
+"""The ``dynaudit`` command line: ``demo``, ``audit CONFIG.yaml``, ``gate CONFIG.yaml --policy P.yaml`` and
+``serve [CONFIG_DIR]``.
 
-Exit codes: 0 success, 2 bad input or config (one sentence on stderr, nothing written), 3 internal error.
+Exit codes: 0 success (gate: every rule holds), 1 gate policy failed, 2 bad input or config (one sentence
+on stderr, nothing written), 3 internal error.
 """
 
 import argparse
+import json
 import os
 import sys
 from pathlib import Path
+from typing import Any
 
 from audit_core.artifacts import check_output_dir
 from audit_core.config import AuditConfig, load_config, parse_config
 from audit_core.errors import AuditInputError
 
-EXIT_OK, EXIT_BAD_INPUT, EXIT_INTERNAL = 0, 2, 3
+EXIT_OK, EXIT_POLICY_FAILED, EXIT_BAD_INPUT, EXIT_INTERNAL = 0, 1, 2, 3
 
 # Prefect settings that suit a one-machine, offline audit; anything the user exported wins.
 PREFECT_DEFAULTS = {
@@ -44,6 +48,32 @@ def _parser() -> argparse.ArgumentParser:
     )
     audit.add_argument("config", type=Path, help="YAML file with an AuditConfig")
     audit.add_argument("--output-dir", type=Path, help="override the config's output_dir")
+    gate = commands.add_parser(
+        "gate",
+        help="audit, then pass or fail a model against a policy (for CI)",
+        description="Run the audit CONFIG describes and check the limits of POLICY. Exit 0 when every "
+        "rule holds, 1 when one is broken, 2 on bad input, 3 on an internal error.",
+    )
+    gate.add_argument("config", type=Path, help="YAML file with an AuditConfig")
+    gate.add_argument("--policy", type=Path, required=True, help="YAML file with a GatePolicy")
+    gate.add_argument("--previous", type=Path, help="a previous run's metrics.parquet, to report regressions")
+    gate.add_argument("--junit", type=Path, help="write a JUnit XML file here (one test case per rule)")
+    gate.add_argument("--summary", type=Path, help="write a markdown summary here")
+    gate.add_argument("--output-dir", type=Path, help="override the config's output_dir")
+    serve = commands.add_parser(
+        "serve",
+        help="serve scheduled and ad-hoc audit deployments to a Prefect server",
+        description="Create one deployment per YAML config in CONFIG_DIR (on the cron schedule of its "
+        "'schedule:' block, if any) plus ad-hoc deployments for runs started from the Prefect UI, and run "
+        "their flow runs until interrupted. Needs PREFECT_API_URL.",
+    )
+    serve.add_argument("config_dir", type=Path, nargs="?", default=Path("configs"), help="(configs)")
+    serve.add_argument(
+        "--pause-on-shutdown",
+        action="store_true",
+        help="pause the schedules when this process stops (default: they stay active)",
+    )
+    serve.add_argument("--limit", type=int, default=1, help="most flow runs at once (1)")
     return parser
 
 
@@ -56,6 +86,7 @@ def _config(args: argparse.Namespace) -> AuditConfig:
     config = load_config(args.config)
     if args.output_dir is not None:
         config = config.model_copy(update={"output_dir": args.output_dir})
+    check_output_dir(config.output_dir)
     return config
 
 
@@ -65,12 +96,14 @@ def _check_inputs(config: AuditConfig) -> None:
     check_inputs(config)
 
 
-def _run(config: AuditConfig) -> Path:
+def _use_prefect_defaults() -> None:
     for name, value in PREFECT_DEFAULTS.items():
         os.environ.setdefault(name, value)
-    from flows.audit import audit  # imported late: Prefect takes seconds to import
 
-    state = audit(config, return_state=True)
+
+def _run(flow: Any, **parameters: Any) -> Any:
+    """Run ``flow`` in this process and return its result; re-raise the error of a run that raised."""
+    state = flow(**parameters, return_state=True)
     outcome = state.result(raise_on_failure=False)
     if isinstance(outcome, BaseException):
         raise outcome
@@ -80,32 +113,80 @@ def _run(config: AuditConfig) -> Path:
 def _print_summary(run_dir: Path) -> None:
     import pandas as pd
 
-    from audit_core.summary import summary_table
+    from audit_core.summary import model_cache_line, summary_table
 
     print(f"\nAudit written to {run_dir}/")
     for name in sorted(p.name for p in run_dir.iterdir()):
         print(f"  {run_dir / name}")
+    manifest = json.loads((run_dir / "manifest.json").read_text(encoding="utf-8"))
+    print(model_cache_line(manifest["model_cache"]))
     print("\nAUC is threshold-free (higher = more leakage; 0.5 = guessing); the strongest attack has")
     print("the highest AUC. MIDPUT is the DynaNoise paper's privacy-utility score (larger = better).\n")
     print(summary_table(pd.read_parquet(run_dir / "metrics.parquet")))
+
+
+def _audit_command(args: argparse.Namespace) -> int:
+    config = _config(args)
+    _check_inputs(config)
+    _use_prefect_defaults()
+    from flows.audit import audit  # imported late: Prefect takes seconds to import
+
+    _print_summary(_run(audit, config=config))
+    return EXIT_OK
+
+
+def _gate_command(args: argparse.Namespace) -> int:
+    from audit_core.gate import check_policy, load_policy, read_metrics
+    from audit_core.gate_report import markdown_summary
+
+    config = _config(args)
+    policy = load_policy(args.policy)
+    check_policy(policy, config)
+    if args.previous is not None:
+        read_metrics(args.previous)
+    for report in (args.junit, args.summary):
+        if report is not None:
+            check_output_dir(report.parent)
+    _check_inputs(config)
+    _use_prefect_defaults()
+    from flows.gate import gate
+
+    verdict = _run(
+        gate,
+        config=config,
+        policy=policy,
+        previous_metrics=args.previous,
+        junit_path=args.junit,
+        summary_path=args.summary,
+    )
+    print(markdown_summary(verdict, config.run_name))
+    return EXIT_OK if verdict.passed else EXIT_POLICY_FAILED
+
+
+def _serve_command(args: argparse.Namespace) -> int:
+    if args.limit < 1:
+        raise AuditInputError(f"--limit {args.limit} is invalid; expected at least 1 flow run at a time.")
+    _use_prefect_defaults()
+    from flows.serve import serve_configs
+
+    serve_configs(args.config_dir, pause_on_shutdown=args.pause_on_shutdown, limit=args.limit)
+    return EXIT_OK
+
+
+COMMANDS = {"demo": _audit_command, "audit": _audit_command, "gate": _gate_command, "serve": _serve_command}
 
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``dynaudit`` console script; returns the exit code."""
     args = _parser().parse_args(argv)
     try:
-        config = _config(args)
-        check_output_dir(config.output_dir)
-        _check_inputs(config)
-        run_dir = _run(config)
+        return COMMANDS[args.command](args)
     except AuditInputError as error:
         print(f"dynaudit: {error}", file=sys.stderr)
         return EXIT_BAD_INPUT
     except Exception as error:  # an internal failure: say so briefly; Prefect has logged the details
         print(f"dynaudit: internal error: {type(error).__name__}: {error}", file=sys.stderr)
         return EXIT_INTERNAL
-    _print_summary(run_dir)
-    return EXIT_OK
 
 
 if __name__ == "__main__":

@@ -16,12 +16,14 @@ from audit_core.results import AuditResult
 from audit_core.shadow import ShadowLogits
 from audit_core.signals import ReferenceLogits, Signals, reference_logits, target_signals
 from audit_core.targets import Target, TorchTarget
+from tasks.artifacts import artifact_key, progress_reporter
 
-# In-memory arrays and models pass between these tasks; content-hash caching arrives with the cache layer.
+# In-memory arrays and models pass between these tasks, so Prefect does not cache them; work is reused across
+# runs by the content-hashed model cache (audit_core/training/cache.py) instead.
 _IN_MEMORY = {"cache_policy": NO_CACHE}
 
 
-@task(name="load-audit-data", **_IN_MEMORY)
+@task(name="load-audit-data", retries=2, retry_delay_seconds=[2, 10], **_IN_MEMORY)
 def load_audit_data(config: AuditConfig) -> AuditData:
     """Load the members, non-members, population and test records."""
     return pipeline.load_audit_data(config)
@@ -40,24 +42,34 @@ def query_target(target: Target, data: AuditData) -> Signals:
 
 
 @task(name="shadow-outputs", **_IN_MEMORY)
-def shadow_outputs(config: AuditConfig, data: AuditData, fingerprints: dict[str, str]) -> ShadowLogits | None:
-    """Train (or reuse) the attacker's shadow models on population data, or read their predictions."""
+def shadow_outputs(
+    config: AuditConfig, data: AuditData, fingerprints: dict[str, str]
+) -> tuple[ShadowLogits | None, dict[str, int]]:
+    """Train (or reuse) the attacker's shadow models on population data, or read their predictions; also
+    return the model cache's counts."""
     cache = pipeline.model_cache(config)
     shadow = pipeline.shadow_outputs(config, data, fingerprints, cache)
     if config.shadow.kind == "trained":
         get_run_logger().info("Shadow models: %s", cache.summary())
-    return shadow
+    return shadow, cache.counts()
 
 
 @task(name="train-references", **_IN_MEMORY)
 def train_references(
     config: AuditConfig, data: AuditData, fingerprints: dict[str, str]
-) -> tuple[list[TorchTarget], np.ndarray]:
-    """Train (or reuse) reference models on complementary halves of the audit points."""
+) -> tuple[list[TorchTarget], np.ndarray, dict[str, int]]:
+    """Train (or reuse) reference models on complementary halves of the audit points, publishing progress;
+    return them with their IN/OUT masks and the model cache's counts."""
     cache = pipeline.model_cache(config)
-    references, in_mask = pipeline.train_references(config, data, fingerprints, cache)
+    progress = None
+    if config.reference_models:
+        progress = progress_reporter(
+            artifact_key("reference-models", config.run_name),
+            "Reference models trained or loaded from the cache",
+        )
+    references, in_mask = pipeline.train_references(config, data, fingerprints, cache, progress)
     get_run_logger().info("Reference models: %s", cache.summary())
-    return references, in_mask
+    return references, in_mask, cache.counts()
 
 
 @task(name="query-references", **_IN_MEMORY)
@@ -81,10 +93,11 @@ def assemble_result(
     signals: Signals,
     evaluations: list[ConditionEvaluation],
     fingerprints: dict[str, str],
+    model_cache: dict[str, dict[str, int]],
     started_at: datetime,
 ) -> AuditResult:
     """Bundle the evaluations with provenance and the report explorer's data."""
-    return pipeline.assemble_result(config, data, signals, evaluations, fingerprints, started_at)
+    return pipeline.assemble_result(config, data, signals, evaluations, fingerprints, model_cache, started_at)
 
 
 @task(name="write-artifacts", retries=2, retry_delay_seconds=[1, 5], **_IN_MEMORY)

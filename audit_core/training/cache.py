@@ -54,6 +54,10 @@ class ModelCache:
         torch.save(model.state_dict(), partial)
         os.replace(partial, path)
 
+    def counts(self) -> dict[str, int]:
+        """``{"trained": ..., "reused": ...}`` so far."""
+        return {"trained": self.trained, "reused": self.reused}
+
     def summary(self) -> str:
         """E.g. ``"trained 3, reused 13 from .dynaudit-cache/models"``."""
         where = f" from {self.root}" if self.root else " (cache disabled)"

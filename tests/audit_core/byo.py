@@ -156,4 +156,5 @@ def run_audit(config: AuditConfig) -> AuditResult:
     references = reference_logits(*train_references(config, data, fingerprints, cache), data)
     signals, fingerprints = add_models(target_signals(target, data), fingerprints, shadow, references)
     evaluations = [evaluate(config, signals, d) for d in conditions(config)]
-    return assemble_result(config, data, signals, evaluations, fingerprints, datetime.now(UTC))
+    counts = {"all": cache.counts()}
+    return assemble_result(config, data, signals, evaluations, fingerprints, counts, datetime.now(UTC))

@@ -1,3 +1,5 @@
+import re
+
 import pytest
 
 from audit_core.config import AuditConfig, load_config, parse_config
@@ -54,3 +56,28 @@ def test_missing_config_file(tmp_path):
 
 def test_parse_config_accepts_a_mapping():
     assert parse_config({"seed": 3}).seed == 3
+
+
+def test_a_schedule_block_is_validated_and_optional(tmp_path):
+    assert AuditConfig().schedule is None
+    path = tmp_path / "nightly.yaml"
+    path.write_text("schedule:\n  cron: '0  2 * * *'\n  timezone: Europe/Berlin\n")
+    schedule = load_config(path).schedule
+    assert (schedule.cron, schedule.timezone, schedule.active) == ("0 2 * * *", "Europe/Berlin", True)
+    for text, expected in [
+        ("schedule: {cron: '0 2 * *'}\n", "field 'schedule.cron' = '0 2 * *' is invalid: must have five"),
+        ("schedule: {cron: '0 2 * * *', timezone: Mars/Base}\n", "must be an IANA time zone name"),
+        ("schedule: {timezone: UTC}\n", "required field 'schedule.cron' is missing"),
+    ]:
+        path.write_text(text)
+        with pytest.raises(ConfigError, match=re.escape(expected)):
+            load_config(path)
+
+
+def test_run_labels_name_the_model_and_digest_only_what_shapes_the_numbers(tmp_path):
+    config = AuditConfig()
+    assert config.run_label.startswith("demo-trained-mlp-") and len(config.run_label.split("-")[-1]) == 8
+    moved = AuditConfig(output_dir=tmp_path, schedule={"cron": "0 2 * * *"})
+    assert moved.run_label == config.run_label
+    retrained = AuditConfig(recipe={"epochs": 20})
+    assert retrained.run_label != config.run_label

@@ -100,3 +100,13 @@ def test_process_parallel_training_gives_the_same_models(tmp_path):
     _, processes = _train_all(config.model_copy(update={"trainer": "processes"}))
     _, loop = _train_all(config.model_copy(update={"trainer": "loop"}))
     assert processes == loop
+
+
+def test_each_finished_model_is_reported_to_the_callback(tmp_path):
+    config = _config(tmp_path).model_copy(update={"trainer": "loop"})
+    data = pipeline.load_audit_data(config)
+    done = []
+    cache = pipeline.model_cache(config)
+    pipeline.train_references(config, data, {"data": "d", "target": "t"}, cache, lambda *c: done.append(c))
+    assert done == [(1, 4), (2, 4), (3, 4), (4, 4)]
+    assert cache.counts() == {"trained": 4, "reused": 0}

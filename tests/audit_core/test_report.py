@@ -58,7 +58,9 @@ def run_dir(tmp_path_factory):
     signals = compute_signals(target, shadows, data, shadow_in, shadow_out, references, in_mask)
     defenses = pipeline.conditions(config)
     evaluations = [pipeline.evaluate(config, signals, d) for d in defenses]
-    result = pipeline.assemble_result(config, data, signals, evaluations, fingerprints, datetime.now(UTC))
+    counts = {"all": cache.counts()}
+    started = datetime.now(UTC)
+    result = pipeline.assemble_result(config, data, signals, evaluations, fingerprints, counts, started)
     return pipeline.write_run_folder(config, result, defenses), result
 
 

@@ -10,10 +10,9 @@ from sklearn.linear_model import LogisticRegression
 from audit_core.artifacts import sha256_file
 from flows.cli import main
 from tests.audit_core.byo import RECIPE, tabular_parts, write_tables
-from tests.flows.test_cli import _dynaudit
 
 
-def test_cli_audits_a_users_skops_model_from_a_yaml_config(prefect_api_url, tmp_path):
+def test_cli_audits_a_users_skops_model_from_a_yaml_config(dynaudit, tmp_path):
     x, y, _ = tabular_parts()["members"]
     sio.dump(LogisticRegression(C=100.0, max_iter=2000).fit(x, y), tmp_path / "model.skops")
     config = {
@@ -27,7 +26,7 @@ def test_cli_audits_a_users_skops_model_from_a_yaml_config(prefect_api_url, tmp_
         "cache_dir": None,
     }
     (tmp_path / "byo.yaml").write_text(yaml.safe_dump(config))
-    result = _dynaudit(["audit", "byo.yaml", "--output-dir", "out"], prefect_api_url, tmp_path)
+    result = dynaudit(["audit", "byo.yaml", "--output-dir", "out"], tmp_path)
     assert result.returncode == 0, result.stderr[-3000:]
     metrics = pd.read_parquet(tmp_path / "out" / "byo" / "metrics.parquet")
     assert set(metrics.attack.dropna()) == {"loss", "label_only"} and "skipped" not in set(metrics.metric)

@@ -1,9 +1,6 @@
 """End-to-end: the installed ``dynaudit`` command, as a user runs it, against the session's Prefect server."""
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pyarrow.parquet as pq
@@ -22,17 +19,11 @@ ARTIFACTS = (
 )
 
 
-def _dynaudit(args: list[str], api_url: str, cwd: Path) -> subprocess.CompletedProcess:
-    env = {**os.environ, "PREFECT_API_URL": api_url}
-    command = [sys.executable, "-m", "flows.cli", *args]
-    return subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True, timeout=600)
-
-
 @pytest.fixture(scope="module")
-def demo_run(prefect_api_url, tmp_path_factory):
+def demo_run(dynaudit, tmp_path_factory):
     workdir = tmp_path_factory.mktemp("cli")  # the model cache goes to ./.dynaudit-cache here
     out = workdir / "out"
-    result = _dynaudit(["demo", "--output-dir", str(out)], prefect_api_url, workdir)
+    result = dynaudit(["demo", "--output-dir", str(out)], workdir)
     assert result.returncode == 0, result.stderr[-3000:]
     return result, out / "demo"
 
@@ -43,6 +34,7 @@ def test_demo_writes_every_artifact_and_prints_where(demo_run):
         assert (run_dir / name).is_file(), name
         assert str(run_dir / name) in result.stdout
     assert "| undefended | — |" in result.stdout and "MIDPUT" in result.stdout
+    assert "Shadow and reference models: trained 9, reused 0 from the cache." in result.stdout
 
 
 def test_demo_parquet_tables_read_back(demo_run):
@@ -88,15 +80,13 @@ def test_demo_manifest_records_config_seeds_versions_and_hashes(demo_run):
         assert manifest["files"][name]["sha256"] == sha256_file(run_dir / name)
 
 
-def test_audit_command_runs_the_shipped_config(prefect_api_url, tmp_path):
+def test_audit_command_runs_the_shipped_config(dynaudit, tmp_path):
     config = tmp_path / "small.yaml"
     shipped = (Path(__file__).parents[2] / "configs" / "demo.yaml").read_text()
     config.write_text(
         shipped.replace("epochs: 200", "epochs: 20").replace("run_name: demo", "run_name: small")
     )
-    result = _dynaudit(
-        ["audit", str(config), "--output-dir", str(tmp_path / "out")], prefect_api_url, tmp_path
-    )
+    result = dynaudit(["audit", str(config), "--output-dir", str(tmp_path / "out")], tmp_path)
     assert result.returncode == 0, result.stderr[-3000:]
     assert (tmp_path / "out" / "small" / "report.pdf").is_file()
 
@@ -109,9 +99,9 @@ def test_audit_command_runs_the_shipped_config(prefect_api_url, tmp_path):
         (["demo", "--run-name", "../escape"], "field 'run_name' = '../escape' is invalid"),
     ],
 )
-def test_bad_input_exits_2_with_one_sentence_and_writes_nothing(tmp_path, args, sentence):
+def test_bad_input_exits_2_with_one_sentence_and_writes_nothing(run_cli, tmp_path, args, sentence):
     (tmp_path / "bad.yaml").write_text("defenses:\n  - name: dynanoise\n    lam: -2\noutput_dir: out\n")
-    result = _dynaudit([*args, "--output-dir", "out"], "http://127.0.0.1:9/api", tmp_path)
+    result = run_cli([*args, "--output-dir", "out"], tmp_path, api_url="http://127.0.0.1:9/api")
     assert result.returncode == 2
     assert sentence in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1 and "Traceback" not in result.stderr

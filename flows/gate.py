@@ -1,0 +1,43 @@
+"""The gate flow: audit a model, then check the policy's limits; a breach ends the run Failed.
+
+No flow-level retries: a returned Failed state would make Prefect run the whole audit again.
+"""
+
+from pathlib import Path
+
+from prefect import flow
+from prefect.artifacts import create_markdown_artifact
+from prefect.states import Completed, Failed, State
+
+from audit_core.config import AuditConfig
+from audit_core.gate import GatePolicy, GateVerdict, check_policy
+from audit_core.gate_report import markdown_summary
+from flows.audit import audit
+from tasks.artifacts import artifact_key
+from tasks.gate_tasks import check_gate, read_metrics, write_gate_reports
+
+
+@flow(name="dynaudit-gate", flow_run_name="gate-{config.run_label}", log_prints=True)
+def gate(
+    config: AuditConfig,
+    policy: GatePolicy,
+    previous_metrics: Path | None = None,
+    junit_path: Path | None = None,
+    summary_path: Path | None = None,
+) -> State[GateVerdict]:
+    """Audit the model, check the policy (and regressions against a previous metrics.parquet), publish
+    the verdict; Completed when every rule holds, Failed (with the verdict as data) when one is broken."""
+    check_policy(policy, config)
+    previous = read_metrics(previous_metrics) if previous_metrics is not None else None
+    run_dir = audit(config)
+    verdict = check_gate(policy, read_metrics(run_dir / "metrics.parquet"), previous)
+    write_gate_reports(verdict, config.run_name, junit_path, summary_path)
+    create_markdown_artifact(
+        key=artifact_key("gate", config.run_name),
+        markdown=markdown_summary(verdict, config.run_name),
+        description="CI gate verdict",
+    )
+    print(verdict.headline)
+    if verdict.passed:
+        return Completed(message=verdict.headline, data=verdict)
+    return Failed(message=verdict.headline, data=verdict)

@@ -1,0 +1,38 @@
+"""The gate's steps as Prefect tasks over audit_core.gate; reading and writing files retries."""
+
+from pathlib import Path
+
+import pandas as pd
+from prefect import task
+from prefect.cache_policies import NO_CACHE
+
+from audit_core import gate
+from audit_core.artifacts import write_text_atomic
+from audit_core.gate_report import junit_xml, markdown_summary
+
+_IO = {"retries": 2, "retry_delay_seconds": [1, 5], "cache_policy": NO_CACHE}
+
+
+@task(name="read-metrics", **_IO)
+def read_metrics(path: Path) -> pd.DataFrame:
+    """Read a dynaudit metrics.parquet table."""
+    return gate.read_metrics(path)
+
+
+@task(name="check-gate", cache_policy=NO_CACHE)
+def check_gate(
+    policy: gate.GatePolicy, metrics: pd.DataFrame, previous: pd.DataFrame | None
+) -> gate.GateVerdict:
+    """Check every limit of the policy, and compare with the previous run's metrics if given."""
+    return gate.check_gate(policy, metrics, previous)
+
+
+@task(name="write-gate-reports", **_IO)
+def write_gate_reports(
+    verdict: gate.GateVerdict, run_name: str, junit_path: Path | None, summary_path: Path | None
+) -> None:
+    """Write the JUnit XML and the markdown summary where asked."""
+    if junit_path is not None:
+        write_text_atomic(junit_path, junit_xml(verdict, run_name))
+    if summary_path is not None:
+        write_text_atomic(summary_path, markdown_summary(verdict, run_name))

@@ -1,0 +1,106 @@
+"""``dynaudit gate`` from a subprocess, as CI runs it: exit 0 when the policy holds, 1 when it is broken,
+2 on bad input; JUnit XML and a markdown summary; regressions against a previous metrics.parquet."""
+
+import shutil
+import xml.etree.ElementTree as ET
+
+import pytest
+import yaml
+from prefect.client.orchestration import get_client
+from prefect.client.schemas.filters import FlowFilter, FlowFilterName
+from prefect.client.schemas.sorting import FlowRunSort
+
+from flows.cli import main
+
+TINY = {
+    "run_name": "tiny",
+    "recipe": {"epochs": 20},
+    "data": {"n_members": 100, "n_non_members": 100, "n_population": 200},
+    "reference_models": 0,
+    "attacks": ["confidence", "loss"],
+    "knowledge": ["naive", "adaptive"],
+    "max_queries": 1,
+    "cache_dir": "cache",
+    "output_dir": "out",
+}
+LENIENT = {"max_auc": 0.99, "max_tpr_at_1pct_fpr": 0.99, "max_accuracy_drop": 0.9}
+STRICT = {"condition": "undefended", "max_auc": 0.5, "max_advantage": 0.99, "max_regression": 0.5}
+
+
+@pytest.fixture(scope="module")
+def workdir(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("gate")
+    for name, content in {"tiny": TINY, "lenient": LENIENT, "strict": STRICT}.items():
+        (folder / f"{name}.yaml").write_text(yaml.safe_dump(content))
+    return folder
+
+
+@pytest.fixture(scope="module")
+def passed(dynaudit, workdir):
+    args = ["gate", "tiny.yaml", "--policy", "lenient.yaml", "--junit", "reports/pass.xml"]
+    return dynaudit([*args, "--summary", "reports/pass.md"], workdir)
+
+
+@pytest.mark.slow
+def test_a_policy_that_holds_exits_0_with_a_junit_file_and_a_summary(passed, workdir):
+    assert passed.returncode == 0, passed.stderr[-3000:]
+    suite = ET.parse(workdir / "reports" / "pass.xml").getroot().find("testsuite")
+    cases = suite.findall("testcase")
+    assert [c.get("name") for c in cases] == ["max_auc", "max_tpr_at_1pct_fpr", "max_accuracy_drop"]
+    assert suite.get("failures") == "0" and not suite.findall("testcase/failure")
+    summary = (workdir / "reports" / "pass.md").read_text()
+    assert summary.startswith("## dynaudit gate `tiny`: PASSED")
+    assert "decided on the upper bound of the 95% interval" in summary
+    assert "PASSED" in passed.stdout and (workdir / "out" / "tiny" / "metrics.parquet").is_file()
+
+
+@pytest.mark.slow
+def test_a_broken_policy_exits_1_and_reports_the_rule_and_the_comparison(passed, dynaudit, workdir):
+    shutil.copy(workdir / "out" / "tiny" / "metrics.parquet", workdir / "previous.parquet")
+    args = ["gate", "tiny.yaml", "--policy", "strict.yaml", "--previous", "previous.parquet"]
+    result = dynaudit([*args, "--junit", "reports/fail.xml"], workdir)
+    assert result.returncode == 1, result.stderr[-3000:]
+    cases = {c.get("name"): c for c in ET.parse(workdir / "reports" / "fail.xml").getroot().iter("testcase")}
+    assert list(cases) == ["max_auc", "max_advantage", "max_regression"]
+    failure = cases["max_auc"].find("failure")
+    assert failure is not None and "upper bound of the 95% interval" in failure.get("message")
+    assert cases["max_advantage"].find("failure") is None and cases["max_regression"].find("failure") is None
+    assert "### Against the previous run" in result.stdout and "| max_auc |" in result.stdout
+    with get_client(sync_client=True) as client:
+        [run] = client.read_flow_runs(
+            flow_filter=FlowFilter(name=FlowFilterName(any_=["dynaudit-gate"])),
+            sort=FlowRunSort.START_TIME_DESC,
+            limit=1,
+        )
+    assert run.state.is_failed() and run.state.message.startswith("FAILED: 1 of 3 rules broken")
+    assert run.name.startswith("gate-tiny-trained-mlp-")
+
+
+def test_bad_input_exits_2_with_one_sentence_and_writes_nothing(run_cli, tmp_path):
+    (tmp_path / "tiny.yaml").write_text(yaml.safe_dump(TINY))
+    (tmp_path / "policy.yaml").write_text("max_auc: 2\n")
+    args = ["gate", "tiny.yaml", "--policy", "policy.yaml", "--junit", "junit.xml", "--summary", "gate.md"]
+    result = run_cli(args, tmp_path, api_url="http://127.0.0.1:9/api")
+    assert result.returncode == 2, result.stderr
+    assert (
+        result.stderr
+        == "dynaudit: policy.yaml: field 'max_auc' = 2 is invalid: Input should be less than or equal to 1.\n"
+    )
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["policy.yaml", "tiny.yaml"]
+
+
+@pytest.mark.parametrize(
+    ("extra", "sentence"),
+    [
+        (["--previous", "nope.parquet"], "Metrics file 'nope.parquet' does not exist"),
+        (["--previous", "tiny.yaml"], "Metrics file 'tiny.yaml' is not a readable Parquet file"),
+        (["--junit", "tiny.yaml/gate.xml"], "Output directory 'tiny.yaml' cannot be created"),
+    ],
+)
+def test_bad_paths_exit_2_before_any_audit_work(tmp_path, monkeypatch, capsys, extra, sentence):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "tiny.yaml").write_text(yaml.safe_dump(TINY))
+    (tmp_path / "policy.yaml").write_text("max_auc: 0.6\n")
+    assert main(["gate", "tiny.yaml", "--policy", "policy.yaml", *extra]) == 2
+    assert sentence in capsys.readouterr().err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["policy.yaml", "tiny.yaml"]
