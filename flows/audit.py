@@ -3,14 +3,12 @@
 from datetime import UTC, datetime
 from pathlib import Path
 
-import pandas as pd
 from prefect import flow
-from prefect.artifacts import create_markdown_artifact
 
 from audit_core.config import AuditConfig
 from audit_core.pipeline import add_models, conditions
-from audit_core.summary import model_cache_line, summary_table
-from tasks.artifacts import artifact_key
+from audit_core.summary import model_cache_line
+from tasks.artifacts import publish_run_artifacts
 from tasks.audit_tasks import (
     assemble_result,
     build_target,
@@ -42,11 +40,5 @@ def audit(config: AuditConfig) -> Path:
     evaluations = [evaluate(config, signals, d) for d in defenses]
     result = assemble_result(config, data, signals, evaluations, fingerprints, model_cache, started_at)
     run_dir = write_artifacts(config, result, defenses)
-    table = summary_table(pd.read_parquet(run_dir / "metrics.parquet"))
-    create_markdown_artifact(
-        key=artifact_key("audit", config.run_name),
-        markdown=f"# Privacy audit `{config.run_name}`\n\nRun folder: `{run_dir.resolve()}`\n\n"
-        f"{model_cache_line(model_cache)}\n\n{table}\n",
-        description="Before/after membership-inference summary",
-    )
+    publish_run_artifacts(config.run_name, run_dir, model_cache_line(model_cache))
     return run_dir
