@@ -80,11 +80,13 @@ def roc_auc(
 
 
 def clopper_pearson(successes: int, trials: int, level: float = 0.95) -> Estimate:
-    """A binomial proportion with its exact Clopper-Pearson interval."""
+    """A binomial proportion with its exact Clopper-Pearson interval (beta quantiles, in closed form)."""
     if trials == 0:
         return Estimate(float("nan"), 0.0, 1.0)
-    interval = stats.binomtest(successes, trials).proportion_ci(level, method="exact")
-    return Estimate(successes / trials, float(interval.low), float(interval.high))
+    alpha = 1 - level
+    low = stats.beta.ppf(alpha / 2, successes, trials - successes + 1) if successes > 0 else 0.0
+    high = stats.beta.ppf(1 - alpha / 2, successes + 1, trials - successes) if successes < trials else 1.0
+    return Estimate(successes / trials, float(low), float(high))
 
 
 def balanced_accuracy(predicted_member: np.ndarray, is_member: np.ndarray, level: float = 0.95) -> Estimate:
