@@ -47,6 +47,8 @@ PAPER_SWEEPS = {
 }
 #: The paper's best CIFAR-10 setting: the first Optuna trial when it lies inside the search ranges.
 PAPER_BEST = {"sigma0_sq": 0.3, "lam": 2.0, "temperature": 10.0}
+SPLIT_PARTS = ("members", "non_members", "test")  # what the tuning/evaluation split divides
+SPLITS = ("tuning", "evaluation")
 METRICS = ("accuracy", "accuracy_drop", "midput", "mean_asr", "worst_case_advantage", "tpr_at_1pct_fpr")
 FRONT_COLUMNS = [
     "family",
@@ -82,9 +84,6 @@ OBJECTIVES = {
 
 def _subset(logits: LogitSet, index: np.ndarray) -> LogitSet:
     return LogitSet(logits.logits[index], logits.labels[index], logits.ids[index])
-
-
-SPLIT_PARTS = ("members", "non_members", "test")
 
 
 def tuning_size(part: str, size: int, tuning_fraction: float) -> int:
@@ -217,9 +216,6 @@ class TuningResult:
             "split_sizes": self.sizes,
             "metrics": self.chosen_metrics(),
         }
-
-
-SPLITS = ("tuning", "evaluation")
 
 
 def comparison_metrics(objective: str) -> list[str]:
@@ -398,8 +394,8 @@ def tune(
             confirmed = _row(family, defense, "evaluation", on_evaluation.score(defense), config.budget)
             rows.append({**confirmed, "on_front": False, "chosen": True})
     sizes = {
-        split: {part: len(getattr(s, part)) for part in ("members", "non_members", "test")}
-        for split, s in (("tuning", tuning), ("evaluation", evaluation))
+        split: {part: len(getattr(s, part)) for part in SPLIT_PARTS}
+        for split, s in zip(SPLITS, (tuning, evaluation), strict=True)
     }
     return TuningResult(chosen, trials, pd.DataFrame(rows)[FRONT_COLUMNS], config, sizes)
 
