@@ -15,14 +15,18 @@ from pydantic import (
     ConfigDict,
     Discriminator,
     Field,
+    SecretStr,
     Tag,
     ValidationError,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
 
 from audit_core.attacks import ATTACKS
+from audit_core.defenses import MIN_KEY_BYTES
 from audit_core.errors import ConfigError
+from audit_core.seeding import derive_key
 
 DEFAULT_ATTACKS = [
     "confidence",
@@ -327,16 +331,158 @@ class NoShadowConfig(_Strict):
 ShadowConfig = kinds("trained", TrainedShadowConfig, PredictionsShadowConfig, NoShadowConfig)
 
 
-class DynaNoiseConfig(_Strict):
+class _DefenseConfig(_Strict):
+    """A defense in the ``defenses:`` list; its fields are the keyword arguments of ``DEFENSES[name]``."""
+
+    def defense_params(self, seed: int) -> dict[str, Any]:
+        """Keyword arguments for the Defense; ``seed`` is the run seed (for derived secrets)."""
+        return self.model_dump(exclude={"name"})
+
+
+class DynaNoiseConfig(_DefenseConfig):
     """DynaNoise parameters; the defaults are the paper's best CIFAR-10 setting."""
 
     name: Literal["dynanoise"] = "dynanoise"
     sigma0_sq: float = Field(0.3, ge=0, description="Base noise variance on the logits.")
     lam: float = Field(2.0, ge=0, description="How much the noise grows with prediction confidence.")
     temperature: float = Field(10.0, gt=0, description="Softmax temperature of the released output.")
+    noise_mode: Literal["per_query", "per_input"] = Field(
+        "per_query",
+        description="per_query: fresh noise on every call (the paper); per_input: noise keyed by the query, "
+        "so repeating a query returns the same answer.",
+    )
+    ensemble_size: int = Field(1, ge=1, le=1000, description="Noisy softmax draws averaged per answer.")
+    key: SecretStr | None = Field(
+        None,
+        description="Secret key for per_input noise (16+ characters); empty derives one from the run seed "
+        "(fine for an audit, never for a deployment). Never written to any artifact.",
+    )
+
+    @field_validator("key")
+    @classmethod
+    def _key_is_long_enough(cls, key: SecretStr | None) -> SecretStr | None:
+        if key is not None and len(key.get_secret_value().encode()) < MIN_KEY_BYTES:
+            raise ValueError(f"must be at least {MIN_KEY_BYTES} bytes")
+        return key
+
+    def defense_params(self, seed: int) -> dict[str, Any]:
+        params = super().defense_params(seed)
+        params["key"] = self.key.get_secret_value().encode() if self.key else derive_key(seed, "dynanoise")
+        return params
 
 
-DefenseConfig = Annotated[DynaNoiseConfig, Field(discriminator="name")]
+class StaticNoiseConfig(_DefenseConfig):
+    """Gaussian noise of fixed variance on the logits (the static-noise comparator)."""
+
+    name: Literal["static_noise"] = "static_noise"
+    sigma_sq: float = Field(1.0, ge=0, description="Noise variance on the logits.")
+
+
+class TemperatureConfig(_DefenseConfig):
+    """Temperature scaling only: softmax(z / T)."""
+
+    name: Literal["temperature"] = "temperature"
+    temperature: float = Field(10.0, gt=0, description="Softmax temperature of the released output.")
+
+
+class HampConfig(_DefenseConfig):
+    """HAMP's output modification: the answer's ranking with a random input's confidence values."""
+
+    name: Literal["hamp"] = "hamp"
+
+
+class MemGuardConfig(_DefenseConfig):
+    """MemGuard: label-preserving noise that fools the defender's own membership classifier."""
+
+    name: Literal["memguard"] = "memguard"
+    distortion_budget: float = Field(1.0, ge=0, le=2, description="Expected L1 distortion per answer.")
+    max_iter: int = Field(300, ge=0, le=100_000, description="Gradient steps per batch of queries.")
+    step_size: float = Field(0.1, gt=0, description="Adam step size on the logit noise.")
+    label_weight: float = Field(10.0, ge=0, description="Penalty weight for changing the label.")
+    distortion_weight: float = Field(0.1, ge=0, description="Penalty weight for L1 distortion.")
+
+
+class ReverseSigmoidConfig(_DefenseConfig):
+    """Reverse-sigmoid perturbation (Lee et al. 2019)."""
+
+    name: Literal["reverse_sigmoid"] = "reverse_sigmoid"
+    beta: float = Field(0.5, ge=0, description="Perturbation magnitude.")
+    gamma: float = Field(1.0, gt=0, description="Slope of the sigmoid.")
+
+
+class TopKConfig(_DefenseConfig):
+    """Release the top-k probabilities only, optionally rounded."""
+
+    name: Literal["top_k"] = "top_k"
+    k: int | None = Field(3, ge=1, description="Probabilities kept (null keeps all).")
+    decimals: int | None = Field(None, ge=0, le=15, description="Decimals kept (null: no rounding).")
+
+
+class LabelOnlyConfig(_DefenseConfig):
+    """Release only the predicted label (one-hot)."""
+
+    name: Literal["label_only"] = "label_only"
+
+
+DefenseConfig = Annotated[
+    DynaNoiseConfig
+    | StaticNoiseConfig
+    | TemperatureConfig
+    | HampConfig
+    | MemGuardConfig
+    | ReverseSigmoidConfig
+    | TopKConfig
+    | LabelOnlyConfig,
+    Field(discriminator="name"),
+]
+
+#: The demo's defenses: DynaNoise at the paper's setting and every baseline at a representative setting.
+DEMO_DEFENSES: list[dict[str, Any]] = [
+    {"name": "dynanoise", "sigma0_sq": 0.3, "lam": 2.0, "temperature": 10.0},
+    {"name": "static_noise", "sigma_sq": 1.0},
+    {"name": "temperature", "temperature": 10.0},
+    {"name": "hamp"},
+    {"name": "memguard", "distortion_budget": 1.0},
+    {"name": "reverse_sigmoid", "beta": 0.5, "gamma": 1.0},
+    {"name": "top_k", "k": 3, "decimals": 2},
+    {"name": "label_only"},
+]
+
+
+class TuneConfig(_Strict):
+    """Auto-tuning of DynaNoise's (sigma0_sq, lam, T) under an accuracy budget."""
+
+    objective: Literal["midput", "worst_case_advantage", "tpr_at_1pct_fpr"] = Field(
+        "midput",
+        description="midput (maximised), or the strongest attack's advantage or TPR at 1% FPR (minimised).",
+    )
+    knowledge: Knowledge = Field(
+        "adaptive", description="Attacker knowledge the objective is measured under."
+    )
+    budget: float = Field(0.02, ge=0, le=1, description="Largest test-accuracy drop allowed (absolute).")
+    mode: Literal["optuna", "grid"] = Field(
+        "optuna", description="optuna: seeded TPE search; grid: the paper's one-at-a-time sweeps."
+    )
+    n_trials: int = Field(50, ge=1, le=10_000, description="Optuna trials (the grid mode runs its sweeps).")
+    seed: int = Field(0, ge=0, description="Seed of the sampler and of the tuning/evaluation split.")
+    tuning_fraction: float = Field(
+        0.5, gt=0, lt=1, description="Share of audit and test points used to tune; the rest confirms."
+    )
+    sigma0_sq_range: tuple[float, float] = Field((0.0, 1.0), description="Search range of sigma0_sq.")
+    lam_range: tuple[float, float] = Field((0.0, 6.0), description="Search range of lam.")
+    temperature_range: tuple[float, float] = Field((1.0, 20.0), description="Search range of T.")
+    noise_mode: Literal["per_query", "per_input"] = Field(
+        "per_input", description="Noise mode of the tuned (deployable) defense."
+    )
+    baselines: bool = Field(True, description="Evaluate every baseline's grid on the same front.")
+
+    @field_validator("sigma0_sq_range", "lam_range", "temperature_range")
+    @classmethod
+    def _range_is_ordered(cls, bounds: tuple[float, float], info: ValidationInfo) -> tuple[float, float]:
+        low = 1e-6 if info.field_name == "temperature_range" else 0.0
+        if not low <= bounds[0] <= bounds[1]:
+            raise ValueError(f"must be [low, high] with {low:g} <= low <= high")
+        return bounds
 
 
 class ScheduleConfig(_Strict):
@@ -387,6 +533,9 @@ class AuditConfig(_Strict):
     )
     recipe: TrainingRecipe = Field(default_factory=TrainingRecipe)
     defenses: list[DefenseConfig] = Field(default_factory=lambda: [DynaNoiseConfig()])
+    tune: TuneConfig | None = Field(
+        None, description="Tune DynaNoise under an accuracy budget and audit the tuned setting too."
+    )
     attacks: list[str] = Field(
         default_factory=lambda: list(DEFAULT_ATTACKS),
         min_length=1,

@@ -165,6 +165,7 @@ def _outcome(
     answers: AttackInput,
     is_member: np.ndarray,
     seed: int,
+    n_bootstrap: int,
 ) -> AttackOutcome:
     scores = attack.score(answers)
     decisions = scores >= attack.threshold_
@@ -179,7 +180,7 @@ def _outcome(
         queries=queries,
         scores=scores,
         threshold=float(attack.threshold_),
-        auc=roc_auc(scores, is_member, rng=derive_rng(seed, "bootstrap", name)),
+        auc=roc_auc(scores, is_member, n_bootstrap=n_bootstrap, rng=derive_rng(seed, "bootstrap", name)),
         balanced_accuracy=balanced_accuracy(decisions, is_member),
         advantage=max_advantage(scores, is_member),
         tpr_at_fpr=tuple(tpr_at_fpr(scores, is_member, f) for f in FPR_TARGETS),
@@ -198,8 +199,10 @@ def evaluate_condition(
     knowledge: Sequence[str] = KNOWLEDGE,
     max_queries: int = 64,
     attack_params: dict[str, dict[str, Any]] | None = None,
+    n_bootstrap: int = 1000,
 ) -> ConditionEvaluation:
-    """Run every attack against ``defense`` under each requested attacker knowledge."""
+    """Run every attack against ``defense`` under each requested attacker knowledge (``n_bootstrap=0``
+    skips the AUC intervals, e.g. inside a tuning loop that needs point estimates only)."""
     attack_params = attack_params or {}
     is_member = signals.is_member
     audit_logits = np.vstack([signals.members.logits, signals.non_members.logits])
@@ -237,7 +240,7 @@ def evaluate_condition(
                     averaging.append(AveragingPoint(name, queries, auc))
                     if queries != schedule[-1]:
                         continue
-                outcomes.append(_outcome(name, mode, queries, attack, answers, is_member, seed))
+                outcomes.append(_outcome(name, mode, queries, attack, answers, is_member, seed, n_bootstrap))
     return ConditionEvaluation(
         condition=defense.label,
         defense=defense.name,

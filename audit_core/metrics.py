@@ -8,8 +8,7 @@ interpolation) and reports the FPR it achieved; intervals are two-sided at ``lev
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import stats
-from sklearn.metrics import roc_curve
+from scipy import special, stats
 
 
 @dataclass(frozen=True)
@@ -80,11 +79,13 @@ def roc_auc(
 
 
 def clopper_pearson(successes: int, trials: int, level: float = 0.95) -> Estimate:
-    """A binomial proportion with its exact Clopper-Pearson interval."""
+    """A binomial proportion with its exact Clopper-Pearson interval (beta quantiles, in closed form)."""
     if trials == 0:
         return Estimate(float("nan"), 0.0, 1.0)
-    interval = stats.binomtest(successes, trials).proportion_ci(level, method="exact")
-    return Estimate(successes / trials, float(interval.low), float(interval.high))
+    alpha = 1 - level
+    low = special.betaincinv(successes, trials - successes + 1, alpha / 2) if successes > 0 else 0.0
+    high = special.betaincinv(successes + 1, trials - successes, 1 - alpha / 2) if successes < trials else 1.0
+    return Estimate(successes / trials, float(low), float(high))
 
 
 def balanced_accuracy(predicted_member: np.ndarray, is_member: np.ndarray, level: float = 0.95) -> Estimate:
@@ -122,11 +123,26 @@ def proportion(successes: np.ndarray, level: float = 0.95) -> Estimate:
     return Estimate(float(successes.mean()), float(interval.low), float(interval.high))
 
 
+def roc_points(scores: np.ndarray, is_member: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(fpr, tpr, thresholds)`` at every distinct score, from ``+inf`` down: scikit-learn's
+    ``roc_curve(is_member, scores, drop_intermediate=False)``, without its input checks (which dominate the
+    cost of the thousands of small curves an audit or a tuning loop computes)."""
+    scores = np.asarray(scores, dtype=np.float64)
+    order = np.argsort(scores, kind="mergesort")[::-1]
+    sorted_scores, sorted_member = scores[order], np.asarray(is_member, dtype=bool)[order]
+    last_of_run = np.r_[np.flatnonzero(np.diff(sorted_scores)), len(scores) - 1]
+    true_positives = np.cumsum(sorted_member)[last_of_run]
+    false_positives = 1 + last_of_run - true_positives
+    tpr = np.r_[0, true_positives] / true_positives[-1]
+    fpr = np.r_[0, false_positives] / false_positives[-1]
+    return fpr, tpr, np.r_[np.inf, sorted_scores[last_of_run]]
+
+
 def best_balanced_accuracy_threshold(scores: np.ndarray, is_member: np.ndarray) -> float:
     """The threshold ``t`` for ``score >= t`` that maximises balanced accuracy (the highest among ties; when
     that is "call nobody a member", the smallest finite threshold above every score)."""
     _split(scores, is_member)
-    fpr, tpr, thresholds = roc_curve(is_member, scores, drop_intermediate=False)
+    fpr, tpr, thresholds = roc_points(scores, is_member)
     best = thresholds[int(np.argmax(tpr - fpr))]
     return float(best) if np.isfinite(best) else float(np.nextafter(np.max(scores), np.inf))
 
@@ -134,7 +150,7 @@ def best_balanced_accuracy_threshold(scores: np.ndarray, is_member: np.ndarray) 
 def max_advantage(scores: np.ndarray, is_member: np.ndarray) -> float:
     """``max_t TPR - FPR`` over all thresholds on the evaluated points (an upper bound on the attacker)."""
     _split(scores, is_member)
-    fpr, tpr, _ = roc_curve(is_member, scores)
+    fpr, tpr, _ = roc_points(scores, is_member)
     return float(np.max(tpr - fpr))
 
 
@@ -152,7 +168,7 @@ class TprAtFpr:
 def tpr_at_fpr(scores: np.ndarray, is_member: np.ndarray, target_fpr: float, level: float = 0.95) -> TprAtFpr:
     """The largest TPR over thresholds whose FPR is ``<=`` ``target_fpr`` (inclusive, no interpolation)."""
     members, non_members = _split(scores, is_member)
-    fpr, tpr, _ = roc_curve(is_member, scores, drop_intermediate=False)
+    fpr, tpr, _ = roc_points(scores, is_member)
     allowed = np.flatnonzero(fpr <= target_fpr + 1e-12)
     best = allowed[np.argmax(tpr[allowed])]
     hits = round(tpr[best] * len(members))

@@ -13,14 +13,16 @@ from scipy import stats
 
 from audit_core.artifacts import staged_run_folder, write_manifest, write_parquet
 from audit_core.attacks import ATTACKS
-from audit_core.config import AuditConfig, DynaNoiseConfig
+from audit_core.config import AuditConfig, DefenseConfig, TuneConfig
 from audit_core.data import AuditData, Split, load_data
-from audit_core.defenses import DEFENSES, Defense, DynaNoise, Undefended
+from audit_core.defenses import DEFENSES, DefenderData, Defense, DynaNoise, Undefended, fit_defense
+from audit_core.deploy import PARAMS_FILE, save_params
 from audit_core.errors import AuditInputError
 from audit_core.evaluation import ConditionEvaluation, evaluate_condition
 from audit_core.references import complementary_in_masks, train_models
 from audit_core.report.context import build_context
 from audit_core.report.explorer import explorer_payload
+from audit_core.report.plots import pareto_front
 from audit_core.report.render import write_report
 from audit_core.results import AuditResult, hash_record_ids
 from audit_core.seeding import derive_rng, derive_seed
@@ -29,6 +31,7 @@ from audit_core.signals import ReferenceLogits, Signals, shadow_signals, shadow_
 from audit_core.targets import Target, TorchTarget, open_target
 from audit_core.training import train_classifier
 from audit_core.training.cache import ModelCache
+from audit_core.tuning import SPLIT_PARTS, Attacker, TuningResult, tune, tuning_size, tuning_split
 
 PACKAGES = (
     "dynaudit",
@@ -45,6 +48,7 @@ PACKAGES = (
     "safetensors",
 )
 PROBE_ROWS = 16  # records per audit part that check_inputs sends through the target
+RANDOM_INPUTS = 1000  # queries of the target on random inputs, for HAMP's reference outputs
 
 
 def load_audit_data(config: AuditConfig) -> AuditData:
@@ -209,16 +213,82 @@ def check_inputs(config: AuditConfig) -> None:
             f"No requested attack can run ({details}); give a shadow (shadow.kind) or reference models "
             "(reference_models), or request an attack that needs neither, such as label_only."
         )
+    if config.tune is not None:
+        for part in SPLIT_PARTS:
+            tuning_size(part, len(getattr(data, part)), config.tune.tuning_fraction)
+    defender_lacks = {
+        "shadow": config.shadow.kind == "none",
+        "random_inputs": not _random_inputs_possible(config, data),
+    }
+    for index, defense in enumerate(config.defenses):
+        missing = sorted(n for n in DEFENSES[defense.name].requires if defender_lacks[n])
+        if missing:
+            needs = " and ".join(DEFENDER_INPUTS[n] for n in missing)
+            raise AuditInputError(
+                f"defenses.{index} ({defense.name}) needs {needs}, which this audit cannot provide; remove "
+                "it or change target.kind / shadow.kind."
+            )
 
 
-def build_defense(defense: DynaNoiseConfig) -> Defense:
-    """The Defense object for one configured defense."""
-    return DEFENSES[defense.name](**defense.model_dump(exclude={"name"}))
+#: What a fitted defense may need from the defender's side, in words (keys of ``Defense.requires``).
+DEFENDER_INPUTS = {
+    "shadow": "a shadow model's outputs on its in/out records (shadow.kind trained or predictions)",
+    "random_inputs": "the target's answers to random inputs (a model with numeric features, not a "
+    "predictions table)",
+}
 
 
-def conditions(config: AuditConfig) -> list[Defense]:
-    """The undefended baseline followed by each configured defense."""
-    return [Undefended(), *(build_defense(d) for d in config.defenses)]
+def _random_inputs_possible(config: AuditConfig, data: AuditData) -> bool:
+    return config.target.kind != "predictions" and np.issubdtype(data.population.features.dtype, np.number)
+
+
+def build_defense(defense: DefenseConfig, seed: int) -> Defense:
+    """The Defense object for one configured defense (``seed``: the run seed)."""
+    return DEFENSES[defense.name](**defense.defense_params(seed))
+
+
+def defender_data(config: AuditConfig, target: Target, data: AuditData, signals: Signals) -> DefenderData:
+    """What the defender computes with its own model: the shadow's outputs on its in/out records (standing
+    in for a model the defender trains like the target) and the target's logits on random inputs drawn
+    uniformly per feature between the population's minimum and maximum; each absent where impossible."""
+    random_logits = None
+    if _random_inputs_possible(config, data):
+        features = data.population.features
+        rng = derive_rng(config.seed, "random-inputs")
+        random_inputs = rng.uniform(
+            features.min(axis=0), features.max(axis=0), size=(RANDOM_INPUTS, *features.shape[1:])
+        ).astype(features.dtype)
+        ids = np.array([f"random:{i}" for i in range(RANDOM_INPUTS)])
+        random_logits = target.query(Split(random_inputs, np.zeros(RANDOM_INPUTS, dtype=np.int64), ids))
+    return DefenderData(
+        member_logits=signals.shadow_members.logits if signals.has_shadow else None,
+        non_member_logits=signals.shadow_non_members.logits if signals.has_shadow else None,
+        random_input_logits=random_logits,
+    )
+
+
+def conditions(config: AuditConfig, defender: DefenderData, tuned: DynaNoise | None = None) -> list[Defense]:
+    """The undefended baseline, each configured defense and the tuned DynaNoise (if any), all fitted."""
+    defenses = [Undefended(), *(build_defense(d, config.seed) for d in config.defenses)]
+    defenses += [tuned] if tuned is not None else []
+    return [fit_defense(d, defender, config.seed) for d in defenses]
+
+
+def tune_dynanoise(
+    config: AuditConfig, signals: Signals, defender: DefenderData
+) -> tuple[TuningResult, Signals]:
+    """Tune DynaNoise on the tuning split (``config.tune``, or the defaults) and return the result with the
+    disjoint evaluation split, on which the audit then reports."""
+    tune_config = config.tune or TuneConfig()
+    tuning, evaluation = tuning_split(signals, tune_config)
+    against = Attacker(
+        tuple(config.attacks),
+        tune_config.knowledge,
+        config.seed,
+        config.max_queries,
+        config.attack_params,
+    )
+    return tune(tuning, evaluation, defender, tune_config, against), evaluation
 
 
 def package_versions() -> dict[str, str]:
@@ -241,8 +311,9 @@ def record_salt(config: AuditConfig, fingerprints: dict[str, str]) -> str:
 def explorer_data(
     config: AuditConfig, signals: Signals, evaluations: list[ConditionEvaluation], salt: str
 ) -> dict[str, Any] | None:
-    """The report explorer's payload for the first DynaNoise condition (None without one)."""
-    dynanoise = next((d for d in conditions(config) if isinstance(d, DynaNoise)), None)
+    """The report explorer's payload for the first configured DynaNoise (None without one)."""
+    built = (build_defense(d, config.seed) for d in config.defenses)
+    dynanoise = next((d for d in built if isinstance(d, DynaNoise)), None)
     if dynanoise is None:
         return None
     baseline = evaluations[0]
@@ -271,9 +342,32 @@ def assemble_result(
     model_cache: dict[str, dict[str, int]],
     started_at: datetime,
 ) -> AuditResult:
-    """Bundle the evaluations with the audit points' ids, the run's provenance and the explorer data;
-    ``model_cache`` says per role how many shadow/reference models were trained and how many reused."""
-    provenance: dict[str, Any] = {
+    """Bundle the evaluations with the ids of the audited points (all of them, or the evaluation split when
+    the run tunes), the run's provenance and the explorer data; ``model_cache`` says per role how many
+    shadow/reference models were trained and how many reused."""
+    provenance = run_provenance(config, data, fingerprints, model_cache, started_at)
+    provenance["audited_points"] = {"members": len(signals.members), "non_members": len(signals.non_members)}
+    return AuditResult(
+        run_name=config.run_name,
+        evaluations=evaluations,
+        record_ids=np.concatenate([signals.members.ids, signals.non_members.ids]),
+        labels=signals.audit_labels,
+        is_member=signals.is_member,
+        provenance=provenance,
+        explorer=explorer_data(config, signals, evaluations, record_salt(config, fingerprints)),
+    )
+
+
+def run_provenance(
+    config: AuditConfig,
+    data: AuditData,
+    fingerprints: dict[str, str],
+    model_cache: dict[str, dict[str, int]],
+    started_at: datetime,
+) -> dict[str, Any]:
+    """Config (secrets masked), seed, data sizes and sources, fingerprints, model-cache counts and package
+    versions of a run."""
+    return {
         "run_name": config.run_name,
         "started_at": started_at.isoformat(),
         "finished_at": datetime.now(UTC).isoformat(),
@@ -289,18 +383,19 @@ def assemble_result(
         "model_cache": model_cache,
         "versions": package_versions(),
     }
-    return AuditResult(
-        run_name=config.run_name,
-        evaluations=evaluations,
-        record_ids=np.concatenate([data.members.ids, data.non_members.ids]),
-        labels=np.concatenate([data.members.labels, data.non_members.labels]),
-        is_member=np.r_[np.ones(len(data.members), bool), np.zeros(len(data.non_members), bool)],
-        provenance=provenance,
-        explorer=explorer_data(config, signals, evaluations, record_salt(config, fingerprints)),
-    )
 
 
-def write_run_folder(config: AuditConfig, result: AuditResult, defenses: list[Defense]) -> Path:
+def write_tuning_files(folder: Path, tuning: TuningResult, provenance: dict[str, Any]) -> None:
+    """The chosen parameters (``dynanoise-params.json``), the trial table, the front and its figure."""
+    save_params(folder / PARAMS_FILE, tuning.chosen, {"run_name": provenance["run_name"], **tuning.summary()})
+    write_parquet(tuning.trials, folder / "tuning.parquet", "tuning")
+    write_parquet(tuning.front, folder / "front.parquet", "front")
+    (folder / "front.svg").write_text(pareto_front(tuning), encoding="utf-8")
+
+
+def write_run_folder(
+    config: AuditConfig, result: AuditResult, defenses: list[Defense], tuning: TuningResult | None = None
+) -> Path:
     """Write every artifact of the run to ``output_dir/run_name`` atomically and return that folder."""
     salt = record_salt(config, result.provenance["fingerprints"])
     with staged_run_folder(config.output_dir, config.run_name) as folder:
@@ -308,7 +403,23 @@ def write_run_folder(config: AuditConfig, result: AuditResult, defenses: list[De
         write_parquet(result.scores_table(salt), folder / "scores.parquet", "scores")
         write_parquet(result.averaging_table(), folder / "averaging.parquet", "averaging")
         write_parquet(result.roc_table(), folder / "roc.parquet", "roc")
+        if tuning is not None:
+            write_tuning_files(folder, tuning, result.provenance)
         dynanoise = [d for d in defenses if isinstance(d, DynaNoise)]
-        write_report(build_context(result, dynanoise, salt), folder)
+        write_report(build_context(result, dynanoise, salt, tuning), folder)
         write_manifest(folder, result.provenance)
     return config.output_dir / config.run_name
+
+
+def tuning_run_name(config: AuditConfig) -> str:
+    """The folder ``dynaudit tune`` writes: ``<run_name>-tune``."""
+    return f"{config.run_name}-tune"
+
+
+def write_tuning_folder(config: AuditConfig, tuning: TuningResult, provenance: dict[str, Any]) -> Path:
+    """Write a tuning run (parameters, trials, front, manifest) to ``output_dir/<run_name>-tune``."""
+    name = tuning_run_name(config)
+    with staged_run_folder(config.output_dir, name) as folder:
+        write_tuning_files(folder, tuning, provenance)
+        write_manifest(folder, {**provenance, "tuning": tuning.summary()})
+    return config.output_dir / name

@@ -19,3 +19,9 @@ def derive_seed(seed: int, *purpose: str) -> int:
 def derive_rng(seed: int, *purpose: str) -> np.random.Generator:
     """An independent ``numpy.random.Generator`` for one purpose of a run seeded with ``seed``."""
     return np.random.default_rng(derive_seed(seed, *purpose))
+
+
+def derive_key(seed: int, *purpose: str) -> bytes:
+    """A 32-byte key for one purpose of a run (reproducible, so only as secret as the seed)."""
+    sequence = np.random.SeedSequence([seed, *(stable_int(p) for p in purpose)])
+    return sequence.generate_state(8).astype("<u4").tobytes()

@@ -2,6 +2,8 @@
 
 import pandas as pd
 
+from audit_core.tuning import SPLITS, comparison, comparison_metrics
+
 
 def _headline_rows(metrics: pd.DataFrame) -> list[str]:
     overall = metrics[metrics.slice == "all"]
@@ -50,3 +52,15 @@ def model_cache_line(model_cache: dict[str, dict[str, int]]) -> str:
     trained = sum(c["trained"] for c in model_cache.values())
     reused = sum(c["reused"] for c in model_cache.values())
     return f"Shadow and reference models: trained {trained}, reused {reused} from the cache."
+
+
+def tuning_table(front: pd.DataFrame, objective: str) -> str:
+    """A markdown table from a ``front.parquet`` frame: each defense's chosen setting with its accuracy drop,
+    the objective and the objective's attack metric, as "tuning split / evaluation split"."""
+    metrics = comparison_metrics(objective)
+    header = ["defense", "chosen setting", *(f"{m} (tuning / evaluation)" for m in metrics)]
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for row in comparison(front, objective).to_dict("records"):
+        cells = [" / ".join(f"{row[f'{m}/{s}']:+.4f}" for s in SPLITS) for m in metrics]
+        lines.append("| " + " | ".join([row["family"], row["condition"], *cells]) + " |")
+    return "\n".join(lines)

@@ -1,5 +1,5 @@
-"""The ``dynaudit`` command line: ``demo``, ``audit CONFIG.yaml``, ``gate CONFIG.yaml --policy P.yaml`` and
-``serve [CONFIG_DIR]``.
+"""The ``dynaudit`` command line: ``demo``, ``audit CONFIG.yaml``, ``tune CONFIG.yaml``,
+``gate CONFIG.yaml --policy P.yaml`` and ``serve [CONFIG_DIR]``.
 
 Exit codes: 0 success (gate: every rule holds), 1 gate policy failed, 2 bad input or config (one sentence
 on stderr, nothing written), 3 internal error.
@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from audit_core.artifacts import check_output_dir
-from audit_core.config import AuditConfig, load_config, parse_config
+from audit_core.config import DEMO_DEFENSES, AuditConfig, load_config, parse_config
 from audit_core.errors import AuditInputError
 
 EXIT_OK, EXIT_POLICY_FAILED, EXIT_BAD_INPUT, EXIT_INTERNAL = 0, 1, 2, 3
@@ -48,6 +48,15 @@ def _parser() -> argparse.ArgumentParser:
     )
     audit.add_argument("config", type=Path, help="YAML file with an AuditConfig")
     audit.add_argument("--output-dir", type=Path, help="override the config's output_dir")
+    tune = commands.add_parser(
+        "tune",
+        help="tune DynaNoise under an accuracy budget and compare the baselines",
+        description="Tune DynaNoise's (sigma0_sq, lam, T) as the config's 'tune:' section says (defaults if "
+        "absent) and write dynanoise-params.json, tuning.parquet (every trial) and front.parquet / front.svg "
+        "(DynaNoise and every baseline) to OUTPUT_DIR/RUN_NAME-tune/.",
+    )
+    tune.add_argument("config", type=Path, help="YAML file with an AuditConfig")
+    tune.add_argument("--output-dir", type=Path, help="override the config's output_dir")
     gate = commands.add_parser(
         "gate",
         help="audit, then pass or fail a model against a policy (for CI)",
@@ -80,7 +89,12 @@ def _parser() -> argparse.ArgumentParser:
 def _config(args: argparse.Namespace) -> AuditConfig:
     if args.command == "demo":
         return parse_config(
-            {"run_name": args.run_name, "seed": args.seed, "output_dir": str(args.output_dir)},
+            {
+                "run_name": args.run_name,
+                "seed": args.seed,
+                "output_dir": str(args.output_dir),
+                "defenses": DEMO_DEFENSES,
+            },
             source="command line",
         )
     config = load_config(args.config)
@@ -110,6 +124,24 @@ def _run(flow: Any, **parameters: Any) -> Any:
     return outcome
 
 
+def _print_tuning(run_dir: Path) -> None:
+    import pandas as pd
+
+    from audit_core.deploy import PARAMS_FILE
+    from audit_core.summary import tuning_table
+
+    document = json.loads((run_dir / PARAMS_FILE).read_text(encoding="utf-8"))
+    print(f"\nTuning written to {run_dir}/")
+    for name in (PARAMS_FILE, "tuning.parquet", "front.parquet", "front.svg", "manifest.json"):
+        print(f"  {run_dir / name}")
+    provenance = document["provenance"]
+    print(
+        f"\nChosen DynaNoise {document['params']} ({provenance['objective']}, {provenance['knowledge']} "
+        f"attacker, accuracy budget {provenance['budget']:g}, {provenance['n_trials']} trials).\n"
+    )
+    print(tuning_table(pd.read_parquet(run_dir / "front.parquet"), provenance["objective"]))
+
+
 def _print_summary(run_dir: Path) -> None:
     import pandas as pd
 
@@ -132,6 +164,16 @@ def _audit_command(args: argparse.Namespace) -> int:
     from flows.audit import audit  # imported late: Prefect takes seconds to import
 
     _print_summary(_run(audit, config=config))
+    return EXIT_OK
+
+
+def _tune_command(args: argparse.Namespace) -> int:
+    config = _config(args)
+    _check_inputs(config)
+    _use_prefect_defaults()
+    from flows.tune import tune  # imported late: Prefect takes seconds to import
+
+    _print_tuning(_run(tune, config=config))
     return EXIT_OK
 
 
@@ -173,7 +215,13 @@ def _serve_command(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-COMMANDS = {"demo": _audit_command, "audit": _audit_command, "gate": _gate_command, "serve": _serve_command}
+COMMANDS = {
+    "demo": _audit_command,
+    "audit": _audit_command,
+    "tune": _tune_command,
+    "gate": _gate_command,
+    "serve": _serve_command,
+}
 
 
 def main(argv: list[str] | None = None) -> int:

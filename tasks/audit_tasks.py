@@ -10,12 +10,13 @@ from prefect.cache_policies import NO_CACHE
 from audit_core import pipeline
 from audit_core.config import AuditConfig
 from audit_core.data import AuditData
-from audit_core.defenses import Defense
+from audit_core.defenses import DefenderData, Defense, DynaNoise
 from audit_core.evaluation import ConditionEvaluation
 from audit_core.results import AuditResult
 from audit_core.shadow import ShadowLogits
 from audit_core.signals import ReferenceLogits, Signals, reference_logits, target_signals
 from audit_core.targets import Target, TorchTarget
+from audit_core.tuning import TuningResult
 from tasks.artifacts import artifact_key, progress_reporter
 
 # In-memory arrays and models pass between these tasks, so Prefect does not cache them; work is reused across
@@ -80,6 +81,22 @@ def query_references(
     return reference_logits(references, in_mask, data)
 
 
+@task(name="query-defender-data", **_IN_MEMORY)
+def query_defender_data(
+    config: AuditConfig, target: Target, data: AuditData, signals: Signals
+) -> DefenderData:
+    """What the defender's own model gives: shadow-like in/out outputs and answers to random inputs."""
+    return pipeline.defender_data(config, target, data, signals)
+
+
+@task(name="build-conditions", **_IN_MEMORY)
+def build_conditions(
+    config: AuditConfig, defender: DefenderData, tuned: DynaNoise | None = None
+) -> list[Defense]:
+    """The undefended baseline, the configured defenses and the tuned DynaNoise, fitted."""
+    return pipeline.conditions(config, defender, tuned)
+
+
 @task(name="evaluate-condition", task_run_name="evaluate-{defense.label}", **_IN_MEMORY)
 def evaluate(config: AuditConfig, signals: Signals, defense: Defense) -> ConditionEvaluation:
     """Apply one defense and run every attack against it under each attacker knowledge."""
@@ -101,6 +118,8 @@ def assemble_result(
 
 
 @task(name="write-artifacts", retries=2, retry_delay_seconds=[1, 5], **_IN_MEMORY)
-def write_artifacts(config: AuditConfig, result: AuditResult, defenses: list[Defense]) -> Path:
-    """Write the Parquet tables, the HTML/PDF report and the manifest atomically."""
-    return pipeline.write_run_folder(config, result, defenses)
+def write_artifacts(
+    config: AuditConfig, result: AuditResult, defenses: list[Defense], tuning: TuningResult | None = None
+) -> Path:
+    """Write the Parquet tables, the HTML/PDF report (and the tuning files) and the manifest atomically."""
+    return pipeline.write_run_folder(config, result, defenses, tuning)

@@ -14,7 +14,7 @@ import numpy as np
 from audit_core.attacks.base import CalibrationData, register_attack
 from audit_core.attacks.reference import ReferenceAttack, masked_mean_std
 from audit_core.metrics import roc_auc
-from audit_core.probability import true_class_probability
+from audit_core.probability import LOG_FLOOR, true_class_probability
 
 A_GRID = tuple(np.round(np.linspace(0.0, 1.0, 11), 2))
 
@@ -53,7 +53,8 @@ class RMIA(ReferenceAttack):
         )
 
     def _offline_prior(self, mean_out: np.ndarray) -> np.ndarray:
-        return 0.5 * ((1 + self.a_) * mean_out + (1 - self.a_))
+        # Floored so that outputs with exact zeros (label-only or top-k releases) give ratios of 0, not 0/0.
+        return np.maximum(0.5 * ((1 + self.a_) * mean_out + (1 - self.a_)), LOG_FLOOR)
 
     def build(
         self,

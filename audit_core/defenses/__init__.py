@@ -1,6 +1,44 @@
-"""Inference-time defenses behind one registry: ``DEFENSES[name](**params).apply(logits, rng)``."""
+"""Inference-time defenses behind one registry.
 
-from audit_core.defenses.base import DEFENSES, Defense, Undefended, register_defense
-from audit_core.defenses.dynanoise import DynaNoise, sensitivity
+``DEFENSES[name](**params).fit(data, rng).apply(logits, rng)`` releases probabilities for logits.
 
-__all__ = ["DEFENSES", "Defense", "DynaNoise", "Undefended", "register_defense", "sensitivity"]
+``dynanoise`` is the DynaNoise defense; the others are the baselines it is compared against.
+"""
+
+from audit_core.defenses.base import (
+    DEFENSES,
+    DefenderData,
+    Defense,
+    Undefended,
+    fit_defense,
+    register_defense,
+)
+from audit_core.defenses.dynanoise import NOISE_MODES, DynaNoise, sensitivity
+from audit_core.defenses.hamp import HampOutput
+from audit_core.defenses.keyed_noise import MIN_KEY_BYTES, keyed_normals
+from audit_core.defenses.memguard import MemGuard
+from audit_core.defenses.reverse_sigmoid import ReverseSigmoid
+from audit_core.defenses.static_noise import StaticNoise
+from audit_core.defenses.temperature import TemperatureScaling
+from audit_core.defenses.truncation import LabelOnly, TopKRounding
+
+__all__ = [
+    "DEFENSES",
+    "MIN_KEY_BYTES",
+    "NOISE_MODES",
+    "DefenderData",
+    "Defense",
+    "DynaNoise",
+    "HampOutput",
+    "LabelOnly",
+    "MemGuard",
+    "ReverseSigmoid",
+    "StaticNoise",
+    "TemperatureScaling",
+    "TopKRounding",
+    "Undefended",
+    "fit_defense",
+    "keyed_normals",
+    "register_defense",
+    "sensitivity",
+]

@@ -1,33 +1,95 @@
 """The Defense contract: logits in, probability vectors out, randomness from an explicit Generator."""
 
 from abc import ABC, abstractmethod
-from typing import ClassVar
+from dataclasses import dataclass, fields
+from typing import Any, ClassVar, Self, TypeVar
 
 import numpy as np
 
+from audit_core.errors import AuditInputError
 from audit_core.probability import softmax
+from audit_core.seeding import derive_rng
+
+
+@dataclass(frozen=True)
+class DefenderData:
+    """What the defender computes with its own model and data, for defenses that learn state in ``fit``.
+
+    ``member_logits`` / ``non_member_logits`` (together: ``shadow``): a model trained like the target, on data
+    it trained on and on data it did not (MemGuard's membership classifier); ``random_input_logits``
+    (``random_inputs``): the target's logits on uniformly random inputs (HAMP's reference outputs). Either
+    is absent when the audit cannot produce it (no shadow; a predictions table as the target).
+    """
+
+    member_logits: np.ndarray | None = None
+    non_member_logits: np.ndarray | None = None
+    random_input_logits: np.ndarray | None = None
+
+    def missing(self, required: frozenset[str]) -> list[str]:
+        """The required inputs (``shadow``, ``random_inputs``) that are absent, in a stable order."""
+        present = {
+            "shadow": self.member_logits is not None and self.non_member_logits is not None,
+            "random_inputs": self.random_input_logits is not None,
+        }
+        return sorted(name for name in required if not present[name])
 
 
 class Defense(ABC):
     """Maps a batch of logits ``(n, k)`` to released probability vectors ``(n, k)``.
 
-    Attacks only ever see what ``apply`` returns, so the same attack code serves every condition.
+    Defenses are dataclasses whose fields are their explicit parameters. Attacks only ever see what
+    ``apply`` returns, so the same attack code serves every condition.
     """
 
     name: ClassVar[str]
     deterministic: ClassVar[bool] = False  # True when repeating a query returns the identical answer
+    #: True when the released vector's top class is always the model's top class (up to ties).
+    preserves_label: ClassVar[bool] = False
+    #: Parameter settings compared on the tuning front (one empty dict: the defense has no knob).
+    GRID: ClassVar[tuple[dict[str, Any], ...]] = ({},)
+    #: What ``fit`` needs from :class:`DefenderData` (``shadow``, ``random_inputs``).
+    requires: ClassVar[frozenset[str]] = frozenset()
+
+    def fit(self, data: DefenderData, rng: np.random.Generator) -> Self:
+        """Learn any state the defense needs from the defender's own outputs; returns ``self``."""
+        return self
 
     @abstractmethod
     def apply(self, logits: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         """Release defended probabilities for ``logits``; fresh randomness is drawn from ``rng``."""
 
+    def params(self) -> dict[str, Any]:
+        """The explicit parameters (dataclass fields shown in the repr; secrets are hidden)."""
+        return {f.name: getattr(self, f.name) for f in fields(self) if f.repr}  # type: ignore[arg-type]
+
     @property
     def label(self) -> str:
-        """A human-readable condition name with the parameters, e.g. ``dynanoise(sigma0_sq=0.3, ...)``."""
-        return self.name
+        """The condition name: the defense with its :data:`GRID` knobs and any non-default parameter, e.g.
+        ``memguard(distortion_budget=0.3)``. Distinct parameters give distinct labels."""
+        knobs = {key for setting in self.GRID for key in setting}
+        defaults = {f.name: f.default for f in fields(self)}  # type: ignore[arg-type]
+        shown = ", ".join(
+            f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}"
+            for k, v in self.params().items()
+            if (k in knobs or v != defaults[k]) and not (v is None and defaults[k] is None)
+        )
+        return f"{self.name}({shown})" if shown else self.name
 
 
 DEFENSES: dict[str, type[Defense]] = {}
+D = TypeVar("D", bound=Defense)
+
+
+def fit_defense(defense: D, data: DefenderData, seed: int) -> D:
+    """``defense.fit(data, rng)`` with a Generator derived from the run seed and the defense's label, so a
+    defense is fitted identically wherever it is used; one sentence if ``data`` lacks what it needs."""
+    missing = data.missing(defense.requires)
+    if missing:
+        raise AuditInputError(
+            f"The {defense.name} defense needs {' and '.join(m.replace('_', ' ') for m in missing)} from the "
+            "defender's side, which this audit lacks."
+        )
+    return defense.fit(data, derive_rng(seed, "defense-fit", defense.label))
 
 
 def register_defense(cls: type[Defense]) -> type[Defense]:
@@ -37,11 +99,13 @@ def register_defense(cls: type[Defense]) -> type[Defense]:
 
 
 @register_defense
+@dataclass(frozen=True)
 class Undefended(Defense):
     """The model's own softmax output: the baseline condition."""
 
     name = "undefended"
     deterministic = True
+    preserves_label = True
 
     def apply(self, logits: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         return softmax(logits)

@@ -6,32 +6,41 @@ For a query with logits ``z`` over ``k`` classes (notes, section 3; artifact ``d
     H      = -sum_i p_i log(p_i + 1e-9)
     R      = 1 - H / log(k + 1e-9)             # 1 = confident = risky
     sigma2 = sigma0_sq * (1 + lam * R)
-    z~     = z + eps,  eps ~ N(0, sigma2 I_k)   # one variance per query, fresh noise every call
-    output = softmax(z~ / T)
+    z~_m   = z + eps_m,  eps_m ~ N(0, sigma2 I_k),  m = 1..M
+    output = mean_m softmax(z~_m / T)          # M = ensemble_size; the paper runs M = 1
+
+``noise_mode="per_query"`` draws fresh noise on every call (the paper). ``"per_input"`` derives the noise
+from a secret-keyed hash of the query's logits (:mod:`audit_core.defenses.keyed_noise`), so a repeated query
+gets the identical answer and averaging repeated queries gains the attacker nothing.
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Literal
 
 import numpy as np
 
 from audit_core.defenses.base import Defense, register_defense
+from audit_core.defenses.keyed_noise import keyed_normals
 from audit_core.probability import softmax
 
-_EPS = 1e-9  # the constant the reference implementation adds inside both logarithms
+ENTROPY_EPS = 1e-9  # the constant the reference implementation adds inside both logarithms
+NOISE_MODES = ("per_query", "per_input")
 
 
 def sensitivity(logits: np.ndarray) -> np.ndarray:
     """The per-query risk score ``R(q) = 1 - H(softmax(z)) / log k`` (about 1 for confident outputs)."""
     probs = softmax(logits)
     n_classes = probs.shape[1]
-    entropy = -(probs * np.log(probs + _EPS)).sum(axis=1)
-    return 1.0 - entropy / np.log(n_classes + _EPS)
+    entropy = -(probs * np.log(probs + ENTROPY_EPS)).sum(axis=1)
+    return 1.0 - entropy / np.log(n_classes + ENTROPY_EPS)
 
 
 @register_defense
 @dataclass(frozen=True)
 class DynaNoise(Defense):
     """The DynaNoise defense with the paper's CIFAR-10 parameters as defaults.
+
+    ``key`` (at least 16 secret bytes) is needed only for ``noise_mode="per_input"``.
 
     >>> import numpy as np
     >>> probs = DynaNoise().apply(np.array([[4.0, 0.0, -1.0]]), np.random.default_rng(0))
@@ -42,26 +51,48 @@ class DynaNoise(Defense):
     sigma0_sq: float = 0.3
     lam: float = 2.0
     temperature: float = 10.0
+    noise_mode: Literal["per_query", "per_input"] = "per_query"
+    ensemble_size: int = 1
+    key: bytes = field(default=b"", repr=False)
 
     name = "dynanoise"
 
     def __post_init__(self) -> None:
-        if self.sigma0_sq < 0 or self.lam < 0 or self.temperature <= 0:
+        if self.sigma0_sq < 0 or self.lam < 0 or self.temperature <= 0 or self.ensemble_size < 1:
             raise ValueError(
-                f"DynaNoise needs sigma0_sq >= 0, lam >= 0 and temperature > 0; got {self.sigma0_sq}, "
-                f"{self.lam}, {self.temperature}."
+                "DynaNoise needs sigma0_sq >= 0, lam >= 0, temperature > 0 and ensemble_size >= 1; got "
+                f"{self.sigma0_sq}, {self.lam}, {self.temperature}, {self.ensemble_size}."
             )
+        if self.noise_mode not in NOISE_MODES:
+            raise ValueError(f"DynaNoise noise_mode must be one of {NOISE_MODES}; got {self.noise_mode!r}.")
+        if self.noise_mode == "per_input":
+            keyed_normals(np.zeros((0, 1)), self.key, 1)  # rejects a missing or short key now, not per call
+
+    @property
+    def deterministic(self) -> bool:  # type: ignore[override]
+        """per_input answers repeat exactly, so an averaging attacker gains nothing from repeats."""
+        return self.noise_mode == "per_input"
 
     @property
     def label(self) -> str:
-        return f"dynanoise(sigma0_sq={self.sigma0_sq:g}, lam={self.lam:g}, T={self.temperature:g})"
+        extras = "" if self.noise_mode == "per_query" else f", {self.noise_mode}"
+        extras += "" if self.ensemble_size == 1 else f", M={self.ensemble_size}"
+        return f"dynanoise(sigma0_sq={self.sigma0_sq:g}, lam={self.lam:g}, T={self.temperature:g}{extras})"
 
     def noise_variance(self, logits: np.ndarray) -> np.ndarray:
         """``sigma^2(q) = sigma0_sq * (1 + lam * R(q))`` for each query."""
         return self.sigma0_sq * (1.0 + self.lam * sensitivity(logits))
 
+    def standard_noise(self, logits: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        """Unit-variance noise ``(n, M, k)``: fresh from ``rng`` (per_query) or keyed by the logits."""
+        n, k = logits.shape
+        if self.noise_mode == "per_input":
+            return keyed_normals(logits, self.key, self.ensemble_size * k).reshape(n, self.ensemble_size, k)
+        return rng.standard_normal((n, self.ensemble_size, k))
+
     def apply(self, logits: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         logits = np.asarray(logits, dtype=np.float64)
-        std = np.sqrt(self.noise_variance(logits))[:, None]
-        noisy = logits + std * rng.standard_normal(logits.shape)
-        return softmax(noisy, temperature=self.temperature)
+        std = np.sqrt(self.noise_variance(logits))[:, None, None]
+        noisy = logits[:, None, :] + std * self.standard_noise(logits, rng)
+        released = softmax(noisy.reshape(-1, logits.shape[1]), temperature=self.temperature)
+        return released.reshape(noisy.shape).mean(axis=1)

@@ -15,6 +15,7 @@ from audit_core.report import plots
 from audit_core.report.explorer import record_summary
 from audit_core.report.render import TEMPLATE_DIR
 from audit_core.results import REGAINED_FRACTION, AuditResult, hash_record_ids
+from audit_core.tuning import SPLITS, TuningResult, comparison, comparison_metrics
 
 KNOWLEDGE_TEXT = {
     "naive": "calibrates on undefended shadow and reference outputs (the DynaNoise paper's protocol)",
@@ -249,7 +250,36 @@ def _explorer(result: AuditResult) -> dict[str, Any] | None:
     }
 
 
-def build_context(result: AuditResult, defenses: list[DynaNoise], salt: str) -> dict[str, Any]:
+def _tuning(tuning: TuningResult | None) -> dict[str, Any] | None:
+    if tuning is None:
+        return None
+    config = tuning.config
+    metrics = comparison_metrics(config.objective)
+    rows = [
+        {
+            "family": row["family"],
+            "condition": row["condition"],
+            "cells": [f"{row[f'{m}/{s}']:+.4f}" for m in metrics for s in SPLITS],
+        }
+        for row in comparison(tuning.front, config.objective).to_dict("records")
+    ]
+    return {
+        "chosen": tuning.chosen.label,
+        "objective": config.objective.replace("_", " "),
+        "knowledge": config.knowledge,
+        "budget": f"{config.budget:g}",
+        "mode": config.mode,
+        "n_trials": len(tuning.trials),
+        "sizes": tuning.sizes,
+        "metrics": [m.replace("_", " ") for m in metrics],
+        "rows": rows,
+        "front": _data_uri(plots.pareto_front(tuning)),
+    }
+
+
+def build_context(
+    result: AuditResult, defenses: list[DynaNoise], salt: str, tuning: TuningResult | None = None
+) -> dict[str, Any]:
     """Everything the report template needs, as strings, numbers and SVG markup; records appear only as
     hashes salted with ``salt``."""
     provenance = result.provenance
@@ -285,6 +315,7 @@ def build_context(result: AuditResult, defenses: list[DynaNoise], salt: str) -> 
         "per_class": _per_class_rows(result, baseline.attack),
         "exposed": _exposed_records(result, baseline.attack, salt),
         "explorer": _explorer(result),
+        "tuning": _tuning(tuning),
         "n_members": int(result.is_member.sum()),
         "n_non_members": n_non_members,
         "figures": {

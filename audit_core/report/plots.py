@@ -12,6 +12,7 @@ from sklearn.metrics import roc_curve
 
 from audit_core.defenses import DynaNoise
 from audit_core.results import AuditResult
+from audit_core.tuning import OBJECTIVES, TuningResult
 
 _COLORS = ["#1f4e79", "#c0504d", "#4f8a3c", "#8064a2", "#d98c1f", "#2c9fa3"]
 plt.rcParams.update(
@@ -78,5 +79,30 @@ def noise_variance_curves(defenses: list[DynaNoise]) -> str | None:
         ax.axhline(d.sigma0_sq, color=color, lw=0.8, ls=":", label=f"static noise, variance {d.sigma0_sq:g}")
     ax.set(xlabel="prediction entropy H / log k", ylabel="noise variance on logits")
     ax.legend(frameon=False, fontsize=6)
+    figure.tight_layout()
+    return _svg(figure)
+
+
+def pareto_front(tuning: TuningResult) -> str:
+    """Accuracy drop against the objective's attack metric on the tuning split: each defense's points,
+    its Pareto front as a line, its chosen setting as a star, and the accuracy budget as a dashed line."""
+    metric = OBJECTIVES[tuning.config.objective].attack_metric
+    points = tuning.front[tuning.front.split == "tuning"]
+    figure, ax = plt.subplots(figsize=(6.0, 3.4))
+    palette = plt.get_cmap("tab10")
+    for index, (family, group) in enumerate(points.groupby("family", sort=False)):
+        color = palette(index % 10)
+        ax.scatter(group.accuracy_drop, group[metric], s=8, color=color, alpha=0.35, linewidths=0)
+        front = group[group.on_front].sort_values("accuracy_drop")
+        ax.plot(front.accuracy_drop, front[metric], color=color, lw=1.2, marker="o", ms=2.5, label=family)
+        chosen = group[group.chosen]
+        ax.scatter(chosen.accuracy_drop, chosen[metric], s=70, marker="*", color=color, edgecolors="black")
+    ax.axvline(tuning.config.budget, color="#999999", lw=0.8, ls="--")
+    ax.set_xscale("symlog", linthresh=max(2 * tuning.config.budget, 0.01))  # linear near the budget
+    ax.set(
+        xlabel="test-accuracy drop (tuning split; log scale beyond twice the budget)",
+        ylabel=f"{metric.replace('_', ' ')} ({tuning.config.knowledge} attacker)",
+    )
+    ax.legend(frameon=False, fontsize=6, loc="center left", bbox_to_anchor=(1.0, 0.5))
     figure.tight_layout()
     return _svg(figure)

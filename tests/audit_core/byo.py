@@ -17,6 +17,7 @@ from audit_core.pipeline import (
     build_target,
     check_inputs,
     conditions,
+    defender_data,
     evaluate,
     load_audit_data,
     model_cache,
@@ -155,6 +156,7 @@ def run_audit(config: AuditConfig) -> AuditResult:
     shadow = shadow_outputs(config, data, fingerprints, cache)
     references = reference_logits(*train_references(config, data, fingerprints, cache), data)
     signals, fingerprints = add_models(target_signals(target, data), fingerprints, shadow, references)
-    evaluations = [evaluate(config, signals, d) for d in conditions(config)]
+    defenses = conditions(config, defender_data(config, target, data, signals))
+    evaluations = [evaluate(config, signals, d) for d in defenses]
     counts = {"all": cache.counts()}
     return assemble_result(config, data, signals, evaluations, fingerprints, counts, datetime.now(UTC))

@@ -387,8 +387,18 @@ CASES = [
     ),
     Bad(
         "unknown defense",
-        _top(defenses=[{"name": "memguard"}]),
-        "field 'defenses.0' is invalid: Input tag 'memguard' found using 'name' does not match any",
+        _top(defenses=[{"name": "dp_sgd"}]),
+        "field 'defenses.0' is invalid: Input tag 'dp_sgd' found using 'name' does not match any",
+    ),
+    Bad(
+        "memguard without a shadow",
+        _top(shadow={"kind": "none"}, defenses=[{"name": "memguard"}]),
+        "defenses.0 (memguard) needs a shadow model's outputs on its in/out records",
+    ),
+    Bad(
+        "tuning split leaves a side empty",
+        _top(tune={"tuning_fraction": 0.001}),
+        "points, too few to split into tuning and evaluation parts at tune.tuning_fraction = 0.001",
     ),
     Bad(
         "unknown target kind",
@@ -408,7 +418,7 @@ CASES = [
 ]
 
 
-def _must_not_run(config) -> None:
+def _must_not_run(*_: object) -> None:
     raise AssertionError("the input check let a bad input through to the flow")
 
 

@@ -1,26 +1,65 @@
 import re
+from pathlib import Path
 
 import pytest
 
-from audit_core.config import AuditConfig, load_config, parse_config
+from audit_core.config import DEMO_DEFENSES, AuditConfig, TuneConfig, load_config, parse_config
+from audit_core.defenses import DEFENSES
 from audit_core.errors import ConfigError
+from audit_core.pipeline import build_defense
 
 
-def test_defaults_are_the_demo_with_the_papers_dynanoise_parameters():
+def test_defaults_use_the_papers_dynanoise_parameters():
     config = AuditConfig()
-    assert [d.model_dump() for d in config.defenses] == [
-        {"name": "dynanoise", "sigma0_sq": 0.3, "lam": 2.0, "temperature": 10.0}
+    assert [d.model_dump(exclude={"key"}) for d in config.defenses] == [
+        {
+            "name": "dynanoise",
+            "sigma0_sq": 0.3,
+            "lam": 2.0,
+            "temperature": 10.0,
+            "noise_mode": "per_query",
+            "ensemble_size": 1,
+        }
     ]
     expected = {"confidence", "loss", "shadow", "lira_online", "lira_offline", "rmia", "label_only"}
     assert expected <= set(config.attacks)
     assert config.knowledge == ["naive", "adaptive", "averaging"]
+    assert config.tune is None
 
 
-def test_the_shipped_demo_config_equals_the_defaults(tmp_path):
-    from pathlib import Path
-
+def test_the_shipped_demo_config_is_the_defaults_plus_every_baseline():
     shipped = load_config(Path(__file__).parents[2] / "configs" / "demo.yaml")
-    assert shipped == AuditConfig()
+    assert shipped == parse_config({"defenses": DEMO_DEFENSES})
+    assert {d.name for d in shipped.defenses} == set(DEFENSES) - {"undefended"}
+
+
+def test_every_configured_defense_builds_its_registered_class():
+    config = parse_config({"defenses": DEMO_DEFENSES})
+    for defense_config in config.defenses:
+        defense = build_defense(defense_config, seed=0)
+        assert type(defense) is DEFENSES[defense_config.name]
+        shown = defense_config.model_dump(exclude={"name", "key", "noise_mode", "ensemble_size"})
+        assert {k: defense.params()[k] for k in shown} == shown
+
+
+def test_the_dynanoise_key_is_secret_and_derived_from_the_seed_when_absent():
+    config = parse_config({"defenses": [{"name": "dynanoise", "noise_mode": "per_input", "key": "k" * 20}]})
+    assert config.model_dump(mode="json")["defenses"][0]["key"] == "**********"
+    assert build_defense(config.defenses[0], seed=0).key == b"k" * 20
+    derived = parse_config({"defenses": [{"name": "dynanoise", "noise_mode": "per_input"}]}).defenses[0]
+    assert build_defense(derived, seed=0).key == build_defense(derived, seed=0).key
+    assert build_defense(derived, seed=0).key != build_defense(derived, seed=1).key
+
+
+def test_tune_section_defaults():
+    tune = parse_config({"tune": {}}).tune
+    assert tune == TuneConfig()
+    assert (tune.objective, tune.knowledge, tune.mode, tune.noise_mode) == (
+        "midput",
+        "adaptive",
+        "optuna",
+        "per_input",
+    )
 
 
 @pytest.mark.parametrize(
@@ -29,7 +68,13 @@ def test_the_shipped_demo_config_equals_the_defaults(tmp_path):
         ("run_name: a/b\n", "field 'run_name' = 'a/b' is invalid: must be 1-100 letters"),
         ("attacks: [loss, lira2]\n", "unknown attack 'lira2'"),
         ("defenses:\n  - name: dynanoise\n    temperature: -1\n", "'defenses.0.dynanoise.temperature' = -1"),
-        ("defenses:\n  - name: memguard\n", "field 'defenses.0'"),
+        ("defenses:\n  - name: dp_sgd\n", "field 'defenses.0'"),
+        ("defenses:\n  - name: dynanoise\n    key: short\n", "'defenses.0.dynanoise.key'"),
+        ("defenses:\n  - name: memguard\n    distortion_budget: 3\n", "distortion_budget' = 3"),
+        ("tune:\n  budget: 1.5\n", "field 'tune.budget' = 1.5 is invalid"),
+        ("tune:\n  knowledge: psychic\n", "field 'tune.knowledge' = 'psychic' is invalid"),
+        ("tune:\n  lam_range: [3, 1]\n", "field 'tune.lam_range' is invalid"),
+        ("tune:\n  objective: auc\n", "field 'tune.objective' = 'auc' is invalid"),
         ("sed: 3\n", "unknown field 'sed'"),
         ("- just\n- a list\n", "expected a mapping of AuditConfig fields, got list"),
         ("seed: [unclosed\n", "is not valid YAML at line"),

@@ -74,3 +74,63 @@ def test_same_seed_same_output_and_fresh_noise_per_call():
 def test_rejects_invalid_parameters(params):
     with pytest.raises(ValueError, match="DynaNoise needs"):
         DynaNoise(**params)
+
+
+KEY = b"a secret key of 32 bytes, really"
+
+
+def test_per_input_repeats_exactly_whatever_the_generator():
+    defense = DynaNoise(noise_mode="per_input", key=KEY)
+    first = defense.apply(LOGITS, np.random.default_rng(0))
+    assert np.array_equal(first, defense.apply(LOGITS, np.random.default_rng(1)))
+    # A row's answer does not depend on the batch it arrives in.
+    assert np.array_equal(first[2:3], defense.apply(LOGITS[2:3], np.random.default_rng(2)))
+
+
+def test_per_input_noise_differs_across_inputs_and_keys():
+    defense = DynaNoise(sigma0_sq=1.0, temperature=1.0, noise_mode="per_input", key=KEY)
+    same_logits = np.zeros((2, 4))
+    nearby = np.array([[0.0, 0.0, 0.0, 0.0], [0.0, 0.0, 0.0, 1e-12]])
+    released = defense.apply(nearby, np.random.default_rng(0))
+    assert not np.allclose(released[0], released[1], atol=1e-3), "different queries need different noise"
+    assert np.array_equal(*defense.apply(same_logits, np.random.default_rng(0)))
+    other_key = DynaNoise(sigma0_sq=1.0, temperature=1.0, noise_mode="per_input", key=KEY[::-1])
+    assert not np.allclose(released, other_key.apply(nearby, np.random.default_rng(0)), atol=1e-3)
+
+
+def test_per_input_noise_has_the_same_distribution_as_fresh_noise():
+    """Across many distinct queries, keyed noise passes the same variance test as per_query noise."""
+    draws = 20_000
+    rng = np.random.default_rng(5)
+    logits = np.repeat(LOGITS[1:2], draws, axis=0) + rng.normal(0, 1e-9, (draws, 4))  # distinct queries
+    defense = DynaNoise(noise_mode="per_input", key=KEY)
+    released = defense.apply(logits, rng)
+    noise = defense.temperature * (np.log(released[:, 1]) - np.log(released[:, 0])) - (
+        logits[:, 1] - logits[:, 0]
+    )
+    sigma_sq = defense.noise_variance(LOGITS[1:2])[0]
+    statistic = (draws - 1) * noise.var(ddof=1) / (2 * sigma_sq)
+    assert stats.chi2.ppf(5e-4, draws - 1) < statistic < stats.chi2.ppf(1 - 5e-4, draws - 1)
+    assert abs(noise.mean()) < 4 * np.sqrt(2 * sigma_sq / draws)
+
+
+def test_per_input_needs_a_key_of_sixteen_bytes():
+    with pytest.raises(ValueError, match="at least 16 bytes"):
+        DynaNoise(noise_mode="per_input")
+    with pytest.raises(ValueError, match="at least 16 bytes"):
+        DynaNoise(noise_mode="per_input", key=b"short")
+
+
+def test_ensemble_of_m_draws_divides_the_variance_by_m():
+    """With small noise the release is linear in it, so averaging M draws divides the variance by M; an F
+    interval at 99.9% on 5,000 answers each."""
+    draws, m = 5_000, 8
+    logits = np.repeat(LOGITS[1:2], draws, axis=0)
+    single = DynaNoise(sigma0_sq=0.01, temperature=2.0).apply(logits, np.random.default_rng(6))[:, 0]
+    ensemble = DynaNoise(sigma0_sq=0.01, temperature=2.0, ensemble_size=m).apply(
+        logits, np.random.default_rng(7)
+    )[:, 0]
+    ratio = m * ensemble.var(ddof=1) / single.var(ddof=1)
+    low, high = stats.f.ppf([5e-4, 1 - 5e-4], draws - 1, draws - 1)
+    assert low < ratio < high
+    assert abs(ensemble.mean() - single.mean()) < 4 * single.std() / np.sqrt(draws)

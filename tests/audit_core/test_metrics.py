@@ -11,6 +11,7 @@ from audit_core.metrics import (
     max_advantage,
     proportion,
     roc_auc,
+    roc_points,
     tpr_at_fpr,
 )
 
@@ -130,3 +131,15 @@ def test_a_threshold_calling_nobody_a_member_stays_finite():
     is_member = np.array([True, False] * 3)
     threshold = best_balanced_accuracy_threshold(scores, is_member)
     assert np.isfinite(threshold) and not (scores >= threshold).any()
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_roc_points_equal_scikit_learns_roc_curve(seed):
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(2, 400))
+    scores = rng.integers(0, 12, n).astype(float) if seed % 2 else rng.normal(size=n)  # with and without ties
+    is_member = rng.random(n) < 0.4
+    is_member[:2] = [True, False]
+    expected = roc_curve(is_member, scores, drop_intermediate=False)
+    for got, want in zip(roc_points(scores, is_member), expected, strict=True):
+        np.testing.assert_array_equal(got, want)

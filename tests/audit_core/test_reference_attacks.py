@@ -121,3 +121,21 @@ def test_fixed_variance_uses_the_spread_of_all_selected_values(memorising_audit)
     phi = logit_confidence(refs.audit, refs.labels)
     _, std = attack._fit_side(phi, ~refs.in_mask)
     assert std == pytest.approx(np.full(phi.shape[1], phi[~refs.in_mask].std()))
+
+
+def test_rmia_scores_label_only_outputs_without_nan(memorising_audit):
+    """One-hot outputs (a label-only release) have exact zeros: RMIA's ratios must stay finite."""
+    calibration, outputs, _ = memorising_audit
+
+    def one_hot(probs: np.ndarray) -> np.ndarray:
+        return np.eye(probs.shape[-1])[probs.argmax(axis=-1)]
+
+    refs = calibration.references
+    released = CalibrationData(
+        references=ReferenceOutputs(
+            one_hot(refs.audit), refs.labels, refs.in_mask, one_hot(refs.population), refs.population_labels
+        ),
+        target_population=AttackInput(one_hot(calibration.target_population.probs), refs.population_labels),
+    )
+    attack = ATTACKS["rmia"](a=1.0).fit(released)
+    assert np.all(np.isfinite(attack.score(AttackInput(one_hot(outputs.probs), outputs.labels))))

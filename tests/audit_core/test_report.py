@@ -56,7 +56,7 @@ def run_dir(tmp_path_factory):
     shadows = pipeline.train_shadows(config, data, shadow_in, fingerprints, cache)
     references, in_mask = pipeline.train_references(config, data, fingerprints, cache)
     signals = compute_signals(target, shadows, data, shadow_in, shadow_out, references, in_mask)
-    defenses = pipeline.conditions(config)
+    defenses = pipeline.conditions(config, pipeline.defender_data(config, target, data, signals))
     evaluations = [pipeline.evaluate(config, signals, d) for d in defenses]
     counts = {"all": cache.counts()}
     started = datetime.now(UTC)

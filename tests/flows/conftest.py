@@ -69,6 +69,7 @@ def prefect_api_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 def _cli_env(api_url: str | None) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k != "PREFECT_API_URL"}
+    env.setdefault("OMP_NUM_THREADS", "1")  # one torch thread, as in this process (tests/conftest.py)
     return env if api_url is None else {**env, "PREFECT_API_URL": api_url}
 
 

@@ -1,8 +1,12 @@
+import json
+
 import pyarrow.parquet as pq
+import pytest
 from prefect.client.orchestration import get_client
 from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
 
 from audit_core.config import AuditConfig
+from audit_core.defenses import DynaNoise
 from flows.audit import audit
 
 
@@ -29,3 +33,32 @@ def test_audit_flow_completes_and_publishes_a_summary_artifact(prefect_api_url, 
         and "tpr_at_fpr_0.01" in by_key["audit-metrics-flow-test"].data
     )
     assert (run_dir / "report.html").resolve().as_uri() in by_key["audit-report-flow-test"].data
+
+
+def test_audit_flow_with_tune_adds_the_tuned_condition_and_reports_on_the_evaluation_split(
+    prefect_api_url, tmp_path
+):
+    config = AuditConfig(
+        run_name="tuned",
+        output_dir=tmp_path,
+        cache_dir=tmp_path / "cache",
+        recipe={"epochs": 40},
+        reference_models=4,
+        tune={"n_trials": 6, "baselines": False, "budget": 0.05},
+    )
+    state = audit(config, return_state=True)
+    assert state.is_completed(), state.message
+    run_dir = state.result()
+    params = json.loads((run_dir / "dynanoise-params.json").read_text())
+    tuned = DynaNoise(**params["params"], key=b"k" * 16).label
+    metrics = pq.read_table(run_dir / "metrics.parquet").to_pandas()
+    assert set(metrics.condition) == {"undefended", "dynanoise(sigma0_sq=0.3, lam=2, T=10)", tuned}
+    scores = pq.read_table(run_dir / "scores.parquet").to_pandas()
+    evaluation = params["provenance"]["split_sizes"]["evaluation"]
+    assert scores.record.nunique() == evaluation["members"] + evaluation["non_members"] == 150
+    confirmed = params["provenance"]["metrics"]["evaluation"]["midput"]
+    audited = metrics[(metrics.condition == tuned) & (metrics.metric == "midput")]
+    assert audited[audited.knowledge == "adaptive"].value.iloc[0] == pytest.approx(confirmed)
+    for name in ("tuning.parquet", "front.parquet", "front.svg", "report.pdf"):
+        assert (run_dir / name).is_file()
+    assert "Tuned DynaNoise and the baselines" in (run_dir / "report.html").read_text()

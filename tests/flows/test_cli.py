@@ -8,6 +8,9 @@ import pytest
 from pypdf import PdfReader
 
 from audit_core.artifacts import sha256_file
+from audit_core.config import DEMO_DEFENSES
+from audit_core.defenses import DEFENSES
+from audit_core.deploy import load_params
 
 ARTIFACTS = (
     "report.html",
@@ -57,7 +60,9 @@ def test_demo_parquet_tables_read_back(demo_run):
     undefended_auc = frame[(frame.condition == "undefended") & (frame.metric == "auc")].value
     assert undefended_auc.max() >= 0.60, "the demo target must really leak"
     scores = pq.read_table(run_dir / "scores.parquet").to_pandas()
-    assert len(scores) == 300 * 2 * 3 * 12  # audit points x conditions x knowledge x attacks
+    n_conditions = 1 + len(DEMO_DEFENSES)  # undefended, DynaNoise and every baseline
+    assert len(scores) == 300 * n_conditions * 3 * 12  # audit points x conditions x knowledge x attacks
+    assert set(frame.defense) == set(DEFENSES)
     assert not scores.record.str.contains("digits").any(), "record ids must be hashed"
     assert scores.groupby("record").is_member.nunique().max() == 1
 
@@ -91,12 +96,37 @@ def test_audit_command_runs_the_shipped_config(dynaudit, tmp_path):
     assert (tmp_path / "out" / "small" / "report.pdf").is_file()
 
 
+def test_tune_command_writes_parameters_trials_and_the_front(dynaudit, tmp_path):
+    config = tmp_path / "tune.yaml"
+    shipped = (Path(__file__).parents[2] / "configs" / "demo.yaml").read_text()
+    config.write_text(
+        shipped.replace("epochs: 200", "epochs: 30")
+        .replace("run_name: demo", "run_name: small")
+        .replace("reference_models: 8", "reference_models: 4")
+        + "tune:\n  n_trials: 8\n  budget: 0.03\n"
+    )
+    result = dynaudit(["tune", str(config), "--output-dir", str(tmp_path / "out")], tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    run_dir = tmp_path / "out" / "small-tune"
+    defense = load_params(run_dir / "dynanoise-params.json", key=b"k" * 16)
+    assert defense.noise_mode == "per_input"
+    trials = pq.read_table(run_dir / "tuning.parquet").to_pandas()
+    assert len(trials) == 8 and trials.chosen.sum() == 1
+    assert trials[trials.chosen].accuracy_drop.iloc[0] <= 0.03
+    front = pq.read_table(run_dir / "front.parquet").to_pandas()
+    assert set(front.family) == set(DEFENSES)
+    assert set(front[front.chosen].split) == {"tuning", "evaluation"}
+    assert (run_dir / "front.svg").read_text().startswith("<svg")
+    assert "Chosen DynaNoise" in result.stdout and "| dynanoise |" in result.stdout
+
+
 @pytest.mark.parametrize(
     ("args", "sentence"),
     [
         (["audit", "missing.yaml"], "Config file 'missing.yaml' does not exist"),
         (["audit", "bad.yaml"], "field 'defenses.0.dynanoise.lam' = -2 is invalid"),
         (["demo", "--run-name", "../escape"], "field 'run_name' = '../escape' is invalid"),
+        (["tune", "bad.yaml"], "field 'defenses.0.dynanoise.lam' = -2 is invalid"),
     ],
 )
 def test_bad_input_exits_2_with_one_sentence_and_writes_nothing(run_cli, tmp_path, args, sentence):

@@ -1,0 +1,48 @@
+"""HAMP's inference-time output modification (Chen & Pattabiraman, NDSS 2024; notes, section 5).
+
+HAMP replaces the confidence values of each answer with those the model gives a random input, placed in the
+answer's own rank order: ``released[argsort(p)[j]] = sort(F(x_rand))[j]``. The ranking (and so the label)
+is kept, while the confidence values carry no information about the queried record. HAMP's training-time
+part (high-entropy soft labels) is not applied here: this is the post-hoc output modification alone.
+"""
+
+from dataclasses import dataclass
+from typing import Self
+
+import numpy as np
+
+from audit_core.defenses.base import DefenderData, Defense, register_defense
+from audit_core.probability import softmax
+
+
+@register_defense
+@dataclass(eq=False)
+class HampOutput(Defense):
+    """Rank-preserving replacement of the output by a random-input output.
+
+    ``fit`` stores the target's softmax outputs on random inputs, each sorted in descending order; every
+    query draws one of them from ``rng`` (as if a fresh random input were generated per query).
+    """
+
+    name = "hamp"
+    preserves_label = True
+    requires = frozenset({"random_inputs"})
+
+    def fit(self, data: DefenderData, rng: np.random.Generator) -> Self:
+        reference = softmax(data.random_input_logits)
+        self.reference_ = -np.sort(-reference, axis=1)
+        return self
+
+    def apply(self, logits: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        if not hasattr(self, "reference_"):
+            raise RuntimeError("HampOutput needs fit() with the target's outputs on random inputs first.")
+        logits = np.asarray(logits, dtype=np.float64)
+        if logits.shape[1] != self.reference_.shape[1]:
+            raise ValueError(
+                f"HampOutput was fitted on {self.reference_.shape[1]} classes but got {logits.shape[1]}."
+            )
+        reference = self.reference_[rng.integers(len(self.reference_), size=len(logits))]
+        ranking = np.argsort(-logits, axis=1, kind="stable")
+        released = np.empty_like(reference)
+        np.put_along_axis(released, ranking, reference, axis=1)
+        return released

@@ -1,0 +1,74 @@
+"""DynaNoise as a torch module, for serving and TorchScript export.
+
+It computes exactly what :class:`~audit_core.defenses.DynaNoise` computes, in float64: in ``per_query`` mode
+the noise comes from torch's generator (fresh on every call), so the two agree in distribution; in
+``per_input`` mode both call :func:`~audit_core.defenses.keyed_noise.keyed_normals` (here through the
+``dynaudit::keyed_normals`` operator, which TorchScript can call), so they agree number for number.
+
+A TorchScript file that uses ``per_input`` needs this module imported before ``torch.jit.load``, which
+registers the operator.
+"""
+
+import math
+
+import numpy as np
+import torch
+from torch import nn
+
+from audit_core.defenses.dynanoise import ENTROPY_EPS, DynaNoise
+from audit_core.defenses.keyed_noise import keyed_normals
+
+
+def _keyed_normals(logits: torch.Tensor, key: torch.Tensor, count: int) -> torch.Tensor:
+    normals = keyed_normals(logits.detach().cpu().double().numpy(), key.cpu().numpy().tobytes(), count)
+    return torch.from_numpy(normals).to(logits.device)
+
+
+# TorchScript calls the function through this operator; eager mode calls it directly (the dispatcher's
+# Python round trip costs about 0.1 ms per call).
+_keyed_normals_op = torch.library.custom_op("dynaudit::keyed_normals", mutates_args=())(_keyed_normals)
+
+
+@_keyed_normals_op.register_fake
+def _(logits: torch.Tensor, key: torch.Tensor, count: int) -> torch.Tensor:
+    return logits.new_empty((logits.shape[0], count), dtype=torch.float64)
+
+
+class TorchDynaNoise(nn.Module):
+    """Logits ``(n, k)`` in, DynaNoise-defended probabilities ``(n, k)`` (float64) out.
+
+    >>> module = TorchDynaNoise(DynaNoise())
+    >>> probs = module(torch.tensor([[4.0, 0.0, -1.0]]), torch.Generator().manual_seed(0))
+    >>> bool(torch.isclose(probs.sum(), torch.tensor(1.0, dtype=torch.float64)))
+    True
+    """
+
+    def __init__(self, defense: DynaNoise) -> None:
+        """Copy the parameters (and the secret key) of a configured, tuned or loaded :class:`DynaNoise`."""
+        super().__init__()
+        self.sigma0_sq = float(defense.sigma0_sq)
+        self.lam = float(defense.lam)
+        self.temperature = float(defense.temperature)
+        self.ensemble_size = int(defense.ensemble_size)
+        self.per_input = defense.noise_mode == "per_input"
+        self.entropy_eps = ENTROPY_EPS
+        self.register_buffer("key", torch.from_numpy(np.frombuffer(defense.key, dtype=np.uint8).copy()))
+
+    def forward(self, logits: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+        z = logits.double()
+        n, k = z.shape[0], z.shape[1]
+        probs = torch.softmax(z, dim=1)
+        negative_entropy = torch.xlogy(probs, probs + self.entropy_eps).sum(dim=1)
+        # sigma0_sq * (1 + lam * R) with R = 1 - H / log k, in as few tensor operations as possible
+        scale = self.sigma0_sq * self.lam / math.log(k + self.entropy_eps)
+        std = (self.sigma0_sq * (1.0 + self.lam) + scale * negative_entropy).sqrt()[:, None, None]
+        if self.per_input:
+            if torch.jit.is_scripting():
+                noise = torch.ops.dynaudit.keyed_normals(z, self.key, self.ensemble_size * k)
+            else:
+                noise = _keyed_normals(z, self.key, self.ensemble_size * k)
+            noise = noise.view(n, self.ensemble_size, k)
+        else:
+            noise = torch.randn((n, self.ensemble_size, k), generator=generator, dtype=torch.float64)
+        noisy = torch.addcmul(z[:, None, :], std, noise)
+        return torch.softmax(noisy / self.temperature, dim=2).mean(dim=1)

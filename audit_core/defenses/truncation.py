@@ -1,0 +1,71 @@
+"""Coarsened outputs: release only the top-k probabilities and/or round them to a few decimals."""
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from audit_core.defenses.base import Defense, register_defense
+from audit_core.probability import softmax
+
+
+def keep_top_k(probs: np.ndarray, k: int) -> np.ndarray:
+    """Zero all but the ``k`` largest probabilities of each row and renormalise."""
+    kept = np.zeros_like(probs)
+    top = np.argsort(-probs, axis=1, kind="stable")[:, :k]
+    np.put_along_axis(kept, top, np.take_along_axis(probs, top, axis=1), axis=1)
+    return kept / kept.sum(axis=1, keepdims=True)
+
+
+def round_to_sum_one(probs: np.ndarray, decimals: int) -> np.ndarray:
+    """Round each row to multiples of ``10**-decimals`` that still sum to one (largest-remainder method).
+
+    Rounding never reorders classes; it can only tie them.
+    """
+    units = 10**decimals
+    scaled = probs * units
+    floor = np.floor(scaled)
+    missing = (units - floor.sum(axis=1)).round().astype(int)
+    by_remainder = np.argsort(-(scaled - floor), axis=1, kind="stable")
+    bump = np.arange(probs.shape[1])[None, :] < missing[:, None]
+    np.put_along_axis(floor, by_remainder, np.take_along_axis(floor, by_remainder, axis=1) + bump, axis=1)
+    return floor / units
+
+
+@register_defense
+@dataclass(frozen=True)
+class TopKRounding(Defense):
+    """Release the ``k`` largest probabilities (renormalised; ``None`` keeps all), rounded to ``decimals``
+    (``None``: no rounding). The top class always stays a top class."""
+
+    k: int | None = 3
+    decimals: int | None = None
+
+    name = "top_k"
+    deterministic = True
+    preserves_label = True
+    GRID = ({"k": 3}, {"k": 3, "decimals": 2}, {"k": 3, "decimals": 1}, {"k": None, "decimals": 1})
+
+    def __post_init__(self) -> None:
+        if (self.k is not None and self.k < 1) or (self.decimals is not None and self.decimals < 0):
+            raise ValueError(f"TopKRounding needs k >= 1 and decimals >= 0; got {self.k}, {self.decimals}.")
+
+    def apply(self, logits: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        probs = softmax(logits)
+        if self.k is not None:
+            probs = keep_top_k(probs, self.k)
+        if self.decimals is not None:
+            probs = round_to_sum_one(probs, self.decimals)
+        return probs
+
+
+@register_defense
+@dataclass(frozen=True)
+class LabelOnly(Defense):
+    """Release only the predicted label, as a one-hot vector (top-1 with nothing else)."""
+
+    name = "label_only"
+    deterministic = True
+    preserves_label = True
+
+    def apply(self, logits: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        return keep_top_k(softmax(logits), 1)

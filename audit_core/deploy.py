@@ -1,0 +1,120 @@
+"""Ship the defense that was audited: wrap a torch model, export it, save and load tuned parameters.
+
+>>> import secrets
+>>> from torch import nn
+>>> defense = DynaNoise(noise_mode="per_input", key=secrets.token_bytes(32))
+>>> model = DefendedModel(nn.Linear(4, 3), defense)          # inputs -> defended probabilities
+>>> bool(torch.allclose(model(torch.ones(2, 4)).sum(dim=1), torch.ones(2, dtype=torch.float64)))
+True
+
+The parameters file (``dynanoise-params.json``) holds the tuned parameters and how they were chosen, never
+the secret key of ``per_input`` mode: pass the key to :func:`load_params` from your secret store.
+"""
+
+import contextlib
+import json
+import os
+import tempfile
+import warnings
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from audit_core.defenses import DynaNoise
+from audit_core.defenses.torch_dynanoise import TorchDynaNoise
+from audit_core.errors import ConfigError
+
+PARAMS_FILE = "dynanoise-params.json"
+PARAMS_SCHEMA = "dynaudit/dynanoise-params"
+PARAMS_SCHEMA_VERSION = 1
+_PARAMS = ("sigma0_sq", "lam", "temperature", "noise_mode", "ensemble_size")
+
+
+class DefendedModel(nn.Module):
+    """``model`` followed by DynaNoise: inputs in, defended probabilities (float64) out."""
+
+    def __init__(self, model: nn.Module, defense: DynaNoise) -> None:
+        super().__init__()
+        self.model = model
+        self.defense = TorchDynaNoise(defense)
+
+    def forward(self, inputs: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+        return self.defense(self.model(inputs), generator)
+
+
+def _atomic_write(path: Path, write: Callable[[Path], object]) -> Path:
+    """Call ``write(temporary_path)`` next to ``path``, then rename it into place."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    os.close(handle)
+    try:
+        write(Path(temporary))
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+    return path
+
+
+@contextlib.contextmanager
+def _torchscript() -> Iterator[None]:
+    """torch 2.14 marks TorchScript deprecated in favour of torch.export; it still works, so stay quiet."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=r".*torch\.jit.*deprecated", category=FutureWarning)
+        yield
+
+
+def export_torchscript(module: nn.Module, path: str | Path) -> Path:
+    """Compile ``module`` (e.g. a :class:`DefendedModel`) in eval mode with TorchScript and save it."""
+    with _torchscript():
+        scripted = torch.jit.script(module.eval())
+        return _atomic_write(Path(path), lambda tmp: torch.jit.save(scripted, str(tmp)))
+
+
+def load_torchscript(path: str | Path) -> torch.jit.ScriptModule:
+    """Load a module saved by :func:`export_torchscript` (importing this module registers the operator
+    that ``per_input`` mode needs)."""
+    with _torchscript():
+        return torch.jit.load(str(path))
+
+
+def save_params(path: str | Path, defense: DynaNoise, provenance: dict[str, Any] | None = None) -> Path:
+    """Write ``defense``'s parameters (without its key) and ``provenance`` as versioned JSON, atomically."""
+    document = {
+        "schema": PARAMS_SCHEMA,
+        "schema_version": PARAMS_SCHEMA_VERSION,
+        "defense": DynaNoise.name,
+        "params": {name: getattr(defense, name) for name in _PARAMS},
+        "provenance": provenance or {},
+    }
+    text = json.dumps(document, indent=2) + "\n"
+    return _atomic_write(Path(path), lambda tmp: tmp.write_text(text, encoding="utf-8"))
+
+
+def load_params(path: str | Path, key: bytes = b"") -> DynaNoise:
+    """The :class:`DynaNoise` a parameters file describes; ``key`` is required for ``per_input`` mode."""
+    path = Path(path)
+    try:
+        document = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"Parameters file '{path}' does not exist.") from None
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        raise ConfigError(f"Parameters file '{path}' is not valid JSON.") from None
+    if not isinstance(document, dict) or document.get("schema") != PARAMS_SCHEMA:
+        raise ConfigError(f"'{path}' is not a dynaudit DynaNoise parameters file (schema {PARAMS_SCHEMA!r}).")
+    if document.get("schema_version") != PARAMS_SCHEMA_VERSION:
+        raise ConfigError(
+            f"'{path}' has schema_version {document.get('schema_version')!r}; this dynaudit reads version "
+            f"{PARAMS_SCHEMA_VERSION}."
+        )
+    params = document.get("params")
+    if not isinstance(params, dict) or set(params) != set(_PARAMS):
+        raise ConfigError(f"'{path}': field 'params' must have exactly the keys {list(_PARAMS)}.")
+    try:
+        return DynaNoise(**params, key=key)
+    except (TypeError, ValueError) as error:
+        raise ConfigError(f"'{path}': {error}") from None

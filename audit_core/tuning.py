@@ -1,0 +1,405 @@
+"""Auto-tuning of DynaNoise under an accuracy budget, with every baseline on the same front.
+
+The audit points (members, non-members) and the test set are split once into a *tuning* part and a disjoint
+*evaluation* part. Every candidate is scored on the tuning part only; the chosen setting, and each baseline's
+best setting, are then confirmed on the evaluation part, so the reported numbers are not the ones the choice
+was made on. Candidates reuse the logits in :class:`~audit_core.signals.Signals`: nothing is retrained or
+re-queried inside the loop.
+
+Objectives (under one attacker knowledge, adaptive by default):
+
+- ``midput``: the paper's score (maximised);
+- ``worst_case_advantage``: the strongest attack's ``max_t TPR - FPR`` (minimised);
+- ``tpr_at_1pct_fpr``: the strongest attack's TPR at 1% FPR (minimised).
+
+A candidate is feasible when its test-accuracy drop on the tuning part is at most the budget; only feasible
+candidates are ever chosen.
+"""
+
+import contextlib
+import json
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field, replace
+from functools import cached_property
+from typing import Any, Literal
+
+import numpy as np
+import optuna
+import pandas as pd
+
+from audit_core.config import TuneConfig
+from audit_core.defenses import DEFENSES, DefenderData, Defense, DynaNoise, Undefended, fit_defense
+from audit_core.errors import AuditInputError
+from audit_core.evaluation import ConditionEvaluation, evaluate_condition
+from audit_core.midput import midput
+from audit_core.seeding import derive_key, derive_rng
+from audit_core.signals import LogitSet, ReferenceLogits, Signals
+
+TUNED = ("sigma0_sq", "lam", "temperature")
+#: Optuna's search steps: the resolution of the paper's sweeps.
+STEPS = {"sigma0_sq": 0.01, "lam": 0.05, "temperature": 0.1}
+#: The paper's v1 one-at-a-time sweeps around (0.1, 2.0, 6.0) (notes, section 3).
+PAPER_CENTRE = {"sigma0_sq": 0.1, "lam": 2.0, "temperature": 6.0}
+PAPER_SWEEPS = {
+    "sigma0_sq": np.round(np.arange(0.10, 0.505, 0.01), 2),
+    "lam": np.round(np.arange(2.0, 6.05, 0.1), 1),
+    "temperature": np.round(np.arange(2.0, 6.05, 0.1), 1),
+}
+#: The paper's best CIFAR-10 setting: the first Optuna trial when it lies inside the search ranges.
+PAPER_BEST = {"sigma0_sq": 0.3, "lam": 2.0, "temperature": 10.0}
+SPLIT_PARTS = ("members", "non_members", "test")  # what the tuning/evaluation split divides
+SPLITS = ("tuning", "evaluation")
+METRICS = ("accuracy", "accuracy_drop", "midput", "mean_asr", "worst_case_advantage", "tpr_at_1pct_fpr")
+FRONT_COLUMNS = [
+    "family",
+    "condition",
+    "params",
+    "split",
+    *METRICS,
+    "feasible",
+    "on_front",
+    "chosen",
+]
+
+
+class TuningError(AuditInputError):
+    """No candidate met the accuracy budget."""
+
+
+@dataclass(frozen=True)
+class Objective:
+    """What the tuner optimises, and which attack metric the front plots against the accuracy drop."""
+
+    name: str
+    direction: Literal["maximize", "minimize"]
+    attack_metric: str
+
+
+OBJECTIVES = {
+    "midput": Objective("midput", "maximize", "mean_asr"),
+    "worst_case_advantage": Objective("worst_case_advantage", "minimize", "worst_case_advantage"),
+    "tpr_at_1pct_fpr": Objective("tpr_at_1pct_fpr", "minimize", "tpr_at_1pct_fpr"),
+}
+
+
+def _subset(logits: LogitSet, index: np.ndarray) -> LogitSet:
+    return LogitSet(logits.logits[index], logits.labels[index], logits.ids[index])
+
+
+def tuning_size(part: str, size: int, tuning_fraction: float) -> int:
+    """How many of a part's ``size`` points go to the tuning split; one sentence if a side would be empty."""
+    n_tuning = round(tuning_fraction * size)
+    if not 0 < n_tuning < size:
+        raise AuditInputError(
+            f"The {part} set has {size} points, too few to split into tuning and evaluation parts at "
+            f"tune.tuning_fraction = {tuning_fraction}."
+        )
+    return n_tuning
+
+
+def _references(references: ReferenceLogits | None, audit_index: np.ndarray) -> ReferenceLogits | None:
+    if references is None:
+        return None
+    return replace(
+        references, audit=references.audit[:, audit_index], in_mask=references.in_mask[:, audit_index]
+    )
+
+
+def split_signals(
+    signals: Signals, tuning_fraction: float, rng: np.random.Generator
+) -> tuple[Signals, Signals]:
+    """Disjoint (tuning, evaluation) parts of the members, non-members and test points, each split at
+    random in proportion ``tuning_fraction``, with the reference models' logits on the same audit points;
+    the shadow outputs and the population are shared by both."""
+    index: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+    for name in SPLIT_PARTS:
+        size = len(getattr(signals, name))
+        n_tuning = tuning_size(name, size, tuning_fraction)
+        order = rng.permutation(size)
+        index[name] = (np.sort(order[:n_tuning]), np.sort(order[n_tuning:]))
+    parts = []
+    for side in (0, 1):
+        audit_index = np.concatenate(
+            [index["members"][side], len(signals.members) + index["non_members"][side]]
+        )
+        parts.append(
+            replace(
+                signals,
+                **{name: _subset(getattr(signals, name), index[name][side]) for name in index},
+                references=_references(signals.references, audit_index),
+            )
+        )
+    return parts[0], parts[1]
+
+
+@dataclass(frozen=True)
+class Attacker:
+    """The attacks a candidate is scored against, under one attacker knowledge (as the audit runs them)."""
+
+    attacks: tuple[str, ...]
+    knowledge: str
+    seed: int  # the run seed
+    max_queries: int = 64
+    attack_params: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    def evaluate(self, signals: Signals, defense: Defense) -> ConditionEvaluation:
+        """``evaluate_condition`` for this attacker's knowledge only."""
+        return evaluate_condition(
+            signals,
+            defense,
+            self.attacks,
+            seed=self.seed,
+            knowledge=(self.knowledge,),
+            max_queries=self.max_queries,
+            attack_params=self.attack_params,
+            n_bootstrap=0,  # the objectives use no AUC interval
+        )
+
+
+@dataclass(frozen=True)
+class SplitScorer:
+    """Scores defenses on one split against that split's undefended baseline (computed once)."""
+
+    signals: Signals
+    attacker: Attacker
+
+    @cached_property
+    def baseline(self) -> ConditionEvaluation:
+        """The undefended condition on this split."""
+        return self.attacker.evaluate(self.signals, Undefended())
+
+    def score(self, defense: Defense) -> dict[str, float]:
+        """Accuracy, accuracy drop, MIDPUT, mean ASR, worst-case advantage and TPR at 1% FPR (the last two
+        of the strongest attack), over the attacks that ran."""
+        evaluation = self.attacker.evaluate(self.signals, defense)
+        knowledge = self.attacker.knowledge
+        outcomes = [evaluation.outcome(a, knowledge) for a in evaluation.attacks]
+        asr = {o.attack: o.balanced_accuracy.value for o in outcomes}
+        base_asr = {a: self.baseline.outcome(a, knowledge).balanced_accuracy.value for a in asr}
+        accuracy = evaluation.test_accuracy.value
+        score = midput(self.baseline.test_accuracy.value, accuracy, base_asr, asr)
+        return {
+            "accuracy": accuracy,
+            "accuracy_drop": score.accuracy_drop,
+            "midput": score.value,
+            "mean_asr": float(np.mean(list(asr.values()))),
+            "worst_case_advantage": max(o.advantage for o in outcomes),
+            "tpr_at_1pct_fpr": max(o.tpr_at(0.01).tpr.value for o in outcomes),
+        }
+
+
+@dataclass(frozen=True)
+class TuningResult:
+    """The chosen DynaNoise, every trial, and the front of DynaNoise and the baselines."""
+
+    chosen: DynaNoise
+    trials: pd.DataFrame  # one row per DynaNoise trial, tuning split
+    front: pd.DataFrame  # FRONT_COLUMNS: every family's points (tuning) + chosen points (evaluation)
+    config: TuneConfig
+    sizes: dict[str, dict[str, int]]  # split -> part -> points
+
+    def chosen_metrics(self, family: str = DynaNoise.name) -> dict[str, dict[str, float]]:
+        """The chosen point's metrics of ``family`` per split (``tuning``, ``evaluation``)."""
+        rows = self.front[(self.front.family == family) & self.front.chosen]
+        return {row.split: {m: float(getattr(row, m)) for m in METRICS} for row in rows.itertuples()}
+
+    def summary(self) -> dict[str, Any]:
+        """How the parameters were chosen, for the parameters file and the report (JSON-ready)."""
+        return {
+            "objective": self.config.objective,
+            "knowledge": self.config.knowledge,
+            "budget": self.config.budget,
+            "mode": self.config.mode,
+            "n_trials": len(self.trials),
+            "seed": self.config.seed,
+            "params": {name: getattr(self.chosen, name) for name in TUNED},
+            "split_sizes": self.sizes,
+            "metrics": self.chosen_metrics(),
+        }
+
+
+def comparison_metrics(objective: str) -> list[str]:
+    """The metrics a comparison shows: accuracy drop, the objective, and the front's attack metric."""
+    return list(dict.fromkeys(["accuracy_drop", objective, OBJECTIVES[objective].attack_metric]))
+
+
+def comparison(front: pd.DataFrame, objective: str) -> pd.DataFrame:
+    """Per defense (``family``), its chosen ``condition`` and, for each split, the :func:`comparison_metrics`
+    in columns ``"<metric>/<split>"`` (NaN where a defense had no setting within the budget)."""
+    rows = []
+    for family, group in front[front.chosen].groupby("family", sort=False):
+        by_split = group.set_index("split")
+        row: dict[str, Any] = {"family": family, "condition": by_split.condition.iloc[0]}
+        for metric in comparison_metrics(objective):
+            row |= {f"{metric}/{s}": by_split[metric].get(s, np.nan) for s in SPLITS}
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def _dynanoise(params: dict[str, float], config: TuneConfig, seed: int) -> DynaNoise:
+    return DynaNoise(**params, noise_mode=config.noise_mode, key=derive_key(seed, "dynanoise"))
+
+
+def _inside(point: dict[str, float], config: TuneConfig) -> bool:
+    ranges = {n: getattr(config, f"{n}_range") for n in TUNED}
+    return all(ranges[n][0] <= point[n] <= ranges[n][1] for n in TUNED)
+
+
+def paper_grid() -> list[dict[str, float]]:
+    """The paper's one-at-a-time sweeps: each parameter swept with the others at the centre (no repeats)."""
+    points = [dict(PAPER_CENTRE)]
+    for name, values in PAPER_SWEEPS.items():
+        points += [{**PAPER_CENTRE, name: float(v)} for v in values if not np.isclose(v, PAPER_CENTRE[name])]
+    return points
+
+
+Evaluate = Callable[[dict[str, float]], tuple[float, float]]  # params -> (objective value, drop - budget)
+
+
+def _grid_search(config: TuneConfig, evaluate: Evaluate) -> None:
+    """Every point of the paper's sweeps (``n_trials`` and the search ranges do not apply)."""
+    for point in paper_grid():
+        evaluate(point)
+
+
+@contextlib.contextmanager
+def _quiet_optuna() -> Iterator[None]:
+    """Optuna logs every trial at INFO; the trial table records them, so log warnings only meanwhile."""
+    verbosity = optuna.logging.get_verbosity()
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    try:
+        yield
+    finally:
+        optuna.logging.set_verbosity(verbosity)
+
+
+def _optuna_search(config: TuneConfig, evaluate: Evaluate) -> None:
+    """A seeded, constrained TPE study of ``n_trials`` trials; the paper's best setting is tried first."""
+    objective = OBJECTIVES[config.objective]
+    sampler = optuna.samplers.TPESampler(seed=config.seed)
+
+    def run(trial: optuna.Trial) -> float:
+        params = {  # rounded so that 1.7000000000000002 is reported (and applied) as 1.7
+            name: round(trial.suggest_float(name, *getattr(config, f"{name}_range"), step=STEPS[name]), 10)
+            for name in TUNED
+        }
+        value, excess = evaluate(params)
+        trial.set_constraint("accuracy_drop_over_budget", excess)
+        return value
+
+    with _quiet_optuna():
+        study = optuna.create_study(direction=objective.direction, sampler=sampler)
+        if _inside(PAPER_BEST, config):
+            study.enqueue_trial(PAPER_BEST)
+        study.optimize(run, n_trials=config.n_trials)
+
+
+SEARCHES: dict[str, Callable[[TuneConfig, Evaluate], None]] = {
+    "optuna": _optuna_search,
+    "grid": _grid_search,
+}
+
+
+def _best(frame: pd.DataFrame, objective: Objective) -> int | None:
+    """Index of the best feasible row (ties: smaller accuracy drop, then earlier row); None if none."""
+    feasible = frame[frame.feasible]
+    if feasible.empty:
+        return None
+    ascending = objective.direction == "minimize"
+    ranked = feasible.assign(_order=np.arange(len(feasible))).sort_values(
+        [objective.name, "accuracy_drop", "_order"], ascending=[ascending, True, True], kind="stable"
+    )
+    return int(ranked.index[0])
+
+
+def pareto_mask(accuracy_drop: np.ndarray, attack_metric: np.ndarray) -> np.ndarray:
+    """True for points no other point beats on both (lower accuracy drop, lower attack metric)."""
+    drop, metric = np.asarray(accuracy_drop, float), np.asarray(attack_metric, float)
+    no_worse = (drop[None, :] <= drop[:, None]) & (metric[None, :] <= metric[:, None])
+    better = (drop[None, :] < drop[:, None]) | (metric[None, :] < metric[:, None])
+    return ~(no_worse & better).any(axis=1)
+
+
+def _row(family: str, defense: Defense, split: str, metrics: dict[str, float], budget: float) -> dict:
+    return {
+        "family": family,
+        "condition": defense.label,
+        "params": json.dumps(defense.params(), sort_keys=True, default=str),
+        "split": split,
+        **metrics,
+        "feasible": metrics["accuracy_drop"] <= budget,
+    }
+
+
+def tune(
+    tuning: Signals,
+    evaluation: Signals,
+    defender: DefenderData,
+    config: TuneConfig,
+    against: Attacker,
+) -> TuningResult:
+    """Choose DynaNoise's (sigma0_sq, lam, T) on ``tuning``; put every baseline's grid on the same front;
+    confirm each family's chosen point on ``evaluation``. ``against.seed`` (the run seed) seeds the noise
+    draws, so the confirmed numbers equal the audit's for the same condition."""
+    objective = OBJECTIVES[config.objective]
+    seed = against.seed
+    on_tuning = SplitScorer(tuning, against)
+    on_evaluation = SplitScorer(evaluation, against)
+    seen: dict[tuple[float, ...], dict[str, float]] = {}
+    trial_rows: list[dict] = []
+
+    def evaluate(params: dict[str, float]) -> tuple[float, float]:
+        cache_key = tuple(round(params[n], 10) for n in TUNED)
+        if cache_key not in seen:
+            seen[cache_key] = on_tuning.score(_dynanoise(params, config, seed))
+        metrics = seen[cache_key]
+        trial_rows.append({"trial": len(trial_rows), **params, **metrics})
+        return metrics[objective.name], metrics["accuracy_drop"] - config.budget
+
+    SEARCHES[config.mode](config, evaluate)
+    trials = pd.DataFrame(trial_rows)
+    trials["feasible"] = trials.accuracy_drop <= config.budget
+    best = _best(trials, objective)
+    if best is None:
+        raise TuningError(
+            f"No DynaNoise setting among {len(trials)} trials kept the accuracy drop within tune.budget = "
+            f"{config.budget} (smallest drop {trials.accuracy_drop.min():.4f}); raise the budget or widen "
+            "the search ranges."
+        )
+    trials["chosen"] = trials.index == best
+    chosen = _dynanoise({n: float(trials.at[best, n]) for n in TUNED}, config, seed)
+
+    candidates: dict[str, list[tuple[Defense, dict[str, float]]]] = {
+        Undefended.name: [(Undefended(), on_tuning.score(Undefended()))],
+        DynaNoise.name: [
+            (_dynanoise({n: float(r[n]) for n in TUNED}, config, seed), {m: float(r[m]) for m in METRICS})
+            for r in trials.to_dict("records")
+        ],
+    }
+    if config.baselines:
+        for name, cls in DEFENSES.items():
+            if name not in candidates and not defender.missing(cls.requires):
+                defenses = [fit_defense(cls(**params), defender, seed) for params in cls.GRID]
+                candidates[name] = [(d, on_tuning.score(d)) for d in defenses]
+
+    rows = []
+    for family, points in candidates.items():
+        frame = pd.DataFrame([_row(family, d, "tuning", m, config.budget) for d, m in points])
+        frame["on_front"] = pareto_mask(frame.accuracy_drop, frame[objective.attack_metric])
+        pick = best if family == DynaNoise.name else _best(frame, objective)
+        frame["chosen"] = frame.index == pick
+        rows += frame.to_dict("records")
+        if pick is not None:
+            defense = points[pick][0]
+            confirmed = _row(family, defense, "evaluation", on_evaluation.score(defense), config.budget)
+            rows.append({**confirmed, "on_front": False, "chosen": True})
+    sizes = {
+        split: {part: len(getattr(s, part)) for part in SPLIT_PARTS}
+        for split, s in zip(SPLITS, (tuning, evaluation), strict=True)
+    }
+    return TuningResult(chosen, trials, pd.DataFrame(rows)[FRONT_COLUMNS], config, sizes)
+
+
+def tuning_split(signals: Signals, config: TuneConfig) -> tuple[Signals, Signals]:
+    """The (tuning, evaluation) split of ``signals`` that ``config`` asks for (seeded by ``config.seed``)."""
+    return split_signals(signals, config.tuning_fraction, derive_rng(config.seed, "tuning-split"))

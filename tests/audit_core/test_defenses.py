@@ -1,0 +1,176 @@
+"""Every registered defense: probability vectors out, labels and rankings kept where promised."""
+
+import numpy as np
+import pytest
+import torch
+from scipy import stats
+from scipy.special import expit, logit, softmax
+
+from audit_core.defenses import (
+    DEFENSES,
+    DefenderData,
+    HampOutput,
+    MemGuard,
+    ReverseSigmoid,
+    StaticNoise,
+    TemperatureScaling,
+    TopKRounding,
+    fit_defense,
+)
+
+N_CLASSES = 10
+
+
+def _logits(n: int, seed: int, scale: float = 4.0) -> np.ndarray:
+    """Logits from confident to flat, with distinct values in every row."""
+    rng = np.random.default_rng(seed)
+    return rng.normal(0, 1, (n, N_CLASSES)) * rng.uniform(0.1, scale, (n, 1))
+
+
+@pytest.fixture(scope="module")
+def defender() -> DefenderData:
+    rng = np.random.default_rng(11)
+    members = rng.normal(0, 1, (150, N_CLASSES))
+    members[np.arange(150), rng.integers(N_CLASSES, size=150)] += 8.0  # confident, like training points
+    return DefenderData(members, _logits(150, 12, scale=2.0), rng.normal(0, 0.3, (200, N_CLASSES)))
+
+
+SETTINGS = [(name, params) for name, cls in DEFENSES.items() for params in cls.GRID if name != "dynanoise"]
+SETTINGS += [("dynanoise", {}), ("dynanoise", {"ensemble_size": 4})]
+
+
+@pytest.mark.parametrize(("name", "params"), SETTINGS, ids=lambda v: str(v))
+def test_every_defense_releases_probability_vectors(name, params, defender):
+    defense = fit_defense(DEFENSES[name](**params), defender, seed=0)
+    logits = _logits(40, 1) * 3
+    released = defense.apply(logits, np.random.default_rng(2))
+    assert released.shape == logits.shape
+    assert np.all(np.isfinite(released)) and np.all(released >= 0)
+    assert np.allclose(released.sum(axis=1), 1.0, atol=1e-9)
+
+
+@pytest.mark.parametrize(
+    ("name", "params"), [s for s in SETTINGS if DEFENSES[s[0]].preserves_label], ids=lambda v: str(v)
+)
+def test_label_preserving_defenses_keep_the_top_class(name, params, defender):
+    defense = fit_defense(DEFENSES[name](**params), defender, seed=0)
+    logits = _logits(60, 3)
+    released = defense.apply(logits, np.random.default_rng(4))
+    top = released[np.arange(len(logits)), logits.argmax(axis=1)]
+    assert np.array_equal(top, released.max(axis=1)), "the model's top class must stay a top class"
+    if name not in {"top_k", "label_only"}:  # only rounding and truncation may create ties
+        assert np.array_equal(released.argmax(axis=1), logits.argmax(axis=1))
+
+
+def test_labels_name_every_grid_setting_distinctly():
+    labels = [DEFENSES[name](**params).label for name, params in SETTINGS]
+    assert len(set(labels)) == len(labels)
+
+
+def test_hamp_keeps_the_whole_ranking_and_uses_random_input_confidences(defender):
+    hamp = fit_defense(HampOutput(), defender, seed=0)
+    logits = _logits(80, 5)
+    released = hamp.apply(logits, np.random.default_rng(6))
+    assert np.array_equal(np.argsort(-released, axis=1), np.argsort(-logits, axis=1))
+    reference = np.sort(softmax(defender.random_input_logits, axis=1), axis=1)
+    assert all(any(np.allclose(np.sort(row), ref) for ref in reference) for row in released)
+    assert released.max(axis=1).mean() < softmax(logits, axis=1).max(axis=1).mean()
+
+
+def test_hamp_must_be_fitted_first():
+    with pytest.raises(RuntimeError, match="needs fit"):
+        HampOutput().apply(_logits(2, 0), np.random.default_rng(0))
+
+
+def test_temperature_scaling_is_softmax_of_scaled_logits():
+    logits = _logits(5, 7)
+    released = TemperatureScaling(temperature=4.0).apply(logits, np.random.default_rng(0))
+    assert np.allclose(released, softmax(logits / 4.0, axis=1))
+
+
+def test_static_noise_has_the_configured_variance():
+    """The log-ratio of two released classes recovers eps_1 - eps_0 ~ N(0, 2 sigma_sq): chi-square interval
+    at 99.9%."""
+    draws, sigma_sq = 20_000, 0.7
+    logits = np.tile([[2.0, 0.5, -1.0]], (draws, 1))
+    released = StaticNoise(sigma_sq=sigma_sq).apply(logits, np.random.default_rng(8))
+    noise = np.log(released[:, 1]) - np.log(released[:, 0]) - (logits[:, 1] - logits[:, 0])
+    statistic = (draws - 1) * noise.var(ddof=1) / (2 * sigma_sq)
+    assert stats.chi2.ppf(5e-4, draws - 1) < statistic < stats.chi2.ppf(1 - 5e-4, draws - 1)
+
+
+def test_reverse_sigmoid_follows_lee_et_al():
+    logits = np.array([[2.0, 1.0, -1.0]])
+    p = softmax(logits, axis=1)
+    expected = p - 0.3 * (expit(2.0 * logit(p)) - 0.5)
+    expected = np.maximum(expected, 0) / np.maximum(expected, 0).sum()
+    released = ReverseSigmoid(beta=0.3, gamma=2.0).apply(logits, np.random.default_rng(0))
+    assert np.allclose(released, expected)
+    assert released.max() < p.max() and released.min() > p.min()
+
+
+def test_top_k_rounding_releases_k_values_on_the_decimal_grid_that_sum_to_one():
+    logits = _logits(200, 9)
+    released = TopKRounding(k=3, decimals=2).apply(logits, np.random.default_rng(0))
+    assert np.all((released > 0).sum(axis=1) <= 3)
+    assert np.allclose(released * 100, np.round(released * 100), atol=1e-9)
+    assert np.allclose(released.sum(axis=1), 1.0, atol=1e-12)
+    unrounded = TopKRounding(k=3).apply(logits, np.random.default_rng(0))
+    assert np.all(np.abs(released - unrounded) <= 0.01 + 1e-12)
+
+
+def test_memguard_pushes_its_classifier_to_one_half_within_the_distortion_budget(defender):
+    memguard = fit_defense(MemGuard(distortion_budget=0.5), defender, seed=0)
+    members = torch.from_numpy(defender.member_logits[:50])
+    before = memguard.membership_logit(members).abs()
+    noise = torch.from_numpy(memguard.perturb(defender.member_logits[:50]))
+    after = memguard.membership_logit(members + noise).abs()
+    assert before.mean() > 1.0, "the defender's classifier must recognise its own members"
+    assert after.mean() < 0.1 * before.mean()
+    released = memguard.apply(defender.member_logits, np.random.default_rng(1))
+    distortion = np.abs(released - softmax(defender.member_logits, axis=1)).sum(axis=1)
+    # Expected distortion <= budget: a one-sided bound of 4 standard errors on the sample mean.
+    assert distortion.mean() <= 0.5 + 4 * distortion.std(ddof=1) / np.sqrt(len(distortion))
+
+
+def test_memguard_repeated_queries_reuse_the_perturbation_and_redraw_only_the_release(defender):
+    memguard = fit_defense(MemGuard(distortion_budget=0.2), defender, seed=0)
+    logits = defender.member_logits[:40]
+    rng = np.random.default_rng(0)
+    answers = [memguard.apply(logits, rng) for _ in range(30)]
+    noisy = softmax(logits + memguard.perturb(logits), axis=1)
+    clean = softmax(logits, axis=1)
+    for answer in answers:  # each row is either the clean or the (one) perturbed answer
+        is_noisy = np.isclose(answer, noisy).all(axis=1)
+        assert np.all(is_noisy | np.isclose(answer, clean).all(axis=1))
+    assert len(memguard.perturbation_cache_) == 1
+    assert not all(np.array_equal(answers[0], a) for a in answers[1:]), "the release coin is redrawn"
+
+
+def test_memguard_with_no_iterations_releases_the_clean_output(defender):
+    memguard = fit_defense(MemGuard(max_iter=0), defender, seed=0)
+    logits = _logits(20, 10)
+    released = memguard.apply(logits, np.random.default_rng(0))
+    assert np.allclose(released, softmax(logits, axis=1))
+
+
+def test_fitting_is_reproducible_from_the_run_seed(defender):
+    logits = defender.non_member_logits[:20]
+    first = fit_defense(MemGuard(max_iter=20), defender, seed=3).apply(logits, np.random.default_rng(0))
+    second = fit_defense(MemGuard(max_iter=20), defender, seed=3).apply(logits, np.random.default_rng(0))
+    assert np.array_equal(first, second)
+
+
+@pytest.mark.parametrize(
+    ("cls", "params"),
+    [
+        (StaticNoise, {"sigma_sq": -1.0}),
+        (TemperatureScaling, {"temperature": 0.0}),
+        (ReverseSigmoid, {"gamma": 0.0}),
+        (TopKRounding, {"k": 0}),
+        (MemGuard, {"step_size": 0.0}),
+    ],
+)
+def test_invalid_parameters_are_rejected(cls, params):
+    with pytest.raises(ValueError, match="needs"):
+        cls(**params)

@@ -1,0 +1,95 @@
+"""The deployable form: wrapper, TorchScript export and the versioned parameters file."""
+
+import json
+
+import numpy as np
+import pytest
+import torch
+from scipy import stats
+from torch import nn
+
+from audit_core.defenses import DynaNoise
+from audit_core.deploy import (
+    PARAMS_SCHEMA_VERSION,
+    DefendedModel,
+    export_torchscript,
+    load_params,
+    load_torchscript,
+    save_params,
+)
+from audit_core.errors import ConfigError
+from audit_core.targets import TorchTarget
+
+KEY = b"deployment key, 32 bytes long..."
+
+
+@pytest.fixture(scope="module")
+def model() -> nn.Module:
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(0)
+        return nn.Sequential(nn.Linear(6, 16), nn.ReLU(), nn.Linear(16, 4)).eval()
+
+
+@pytest.fixture(scope="module")
+def inputs() -> torch.Tensor:
+    return torch.randn(50, 6, generator=torch.Generator().manual_seed(1)) * 3
+
+
+def test_wrapper_equals_dynanoise_apply_exactly_in_per_input_mode(model, inputs, tmp_path):
+    defense = DynaNoise(sigma0_sq=0.2, lam=1.5, temperature=4.0, noise_mode="per_input", key=KEY)
+    expected = defense.apply(TorchTarget(model).logits(inputs.numpy()), np.random.default_rng(0))
+    wrapped = DefendedModel(model, defense)
+    with torch.no_grad():
+        np.testing.assert_allclose(wrapped(inputs).numpy(), expected, rtol=0, atol=1e-14)
+        exported = load_torchscript(export_torchscript(wrapped, tmp_path / "defended.pt"))
+        np.testing.assert_allclose(exported(inputs).numpy(), expected, rtol=0, atol=1e-14)
+        np.testing.assert_array_equal(exported(inputs).numpy(), exported(inputs).numpy())
+
+
+def test_exported_per_query_wrapper_matches_apply_in_distribution(model, tmp_path):
+    """One input queried 5,000 times: a two-sample KS test per class at a family-wise level of 0.1%."""
+    draws = 5_000
+    defense = DynaNoise(sigma0_sq=0.5, lam=2.0, temperature=3.0)
+    x = torch.full((draws, 6), 0.7)
+    reference = defense.apply(TorchTarget(model).logits(x.numpy()), np.random.default_rng(0))
+    exported = load_torchscript(export_torchscript(DefendedModel(model, defense), tmp_path / "m.pt"))
+    with torch.no_grad():
+        released = exported(x, torch.Generator().manual_seed(1)).numpy()
+        again = exported(x, torch.Generator().manual_seed(1)).numpy()
+    assert np.array_equal(released, again), "a seeded generator reproduces the answers"
+    critical = stats.kstwobign.isf(1e-3 / 4) * np.sqrt(2 / draws)
+    for column in range(4):
+        assert stats.ks_2samp(reference[:, column], released[:, column]).statistic < critical
+
+
+def test_params_file_round_trips_without_the_key(tmp_path):
+    defense = DynaNoise(sigma0_sq=0.12, lam=3.5, temperature=7.3, noise_mode="per_input", key=KEY)
+    path = save_params(tmp_path / "dynanoise-params.json", defense, {"objective": "midput"})
+    document = json.loads(path.read_text())
+    assert document["schema_version"] == PARAMS_SCHEMA_VERSION
+    assert document["provenance"] == {"objective": "midput"}
+    assert KEY.decode() not in path.read_text()
+    assert load_params(path, key=KEY) == defense
+    assert not list(tmp_path.glob(".*")), "no temporary file is left behind"
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ("{not json", "is not valid JSON"),
+        ('{"schema": "other"}', "is not a dynaudit DynaNoise parameters file"),
+        ('{"schema": "dynaudit/dynanoise-params", "schema_version": 99}', "has schema_version 99"),
+        ('{"schema": "dynaudit/dynanoise-params", "schema_version": 1, "params": {}}', "exactly the keys"),
+    ],
+)
+def test_bad_params_files_are_refused_with_one_sentence(tmp_path, content, message):
+    path = tmp_path / "p.json"
+    path.write_text(content)
+    with pytest.raises(ConfigError, match=message):
+        load_params(path)
+
+
+def test_per_input_params_need_the_key(tmp_path):
+    path = save_params(tmp_path / "p.json", DynaNoise(noise_mode="per_input", key=KEY))
+    with pytest.raises(ConfigError, match="at least 16 bytes"):
+        load_params(path)

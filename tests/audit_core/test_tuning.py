@@ -1,0 +1,157 @@
+"""The tuner: budget respected on the tuning split, reproducible, paper grid, baselines on the same front."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from audit_core import tuning
+from audit_core.config import TuneConfig
+from audit_core.defenses import DEFENSES, DefenderData, MemGuard
+from audit_core.signals import LogitSet, Signals
+from audit_core.tuning import (
+    PAPER_CENTRE,
+    Attacker,
+    TuningError,
+    comparison,
+    paper_grid,
+    pareto_mask,
+    split_signals,
+    tune,
+)
+
+ATTACKS = ["loss", "modified_entropy"]
+
+
+def _logit_set(rng: np.random.Generator, n: int, margin: float, name: str) -> LogitSet:
+    """Logits whose true class leads by about ``margin`` (members lead by more: they were trained on)."""
+    labels = rng.integers(10, size=n)
+    logits = rng.normal(0, 1, (n, 10))
+    logits[np.arange(n), labels] += rng.normal(margin, 1.5, n)
+    return LogitSet(logits, labels, np.array([f"{name}:{i}" for i in range(n)]))
+
+
+@pytest.fixture(scope="module")
+def signals() -> Signals:
+    rng = np.random.default_rng(0)
+    return Signals(
+        members=_logit_set(rng, 120, 6.0, "m"),
+        non_members=_logit_set(rng, 120, 3.5, "n"),
+        test=_logit_set(rng, 400, 3.5, "t"),
+        population=_logit_set(rng, 200, 3.5, "p"),
+        shadow_members=_logit_set(rng, 120, 6.0, "sm"),
+        shadow_non_members=_logit_set(rng, 120, 3.5, "sn"),
+    )
+
+
+@pytest.fixture(scope="module")
+def halves(signals) -> tuple[Signals, Signals]:
+    return split_signals(signals, 0.5, np.random.default_rng(1))
+
+
+@pytest.fixture(scope="module")
+def defender(signals) -> DefenderData:
+    random_inputs = np.random.default_rng(2).normal(0, 0.5, (100, 10))
+    return DefenderData(signals.shadow_members.logits, signals.shadow_non_members.logits, random_inputs)
+
+
+def _tune(halves, defender, **settings) -> object:
+    config = TuneConfig(**{"n_trials": 8, "baselines": False, **settings})
+    return tune(*halves, defender, config, Attacker(tuple(ATTACKS), config.knowledge, seed=0))
+
+
+def test_split_is_disjoint_covers_every_point_and_shares_the_shadow(signals, halves):
+    tuning, evaluation = halves
+    for part in ("members", "non_members", "test"):
+        first, second = getattr(tuning, part).ids, getattr(evaluation, part).ids
+        assert not set(first) & set(second)
+        assert sorted([*first, *second]) == sorted(getattr(signals, part).ids)
+        assert abs(len(first) - len(second)) <= 1
+    assert tuning.shadow_members is signals.shadow_members is evaluation.shadow_members
+
+
+@pytest.mark.parametrize(
+    ("objective", "budget"), [("midput", 0.0), ("worst_case_advantage", 0.01), ("tpr_at_1pct_fpr", 0.05)]
+)
+def test_the_chosen_point_is_the_best_within_budget_on_the_tuning_split(halves, defender, budget, objective):
+    result = _tune(halves, defender, budget=budget, objective=objective)
+    trials = result.trials
+    chosen = trials[trials.chosen]
+    assert len(chosen) == 1 and chosen.accuracy_drop.iloc[0] <= budget
+    feasible = trials[trials.accuracy_drop <= budget][objective]
+    best = feasible.max() if objective == "midput" else feasible.min()
+    assert chosen[objective].iloc[0] == best
+    assert result.chosen_metrics()["tuning"]["accuracy_drop"] <= budget
+    assert {n: getattr(result.chosen, n) for n in ("sigma0_sq", "lam", "temperature")} == {
+        n: chosen[n].iloc[0] for n in ("sigma0_sq", "lam", "temperature")
+    }
+
+
+def test_over_budget_trials_exist_so_the_constraint_binds(halves, defender):
+    trials = _tune(halves, defender, budget=0.0, n_trials=12).trials
+    assert (~trials.feasible).any() and trials.feasible.any()
+
+
+def test_same_seed_same_choice_and_trials(halves, defender):
+    first, second = _tune(halves, defender), _tune(halves, defender)
+    pd.testing.assert_frame_equal(first.trials, second.trials)
+    assert first.chosen == second.chosen
+    other = _tune(halves, defender, seed=5)
+    assert not first.trials[["sigma0_sq", "lam", "temperature"]].equals(
+        other.trials[["sigma0_sq", "lam", "temperature"]]
+    )
+
+
+def test_first_optuna_trial_is_the_papers_setting(halves, defender):
+    first = _tune(halves, defender, n_trials=1, budget=1.0).trials.iloc[0]
+    assert (first.sigma0_sq, first.lam, first.temperature) == (0.3, 2.0, 10.0)
+
+
+def test_the_paper_grid_is_three_one_at_a_time_sweeps():
+    grid = paper_grid()
+    assert len(grid) == 1 + 40 + 40 + 40
+    for point in grid:
+        assert sum(not np.isclose(point[n], PAPER_CENTRE[n]) for n in PAPER_CENTRE) <= 1
+    assert [p["sigma0_sq"] for p in grid[1:41]] == [round(0.11 + 0.01 * i, 2) for i in range(40)]
+    assert [p["temperature"] for p in grid[81:]] == [round(2.0 + 0.1 * i, 1) for i in range(41) if i != 40]
+
+
+def test_grid_mode_evaluates_every_grid_point_in_order(halves, defender, monkeypatch):
+    short = {"sigma0_sq": [0.1, 0.2], "lam": [2.0, 4.0], "temperature": [6.0, 3.0]}
+    monkeypatch.setattr(tuning, "PAPER_SWEEPS", short)  # the full 121-point grid costs a minute here
+    trials = _tune(halves, defender, mode="grid", budget=1.0).trials
+    expected = pd.DataFrame(tuning.paper_grid())
+    assert len(expected) == 4
+    pd.testing.assert_frame_equal(trials[["sigma0_sq", "lam", "temperature"]], expected)
+
+
+def test_an_impossible_budget_is_an_error_not_a_silent_choice(halves, defender):
+    with pytest.raises(TuningError, match="No DynaNoise setting among 5 trials"):
+        _tune(halves, defender, budget=0.0, n_trials=5, sigma0_sq_range=(50.0, 60.0), lam_range=(2.0, 3.0))
+
+
+def test_baselines_share_the_front_and_are_confirmed_on_the_evaluation_split(halves, defender, monkeypatch):
+    monkeypatch.setattr(MemGuard, "GRID", ({"distortion_budget": 1.0},))  # its per-query search is slow
+    result = _tune(halves, defender, baselines=True, n_trials=6, budget=0.1)
+    front = result.front
+    assert set(front.family) == set(DEFENSES)
+    tuning_points = front[front.split == "tuning"]
+    for family, cls in DEFENSES.items():
+        expected = 6 if family == "dynanoise" else len(cls.GRID)
+        assert (tuning_points.family == family).sum() == expected
+    assert not (front.chosen & ~front.feasible & (front.split == "tuning")).any()
+    evaluation = front[front.split == "evaluation"]
+    assert evaluation.chosen.all() and set(evaluation.family) <= set(DEFENSES)
+    table = comparison(front, "midput")
+    assert "midput/evaluation" in table.columns and "dynanoise" in set(table.family)
+
+
+def test_pareto_mask_keeps_exactly_the_non_dominated_points():
+    drop = np.array([0.0, 0.0, 0.01, 0.02, 0.02, 0.03])
+    metric = np.array([0.60, 0.55, 0.50, 0.50, 0.56, 0.40])
+    assert pareto_mask(drop, metric).tolist() == [False, True, True, False, False, True]
+
+
+def test_baselines_the_defender_cannot_fit_are_left_off_the_front(halves, monkeypatch):
+    monkeypatch.setattr(MemGuard, "GRID", ({"distortion_budget": 1.0},))
+    result = _tune(halves, DefenderData(), baselines=True, n_trials=2, budget=1.0)
+    assert set(result.front.family) == set(DEFENSES) - {"hamp", "memguard"}
