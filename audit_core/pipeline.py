@@ -27,7 +27,14 @@ from audit_core.report.render import write_report
 from audit_core.results import AuditResult, hash_record_ids
 from audit_core.seeding import derive_rng, derive_seed
 from audit_core.shadow import ShadowLogits, read_shadow, require_numeric_features
-from audit_core.signals import ReferenceLogits, Signals, shadow_signals, shadow_split, target_signals
+from audit_core.signals import (
+    ReferenceLogits,
+    Signals,
+    compute_signals,
+    shadow_signals,
+    shadow_split,
+    target_signals,
+)
 from audit_core.targets import Target, TorchTarget, open_target
 from audit_core.training import train_classifier
 from audit_core.training.cache import ModelCache
@@ -166,6 +173,23 @@ def train_references(
         on_model_done=on_model_done,
     )
     return models, in_mask
+
+
+def trained_signals(
+    config: AuditConfig, data: AuditData, cache: ModelCache
+) -> tuple[TorchTarget, dict[str, str], Signals]:
+    """Without Prefect, for benchmarks and tests: train the target on the members with the recipe, then the
+    shadow and reference models through ``cache``, and query them all."""
+    target = train_target(config, data)
+    fingerprints = {"data": data.fingerprint(), "target": target.fingerprint()}
+    shadow_in, shadow_out = split_shadow_data(config, data)
+    shadows = train_shadows(config, data, shadow_in, fingerprints, cache)
+    references, in_mask = train_references(config, data, fingerprints, cache)
+    return (
+        target,
+        fingerprints,
+        compute_signals(target, shadows, data, shadow_in, shadow_out, references, in_mask),
+    )
 
 
 def evaluate(config: AuditConfig, signals: Signals, defense: Defense) -> ConditionEvaluation:

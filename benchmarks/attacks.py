@@ -21,20 +21,14 @@ from audit_core.attacks import ATTACKS, AttackInput, CalibrationData, ReferenceO
 from audit_core.config import AuditConfig
 from audit_core.defenses import Undefended
 from audit_core.evaluation import calibration_data, observe
-from audit_core.signals import compute_signals
 
 
 def demo_table() -> None:
     """Fit + score time of each attack on the demo's undefended outputs (models from the cache)."""
     config = AuditConfig()
     data = pipeline.load_audit_data(config)
-    target = pipeline.train_target(config, data)
-    fingerprints = {"data": data.fingerprint(), "target": target.fingerprint()}
     cache = pipeline.model_cache(config)
-    shadow_in, shadow_out = pipeline.split_shadow_data(config, data)
-    shadows = pipeline.train_shadows(config, data, shadow_in, fingerprints, cache)
-    references, in_mask = pipeline.train_references(config, data, fingerprints, cache)
-    signals = compute_signals(target, shadows, data, shadow_in, shadow_out, references, in_mask)
+    _, _, signals = pipeline.trained_signals(config, data, cache)
     rng = np.random.default_rng(0)
     undefended = Undefended()
     population = AttackInput(observe(undefended, signals.population.logits, rng), signals.population.labels)

@@ -29,7 +29,6 @@ from audit_core import pipeline
 from audit_core.config import DEMO_DEFENSES, TrainingRecipe, TuneConfig, parse_config
 from audit_core.defenses import DefenderData, DynaNoise, MemGuard, fit_defense
 from audit_core.defenses.torch_dynanoise import TorchDynaNoise
-from audit_core.signals import compute_signals
 from audit_core.training import build_model
 from audit_core.tuning import Attacker, tune, tuning_split
 
@@ -101,13 +100,8 @@ def tuning_table(n_trials: int) -> None:
     start = time.perf_counter()
     started_at = datetime.now(UTC)
     data = pipeline.load_audit_data(config)
-    target = pipeline.train_target(config, data)
-    fingerprints = {"data": data.fingerprint(), "target": target.fingerprint()}
     cache = pipeline.model_cache(config)
-    shadow_in, shadow_out = pipeline.split_shadow_data(config, data)
-    shadows = pipeline.train_shadows(config, data, shadow_in, fingerprints, cache)
-    references, in_mask = pipeline.train_references(config, data, fingerprints, cache)
-    signals = compute_signals(target, shadows, data, shadow_in, shadow_out, references, in_mask)
+    target, fingerprints, signals = pipeline.trained_signals(config, data, cache)
     defender = pipeline.defender_data(config, target, data, signals)
     defenses = pipeline.conditions(config, defender)
     evaluations = [pipeline.evaluate(config, signals, d) for d in defenses]

@@ -7,20 +7,13 @@ from audit_core import pipeline
 from audit_core.config import AuditConfig
 from audit_core.defenses import DynaNoise, Undefended
 from audit_core.evaluation import doubling_schedule, evaluate_condition, observe
-from audit_core.signals import compute_signals
 
 
 @pytest.fixture(scope="module")
 def signals():
     config = AuditConfig(cache_dir=None, reference_models=4, recipe={"epochs": 30})
     data = pipeline.load_audit_data(config)
-    target = pipeline.train_target(config, data)
-    fingerprints = {"data": data.fingerprint(), "target": target.fingerprint()}
-    cache = pipeline.model_cache(config)
-    shadow_in, shadow_out = pipeline.split_shadow_data(config, data)
-    shadows = pipeline.train_shadows(config, data, shadow_in, fingerprints, cache)
-    references, in_mask = pipeline.train_references(config, data, fingerprints, cache)
-    return compute_signals(target, shadows, data, shadow_in, shadow_out, references, in_mask)
+    return pipeline.trained_signals(config, data, pipeline.model_cache(config))[2]
 
 
 ATTACKS = ["loss", "lira_online", "rmia", "label_only"]

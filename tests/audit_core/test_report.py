@@ -13,7 +13,6 @@ from audit_core import pipeline
 from audit_core.config import AuditConfig
 from audit_core.data import AuditData, Split
 from audit_core.report.render import render_html
-from audit_core.signals import compute_signals
 from tests.browser import FLAGS, Chromium
 
 MARKER = 0.123456789  # a plausible feature value that must never reach an artifact
@@ -49,13 +48,8 @@ def run_dir(tmp_path_factory):
         recipe={"epochs": 30},
     )
     data = _marked_data(config)
-    target = pipeline.train_target(config, data)
-    fingerprints = {"data": data.fingerprint(), "target": target.fingerprint()}
     cache = pipeline.model_cache(config)
-    shadow_in, shadow_out = pipeline.split_shadow_data(config, data)
-    shadows = pipeline.train_shadows(config, data, shadow_in, fingerprints, cache)
-    references, in_mask = pipeline.train_references(config, data, fingerprints, cache)
-    signals = compute_signals(target, shadows, data, shadow_in, shadow_out, references, in_mask)
+    target, fingerprints, signals = pipeline.trained_signals(config, data, cache)
     defenses = pipeline.conditions(config, pipeline.defender_data(config, target, data, signals))
     evaluations = [pipeline.evaluate(config, signals, d) for d in defenses]
     counts = {"all": cache.counts()}
