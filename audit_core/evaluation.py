@@ -5,7 +5,10 @@ Attacker knowledge (what the attacker calibrates on, and how it queries):
 - ``naive``: shadow and reference outputs are *undefended*, as in the DynaNoise paper's protocol.
 - ``adaptive``: shadow and reference outputs pass through the same defense before calibration.
 - ``averaging``: adaptive, and the attacker asks every query ``k`` times and averages the released
-  outputs (targets and references alike), for ``k`` doubling up to ``max_queries``.
+  outputs (targets and references alike), for ``k`` doubling up to ``max_queries``. Against noise keyed by
+  the query (DynaNoise ``per_input``) identical repeats return one answer, so this attacker sends
+  near-duplicates instead: the record's logits moved by a few units in the last place, standing in for an
+  imperceptible change to the input (one pixel level, the last digit of a feature).
 
 The target's single-query answers are drawn once per condition and shared by ``naive`` and ``adaptive``.
 """
@@ -94,12 +97,20 @@ class ConditionEvaluation:
         return list(dict.fromkeys(o.attack for o in self.outcomes))
 
 
+def near_duplicate(logits: np.ndarray, step: int) -> np.ndarray:
+    """``logits`` with every entry moved ``step`` units in the last place: what an imperceptibly changed
+    input yields (``step=0`` is the query itself)."""
+    return logits + step * np.spacing(logits)
+
+
 def observe(defense: Defense, logits: np.ndarray, rng: np.random.Generator, queries: int = 1) -> np.ndarray:
     """What an attacker sees for ``logits`` of any leading shape ``(..., k)``: the mean of ``queries``
-    released answers (one answer when the defense is deterministic)."""
+    released answers. Repeats of the query when the defense draws fresh noise per call; near-duplicates when
+    its noise is keyed by the query; one answer when the defense is a fixed function of the logits."""
     flat = logits.reshape(-1, logits.shape[-1])
-    repeats = 1 if defense.deterministic else queries
-    mean = sum(defense.apply(flat, rng) for _ in range(repeats)) / repeats
+    repeats = queries if defense.averaging_gains else 1
+    queried = (near_duplicate(flat, r) if defense.keyed_by_query else flat for r in range(repeats))
+    mean = sum(defense.apply(q, rng) for q in queried) / repeats
     return mean.reshape(logits.shape)
 
 
@@ -215,7 +226,7 @@ def evaluate_condition(
     outcomes: list[AttackOutcome] = []
     averaging: list[AveragingPoint] = []
     skipped: dict[str, str] = {}
-    schedule = doubling_schedule(1 if defense.deterministic else max_queries)
+    schedule = doubling_schedule(max_queries if defense.averaging_gains else 1)
     for mode in knowledge:
         rng = derive_rng(seed, "attacker", mode, defense.label)
         for queries in schedule if mode == "averaging" else [1]:

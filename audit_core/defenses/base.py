@@ -43,6 +43,9 @@ class Defense(ABC):
 
     name: ClassVar[str]
     deterministic: ClassVar[bool] = False  # True when repeating a query returns the identical answer
+    #: True when the answer's randomness is keyed by the query itself: identical repeats return the identical
+    #: answer, but a near-duplicate query (an imperceptibly changed input) gets fresh noise.
+    keyed_by_query: ClassVar[bool] = False
     #: True when the released vector's top class is always the model's top class (up to ties).
     preserves_label: ClassVar[bool] = False
     #: Parameter settings compared on the tuning front (one empty dict: the defense has no knob).
@@ -57,6 +60,12 @@ class Defense(ABC):
     @abstractmethod
     def apply(self, logits: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         """Release defended probabilities for ``logits``; fresh randomness is drawn from ``rng``."""
+
+    @property
+    def averaging_gains(self) -> bool:
+        """Whether an attacker can average several answers to one record: fresh noise per call, or keyed
+        noise that a near-duplicate query refreshes."""
+        return not self.deterministic or self.keyed_by_query
 
     def params(self) -> dict[str, Any]:
         """The explicit parameters (dataclass fields shown in the repr; secrets are hidden)."""

@@ -70,7 +70,12 @@ class DynaNoise(Defense):
 
     @property
     def deterministic(self) -> bool:  # type: ignore[override]
-        """per_input answers repeat exactly, so an averaging attacker gains nothing from repeats."""
+        """per_input answers repeat exactly, so averaging identical repeats gains nothing."""
+        return self.noise_mode == "per_input"
+
+    @property
+    def keyed_by_query(self) -> bool:  # type: ignore[override]
+        """per_input noise is keyed by the query's exact logits: a near-duplicate query gets fresh noise."""
         return self.noise_mode == "per_input"
 
     @property

@@ -6,9 +6,10 @@ For each row of float64 logits ``z`` (little-endian bytes) and a secret ``key``:
     stream  = SHAKE-256(seed), read as little-endian uint32 words w_1, w_2, ...
     normals = Phi^-1((w_j + 0.5) / 2^32)
 
-The same query always gets the same noise, so repeating it and averaging the answers gains nothing; without
-the key the noise is unpredictable. Every implementation (numpy, torch, TorchScript) calls this function, so
-they agree bit for bit.
+The same query always gets the same noise, so averaging identical repeats gains nothing; a near-duplicate
+query, though, gets fresh noise (``audit_core.evaluation.near_duplicate``). Without the key the noise is
+unpredictable. Every implementation (numpy, torch, TorchScript) calls this function, so they agree bit for
+bit.
 """
 
 import hashlib

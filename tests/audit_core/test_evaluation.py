@@ -5,8 +5,8 @@ import pytest
 
 from audit_core import pipeline
 from audit_core.config import AuditConfig
-from audit_core.defenses import DynaNoise, Undefended
-from audit_core.evaluation import doubling_schedule, evaluate_condition, observe
+from audit_core.defenses import DynaNoise, TemperatureScaling, Undefended
+from audit_core.evaluation import doubling_schedule, evaluate_condition, near_duplicate, observe
 
 
 @pytest.fixture(scope="module")
@@ -48,15 +48,34 @@ def test_attacks_without_their_inputs_are_skipped_with_a_reason(signals):
     assert evaluation.attacks == ["loss", "label_only"]
 
 
-def test_averaging_k_answers_shrinks_the_noise_like_one_over_k():
-    logits = np.tile([[3.0, 0.0, -1.0]], (4000, 1))
-    defense = DynaNoise(temperature=1.0)
+@pytest.mark.parametrize("noise_mode", ["per_query", "per_input"])
+def test_averaging_k_answers_shrinks_the_noise_like_one_over_k(noise_mode):
+    # 4000 distinct queries with (almost) the same logits, so per-input noise is keyed differently per row.
+    logits = np.array([[3.0, 0.0, -1.0]]) + 1e-9 * np.arange(4000)[:, None]
+    defense = DynaNoise(temperature=1.0, noise_mode=noise_mode, key=b"k" * 16)
     single = observe(defense, logits, np.random.default_rng(0), 1)[:, 0]
     averaged = observe(defense, logits, np.random.default_rng(1), 16)[:, 0]
     ratio = single.var(ddof=1) / averaged.var(ddof=1)
     # The ratio of two sample variances of 4000 draws: F(3999, 3999) has a 99.9% range of about [0.9, 1.1].
     assert 16 * 0.9 < ratio < 16 * 1.1
     assert observe(Undefended(), logits, np.random.default_rng(0), 16).shape == logits.shape
+
+
+def test_per_input_noise_repeats_exactly_but_near_duplicates_get_fresh_noise():
+    logits = np.random.default_rng(0).normal(scale=3.0, size=(500, 10))
+    defense = DynaNoise(sigma0_sq=1.0, noise_mode="per_input", key=b"k" * 16)
+    rng = np.random.default_rng(0)
+    assert np.array_equal(defense.apply(logits, rng), defense.apply(logits, rng))
+    nudged = near_duplicate(logits, 1)
+    assert np.abs(nudged - logits).max() < 1e-14 and (nudged != logits).all()
+    assert (defense.apply(nudged, rng) != defense.apply(logits, rng)).all(axis=1).all()
+    assert defense.averaging_gains and not TemperatureScaling(temperature=2.0).averaging_gains
+
+
+def test_the_averaging_attacker_reaches_per_input_noise_through_near_duplicates(signals):
+    defense = DynaNoise(noise_mode="per_input", key=b"k" * 16)
+    evaluation = evaluate_condition(signals, defense, ["loss"], seed=0, max_queries=4, n_bootstrap=0)
+    assert sorted({p.queries for p in evaluation.averaging}) == [1, 2, 4]
 
 
 def test_doubling_schedule():
