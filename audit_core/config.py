@@ -26,6 +26,7 @@ from pydantic import (
 from audit_core.attacks import ATTACKS
 from audit_core.defenses import MIN_KEY_BYTES
 from audit_core.errors import ConfigError
+from audit_core.policy import GatePolicy, policy_mismatch
 from audit_core.seeding import derive_key
 
 DEFAULT_ATTACKS = [
@@ -45,7 +46,7 @@ DEFAULT_ATTACKS = [
 KNOWLEDGE_MODES = ("naive", "adaptive", "averaging")
 Knowledge = Literal["naive", "adaptive", "averaging"]
 M = TypeVar("M", bound=BaseModel)
-_NOT_IN_DIGEST = {"run_name", "cache_dir", "output_dir", "id_salt", "schedule"}
+_NOT_IN_DIGEST = {"run_name", "cache_dir", "output_dir", "id_salt", "schedule", "policy"}
 _RUN_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
 _CRON = re.compile(r"^\S+( \S+){4}$")
 
@@ -580,6 +581,11 @@ class AuditConfig(_Strict):
     schedule: ScheduleConfig | None = Field(
         None, description="When `dynaudit serve` runs this config on its own; `dynaudit audit` ignores it."
     )
+    policy: GatePolicy | None = Field(
+        None,
+        description="Limits the report's summary states a verdict against (the fields of a gate policy file; "
+        "`dynaudit gate --policy` replaces them).",
+    )
 
     @property
     def model_label(self) -> str:
@@ -629,6 +635,14 @@ class AuditConfig(_Strict):
                 )
         return self
 
+    @model_validator(mode="after")
+    def _policy_fits_the_audit(self) -> "AuditConfig":
+        if self.policy is not None:
+            problem = policy_mismatch(self.policy, self.knowledge, self.attacks, bool(self.defenses))
+            if problem is not None:
+                raise ValueError(problem.rstrip("."))
+        return self
+
     @field_validator("attacks")
     @classmethod
     def _attacks_are_registered(cls, names: list[str]) -> list[str]:
@@ -638,6 +652,17 @@ class AuditConfig(_Strict):
         if len(set(names)) != len(names):
             raise ValueError("lists an attack more than once")
         return names
+
+
+#: The embedded demo (``dynaudit demo``, configs/demo.yaml): 300 members and 300 non-members of the digits
+#: (half of each tunes DynaNoise, half is audited), DynaNoise at the paper's setting and every baseline,
+#: DynaNoise tuned under a 2-point accuracy budget, and the limits of policies/ci.yaml for the verdict.
+DEMO_SETTINGS: dict[str, Any] = {
+    "data": {"kind": "demo", "dataset": "digits", "n_members": 300, "n_non_members": 300},
+    "defenses": DEMO_DEFENSES,
+    "tune": {"budget": 0.02},
+    "policy": {"max_auc": 0.6, "max_advantage": 0.25, "max_tpr_at_1pct_fpr": 0.05, "max_accuracy_drop": 0.05},
+}
 
 
 def _describe(error: ValidationError, source: str) -> str:

@@ -12,85 +12,18 @@ Example:
 """
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import Any
 
 import pandas as pd
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from audit_core.attacks import ATTACKS
 from audit_core.config import AuditConfig, load_model
 from audit_core.errors import AuditInputError, ConfigError
+from audit_core.policy import ATTACK_LIMITS, GatePolicy, policy_mismatch
 from audit_core.results import METRIC_COLUMNS
 
-# Policy field -> metric name in metrics.parquet, for the limits that take the worst case over attacks.
-ATTACK_LIMITS = {"max_auc": "auc", "max_advantage": "advantage", "max_tpr_at_1pct_fpr": "tpr_at_fpr_0.01"}
-LIMITS = (*ATTACK_LIMITS, "max_accuracy_drop")
 _BASIS = {"upper_bound": "upper bound of the 95% interval", "point": "point estimate"}
-
-
-class GatePolicy(BaseModel):
-    """Limits an audit must stay within for a model to pass; at least one limit must be set."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    condition: Literal["defended", "undefended"] = Field(
-        "defended",
-        description="Outputs the attack limits apply to: every defended condition (the worst counts) or "
-        "the undefended model.",
-    )
-    knowledge: Literal["strongest", "naive", "adaptive", "averaging"] = Field(
-        "strongest",
-        description="Attacker knowledge the attack limits apply to; strongest takes the worst over every "
-        "knowledge the audit ran.",
-    )
-    attacks: list[str] | None = Field(
-        None,
-        min_length=1,
-        description="Attacks the limits apply to (the worst counts); default: every attack the audit ran.",
-        json_schema_extra={"items": {"type": "string", "enum": sorted(ATTACKS)}},
-    )
-    decide_on: Literal["upper_bound", "point"] = Field(
-        "upper_bound",
-        description="Compare each limit with the upper bound of the 95% interval (conservative) or with the "
-        "point estimate.",
-    )
-    max_auc: float | None = Field(None, ge=0, le=1, description="Largest attack AUC allowed.")
-    max_advantage: float | None = Field(
-        None, ge=0, le=1, description="Largest attack advantage max(TPR - FPR) allowed."
-    )
-    max_tpr_at_1pct_fpr: float | None = Field(
-        None, ge=0, le=1, description="Largest attack TPR at 1% FPR allowed."
-    )
-    max_accuracy_drop: float | None = Field(
-        None, ge=0, le=1, description="Largest test-accuracy drop of a defended condition, vs undefended."
-    )
-    max_regression: float | None = Field(
-        None,
-        ge=0,
-        description="With a previous run: fail when a limited metric rose by more than this since then; "
-        "unset reports regressions without failing on them.",
-    )
-
-    @field_validator("attacks")
-    @classmethod
-    def _attacks_are_registered(cls, names: list[str] | None) -> list[str] | None:
-        unknown = [n for n in names or [] if n not in ATTACKS]
-        if unknown:
-            raise ValueError(f"unknown attack {unknown[0]!r}; expected one of {sorted(ATTACKS)}")
-        return names
-
-    @model_validator(mode="after")
-    def _sets_a_limit(self) -> "GatePolicy":
-        if all(getattr(self, name) is None for name in LIMITS):
-            raise ValueError(f"sets no limit; expected at least one of {', '.join(LIMITS)}")
-        return self
-
-    @property
-    def limits(self) -> dict[str, float]:
-        """The limits that are set, by policy field name."""
-        return {name: getattr(self, name) for name in LIMITS if getattr(self, name) is not None}
 
 
 def load_policy(path: str | Path) -> GatePolicy:
@@ -100,17 +33,9 @@ def load_policy(path: str | Path) -> GatePolicy:
 
 def check_policy(policy: GatePolicy, config: AuditConfig) -> None:
     """Fail before any audit work when ``policy`` asks for numbers ``config``'s audit will not produce."""
-    if policy.knowledge != "strongest" and policy.knowledge not in config.knowledge:
-        raise ConfigError(
-            f"Policy knowledge '{policy.knowledge}' is not run by the config (knowledge: "
-            f"{', '.join(config.knowledge)}); add it there or use 'strongest'."
-        )
-    missing = [a for a in policy.attacks or [] if a not in config.attacks]
-    if missing:
-        raise ConfigError(f"Policy attack '{missing[0]}' is not run by the config; add it to the attacks.")
-    needs_defense = policy.condition == "defended" or policy.max_accuracy_drop is not None
-    if needs_defense and not config.defenses:
-        raise ConfigError("The policy checks a defended condition, but the config lists no defenses.")
+    problem = policy_mismatch(policy, config.knowledge, config.attacks, bool(config.defenses))
+    if problem is not None:
+        raise ConfigError(problem)
 
 
 def read_metrics(path: str | Path) -> pd.DataFrame:
@@ -189,6 +114,10 @@ class GateVerdict:
             f"{r.rule} {r.measurement.decided:.4f} > {r.limit:g} ({r.measurement.where})" for r in broken
         )
         return f"FAILED: {len(broken)} of {len(self.rules)} rules broken ({basis}): {details}."
+
+    def summary(self) -> dict[str, Any]:
+        """The verdict as plain data (for manifest.json): passed, headline, every rule and regression."""
+        return {"passed": self.passed, "headline": self.headline, **asdict(self)}
 
 
 def _attack_rows(metrics: pd.DataFrame, policy: GatePolicy, metric: str) -> pd.DataFrame:

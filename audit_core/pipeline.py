@@ -2,12 +2,14 @@
 
 import platform
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import torch
 from scipy import stats
 
@@ -19,6 +21,7 @@ from audit_core.defenses import DEFENSES, DefenderData, Defense, DynaNoise, Unde
 from audit_core.deploy import PARAMS_FILE, save_params
 from audit_core.errors import AuditInputError
 from audit_core.evaluation import ConditionEvaluation, evaluate_condition
+from audit_core.gate import GateVerdict, check_gate, read_metrics
 from audit_core.references import complementary_in_masks, train_models
 from audit_core.report.context import build_context
 from audit_core.report.explorer import explorer_payload
@@ -31,6 +34,7 @@ from audit_core.signals import (
     ReferenceLogits,
     Signals,
     compute_signals,
+    reference_logits,
     shadow_signals,
     shadow_split,
     target_signals,
@@ -332,12 +336,24 @@ def record_salt(config: AuditConfig, fingerprints: dict[str, str]) -> str:
     return config.id_salt or fingerprints["data"]
 
 
-def explorer_data(
-    config: AuditConfig, signals: Signals, evaluations: list[ConditionEvaluation], salt: str
-) -> dict[str, Any] | None:
-    """The report explorer's payload for the first configured DynaNoise (None without one)."""
+def chosen_dynanoise(config: AuditConfig, tuning: TuningResult | None) -> DynaNoise | None:
+    """The DynaNoise setting the report centres on: the tuned one, else the first configured (or none)."""
+    if tuning is not None:
+        return tuning.chosen
     built = (build_defense(d, config.seed) for d in config.defenses)
-    dynanoise = next((d for d in built if isinstance(d, DynaNoise)), None)
+    return next((d for d in built if isinstance(d, DynaNoise)), None)
+
+
+def explorer_data(
+    config: AuditConfig,
+    signals: Signals,
+    evaluations: list[ConditionEvaluation],
+    salt: str,
+    dynanoise: DynaNoise | None,
+    budget: float | None,
+) -> dict[str, Any] | None:
+    """The report explorer's payload starting at ``dynanoise`` with the tuning's accuracy ``budget`` (None
+    without a DynaNoise)."""
     if dynanoise is None:
         return None
     baseline = evaluations[0]
@@ -352,7 +368,7 @@ def explorer_data(
         test_logits=signals.test.logits,
         test_labels=signals.test.labels,
         defense=dynanoise,
-        budget=None,
+        budget=budget,
         seed=derive_seed(config.seed, "explorer"),
     )
 
@@ -365,12 +381,19 @@ def assemble_result(
     fingerprints: dict[str, str],
     model_cache: dict[str, dict[str, int]],
     started_at: datetime,
+    tuning: TuningResult | None = None,
 ) -> AuditResult:
     """Bundle the evaluations with the ids of the audited points (all of them, or the evaluation split when
-    the run tunes), the run's provenance and the explorer data; ``model_cache`` says per role how many
-    shadow/reference models were trained and how many reused."""
+    the run tunes), the run's provenance, the chosen defense and the explorer data; ``model_cache`` says per
+    role how many shadow/reference models were trained and how many reused."""
     provenance = run_provenance(config, data, fingerprints, model_cache, started_at)
     provenance["audited_points"] = {"members": len(signals.members), "non_members": len(signals.non_members)}
+    dynanoise = chosen_dynanoise(config, tuning)
+    chosen = dynanoise.label if dynanoise is not None else None
+    if chosen is None and len(evaluations) > 1:
+        chosen = evaluations[1].condition
+    budget = None if tuning is None else tuning.config.budget
+    salt = record_salt(config, fingerprints)
     return AuditResult(
         run_name=config.run_name,
         evaluations=evaluations,
@@ -378,8 +401,38 @@ def assemble_result(
         labels=signals.audit_labels,
         is_member=signals.is_member,
         provenance=provenance,
-        explorer=explorer_data(config, signals, evaluations, record_salt(config, fingerprints)),
+        chosen=chosen,
+        explorer=explorer_data(config, signals, evaluations, salt, dynanoise, budget),
     )
+
+
+@dataclass(frozen=True)
+class AuditRun:
+    """A finished audit without its files: the result, the fitted conditions and the tuning (if any)."""
+
+    result: AuditResult
+    defenses: list[Defense]
+    tuning: TuningResult | None
+
+
+def run_audit(config: AuditConfig, data: AuditData | None = None) -> AuditRun:
+    """The audit flow's steps as plain calls, without Prefect (benchmarks, tests, notebooks); ``data``
+    replaces the config's data when given. :func:`write_run_folder` writes the files."""
+    started_at = datetime.now(UTC)
+    data = load_audit_data(config) if data is None else data
+    target = build_target(config, data)
+    fingerprints = {"data": data.fingerprint(), "target": target.fingerprint()}
+    cache = model_cache(config)
+    shadow = shadow_outputs(config, data, fingerprints, cache)
+    references = reference_logits(*train_references(config, data, fingerprints, cache), data)
+    signals, fingerprints = add_models(target_signals(target, data), fingerprints, shadow, references)
+    defender = defender_data(config, target, data, signals)
+    tuning, audited = (None, signals) if config.tune is None else tune_dynanoise(config, signals, defender)
+    defenses = conditions(config, defender, None if tuning is None else tuning.chosen)
+    evaluations = [evaluate(config, audited, d) for d in defenses]
+    counts = {"all": cache.counts()}
+    result = assemble_result(config, data, audited, evaluations, fingerprints, counts, started_at, tuning)
+    return AuditRun(result, defenses, tuning)
 
 
 def run_provenance(
@@ -417,21 +470,39 @@ def write_tuning_files(folder: Path, tuning: TuningResult, provenance: dict[str,
     (folder / "front.svg").write_text(pareto_front(tuning), encoding="utf-8")
 
 
+def policy_verdict(
+    config: AuditConfig, metrics: pd.DataFrame, previous_metrics: Path | None = None
+) -> GateVerdict | None:
+    """The verdict of the config's policy on ``metrics`` (and against a previous run's metrics.parquet when
+    given); None without a policy."""
+    if config.policy is None:
+        return None
+    previous = None if previous_metrics is None else read_metrics(previous_metrics)
+    return check_gate(config.policy, metrics, previous)
+
+
 def write_run_folder(
-    config: AuditConfig, result: AuditResult, defenses: list[Defense], tuning: TuningResult | None = None
+    config: AuditConfig,
+    result: AuditResult,
+    defenses: list[Defense],
+    tuning: TuningResult | None = None,
+    previous_metrics: Path | None = None,
 ) -> Path:
-    """Write every artifact of the run to ``output_dir/run_name`` atomically and return that folder."""
+    """Write every artifact of the run to ``output_dir/run_name`` atomically and return that folder; with a
+    policy in the config, its verdict goes on the report's summary page and into the manifest."""
     salt = record_salt(config, result.provenance["fingerprints"])
+    metrics = result.metrics_table()
+    verdict = policy_verdict(config, metrics, previous_metrics)
     with staged_run_folder(config.output_dir, config.run_name) as folder:
-        write_parquet(result.metrics_table(), folder / "metrics.parquet", "metrics")
+        write_parquet(metrics, folder / "metrics.parquet", "metrics")
         write_parquet(result.scores_table(salt), folder / "scores.parquet", "scores")
         write_parquet(result.averaging_table(), folder / "averaging.parquet", "averaging")
         write_parquet(result.roc_table(), folder / "roc.parquet", "roc")
         if tuning is not None:
             write_tuning_files(folder, tuning, result.provenance)
-        dynanoise = [d for d in defenses if isinstance(d, DynaNoise)]
-        write_report(build_context(result, dynanoise, salt, tuning), folder)
-        write_manifest(folder, result.provenance)
+        write_report(build_context(result, defenses, salt, tuning, verdict), folder)
+        verdict_record = {} if verdict is None else {"verdict": verdict.summary()}
+        write_manifest(folder, {**result.provenance, **verdict_record})
     return config.output_dir / config.run_name
 
 

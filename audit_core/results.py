@@ -46,9 +46,10 @@ class AuditResult:
     labels: np.ndarray
     is_member: np.ndarray
     provenance: dict[str, Any]
-    explorer: dict[str, Any] | None = (
-        None  # the report's DynaNoise explorer data (logits sample, no features)
-    )
+    #: The condition the summary centres on: the tuned DynaNoise, else the first configured defense.
+    chosen: str | None = None
+    #: The report's DynaNoise explorer data (a logits sample, never features).
+    explorer: dict[str, Any] | None = None
 
     @property
     def baseline(self) -> ConditionEvaluation:

@@ -105,7 +105,8 @@ def tuning_table(n_trials: int) -> None:
     defender = pipeline.defender_data(config, target, data, signals)
     defenses = pipeline.conditions(config, defender)
     evaluations = [pipeline.evaluate(config, signals, d) for d in defenses]
-    result = pipeline.assemble_result(config, data, signals, evaluations, fingerprints, started_at)
+    counts = {"all": cache.counts()}
+    result = pipeline.assemble_result(config, data, signals, evaluations, fingerprints, counts, started_at)
     pipeline.write_run_folder(config, result, defenses)
     audit_seconds = time.perf_counter() - start
 

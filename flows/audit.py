@@ -59,11 +59,12 @@ def gather_inputs(config: AuditConfig) -> AuditInputs:
 
 
 @flow(name="dynaudit-audit", flow_run_name="audit-{config.run_label}", log_prints=True)
-def audit(config: AuditConfig) -> Path:
+def audit(config: AuditConfig, previous_metrics: Path | None = None) -> Path:
     """Run a membership-inference audit of one model, undefended and defended; return the run folder.
 
     With ``tune`` set, DynaNoise is first tuned on a tuning split of the audit points, the tuned setting joins
-    the conditions, and every condition is reported on the disjoint evaluation split.
+    the conditions, and every condition is reported on the disjoint evaluation split. With ``policy`` set,
+    the report states its verdict (regressions against ``previous_metrics``, a metrics.parquet, included).
     """
     started_at = datetime.now(UTC)
     inputs = gather_inputs(config)
@@ -73,8 +74,8 @@ def audit(config: AuditConfig) -> Path:
     defenses = build_conditions(config, inputs.defender, None if tuning is None else tuning.chosen)
     evaluations = [evaluate(config, audited, d) for d in defenses]
     result = assemble_result(
-        config, inputs.data, audited, evaluations, inputs.fingerprints, inputs.model_cache, started_at
+        config, inputs.data, audited, evaluations, inputs.fingerprints, inputs.model_cache, started_at, tuning
     )
-    run_dir = write_artifacts(config, result, defenses, tuning)
+    run_dir = write_artifacts(config, result, defenses, tuning, previous_metrics)
     publish_run_artifacts(config.run_name, run_dir, model_cache_line(inputs.model_cache))
     return run_dir

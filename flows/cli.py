@@ -13,8 +13,8 @@ from pathlib import Path
 from typing import Any
 
 from audit_core.artifacts import check_output_dir
-from audit_core.config import DEMO_DEFENSES, AuditConfig, load_config, parse_config
-from audit_core.errors import AuditInputError
+from audit_core.config import DEMO_SETTINGS, AuditConfig, load_config, parse_config
+from audit_core.errors import AuditInputError, ConfigError
 
 EXIT_OK, EXIT_POLICY_FAILED, EXIT_BAD_INPUT, EXIT_INTERNAL = 0, 1, 2, 3
 
@@ -64,7 +64,9 @@ def _parser() -> argparse.ArgumentParser:
         "rule holds, 1 when one is broken, 2 on bad input, 3 on an internal error.",
     )
     gate.add_argument("config", type=Path, help="YAML file with an AuditConfig")
-    gate.add_argument("--policy", type=Path, required=True, help="YAML file with a GatePolicy")
+    gate.add_argument(
+        "--policy", type=Path, help="YAML file with a GatePolicy (default: the config's 'policy:' section)"
+    )
     gate.add_argument("--previous", type=Path, help="a previous run's metrics.parquet, to report regressions")
     gate.add_argument("--junit", type=Path, help="write a JUnit XML file here (one test case per rule)")
     gate.add_argument("--summary", type=Path, help="write a markdown summary here")
@@ -93,7 +95,7 @@ def _config(args: argparse.Namespace) -> AuditConfig:
                 "run_name": args.run_name,
                 "seed": args.seed,
                 "output_dir": str(args.output_dir),
-                "defenses": DEMO_DEFENSES,
+                **DEMO_SETTINGS,
             },
             source="command line",
         )
@@ -182,7 +184,12 @@ def _gate_command(args: argparse.Namespace) -> int:
     from audit_core.gate_report import markdown_summary
 
     config = _config(args)
-    policy = load_policy(args.policy)
+    if args.policy is None and config.policy is None:
+        raise ConfigError(
+            "dynaudit gate needs a policy: pass --policy POLICY.yaml or add a 'policy:' section to "
+            f"{args.config}."
+        )
+    policy = config.policy if args.policy is None else load_policy(args.policy)
     check_policy(policy, config)
     if args.previous is not None:
         read_metrics(args.previous)

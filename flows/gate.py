@@ -26,10 +26,11 @@ def gate(
     summary_path: Path | None = None,
 ) -> State[GateVerdict]:
     """Audit the model, check the policy (and regressions against a previous metrics.parquet), publish
-    the verdict; Completed when every rule holds, Failed (with the verdict as data) when one is broken."""
+    the verdict; Completed when every rule holds, Failed (with the verdict as data) when one is broken. The
+    audit's report states the same verdict: the policy replaces the config's own."""
     check_policy(policy, config)
     previous = read_metrics(previous_metrics) if previous_metrics is not None else None
-    run_dir = audit(config)
+    run_dir = audit(config.model_copy(update={"policy": policy}), previous_metrics)
     verdict = check_gate(policy, read_metrics(run_dir / "metrics.parquet"), previous)
     write_gate_reports(verdict, config.run_name, junit_path, summary_path)
     create_markdown_artifact(

@@ -127,7 +127,18 @@
     $("ex-accuracy").textContent = fmt(m.accuracy, 4);
     $("ex-auc-loss").textContent = fmt(m.auc_loss, 4);
     $("ex-auc-conf").textContent = fmt(m.auc_confidence, 4);
-    $("ex-drop").textContent = fmt(data.undefended_accuracy - m.accuracy, 4);
+    const drop = data.undefended_accuracy - m.accuracy;
+    $("ex-drop").textContent = fmt(drop, 4);
+    if (data.budget !== null) $("ex-budget").textContent = withinBudget(drop, data.budget);
+  }
+  function withinBudget(drop, budget) {  // mirrors audit_core/report/explorer.py within_budget
+    return drop <= budget ? "yes" : `no (over by ${fmt(drop - budget, 4)})`;
+  }
+  function reset() {
+    $("ex-sigma").value = data.params.sigma0_sq;
+    $("ex-lam").value = data.params.lam;
+    $("ex-temp").value = data.params.temperature;
+    update();
   }
   const picker = $("ex-record");
   data.records.forEach((r, i) => {
@@ -136,10 +147,8 @@
     option.textContent = `${r.id} · ${r.member ? "member" : "non-member"} · class ${r.label}`;
     picker.appendChild(option);
   });
-  $("ex-sigma").value = data.params.sigma0_sq;
-  $("ex-lam").value = data.params.lam;
-  $("ex-temp").value = data.params.temperature;
   for (const id of ["ex-sigma", "ex-lam", "ex-temp", "ex-record"]) $(id).addEventListener("input", update);
+  $("ex-reset").addEventListener("click", reset);
   document.getElementById("explorer").classList.add("live");
-  update();
+  reset();
 })();

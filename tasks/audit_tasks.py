@@ -112,14 +112,22 @@ def assemble_result(
     fingerprints: dict[str, str],
     model_cache: dict[str, dict[str, int]],
     started_at: datetime,
+    tuning: TuningResult | None = None,
 ) -> AuditResult:
-    """Bundle the evaluations with provenance and the report explorer's data."""
-    return pipeline.assemble_result(config, data, signals, evaluations, fingerprints, model_cache, started_at)
+    """Bundle the evaluations with provenance, the chosen defense and the report explorer's data."""
+    return pipeline.assemble_result(
+        config, data, signals, evaluations, fingerprints, model_cache, started_at, tuning
+    )
 
 
 @task(name="write-artifacts", retries=2, retry_delay_seconds=[1, 5], **_IN_MEMORY)
 def write_artifacts(
-    config: AuditConfig, result: AuditResult, defenses: list[Defense], tuning: TuningResult | None = None
+    config: AuditConfig,
+    result: AuditResult,
+    defenses: list[Defense],
+    tuning: TuningResult | None = None,
+    previous_metrics: Path | None = None,
 ) -> Path:
-    """Write the Parquet tables, the HTML/PDF report (and the tuning files) and the manifest atomically."""
-    return pipeline.write_run_folder(config, result, defenses, tuning)
+    """Write the Parquet tables, the HTML/PDF report (with the policy's verdict, and the tuning files) and
+    the manifest atomically."""
+    return pipeline.write_run_folder(config, result, defenses, tuning, previous_metrics)

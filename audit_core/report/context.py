@@ -8,11 +8,12 @@ import numpy as np
 import yaml
 from scipy import stats
 
-from audit_core.defenses import DynaNoise
+from audit_core.defenses import Defense, DynaNoise
 from audit_core.evaluation import FPR_TARGETS, AttackOutcome, ConditionEvaluation
+from audit_core.gate import GateVerdict
 from audit_core.metrics import Estimate
 from audit_core.report import plots
-from audit_core.report.explorer import record_summary
+from audit_core.report.explorer import record_summary, within_budget
 from audit_core.report.render import TEMPLATE_DIR
 from audit_core.results import REGAINED_FRACTION, AuditResult, hash_record_ids
 from audit_core.tuning import SPLITS, TuningResult, comparison, comparison_metrics
@@ -63,16 +64,81 @@ def risk_tier(auc: float) -> tuple[str, str]:
     return "high", "Attacks reliably tell whether a record was in the training set."
 
 
-def _condition_modes(result: AuditResult) -> list[tuple[ConditionEvaluation, str]]:
-    """(condition, knowledge) pairs to show: the undefended baseline once, each defense per knowledge."""
-    return [(result.baseline, result.knowledge[0])] + [
-        (ev, k) for ev in result.defended for k in result.knowledge
-    ]
+def _condition_modes(result: AuditResult, chosen_only: bool = False) -> list[tuple[ConditionEvaluation, str]]:
+    """(condition, knowledge) pairs to show: the undefended baseline once, then each defense (or only the
+    chosen one) per knowledge."""
+    shown = [ev for ev in result.defended if not chosen_only or ev.condition == result.chosen]
+    return [(result.baseline, result.knowledge[0])] + [(ev, k) for ev in shown for k in result.knowledge]
 
 
-def _headline(result: AuditResult) -> list[dict[str, Any]]:
+def _chosen_evaluation(result: AuditResult) -> ConditionEvaluation | None:
+    return next((ev for ev in result.defended if ev.condition == result.chosen), None)
+
+
+def _worst_auc(evaluation: ConditionEvaluation, knowledge: list[str]) -> AttackOutcome:
+    """The strongest attack over every attacker knowledge."""
+    return max((strongest(evaluation, k) for k in knowledge), key=lambda o: o.auc.value)
+
+
+def _chosen(result: AuditResult, tuning: TuningResult | None) -> dict[str, Any] | None:
+    """The chosen defense for the summary: how it was chosen, its accuracy cost, and how the defense with
+    the lowest worst-case attack AUC compares."""
+    chosen = _chosen_evaluation(result)
+    if chosen is None:
+        return None
+    if tuning is not None:
+        how = (
+            f"tuned ({tuning.config.mode}, {len(tuning.trials)} trials) to optimise "
+            f"{tuning.config.objective.replace('_', ' ')} against the {tuning.config.knowledge} attacker "
+            f"with a test-accuracy drop of at most {tuning.config.budget:g}"
+        )
+    else:
+        how = "as configured (no tuning in this run)"
+    before, after = result.baseline.test_accuracy, chosen.test_accuracy
+    worst = {ev.condition: _worst_auc(ev, result.knowledge) for ev in result.defended}
+    best = min(result.defended, key=lambda ev: worst[ev.condition].auc.value)
+    return {
+        "condition": chosen.condition,
+        "how": how,
+        "accuracy_before": _interval(before, 4),
+        "accuracy_after": _interval(after, 4),
+        "drop": f"{before.value - after.value:+.4f}",
+        "worst_auc": f"{worst[chosen.condition].auc.value:.3f}",
+        "worst_attack": worst[chosen.condition].attack,
+        "n_defended": len(result.defended),
+        "best": best.condition,
+        "best_auc": f"{worst[best.condition].auc.value:.3f}",
+        "best_drop": f"{before.value - best.test_accuracy.value:+.4f}",
+    }
+
+
+def _verdict(verdict: GateVerdict | None) -> dict[str, Any] | None:
+    if verdict is None:
+        return None
+    return {
+        "passed": verdict.passed,
+        "broken": sum(not r.passed for r in verdict.rules),
+        "basis": "the upper bound of the 95% interval (the point estimate where a metric has none)"
+        if verdict.decide_on == "upper_bound"
+        else "the point estimate",
+        "compared": verdict.compared,
+        "rules": [
+            {
+                "rule": r.rule,
+                "limit": f"{r.limit:g}",
+                "decided": f"{r.measurement.decided:.4f}",
+                "point": f"{r.measurement.point:.4f}",
+                "where": r.measurement.where,
+                "passed": r.passed,
+            }
+            for r in verdict.rules
+        ],
+    }
+
+
+def _headline(result: AuditResult, chosen_only: bool = False) -> list[dict[str, Any]]:
     rows = []
-    for ev, knowledge in _condition_modes(result):
+    for ev, knowledge in _condition_modes(result, chosen_only):
         top = strongest(ev, knowledge)
         defended = ev is not result.baseline
         rows.append(
@@ -124,7 +190,7 @@ def _tpr_cell(outcome: AttackOutcome, target: float) -> str:
     return f"{point.tpr.value:.3f}" + ("" if point.resolved else "†")
 
 
-def _detail_rows(result: AuditResult) -> list[dict[str, Any]]:
+def _detail_rows(result: AuditResult, chosen_only: bool = False) -> list[dict[str, Any]]:
     return [
         {
             "condition": ev.condition if ev is result.baseline else ev.defense,
@@ -137,7 +203,7 @@ def _detail_rows(result: AuditResult) -> list[dict[str, Any]]:
             "precision": "—" if o.precision.value != o.precision.value else f"{o.precision.value:.3f}",
             "epsilon": f"{o.epsilon_lower_bound:.2f}",
         }
-        for ev, knowledge in _condition_modes(result)
+        for ev, knowledge in _condition_modes(result, chosen_only)
         for o in ev.outcomes
         if o.knowledge == knowledge
     ]
@@ -166,29 +232,80 @@ def _averaging(result: AuditResult) -> list[dict[str, Any]]:
 
 
 def _knowledge_sentence(result: AuditResult) -> str:
-    sentences = []
-    for ev in result.defended:
-        parts = [
-            f"{k}: strongest AUC {strongest(ev, k).auc.value:.3f} ({strongest(ev, k).attack}), "
-            f"MIDPUT {result.midput(ev, k).value:+.4f}"
-            for k in result.knowledge
-        ]
-        baseline = strongest(result.baseline, result.knowledge[0])
-        sentences.append(
-            f"Under {ev.condition} ({'; '.join(parts)}), against an undefended strongest AUC of "
-            f"{baseline.auc.value:.3f} ({baseline.attack}). A defense judged only against the naive attacker "
-            "looks stronger than it is; the adaptive and averaging rows are what a determined attacker gets."
+    """How much stronger the adaptive attacker is than the naive one, over the defended conditions."""
+    if not result.defended or not {"naive", "adaptive"} <= set(result.knowledge):
+        return ""
+    gaps = {
+        ev.condition: strongest(ev, "adaptive").auc.value - strongest(ev, "naive").auc.value
+        for ev in result.defended
+    }
+    largest = max(gaps, key=gaps.get)
+    sentence = (
+        f"Against the adaptive attacker the strongest attack's AUC is {np.mean(list(gaps.values())):+.3f} "
+        f"higher on average than against the naive attacker (largest gap {gaps[largest]:+.3f}, under "
+        f"{largest})."
+    )
+    chosen = _chosen_evaluation(result)
+    if chosen is not None:
+        naive, adaptive = (result.midput(chosen, k).value for k in ("naive", "adaptive"))
+        sentence += (
+            f" The chosen defense's MIDPUT goes from {naive:+.4f} (naive) to {adaptive:+.4f} (adaptive)."
         )
-    return " ".join(sentences)
+    return (
+        sentence + " A defense judged only against the naive attacker, as in the DynaNoise paper, looks "
+        "stronger than it is."
+    )
+
+
+def _label_only_floor(result: AuditResult, defenses: dict[str, Defense]) -> dict[str, Any] | None:
+    """The label-only attack's AUC per condition next to the strongest attack's (worst over attackers)."""
+    if "label_only" not in result.attacks:
+        return None
+    rows = []
+    for ev in result.evaluations:
+        label_only = max((ev.outcome("label_only", k) for k in result.knowledge), key=lambda o: o.auc.value)
+        defense = defenses.get(ev.condition)
+        rows.append(
+            {
+                "condition": ev.condition,
+                "keeps_label": "yes" if defense is None or defense.preserves_label else "no",
+                "label_only": _interval(label_only.auc),
+                "worst": f"{_worst_auc(ev, result.knowledge).auc.value:.3f}",
+            }
+        )
+    return {"floor": _interval(result.baseline.outcome("label_only", result.knowledge[0]).auc), "rows": rows}
+
+
+def _per_input(result: AuditResult, defenses: dict[str, Defense]) -> list[dict[str, Any]]:
+    """Each DynaNoise condition's noise mode and the averaging attacker's strongest AUC at one query and at
+    the largest budget (near-duplicate queries against per-input noise)."""
+    rows = []
+    for ev in result.defended:
+        defense = defenses.get(ev.condition)
+        if not isinstance(defense, DynaNoise) or len({p.queries for p in ev.averaging}) < 2:
+            continue
+        largest = max(p.queries for p in ev.averaging)
+        top = {k: max((p for p in ev.averaging if p.queries == k), key=lambda p: p.auc) for k in (1, largest)}
+        rows.append(
+            {
+                "condition": ev.condition,
+                "mode": defense.noise_mode.replace("_", "-"),
+                "queries": largest,
+                "single": f"{top[1].auc:.3f} ({top[1].attack})",
+                "averaged": f"{top[largest].auc:.3f} ({top[largest].attack})",
+            }
+        )
+    return rows
 
 
 def _per_class_rows(result: AuditResult, attack: str) -> list[dict[str, Any]]:
-    """Per true class: record counts and ``attack``'s AUC on the class's records under each condition."""
+    """Per true class: record counts and ``attack``'s AUC on the class's records, undefended and under the
+    chosen defense."""
     rows = []
     for c in sorted(result.baseline.outcome(attack, result.knowledge[0]).per_class_auc):
         in_class = result.labels == c
         cells = []
-        for ev, knowledge in _condition_modes(result):
+        for ev, knowledge in _condition_modes(result, chosen_only=True):
             auc = ev.outcome(attack, knowledge).per_class_auc.get(c)
             cells.append("—" if auc is None else f"{auc:.3f}")
         rows.append(
@@ -204,10 +321,10 @@ def _per_class_rows(result: AuditResult, attack: str) -> list[dict[str, Any]]:
 
 def _exposed_records(result: AuditResult, attack: str, salt: str, count: int = 10) -> list[dict[str, Any]]:
     """The members ``attack`` ranks as most likely members without a defense, by salted hash only, with their
-    rank percentile among all audit points under each condition (100 = ranked first)."""
+    rank percentile among all audit points, undefended and under the chosen defense (100 = ranked first)."""
     hashed = hash_record_ids(result.record_ids, salt)
     percentiles = {}
-    for ev, knowledge in _condition_modes(result):
+    for ev, knowledge in _condition_modes(result, chosen_only=True):
         scores = ev.outcome(attack, knowledge).scores
         percentiles[(ev.condition, knowledge)] = 100 * stats.rankdata(scores) / len(scores)
     baseline = percentiles[(result.baseline.condition, result.knowledge[0])]
@@ -229,11 +346,13 @@ def _explorer(result: AuditResult) -> dict[str, Any] | None:
         return None
     payload = result.explorer
     summary = record_summary(payload, 0)
+    budget, drop = payload["budget"], payload["undefended_accuracy"] - payload["reference"]["accuracy"]
     return {
         "json": json.dumps(payload, separators=(",", ":")).replace("</", "<\\/"),
         "script": (TEMPLATE_DIR / "explorer.js").read_text(encoding="utf-8"),
         "params": payload["params"],
         "budget": payload["budget"],
+        "within_budget": None if budget is None else within_budget(drop, budget),
         "reference": payload["reference"],
         "undefended_accuracy": payload["undefended_accuracy"],
         "n_records": len(payload["records"]),
@@ -278,11 +397,18 @@ def _tuning(tuning: TuningResult | None) -> dict[str, Any] | None:
 
 
 def build_context(
-    result: AuditResult, defenses: list[DynaNoise], salt: str, tuning: TuningResult | None = None
+    result: AuditResult,
+    defenses: list[Defense],
+    salt: str,
+    tuning: TuningResult | None = None,
+    verdict: GateVerdict | None = None,
 ) -> dict[str, Any]:
     """Everything the report template needs, as strings, numbers and SVG markup; records appear only as
-    hashes salted with ``salt``."""
+    hashes salted with ``salt``. ``defenses`` are the audited conditions' fitted defenses."""
     provenance = result.provenance
+    by_condition = {d.label: d for d in defenses}
+    focus = [ev for ev, _ in _condition_modes(result, chosen_only=True)][:: len(result.knowledge)]
+    dynanoise = [d for d in defenses if isinstance(d, DynaNoise)]
     baseline = strongest(result.baseline, result.knowledge[0])
     tier, tier_text = risk_tier(baseline.auc.value)
     n_non_members = int((~result.is_member).sum())
@@ -299,18 +425,25 @@ def build_context(
         "tier_text": tier_text,
         "baseline_attack": baseline.attack,
         "baseline_auc": _interval(baseline.auc),
+        "verdict": _verdict(verdict),
+        "chosen": _chosen(result, tuning),
+        "summary_rows": _headline(result, chosen_only=True),
         "headline": _headline(result),
         "paper_tables": {k: _paper_table(result, k) for k in result.knowledge},
         "midput_rows": _midput_rows(result),
-        "detail_rows": _detail_rows(result),
+        "detail_rows": _detail_rows(result, chosen_only=True),
+        "all_detail_rows": _detail_rows(result),
         "averaging": _averaging(result),
+        "label_only": _label_only_floor(result, by_condition),
+        "per_input": _per_input(result, by_condition),
         "regained_percent": f"{100 * REGAINED_FRACTION:g}",
         "knowledge_sentence": _knowledge_sentence(result),
         "skipped": skipped,
         "shadow_sentence": shadow_sentence(provenance["config"]),
         "slice_attack": baseline.attack,
         "columns": [
-            ev.defense if ev is result.baseline else f"{ev.defense} {k}" for ev, k in _condition_modes(result)
+            ev.condition if ev is result.baseline else f"{ev.condition}, {k}"
+            for ev, k in _condition_modes(result, chosen_only=True)
         ],
         "per_class": _per_class_rows(result, baseline.attack),
         "exposed": _exposed_records(result, baseline.attack, salt),
@@ -319,8 +452,8 @@ def build_context(
         "n_members": int(result.is_member.sum()),
         "n_non_members": n_non_members,
         "figures": {
-            "roc": _data_uri(plots.roc_curves(result, result.knowledge[-1])),
-            "confidence": _data_uri(plots.confidence_histograms(result)),
-            "noise": _data_uri(plots.noise_variance_curves(defenses)),
+            "roc": _data_uri(plots.roc_curves(result, result.knowledge[-1], focus)),
+            "confidence": _data_uri(plots.confidence_histograms(result, focus)),
+            "noise": _data_uri(plots.noise_variance_curves(dynanoise)),
         },
     }

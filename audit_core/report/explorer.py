@@ -123,6 +123,11 @@ def explorer_payload(
     return payload
 
 
+def within_budget(drop: float, budget: float) -> str:
+    """The explorer's budget cell, as the page writes it: ``yes``, or ``no (over by x)``."""
+    return "yes" if drop <= budget else f"no (over by {drop - budget:.4f})"
+
+
 RECORD_SEED_MASK = 0x5BD1E995  # the per-record summary draws from a second stream, seed ^ this
 RECORD_DRAWS = 200
 

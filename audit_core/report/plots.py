@@ -11,6 +11,7 @@ import numpy as np
 from sklearn.metrics import roc_curve
 
 from audit_core.defenses import DynaNoise
+from audit_core.evaluation import ConditionEvaluation
 from audit_core.results import AuditResult
 from audit_core.tuning import OBJECTIVES, TuningResult
 
@@ -28,40 +29,40 @@ def _svg(figure: plt.Figure) -> str:
     return text[text.index("<svg") :]
 
 
-def roc_curves(result: AuditResult, knowledge: str) -> str:
-    """Log-log ROC curves per attack, one line per condition; the diagonal is a random guess."""
+def roc_curves(result: AuditResult, knowledge: str, evaluations: list[ConditionEvaluation]) -> str:
+    """Log-log ROC curves per attack, one line per condition in ``evaluations``; the diagonal is a random
+    guess."""
     attacks = result.attacks
     columns = min(len(attacks), 4)
     rows = -(-len(attacks) // columns)
     figure, axes = plt.subplots(rows, columns, figsize=(1.9 * columns + 0.4, 2.0 * rows), squeeze=False)
     floor = 1.0 / max(1, (~result.is_member).sum())
     for ax, attack in zip(axes.flat, attacks, strict=False):
-        for color, ev in zip(_COLORS, result.evaluations, strict=False):
+        for color, ev in zip(_COLORS, evaluations, strict=False):
             fpr, tpr, _ = roc_curve(result.is_member, ev.outcome(attack, knowledge).scores)
-            ax.plot(np.maximum(fpr, floor), np.maximum(tpr, floor), color=color, lw=1.2, label=ev.defense)
+            ax.plot(np.maximum(fpr, floor), np.maximum(tpr, floor), color=color, lw=1.2, label=ev.condition)
         ax.plot([floor, 1], [floor, 1], color="#999999", lw=0.8, ls="--")
         ax.set(xscale="log", yscale="log", title=attack.replace("_", " "), xlabel="FPR", ylabel="TPR")
     for ax in list(axes.flat)[len(attacks) :]:
         ax.axis("off")
-    axes.flat[0].legend(frameon=False, fontsize=7)
-    figure.tight_layout()
+    figure.legend(*axes.flat[0].get_legend_handles_labels(), loc="lower center", frameon=False, fontsize=7)
+    figure.tight_layout(rect=(0, 0.06, 1, 1))
     return _svg(figure)
 
 
-def confidence_histograms(result: AuditResult) -> str | None:
-    """Top-class released probability of members vs non-members per condition (from ``paper_confidence``,
-    whose score is exactly that probability)."""
+def confidence_histograms(result: AuditResult, evaluations: list[ConditionEvaluation]) -> str | None:
+    """Top-class released probability of members vs non-members per condition in ``evaluations`` (from
+    ``paper_confidence``, whose score is exactly that probability)."""
     if "paper_confidence" not in result.attacks:
         return None
-    figure, axes = plt.subplots(
-        1, len(result.evaluations), figsize=(2.6 * len(result.evaluations), 2.0), squeeze=False
-    )
-    for ax, ev in zip(axes.flat, result.evaluations, strict=True):
+    figure, axes = plt.subplots(1, len(evaluations), figsize=(3.2 * len(evaluations), 2.2), squeeze=False)
+    for ax, ev in zip(axes.flat, evaluations, strict=True):
         scores = ev.outcome("paper_confidence", result.knowledge[0]).scores
         bins = np.linspace(scores.min(), scores.max() + 1e-12, 30)
         ax.hist(scores[result.is_member], bins=bins, alpha=0.6, color=_COLORS[0], label="members")
         ax.hist(scores[~result.is_member], bins=bins, alpha=0.6, color=_COLORS[1], label="non-members")
-        ax.set(title=ev.defense, xlabel="released top-class probability", ylabel="records")
+        ax.set(xlabel="released top-class probability", ylabel="records")
+        ax.set_title(ev.condition, fontsize=7)
     axes.flat[0].legend(frameon=False, fontsize=7)
     figure.tight_layout()
     return _svg(figure)

@@ -1,7 +1,6 @@
 """Real files in real formats for the bring-your-own-model tests: data, tiny trained models, audits."""
 
 import pickle
-from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
@@ -10,22 +9,9 @@ import torch
 from PIL import Image
 from torch import nn
 
+from audit_core import pipeline
 from audit_core.config import AuditConfig, parse_config
-from audit_core.pipeline import (
-    add_models,
-    assemble_result,
-    build_target,
-    check_inputs,
-    conditions,
-    defender_data,
-    evaluate,
-    load_audit_data,
-    model_cache,
-    shadow_outputs,
-    train_references,
-)
 from audit_core.results import AuditResult
-from audit_core.signals import reference_logits, target_signals
 from tests.audit_core.models import mlp
 
 N_CLASSES, N_FEATURES = 3, 8
@@ -147,16 +133,6 @@ def config(tmp_path: Path, **fields) -> AuditConfig:
 
 
 def run_audit(config: AuditConfig) -> AuditResult:
-    """The audit flow's steps without Prefect: check, load, query, shadow, references, evaluate, assemble."""
-    check_inputs(config)
-    data = load_audit_data(config)
-    target = build_target(config, data)
-    fingerprints = {"data": data.fingerprint(), "target": target.fingerprint()}
-    cache = model_cache(config)
-    shadow = shadow_outputs(config, data, fingerprints, cache)
-    references = reference_logits(*train_references(config, data, fingerprints, cache), data)
-    signals, fingerprints = add_models(target_signals(target, data), fingerprints, shadow, references)
-    defenses = conditions(config, defender_data(config, target, data, signals))
-    evaluations = [evaluate(config, signals, d) for d in defenses]
-    counts = {"all": cache.counts()}
-    return assemble_result(config, data, signals, evaluations, fingerprints, counts, datetime.now(UTC))
+    """The audit flow's steps without Prefect, after the CLI's input check."""
+    pipeline.check_inputs(config)
+    return pipeline.run_audit(config).result

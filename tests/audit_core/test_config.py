@@ -3,7 +3,7 @@ from pathlib import Path
 
 import pytest
 
-from audit_core.config import DEMO_DEFENSES, AuditConfig, TuneConfig, load_config, parse_config
+from audit_core.config import DEMO_DEFENSES, DEMO_SETTINGS, AuditConfig, TuneConfig, load_config, parse_config
 from audit_core.defenses import DEFENSES
 from audit_core.errors import ConfigError
 from audit_core.pipeline import build_defense
@@ -27,9 +27,9 @@ def test_defaults_use_the_papers_dynanoise_parameters():
     assert config.tune is None
 
 
-def test_the_shipped_demo_config_is_the_defaults_plus_every_baseline():
+def test_the_shipped_demo_config_is_the_embedded_demo():
     shipped = load_config(Path(__file__).parents[2] / "configs" / "demo.yaml")
-    assert shipped == parse_config({"defenses": DEMO_DEFENSES})
+    assert shipped == parse_config(DEMO_SETTINGS)
     assert {d.name for d in shipped.defenses} == set(DEFENSES) - {"undefended"}
 
 

@@ -1,9 +1,9 @@
 """The report as people see it: rendered by a real headless Chromium and by WeasyPrint + poppler."""
 
+import json
 import shutil
 import subprocess
 from dataclasses import replace
-from datetime import UTC, datetime
 
 import numpy as np
 import pytest
@@ -12,10 +12,12 @@ from PIL import Image
 from audit_core import pipeline
 from audit_core.config import AuditConfig
 from audit_core.data import AuditData, Split
+from audit_core.gate import GatePolicy, check_gate
 from audit_core.report.render import render_html
 from tests.browser import FLAGS, Chromium
 
 MARKER = 0.123456789  # a plausible feature value that must never reach an artifact
+POLICY = {"max_auc": 0.9, "max_accuracy_drop": 0.03}
 
 pytestmark = pytest.mark.skipif(
     not (shutil.which("chromium") and shutil.which("pdftoppm")),
@@ -46,16 +48,11 @@ def run_dir(tmp_path_factory):
         reference_models=4,
         max_queries=4,
         recipe={"epochs": 30},
+        tune={"n_trials": 8, "budget": 0.03, "baselines": False},
+        policy=POLICY,
     )
-    data = _marked_data(config)
-    cache = pipeline.model_cache(config)
-    target, fingerprints, signals = pipeline.trained_signals(config, data, cache)
-    defenses = pipeline.conditions(config, pipeline.defender_data(config, target, data, signals))
-    evaluations = [pipeline.evaluate(config, signals, d) for d in defenses]
-    counts = {"all": cache.counts()}
-    started = datetime.now(UTC)
-    result = pipeline.assemble_result(config, data, signals, evaluations, fingerprints, counts, started)
-    return pipeline.write_run_folder(config, result, defenses), result
+    run = pipeline.run_audit(config, _marked_data(config))
+    return pipeline.write_run_folder(config, run.result, run.defenses, run.tuning), run.result
 
 
 def test_html_renders_in_headless_chromium_without_console_errors(run_dir, tmp_path):
@@ -98,6 +95,23 @@ def test_pdf_pages_convert_and_carry_the_headline_numbers(run_dir, tmp_path):
     assert f"{baseline.auc.value:.3f} [{baseline.auc.ci_low:.3f}, {baseline.auc.ci_high:.3f}]" in text
     assert f"{result.baseline.test_accuracy.value:.4f}" in text
     assert f"{result.midput(result.defended[0], 'naive').value:+.4f}" in text
+    verdict = check_gate(GatePolicy(**POLICY), result.metrics_table())
+    first_page = text.split("\f")[0]
+    assert f"Policy verdict: {'PASSED' if verdict.passed else 'FAILED'}" in first_page
+    assert f"Chosen defense: {result.chosen}" in " ".join(first_page.split())
+    assert "near-duplicates" in text and "The label-only floor" in text
+
+
+def test_the_manifest_carries_the_verdict_and_the_report_centres_on_the_tuned_setting(run_dir):
+    folder, result = run_dir
+    manifest = json.loads((folder / "manifest.json").read_text())
+    verdict = check_gate(GatePolicy(**POLICY), result.metrics_table())
+    assert manifest["verdict"]["passed"] == verdict.passed
+    assert [r["rule"] for r in manifest["verdict"]["rules"]] == ["max_auc", "max_accuracy_drop"]
+    params = json.loads((folder / "dynanoise-params.json").read_text())["params"]
+    assert result.chosen.endswith("per_input)")
+    assert result.explorer["params"] == {k: params[k] for k in ("sigma0_sq", "lam", "temperature")}
+    assert result.explorer["budget"] == 0.03
 
 
 def test_no_artifact_contains_a_raw_feature_value(run_dir):
@@ -108,7 +122,8 @@ def test_no_artifact_contains_a_raw_feature_value(run_dir):
         if path.suffix == ".parquet":
             table = pq.read_table(path).to_pandas()
             numeric = table.select_dtypes("number").to_numpy()
-            assert not np.isclose(numeric, MARKER).any(), path.name
+            # a leak is the value itself (float64, or float32-rounded: within 1e-8), not a score near it
+            assert not np.isclose(numeric, MARKER, rtol=0, atol=1e-8).any(), path.name
         elif path.suffix == ".pdf":  # its streams are compressed: search the extracted text
             text = subprocess.run(
                 ["pdftotext", str(path), "-"], capture_output=True, text=True, check=True
@@ -130,7 +145,7 @@ def test_user_supplied_names_are_escaped_in_the_html(run_dir):
 
 
 def test_explorer_recomputes_in_the_browser_as_python_does(run_dir, tmp_path):
-    from audit_core.report.explorer import explorer_metrics
+    from audit_core.report.explorer import explorer_metrics, within_budget
 
     folder, result = run_dir
     html = (folder / "report.html").read_bytes()
@@ -142,20 +157,30 @@ def test_explorer_recomputes_in_the_browser_as_python_does(run_dir, tmp_path):
             "['ex-accuracy','ex-auc-loss','ex-auc-conf'].map(id => +document.getElementById(id).textContent)"
         )
         at_chosen = browser.evaluate(read)
-        expected = result.explorer["reference"]
+        payload = result.explorer
+        expected = payload["reference"]
         assert at_chosen == pytest.approx(
             [expected["accuracy"], expected["auc_loss"], expected["auc_confidence"]], abs=6e-5
         )
+        budget_cell = "document.getElementById('ex-budget').textContent"
+        drop = payload["undefended_accuracy"] - expected["accuracy"]
+        assert browser.evaluate(budget_cell) == within_budget(drop, payload["budget"])
         browser.evaluate(
             "(() => { const s = document.getElementById('ex-temp'); s.value = 2;"
             " s.dispatchEvent(new Event('input')); })()"
         )
         moved = browser.evaluate(read)
-        python = explorer_metrics(result.explorer, 0.3, 2.0, 2.0)
+        chosen = payload["params"]
+        python = explorer_metrics(payload, chosen["sigma0_sq"], chosen["lam"], 2.0)
         assert moved == pytest.approx(
             [python["accuracy"], python["auc_loss"], python["auc_confidence"]], abs=6e-5
         )
         assert moved != at_chosen
         assert browser.evaluate("document.getElementById('ex-temp-out').textContent") == "2.00"
+        assert browser.evaluate(budget_cell) == within_budget(
+            payload["undefended_accuracy"] - python["accuracy"], payload["budget"]
+        )
+        browser.evaluate("document.getElementById('ex-reset').click()")
+        assert browser.evaluate(read) == at_chosen
     finally:
         browser.close()

@@ -38,6 +38,8 @@ def test_demo_writes_every_artifact_and_prints_where(demo_run):
         assert str(run_dir / name) in result.stdout
     assert "| undefended | — |" in result.stdout and "MIDPUT" in result.stdout
     assert "Shadow and reference models: trained 9, reused 0 from the cache." in result.stdout
+    for name in ("dynanoise-params.json", "tuning.parquet", "front.parquet", "roc.parquet"):
+        assert (run_dir / name).is_file(), name
 
 
 def test_demo_parquet_tables_read_back(demo_run):
@@ -60,8 +62,9 @@ def test_demo_parquet_tables_read_back(demo_run):
     undefended_auc = frame[(frame.condition == "undefended") & (frame.metric == "auc")].value
     assert undefended_auc.max() >= 0.60, "the demo target must really leak"
     scores = pq.read_table(run_dir / "scores.parquet").to_pandas()
-    n_conditions = 1 + len(DEMO_DEFENSES)  # undefended, DynaNoise and every baseline
-    assert len(scores) == 300 * n_conditions * 3 * 12  # audit points x conditions x knowledge x attacks
+    n_conditions = 2 + len(DEMO_DEFENSES)  # undefended, DynaNoise, every baseline and the tuned DynaNoise
+    # evaluation-split points x conditions x knowledge x attacks
+    assert len(scores) == 300 * n_conditions * 3 * 12
     assert set(frame.defense) == set(DEFENSES)
     assert not scores.record.str.contains("digits").any(), "record ids must be hashed"
     assert scores.groupby("record").is_member.nunique().max() == 1

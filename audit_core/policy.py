@@ -1,0 +1,97 @@
+"""The gate policy: limits an audit's metrics must stay within (the gate checks them, the report states them).
+
+Kept apart from :mod:`audit_core.gate` so that an audit config can carry a policy (``policy:``) without a
+circular import.
+"""
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from audit_core.attacks import ATTACKS
+
+# Policy field -> metric name in metrics.parquet, for the limits that take the worst case over attacks.
+ATTACK_LIMITS = {"max_auc": "auc", "max_advantage": "advantage", "max_tpr_at_1pct_fpr": "tpr_at_fpr_0.01"}
+LIMITS = (*ATTACK_LIMITS, "max_accuracy_drop")
+
+
+class GatePolicy(BaseModel):
+    """Limits an audit must stay within for a model to pass; at least one limit must be set."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    condition: Literal["defended", "undefended"] = Field(
+        "defended",
+        description="Outputs the attack limits apply to: every defended condition (the worst counts) or "
+        "the undefended model.",
+    )
+    knowledge: Literal["strongest", "naive", "adaptive", "averaging"] = Field(
+        "strongest",
+        description="Attacker knowledge the attack limits apply to; strongest takes the worst over every "
+        "knowledge the audit ran.",
+    )
+    attacks: list[str] | None = Field(
+        None,
+        min_length=1,
+        description="Attacks the limits apply to (the worst counts); default: every attack the audit ran.",
+        json_schema_extra={"items": {"type": "string", "enum": sorted(ATTACKS)}},
+    )
+    decide_on: Literal["upper_bound", "point"] = Field(
+        "upper_bound",
+        description="Compare each limit with the upper bound of the 95% interval (conservative) or with the "
+        "point estimate.",
+    )
+    max_auc: float | None = Field(None, ge=0, le=1, description="Largest attack AUC allowed.")
+    max_advantage: float | None = Field(
+        None, ge=0, le=1, description="Largest attack advantage max(TPR - FPR) allowed."
+    )
+    max_tpr_at_1pct_fpr: float | None = Field(
+        None, ge=0, le=1, description="Largest attack TPR at 1% FPR allowed."
+    )
+    max_accuracy_drop: float | None = Field(
+        None, ge=0, le=1, description="Largest test-accuracy drop of a defended condition, vs undefended."
+    )
+    max_regression: float | None = Field(
+        None,
+        ge=0,
+        description="With a previous run: fail when a limited metric rose by more than this since then; "
+        "unset reports regressions without failing on them.",
+    )
+
+    @field_validator("attacks")
+    @classmethod
+    def _attacks_are_registered(cls, names: list[str] | None) -> list[str] | None:
+        unknown = [n for n in names or [] if n not in ATTACKS]
+        if unknown:
+            raise ValueError(f"unknown attack {unknown[0]!r}; expected one of {sorted(ATTACKS)}")
+        return names
+
+    @model_validator(mode="after")
+    def _sets_a_limit(self) -> "GatePolicy":
+        if all(getattr(self, name) is None for name in LIMITS):
+            raise ValueError(f"sets no limit; expected at least one of {', '.join(LIMITS)}")
+        return self
+
+    @property
+    def limits(self) -> dict[str, float]:
+        """The limits that are set, by policy field name."""
+        return {name: getattr(self, name) for name in LIMITS if getattr(self, name) is not None}
+
+
+def policy_mismatch(
+    policy: GatePolicy, knowledge: list[str], attacks: list[str], defended: bool
+) -> str | None:
+    """The sentence saying which numbers ``policy`` asks for that an audit running ``knowledge`` and
+    ``attacks`` (with defenses when ``defended``) will not produce; None when it asks for none."""
+    if policy.knowledge != "strongest" and policy.knowledge not in knowledge:
+        return (
+            f"Policy knowledge '{policy.knowledge}' is not run by the config (knowledge: "
+            f"{', '.join(knowledge)}); add it there or use 'strongest'."
+        )
+    missing = [a for a in policy.attacks or [] if a not in attacks]
+    if missing:
+        return f"Policy attack '{missing[0]}' is not run by the config; add it to the attacks."
+    needs_defense = policy.condition == "defended" or policy.max_accuracy_drop is not None
+    if needs_defense and not defended:
+        return "The policy checks a defended condition, but the config lists no defenses."
+    return None
