@@ -1,6 +1,7 @@
 """``dynaudit gate`` from a subprocess, as CI runs it: exit 0 when the policy holds, 1 when it is broken,
 2 on bad input; JUnit XML and a markdown summary; regressions against a previous metrics.parquet."""
 
+import json
 import shutil
 import xml.etree.ElementTree as ET
 
@@ -30,14 +31,16 @@ STRICT = {"condition": "undefended", "max_auc": 0.5, "max_advantage": 0.99, "max
 @pytest.fixture(scope="module")
 def workdir(tmp_path_factory):
     folder = tmp_path_factory.mktemp("gate")
-    for name, content in {"tiny": TINY, "lenient": LENIENT, "strict": STRICT}.items():
+    files = {"tiny": TINY, "tiny-with-policy": {**TINY, "policy": LENIENT}, "strict": STRICT}
+    for name, content in files.items():
         (folder / f"{name}.yaml").write_text(yaml.safe_dump(content))
     return folder
 
 
 @pytest.fixture(scope="module")
 def passed(dynaudit, workdir):
-    args = ["gate", "tiny.yaml", "--policy", "lenient.yaml", "--junit", "reports/pass.xml"]
+    """The gate with the config's own policy (no --policy)."""
+    args = ["gate", "tiny-with-policy.yaml", "--junit", "reports/pass.xml"]
     return dynaudit([*args, "--summary", "reports/pass.md"], workdir)
 
 
@@ -52,6 +55,8 @@ def test_a_policy_that_holds_exits_0_with_a_junit_file_and_a_summary(passed, wor
     assert summary.startswith("## dynaudit gate `tiny`: PASSED")
     assert "decided on the upper bound of the 95% interval" in summary
     assert "PASSED" in passed.stdout and (workdir / "out" / "tiny" / "metrics.parquet").is_file()
+    manifest = json.loads((workdir / "out" / "tiny" / "manifest.json").read_text())
+    assert manifest["verdict"]["passed"] is True
 
 
 @pytest.mark.slow
@@ -73,6 +78,9 @@ def test_a_broken_policy_exits_1_and_reports_the_rule_and_the_comparison(passed,
             limit=1,
         )
     assert run.state.is_failed() and run.state.message.startswith("FAILED: 1 of 3 rules broken")
+    verdict = json.loads((workdir / "out" / "tiny" / "manifest.json").read_text())["verdict"]
+    assert not verdict["passed"] and verdict["compared"]
+    assert [r["rule"] for r in verdict["rules"]] == list(cases), "the report states the gate's verdict"
     assert run.name.startswith("gate-tiny-trained-mlp-")
 
 
@@ -87,6 +95,17 @@ def test_bad_input_exits_2_with_one_sentence_and_writes_nothing(run_cli, tmp_pat
         == "dynaudit: policy.yaml: field 'max_auc' = 2 is invalid: Input should be less than or equal to 1.\n"
     )
     assert sorted(p.name for p in tmp_path.iterdir()) == ["policy.yaml", "tiny.yaml"]
+
+
+def test_a_gate_without_any_policy_exits_2(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "tiny.yaml").write_text(yaml.safe_dump(TINY))
+    assert main(["gate", "tiny.yaml"]) == 2
+    assert capsys.readouterr().err == (
+        "dynaudit: dynaudit gate needs a policy: pass --policy POLICY.yaml or add a 'policy:' section to "
+        "tiny.yaml.\n"
+    )
+    assert [p.name for p in tmp_path.iterdir()] == ["tiny.yaml"]
 
 
 @pytest.mark.parametrize(
