@@ -1,0 +1,125 @@
+"""The paper-protocol benchmark end to end: the built-in path, and CIFAR-10 and ImageNet-10 stand-ins in their
+real on-disk formats, each with tiny recipes (real training and attacks, no mocks)."""
+
+import json
+
+import numpy as np
+import pyarrow.parquet as pq
+import pytest
+
+from audit_core.paper_protocol import (
+    ADAPTIVE_ATTACKS,
+    PAPER_ATTACKS,
+    PaperSplit,
+    ProtocolSettings,
+    paper_split,
+)
+from benchmarks.paper_protocol import asr_margin, main
+from tests.audit_core.byo import class_images, write_cifar_batches, write_image_folder
+
+DEFENSES = [
+    "no defense",
+    "DynaNoise (paper)",
+    "DynaNoise (tuned)",
+    "static_noise",
+    "temperature",
+    "hamp",
+    "memguard",
+    "reverse_sigmoid",
+    "top_k",
+    "label_only",
+]
+# quick: few epochs, trials and models; a budget any setting meets (the 1-point default is for real runs)
+QUICK = ["--trials", "3", "--max-queries", "2", "--reference-models", "4", "--budget", "1"]
+
+
+def _run(tmp_path, *args):
+    result = main([*args, *QUICK, "--out", str(tmp_path)])
+    folder = tmp_path / args[0]
+    tables = {name: pq.read_table(folder / f"{name}.parquet") for name in ("paper_table", "adaptive_table")}
+    return result, tables, json.loads((folder / "protocol.json").read_text())
+
+
+def _check_tables(result, tables):
+    paper, adaptive = (tables[name].to_pandas() for name in ("paper_table", "adaptive_table"))
+    assert paper.defense.tolist() == DEFENSES and adaptive.defense.tolist() == DEFENSES
+    assert list(paper.columns) == ["defense", "condition", "accuracy", *PAPER_ATTACKS, "midput"]
+    for attack in ADAPTIVE_ATTACKS:
+        assert {f"{attack}_auc", f"{attack}_tpr_at_1pct_fpr"} <= set(adaptive.columns)
+    assert tables["paper_table"].schema.metadata[b"dynaudit.kind"] == b"paper_table"
+    np.testing.assert_allclose(paper.midput, result.paper.midput)
+    return paper.set_index("defense"), adaptive.set_index("defense")
+
+
+def _check_midput(paper):
+    """MIDPUT is the mean ASR reduction minus the accuracy drop, so it is 0 for no defense by definition."""
+    attacks = list(PAPER_ATTACKS)
+    drop = paper.at["no defense", "accuracy"] - paper.accuracy
+    reduction = paper.loc["no defense", attacks].astype(float) - paper[attacks]
+    expected = reduction.mean(axis=1) - drop
+    np.testing.assert_allclose(paper.midput, expected, atol=1e-12)
+    assert paper.at["no defense", "midput"] == 0
+
+
+def test_the_split_follows_the_papers_shares():
+    split = paper_split(ProtocolSettings(dataset="digits"))
+    assert split.test == 300 and split.members + split.non_members + split.population + split.test == 1797
+    assert split.members / (split.members + split.non_members) == pytest.approx(0.8, abs=0.002)
+    assert (split.members + split.non_members) / (1797 - 300) == pytest.approx(0.7, abs=0.001)
+    assert abs(split.shadow_in - split.shadow_out) <= 1
+    assert PaperSplit.of_pool(50_000, 10_000).non_members == 7000
+
+
+def test_built_in_path_writes_both_tables_with_the_papers_properties(tmp_path):
+    result, tables, provenance = _run(tmp_path, "digits", "--epochs", "30")
+    paper, adaptive = _check_tables(result, tables)
+    _check_midput(paper)
+    n = result.evaluated
+    assert n["members"] == n["non_members"] == 105, "balanced evaluation set, half of it for tuning"
+    assert provenance["split"]["members"] == 838 and provenance["evaluated"] == n
+    # no paper attack does worse than chance beyond sampling noise; the strongest AUC is above chance
+    margin = asr_margin(n["members"], n["non_members"])
+    assert (paper.loc["no defense", list(PAPER_ATTACKS)] >= 0.5 - margin).all()
+    assert adaptive.at["no defense", "strongest_auc_low"] > 0.5
+    # label-preserving defenses cannot change accuracy; one-hot outputs leave confidence nothing to rank
+    for defense in ("temperature", "top_k", "memguard", "hamp", "label_only"):
+        assert paper.at[defense, "accuracy"] == paper.at["no defense", "accuracy"]
+    assert adaptive.at["label_only", "confidence_auc"] == 0.5
+    # at T = 10 no released probability exceeds the paper's fixed 0.9: its confidence rule flags nobody
+    assert paper.at["DynaNoise (paper)", "confidence"] == 0.5
+    assert adaptive.at["DynaNoise (paper)", "averaging_queries"] == 2
+    assert adaptive.at["DynaNoise (tuned)", "averaging_queries"] == 1, "per_input noise repeats its answer"
+
+
+def test_cifar10_from_a_local_folder_of_python_batches(tmp_path):
+    root = write_cifar_batches(tmp_path / "data" / "cifar-10-batches-py", n_per_batch=40)
+    args = ["cifar10", str(root.parent), "--pool-size", "200", "--test-size", "40", "--epochs", "2"]
+    result, tables, provenance = _run(tmp_path, *args)
+    paper, _ = _check_tables(result, tables)
+    _check_midput(paper)
+    assert provenance["split"] == {
+        "members": 112,
+        "non_members": 28,
+        "shadow_in": 30,
+        "shadow_out": 30,
+        "test": 40,
+    }
+    assert result.evaluated == {"members": 14, "non_members": 14, "test": 20}
+
+
+def test_imagenet10_from_one_folder_of_class_folders(tmp_path):
+    images, labels = class_images(200, seed=3, size=12)
+    root = write_image_folder(tmp_path / "imagenet-10", images, labels, ["n015", "n021", "n043"])
+    args = ["imagenet10", str(root), "--image-size", "8", "--epochs", "2"]
+    result, tables, provenance = _run(tmp_path, *args)
+    paper, _ = _check_tables(result, tables)
+    _check_midput(paper)
+    assert provenance["split"]["test"] == 40, "the artifact's 80/20 split of the folder"
+    assert sum(provenance["split"].values()) == 200
+
+
+def test_image_sets_need_a_folder_and_built_in_sets_refuse_one(tmp_path):
+    with pytest.raises(SystemExit):
+        main(["cifar10"])
+    with pytest.raises(SystemExit):
+        main(["digits", str(tmp_path)])
