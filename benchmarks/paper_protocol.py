@@ -14,7 +14,7 @@ import argparse
 import json
 import math
 import time
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 
 import pandas as pd
@@ -35,6 +35,8 @@ from audit_core.pipeline import package_versions
 from audit_core.tuning import OBJECTIVES
 
 SHORT = {"modified_entropy": "m-entropy", "lira_online": "LiRA (Carlini)", "rmia": "RMIA"}
+TUNED = "DynaNoise (tuned)"
+BUILT_IN_REPEATS = 3  # seeds per built-in data set (each seed: new split, models, noise); image sets: 1
 
 
 def _row(cells: list[str]) -> str:
@@ -46,32 +48,61 @@ def markdown(header: list[str], rows: list[list[str]]) -> str:
     return "\n".join([_row(header), _row(["---"] * len(header)), *(_row(r) for r in rows)])
 
 
+def per_seed(results: dict[int, ProtocolResult], table: str) -> pd.DataFrame:
+    """One table's rows of every seed, with a leading ``seed`` column."""
+    frames = [getattr(r, table).assign(seed=seed) for seed, r in results.items()]
+    combined = pd.concat(frames, ignore_index=True)
+    return combined[["seed", *combined.columns.drop("seed")]]
+
+
+def mean_and_sd(table: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Per defense (in table order), the mean and the standard deviation over seeds of every number."""
+    numbers = table.drop(columns=["seed", "condition", "strongest_attack"], errors="ignore")
+    grouped = numbers.groupby("defense", sort=False)
+    return grouped.mean(), grouped.std(ddof=1)
+
+
+def cell(mean: float, sd: float, digits: int) -> str:
+    """``mean ± sd``, or the mean alone when there is one seed (sd is NaN)."""
+    return f"{mean:.{digits}f}" + ("" if math.isnan(sd) else f" ± {sd:.{digits}f}")
+
+
 def paper_markdown(table: pd.DataFrame) -> str:
     """The paper's layout, four decimals as in its tables."""
+    mean, sd = mean_and_sd(table)
     header = ["defense", "accuracy", *(SHORT.get(c, c) for c in PAPER_ATTACKS), "MIDPUT"]
     columns = ["accuracy", *PAPER_ATTACKS, "midput"]
-    return markdown(
-        header, [[r.defense, *(f"{getattr(r, c):.4f}" for c in columns)] for r in table.itertuples()]
-    )
+    rows = [[d, *(cell(mean.at[d, c], sd.at[d, c], 4) for c in columns)] for d in mean.index]
+    return markdown(header, rows)
+
+
+def strongest_cell(table: pd.DataFrame, defense: str, mean: pd.DataFrame, sd: pd.DataFrame) -> str:
+    """The strongest attack's AUC: mean ± sd over seeds, or with its 95% bootstrap interval for one seed."""
+    if len(table) == len(mean):
+        row = table.set_index("defense").loc[defense]
+        return f"{row.strongest_auc:.3f} [{row.strongest_auc_low:.3f}, {row.strongest_auc_high:.3f}]"
+    return cell(mean.at[defense, "strongest_auc"], sd.at[defense, "strongest_auc"], 3)
 
 
 def adaptive_markdown(table: pd.DataFrame, max_queries: int) -> str:
-    """Per attack ``AUC / TPR@1%FPR``; the strongest attack's AUC with its 95% interval; averaging."""
+    """Per attack ``AUC / TPR@1%FPR`` (means); the strongest attack's AUC and TPR; the averaging attacker."""
+    mean, sd = mean_and_sd(table)
     header = [
         "defense",
         "accuracy",
         *(SHORT.get(c, c) for c in ADAPTIVE_ATTACKS),
-        "strongest AUC [95% CI]",
+        "strongest AUC",
         "strongest TPR@1%FPR",
         f"strongest AUC, averaging up to {max_queries} queries",
     ]
     rows = []
-    for r in table.to_dict("records"):
-        cells = [f"{r[f'{c}_auc']:.3f} / {r[f'{c}_tpr_at_1pct_fpr']:.3f}" for c in ADAPTIVE_ATTACKS]
-        strongest = f"{r['strongest_auc']:.3f} [{r['strongest_auc_low']:.3f}, {r['strongest_auc_high']:.3f}]"
-        averaging = f"{r['averaging_strongest_auc']:.3f} ({r['averaging_queries']} queries)"
-        tpr = f"{r['strongest_tpr_at_1pct_fpr']:.3f}"
-        rows.append([r["defense"], f"{r['accuracy']:.4f}", *cells, strongest, tpr, averaging])
+    for d in mean.index:
+        m = mean.loc[d]
+        attacks = [f"{m[f'{c}_auc']:.3f} / {m[f'{c}_tpr_at_1pct_fpr']:.3f}" for c in ADAPTIVE_ATTACKS]
+        tpr = cell(m.strongest_tpr_at_1pct_fpr, sd.at[d, "strongest_tpr_at_1pct_fpr"], 3)
+        averaging = cell(m.averaging_strongest_auc, sd.at[d, "averaging_strongest_auc"], 3)
+        averaging += f" ({m.averaging_queries:.0f} queries)"
+        rows.append([d, f"{m.accuracy:.4f}", *attacks, strongest_cell(table, d, mean, sd), tpr, averaging])
     return markdown(header, rows)
 
 
@@ -80,51 +111,62 @@ def asr_margin(members: int, non_members: int) -> float:
     return 1.96 * 0.25 * math.sqrt(1 / members + 1 / non_members)
 
 
-def report(result: ProtocolResult, settings: ProtocolSettings, seconds: float) -> str:
-    """Both tables with the sizes they were measured on, the conditions' parameters and the tuned setting."""
-    n, tuning = result.evaluated, result.tuning
-    params = ", ".join(f"{k}={v:g}" for k, v in tuning["params"].items())
+def report(results: dict[int, ProtocolResult], settings: ProtocolSettings, seconds: float) -> str:
+    """Both tables with the sizes they were measured on, the conditions' parameters and the tuned settings."""
+    first = next(iter(results.values()))
+    n = first.evaluated
+    tuning = first.tuning
+    spread = "mean ± sd over seeds" if len(results) > 1 else "one seed"
     lines = [
-        f"## {settings.dataset}: paper split {asdict(result.split)}",
-        f"Evaluated on {n['members']} members, {n['non_members']} non-members and {n['test']} test records "
-        "(the tuner's evaluation split).",
-        f"95% margins: an attack success rate near 0.5 +-{asr_margin(n['members'], n['non_members']):.3f}, "
-        f"an accuracy at most +-{1.96 * math.sqrt(0.25 / n['test']):.3f}.",
+        f"## {settings.dataset}: seeds {list(results)}; paper split {asdict(first.split)}",
+        f"Evaluated per seed on {n['members']} members, {n['non_members']} non-members and {n['test']} test "
+        f"records (the tuner's evaluation split); cells are {spread}.",
+        f"95% sampling margins per seed: an attack success rate near 0.5 "
+        f"+-{asr_margin(n['members'], n['non_members']):.3f}, an accuracy at most "
+        f"+-{1.96 * math.sqrt(0.25 / n['test']):.3f}.",
         "",
         "### The paper's protocol: non-adaptive attacker, attack success rate (balanced accuracy)",
-        paper_markdown(result.paper),
+        paper_markdown(per_seed(results, "paper")),
         "",
         "### Adaptive attacker (calibrated on defended outputs): AUC / TPR at 1% FPR",
-        adaptive_markdown(result.adaptive, settings.max_queries),
+        adaptive_markdown(per_seed(results, "adaptive"), settings.max_queries),
         "",
         "Conditions:",
-        *(f"- {r.defense}: `{r.condition}`" for r in result.paper.itertuples()),
+        *(f"- {r.defense}: `{r.condition}`" for r in first.paper.itertuples() if r.defense != TUNED),
+        f"- {TUNED}: {tuning['objective']} under the {tuning['knowledge']} attacker, {tuning['n_trials']} "
+        f"trials, accuracy budget {tuning['budget']:g} on the tuning split; chose",
+        *(
+            f"  - seed {seed}: `{r.paper.set_index('defense').at[TUNED, 'condition']}`"
+            for seed, r in results.items()
+        ),
         "",
-        f"DynaNoise (tuned): {params}; {tuning['objective']} under the {tuning['knowledge']} attacker, "
-        f"{tuning['n_trials']} trials, accuracy budget {tuning['budget']:g} on the tuning split.",
         f"Wall time {seconds / 60:.1f} min (torch threads: {torch.get_num_threads()}).",
     ]
     return "\n".join(lines)
 
 
-def write_outputs(result: ProtocolResult, settings: ProtocolSettings, folder: Path, seconds: float) -> None:
-    """``paper_table.parquet``, ``adaptive_table.parquet`` and ``protocol.json`` in ``folder``."""
+def write_outputs(
+    results: dict[int, ProtocolResult], settings: ProtocolSettings, folder: Path, seconds: float
+) -> None:
+    """``paper_table.parquet`` and ``adaptive_table.parquet`` (one row per seed and defense) and
+    ``protocol.json`` (settings, per seed the split, evaluated sizes and tuning, package versions)."""
     folder.mkdir(parents=True, exist_ok=True)
-    write_parquet(result.paper, folder / "paper_table.parquet", "paper_table")
-    write_parquet(result.adaptive, folder / "adaptive_table.parquet", "adaptive_table")
+    write_parquet(per_seed(results, "paper"), folder / "paper_table.parquet", "paper_table")
+    write_parquet(per_seed(results, "adaptive"), folder / "adaptive_table.parquet", "adaptive_table")
     provenance = {
         "settings": {k: str(v) if isinstance(v, Path) else v for k, v in asdict(settings).items()},
-        "split": asdict(result.split),
-        "evaluated": result.evaluated,
-        "tuning": result.tuning,
+        "runs": [
+            {"seed": seed, "split": asdict(r.split), "evaluated": r.evaluated, "tuning": r.tuning}
+            for seed, r in results.items()
+        ],
         "seconds": round(seconds, 1),
         "versions": package_versions(),
     }
     write_text_atomic(folder / "protocol.json", json.dumps(provenance, indent=2) + "\n")
 
 
-def parse_settings(argv: list[str] | None = None) -> tuple[ProtocolSettings, Path]:
-    """The command line as settings, and the output folder."""
+def parse_settings(argv: list[str] | None = None) -> tuple[ProtocolSettings, Path, int]:
+    """The command line as settings, the output folder and the number of seeds."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("dataset", choices=DATASETS)
     parser.add_argument("root", nargs="?", type=Path, help="local folder of cifar10 / imagenet10")
@@ -143,7 +185,10 @@ def parse_settings(argv: list[str] | None = None) -> tuple[ProtocolSettings, Pat
         default="adaptive",
         help="the attacker the tuner measures",
     )
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seed", type=int, default=0, help="the first seed")
+    parser.add_argument(
+        "--repeats", type=int, help=f"seeds to run (default: {BUILT_IN_REPEATS} built-in, 1 for image sets)"
+    )
     parser.add_argument("--cache-dir", type=Path, help="cache trained shadow/reference models here")
     parser.add_argument("--out", type=Path, default=Path("out/paper_protocol"))
     args = parser.parse_args(argv)
@@ -165,20 +210,22 @@ def parse_settings(argv: list[str] | None = None) -> tuple[ProtocolSettings, Pat
         seed=args.seed,
         cache_dir=args.cache_dir,
     )
-    return settings, args.out / args.dataset
+    repeats = args.repeats or (1 if args.dataset in IMAGE_SETS else BUILT_IN_REPEATS)
+    return settings, args.out / args.dataset, repeats
 
 
-def main(argv: list[str] | None = None) -> ProtocolResult:
-    """Run the protocol, print both tables, write the outputs; returns the result."""
+def main(argv: list[str] | None = None) -> dict[int, ProtocolResult]:
+    """Run the protocol once per seed, print both tables, write the outputs; returns the result per seed."""
     torch.set_num_threads(1)
-    settings, folder = parse_settings(argv)
+    settings, folder, repeats = parse_settings(argv)
     start = time.perf_counter()
-    result = run_protocol(settings)
+    seeds = range(settings.seed, settings.seed + repeats)
+    results = {seed: run_protocol(replace(settings, seed=seed)) for seed in seeds}
     seconds = time.perf_counter() - start
-    write_outputs(result, settings, folder, seconds)
-    print(report(result, settings, seconds))
+    write_outputs(results, settings, folder, seconds)
+    print(report(results, settings, seconds))
     print(f"Written to {folder}/")
-    return result
+    return results
 
 
 if __name__ == "__main__":

@@ -34,21 +34,25 @@ QUICK = ["--trials", "3", "--max-queries", "2", "--reference-models", "4", "--bu
 
 
 def _run(tmp_path, *args):
-    result = main([*args, *QUICK, "--out", str(tmp_path)])
+    results = main([*args, *QUICK, "--out", str(tmp_path)])
     folder = tmp_path / args[0]
     tables = {name: pq.read_table(folder / f"{name}.parquet") for name in ("paper_table", "adaptive_table")}
-    return result, tables, json.loads((folder / "protocol.json").read_text())
+    return results, tables, json.loads((folder / "protocol.json").read_text())
 
 
-def _check_tables(result, tables):
+def _check_tables(results, tables):
+    """Both tables read back: every defense per seed, in order, with the paper's and our columns."""
     paper, adaptive = (tables[name].to_pandas() for name in ("paper_table", "adaptive_table"))
-    assert paper.defense.tolist() == DEFENSES and adaptive.defense.tolist() == DEFENSES
-    assert list(paper.columns) == ["defense", "condition", "accuracy", *PAPER_ATTACKS, "midput"]
+    for table in (paper, adaptive):
+        assert table.seed.tolist() == np.repeat(list(results), len(DEFENSES)).tolist()
+        assert table.defense.tolist() == DEFENSES * len(results)
+    assert list(paper.columns) == ["seed", "defense", "condition", "accuracy", *PAPER_ATTACKS, "midput"]
     for attack in ADAPTIVE_ATTACKS:
         assert {f"{attack}_auc", f"{attack}_tpr_at_1pct_fpr"} <= set(adaptive.columns)
     assert tables["paper_table"].schema.metadata[b"dynaudit.kind"] == b"paper_table"
-    np.testing.assert_allclose(paper.midput, result.paper.midput)
-    return paper.set_index("defense"), adaptive.set_index("defense")
+    first = next(iter(results))
+    np.testing.assert_allclose(paper[paper.seed == first].midput, results[first].paper.midput)
+    return paper, adaptive
 
 
 def _check_midput(paper):
@@ -71,12 +75,12 @@ def test_the_split_follows_the_papers_shares():
 
 
 def test_built_in_path_writes_both_tables_with_the_papers_properties(tmp_path):
-    result, tables, provenance = _run(tmp_path, "digits", "--epochs", "30")
-    paper, adaptive = _check_tables(result, tables)
+    results, tables, provenance = _run(tmp_path, "digits", "--epochs", "30", "--repeats", "1")
+    paper, adaptive = (t.set_index("defense") for t in _check_tables(results, tables))
     _check_midput(paper)
-    n = result.evaluated
+    n = results[0].evaluated
     assert n["members"] == n["non_members"] == 105, "balanced evaluation set, half of it for tuning"
-    assert provenance["split"]["members"] == 838 and provenance["evaluated"] == n
+    assert provenance["runs"][0]["split"]["members"] == 838 and provenance["runs"][0]["evaluated"] == n
     # no paper attack does worse than chance beyond sampling noise; the strongest AUC is above chance
     margin = asr_margin(n["members"], n["non_members"])
     assert (paper.loc["no defense", list(PAPER_ATTACKS)] >= 0.5 - margin).all()
@@ -94,28 +98,28 @@ def test_built_in_path_writes_both_tables_with_the_papers_properties(tmp_path):
 def test_cifar10_from_a_local_folder_of_python_batches(tmp_path):
     root = write_cifar_batches(tmp_path / "data" / "cifar-10-batches-py", n_per_batch=40)
     args = ["cifar10", str(root.parent), "--pool-size", "200", "--test-size", "40", "--epochs", "2"]
-    result, tables, provenance = _run(tmp_path, *args)
-    paper, _ = _check_tables(result, tables)
-    _check_midput(paper)
-    assert provenance["split"] == {
-        "members": 112,
-        "non_members": 28,
-        "shadow_in": 30,
-        "shadow_out": 30,
-        "test": 40,
-    }
-    assert result.evaluated == {"members": 14, "non_members": 14, "test": 20}
+    results, tables, provenance = _run(tmp_path, *args)
+    paper, _ = _check_tables(results, tables)
+    _check_midput(paper.set_index("defense"))
+    split = {"members": 112, "non_members": 28, "shadow_in": 30, "shadow_out": 30, "test": 40}
+    assert [run["split"] for run in provenance["runs"]] == [split], "one seed by default for image sets"
+    assert results[0].evaluated == {"members": 14, "non_members": 14, "test": 20}
 
 
-def test_imagenet10_from_one_folder_of_class_folders(tmp_path):
+def test_imagenet10_from_one_folder_of_class_folders_over_two_seeds(tmp_path, capsys):
     images, labels = class_images(200, seed=3, size=12)
     root = write_image_folder(tmp_path / "imagenet-10", images, labels, ["n015", "n021", "n043"])
-    args = ["imagenet10", str(root), "--image-size", "8", "--epochs", "2"]
-    result, tables, provenance = _run(tmp_path, *args)
-    paper, _ = _check_tables(result, tables)
-    _check_midput(paper)
-    assert provenance["split"]["test"] == 40, "the artifact's 80/20 split of the folder"
-    assert sum(provenance["split"].values()) == 200
+    args = ["imagenet10", str(root), "--image-size", "8", "--epochs", "2", "--repeats", "2", "--seed", "5"]
+    results, tables, provenance = _run(tmp_path, *args)
+    paper, _ = _check_tables(results, tables)
+    for seed in (5, 6):
+        _check_midput(paper[paper.seed == seed].set_index("defense"))
+    splits = [run["split"] for run in provenance["runs"]]
+    assert splits[0] == splits[1] and splits[0]["test"] == 40, "the artifact's 80/20 split of the folder"
+    assert sum(splits[0].values()) == 200
+    assert not np.array_equal(paper[paper.seed == 5].accuracy, paper[paper.seed == 6].accuracy)
+    mean = paper.groupby("defense", sort=False).accuracy.mean()
+    assert f"| no defense | {mean['no defense']:.4f} ± " in capsys.readouterr().out
 
 
 def test_image_sets_need_a_folder_and_built_in_sets_refuse_one(tmp_path):
