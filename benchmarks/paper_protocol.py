@@ -101,7 +101,7 @@ def adaptive_markdown(table: pd.DataFrame, max_queries: int) -> str:
         attacks = [f"{m[f'{c}_auc']:.3f} / {m[f'{c}_tpr_at_1pct_fpr']:.3f}" for c in ADAPTIVE_ATTACKS]
         tpr = cell(m.strongest_tpr_at_1pct_fpr, sd.at[d, "strongest_tpr_at_1pct_fpr"], 3)
         averaging = cell(m.averaging_strongest_auc, sd.at[d, "averaging_strongest_auc"], 3)
-        averaging += f" ({m.averaging_queries:.0f} queries)"
+        averaging += f" ({m.averaging_queries:.0f} {'query' if m.averaging_queries == 1 else 'queries'})"
         rows.append([d, f"{m.accuracy:.4f}", *attacks, strongest_cell(table, d, mean, sd), tpr, averaging])
     return markdown(header, rows)
 
