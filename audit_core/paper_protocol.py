@@ -27,7 +27,8 @@ import numpy as np
 import pandas as pd
 
 from audit_core import pipeline
-from audit_core.config import DEMO_DEFENSES, AuditConfig, TrainingRecipe, parse_config
+from audit_core.attacks import ATTACKS
+from audit_core.config import DEMO_DEFENSES, KNOWLEDGE_MODES, AuditConfig, TrainingRecipe, parse_config
 from audit_core.data.demo import DEMO_DATASETS
 from audit_core.data.imagenet import pool_folders
 from audit_core.data.images import class_folders, image_files
@@ -65,7 +66,6 @@ CALIBRATION = (
     ((0,), tuple(a for a in ADAPTIVE_ATTACKS.values() if a != "paper_lira")),
     ((1, 2, 3), ("paper_lira",)),
 )
-KNOWLEDGE = ("naive", "adaptive", "averaging")
 
 #: The paper's optimiser (SGD, lr 0.01, momentum 0.9, batch 64); epochs until the MLP memorises its members
 MLP_RECIPE = TrainingRecipe(
@@ -211,7 +211,7 @@ def audit_config(settings: ProtocolSettings, split: PaperSplit) -> AuditConfig:
             "baselines": False,  # the baselines are rows of the tables already
         },
         "attacks": list(ADAPTIVE_ATTACKS.values()),
-        "knowledge": list(KNOWLEDGE),
+        "knowledge": list(KNOWLEDGE_MODES),
         "max_queries": settings.max_queries,
         "shadow_models": SHADOW_MODELS,
         "reference_models": settings.reference_models,
@@ -226,15 +226,17 @@ def balanced(signals: Signals, rng: np.random.Generator) -> Signals:
     return signals.select(members=np.sort(keep))
 
 
-def with_shadow_models(signals: Signals, models: tuple[int, ...]) -> Signals:
-    """The signals with the outputs of only the given shadow models (pooled outputs stack them in order)."""
+def calibration_signals(signals: Signals, models: tuple[int, ...], attacks: tuple[str, ...]) -> Signals:
+    """The signals with the outputs of only the given shadow models (pooled outputs stack them in order), and
+    with the reference models' outputs only if one of ``attacks`` needs them."""
 
     def pick(pooled: LogitSet) -> LogitSet:
         size = len(pooled) // SHADOW_MODELS
         return pooled.subset(np.concatenate([np.arange(m * size, (m + 1) * size) for m in models]))
 
     shadow = (pick(signals.shadow_members), pick(signals.shadow_non_members))
-    return signals.with_models(shadow, signals.references)
+    needed = any("references" in ATTACKS[a].requires for a in attacks)
+    return signals.with_models(shadow, signals.references if needed else None)
 
 
 def evaluate_protocol(config: AuditConfig, signals: Signals, defense: Defense) -> ConditionEvaluation:
@@ -242,7 +244,9 @@ def evaluate_protocol(config: AuditConfig, signals: Signals, defense: Defense) -
     released answers are drawn from the same seed in every part, so all attacks see the same answers)."""
     parts = [
         pipeline.evaluate(
-            config.model_copy(update={"attacks": list(attacks)}), with_shadow_models(signals, models), defense
+            config.model_copy(update={"attacks": list(attacks)}),
+            calibration_signals(signals, models, attacks),
+            defense,
         )
         for models, attacks in CALIBRATION
     ]

@@ -1,7 +1,7 @@
 """The DynaNoise paper's evaluation, reproduced and taken past it (docs/paper-reproduction.md).
 
-    .venv/bin/python benchmarks/paper_protocol.py digits        # built in: about 3 minutes on 2 cores
-    .venv/bin/python benchmarks/paper_protocol.py synthetic     # built in: about 6 minutes
+    .venv/bin/python benchmarks/paper_protocol.py digits        # built in, 3 seeds: 2 min CPU
+    .venv/bin/python benchmarks/paper_protocol.py synthetic     # built in, 3 seeds: 4 min CPU
     .venv/bin/python benchmarks/paper_protocol.py cifar10 ~/data/cifar-10-batches-py
     .venv/bin/python benchmarks/paper_protocol.py imagenet10 ~/data/imagenet-10
 

@@ -12,8 +12,10 @@ from audit_core.paper_protocol import (
     PAPER_ATTACKS,
     PaperSplit,
     ProtocolSettings,
+    calibration_signals,
     paper_split,
 )
+from audit_core.signals import LogitSet, ReferenceLogits, Signals
 from benchmarks.paper_protocol import asr_margin, main
 from tests.audit_core.byo import class_images, write_cifar_batches, write_image_folder
 
@@ -72,6 +74,28 @@ def test_the_split_follows_the_papers_shares():
     assert (split.members + split.non_members) / (1797 - 300) == pytest.approx(0.7, abs=0.001)
     assert abs(split.shadow_in - split.shadow_out) <= 1
     assert PaperSplit.of_pool(50_000, 10_000).non_members == 7000
+
+
+def _logits(values: np.ndarray) -> LogitSet:
+    n = len(values)
+    return LogitSet(np.repeat(values[:, None], 3, axis=1), np.zeros(n, int), np.arange(n).astype(str))
+
+
+def test_the_shadow_attacks_use_shadow_model_0_and_paper_lira_models_1_to_3():
+    """Pooled shadow outputs stack the four models in order; here each model's logits equal its index."""
+    audit = _logits(np.zeros(4))
+    references = ReferenceLogits(
+        np.zeros((4, 8, 3)), np.zeros((4, 8), bool), np.zeros((4, 2, 3)), np.zeros(2)
+    )
+    signals = Signals(audit, audit, audit).with_models(
+        (_logits(np.repeat(np.arange(4.0), 5)), _logits(np.repeat(np.arange(4.0), 6))), references
+    )
+    shadow = calibration_signals(signals, (0,), ("shadow", "rmia"))
+    assert shadow.shadow_members.logits[:, 0].tolist() == [0.0] * 5 and len(shadow.shadow_non_members) == 6
+    assert shadow.references is references
+    lira = calibration_signals(signals, (1, 2, 3), ("paper_lira",))
+    assert lira.shadow_non_members.logits[:, 0].tolist() == [1.0] * 6 + [2.0] * 6 + [3.0] * 6
+    assert lira.references is None, "paper_lira needs no reference models"
 
 
 def test_built_in_path_writes_both_tables_with_the_papers_properties(tmp_path):
