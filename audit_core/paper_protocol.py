@@ -311,7 +311,8 @@ def paper_table(evaluations: dict[str, ConditionEvaluation]) -> pd.DataFrame:
 def adaptive_table(evaluations: dict[str, ConditionEvaluation]) -> pd.DataFrame:
     """Per defense: test accuracy; per attack calibrated on defended outputs, AUC and TPR at 1% FPR; the
     strongest attack's AUC (with its 95% bootstrap interval) and TPR; and the strongest AUC when the attacker
-    also averages ``averaging_queries`` answers per point (1 for a defense that repeats its answers)."""
+    also averages ``averaging_queries`` answers per point (1 when the answer is a fixed function of the
+    logits)."""
     rows = []
     for name, evaluation in evaluations.items():
         adaptive = {c: evaluation.outcome(a, "adaptive") for c, a in ADAPTIVE_ATTACKS.items()}
