@@ -88,8 +88,10 @@ class DemoDataConfig(_Strict):
     """A data set shipped with scikit-learn, split at random into the four audit parts."""
 
     kind: Literal["demo"] = "demo"
-    dataset: Literal["digits", "breast_cancer", "wine"] = Field(
-        "digits", description="scikit-learn data set: digits (8x8 images) or a tabular one."
+    dataset: Literal["digits", "breast_cancer", "wine", "synthetic"] = Field(
+        "digits",
+        description="scikit-learn data set: digits (8x8 images), a tabular one, or synthetic (a fixed "
+        "make_classification set, 6000 x 20, 10 classes).",
     )
     n_members: int = Field(150, ge=2, description="Records that train the target.")
     n_non_members: int = Field(150, ge=2, description="Held-out records of the same distribution.")

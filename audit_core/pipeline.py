@@ -180,13 +180,14 @@ def train_references(
 
 
 def trained_signals(
-    config: AuditConfig, data: AuditData, cache: ModelCache
+    config: AuditConfig, data: AuditData, cache: ModelCache, shadow_sets: tuple[Split, Split] | None = None
 ) -> tuple[TorchTarget, dict[str, str], Signals]:
     """Without Prefect, for benchmarks and tests: train the target on the members with the recipe, then the
-    shadow and reference models through ``cache``, and query them all."""
+    shadow and reference models through ``cache``, and query them all. ``shadow_sets`` are the shadow
+    models' (in, out) records; by default :func:`split_shadow_data` draws them."""
     target = train_target(config, data)
     fingerprints = {"data": data.fingerprint(), "target": target.fingerprint()}
-    shadow_in, shadow_out = split_shadow_data(config, data)
+    shadow_in, shadow_out = shadow_sets or split_shadow_data(config, data)
     shadows = train_shadows(config, data, shadow_in, fingerprints, cache)
     references, in_mask = train_references(config, data, fingerprints, cache)
     return (

@@ -20,6 +20,10 @@ class LogitSet:
     def __len__(self) -> int:
         return len(self.labels)
 
+    def subset(self, index: np.ndarray) -> "LogitSet":
+        """The rows at ``index``, in that order."""
+        return LogitSet(self.logits[index], self.labels[index], self.ids[index])
+
 
 @dataclass(frozen=True)
 class ReferenceLogits:
@@ -67,6 +71,23 @@ class Signals:
         """These signals plus the shadow's logits on its (in, out) records and the reference logits."""
         members, non_members = shadow or (None, None)
         return replace(self, shadow_members=members, shadow_non_members=non_members, references=references)
+
+    def select(self, **index: np.ndarray) -> "Signals":
+        """These signals on the given rows of ``members``, ``non_members`` and/or ``test`` (keyword: part,
+        value: row indices); the reference logits on the audit points follow the members and non-members."""
+        parts = {part: getattr(self, part).subset(rows) for part, rows in index.items()}
+        references = self.references
+        if references is not None:
+            audit = np.concatenate(
+                [
+                    index.get("members", np.arange(len(self.members))),
+                    len(self.members) + index.get("non_members", np.arange(len(self.non_members))),
+                ]
+            )
+            references = replace(
+                references, audit=references.audit[:, audit], in_mask=references.in_mask[:, audit]
+            )
+        return replace(self, **parts, references=references)
 
 
 def shadow_split(population: Split, n_in: int, n_out: int, rng: np.random.Generator) -> tuple[Split, Split]:

@@ -19,7 +19,7 @@ candidates are ever chosen.
 import contextlib
 import json
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any, Literal
 
@@ -33,7 +33,7 @@ from audit_core.errors import AuditInputError
 from audit_core.evaluation import ConditionEvaluation, evaluate_condition
 from audit_core.midput import midput
 from audit_core.seeding import derive_key, derive_rng
-from audit_core.signals import LogitSet, ReferenceLogits, Signals
+from audit_core.signals import Signals
 
 TUNED = ("sigma0_sq", "lam", "temperature")
 #: Optuna's search steps: the resolution of the paper's sweeps.
@@ -82,10 +82,6 @@ OBJECTIVES = {
 }
 
 
-def _subset(logits: LogitSet, index: np.ndarray) -> LogitSet:
-    return LogitSet(logits.logits[index], logits.labels[index], logits.ids[index])
-
-
 def tuning_size(part: str, size: int, tuning_fraction: float) -> int:
     """How many of a part's ``size`` points go to the tuning split; one sentence if a side would be empty."""
     n_tuning = round(tuning_fraction * size)
@@ -95,14 +91,6 @@ def tuning_size(part: str, size: int, tuning_fraction: float) -> int:
             f"tune.tuning_fraction = {tuning_fraction}."
         )
     return n_tuning
-
-
-def _references(references: ReferenceLogits | None, audit_index: np.ndarray) -> ReferenceLogits | None:
-    if references is None:
-        return None
-    return replace(
-        references, audit=references.audit[:, audit_index], in_mask=references.in_mask[:, audit_index]
-    )
 
 
 def split_signals(
@@ -117,18 +105,7 @@ def split_signals(
         n_tuning = tuning_size(name, size, tuning_fraction)
         order = rng.permutation(size)
         index[name] = (np.sort(order[:n_tuning]), np.sort(order[n_tuning:]))
-    parts = []
-    for side in (0, 1):
-        audit_index = np.concatenate(
-            [index["members"][side], len(signals.members) + index["non_members"][side]]
-        )
-        parts.append(
-            replace(
-                signals,
-                **{name: _subset(getattr(signals, name), index[name][side]) for name in index},
-                references=_references(signals.references, audit_index),
-            )
-        )
+    parts = [signals.select(**{name: rows[side] for name, rows in index.items()}) for side in (0, 1)]
     return parts[0], parts[1]
 
 

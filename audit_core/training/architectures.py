@@ -1,9 +1,12 @@
 """Model architectures a TrainingRecipe can name: the built-in MLP or a factory from the user's own code."""
 
+import math
+
 import torch
 from torch import nn
 
 from audit_core.config import TrainingRecipe
+from audit_core.errors import ConfigError
 from audit_core.imports import import_object
 
 
@@ -28,3 +31,50 @@ def build_model(recipe: TrainingRecipe, n_features: int, n_classes: int) -> nn.M
         width = hidden
     layers.append(nn.Linear(width, n_classes))
     return MLP(*layers)
+
+
+class SmallCNN(nn.Module):
+    """The DynaNoise paper's model family (AlexNet: ReLU convolutions with max-pooling, then fully connected
+    layers) scaled to what a CPU trains in minutes: two 3x3 convolution blocks and one hidden layer.
+
+    Takes images ``(n, C, S, S)`` or the same records flattened, as the batched trainer passes them.
+    """
+
+    def __init__(
+        self, channels: int, side: int, n_classes: int, widths: tuple[int, int] = (16, 32), hidden: int = 128
+    ) -> None:
+        super().__init__()
+        self.shape = (channels, side, side)
+        self.features = nn.Sequential(
+            nn.Conv2d(channels, widths[0], 3, padding=1),
+            nn.ReLU(),
+            nn.MaxPool2d(2),
+            nn.Conv2d(widths[0], widths[1], 3, padding=1),
+            nn.ReLU(),
+            nn.MaxPool2d(2),
+            nn.AdaptiveAvgPool2d(CNN_GRID),
+        )
+        self.classifier = nn.Sequential(
+            nn.Flatten(),
+            nn.Linear(widths[1] * CNN_GRID**2, hidden),
+            nn.ReLU(),
+            nn.Linear(hidden, n_classes),
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.classifier(self.features(x.reshape(-1, *self.shape)))
+
+
+CNN_GRID = 8  # the feature maps' side before the classifier: a 32x32 input's own after two poolings
+
+
+def small_cnn(n_features: int, n_classes: int, channels: int = 3) -> nn.Module:
+    """A :class:`SmallCNN` for square images of ``channels`` channels holding ``n_features`` numbers; name it
+    in a recipe as ``audit_core.training.architectures:small_cnn``."""
+    side = math.isqrt(n_features // channels)
+    if channels * side * side != n_features or side < 4:
+        raise ConfigError(
+            f"recipe.architecture: small_cnn needs square images of {channels} channels and side >= 4, but "
+            f"the records hold {n_features} numbers; expected {channels} x S x S."
+        )
+    return SmallCNN(channels, side, n_classes)

@@ -172,7 +172,8 @@ def test_imagenet10_single_folder_is_one_pool(tmp_path):
 
 
 @pytest.mark.parametrize(
-    ("dataset", "n_rows", "n_features", "n_classes"), [("breast_cancer", 569, 30, 2), ("wine", 178, 13, 3)]
+    ("dataset", "n_rows", "n_features", "n_classes"),
+    [("breast_cancer", 569, 30, 2), ("wine", 178, 13, 3), ("synthetic", 6000, 20, 10)],
 )
 def test_tabular_demo_sets_are_standardised(dataset, n_rows, n_features, n_classes):
     data = _load(kind="demo", dataset=dataset, n_members=40, n_non_members=40, n_population=80)
