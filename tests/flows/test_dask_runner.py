@@ -46,13 +46,16 @@ def _audit(tmp_path, name: str, **settings) -> tuple[pd.DataFrame, pd.DataFrame,
 
 
 @pytest.mark.slow  # worker processes import torch and Prefect: about half a minute on 2 cores
-def test_an_audit_on_a_dask_cluster_equals_the_single_machine_run(prefect_api_url, scheduler, tmp_path):
+def test_an_audit_on_a_dask_cluster_equals_the_single_machine_run(
+    prefect_api_url, scheduler, tmp_path, capsys
+):
     before = _executed_per_worker(scheduler)
     dask_metrics, dask_scores, dask_weights = _audit(
         tmp_path, "dask", runner={"kind": "dask", "address": scheduler}
     )
     after = _executed_per_worker(scheduler)
     assert all(after[worker] > before[worker] for worker in before), "both workers train a group"
+    assert "reference models  4/4 [==============================] 100%" in capsys.readouterr().err
 
     local_metrics, local_scores, local_weights = _audit(tmp_path, "threads")
     pd.testing.assert_frame_equal(dask_metrics, local_metrics, check_exact=True)
