@@ -9,8 +9,9 @@ shared storage, only the same installed packages.
 from collections.abc import Callable, Iterator
 
 import numpy as np
-from prefect import get_run_logger
+from prefect import get_client, get_run_logger
 from prefect.futures import as_completed
+from prefect.settings import PREFECT_API_URL, temporary_settings
 from prefect.task_runners import TaskRunner, ThreadPoolTaskRunner
 from prefect_dask import DaskTaskRunner
 
@@ -56,7 +57,10 @@ def on_task_runner(config: RunnerConfig) -> GroupRunner:
     task on the runner ``config`` describes, started only when a model is missing from the cache."""
 
     def run_groups(groups_for: GroupsFor) -> Iterator[tuple[TrainingGroup, list[StateArrays]]]:
-        with task_runner(config) as runner:
+        # Workers report their task runs to the API this flow run uses, even a temporary one; without it each
+        # worker process would start a temporary Prefect server of its own.
+        api_url = str(get_client(sync_client=True).api_url)
+        with task_runner(config) as runner, temporary_settings(updates={PREFECT_API_URL: api_url}):
             one_thread = config.kind == "dask"
             futures = {
                 runner.submit(train_model_group, {"group": group, "one_torch_thread": one_thread}): group
