@@ -110,7 +110,7 @@ def train_here(groups_for: GroupsFor) -> Iterator[tuple[TrainingGroup, list[Stat
         yield group, train_group(group)
 
 
-def group_size(trainer: str, n_models: int, slots: int) -> int:
+def _group_size(trainer: str, n_models: int, slots: int) -> int:
     """Models per group: one for the loop trainer, else up to :data:`BATCH_OF_MODELS`, small enough that
     ``n_models`` make at least ``slots`` groups (so that every slot of a parallel runner gets work)."""
     return 1 if trainer == "loop" else max(1, min(BATCH_OF_MODELS, -(-n_models // max(slots, 1))))
@@ -138,7 +138,7 @@ def train_models(
     ``"loop"`` one after another; all three give identical models. ``run_groups(groups_for)`` trains the
     groups ``groups_for(slots)`` returns (``slots``: how many groups it trains at once) and yields each with
     its models' weights as it finishes: :func:`train_here` by default, Prefect tasks on a Dask cluster in
-    ``flows/runners.py``. Every finished group is cached at once, so an interrupted run loses at most the
+    ``flows/training.py``. Every finished group is cached at once, so an interrupted run loses at most the
     groups in progress. ``on_model_done(done, total)`` reports progress, first with the cached models.
     """
     n_models = len(in_mask)
@@ -169,7 +169,7 @@ def train_models(
     if missing:
 
         def groups_for(slots: int) -> list[TrainingGroup]:
-            size = group_size(trainer, len(missing), slots)
+            size = _group_size(trainer, len(missing), slots)
             chunks = [missing[start : start + size] for start in range(0, len(missing), size)]
             return [
                 TrainingGroup(

@@ -33,6 +33,7 @@ def _dask(config: DaskRunnerConfig) -> TaskRunner:
     if config.address is not None:
         return DaskTaskRunner(address=config.address)
     cluster = {"n_workers": config.n_workers, "threads_per_worker": config.threads_per_worker}
+    # worker processes, as on a real cluster; the dashboard on a free port, so audits can run side by side
     return DaskTaskRunner(cluster_kwargs={**cluster, "processes": True, "dashboard_address": ":0"})
 
 
