@@ -46,9 +46,10 @@ DEFAULT_ATTACKS = [
 KNOWLEDGE_MODES = ("naive", "adaptive", "averaging")
 Knowledge = Literal["naive", "adaptive", "averaging"]
 M = TypeVar("M", bound=BaseModel)
-_NOT_IN_DIGEST = {"run_name", "cache_dir", "output_dir", "id_salt", "schedule", "policy"}
+_NOT_IN_DIGEST = {"run_name", "cache_dir", "output_dir", "id_salt", "schedule", "policy", "runner"}
 _RUN_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
 _CRON = re.compile(r"^\S+( \S+){4}$")
+_SCHEDULER_ADDRESS = re.compile(r"^(tcp|tls)://\S+:\d+$")
 
 
 class _Strict(BaseModel):
@@ -516,6 +517,48 @@ class ScheduleConfig(_Strict):
         return value
 
 
+class ThreadsRunnerConfig(_Strict):
+    """Reference models train in the flow's own process, one group after another (Prefect's thread pool)."""
+
+    kind: Literal["threads"] = "threads"
+
+
+class DaskRunnerConfig(_Strict):
+    """Reference models train as Prefect tasks on a Dask cluster: the scheduler at ``address``, or else a
+    local cluster of ``n_workers`` processes started for the run."""
+
+    kind: Literal["dask"] = "dask"
+    address: str | None = Field(
+        None,
+        description="Address of a running Dask scheduler, e.g. tcp://10.0.0.5:8786; empty starts a "
+        "local cluster.",
+    )
+    n_workers: int | None = Field(
+        None, ge=1, le=1024, description="Local cluster: worker processes; empty gives one per CPU core."
+    )
+    threads_per_worker: int = Field(1, ge=1, le=256, description="Local cluster: threads per worker.")
+
+    @field_validator("address")
+    @classmethod
+    def _address_names_a_scheduler(cls, address: str | None) -> str | None:
+        if address is not None and not _SCHEDULER_ADDRESS.match(address):
+            raise ValueError("must be a Dask scheduler address such as tcp://10.0.0.5:8786")
+        return address
+
+    @model_validator(mode="after")
+    def _address_or_local_cluster(self) -> "DaskRunnerConfig":
+        local = self.model_fields_set & {"n_workers", "threads_per_worker"}
+        if self.address is not None and local:
+            raise ValueError(
+                f"give either address (an existing scheduler) or {' and '.join(sorted(local))} (a local "
+                "cluster), not both"
+            )
+        return self
+
+
+RunnerConfig = kinds("threads", ThreadsRunnerConfig, DaskRunnerConfig)
+
+
 class AuditConfig(_Strict):
     """One audit: what to attack, with which defenses and attacks, and where to write the results."""
 
@@ -570,6 +613,11 @@ class AuditConfig(_Strict):
         "in worker processes with one thread each (processes), or one after another (loop); all three "
         "give the same models.",
     )
+    runner: RunnerConfig = Field(
+        default_factory=ThreadsRunnerConfig,
+        description="Where reference models train, by kind: threads (this process, the default) or dask "
+        "(a Dask cluster; the numbers are the same).",
+    )
     cache_dir: Path | None = Field(
         Path(".dynaudit-cache"),
         description="Where trained shadow/reference models are cached; null disables.",
@@ -622,6 +670,15 @@ class AuditConfig(_Strict):
         if count % 2 or count == 2:
             raise ValueError("must be 0 or an even number of at least 4 (complementary pairs, leave-one-out)")
         return count
+
+    @model_validator(mode="after")
+    def _trainer_suits_the_runner(self) -> "AuditConfig":
+        if self.runner.kind == "dask" and self.trainer == "processes":
+            raise ValueError(
+                "trainer 'processes' cannot run on Dask workers, which may not start processes of their own; "
+                "use trainer 'batched' or 'loop' with runner.kind 'dask'"
+            )
+        return self
 
     @model_validator(mode="after")
     def _attack_params_fit_their_attacks(self) -> "AuditConfig":

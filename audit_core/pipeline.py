@@ -22,7 +22,7 @@ from audit_core.deploy import PARAMS_FILE, save_params
 from audit_core.errors import AuditInputError
 from audit_core.evaluation import ConditionEvaluation, evaluate_condition
 from audit_core.gate import GateVerdict, check_gate, read_metrics
-from audit_core.references import complementary_in_masks, train_models
+from audit_core.references import GroupRunner, complementary_in_masks, train_here, train_models
 from audit_core.report.context import build_context
 from audit_core.report.explorer import explorer_payload
 from audit_core.report.plots import pareto_front
@@ -105,7 +105,8 @@ def train_shadows(
 ) -> list[TorchTarget]:
     """Shadow models trained like the target on the shadow set (population data only), one seed each."""
     return train_models(
-        [shadow_in] * config.shadow_models,
+        shadow_in,
+        np.ones((config.shadow_models, len(shadow_in)), dtype=bool),
         role="shadow",
         n_classes=data.n_classes,
         recipe=config.recipe,
@@ -159,14 +160,17 @@ def train_references(
     fingerprints: dict[str, str],
     cache: ModelCache,
     on_model_done: Callable[[int, int], None] | None = None,
+    run_groups: GroupRunner = train_here,
 ) -> tuple[list[TorchTarget], np.ndarray]:
-    """Reference models on complementary random halves of the audit points, and their IN/OUT masks."""
+    """Reference models on complementary random halves of the audit points, and their IN/OUT masks;
+    ``run_groups`` trains them (:func:`audit_core.references.train_models`)."""
     points = data.audit_points()
     in_mask = complementary_in_masks(
         len(points), config.reference_models, derive_rng(config.seed, "references")
     )
     models = train_models(
-        [points.subset(np.flatnonzero(mask)) for mask in in_mask],
+        points,
+        in_mask,
         role="reference",
         n_classes=data.n_classes,
         recipe=config.recipe,
@@ -174,6 +178,7 @@ def train_references(
         fingerprints=fingerprints,
         cache=cache,
         trainer=config.trainer,
+        run_groups=run_groups,
         on_model_done=on_model_done,
     )
     return models, in_mask

@@ -2,8 +2,9 @@
 
 import multiprocessing
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -54,6 +55,28 @@ def _train_in_processes(
 
 
 TRAINERS = {"batched": train_classifiers_batched, "loop": _train_loop, "processes": _train_in_processes}
+StateArrays = dict[str, np.ndarray]  # one model's weights: state-dict name -> array
+
+
+@dataclass(frozen=True)
+class TrainingGroup:
+    """Models that train together, as plain data that pickles to a worker: a pool of records, the records
+    each model trains on (a row of ``in_mask``), each model's seed, and how to train."""
+
+    role: str
+    indices: tuple[int, ...]  # the models' positions among all models of the role
+    features: np.ndarray
+    labels: np.ndarray
+    in_mask: np.ndarray  # (models, records) booleans
+    seeds: tuple[int, ...]
+    n_classes: int
+    recipe: TrainingRecipe
+    trainer: str
+
+    @property
+    def label(self) -> str:
+        """``<role>-<first>-<last>`` model index, e.g. ``reference-0-15``."""
+        return f"{self.role}-{self.indices[0]}-{self.indices[-1]}"
 
 
 def complementary_in_masks(n_points: int, n_models: int, rng: np.random.Generator) -> np.ndarray:
@@ -69,8 +92,33 @@ def complementary_in_masks(n_points: int, n_models: int, rng: np.random.Generato
     return masks
 
 
+def train_group(group: TrainingGroup) -> list[StateArrays]:
+    """Train a group's models with its trainer; return their weights as numpy arrays by state-dict name."""
+    sets = [(group.features[mask], group.labels[mask]) for mask in group.in_mask]
+    models = TRAINERS[group.trainer](sets, group.n_classes, group.recipe, seeds=list(group.seeds))
+    return [{name: value.numpy() for name, value in model.state_dict().items()} for model in models]
+
+
+GroupsFor = Callable[[int], list[TrainingGroup]]  # slots -> the groups to train
+GroupRunner = Callable[[GroupsFor], Iterable[tuple[TrainingGroup, list[StateArrays]]]]
+
+
+def train_here(groups_for: GroupsFor) -> Iterator[tuple[TrainingGroup, list[StateArrays]]]:
+    """Train the groups in this process, one after another: the default ``run_groups`` of
+    :func:`train_models`."""
+    for group in groups_for(1):
+        yield group, train_group(group)
+
+
+def _group_size(trainer: str, n_models: int, slots: int) -> int:
+    """Models per group: one for the loop trainer, else up to :data:`BATCH_OF_MODELS`, small enough that
+    ``n_models`` make at least ``slots`` groups (so that every slot of a parallel runner gets work)."""
+    return 1 if trainer == "loop" else max(1, min(BATCH_OF_MODELS, -(-n_models // max(slots, 1))))
+
+
 def train_models(
-    training_sets: list[Split],
+    pool: Split,
+    in_mask: np.ndarray,
     *,
     role: str,
     n_classes: int,
@@ -79,16 +127,24 @@ def train_models(
     fingerprints: dict[str, str],
     cache: ModelCache,
     trainer: str = "batched",
+    run_groups: GroupRunner = train_here,
     on_model_done: Callable[[int, int], None] | None = None,
 ) -> list[TorchTarget]:
-    """Train (or load from ``cache``) one model per training set, each with its own derived seed.
+    """Train (or load from ``cache``) one model per row of ``in_mask`` on the ``pool`` records it marks, each
+    with its own derived seed.
 
     ``trainer`` names an entry of :data:`TRAINERS`: ``"batched"`` trains the missing models together in
-    groups of :data:`BATCH_OF_MODELS`, ``"processes"`` in worker processes with one thread each, ``"loop"``
-    one after another; all three give identical models. Every finished group is cached at once, so an
-    interrupted run loses at most one group. ``on_model_done(done, total)`` reports progress.
+    groups of up to :data:`BATCH_OF_MODELS`, ``"processes"`` in worker processes with one thread each,
+    ``"loop"`` one after another; all three give identical models. ``run_groups(groups_for)`` trains the
+    groups ``groups_for(slots)`` returns (``slots``: how many groups it trains at once) and yields each with
+    its models' weights as it finishes: :func:`train_here` by default, Prefect tasks on a Dask cluster in
+    ``flows/training.py``. Every finished group is cached at once, so an interrupted run loses at most the
+    groups in progress. ``on_model_done(done, total)`` reports progress, first with the cached models.
     """
-    seeds = [derive_seed(seed, role, str(index)) for index in range(len(training_sets))]
+    n_models = len(in_mask)
+    if n_models == 0:
+        return []
+    seeds = [derive_seed(seed, role, str(index)) for index in range(n_models)]
     keys = [
         cache_key(
             {
@@ -97,27 +153,44 @@ def train_models(
                 "role": role,
                 "index": index,
                 "seed": seeds[index],
-                "training_ids": cache_key({"ids": split.ids.tolist()}),
+                "training_ids": cache_key({"ids": pool.ids[mask].tolist()}),
             }
         )
-        for index, split in enumerate(training_sets)
+        for index, mask in enumerate(in_mask)
     ]
-    modules = [
-        cache.load(key, lambda s=split: build_model(recipe, s.width, n_classes))
-        for key, split in zip(keys, training_sets, strict=True)
-    ]
+
+    def blank() -> nn.Module:
+        return build_model(recipe, pool.width, n_classes)
+
+    modules = [cache.load(key, blank) for key in keys]
     missing = [i for i, module in enumerate(modules) if module is None]
-    done = len(training_sets) - len(missing)
-    group_size = 1 if trainer == "loop" else BATCH_OF_MODELS  # processes: one worker pool per group
-    for start in range(0, len(missing), group_size):
-        group = missing[start : start + group_size]
-        sets = [(training_sets[i].features, training_sets[i].labels) for i in group]
-        group_seeds = [seeds[i] for i in group]
-        trained = TRAINERS[trainer](sets, n_classes, recipe, seeds=group_seeds)
-        for i, module in zip(group, trained, strict=True):
-            cache.store(keys[i], module)
-            modules[i] = module
-        done += len(group)
-        if on_model_done is not None:
-            on_model_done(done, len(training_sets))
+    report = on_model_done or (lambda done, total: None)
+    report(n_models - len(missing), n_models)
+    if missing:
+
+        def groups_for(slots: int) -> list[TrainingGroup]:
+            size = _group_size(trainer, len(missing), slots)
+            chunks = [missing[start : start + size] for start in range(0, len(missing), size)]
+            return [
+                TrainingGroup(
+                    role=role,
+                    indices=tuple(chunk),
+                    features=pool.features,
+                    labels=pool.labels,
+                    in_mask=in_mask[chunk],
+                    seeds=tuple(seeds[i] for i in chunk),
+                    n_classes=n_classes,
+                    recipe=recipe,
+                    trainer=trainer,
+                )
+                for chunk in chunks
+            ]
+
+        for group, weights in run_groups(groups_for):
+            for index, state in zip(group.indices, weights, strict=True):
+                module = blank()
+                module.load_state_dict({name: torch.tensor(value) for name, value in state.items()})
+                cache.store(keys[index], module.eval())
+                modules[index] = module
+            report(sum(module is not None for module in modules), n_models)
     return [TorchTarget(module) for module in modules]

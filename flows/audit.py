@@ -12,6 +12,7 @@ from audit_core.defenses import DefenderData
 from audit_core.pipeline import add_models
 from audit_core.signals import Signals
 from audit_core.summary import model_cache_line
+from flows.training import train_references
 from tasks.artifacts import publish_run_artifacts
 from tasks.audit_tasks import (
     assemble_result,
@@ -23,7 +24,6 @@ from tasks.audit_tasks import (
     query_references,
     query_target,
     shadow_outputs,
-    train_references,
     write_artifacts,
 )
 from tasks.tune_tasks import tune_dynanoise

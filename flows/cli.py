@@ -8,15 +8,18 @@ on stderr, nothing written), 3 internal error.
 import argparse
 import json
 import os
+import socket
 import sys
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from audit_core.artifacts import check_output_dir
-from audit_core.config import DEMO_SETTINGS, AuditConfig, load_config, parse_config
+from audit_core.config import DEMO_SETTINGS, AuditConfig, RunnerConfig, load_config, parse_config
 from audit_core.errors import AuditInputError, ConfigError
 
 EXIT_OK, EXIT_POLICY_FAILED, EXIT_BAD_INPUT, EXIT_INTERNAL = 0, 1, 2, 3
+SCHEDULER_TIMEOUT_S = 10  # how long the input check waits for a Dask scheduler to accept a connection
 
 # Prefect settings that suit a one-machine, offline audit; anything the user exported wins.
 PREFECT_DEFAULTS = {
@@ -106,10 +109,26 @@ def _config(args: argparse.Namespace) -> AuditConfig:
     return config
 
 
+def _check_scheduler(runner: RunnerConfig) -> None:
+    """Stop before any work when ``runner.address`` names a Dask scheduler that does not answer."""
+    address = getattr(runner, "address", None)
+    if address is None:
+        return
+    where = urlsplit(address)
+    try:
+        socket.create_connection((where.hostname, where.port), timeout=SCHEDULER_TIMEOUT_S).close()
+    except OSError as error:
+        raise AuditInputError(
+            f"runner.address: no Dask scheduler answers at {address} ({error.strerror or error}); start one "
+            "(dask scheduler) or correct the address."
+        ) from None
+
+
 def _check_inputs(config: AuditConfig) -> None:
     from audit_core.pipeline import check_inputs  # imported late: it loads torch, torchvision and skops
 
     check_inputs(config)
+    _check_scheduler(config.runner)
 
 
 def _use_prefect_defaults() -> None:

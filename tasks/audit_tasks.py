@@ -4,6 +4,7 @@ from datetime import datetime
 from pathlib import Path
 
 import numpy as np
+import torch
 from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
@@ -12,12 +13,12 @@ from audit_core.config import AuditConfig
 from audit_core.data import AuditData
 from audit_core.defenses import DefenderData, Defense, DynaNoise
 from audit_core.evaluation import ConditionEvaluation
+from audit_core.references import StateArrays, TrainingGroup, train_group
 from audit_core.results import AuditResult
 from audit_core.shadow import ShadowLogits
 from audit_core.signals import ReferenceLogits, Signals, reference_logits, target_signals
 from audit_core.targets import Target, TorchTarget
 from audit_core.tuning import TuningResult
-from tasks.artifacts import artifact_key, progress_reporter
 
 # In-memory arrays and models pass between these tasks, so Prefect does not cache them; work is reused across
 # runs by the content-hashed model cache (audit_core/training/cache.py) instead.
@@ -55,22 +56,12 @@ def shadow_outputs(
     return shadow, cache.counts()
 
 
-@task(name="train-references", **_IN_MEMORY)
-def train_references(
-    config: AuditConfig, data: AuditData, fingerprints: dict[str, str]
-) -> tuple[list[TorchTarget], np.ndarray, dict[str, int]]:
-    """Train (or reuse) reference models on complementary halves of the audit points, publishing progress;
-    return them with their IN/OUT masks and the model cache's counts."""
-    cache = pipeline.model_cache(config)
-    progress = None
-    if config.reference_models:
-        progress = progress_reporter(
-            artifact_key("reference-models", config.run_name),
-            "Reference models trained or loaded from the cache",
-        )
-    references, in_mask = pipeline.train_references(config, data, fingerprints, cache, progress)
-    get_run_logger().info("Reference models: %s", cache.summary())
-    return references, in_mask, cache.counts()
+@task(name="train-model-group", task_run_name="train-{group.label}", **_IN_MEMORY)
+def train_model_group(group: TrainingGroup, one_torch_thread: bool = False) -> list[StateArrays]:
+    """Train one group of models wherever the task runner puts it; return their weights as numpy arrays."""
+    if one_torch_thread:  # a worker process of its own: one thread per task, as the cluster's slots assume
+        torch.set_num_threads(1)
+    return train_group(group)
 
 
 @task(name="query-references", **_IN_MEMORY)

@@ -2,6 +2,7 @@
 code 2 from the ``dynaudit`` command line; and nothing written. Runs ``flows.cli.main`` in-process: every
 case fails in the input check, before Prefect starts."""
 
+import socket
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -201,6 +202,12 @@ def _top(**fields) -> Setup:
 
 def _table(part: str, edit: Callable[[pd.DataFrame], pd.DataFrame]) -> Setup:
     return lambda tmp, cfg: _edit_table(cfg, part, edit)
+
+
+def _closed_port() -> int:
+    with socket.socket() as sock:  # a port the system just handed out and nothing listens on
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
 
 
 CASES = [
@@ -409,6 +416,16 @@ CASES = [
         "run name with path separators",
         _top(run_name="../escape"),
         "field 'run_name' = '../escape' is invalid: must be 1-100 letters",
+    ),
+    Bad(
+        "process trainer on Dask",
+        _top(trainer="processes", runner={"kind": "dask", "n_workers": 2}),
+        "trainer 'processes' cannot run on Dask workers, which may not start processes of their own",
+    ),
+    Bad(
+        "Dask scheduler not answering",
+        _top(runner={"kind": "dask", "address": f"tcp://127.0.0.1:{_closed_port()}"}),
+        "runner.address: no Dask scheduler answers at tcp://127.0.0.1:",
     ),
     Bad(
         "output directory not writable",

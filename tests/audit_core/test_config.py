@@ -3,7 +3,15 @@ from pathlib import Path
 
 import pytest
 
-from audit_core.config import DEMO_DEFENSES, DEMO_SETTINGS, AuditConfig, TuneConfig, load_config, parse_config
+from audit_core.config import (
+    DEMO_DEFENSES,
+    DEMO_SETTINGS,
+    AuditConfig,
+    DaskRunnerConfig,
+    TuneConfig,
+    load_config,
+    parse_config,
+)
 from audit_core.defenses import DEFENSES
 from audit_core.errors import ConfigError
 from audit_core.pipeline import build_defense
@@ -31,6 +39,16 @@ def test_the_shipped_demo_config_is_the_embedded_demo():
     shipped = load_config(Path(__file__).parents[2] / "configs" / "demo.yaml")
     assert shipped == parse_config(DEMO_SETTINGS)
     assert {d.name for d in shipped.defenses} == set(DEFENSES) - {"undefended"}
+
+
+def test_the_shipped_dask_demo_is_the_demo_on_a_local_dask_cluster():
+    configs = Path(__file__).parents[2] / "configs"
+    dask = load_config(configs / "demo-dask.yaml")
+    assert dask.runner == DaskRunnerConfig(n_workers=2, threads_per_worker=1)
+    assert dask.model_copy(update={"run_name": "demo", "runner": AuditConfig().runner}) == load_config(
+        configs / "demo.yaml"
+    )
+    assert dask.run_label.replace("demo-dask", "demo") == load_config(configs / "demo.yaml").run_label
 
 
 def test_every_configured_defense_builds_its_registered_class():
@@ -82,6 +100,14 @@ def test_tune_section_defaults():
         ("reference_models: 5\n", "field 'reference_models' = 5 is invalid: must be 0 or an even number"),
         ("attack_params: {rmia: {gama: 2}}\n", "attack_params.rmia has unknown parameter 'gama'"),
         ("knowledge: [psychic]\n", "field 'knowledge.0' = 'psychic' is invalid"),
+        ("runner: {kind: ray}\n", "field 'runner' is invalid: Input tag 'ray' found using kind()"),
+        ("runner: {kind: dask, address: 'h:8786'}\n", "must be a Dask scheduler address such as tcp://"),
+        ("runner: {kind: dask, n_workers: 0}\n", "field 'runner.dask.n_workers' = 0 is invalid"),
+        (
+            "runner: {kind: dask, address: 'tcp://h:8786', threads_per_worker: 2}\n",
+            "give either address (an existing scheduler) or threads_per_worker (a local cluster), not both",
+        ),
+        ("runner: {kind: dask}\ntrainer: processes\n", "trainer 'processes' cannot run on Dask workers"),
     ],
 )
 def test_invalid_configs_get_one_sentence_naming_the_field(tmp_path, yaml_text, expected):

@@ -4,6 +4,7 @@ import torch
 from audit_core import pipeline
 from audit_core.config import AuditConfig, TrainingRecipe
 from audit_core.errors import ConfigError
+from audit_core.references import train_group
 from audit_core.training import build_model
 
 
@@ -102,11 +103,38 @@ def test_process_parallel_training_gives_the_same_models(tmp_path):
     assert processes == loop
 
 
-def test_each_finished_model_is_reported_to_the_callback(tmp_path):
+def test_the_cached_models_and_then_each_finished_one_are_reported_to_the_callback(tmp_path):
     config = _config(tmp_path).model_copy(update={"trainer": "loop"})
     data = pipeline.load_audit_data(config)
-    done = []
+    fingerprints = {"data": "d", "target": "t"}
+    first, second = [], []
+    pipeline.train_references(
+        config, data, fingerprints, pipeline.model_cache(config), lambda *c: first.append(c)
+    )
+    pipeline.train_references(
+        config, data, fingerprints, pipeline.model_cache(config), lambda *c: second.append(c)
+    )
+    assert first == [(0, 4), (1, 4), (2, 4), (3, 4), (4, 4)]
+    assert second == [(4, 4)], "the second run finds every model in the cache"
+
+
+def test_a_parallel_runner_gets_a_group_per_slot_and_may_finish_them_in_any_order(tmp_path):
+    config = _config(tmp_path).model_copy(update={"cache_dir": None})
+    data = pipeline.load_audit_data(config)
+    fingerprints = {"data": data.fingerprint(), "target": "t" * 64}
+    planned = []
+
+    def two_slots_last_group_first(groups_for):
+        groups = groups_for(2)
+        planned.extend(group.indices for group in groups)
+        for group in reversed(groups):
+            yield group, train_group(group)
+
     cache = pipeline.model_cache(config)
-    pipeline.train_references(config, data, {"data": "d", "target": "t"}, cache, lambda *c: done.append(c))
-    assert done == [(1, 4), (2, 4), (3, 4), (4, 4)]
+    parallel, _ = pipeline.train_references(
+        config, data, fingerprints, cache, run_groups=two_slots_last_group_first
+    )
+    here, _ = pipeline.train_references(config, data, fingerprints, pipeline.model_cache(config))
+    assert planned == [(0, 1), (2, 3)]
+    assert [m.fingerprint() for m in parallel] == [m.fingerprint() for m in here]
     assert cache.counts() == {"trained": 4, "reused": 0}

@@ -1,4 +1,4 @@
-"""The README's bring-your-own configs are valid AuditConfig fragments, and cover every kind."""
+"""The README's configs are valid AuditConfig fragments; the bring-your-own ones cover every kind."""
 
 import re
 from pathlib import Path
@@ -12,9 +12,13 @@ from audit_core.targets import OPENERS
 README = (Path(__file__).parents[2] / "README.md").read_text(encoding="utf-8")
 
 
-def _byo_blocks() -> list[dict]:
-    section = README.split("## Bring your own model and data", 1)[1].split("\n## ", 1)[0]
+def _yaml_blocks(heading: str) -> list[dict]:
+    section = README.split(f"## {heading}\n", 1)[1].split("\n## ", 1)[0]
     return [yaml.safe_load(block) for block in re.findall(r"```yaml\n(.*?)```", section, flags=re.S)]
+
+
+def _byo_blocks() -> list[dict]:
+    return _yaml_blocks("Bring your own model and data")
 
 
 def test_every_readme_config_is_valid():
@@ -29,3 +33,9 @@ def test_the_readme_shows_every_target_data_and_shadow_kind():
     assert {("target", kind) for kind in OPENERS} <= kinds
     assert {("data", kind) for kind in LOADERS} <= kinds
     assert {("shadow", kind) for kind in ("trained", "predictions", "none")} <= kinds
+
+
+def test_the_dask_section_shows_valid_runners_for_a_scheduler_and_a_local_cluster():
+    blocks = _yaml_blocks("Running reference training on a Dask cluster")
+    runners = [parse_config(block, source="README").runner for block in blocks]
+    assert [(r.kind, r.address is None) for r in runners] == [("dask", False), ("dask", True)]

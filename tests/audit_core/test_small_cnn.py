@@ -37,9 +37,14 @@ def test_records_that_are_not_square_colour_images_are_a_config_error(n_features
 
 def test_batched_training_matches_training_one_at_a_time():
     sets = [_images(24, seed) for seed in range(3)]
+    pool = Split(
+        *(np.concatenate([getattr(s, part) for s in sets]) for part in ("features", "labels", "ids"))
+    )
+    one_set_each = np.repeat(np.eye(3, dtype=bool), 24, axis=1)  # model i trains on the records of set i
     trained = {
         trainer: train_models(
-            sets,
+            pool,
+            one_set_each,
             role="reference",
             n_classes=3,
             recipe=CNN,
@@ -61,7 +66,14 @@ def test_it_learns_colour_classes():
     train, test = _images(60, 0), _images(60, 1)
     recipe = CNN.model_copy(update={"epochs": 30, "optimizer": "sgd", "learning_rate": 0.05})
     model = train_models(
-        [train], role="t", n_classes=3, recipe=recipe, seed=0, fingerprints={}, cache=ModelCache(None)
+        train,
+        np.ones((1, len(train)), dtype=bool),
+        role="t",
+        n_classes=3,
+        recipe=recipe,
+        seed=0,
+        fingerprints={},
+        cache=ModelCache(None),
     )[0]
     accuracy = (model.query(test).argmax(axis=1) == test.labels).mean()
     assert accuracy > 0.8  # colours are separable; chance is 1/3

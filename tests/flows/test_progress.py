@@ -1,0 +1,31 @@
+import io
+import os
+
+from flows.progress import TerminalProgress
+
+
+def test_a_terminal_gets_one_line_redrawn_in_place_and_ended_when_done():
+    controller, terminal = os.openpty()
+    with os.fdopen(terminal, "w") as stream:
+        progress = TerminalProgress("reference models", stream)
+        for done in range(0, 65, 16):
+            progress(done, 64)
+    shown = os.read(controller, 4096).decode()
+    os.close(controller)
+    lines = shown.replace("\r\n", "\n").split("\r")
+    assert lines[0] == ""
+    assert lines[2] == "reference models  16/64 [=======                       ]  25%"
+    assert lines[-1] == "reference models  64/64 [==============================] 100%\n"
+    assert shown.count("\n") == 1
+
+
+def test_a_log_gets_a_plain_line_per_tenth_of_the_way():
+    log = io.StringIO()
+    progress = TerminalProgress("reference models", log)
+    for done in range(65):
+        progress(done, 64)
+    lines = log.getvalue().splitlines()
+    assert len(lines) == 11 and "\r" not in log.getvalue()
+    assert lines[0] == "reference models  0/64 [                              ]   0%"
+    assert lines[1].startswith("reference models  7/64 [===") and lines[1].endswith("10%")
+    assert lines[-1] == "reference models  64/64 [==============================] 100%"
