@@ -26,7 +26,7 @@ from audit_core import pipeline
 from audit_core.attacks import ATTACKS, AttackInput, CalibrationData, ReferenceOutputs
 from audit_core.config import AuditConfig, DaskRunnerConfig
 from audit_core.metrics import roc_auc
-from audit_core.references import TRAINERS, complementary_in_masks, train_models
+from audit_core.references import TRAINERS, complementary_in_masks
 from audit_core.seeding import derive_rng, derive_seed
 from audit_core.training.cache import ModelCache
 from flows.training import on_task_runner
@@ -59,19 +59,10 @@ def train_on_dask(
     """The ``n_models`` reference models of ``config`` trained as Prefect tasks on ``runner``, and the
     seconds it took (starting a local cluster included)."""
     data = pipeline.load_audit_data(config)
-    points = data.audit_points()
-    in_mask = complementary_in_masks(len(points), n_models, derive_rng(config.seed, "references"))
+    config = config.model_copy(update={"reference_models": n_models})
     start = time.perf_counter()
-    models = train_models(
-        points,
-        in_mask,
-        role="reference",
-        n_classes=data.n_classes,
-        recipe=config.recipe,
-        seed=config.seed,
-        fingerprints={},
-        cache=ModelCache(None),
-        run_groups=on_task_runner(runner),
+    models, _ = pipeline.train_references(
+        config, data, {}, ModelCache(None), run_groups=on_task_runner(runner)
     )
     return [m.module for m in models], time.perf_counter() - start
 
