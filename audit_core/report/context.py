@@ -407,7 +407,8 @@ def build_context(
     hashes salted with ``salt``. ``defenses`` are the audited conditions' fitted defenses."""
     provenance = result.provenance
     by_condition = {d.label: d for d in defenses}
-    focus = [ev for ev, _ in _condition_modes(result, chosen_only=True)][:: len(result.knowledge)]
+    chosen = _chosen_evaluation(result)
+    focus = [result.baseline] + ([chosen] if chosen is not None else [])
     dynanoise = [d for d in defenses if isinstance(d, DynaNoise)]
     baseline = strongest(result.baseline, result.knowledge[0])
     tier, tier_text = risk_tier(baseline.auc.value)
