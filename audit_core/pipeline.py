@@ -13,24 +13,10 @@ import pandas as pd
 import torch
 from scipy import stats
 
-from audit_core.artifacts import staged_run_folder, write_manifest, write_parquet
 from audit_core.attacks import ATTACKS
-from audit_core.config import AuditConfig, DefenseConfig, TuneConfig
-from audit_core.data import AuditData, Split, load_data
-from audit_core.defenses import DEFENSES, DefenderData, Defense, DynaNoise, Undefended, fit_defense
-from audit_core.deploy import PARAMS_FILE, save_params
-from audit_core.errors import AuditInputError
-from audit_core.evaluation import ConditionEvaluation, evaluate_condition
-from audit_core.gate import GateVerdict, check_gate, read_metrics
-from audit_core.references import GroupRunner, complementary_in_masks, train_here, train_models
-from audit_core.report.context import build_context
-from audit_core.report.explorer import explorer_payload
-from audit_core.report.plots import pareto_front
-from audit_core.report.render import write_report
-from audit_core.results import AuditResult, hash_record_ids
-from audit_core.seeding import derive_rng, derive_seed
-from audit_core.shadow import ShadowLogits, read_shadow, require_numeric_features
-from audit_core.signals import (
+from audit_core.audit.evaluation import ConditionEvaluation, evaluate_condition
+from audit_core.audit.shadow import ShadowLogits, read_shadow, require_numeric_features
+from audit_core.audit.signals import (
     ReferenceLogits,
     Signals,
     compute_signals,
@@ -39,10 +25,24 @@ from audit_core.signals import (
     shadow_split,
     target_signals,
 )
+from audit_core.config import AuditConfig, DefenseConfig, TuneConfig
+from audit_core.core.errors import AuditInputError
+from audit_core.core.seeding import derive_rng, derive_seed
+from audit_core.data import AuditData, Split, load_data
+from audit_core.defenses import DEFENSES, DefenderData, Defense, DynaNoise, Undefended, fit_defense
+from audit_core.defenses.serving import PARAMS_FILE, save_params
+from audit_core.gate.check import GateVerdict, check_gate, read_metrics
+from audit_core.report.context import build_context
+from audit_core.report.explorer import explorer_payload
+from audit_core.report.plots import pareto_front
+from audit_core.report.render import write_report
+from audit_core.results.artifacts import staged_run_folder, write_manifest, write_parquet
+from audit_core.results.tables import AuditResult, hash_record_ids
 from audit_core.targets import Target, TorchTarget, open_target
 from audit_core.training import train_classifier
 from audit_core.training.cache import ModelCache
-from audit_core.tuning import SPLIT_PARTS, Attacker, TuningResult, tune, tuning_size, tuning_split
+from audit_core.training.references import GroupRunner, complementary_in_masks, train_here, train_models
+from audit_core.tuning.search import SPLIT_PARTS, Attacker, TuningResult, tune, tuning_size, tuning_split
 
 PACKAGES = (
     "dynaudit",
@@ -163,7 +163,7 @@ def train_references(
     run_groups: GroupRunner = train_here,
 ) -> tuple[list[TorchTarget], np.ndarray]:
     """Reference models on complementary random halves of the audit points, and their IN/OUT masks;
-    ``run_groups`` trains them (:func:`audit_core.references.train_models`)."""
+    ``run_groups`` trains them (:func:`audit_core.training.references.train_models`)."""
     points = data.audit_points()
     in_mask = complementary_in_masks(
         len(points), config.reference_models, derive_rng(config.seed, "references")

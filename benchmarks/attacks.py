@@ -18,9 +18,9 @@ import torch
 
 from audit_core import pipeline
 from audit_core.attacks import ATTACKS, AttackInput, CalibrationData, ReferenceOutputs
+from audit_core.audit.evaluation import calibration_data, observe
 from audit_core.config import AuditConfig
 from audit_core.defenses import Undefended
-from audit_core.evaluation import calibration_data, observe
 
 
 def demo_table() -> None:

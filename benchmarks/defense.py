@@ -30,7 +30,7 @@ from audit_core.config import DEMO_DEFENSES, TrainingRecipe, TuneConfig, parse_c
 from audit_core.defenses import DefenderData, DynaNoise, MemGuard, fit_defense
 from audit_core.defenses.torch_dynanoise import TorchDynaNoise
 from audit_core.training import build_model
-from audit_core.tuning import Attacker, tune, tuning_split
+from audit_core.tuning.search import Attacker, tune, tuning_split
 
 BATCHES = (1, 64, 256)
 VARIANTS = ("per_query", "per_input", "memguard")

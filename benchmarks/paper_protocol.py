@@ -20,9 +20,11 @@ from pathlib import Path
 import pandas as pd
 import torch
 
-from audit_core.artifacts import write_parquet, write_text_atomic
 from audit_core.config import KNOWLEDGE_MODES
-from audit_core.paper_protocol import (
+from audit_core.pipeline import package_versions
+from audit_core.results.artifacts import write_parquet, write_text_atomic
+from audit_core.tuning.search import OBJECTIVES
+from experiments.paper_protocol import (
     ADAPTIVE_ATTACKS,
     DATASETS,
     IMAGE_SETS,
@@ -31,8 +33,6 @@ from audit_core.paper_protocol import (
     ProtocolSettings,
     run_protocol,
 )
-from audit_core.pipeline import package_versions
-from audit_core.tuning import OBJECTIVES
 
 SHORT = {"modified_entropy": "m-entropy", "lira_online": "LiRA (Carlini)", "rmia": "RMIA"}
 TUNED = "DynaNoise (tuned)"

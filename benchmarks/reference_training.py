@@ -25,10 +25,10 @@ from torch import nn
 from audit_core import pipeline
 from audit_core.attacks import ATTACKS, AttackInput, CalibrationData, ReferenceOutputs
 from audit_core.config import AuditConfig, DaskRunnerConfig
-from audit_core.metrics import roc_auc
-from audit_core.references import TRAINERS, complementary_in_masks
-from audit_core.seeding import derive_rng, derive_seed
+from audit_core.core.seeding import derive_rng, derive_seed
+from audit_core.stats.metrics import roc_auc
 from audit_core.training.cache import ModelCache
+from audit_core.training.references import TRAINERS, complementary_in_masks
 from flows.training import on_task_runner
 
 DASK_WORKERS = 2

@@ -6,12 +6,12 @@ from pathlib import Path
 
 from prefect import flow
 
+from audit_core.audit.signals import Signals
 from audit_core.config import AuditConfig
 from audit_core.data import AuditData
 from audit_core.defenses import DefenderData
 from audit_core.pipeline import add_models
-from audit_core.signals import Signals
-from audit_core.summary import model_cache_line
+from audit_core.results.summary import model_cache_line
 from flows.training import train_references
 from tasks.artifacts import publish_run_artifacts
 from tasks.audit_tasks import (

@@ -14,9 +14,9 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from audit_core.artifacts import check_output_dir
 from audit_core.config import DEMO_SETTINGS, AuditConfig, RunnerConfig, load_config, parse_config
-from audit_core.errors import AuditInputError, ConfigError
+from audit_core.core.errors import AuditInputError, ConfigError
+from audit_core.results.artifacts import check_output_dir
 
 EXIT_OK, EXIT_POLICY_FAILED, EXIT_BAD_INPUT, EXIT_INTERNAL = 0, 1, 2, 3
 SCHEDULER_TIMEOUT_S = 10  # how long the input check waits for a Dask scheduler to accept a connection
@@ -148,8 +148,8 @@ def _run(flow: Any, **parameters: Any) -> Any:
 def _print_tuning(run_dir: Path) -> None:
     import pandas as pd
 
-    from audit_core.deploy import PARAMS_FILE
-    from audit_core.summary import tuning_table
+    from audit_core.defenses.serving import PARAMS_FILE
+    from audit_core.results.summary import tuning_table
 
     document = json.loads((run_dir / PARAMS_FILE).read_text(encoding="utf-8"))
     print(f"\nTuning written to {run_dir}/")
@@ -166,7 +166,7 @@ def _print_tuning(run_dir: Path) -> None:
 def _print_summary(run_dir: Path) -> None:
     import pandas as pd
 
-    from audit_core.summary import model_cache_line, summary_table
+    from audit_core.results.summary import model_cache_line, summary_table
 
     print(f"\nAudit written to {run_dir}/")
     for name in sorted(p.name for p in run_dir.iterdir()):
@@ -199,8 +199,8 @@ def _tune_command(args: argparse.Namespace) -> int:
 
 
 def _gate_command(args: argparse.Namespace) -> int:
-    from audit_core.gate import check_policy, load_policy, read_metrics
-    from audit_core.gate_report import markdown_summary
+    from audit_core.gate.check import check_policy, load_policy, read_metrics
+    from audit_core.gate.reports import markdown_summary
 
     config = _config(args)
     if args.policy is None and config.policy is None:

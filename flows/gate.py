@@ -10,8 +10,8 @@ from prefect.artifacts import create_markdown_artifact
 from prefect.states import Completed, Failed, State
 
 from audit_core.config import AuditConfig
-from audit_core.gate import GatePolicy, GateVerdict, check_policy
-from audit_core.gate_report import markdown_summary
+from audit_core.gate.check import GatePolicy, GateVerdict, check_policy
+from audit_core.gate.reports import markdown_summary
 from flows.audit import audit
 from tasks.artifacts import artifact_key
 from tasks.gate_tasks import check_gate, read_metrics, write_gate_reports

@@ -13,7 +13,7 @@ from prefect.settings import PREFECT_API_URL
 from prefect.types.entrypoint import EntrypointType
 
 from audit_core.config import AuditConfig, ScheduleConfig, load_config
-from audit_core.errors import ConfigError
+from audit_core.core.errors import ConfigError
 from flows.audit import audit
 from flows.gate import gate
 

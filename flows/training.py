@@ -18,8 +18,8 @@ from prefect_dask import DaskTaskRunner
 from audit_core import pipeline
 from audit_core.config import AuditConfig, DaskRunnerConfig, RunnerConfig, ThreadsRunnerConfig
 from audit_core.data import AuditData
-from audit_core.references import GroupRunner, GroupsFor, StateArrays, TrainingGroup
 from audit_core.targets import TorchTarget
+from audit_core.training.references import GroupRunner, GroupsFor, StateArrays, TrainingGroup
 from flows.progress import TerminalProgress
 from tasks.artifacts import artifact_key, progress_reporter
 from tasks.audit_tasks import train_model_group
@@ -54,8 +54,8 @@ def parallel_slots(runner: TaskRunner) -> int:
 
 
 def on_task_runner(config: RunnerConfig) -> GroupRunner:
-    """A ``run_groups`` for :func:`audit_core.references.train_models` that trains each group as a Prefect
-    task on the runner ``config`` describes, started only when a model is missing from the cache."""
+    """A ``run_groups`` for :func:`audit_core.training.references.train_models` that trains each group as a
+    Prefect task on the runner ``config`` describes, started only when a model is missing from the cache."""
 
     def run_groups(groups_for: GroupsFor) -> Iterator[tuple[TrainingGroup, list[StateArrays]]]:
         # Workers report their task runs to the API this flow run uses, even a temporary one; without it each

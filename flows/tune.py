@@ -8,7 +8,7 @@ from prefect import flow
 from prefect.artifacts import create_markdown_artifact
 
 from audit_core.config import AuditConfig, TuneConfig
-from audit_core.summary import tuning_table
+from audit_core.results.summary import tuning_table
 from flows.audit import gather_inputs
 from tasks.artifacts import artifact_key
 from tasks.tune_tasks import tune_dynanoise, write_tuning_artifacts

@@ -13,7 +13,7 @@ from prefect.artifacts import (
     update_progress_artifact,
 )
 
-from audit_core.summary import summary_table
+from audit_core.results.summary import summary_table
 
 
 def artifact_key(kind: str, run_name: str) -> str:

@@ -9,16 +9,16 @@ from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
 from audit_core import pipeline
+from audit_core.audit.evaluation import ConditionEvaluation
+from audit_core.audit.shadow import ShadowLogits
+from audit_core.audit.signals import ReferenceLogits, Signals, reference_logits, target_signals
 from audit_core.config import AuditConfig
 from audit_core.data import AuditData
 from audit_core.defenses import DefenderData, Defense, DynaNoise
-from audit_core.evaluation import ConditionEvaluation
-from audit_core.references import StateArrays, TrainingGroup, train_group
-from audit_core.results import AuditResult
-from audit_core.shadow import ShadowLogits
-from audit_core.signals import ReferenceLogits, Signals, reference_logits, target_signals
+from audit_core.results.tables import AuditResult
 from audit_core.targets import Target, TorchTarget
-from audit_core.tuning import TuningResult
+from audit_core.training.references import StateArrays, TrainingGroup, train_group
+from audit_core.tuning.search import TuningResult
 
 # In-memory arrays and models pass between these tasks, so Prefect does not cache them; work is reused across
 # runs by the content-hashed model cache (audit_core/training/cache.py) instead.

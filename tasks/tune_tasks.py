@@ -7,11 +7,11 @@ from prefect import task
 from prefect.cache_policies import NO_CACHE
 
 from audit_core import pipeline
+from audit_core.audit.signals import Signals
 from audit_core.config import AuditConfig
 from audit_core.data import AuditData
 from audit_core.defenses import DefenderData
-from audit_core.signals import Signals
-from audit_core.tuning import TuningResult
+from audit_core.tuning.search import TuningResult
 
 _IN_MEMORY = {"cache_policy": NO_CACHE}
 

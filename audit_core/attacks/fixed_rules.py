@@ -10,7 +10,7 @@ from typing import Self
 import numpy as np
 
 from audit_core.attacks.base import Attack, AttackInput, CalibrationData, register_attack
-from audit_core.probability import safe_log, true_class_probability
+from audit_core.core.probability import safe_log, true_class_probability
 
 
 def _strictly_above(threshold: float) -> float:

@@ -6,7 +6,7 @@ import numpy as np
 
 from audit_core.attacks.base import Attack, AttackInput, CalibrationData, register_attack
 from audit_core.attacks.reference import ReferenceAttack, masked_mean_std
-from audit_core.probability import safe_log, true_class_probability
+from audit_core.core.probability import safe_log, true_class_probability
 
 
 def logit_confidence(probs: np.ndarray, labels: np.ndarray) -> np.ndarray:

@@ -12,7 +12,7 @@ from typing import Any, Self
 import numpy as np
 
 from audit_core.attacks.base import Attack, AttackInput, CalibrationData
-from audit_core.metrics import best_balanced_accuracy_threshold
+from audit_core.stats.metrics import best_balanced_accuracy_threshold
 
 CHUNK = 8_192  # audit points per block when reducing over reference models, to bound temporary memory
 

@@ -13,8 +13,8 @@ import numpy as np
 
 from audit_core.attacks.base import CalibrationData, register_attack
 from audit_core.attacks.reference import ReferenceAttack, masked_mean_std
-from audit_core.metrics import roc_auc
-from audit_core.probability import LOG_FLOOR, true_class_probability
+from audit_core.core.probability import LOG_FLOOR, true_class_probability
+from audit_core.stats.metrics import roc_auc
 
 A_GRID = tuple(np.round(np.linspace(0.0, 1.0, 11), 2))
 

@@ -12,7 +12,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from audit_core.attacks.base import Attack, AttackInput, CalibrationData, register_attack
-from audit_core.probability import entropy, modified_entropy, safe_log, true_class_probability
+from audit_core.core.probability import entropy, modified_entropy, safe_log, true_class_probability
 
 
 def output_features(outputs: AttackInput) -> np.ndarray:

@@ -12,8 +12,8 @@ from typing import Self
 import numpy as np
 
 from audit_core.attacks.base import Attack, AttackInput, CalibrationData, register_attack
-from audit_core.metrics import best_balanced_accuracy_threshold
-from audit_core.probability import entropy, modified_entropy, safe_log, true_class_probability
+from audit_core.core.probability import entropy, modified_entropy, safe_log, true_class_probability
+from audit_core.stats.metrics import best_balanced_accuracy_threshold
 
 MIN_PER_CLASS = 2  # members and non-members a class needs for its own threshold; else the global one
 

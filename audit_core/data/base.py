@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from audit_core.errors import DataError, capitalised
+from audit_core.core.errors import DataError, capitalised
 
 PARTS = ("members", "non_members", "population", "test")
 

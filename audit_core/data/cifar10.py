@@ -13,11 +13,11 @@ import numpy as np
 import torch
 
 from audit_core.config import Cifar10DataConfig
+from audit_core.core.errors import DataError, brief
+from audit_core.core.paths import existing_file, existing_folder
 from audit_core.data.base import PARTS, AuditData, Split
 from audit_core.data.images import build_transform, transform_batch
 from audit_core.data.pools import draw_parts
-from audit_core.errors import DataError, brief
-from audit_core.paths import existing_file, existing_folder
 
 POOL_FILES = {
     "train": [f"data_batch_{i}" for i in range(1, 6)],

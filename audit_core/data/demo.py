@@ -5,8 +5,8 @@ from collections.abc import Callable
 import numpy as np
 from sklearn.datasets import load_breast_cancer, load_digits, load_wine, make_classification
 
+from audit_core.core.errors import DataError
 from audit_core.data.base import PARTS, AuditData, Split
-from audit_core.errors import DataError
 
 
 def _digits() -> tuple[np.ndarray, np.ndarray]:

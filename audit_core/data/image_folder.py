@@ -6,10 +6,10 @@ from pathlib import Path
 import numpy as np
 
 from audit_core.config import ImageFolderDataConfig
+from audit_core.core.errors import DataError
+from audit_core.core.paths import existing_folder
 from audit_core.data.base import PARTS, AuditData, Split, load_part_files
 from audit_core.data.images import build_transform, check_classes, class_folders, decode_images, image_files
-from audit_core.errors import DataError
-from audit_core.paths import existing_folder
 
 EXPECTED = "an ImageFolder-style folder with one subfolder per class"
 

@@ -6,11 +6,11 @@ from pathlib import Path
 import numpy as np
 
 from audit_core.config import ImageNetDataConfig
+from audit_core.core.errors import DataError
+from audit_core.core.paths import existing_folder
 from audit_core.data.base import PARTS, AuditData, Split
 from audit_core.data.images import build_transform, class_folders, decode_images, image_files
 from audit_core.data.pools import draw_parts
-from audit_core.errors import DataError
-from audit_core.paths import existing_folder
 
 SPLIT_FOLDERS = ("train", "val")
 

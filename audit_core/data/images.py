@@ -10,7 +10,7 @@ from torchvision.datasets.folder import IMG_EXTENSIONS, make_dataset
 from torchvision.transforms import v2
 
 from audit_core.config import ImageTransformConfig
-from audit_core.errors import DataError, brief
+from audit_core.core.errors import DataError, brief
 
 ImageTransform = Callable[[torch.Tensor], torch.Tensor]
 

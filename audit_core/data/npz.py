@@ -7,9 +7,9 @@ from pathlib import Path
 import numpy as np
 
 from audit_core.config import NpzDataConfig
+from audit_core.core.errors import DataError
+from audit_core.core.paths import existing_file
 from audit_core.data.base import AuditData, Split, integer_labels, load_part_files
-from audit_core.errors import DataError
-from audit_core.paths import existing_file
 
 
 def _array(archive: np.lib.npyio.NpzFile, key: str, path: Path, field: str) -> np.ndarray:

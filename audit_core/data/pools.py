@@ -3,8 +3,8 @@
 import numpy as np
 
 from audit_core.config import PoolDraw
+from audit_core.core.errors import DataError
 from audit_core.data.base import PARTS
-from audit_core.errors import DataError
 
 
 def draw_parts(

@@ -8,9 +8,9 @@ import numpy as np
 import pandas as pd
 
 from audit_core.config import TableDataConfig
+from audit_core.core.errors import DataError
+from audit_core.core.paths import existing_file, suffix_of
 from audit_core.data.base import AuditData, Split, integer_labels, load_part_files
-from audit_core.errors import DataError
-from audit_core.paths import existing_file, suffix_of
 
 READERS: dict[str, Callable[[Path], pd.DataFrame]] = {
     ".parquet": pd.read_parquet,

@@ -6,9 +6,9 @@ from typing import Any, ClassVar, Self, TypeVar
 
 import numpy as np
 
-from audit_core.errors import AuditInputError
-from audit_core.probability import softmax
-from audit_core.seeding import derive_rng
+from audit_core.core.errors import AuditInputError
+from audit_core.core.probability import softmax
+from audit_core.core.seeding import derive_rng
 
 
 @dataclass(frozen=True)

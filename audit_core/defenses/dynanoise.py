@@ -19,9 +19,9 @@ from typing import Literal
 
 import numpy as np
 
+from audit_core.core.probability import softmax
 from audit_core.defenses.base import Defense, register_defense
 from audit_core.defenses.keyed_noise import keyed_normals
-from audit_core.probability import softmax
 
 ENTROPY_EPS = 1e-9  # the constant the reference implementation adds inside both logarithms
 NOISE_MODES = ("per_query", "per_input")

@@ -11,8 +11,8 @@ from typing import Self
 
 import numpy as np
 
+from audit_core.core.probability import softmax
 from audit_core.defenses.base import DefenderData, Defense, register_defense
-from audit_core.probability import softmax
 
 
 @register_defense

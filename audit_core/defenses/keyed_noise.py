@@ -7,7 +7,7 @@ For each row of float64 logits ``z`` (little-endian bytes) and a secret ``key``:
     normals = Phi^-1((w_j + 0.5) / 2^32)
 
 The same query always gets the same noise, so averaging identical repeats gains nothing; a near-duplicate
-query, though, gets fresh noise (``audit_core.evaluation.near_duplicate``). Without the key the noise is
+query, though, gets fresh noise (``audit_core.audit.evaluation.near_duplicate``). Without the key the noise is
 unpredictable. Every implementation (numpy, torch, TorchScript) calls this function, so they agree bit for
 bit.
 """

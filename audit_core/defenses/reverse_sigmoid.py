@@ -15,8 +15,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.special import expit, logit
 
+from audit_core.core.probability import softmax
 from audit_core.defenses.base import Defense, register_defense
-from audit_core.probability import softmax
 
 _CLIP = 1e-12  # keeps logit(p) finite for p in {0, 1}
 

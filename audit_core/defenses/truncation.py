@@ -4,8 +4,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from audit_core.core.probability import softmax
 from audit_core.defenses.base import Defense, register_defense
-from audit_core.probability import softmax
 
 
 def keep_top_k(probs: np.ndarray, k: int) -> np.ndarray:

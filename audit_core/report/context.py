@@ -8,15 +8,15 @@ import numpy as np
 import yaml
 from scipy import stats
 
+from audit_core.audit.evaluation import FPR_TARGETS, AttackOutcome, ConditionEvaluation
 from audit_core.defenses import Defense, DynaNoise
-from audit_core.evaluation import FPR_TARGETS, AttackOutcome, ConditionEvaluation
-from audit_core.gate import GateVerdict
-from audit_core.metrics import Estimate
+from audit_core.gate.check import GateVerdict
 from audit_core.report import plots
 from audit_core.report.explorer import record_summary, within_budget
 from audit_core.report.render import TEMPLATE_DIR
-from audit_core.results import REGAINED_FRACTION, AuditResult, hash_record_ids
-from audit_core.tuning import SPLITS, TuningResult, comparison, comparison_metrics
+from audit_core.results.tables import REGAINED_FRACTION, AuditResult, hash_record_ids
+from audit_core.stats.metrics import Estimate
+from audit_core.tuning.search import SPLITS, TuningResult, comparison, comparison_metrics
 
 KNOWLEDGE_TEXT = {
     "naive": "calibrates on undefended shadow and reference outputs (the DynaNoise paper's protocol)",

@@ -10,10 +10,10 @@ import matplotlib.pyplot as plt
 import numpy as np
 from sklearn.metrics import roc_curve
 
+from audit_core.audit.evaluation import ConditionEvaluation
 from audit_core.defenses import DynaNoise
-from audit_core.evaluation import ConditionEvaluation
-from audit_core.results import AuditResult
-from audit_core.tuning import OBJECTIVES, TuningResult
+from audit_core.results.tables import AuditResult
+from audit_core.tuning.search import OBJECTIVES, TuningResult
 
 _COLORS = ["#1f4e79", "#c0504d", "#4f8a3c", "#8064a2", "#d98c1f", "#2c9fa3"]
 plt.rcParams.update(

@@ -6,7 +6,7 @@ from typing import Any
 
 import jinja2
 
-TEMPLATE_DIR = Path(__file__).resolve().parents[2] / "report_templates"
+TEMPLATE_DIR = Path(__file__).resolve().parent / "templates"
 
 
 def _environment() -> jinja2.Environment:

@@ -6,8 +6,8 @@ from typing import Literal, Protocol
 
 import numpy as np
 
+from audit_core.core.errors import TargetError, brief
 from audit_core.data import Split
-from audit_core.errors import TargetError, brief
 
 OutputKind = Literal["logits", "probabilities"]
 PROBABILITY_FLOOR = 1e-12  # probabilities are clipped here before the logarithm turns them into logits

@@ -14,10 +14,10 @@ import joblib
 import numpy as np
 import skops.io as sio
 
-from audit_core.artifacts import sha256_file
 from audit_core.config import SklearnTargetConfig
-from audit_core.errors import TargetError, brief
-from audit_core.paths import existing_file, suffix_of
+from audit_core.core.errors import TargetError, brief
+from audit_core.core.paths import existing_file, suffix_of
+from audit_core.results.artifacts import sha256_file
 from audit_core.targets.base import ModelTarget
 
 FIELD = "target.path"

@@ -4,10 +4,10 @@ import warnings
 
 import torch
 
-from audit_core.artifacts import sha256_file
 from audit_core.config import TorchScriptTargetConfig
-from audit_core.errors import TargetError, brief
-from audit_core.paths import existing_file
+from audit_core.core.errors import TargetError, brief
+from audit_core.core.paths import existing_file
+from audit_core.results.artifacts import sha256_file
 from audit_core.targets.torch_target import TorchTarget
 
 

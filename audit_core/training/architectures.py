@@ -6,8 +6,8 @@ import torch
 from torch import nn
 
 from audit_core.config import TrainingRecipe
-from audit_core.errors import ConfigError
-from audit_core.imports import import_object
+from audit_core.core.errors import ConfigError
+from audit_core.core.imports import import_object
 
 
 class MLP(nn.Sequential):

@@ -11,7 +11,7 @@ from torch import nn
 
 from audit_core import pipeline
 from audit_core.config import AuditConfig, parse_config
-from audit_core.results import AuditResult
+from audit_core.results.tables import AuditResult
 from tests.audit_core.models import mlp
 
 N_CLASSES, N_FEATURES = 3, 8

@@ -5,7 +5,7 @@ from scipy.special import softmax
 
 from audit_core.attacks import ATTACKS, AttackInput, CalibrationData, ShadowOutputs
 from audit_core.config import TrainingRecipe
-from audit_core.metrics import roc_auc
+from audit_core.stats.metrics import roc_auc
 from audit_core.targets import TorchTarget
 from audit_core.training import train_classifier
 

@@ -12,8 +12,8 @@ from audit_core.config import (
     load_config,
     parse_config,
 )
+from audit_core.core.errors import ConfigError
 from audit_core.defenses import DEFENSES
-from audit_core.errors import ConfigError
 from audit_core.pipeline import build_defense
 
 

@@ -8,10 +8,10 @@ import pandas as pd
 import pytest
 
 from audit_core.config import PoolDraw, parse_config
+from audit_core.core.errors import DataError
 from audit_core.data import PARTS, load_data
 from audit_core.data.cifar10 import read_batch
 from audit_core.data.pools import draw_parts
-from audit_core.errors import DataError
 from tests.audit_core.byo import (
     FEATURES,
     N_CLASSES,

@@ -8,8 +8,9 @@ import torch
 from scipy import stats
 from torch import nn
 
+from audit_core.core.errors import ConfigError
 from audit_core.defenses import DynaNoise
-from audit_core.deploy import (
+from audit_core.defenses.serving import (
     PARAMS_SCHEMA_VERSION,
     DefendedModel,
     export_torchscript,
@@ -17,7 +18,6 @@ from audit_core.deploy import (
     load_torchscript,
     save_params,
 )
-from audit_core.errors import ConfigError
 from audit_core.targets import TorchTarget
 
 KEY = b"deployment key, 32 bytes long..."

@@ -4,9 +4,9 @@ import numpy as np
 import pytest
 
 from audit_core import pipeline
+from audit_core.audit.evaluation import doubling_schedule, evaluate_condition, near_duplicate, observe
 from audit_core.config import AuditConfig
 from audit_core.defenses import DynaNoise, TemperatureScaling, Undefended
-from audit_core.evaluation import doubling_schedule, evaluate_condition, near_duplicate, observe
 
 
 @pytest.fixture(scope="module")

@@ -6,10 +6,10 @@ import pandas as pd
 import pytest
 
 from audit_core.config import AuditConfig
-from audit_core.errors import AuditInputError, ConfigError
-from audit_core.gate import GatePolicy, check_gate, check_policy, load_policy, read_metrics
-from audit_core.gate_report import junit_xml, markdown_summary
-from audit_core.results import METRIC_COLUMNS
+from audit_core.core.errors import AuditInputError, ConfigError
+from audit_core.gate.check import GatePolicy, check_gate, check_policy, load_policy, read_metrics
+from audit_core.gate.reports import junit_xml, markdown_summary
+from audit_core.results.tables import METRIC_COLUMNS
 
 DEFENDED = "dynanoise(sigma0_sq=0.3, lam=2, T=10)"
 NAN = math.nan

@@ -3,7 +3,7 @@ import pytest
 from scipy import stats
 from sklearn.metrics import roc_auc_score, roc_curve
 
-from audit_core.metrics import (
+from audit_core.stats.metrics import (
     balanced_accuracy,
     best_balanced_accuracy_threshold,
     clopper_pearson,

@@ -1,6 +1,6 @@
 import pytest
 
-from audit_core.midput import midput
+from audit_core.stats.midput import midput
 
 # The DynaNoise paper's CIFAR-10 table (notes, section 1): no defense vs DynaNoise, four attacks.
 BEFORE = {"confidence": 0.6124, "loss": 0.6180, "shadow": 0.6387, "lira": 0.6097}

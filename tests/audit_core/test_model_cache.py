@@ -3,9 +3,9 @@ import torch
 
 from audit_core import pipeline
 from audit_core.config import AuditConfig, TrainingRecipe
-from audit_core.errors import ConfigError
-from audit_core.references import train_group
+from audit_core.core.errors import ConfigError
 from audit_core.training import build_model
+from audit_core.training.references import train_group
 
 
 def _config(tmp_path, **recipe):

@@ -7,7 +7,9 @@ import numpy as np
 import pyarrow.parquet as pq
 import pytest
 
-from audit_core.paper_protocol import (
+from audit_core.audit.signals import LogitSet, ReferenceLogits, Signals
+from benchmarks.paper_protocol import asr_margin, main
+from experiments.paper_protocol import (
     ADAPTIVE_ATTACKS,
     PAPER_ATTACKS,
     PaperSplit,
@@ -15,8 +17,6 @@ from audit_core.paper_protocol import (
     calibration_signals,
     paper_split,
 )
-from audit_core.signals import LogitSet, ReferenceLogits, Signals
-from benchmarks.paper_protocol import asr_margin, main
 from tests.audit_core.byo import class_images, write_cifar_batches, write_image_folder
 
 DEFENSES = [

@@ -5,10 +5,10 @@ from scipy.special import softmax
 
 from audit_core.attacks import ATTACKS, AttackInput, CalibrationData, ReferenceOutputs, logit_confidence
 from audit_core.config import TrainingRecipe
-from audit_core.metrics import roc_auc, tpr_at_fpr
-from audit_core.references import complementary_in_masks
+from audit_core.stats.metrics import roc_auc, tpr_at_fpr
 from audit_core.targets import TorchTarget
 from audit_core.training import train_classifier
+from audit_core.training.references import complementary_in_masks
 
 RECIPE = TrainingRecipe(hidden_sizes=(128,), epochs=100)
 N_HALF, N_REFERENCES = 250, 8

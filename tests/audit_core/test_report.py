@@ -12,7 +12,7 @@ from PIL import Image
 from audit_core import pipeline
 from audit_core.config import AuditConfig
 from audit_core.data import AuditData, Split
-from audit_core.gate import GatePolicy, check_gate
+from audit_core.gate.check import GatePolicy, check_gate
 from audit_core.report.render import render_html
 from tests.browser import FLAGS, Chromium
 

@@ -5,11 +5,11 @@ import pytest
 import torch
 
 from audit_core.config import TrainingRecipe
+from audit_core.core.errors import ConfigError
 from audit_core.data import Split
-from audit_core.errors import ConfigError
-from audit_core.references import train_models
 from audit_core.training import build_model
 from audit_core.training.cache import ModelCache
+from audit_core.training.references import train_models
 from tests.audit_core.byo import class_images
 
 CNN = TrainingRecipe(architecture="audit_core.training.architectures:small_cnn", epochs=3, batch_size=16)

@@ -7,10 +7,10 @@ import pyarrow.parquet as pq
 import pytest
 from pypdf import PdfReader
 
-from audit_core.artifacts import sha256_file
 from audit_core.config import DEMO_DEFENSES
 from audit_core.defenses import DEFENSES
-from audit_core.deploy import load_params
+from audit_core.defenses.serving import load_params
+from audit_core.results.artifacts import sha256_file
 
 ARTIFACTS = (
     "report.html",

@@ -22,7 +22,7 @@ from prefect.client.schemas.objects import DeploymentStatus
 from prefect.exceptions import ObjectNotFound
 from prefect.settings import PREFECT_API_URL, temporary_settings
 
-from audit_core.errors import ConfigError
+from audit_core.core.errors import ConfigError
 from flows.cli import main
 from flows.serve import config_deployments
 

@@ -4,8 +4,8 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
+from audit_core.core.errors import DataError, capitalised
 from audit_core.data import AuditData, Split
-from audit_core.errors import DataError, capitalised
 from audit_core.targets import Target
 
 

@@ -2,7 +2,7 @@
 
 import xml.etree.ElementTree as ET
 
-from audit_core.gate import GateVerdict, RuleResult
+from audit_core.gate.check import GateVerdict, RuleResult
 
 SUITE = "dynaudit-gate"
 

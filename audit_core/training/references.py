@@ -11,8 +11,8 @@ import torch
 from torch import nn
 
 from audit_core.config import TrainingRecipe
+from audit_core.core.seeding import derive_seed
 from audit_core.data import Split
-from audit_core.seeding import derive_seed
 from audit_core.targets import TorchTarget
 from audit_core.training import build_model, train_classifier
 from audit_core.training.batched import train_classifiers_batched

@@ -19,9 +19,9 @@ from typing import Any
 import pandas as pd
 
 from audit_core.config import AuditConfig, load_model
-from audit_core.errors import AuditInputError, ConfigError
-from audit_core.policy import ATTACK_LIMITS, GatePolicy, policy_mismatch
-from audit_core.results import METRIC_COLUMNS
+from audit_core.config.policy import ATTACK_LIMITS, GatePolicy, policy_mismatch
+from audit_core.core.errors import AuditInputError, ConfigError
+from audit_core.results.tables import METRIC_COLUMNS
 
 _BASIS = {"upper_bound": "upper bound of the 95% interval", "point": "point estimate"}
 

@@ -3,8 +3,8 @@
 The audit points (members, non-members) and the test set are split once into a *tuning* part and a disjoint
 *evaluation* part. Every candidate is scored on the tuning part only; the chosen setting, and each baseline's
 best setting, are then confirmed on the evaluation part, so the reported numbers are not the ones the choice
-was made on. Candidates reuse the logits in :class:`~audit_core.signals.Signals`: nothing is retrained or
-re-queried inside the loop.
+was made on. Candidates reuse the logits in :class:`~audit_core.audit.signals.Signals`: nothing is
+retrained or re-queried inside the loop.
 
 Objectives (under one attacker knowledge, adaptive by default):
 
@@ -27,13 +27,13 @@ import numpy as np
 import optuna
 import pandas as pd
 
+from audit_core.audit.evaluation import ConditionEvaluation, evaluate_condition
+from audit_core.audit.signals import Signals
 from audit_core.config import TuneConfig
+from audit_core.core.errors import AuditInputError
+from audit_core.core.seeding import derive_key, derive_rng
 from audit_core.defenses import DEFENSES, DefenderData, Defense, DynaNoise, Undefended, fit_defense
-from audit_core.errors import AuditInputError
-from audit_core.evaluation import ConditionEvaluation, evaluate_condition
-from audit_core.midput import midput
-from audit_core.seeding import derive_key, derive_rng
-from audit_core.signals import Signals
+from audit_core.stats.midput import midput
 
 TUNED = ("sigma0_sq", "lam", "temperature")
 #: Optuna's search steps: the resolution of the paper's sweeps.

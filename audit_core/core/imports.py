@@ -3,7 +3,7 @@
 import importlib
 from typing import Any
 
-from audit_core.errors import ConfigError, brief
+from audit_core.core.errors import ConfigError, brief
 
 
 def import_object(path: str, field: str) -> Any:

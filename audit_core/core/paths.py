@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from audit_core.errors import AuditInputError
+from audit_core.core.errors import AuditInputError
 
 
 def existing_file(path: Path, field: str, expected: str) -> Path:

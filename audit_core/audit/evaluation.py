@@ -20,8 +20,10 @@ from typing import Any
 import numpy as np
 
 from audit_core.attacks import ATTACKS, AttackInput, CalibrationData, ReferenceOutputs, ShadowOutputs
+from audit_core.audit.signals import Signals
+from audit_core.core.seeding import derive_rng
 from audit_core.defenses import Defense, Undefended
-from audit_core.metrics import (
+from audit_core.stats.metrics import (
     Estimate,
     TprAtFpr,
     balanced_accuracy,
@@ -32,8 +34,6 @@ from audit_core.metrics import (
     roc_auc,
     tpr_at_fpr,
 )
-from audit_core.seeding import derive_rng
-from audit_core.signals import Signals
 
 KNOWLEDGE = ("naive", "adaptive", "averaging")
 FPR_TARGETS = (0.001, 0.01, 0.1)

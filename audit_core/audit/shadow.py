@@ -6,10 +6,10 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from audit_core.audit.signals import LogitSet, check_logits
 from audit_core.config import PredictionsShadowConfig
+from audit_core.core.errors import AuditInputError, DataError
 from audit_core.data import AuditData
-from audit_core.errors import AuditInputError, DataError
-from audit_core.signals import LogitSet, check_logits
 from audit_core.targets.predictions import read_prediction_table
 
 

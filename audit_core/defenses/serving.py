@@ -23,9 +23,9 @@ from typing import Any
 import torch
 from torch import nn
 
+from audit_core.core.errors import ConfigError
 from audit_core.defenses import DynaNoise
 from audit_core.defenses.torch_dynanoise import TorchDynaNoise
-from audit_core.errors import ConfigError
 
 PARAMS_FILE = "dynanoise-params.json"
 PARAMS_SCHEMA = "dynaudit/dynanoise-params"

@@ -19,7 +19,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from audit_core.errors import AuditInputError
+from audit_core.core.errors import AuditInputError
 
 SCHEMA_VERSION = "1"
 

@@ -9,9 +9,9 @@ import numpy as np
 import pandas as pd
 from sklearn.metrics import roc_curve
 
-from audit_core.evaluation import ConditionEvaluation
-from audit_core.metrics import Estimate
-from audit_core.midput import Midput, midput
+from audit_core.audit.evaluation import ConditionEvaluation
+from audit_core.stats.metrics import Estimate
+from audit_core.stats.midput import Midput, midput
 
 METRIC_COLUMNS = [
     "condition",

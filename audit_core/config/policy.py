@@ -1,7 +1,7 @@
 """The gate policy: limits an audit's metrics must stay within (the gate checks them, the report states them).
 
-Kept apart from :mod:`audit_core.gate` so that an audit config can carry a policy (``policy:``) without a
-circular import.
+Kept apart from :mod:`audit_core.gate.check` so that an audit config can carry a policy (``policy:``) without
+a circular import.
 """
 
 from typing import Literal

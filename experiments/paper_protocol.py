@@ -28,15 +28,15 @@ import pandas as pd
 
 from audit_core import pipeline
 from audit_core.attacks import ATTACKS
+from audit_core.audit.evaluation import ConditionEvaluation
+from audit_core.audit.signals import LogitSet, Signals, shadow_split
 from audit_core.config import DEMO_DEFENSES, KNOWLEDGE_MODES, AuditConfig, TrainingRecipe, parse_config
+from audit_core.core.seeding import derive_rng
 from audit_core.data.demo import DEMO_DATASETS
 from audit_core.data.imagenet import pool_folders
 from audit_core.data.images import class_folders, image_files
 from audit_core.defenses import Defense
-from audit_core.evaluation import ConditionEvaluation
-from audit_core.midput import midput
-from audit_core.seeding import derive_rng
-from audit_core.signals import LogitSet, Signals, shadow_split
+from audit_core.stats.midput import midput
 
 BUILT_IN = tuple(DEMO_DATASETS)
 IMAGE_SETS = ("cifar10", "imagenet10")

@@ -2,7 +2,7 @@
 
 import pandas as pd
 
-from audit_core.tuning import SPLITS, comparison, comparison_metrics
+from audit_core.tuning.search import SPLITS, comparison, comparison_metrics
 
 
 def _headline_rows(metrics: pd.DataFrame) -> list[str]:

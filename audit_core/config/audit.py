@@ -1,0 +1,210 @@
+"""The whole audit configuration (``AuditConfig``) and reading it from YAML."""
+
+import hashlib
+import inspect
+import re
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import (
+    Field,
+    field_validator,
+    model_validator,
+)
+
+from audit_core.attacks import ATTACKS
+from audit_core.config.base import (
+    KNOWLEDGE_MODES,
+    Knowledge,
+    StrictModel,
+    load_model,
+    parse_model,
+)
+from audit_core.config.data import DataConfig, DemoDataConfig
+from audit_core.config.defenses import DefenseConfig, DynaNoiseConfig
+from audit_core.config.policy import GatePolicy, policy_mismatch
+from audit_core.config.recipe import TrainingRecipe
+from audit_core.config.runtime import RunnerConfig, ScheduleConfig, ThreadsRunnerConfig
+from audit_core.config.targets import ShadowConfig, TargetConfig, TrainedShadowConfig, TrainedTargetConfig
+from audit_core.config.tune import TuneConfig
+
+DEFAULT_ATTACKS = [
+    "confidence",
+    "loss",
+    "entropy",
+    "modified_entropy",
+    "paper_confidence",
+    "paper_loss",
+    "shadow",
+    "paper_lira",
+    "lira_online",
+    "lira_offline",
+    "rmia",
+    "label_only",
+]
+_NOT_IN_DIGEST = {"run_name", "cache_dir", "output_dir", "id_salt", "schedule", "policy", "runner"}
+_RUN_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
+
+
+class AuditConfig(StrictModel):
+    """One audit: what to attack, with which defenses and attacks, and where to write the results."""
+
+    run_name: str = Field("demo", description="Names the output folder out/<run_name>/.")
+    seed: int = Field(0, ge=0, description="Master seed; every random draw derives from it.")
+    data: DataConfig = Field(
+        default_factory=DemoDataConfig,
+        description="The four audit parts, by kind: demo, table, npz, image_folder, cifar10 or imagenet.",
+    )
+    target: TargetConfig = Field(
+        default_factory=TrainedTargetConfig,
+        description="The audited model, by kind: trained (by dynaudit, the demo), torch_script, "
+        "torch_state_dict, sklearn, onnx, callable or predictions.",
+    )
+    shadow: ShadowConfig = Field(
+        default_factory=TrainedShadowConfig,
+        description="The attacker's shadow model: trained like the target, precomputed predictions, or none.",
+    )
+    recipe: TrainingRecipe = Field(default_factory=TrainingRecipe)
+    defenses: list[DefenseConfig] = Field(default_factory=lambda: [DynaNoiseConfig()])
+    tune: TuneConfig | None = Field(
+        None, description="Tune DynaNoise under an accuracy budget and audit the tuned setting too."
+    )
+    attacks: list[str] = Field(
+        default_factory=lambda: list(DEFAULT_ATTACKS),
+        min_length=1,
+        description="Attacks to run, each at most once.",
+        json_schema_extra={"items": {"type": "string", "enum": sorted(ATTACKS)}},
+    )
+    attack_params: dict[str, dict[str, Any]] = Field(
+        default_factory=dict, description="Hyperparameters per attack name, e.g. {rmia: {gamma: 2.0}}."
+    )
+    knowledge: list[Knowledge] = Field(
+        default_factory=lambda: list(KNOWLEDGE_MODES),
+        min_length=1,
+        description="Attacker knowledge: naive (calibrates on undefended outputs, the paper's protocol), "
+        "adaptive (calibrates on defended outputs), averaging (adaptive, and averages repeated queries).",
+    )
+    max_queries: int = Field(
+        64, ge=1, le=4096, description="Largest query budget of the averaging attacker (doubling from 1)."
+    )
+    shadow_models: int = Field(1, ge=1, le=64, description="Shadow models, all trained on one shadow set.")
+    reference_models: int = Field(
+        8,
+        ge=0,
+        le=1024,
+        description="Reference models for LiRA and RMIA: complementary pairs over the audit points (even).",
+    )
+    trainer: Literal["batched", "processes", "loop"] = Field(
+        "batched",
+        description="How shadow/reference models train: together as one vectorised computation (batched), "
+        "in worker processes with one thread each (processes), or one after another (loop); all three "
+        "give the same models.",
+    )
+    runner: RunnerConfig = Field(
+        default_factory=ThreadsRunnerConfig,
+        description="Where reference models train, by kind: threads (this process, the default) or dask "
+        "(a Dask cluster; the numbers are the same).",
+    )
+    cache_dir: Path | None = Field(
+        Path(".dynaudit-cache"),
+        description="Where trained shadow/reference models are cached; null disables.",
+    )
+    output_dir: Path = Field(Path("out"), description="Folder that receives the run folder.")
+    id_salt: str = Field(
+        "",
+        description="Secret salt for the hashed record ids in the artifacts; empty uses the data "
+        "fingerprint. Never written to any artifact.",
+    )
+    schedule: ScheduleConfig | None = Field(
+        None, description="When `dynaudit serve` runs this config on its own; `dynaudit audit` ignores it."
+    )
+    policy: GatePolicy | None = Field(
+        None,
+        description="Limits the report's summary states a verdict against (the fields of a gate policy file; "
+        "`dynaudit gate --policy` replaces them).",
+    )
+
+    @property
+    def model_label(self) -> str:
+        """Short name of the audited model: its file's stem, or its kind (and architecture if trained)."""
+        for value in self.target.model_dump().values():
+            if isinstance(value, Path):
+                return value.stem
+        if self.target.kind == "trained":
+            return f"trained-{self.recipe.architecture.rpartition(':')[2]}"
+        return self.target.kind
+
+    @property
+    def run_label(self) -> str:
+        """``<run_name>-<model>-<digest>`` names Prefect runs; the digest covers every setting that shapes the
+        numbers (not the run name, folders, salt or schedule)."""
+        settings = self.model_dump_json(exclude=_NOT_IN_DIGEST)
+        return f"{self.run_name}-{self.model_label}-{hashlib.sha256(settings.encode()).hexdigest()[:8]}"
+
+    @field_validator("run_name")
+    @classmethod
+    def _run_name_is_a_folder_name(cls, value: str) -> str:
+        if not _RUN_NAME.match(value):
+            raise ValueError(
+                "must be 1-100 letters, digits, '.', '_' or '-', starting with a letter or digit "
+                "(no path separators)"
+            )
+        return value
+
+    @field_validator("reference_models")
+    @classmethod
+    def _references_come_in_pairs(cls, count: int) -> int:
+        if count % 2 or count == 2:
+            raise ValueError("must be 0 or an even number of at least 4 (complementary pairs, leave-one-out)")
+        return count
+
+    @model_validator(mode="after")
+    def _trainer_suits_the_runner(self) -> "AuditConfig":
+        if self.runner.kind == "dask" and self.trainer == "processes":
+            raise ValueError(
+                "trainer 'processes' cannot run on Dask workers, which may not start processes of their own; "
+                "use trainer 'batched' or 'loop' with runner.kind 'dask'"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _attack_params_fit_their_attacks(self) -> "AuditConfig":
+        for name, params in self.attack_params.items():
+            if name not in self.attacks:
+                raise ValueError(f"attack_params names {name!r}, which is not in attacks")
+            accepted = set(inspect.signature(ATTACKS[name]).parameters)
+            unknown = sorted(set(params) - accepted)
+            if unknown:
+                raise ValueError(
+                    f"attack_params.{name} has unknown parameter {unknown[0]!r}; {name} takes "
+                    f"{', '.join(sorted(accepted)) or 'no parameters'}"
+                )
+        return self
+
+    @model_validator(mode="after")
+    def _policy_fits_the_audit(self) -> "AuditConfig":
+        if self.policy is not None:
+            problem = policy_mismatch(self.policy, self.knowledge, self.attacks, bool(self.defenses))
+            if problem is not None:
+                raise ValueError(problem.rstrip("."))
+        return self
+
+    @field_validator("attacks")
+    @classmethod
+    def _attacks_are_registered(cls, names: list[str]) -> list[str]:
+        unknown = [n for n in names if n not in ATTACKS]
+        if unknown:
+            raise ValueError(f"unknown attack {unknown[0]!r}; expected one of {sorted(ATTACKS)}")
+        if len(set(names)) != len(names):
+            raise ValueError("lists an attack more than once")
+        return names
+
+
+def parse_config(raw: Any, source: str = "config") -> AuditConfig:
+    """Validate a mapping into an :class:`AuditConfig`, raising :class:`ConfigError` with one sentence."""
+    return parse_model(AuditConfig, raw, source)
+
+
+def load_config(path: str | Path) -> AuditConfig:
+    """Read and validate a YAML audit configuration."""
+    return load_model(AuditConfig, path, "Config file")

@@ -1,0 +1,80 @@
+"""Shared pieces of the config models: strict models, kind-tagged unions, one-sentence validation errors."""
+
+import functools
+import operator
+from pathlib import Path
+from typing import Annotated, Any, Literal, TypeVar
+
+import yaml
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Discriminator,
+    Tag,
+    ValidationError,
+)
+
+from audit_core.core.errors import ConfigError
+
+KNOWLEDGE_MODES = ("naive", "adaptive", "averaging")
+Knowledge = Literal["naive", "adaptive", "averaging"]
+M = TypeVar("M", bound=BaseModel)
+
+
+class StrictModel(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def kinds(default: str, *models: type[BaseModel]) -> Any:
+    """A union of ``models`` told apart by their ``kind`` field; a mapping without ``kind`` is ``default``
+    (so configs written before a section had kinds stay valid)."""
+
+    def kind(value: Any) -> str:
+        return value.get("kind", default) if isinstance(value, dict) else getattr(value, "kind", default)
+
+    tagged = [Annotated[m, Tag(m.model_fields["kind"].default)] for m in models]
+    return Annotated[functools.reduce(operator.or_, tagged), Discriminator(kind)]
+
+
+def _describe(error: ValidationError, source: str) -> str:
+    first = error.errors()[0]
+    where = ".".join(str(part) for part in first["loc"]) or "(top level)"
+    message = first["msg"].removeprefix("Value error, ")
+    if first["type"] == "extra_forbidden":
+        return f"{source}: unknown field '{where}'; check its spelling against the {error.title} fields."
+    if first["type"] == "missing":
+        return f"{source}: required field '{where}' is missing."
+    if not first["loc"]:
+        return f"{source}: {message}."
+    value = first.get("input")
+    shown = "" if isinstance(value, dict | list) else f" = {value!r}"
+    return f"{source}: field '{where}'{shown} is invalid: {message}."
+
+
+def parse_model(model: type[M], raw: Any, source: str) -> M:
+    """Validate a mapping into ``model``, raising :class:`ConfigError` with one sentence."""
+    if not isinstance(raw, dict):
+        raise ConfigError(
+            f"{source}: expected a mapping of {model.__name__} fields, got {type(raw).__name__}."
+        )
+    try:
+        return model.model_validate(raw)
+    except ValidationError as error:
+        raise ConfigError(_describe(error, source)) from None
+
+
+def load_model(model: type[M], path: str | Path, what: str) -> M:
+    """Read a YAML file and validate it into ``model``; ``what`` names the file in error messages."""
+    path = Path(path)
+    if not path.is_file():
+        article = "an" if model.__name__[0] in "AEIOU" else "a"
+        raise ConfigError(
+            f"{what} '{path}' does not exist; expected a YAML file with {article} {model.__name__}."
+        )
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (yaml.YAMLError, UnicodeDecodeError) as error:
+        mark = getattr(error, "problem_mark", None)
+        where = f" at line {mark.line + 1}" if mark else ""
+        raise ConfigError(f"{what} '{path}' is not valid YAML{where}.") from None
+    return parse_model(model, raw, source=str(path))

@@ -1,0 +1,134 @@
+"""The ``data:`` section: the four audit parts, by kind."""
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import (
+    Field,
+    model_validator,
+)
+
+from audit_core.config.base import StrictModel, kinds
+
+
+class DemoDataConfig(StrictModel):
+    """A data set shipped with scikit-learn, split at random into the four audit parts."""
+
+    kind: Literal["demo"] = "demo"
+    dataset: Literal["digits", "breast_cancer", "wine", "synthetic"] = Field(
+        "digits",
+        description="scikit-learn data set: digits (8x8 images), a tabular one, or synthetic (a fixed "
+        "make_classification set, 6000 x 20, 10 classes).",
+    )
+    n_members: int = Field(150, ge=2, description="Records that train the target.")
+    n_non_members: int = Field(150, ge=2, description="Held-out records of the same distribution.")
+    n_population: int = Field(600, ge=4, description="Records for the attacker's shadow models.")
+    split_seed: int = Field(0, ge=0, description="Seed of the random split.")
+
+
+class _PartFiles(StrictModel):
+    """One file (or folder) per audit part."""
+
+    members: Path = Field(description="Records that trained the target.")
+    non_members: Path = Field(description="Records of the same distribution the target never saw.")
+    population: Path = Field(description="Further records the attacker may use for shadow models.")
+    test: Path = Field(description="Records that measure the model's accuracy under each defense.")
+    n_classes: int | None = Field(None, ge=2, description="Number of classes; default: largest label + 1.")
+
+
+class TableDataConfig(_PartFiles):
+    """Parquet (.parquet) or CSV (.csv) tables: one row per record."""
+
+    kind: Literal["table"] = "table"
+    label: str = Field("label", description="Column with the integer class label.")
+    id: str | None = Field(None, description="Column with a unique record id; default: file and row number.")
+    features: list[str] | None = Field(
+        None, min_length=1, description="Feature columns in model input order; default: all other columns."
+    )
+
+
+class NpzDataConfig(_PartFiles):
+    """NumPy ``.npz`` archives (no pickled objects): one per part, with named arrays."""
+
+    kind: Literal["npz"] = "npz"
+    features_key: str = Field("x", description="Array of records, shape (n, ...).")
+    labels_key: str = Field("y", description="Array of integer labels, shape (n,).")
+    ids_key: str | None = Field(None, description="Optional array of unique record ids, shape (n,).")
+
+
+class ImageTransformConfig(StrictModel):
+    """How images become model inputs: resize, crop, channels, then per-channel normalisation."""
+
+    resize: int | None = Field(None, ge=1, description="Resize the shorter side to this many pixels.")
+    center_crop: int | None = Field(None, ge=1, description="Crop a centred square of this size.")
+    grayscale: bool = Field(False, description="Convert to one channel.")
+    mean: list[float] | None = Field(None, min_length=1, description="Per-channel mean to subtract.")
+    std: list[float] | None = Field(None, min_length=1, description="Per-channel standard deviation.")
+
+    @model_validator(mode="after")
+    def _mean_and_std_together(self) -> "ImageTransformConfig":
+        if (self.mean is None) != (self.std is None) or (self.mean and len(self.mean) != len(self.std)):
+            raise ValueError("mean and std must be given together, with one value per channel each")
+        if self.std and min(self.std) <= 0:
+            raise ValueError("std values must be positive")
+        return self
+
+
+CIFAR10_TRANSFORM = ImageTransformConfig(mean=[0.4914, 0.4822, 0.4465], std=[0.2470, 0.2435, 0.2616])
+IMAGENET_TRANSFORM = ImageTransformConfig(
+    resize=256, center_crop=224, mean=[0.485, 0.456, 0.406], std=[0.229, 0.224, 0.225]
+)
+
+
+class ImageFolderDataConfig(_PartFiles):
+    """torchvision ImageFolder layout per part: ``<part folder>/<class name>/<image file>``."""
+
+    kind: Literal["image_folder"] = "image_folder"
+    transform: ImageTransformConfig = Field(default_factory=ImageTransformConfig)
+
+
+class PoolDraw(StrictModel):
+    """Records drawn at random, without replacement, from one pool of a standard data set."""
+
+    pool: str = Field(description="Pool name, e.g. train or test (CIFAR-10), train or val (ImageNet).")
+    count: int | None = Field(None, ge=1, description="How many records; default: all that remain.")
+
+
+class _PooledParts(StrictModel):
+    """Audit parts drawn from a data set's own partition (train/test); parts draw in the order listed."""
+
+    root: Path = Field(description="Local folder with the data set (nothing is downloaded).")
+    members: PoolDraw = Field(description="Records the target trained on (a sample of them is enough).")
+    non_members: PoolDraw = Field(description="Records the target never saw.")
+    population: PoolDraw = Field(description="The attacker's records for shadow models.")
+    test: PoolDraw = Field(description="Records that measure accuracy.")
+    split_seed: int = Field(0, ge=0, description="Seed of the random draws.")
+
+
+class Cifar10DataConfig(_PooledParts):
+    """CIFAR-10's python batches (``data_batch_1..5``, ``test_batch``); pools ``train`` and ``test``."""
+
+    kind: Literal["cifar10"] = "cifar10"
+    transform: ImageTransformConfig = Field(default_factory=lambda: CIFAR10_TRANSFORM)
+
+
+class ImageNetDataConfig(_PooledParts):
+    """ImageNet-style class folders: ``root/train`` and ``root/val`` (pools ``train``, ``val``), or class
+    folders directly under ``root`` (one pool ``all``, like the paper's ImageNet-10)."""
+
+    kind: Literal["imagenet"] = "imagenet"
+    classes: list[str] | None = Field(
+        None, min_length=2, description="Class folders to use (e.g. ten wnids); default: all of them."
+    )
+    transform: ImageTransformConfig = Field(default_factory=lambda: IMAGENET_TRANSFORM)
+
+
+DataConfig = kinds(
+    "demo",
+    DemoDataConfig,
+    TableDataConfig,
+    NpzDataConfig,
+    ImageFolderDataConfig,
+    Cifar10DataConfig,
+    ImageNetDataConfig,
+)

@@ -1,0 +1,134 @@
+"""The ``target:`` and ``shadow:`` sections: the audited model and the attacker's shadow model."""
+
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    Field,
+)
+
+from audit_core.config.base import StrictModel, kinds
+
+ImportPath = Annotated[
+    str,
+    Field(
+        pattern=r"^[A-Za-z_][A-Za-z0-9_.]*:[A-Za-z_][A-Za-z0-9_.]*$",
+        description="Python object as package.module:name; dynaudit imports and runs it.",
+    ),
+]
+OutputKind = Literal["logits", "probabilities"]
+
+
+class TrainedTargetConfig(StrictModel):
+    """dynaudit trains the target itself on the member set with ``recipe`` (the demo's target)."""
+
+    kind: Literal["trained"] = "trained"
+
+
+class _QueriedModel(StrictModel):
+    """Options shared by model files dynaudit queries in batches."""
+
+    output: OutputKind = Field("logits", description="What the model returns per class.")
+    batch_size: int = Field(256, ge=1, description="Records per model call.")
+
+
+class TorchScriptTargetConfig(_QueriedModel):
+    """A TorchScript file (``torch.jit.save``)."""
+
+    kind: Literal["torch_script"] = "torch_script"
+    path: Path = Field(description="TorchScript file.")
+
+
+class TorchStateDictTargetConfig(_QueriedModel):
+    """A state dict (``.pt``/``.pth``, loaded with ``weights_only=True``, or ``.safetensors``) plus the code
+    that builds the empty network."""
+
+    kind: Literal["torch_state_dict"] = "torch_state_dict"
+    weights: Path = Field(description="State dict file: .pt, .pth or .safetensors.")
+    architecture: ImportPath = Field(
+        description="Factory returning the torch.nn.Module, package.module:name."
+    )
+    architecture_kwargs: dict[str, Any] = Field(default_factory=dict, description="Keyword arguments.")
+
+
+class SklearnTargetConfig(StrictModel):
+    """A fitted scikit-learn classifier with ``predict_proba``: skops (``.skops``) or, with consent, a
+    pickle (``.joblib``, ``.pkl``, ``.pickle``)."""
+
+    kind: Literal["sklearn"] = "sklearn"
+    path: Path = Field(description="Model file.")
+    trusted_types: list[str] = Field(
+        default_factory=list, description="Extra types to trust in a skops file, e.g. mypkg.MyScaler."
+    )
+    trust_pickle: bool = Field(
+        False, description="Allow joblib/pickle files, which run arbitrary code when loaded."
+    )
+
+
+class OnnxTargetConfig(_QueriedModel):
+    """An ONNX model run by onnxruntime on the CPU; its first input receives the records."""
+
+    kind: Literal["onnx"] = "onnx"
+    path: Path = Field(description="ONNX file.")
+    output_name: str | None = Field(None, description="Model output to read; default: the first.")
+
+
+class CallableTargetConfig(_QueriedModel):
+    """A Python function from a batch of records (numpy array) to logits or probabilities (n, k)."""
+
+    kind: Literal["callable"] = "callable"
+    function: ImportPath = Field(description="The function, package.module:name.")
+    files: list[Path] = Field(
+        default_factory=list, description="Files the function reads (weights, vocabularies); fingerprinted."
+    )
+
+
+class _PredictionTable(StrictModel):
+    """A Parquet table of precomputed outputs: one row per record, one column per class."""
+
+    path: Path = Field(description="Parquet file.")
+    id_column: str = Field("id", description="Column with the record ids of the audit data.")
+    columns: list[str] | None = Field(
+        None, min_length=2, description="Per-class output columns in class order; default: all others."
+    )
+    output: OutputKind = Field("logits", description="What the columns hold.")
+
+
+class PredictionsTargetConfig(_PredictionTable):
+    """A black-box audit: the target's outputs on the audit records, precomputed."""
+
+    kind: Literal["predictions"] = "predictions"
+
+
+TargetConfig = kinds(
+    "trained",
+    TrainedTargetConfig,
+    TorchScriptTargetConfig,
+    TorchStateDictTargetConfig,
+    SklearnTargetConfig,
+    OnnxTargetConfig,
+    CallableTargetConfig,
+    PredictionsTargetConfig,
+)
+
+
+class TrainedShadowConfig(StrictModel):
+    """dynaudit trains one shadow model with ``recipe`` on population records (needs numeric features)."""
+
+    kind: Literal["trained"] = "trained"
+
+
+class PredictionsShadowConfig(_PredictionTable):
+    """Reference models' outputs, precomputed: each row also says whether the record trained that model."""
+
+    kind: Literal["predictions"] = "predictions"
+    in_training_column: str = Field("in_training", description="Boolean column: the record trained it.")
+
+
+class NoShadowConfig(StrictModel):
+    """No shadow model: attacks that calibrate on shadow outputs are skipped."""
+
+    kind: Literal["none"] = "none"
+
+
+ShadowConfig = kinds("trained", TrainedShadowConfig, PredictionsShadowConfig, NoShadowConfig)
