@@ -21,8 +21,9 @@ import pandas as pd
 import torch
 
 from audit_core.config import KNOWLEDGE_MODES
+from audit_core.core.files import write_text_atomic
 from audit_core.pipeline import package_versions
-from audit_core.results.artifacts import write_parquet, write_text_atomic
+from audit_core.results.artifacts import write_parquet
 from audit_core.tuning.search import OBJECTIVES
 from experiments.paper_protocol import (
     ADAPTIVE_ATTACKS,

@@ -6,9 +6,9 @@ import pandas as pd
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
+from audit_core.core.files import write_text_atomic
 from audit_core.gate import check as gate
 from audit_core.gate.reports import junit_xml, markdown_summary
-from audit_core.results.artifacts import write_text_atomic
 
 _IO = {"retries": 2, "retry_delay_seconds": [1, 5], "cache_policy": NO_CACHE}
 

@@ -5,7 +5,6 @@ complete, so a failed run never leaves a half-written folder behind.
 """
 
 import contextlib
-import hashlib
 import json
 import os
 import shutil
@@ -20,6 +19,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from audit_core.core.errors import AuditInputError
+from audit_core.core.files import sha256_file
 
 SCHEMA_VERSION = "1"
 
@@ -56,15 +56,6 @@ def staged_run_folder(output_dir: Path, run_name: str) -> Iterator[Path]:
     shutil.rmtree(retired, ignore_errors=True)
 
 
-def write_text_atomic(path: Path, text: str) -> Path:
-    """Write ``text`` to a temporary file next to ``path``, then rename it into place."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(f".{path.name}.{os.getpid()}.partial")
-    partial.write_text(text, encoding="utf-8")
-    os.replace(partial, path)
-    return path
-
-
 def write_parquet(frame: pd.DataFrame, path: Path, kind: str) -> None:
     """Write ``frame`` with the artifact kind and schema version in the Parquet key-value metadata."""
     table = pa.Table.from_pandas(frame, preserve_index=False)
@@ -74,15 +65,6 @@ def write_parquet(frame: pd.DataFrame, path: Path, kind: str) -> None:
         b"dynaudit.schema_version": SCHEMA_VERSION.encode(),
     }
     pq.write_table(table.replace_schema_metadata(metadata), path)
-
-
-def sha256_file(path: Path) -> str:
-    """SHA-256 of a file's bytes."""
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def write_manifest(folder: Path, provenance: dict[str, Any]) -> Path:

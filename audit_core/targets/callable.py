@@ -11,9 +11,9 @@ from pathlib import Path
 import numpy as np
 
 from audit_core.config import CallableTargetConfig
+from audit_core.core.files import sha256_file
 from audit_core.core.imports import import_object
 from audit_core.core.paths import existing_file
-from audit_core.results.artifacts import sha256_file
 from audit_core.targets.base import ModelTarget, combined_digest
 
 

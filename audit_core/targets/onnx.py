@@ -5,8 +5,8 @@ import onnxruntime as ort
 
 from audit_core.config import OnnxTargetConfig
 from audit_core.core.errors import TargetError, brief
+from audit_core.core.files import sha256_file
 from audit_core.core.paths import existing_file
-from audit_core.results.artifacts import sha256_file
 from audit_core.targets.base import ModelTarget
 
 # ONNX input element type -> numpy dtype the records are cast to

@@ -13,9 +13,9 @@ import pandas as pd
 
 from audit_core.config import PredictionsTargetConfig
 from audit_core.core.errors import TargetError
+from audit_core.core.files import sha256_file
 from audit_core.data import Split
 from audit_core.data.table import read_table, require_columns
-from audit_core.results.artifacts import sha256_file
 from audit_core.targets.base import OutputKind, as_logits
 
 

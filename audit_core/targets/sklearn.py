@@ -16,8 +16,8 @@ import skops.io as sio
 
 from audit_core.config import SklearnTargetConfig
 from audit_core.core.errors import TargetError, brief
+from audit_core.core.files import sha256_file
 from audit_core.core.paths import existing_file, suffix_of
-from audit_core.results.artifacts import sha256_file
 from audit_core.targets.base import ModelTarget
 
 FIELD = "target.path"

@@ -6,8 +6,8 @@ import torch
 
 from audit_core.config import TorchScriptTargetConfig
 from audit_core.core.errors import TargetError, brief
+from audit_core.core.files import sha256_file
 from audit_core.core.paths import existing_file
-from audit_core.results.artifacts import sha256_file
 from audit_core.targets.torch_target import TorchTarget
 
 

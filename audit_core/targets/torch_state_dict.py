@@ -13,9 +13,9 @@ from torch import nn
 
 from audit_core.config import TorchStateDictTargetConfig
 from audit_core.core.errors import TargetError, brief
+from audit_core.core.files import sha256_file
 from audit_core.core.imports import import_object
 from audit_core.core.paths import existing_file, suffix_of
-from audit_core.results.artifacts import sha256_file
 from audit_core.targets.base import combined_digest
 from audit_core.targets.torch_target import TorchTarget
 

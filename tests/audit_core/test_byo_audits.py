@@ -14,9 +14,9 @@ from safetensors.torch import save_file
 from sklearn.linear_model import LogisticRegression
 
 from audit_core.config import DEFAULT_ATTACKS
+from audit_core.core.files import sha256_file
 from audit_core.data import PARTS, load_demo_data
 from audit_core.pipeline import write_run_folder
-from audit_core.results.artifacts import sha256_file
 from tests.audit_core.byo import (
     N_CLASSES,
     N_FEATURES,

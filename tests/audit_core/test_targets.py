@@ -15,8 +15,8 @@ from sklearn.preprocessing import FunctionTransformer, StandardScaler
 
 from audit_core.config import parse_config
 from audit_core.core.errors import TargetError
+from audit_core.core.files import sha256_file
 from audit_core.data import Split
-from audit_core.results.artifacts import sha256_file
 from audit_core.targets import as_logits, open_target
 from tests.audit_core.byo import N_CLASSES, N_FEATURES, blobs, member_mlp
 

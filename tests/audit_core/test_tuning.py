@@ -4,10 +4,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from audit_core.tuning import search as tuning
 from audit_core.audit.signals import LogitSet, Signals
 from audit_core.config import TuneConfig
 from audit_core.defenses import DEFENSES, DefenderData, MemGuard
+from audit_core.tuning import search as tuning
 from audit_core.tuning.search import (
     PAPER_CENTRE,
     Attacker,

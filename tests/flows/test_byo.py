@@ -7,7 +7,7 @@ import skops.io as sio
 import yaml
 from sklearn.linear_model import LogisticRegression
 
-from audit_core.results.artifacts import sha256_file
+from audit_core.core.files import sha256_file
 from flows.cli import main
 from tests.audit_core.byo import RECIPE, tabular_parts, write_tables
 

@@ -8,9 +8,9 @@ import pytest
 from pypdf import PdfReader
 
 from audit_core.config import DEMO_DEFENSES
+from audit_core.core.files import sha256_file
 from audit_core.defenses import DEFENSES
 from audit_core.defenses.serving import load_params
-from audit_core.results.artifacts import sha256_file
 
 ARTIFACTS = (
     "report.html",
