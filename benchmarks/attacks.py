@@ -16,19 +16,19 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 import numpy as np
 import torch
 
-from audit_core import pipeline
 from audit_core.attacks import ATTACKS, AttackInput, CalibrationData, ReferenceOutputs
 from audit_core.audit.evaluation import calibration_data, observe
+from audit_core.audit.run import gather_inputs
 from audit_core.config import AuditConfig
 from audit_core.defenses import Undefended
+from audit_core.results.summary import model_cache_line
 
 
 def demo_table() -> None:
     """Fit + score time of each attack on the demo's undefended outputs (models from the cache)."""
     config = AuditConfig()
-    data = pipeline.load_audit_data(config)
-    cache = pipeline.model_cache(config)
-    _, _, signals = pipeline.trained_signals(config, data, cache)
+    inputs = gather_inputs(config)
+    signals = inputs.signals
     rng = np.random.default_rng(0)
     undefended = Undefended()
     population = AttackInput(observe(undefended, signals.population.logits, rng), signals.population.labels)
@@ -38,7 +38,8 @@ def demo_table() -> None:
         signals.audit_labels,
     )
     print(
-        f"\nDemo ({len(answers)} audit points, {config.reference_models} reference models; {cache.summary()})"
+        f"\nDemo ({len(answers)} audit points, {config.reference_models} reference models)\n"
+        f"{model_cache_line(inputs.model_cache)}"
     )
     print("| attack | fit + score (ms) |\n|---|---|")
     for name in config.attacks:

@@ -18,14 +18,13 @@ import argparse
 import statistics
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime
 
 import numpy as np
 import torch
 import torchvision
 from torch import nn
 
-from audit_core import pipeline
+from audit_core.audit.run import gather_inputs, run_audit
 from audit_core.config import DEMO_DEFENSES, TrainingRecipe, TuneConfig, parse_config
 from audit_core.defenses import DefenderData, DynaNoise, MemGuard, fit_defense
 from audit_core.defenses.torch_dynanoise import TorchDynaNoise
@@ -98,17 +97,10 @@ def tuning_table(n_trials: int) -> None:
         {"defenses": DEMO_DEFENSES, "cache_dir": None, "output_dir": "out/benchmark", "run_name": "audit"}
     )
     start = time.perf_counter()
-    started_at = datetime.now(UTC)
-    data = pipeline.load_audit_data(config)
-    cache = pipeline.model_cache(config)
-    target, fingerprints, signals = pipeline.trained_signals(config, data, cache)
-    defender = pipeline.defender_data(config, target, data, signals)
-    defenses = pipeline.conditions(config, defender)
-    evaluations = [pipeline.evaluate(config, signals, d) for d in defenses]
-    counts = {"all": cache.counts()}
-    result = pipeline.assemble_result(config, data, signals, evaluations, fingerprints, counts, started_at)
-    pipeline.write_run_folder(config, result, defenses)
+    run_audit(config, write=True)
     audit_seconds = time.perf_counter() - start
+    inputs = gather_inputs(config)  # the same signals again, for the tuner alone
+    data, signals, defender = inputs.data, inputs.signals, inputs.defender
 
     rows = [("one full audit (9 conditions, 3 attacker knowledges, report)", audit_seconds)]
     for baselines, label in (

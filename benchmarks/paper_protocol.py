@@ -22,8 +22,8 @@ import torch
 
 from audit_core.config import KNOWLEDGE_MODES
 from audit_core.core.files import write_text_atomic
-from audit_core.pipeline import package_versions
 from audit_core.results.artifacts import write_parquet
+from audit_core.results.provenance import package_versions
 from audit_core.tuning.search import OBJECTIVES
 from experiments.paper_protocol import (
     ADAPTIVE_ATTACKS,

@@ -22,12 +22,12 @@ from prefect import flow
 from scipy.special import softmax
 from torch import nn
 
-from audit_core import pipeline
 from audit_core.attacks import ATTACKS, AttackInput, CalibrationData, ReferenceOutputs
+from audit_core.audit.inputs import load_audit_data
+from audit_core.audit.models import train_references, train_target
 from audit_core.config import AuditConfig, DaskRunnerConfig
 from audit_core.core.seeding import derive_rng, derive_seed
 from audit_core.stats.metrics import roc_auc
-from audit_core.training.cache import ModelCache
 from audit_core.training.references import TRAINERS, complementary_in_masks
 from flows.training import on_task_runner
 
@@ -36,7 +36,7 @@ DASK_WORKERS = 2
 
 def lira_auc(models: list, in_mask: np.ndarray, config: AuditConfig, target_probs: np.ndarray) -> float:
     """Online LiRA's AUC on the demo's undefended outputs with ``models`` as references."""
-    data = pipeline.load_audit_data(config)
+    data = load_audit_data(config)
     points = data.audit_points()
     references = ReferenceOutputs(
         audit=np.stack(
@@ -58,12 +58,10 @@ def train_on_dask(
 ) -> tuple[list[nn.Module], float]:
     """The ``n_models`` reference models of ``config`` trained as Prefect tasks on ``runner``, and the
     seconds it took (starting a local cluster included)."""
-    data = pipeline.load_audit_data(config)
-    config = config.model_copy(update={"reference_models": n_models})
+    data = load_audit_data(config)
+    config = config.model_copy(update={"reference_models": n_models, "cache_dir": None})
     start = time.perf_counter()
-    models, _ = pipeline.train_references(
-        config, data, {}, ModelCache(None), run_groups=on_task_runner(runner)
-    )
+    models, _, _ = train_references(config, data, {}, run_groups=on_task_runner(runner))
     return [m.module for m in models], time.perf_counter() - start
 
 
@@ -78,9 +76,9 @@ def main() -> None:
         config = config.model_copy(
             update={"recipe": config.recipe.model_copy(update={"epochs": args.epochs})}
         )
-    data = pipeline.load_audit_data(config)
+    data = load_audit_data(config)
     points = data.audit_points()
-    target = pipeline.train_target(config, data)
+    target = train_target(config, data)
     target_probs = softmax(target.logits(points.features), axis=1)
     print(
         f"Demo recipe: {config.recipe.epochs} epochs, batch {config.recipe.batch_size}, hidden "

@@ -15,10 +15,12 @@ from pathlib import Path
 import torch
 from pypdf import PdfReader
 
-from audit_core import pipeline
+from audit_core.audit.run import run_audit
+from audit_core.audit.write import policy_verdict
 from audit_core.config import load_config
 from audit_core.report.context import build_context
 from audit_core.report.render import render_html, write_report
+from audit_core.results.provenance import record_salt
 
 DEMO = Path(__file__).resolve().parents[1] / "configs" / "demo.yaml"
 
@@ -40,9 +42,9 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(1)
     config = load_config(args.config)
-    run = pipeline.run_audit(config)
-    verdict = pipeline.policy_verdict(config, run.result.metrics_table())
-    salt = pipeline.record_salt(config, run.result.provenance["fingerprints"])
+    run = run_audit(config)
+    verdict = policy_verdict(config, run.result.metrics_table())
+    salt = record_salt(config, run.result.provenance["fingerprints"])
 
     def context() -> dict:
         return build_context(run.result, run.defenses, salt, run.tuning, verdict)

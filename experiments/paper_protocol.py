@@ -26,10 +26,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from audit_core import pipeline
 from audit_core.attacks import ATTACKS
+from audit_core.audit.conditions import conditions, evaluate
 from audit_core.audit.evaluation import ConditionEvaluation
+from audit_core.audit.inputs import load_audit_data
+from audit_core.audit.run import gather_inputs
 from audit_core.audit.signals import LogitSet, Signals, shadow_split
+from audit_core.audit.split import split_for_tuning
 from audit_core.config import DEMO_DEFENSES, KNOWLEDGE_MODES, AuditConfig, TrainingRecipe, parse_config
 from audit_core.core.seeding import derive_rng
 from audit_core.data.demo import DEMO_DATASETS
@@ -37,6 +40,7 @@ from audit_core.data.imagenet import pool_folders
 from audit_core.data.images import class_folders, image_files
 from audit_core.defenses import Defense
 from audit_core.stats.midput import midput
+from audit_core.tuning.step import tune_dynanoise
 
 BUILT_IN = tuple(DEMO_DATASETS)
 IMAGE_SETS = ("cifar10", "imagenet10")
@@ -243,7 +247,7 @@ def evaluate_protocol(config: AuditConfig, signals: Signals, defense: Defense) -
     """Every attack under every attacker knowledge, each calibrated on its own shadow models (the target's
     released answers are drawn from the same seed in every part, so all attacks see the same answers)."""
     parts = [
-        pipeline.evaluate(
+        evaluate(
             config.model_copy(update={"attacks": list(attacks)}),
             calibration_signals(signals, models, attacks),
             defense,
@@ -262,15 +266,15 @@ def run_protocol(settings: ProtocolSettings) -> ProtocolResult:
     """Load and split the data, train every model, tune DynaNoise, evaluate every condition, tabulate."""
     split = paper_split(settings)
     config = audit_config(settings, split)
-    data = pipeline.load_audit_data(config)
+    data = load_audit_data(config)
     shadow_sets = shadow_split(
         data.population, split.shadow_in, split.shadow_out, derive_rng(config.seed, "shadow-split")
     )
-    target, _, signals = pipeline.trained_signals(config, data, pipeline.model_cache(config), shadow_sets)
-    signals = balanced(signals, derive_rng(config.seed, "balanced-evaluation"))
-    defender = pipeline.defender_data(config, target, data, signals)
-    tuning, evaluation = pipeline.tune_dynanoise(config, signals, defender)
-    undefended, paper, *baselines, tuned = pipeline.conditions(config, defender, tuning.chosen)
+    inputs = gather_inputs(config, data=data, shadow_sets=shadow_sets)
+    signals = balanced(inputs.signals, derive_rng(config.seed, "balanced-evaluation"))
+    tuning_part, evaluation = split_for_tuning(config, signals)
+    tuning = tune_dynanoise(config, tuning_part, evaluation, inputs.defender)
+    undefended, paper, *baselines, tuned = conditions(config, inputs.defender, tuning.chosen)
     rows = {"no defense": undefended, "DynaNoise (paper)": paper, "DynaNoise (tuned)": tuned}
     rows |= {b.name: b for b in baselines}
     evaluations = {name: evaluate_protocol(config, evaluation, d) for name, d in rows.items()}

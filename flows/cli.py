@@ -125,7 +125,7 @@ def _check_scheduler(runner: RunnerConfig) -> None:
 
 
 def _check_inputs(config: AuditConfig) -> None:
-    from audit_core.pipeline import check_inputs  # imported late: it loads torch, torchvision and skops
+    from audit_core.audit.inputs import check_inputs  # imported late: it loads torch, torchvision and skops
 
     check_inputs(config)
     _check_scheduler(config.runner)

@@ -15,14 +15,14 @@ from prefect.settings import PREFECT_API_URL, temporary_settings
 from prefect.task_runners import TaskRunner, ThreadPoolTaskRunner
 from prefect_dask import DaskTaskRunner
 
-from audit_core import pipeline
+from audit_core.audit import models
 from audit_core.config import AuditConfig, DaskRunnerConfig, RunnerConfig, ThreadsRunnerConfig
 from audit_core.data import AuditData
 from audit_core.targets import TorchTarget
 from audit_core.training.references import GroupRunner, GroupsFor, StateArrays, TrainingGroup
 from flows.progress import TerminalProgress
 from tasks.artifacts import artifact_key, progress_reporter
-from tasks.audit_tasks import train_model_group
+from tasks.steps import train_model_group
 
 
 def _threads(config: ThreadsRunnerConfig) -> TaskRunner:
@@ -64,7 +64,7 @@ def on_task_runner(config: RunnerConfig) -> GroupRunner:
         with task_runner(config) as runner, temporary_settings(updates={PREFECT_API_URL: api_url}):
             one_thread = config.kind == "dask"
             futures = {
-                runner.submit(train_model_group, {"group": group, "one_torch_thread": one_thread}): group
+                runner.submit(train_model_group, {"group": group, "one_thread": one_thread}): group
                 for group in groups_for(parallel_slots(runner))
             }
             for future in as_completed(list(futures)):
@@ -92,10 +92,9 @@ def train_references(
     """Train (or reuse) the reference models on complementary halves of the audit points, one task per
     group on the configured runner, with a progress bar in the terminal and a Prefect progress artifact;
     return them with their IN/OUT masks and the model cache's counts."""
-    cache = pipeline.model_cache(config)
     progress = _reference_progress(config.run_name) if config.reference_models else None
-    references, in_mask = pipeline.train_references(
-        config, data, fingerprints, cache, progress, on_task_runner(config.runner)
+    references, in_mask, counts = models.train_references(
+        config, data, fingerprints, on_model_done=progress, run_groups=on_task_runner(config.runner)
     )
-    get_run_logger().info("Reference models: %s", cache.summary())
-    return references, in_mask, cache.counts()
+    get_run_logger().info("Reference models: trained %d, reused %d", counts["trained"], counts["reused"])
+    return references, in_mask, counts

@@ -1,29 +1,23 @@
 """The tuning flow: choose DynaNoise's parameters under an accuracy budget and compare the baselines."""
 
-from datetime import UTC, datetime
 from pathlib import Path
 
 import pandas as pd
 from prefect import flow
 from prefect.artifacts import create_markdown_artifact
 
+from audit_core.audit.run import run_tuning
 from audit_core.config import AuditConfig, TuneConfig
 from audit_core.results.summary import tuning_table
-from flows.audit import gather_inputs
+from flows.audit import flow_steps
 from tasks.artifacts import artifact_key
-from tasks.tune_tasks import tune_dynanoise, write_tuning_artifacts
 
 
 @flow(name="dynaudit-tune", flow_run_name="tune-{config.run_label}", log_prints=True)
 def tune(config: AuditConfig) -> Path:
     """Tune DynaNoise (``config.tune``, or the defaults) and write the chosen parameters, every trial and the
     front of DynaNoise and the baselines to ``output_dir/<run_name>-tune``; return that folder."""
-    started_at = datetime.now(UTC)
-    inputs = gather_inputs(config)
-    tuning, _ = tune_dynanoise(config, inputs.signals, inputs.defender)
-    run_dir = write_tuning_artifacts(
-        config, inputs.data, tuning, inputs.fingerprints, inputs.model_cache, started_at
-    )
+    tuning, run_dir = run_tuning(config, steps=flow_steps())
     objective = (config.tune or TuneConfig()).objective
     table = tuning_table(pd.read_parquet(run_dir / "front.parquet"), objective)
     create_markdown_artifact(

@@ -1,5 +1,5 @@
 """The attacker's shadow model outputs, by ``shadow.kind``: trained here with the recipe on population data
-(see :func:`audit_core.pipeline.shadow_outputs`), read from reference predictions, or absent."""
+(see :func:`audit_core.audit.models.shadow_outputs`), read from reference predictions, or absent."""
 
 from dataclasses import dataclass
 

@@ -11,7 +11,7 @@ from audit_core.targets.sklearn import open_sklearn
 from audit_core.targets.torch_script import open_torch_script
 from audit_core.targets.torch_state_dict import open_torch_state_dict
 
-# The "trained" kind is not here: dynaudit trains that target itself (audit_core.pipeline.train_target).
+# The "trained" kind is not here: dynaudit trains that target itself (audit_core.audit.models.train_target).
 OPENERS: dict[str, Callable[[Any], Target]] = {
     "torch_script": open_torch_script,
     "torch_state_dict": open_torch_state_dict,

@@ -29,9 +29,10 @@ import pandas as pd
 
 from audit_core.audit.evaluation import ConditionEvaluation, evaluate_condition
 from audit_core.audit.signals import Signals
+from audit_core.audit.split import SPLIT_PARTS
 from audit_core.config import TuneConfig
 from audit_core.core.errors import AuditInputError
-from audit_core.core.seeding import derive_key, derive_rng
+from audit_core.core.seeding import derive_key
 from audit_core.defenses import DEFENSES, DefenderData, Defense, DynaNoise, Undefended, fit_defense
 from audit_core.stats.midput import midput
 
@@ -47,7 +48,6 @@ PAPER_SWEEPS = {
 }
 #: The paper's best CIFAR-10 setting: the first Optuna trial when it lies inside the search ranges.
 PAPER_BEST = {"sigma0_sq": 0.3, "lam": 2.0, "temperature": 10.0}
-SPLIT_PARTS = ("members", "non_members", "test")  # what the tuning/evaluation split divides
 SPLITS = ("tuning", "evaluation")
 METRICS = ("accuracy", "accuracy_drop", "midput", "mean_asr", "worst_case_advantage", "tpr_at_1pct_fpr")
 FRONT_COLUMNS = [
@@ -80,33 +80,6 @@ OBJECTIVES = {
     "worst_case_advantage": Objective("worst_case_advantage", "minimize", "worst_case_advantage"),
     "tpr_at_1pct_fpr": Objective("tpr_at_1pct_fpr", "minimize", "tpr_at_1pct_fpr"),
 }
-
-
-def tuning_size(part: str, size: int, tuning_fraction: float) -> int:
-    """How many of a part's ``size`` points go to the tuning split; one sentence if a side would be empty."""
-    n_tuning = round(tuning_fraction * size)
-    if not 0 < n_tuning < size:
-        raise AuditInputError(
-            f"The {part} set has {size} points, too few to split into tuning and evaluation parts at "
-            f"tune.tuning_fraction = {tuning_fraction}."
-        )
-    return n_tuning
-
-
-def split_signals(
-    signals: Signals, tuning_fraction: float, rng: np.random.Generator
-) -> tuple[Signals, Signals]:
-    """Disjoint (tuning, evaluation) parts of the members, non-members and test points, each split at
-    random in proportion ``tuning_fraction``, with the reference models' logits on the same audit points;
-    the shadow outputs and the population are shared by both."""
-    index: dict[str, tuple[np.ndarray, np.ndarray]] = {}
-    for name in SPLIT_PARTS:
-        size = len(getattr(signals, name))
-        n_tuning = tuning_size(name, size, tuning_fraction)
-        order = rng.permutation(size)
-        index[name] = (np.sort(order[:n_tuning]), np.sort(order[n_tuning:]))
-    parts = [signals.select(**{name: rows[side] for name, rows in index.items()}) for side in (0, 1)]
-    return parts[0], parts[1]
 
 
 @dataclass(frozen=True)
@@ -375,8 +348,3 @@ def tune(
         for split, s in zip(SPLITS, (tuning, evaluation), strict=True)
     }
     return TuningResult(chosen, trials, pd.DataFrame(rows)[FRONT_COLUMNS], config, sizes)
-
-
-def tuning_split(signals: Signals, config: TuneConfig) -> tuple[Signals, Signals]:
-    """The (tuning, evaluation) split of ``signals`` that ``config`` asks for (seeded by ``config.seed``)."""
-    return split_signals(signals, config.tuning_fraction, derive_rng(config.seed, "tuning-split"))

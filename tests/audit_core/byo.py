@@ -9,7 +9,8 @@ import torch
 from PIL import Image
 from torch import nn
 
-from audit_core import pipeline
+from audit_core.audit.inputs import check_inputs
+from audit_core.audit.run import run_audit as run_plain_audit
 from audit_core.config import AuditConfig, parse_config
 from audit_core.results.tables import AuditResult
 from tests.audit_core.models import mlp
@@ -134,5 +135,5 @@ def config(tmp_path: Path, **fields) -> AuditConfig:
 
 def run_audit(config: AuditConfig) -> AuditResult:
     """The audit flow's steps without Prefect, after the CLI's input check."""
-    pipeline.check_inputs(config)
-    return pipeline.run_audit(config).result
+    check_inputs(config)
+    return run_plain_audit(config).result

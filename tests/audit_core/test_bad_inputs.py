@@ -18,7 +18,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import FunctionTransformer
 
-from audit_core.pipeline import check_inputs
+from audit_core.audit.inputs import check_inputs
 from flows import cli
 from flows.cli import main
 from tests.audit_core.byo import (

@@ -1,4 +1,4 @@
-"""Every target kind and data format through a full audit (plain pipeline functions, no Prefect)."""
+"""Every target kind and data format through a full audit (the plain composition, no Prefect)."""
 
 import warnings
 from dataclasses import dataclass
@@ -13,10 +13,10 @@ import torch
 from safetensors.torch import save_file
 from sklearn.linear_model import LogisticRegression
 
+from audit_core.audit.write import write_run_folder
 from audit_core.config import DEFAULT_ATTACKS
 from audit_core.core.files import sha256_file
 from audit_core.data import PARTS, load_demo_data
-from audit_core.pipeline import write_run_folder
 from tests.audit_core.byo import (
     N_CLASSES,
     N_FEATURES,

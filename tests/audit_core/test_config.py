@@ -3,6 +3,7 @@ from pathlib import Path
 
 import pytest
 
+from audit_core.audit.conditions import build_defense
 from audit_core.config import (
     DEMO_DEFENSES,
     DEMO_SETTINGS,
@@ -14,7 +15,6 @@ from audit_core.config import (
 )
 from audit_core.core.errors import ConfigError
 from audit_core.defenses import DEFENSES
-from audit_core.pipeline import build_defense
 
 
 def test_defaults_use_the_papers_dynanoise_parameters():

@@ -3,8 +3,8 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from audit_core import pipeline
 from audit_core.audit.evaluation import doubling_schedule, evaluate_condition, near_duplicate, observe
+from audit_core.audit.run import gather_inputs
 from audit_core.config import AuditConfig
 from audit_core.defenses import DynaNoise, TemperatureScaling, Undefended
 
@@ -12,8 +12,7 @@ from audit_core.defenses import DynaNoise, TemperatureScaling, Undefended
 @pytest.fixture(scope="module")
 def signals():
     config = AuditConfig(cache_dir=None, reference_models=4, recipe={"epochs": 30})
-    data = pipeline.load_audit_data(config)
-    return pipeline.trained_signals(config, data, pipeline.model_cache(config))[2]
+    return gather_inputs(config).signals
 
 
 ATTACKS = ["loss", "lira_online", "rmia", "label_only"]

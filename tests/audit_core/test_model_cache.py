@@ -1,7 +1,8 @@
 import pytest
 import torch
 
-from audit_core import pipeline
+from audit_core.audit import models as audit_models
+from audit_core.audit.inputs import load_audit_data
 from audit_core.config import AuditConfig, TrainingRecipe
 from audit_core.core.errors import ConfigError
 from audit_core.training import build_model
@@ -18,27 +19,28 @@ def _config(tmp_path, **recipe):
 
 
 def _train_all(config):
-    data = pipeline.load_audit_data(config)
+    data = load_audit_data(config)
     fingerprints = {"data": data.fingerprint(), "target": "t" * 64}
-    cache = pipeline.model_cache(config)
-    shadow_in, _ = pipeline.split_shadow_data(config, data)
-    shadows = pipeline.train_shadows(config, data, shadow_in, fingerprints, cache)
-    references, _ = pipeline.train_references(config, data, fingerprints, cache)
-    return cache, [m.fingerprint() for m in shadows + references]
+    cache = audit_models.model_cache(config)
+    shadow_in, _ = audit_models.split_shadow_data(config, data)
+    shadows = audit_models.train_shadows(config, data, shadow_in, fingerprints, cache)
+    references, _, counts = audit_models.train_references(config, data, fingerprints)
+    totals = {kind: cache.counts()[kind] + counts[kind] for kind in counts}
+    return totals, [m.fingerprint() for m in shadows + references]
 
 
 def test_a_second_run_trains_nothing_and_reuses_identical_models(tmp_path):
     first, weights = _train_all(_config(tmp_path))
-    assert (first.trained, first.reused) == (5, 0)
+    assert first == {"trained": 5, "reused": 0}
     second, reused_weights = _train_all(_config(tmp_path))
-    assert (second.trained, second.reused) == (0, 5)
+    assert second == {"trained": 0, "reused": 5}
     assert reused_weights == weights
 
 
 def test_a_changed_recipe_retrains_everything(tmp_path):
     _train_all(_config(tmp_path))
     changed, _ = _train_all(_config(tmp_path, learning_rate=0.01))
-    assert (changed.trained, changed.reused) == (5, 0)
+    assert changed == {"trained": 5, "reused": 0}
 
 
 def test_an_interrupted_run_resumes_with_the_models_it_finished(tmp_path):
@@ -48,7 +50,7 @@ def test_an_interrupted_run_resumes_with_the_models_it_finished(tmp_path):
         lost.unlink()
     (tmp_path / "cache" / "models" / "half-written.123.partial").write_bytes(b"\x00" * 10)
     resumed, resumed_weights = _train_all(_config(tmp_path))
-    assert (resumed.trained, resumed.reused) == (2, 3)
+    assert resumed == {"trained": 2, "reused": 3}
     assert resumed_weights == weights
 
 
@@ -69,7 +71,7 @@ def test_recipes_with_sgd_and_a_factory_train_and_key_the_cache_separately(tmp_p
     _, adam = _train_all(_config(tmp_path))
     sgd_cache, sgd = _train_all(_config(tmp_path, optimizer="sgd", learning_rate=0.05))
     factory_cache, factory = _train_all(_config(tmp_path, architecture=f"{__name__}:tiny_net"))
-    assert sgd_cache.trained == 5 and factory_cache.trained == 5
+    assert sgd_cache["trained"] == 5 and factory_cache["trained"] == 5
     assert len({*adam, *sgd, *factory}) == 15
     model = build_model(TrainingRecipe(architecture=f"{__name__}:tiny_net"), n_features=64, n_classes=10)
     assert [p.shape for p in model.parameters() if p.ndim == 2] == [(7, 64), (10, 7)]
@@ -105,22 +107,18 @@ def test_process_parallel_training_gives_the_same_models(tmp_path):
 
 def test_the_cached_models_and_then_each_finished_one_are_reported_to_the_callback(tmp_path):
     config = _config(tmp_path).model_copy(update={"trainer": "loop"})
-    data = pipeline.load_audit_data(config)
+    data = load_audit_data(config)
     fingerprints = {"data": "d", "target": "t"}
     first, second = [], []
-    pipeline.train_references(
-        config, data, fingerprints, pipeline.model_cache(config), lambda *c: first.append(c)
-    )
-    pipeline.train_references(
-        config, data, fingerprints, pipeline.model_cache(config), lambda *c: second.append(c)
-    )
+    audit_models.train_references(config, data, fingerprints, on_model_done=lambda *c: first.append(c))
+    audit_models.train_references(config, data, fingerprints, on_model_done=lambda *c: second.append(c))
     assert first == [(0, 4), (1, 4), (2, 4), (3, 4), (4, 4)]
     assert second == [(4, 4)], "the second run finds every model in the cache"
 
 
 def test_a_parallel_runner_gets_a_group_per_slot_and_may_finish_them_in_any_order(tmp_path):
     config = _config(tmp_path).model_copy(update={"cache_dir": None})
-    data = pipeline.load_audit_data(config)
+    data = load_audit_data(config)
     fingerprints = {"data": data.fingerprint(), "target": "t" * 64}
     planned = []
 
@@ -130,11 +128,10 @@ def test_a_parallel_runner_gets_a_group_per_slot_and_may_finish_them_in_any_orde
         for group in reversed(groups):
             yield group, train_group(group)
 
-    cache = pipeline.model_cache(config)
-    parallel, _ = pipeline.train_references(
-        config, data, fingerprints, cache, run_groups=two_slots_last_group_first
+    parallel, _, counts = audit_models.train_references(
+        config, data, fingerprints, run_groups=two_slots_last_group_first
     )
-    here, _ = pipeline.train_references(config, data, fingerprints, pipeline.model_cache(config))
+    here, _, _ = audit_models.train_references(config, data, fingerprints)
     assert planned == [(0, 1), (2, 3)]
     assert [m.fingerprint() for m in parallel] == [m.fingerprint() for m in here]
-    assert cache.counts() == {"trained": 4, "reused": 0}
+    assert counts == {"trained": 4, "reused": 0}

@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from audit_core import pipeline
+from audit_core.audit.inputs import load_audit_data
+from audit_core.audit.run import run_audit
 from audit_core.config import AuditConfig
 from audit_core.data import AuditData, Split
 from audit_core.gate.check import GatePolicy, check_gate
@@ -27,7 +28,7 @@ pytestmark = pytest.mark.skipif(
 
 def _marked_data(config: AuditConfig) -> AuditData:
     """The demo data with the marker value planted in every record's first feature."""
-    data = pipeline.load_audit_data(config)
+    data = load_audit_data(config)
 
     def mark(split: Split) -> Split:
         features = split.features.astype(np.float64)
@@ -51,8 +52,8 @@ def run_dir(tmp_path_factory):
         tune={"n_trials": 8, "budget": 0.03, "baselines": False},
         policy=POLICY,
     )
-    run = pipeline.run_audit(config, _marked_data(config))
-    return pipeline.write_run_folder(config, run.result, run.defenses, run.tuning), run.result
+    run = run_audit(config, data=_marked_data(config), write=True)
+    return run.run_dir, run.result
 
 
 def test_html_renders_in_headless_chromium_without_console_errors(run_dir, tmp_path):

@@ -5,6 +5,7 @@ import pandas as pd
 import pytest
 
 from audit_core.audit.signals import LogitSet, Signals
+from audit_core.audit.split import split_signals
 from audit_core.config import TuneConfig
 from audit_core.defenses import DEFENSES, DefenderData, MemGuard
 from audit_core.tuning import search as tuning
@@ -15,7 +16,6 @@ from audit_core.tuning.search import (
     comparison,
     paper_grid,
     pareto_mask,
-    split_signals,
     tune,
 )
 

@@ -1,10 +1,12 @@
 import json
 
+import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 from prefect.client.orchestration import get_client
 from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
 
+from audit_core.audit.run import run_audit
 from audit_core.config import AuditConfig
 from audit_core.defenses import DynaNoise
 from flows.audit import audit
@@ -62,3 +64,24 @@ def test_audit_flow_with_tune_adds_the_tuned_condition_and_reports_on_the_evalua
     for name in ("tuning.parquet", "front.parquet", "front.svg", "report.pdf"):
         assert (run_dir / name).is_file()
     assert "Tuned DynaNoise and the baselines" in (run_dir / "report.html").read_text()
+
+
+def test_the_flow_and_the_plain_composition_write_identical_metrics_and_scores(prefect_api_url, tmp_path):
+    config = AuditConfig(
+        run_name="same",
+        output_dir=tmp_path / "flow",
+        cache_dir=tmp_path / "cache",
+        recipe={"epochs": 20},
+        reference_models=4,
+        max_queries=4,
+        tune={"n_trials": 4, "baselines": False, "budget": 0.05},
+    )
+    flow_dir = audit(config)
+    plain = run_audit(
+        config.model_copy(update={"output_dir": tmp_path / "plain", "cache_dir": None}), write=True
+    )
+    assert plain.run_dir == tmp_path / "plain" / "same"
+    for table in ("metrics.parquet", "scores.parquet"):
+        from_flow, from_plain = pd.read_parquet(flow_dir / table), pd.read_parquet(plain.run_dir / table)
+        assert len(from_flow) > 0
+        pd.testing.assert_frame_equal(from_flow, from_plain, check_exact=True)

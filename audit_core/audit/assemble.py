@@ -1,0 +1,91 @@
+"""The audit's result: evaluations, audited points, provenance, the chosen defense and the explorer's data."""
+
+from datetime import datetime
+from typing import Any
+
+import numpy as np
+from scipy import stats
+
+from audit_core.audit.conditions import build_defense
+from audit_core.audit.evaluation import ConditionEvaluation
+from audit_core.audit.signals import (
+    Signals,
+)
+from audit_core.config import AuditConfig
+from audit_core.core.seeding import derive_seed
+from audit_core.data import AuditData
+from audit_core.defenses import DynaNoise
+from audit_core.report.explorer import explorer_payload
+from audit_core.results.provenance import record_salt, run_provenance
+from audit_core.results.tables import AuditResult, hash_record_ids
+from audit_core.tuning.search import TuningResult
+
+
+def chosen_dynanoise(config: AuditConfig, tuning: TuningResult | None) -> DynaNoise | None:
+    """The DynaNoise setting the report centres on: the tuned one, else the first configured (or none)."""
+    if tuning is not None:
+        return tuning.chosen
+    built = (build_defense(d, config.seed) for d in config.defenses)
+    return next((d for d in built if isinstance(d, DynaNoise)), None)
+
+
+def explorer_data(
+    config: AuditConfig,
+    signals: Signals,
+    evaluations: list[ConditionEvaluation],
+    salt: str,
+    dynanoise: DynaNoise | None,
+    budget: float | None,
+) -> dict[str, Any] | None:
+    """The report explorer's payload starting at ``dynanoise`` with the tuning's accuracy ``budget`` (None
+    without a DynaNoise)."""
+    if dynanoise is None:
+        return None
+    baseline = evaluations[0]
+    strongest = max(baseline.outcomes, key=lambda o: o.auc.value)
+    ids = np.concatenate([signals.members.ids, signals.non_members.ids])
+    return explorer_payload(
+        audit_logits=np.vstack([signals.members.logits, signals.non_members.logits]),
+        labels=signals.audit_labels,
+        is_member=signals.is_member,
+        hashed_ids=hash_record_ids(ids, salt),
+        exposure=stats.rankdata(strongest.scores),
+        test_logits=signals.test.logits,
+        test_labels=signals.test.labels,
+        defense=dynanoise,
+        budget=budget,
+        seed=derive_seed(config.seed, "explorer"),
+    )
+
+
+def assemble_result(
+    config: AuditConfig,
+    data: AuditData,
+    signals: Signals,
+    evaluations: list[ConditionEvaluation],
+    fingerprints: dict[str, str],
+    model_cache: dict[str, dict[str, int]],
+    started_at: datetime,
+    tuning: TuningResult | None = None,
+) -> AuditResult:
+    """Bundle the evaluations with the ids of the audited points (all of them, or the evaluation split when
+    the run tunes), the run's provenance, the chosen defense and the explorer data; ``model_cache`` says per
+    role how many shadow/reference models were trained and how many reused."""
+    provenance = run_provenance(config, data, fingerprints, model_cache, started_at)
+    provenance["audited_points"] = {"members": len(signals.members), "non_members": len(signals.non_members)}
+    dynanoise = chosen_dynanoise(config, tuning)
+    chosen = dynanoise.label if dynanoise is not None else None
+    if chosen is None and len(evaluations) > 1:
+        chosen = evaluations[1].condition
+    budget = None if tuning is None else tuning.config.budget
+    salt = record_salt(config, fingerprints)
+    return AuditResult(
+        run_name=config.run_name,
+        evaluations=evaluations,
+        record_ids=np.concatenate([signals.members.ids, signals.non_members.ids]),
+        labels=signals.audit_labels,
+        is_member=signals.is_member,
+        provenance=provenance,
+        chosen=chosen,
+        explorer=explorer_data(config, signals, evaluations, salt, dynanoise, budget),
+    )

@@ -1,0 +1,64 @@
+"""The audited conditions: the defender's own data, the undefended model and each defense, fitted."""
+
+import numpy as np
+
+from audit_core.audit.evaluation import ConditionEvaluation, evaluate_condition
+from audit_core.audit.signals import (
+    Signals,
+)
+from audit_core.config import AuditConfig, DefenseConfig
+from audit_core.core.seeding import derive_rng
+from audit_core.data import AuditData, Split
+from audit_core.defenses import DEFENSES, DefenderData, Defense, DynaNoise, Undefended, fit_defense
+from audit_core.targets import Target
+
+RANDOM_INPUTS = 1000  # queries of the target on random inputs, for HAMP's reference outputs
+
+
+def random_inputs_possible(config: AuditConfig, data: AuditData) -> bool:
+    return config.target.kind != "predictions" and np.issubdtype(data.population.features.dtype, np.number)
+
+
+def build_defense(defense: DefenseConfig, seed: int) -> Defense:
+    """The Defense object for one configured defense (``seed``: the run seed)."""
+    return DEFENSES[defense.name](**defense.defense_params(seed))
+
+
+def defender_data(config: AuditConfig, target: Target, data: AuditData, signals: Signals) -> DefenderData:
+    """What the defender computes with its own model: the shadow's outputs on its in/out records (standing
+    in for a model the defender trains like the target) and the target's logits on random inputs drawn
+    uniformly per feature between the population's minimum and maximum; each absent where impossible."""
+    random_logits = None
+    if random_inputs_possible(config, data):
+        features = data.population.features
+        rng = derive_rng(config.seed, "random-inputs")
+        random_inputs = rng.uniform(
+            features.min(axis=0), features.max(axis=0), size=(RANDOM_INPUTS, *features.shape[1:])
+        ).astype(features.dtype)
+        ids = np.array([f"random:{i}" for i in range(RANDOM_INPUTS)])
+        random_logits = target.query(Split(random_inputs, np.zeros(RANDOM_INPUTS, dtype=np.int64), ids))
+    return DefenderData(
+        member_logits=signals.shadow_members.logits if signals.has_shadow else None,
+        non_member_logits=signals.shadow_non_members.logits if signals.has_shadow else None,
+        random_input_logits=random_logits,
+    )
+
+
+def conditions(config: AuditConfig, defender: DefenderData, tuned: DynaNoise | None = None) -> list[Defense]:
+    """The undefended baseline, each configured defense and the tuned DynaNoise (if any), all fitted."""
+    defenses = [Undefended(), *(build_defense(d, config.seed) for d in config.defenses)]
+    defenses += [tuned] if tuned is not None else []
+    return [fit_defense(d, defender, config.seed) for d in defenses]
+
+
+def evaluate(config: AuditConfig, signals: Signals, defense: Defense) -> ConditionEvaluation:
+    """Run the configured attacks against one condition under every configured attacker knowledge."""
+    return evaluate_condition(
+        signals,
+        defense,
+        config.attacks,
+        seed=config.seed,
+        knowledge=config.knowledge,
+        max_queries=config.max_queries,
+        attack_params=config.attack_params,
+    )

@@ -1,0 +1,87 @@
+"""The input check: every input probed before any expensive work, one sentence on the first problem."""
+
+from audit_core.attacks import ATTACKS
+from audit_core.audit.conditions import random_inputs_possible
+from audit_core.audit.models import split_shadow_data
+from audit_core.audit.shadow import read_shadow, require_numeric_features
+from audit_core.audit.signals import (
+    target_signals,
+)
+from audit_core.audit.split import SPLIT_PARTS, tuning_size
+from audit_core.config import AuditConfig
+from audit_core.core.errors import AuditInputError
+from audit_core.data import AuditData, load_data
+from audit_core.defenses import DEFENSES
+from audit_core.targets import open_target
+
+PROBE_ROWS = 16  # records per audit part that check_inputs sends through the target
+
+
+def load_audit_data(config: AuditConfig) -> AuditData:
+    """The audit data named by the config, checked to suit the models dynaudit must train on it."""
+    data = load_data(config.data)
+    for field, trains in (
+        ("target.kind", config.target.kind == "trained"),
+        ("shadow.kind", config.shadow.kind == "trained"),
+        ("reference_models", config.reference_models > 0),
+    ):
+        if trains:
+            require_numeric_features(data, field)
+    return data
+
+
+def check_inputs(config: AuditConfig) -> None:
+    """Check every input before any expensive work: read the data, open the target and query it on a few
+    records of each part, read reference predictions, size the shadow split, and make sure some requested
+    attack has the inputs it needs.
+
+    Raises :class:`AuditInputError` with one sentence on the first problem. The CLI runs it before
+    starting Prefect, so bad input never reaches a flow run or the output folder.
+    """
+    data = load_audit_data(config)
+    target = None if config.target.kind == "trained" else open_target(config.target)
+    if target is not None:
+        free = config.target.kind == "predictions"  # a table lookup: check every record, not a sample
+        target_signals(target, data, limit=None if free else PROBE_ROWS)
+    if config.shadow.kind == "trained":
+        split_shadow_data(config, data)
+    elif config.shadow.kind == "predictions":
+        read_shadow(config.shadow, data)
+    lacking = {
+        "shadow": config.shadow.kind == "none",
+        "references": config.reference_models == 0,
+        "target_population": target is not None and not target.covers(data.population),
+    }
+    needs = {name: sorted(n for n in ATTACKS[name].requires if lacking[n]) for name in config.attacks}
+    if all(needs.values()):
+        details = ", ".join(
+            f"{name} needs {' and '.join(n.replace('_', ' ') for n in missing)}"
+            for name, missing in needs.items()
+        )
+        raise AuditInputError(
+            f"No requested attack can run ({details}); give a shadow (shadow.kind) or reference models "
+            "(reference_models), or request an attack that needs neither, such as label_only."
+        )
+    if config.tune is not None:
+        for part in SPLIT_PARTS:
+            tuning_size(part, len(getattr(data, part)), config.tune.tuning_fraction)
+    defender_lacks = {
+        "shadow": config.shadow.kind == "none",
+        "random_inputs": not random_inputs_possible(config, data),
+    }
+    for index, defense in enumerate(config.defenses):
+        missing = sorted(n for n in DEFENSES[defense.name].requires if defender_lacks[n])
+        if missing:
+            needs = " and ".join(DEFENDER_INPUTS[n] for n in missing)
+            raise AuditInputError(
+                f"defenses.{index} ({defense.name}) needs {needs}, which this audit cannot provide; remove "
+                "it or change target.kind / shadow.kind."
+            )
+
+
+#: What a fitted defense may need from the defender's side, in words (keys of ``Defense.requires``).
+DEFENDER_INPUTS = {
+    "shadow": "a shadow model's outputs on its in/out records (shadow.kind trained or predictions)",
+    "random_inputs": "the target's answers to random inputs (a model with numeric features, not a "
+    "predictions table)",
+}

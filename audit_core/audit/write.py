@@ -1,0 +1,76 @@
+"""The run folder and the tuning folder, each written atomically; the config policy's verdict on the way."""
+
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from audit_core.config import AuditConfig
+from audit_core.defenses import Defense
+from audit_core.defenses.serving import PARAMS_FILE, save_params
+from audit_core.gate.check import GateVerdict, check_gate, read_metrics
+from audit_core.report.context import build_context
+from audit_core.report.plots import pareto_front
+from audit_core.report.render import write_report
+from audit_core.results.artifacts import staged_run_folder, write_manifest, write_parquet
+from audit_core.results.provenance import record_salt
+from audit_core.results.tables import AuditResult
+from audit_core.tuning.search import TuningResult
+
+
+def write_tuning_files(folder: Path, tuning: TuningResult, provenance: dict[str, Any]) -> None:
+    """The chosen parameters (``dynanoise-params.json``), the trial table, the front and its figure."""
+    save_params(folder / PARAMS_FILE, tuning.chosen, {"run_name": provenance["run_name"], **tuning.summary()})
+    write_parquet(tuning.trials, folder / "tuning.parquet", "tuning")
+    write_parquet(tuning.front, folder / "front.parquet", "front")
+    (folder / "front.svg").write_text(pareto_front(tuning), encoding="utf-8")
+
+
+def policy_verdict(
+    config: AuditConfig, metrics: pd.DataFrame, previous_metrics: Path | None = None
+) -> GateVerdict | None:
+    """The verdict of the config's policy on ``metrics`` (and against a previous run's metrics.parquet when
+    given); None without a policy."""
+    if config.policy is None:
+        return None
+    previous = None if previous_metrics is None else read_metrics(previous_metrics)
+    return check_gate(config.policy, metrics, previous)
+
+
+def write_run_folder(
+    config: AuditConfig,
+    result: AuditResult,
+    defenses: list[Defense],
+    tuning: TuningResult | None = None,
+    previous_metrics: Path | None = None,
+) -> Path:
+    """Write every artifact of the run to ``output_dir/run_name`` atomically and return that folder; with a
+    policy in the config, its verdict goes on the report's summary page and into the manifest."""
+    salt = record_salt(config, result.provenance["fingerprints"])
+    metrics = result.metrics_table()
+    verdict = policy_verdict(config, metrics, previous_metrics)
+    with staged_run_folder(config.output_dir, config.run_name) as folder:
+        write_parquet(metrics, folder / "metrics.parquet", "metrics")
+        write_parquet(result.scores_table(salt), folder / "scores.parquet", "scores")
+        write_parquet(result.averaging_table(), folder / "averaging.parquet", "averaging")
+        write_parquet(result.roc_table(), folder / "roc.parquet", "roc")
+        if tuning is not None:
+            write_tuning_files(folder, tuning, result.provenance)
+        write_report(build_context(result, defenses, salt, tuning, verdict), folder)
+        verdict_record = {} if verdict is None else {"verdict": verdict.summary()}
+        write_manifest(folder, {**result.provenance, **verdict_record})
+    return config.output_dir / config.run_name
+
+
+def tuning_run_name(config: AuditConfig) -> str:
+    """The folder ``dynaudit tune`` writes: ``<run_name>-tune``."""
+    return f"{config.run_name}-tune"
+
+
+def write_tuning_folder(config: AuditConfig, tuning: TuningResult, provenance: dict[str, Any]) -> Path:
+    """Write a tuning run (parameters, trials, front, manifest) to ``output_dir/<run_name>-tune``."""
+    name = tuning_run_name(config)
+    with staged_run_folder(config.output_dir, name) as folder:
+        write_tuning_files(folder, tuning, provenance)
+        write_manifest(folder, {**provenance, "tuning": tuning.summary()})
+    return config.output_dir / name
