@@ -2,7 +2,6 @@
 
 from pathlib import Path
 
-import pandas as pd
 from prefect import flow
 from prefect.artifacts import create_markdown_artifact
 
@@ -19,7 +18,7 @@ def tune(config: AuditConfig) -> Path:
     front of DynaNoise and the baselines to ``output_dir/<run_name>-tune``; return that folder."""
     tuning, run_dir = run_tuning(config, steps=flow_steps())
     objective = (config.tune or TuneConfig()).objective
-    table = tuning_table(pd.read_parquet(run_dir / "front.parquet"), objective)
+    table = tuning_table(tuning.front, objective)
     create_markdown_artifact(
         key=artifact_key("tune", config.run_name),
         markdown=f"# DynaNoise tuning `{config.run_name}`\n\nChosen: `{tuning.chosen.label}`\n\n"

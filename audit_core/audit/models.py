@@ -1,6 +1,7 @@
 """The target, shadow and reference models of an audit: trained here (through the model cache) or opened."""
 
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
@@ -49,16 +50,32 @@ def train_shadows(
     config: AuditConfig, data: AuditData, shadow_in: Split, fingerprints: dict[str, str], cache: ModelCache
 ) -> list[TorchTarget]:
     """Shadow models trained like the target on the shadow set (population data only), one seed each."""
+    in_mask = np.ones((config.shadow_models, len(shadow_in)), dtype=bool)
+    return _train_with_recipe(config, data, shadow_in, in_mask, "shadow", fingerprints, cache)
+
+
+def _train_with_recipe(
+    config: AuditConfig,
+    data: AuditData,
+    records: Split,
+    in_mask: np.ndarray,
+    role: str,
+    fingerprints: dict[str, str],
+    cache: ModelCache,
+    **options: Any,
+) -> list[TorchTarget]:
+    """One model per row of ``in_mask``, trained with the config's recipe and trainer through ``cache``."""
     return train_models(
-        shadow_in,
-        np.ones((config.shadow_models, len(shadow_in)), dtype=bool),
-        role="shadow",
+        records,
+        in_mask,
+        role=role,
         n_classes=data.n_classes,
         recipe=config.recipe,
         seed=config.seed,
         fingerprints=fingerprints,
         cache=cache,
         trainer=config.trainer,
+        **options,
     )
 
 
@@ -125,16 +142,14 @@ def train_references(
         len(points), config.reference_models, derive_rng(config.seed, "references")
     )
     cache = model_cache(config)
-    models = train_models(
+    models = _train_with_recipe(
+        config,
+        data,
         points,
         in_mask,
-        role="reference",
-        n_classes=data.n_classes,
-        recipe=config.recipe,
-        seed=config.seed,
-        fingerprints=fingerprints,
-        cache=cache,
-        trainer=config.trainer,
+        "reference",
+        fingerprints,
+        cache,
         run_groups=run_groups,
         on_model_done=on_model_done,
     )

@@ -71,10 +71,10 @@ def test_the_flow_and_the_plain_composition_write_identical_metrics_and_scores(p
         run_name="same",
         output_dir=tmp_path / "flow",
         cache_dir=tmp_path / "cache",
-        recipe={"epochs": 20},
+        recipe={"epochs": 40},
         reference_models=4,
         max_queries=4,
-        tune={"n_trials": 4, "baselines": False, "budget": 0.05},
+        tune={"n_trials": 6, "baselines": False, "budget": 0.05},
     )
     flow_dir = audit(config)
     plain = run_audit(
