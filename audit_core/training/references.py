@@ -151,7 +151,8 @@ def train_models(
 
     ``trainer`` names an entry of :data:`TRAINERS`: ``"batched"`` trains the missing models together in
     groups of up to :data:`BATCH_OF_MODELS`, ``"processes"`` in worker processes with one thread each,
-    ``"loop"`` one after another; all three give identical models. ``run_groups(groups_for)`` trains the
+    ``"loop"`` one after another; ``"processes"`` gives the loop's models exactly, ``"batched"`` up to
+    float32 rounding (see :mod:`audit_core.training.batched`). ``run_groups(groups_for)`` trains the
     groups ``groups_for(slots)`` returns (``slots``: how many groups it trains at once) and yields each with
     its models' weights as it finishes: :func:`train_here` by default, Prefect tasks on a Dask cluster in
     ``flows/training.py``. Every finished group is cached at once, so an interrupted run loses at most the
