@@ -6,6 +6,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGE = ROOT / "audit_core"
 FORBIDDEN = ("prefect", "tasks", "flows")
@@ -91,6 +93,7 @@ def test_no_module_imports_a_layer_above_its_own():
     assert not above, "\n".join(above)
 
 
+@pytest.mark.slow  # imports all of torch, sklearn, weasyprint...: about 20 s on 2 busy cores
 def test_importing_every_audit_core_module_loads_no_prefect():
     code = (
         "import importlib, sys\n"
