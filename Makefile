@@ -1,4 +1,5 @@
-# The two commands: `make demo` and `make test`. Both bootstrap .venv idempotently first.
+# The two commands: `make demo` and `make test` (`make test-fast`: the same without the slow tests).
+# All bootstrap .venv idempotently first.
 PYTHON ?= python3
 VENV := .venv
 STAMP := $(VENV)/.installed
@@ -9,7 +10,7 @@ export PREFECT_SERVER_ANALYTICS_ENABLED ?= false
 export PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS ?= 120
 export DO_NOT_TRACK ?= 1
 
-.PHONY: demo test lint lock bootstrap system-packages clean
+.PHONY: demo test test-fast lint lock bootstrap system-packages clean
 
 # Debian packages the tests use: headless Chromium (HTML report) and poppler (PDF pages and text).
 SYSTEM_TOOLS := chromium pdftoppm pdftotext
@@ -44,6 +45,10 @@ lint: $(STAMP)
 
 test: lint system-packages
 	$(BIN)/python -m pytest -q
+
+# The quick loop: lint, then every test not marked slow.
+test-fast: lint system-packages
+	$(BIN)/python -m pytest -q -m "not slow"
 
 clean:
 	rm -rf $(VENV) out .pytest_cache .ruff_cache

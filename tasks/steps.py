@@ -4,13 +4,12 @@ task name, its retries and no Prefect caching. No logic lives here."""
 from dataclasses import replace
 from typing import Any
 
-import torch
 from prefect import task
 from prefect.cache_policies import NO_CACHE
-from threadpoolctl import threadpool_limits
 
 from audit_core.audit.run import Steps
 from audit_core.training.references import StateArrays, TrainingGroup, train_group
+from audit_core.training.references import one_thread as single_thread
 
 # In-memory arrays and models pass between these tasks, so Prefect does not cache them; work is reused across
 # runs by the content-hashed model cache (audit_core/training/cache.py) instead.
@@ -50,6 +49,5 @@ def train_model_group(group: TrainingGroup, one_thread: bool = False) -> list[St
     slots assume."""
     if not one_thread:
         return train_group(group)
-    torch.set_num_threads(1)
-    with threadpool_limits(limits=1):
+    with single_thread():
         return train_group(group)

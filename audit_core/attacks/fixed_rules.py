@@ -5,6 +5,7 @@ cross-entropy < 0.5); ``label_only`` is the gap attack (member if correctly clas
 output-perturbation defense which keeps the predicted label can push below.
 """
 
+from abc import abstractmethod
 from typing import Self
 
 import numpy as np
@@ -19,9 +20,14 @@ def _strictly_above(threshold: float) -> float:
 
 
 class FixedRuleAttack(Attack):
-    """An attack whose decision threshold is a constant; ``fit`` learns nothing."""
+    """An attack whose decision threshold is a constant; ``fit`` learns nothing but sets ``threshold_``."""
+
+    @abstractmethod
+    def rule_threshold(self) -> float:
+        """The published rule's decision threshold on the score."""
 
     def fit(self, calibration: CalibrationData) -> Self:
+        self.threshold_ = self.rule_threshold()
         return self
 
 
@@ -33,7 +39,9 @@ class PaperConfidenceAttack(FixedRuleAttack):
 
     def __init__(self, *, threshold: float = 0.9) -> None:
         self.threshold = threshold
-        self.threshold_ = _strictly_above(threshold)
+
+    def rule_threshold(self) -> float:
+        return _strictly_above(self.threshold)
 
     def score(self, outputs: AttackInput) -> np.ndarray:
         return outputs.probs.max(axis=1)
@@ -47,7 +55,9 @@ class PaperLossAttack(FixedRuleAttack):
 
     def __init__(self, *, max_loss: float = 0.5) -> None:
         self.max_loss = max_loss
-        self.threshold_ = _strictly_above(-max_loss)
+
+    def rule_threshold(self) -> float:
+        return _strictly_above(-self.max_loss)
 
     def score(self, outputs: AttackInput) -> np.ndarray:
         return safe_log(true_class_probability(outputs.probs, outputs.labels))
@@ -58,7 +68,9 @@ class LabelOnlyAttack(FixedRuleAttack):
     """Member if the released output's top label is the true label (Yeom et al.'s gap attack)."""
 
     name = "label_only"
-    threshold_ = 0.5
+
+    def rule_threshold(self) -> float:
+        return 0.5
 
     def score(self, outputs: AttackInput) -> np.ndarray:
         return (outputs.probs.argmax(axis=1) == outputs.labels).astype(np.float64)

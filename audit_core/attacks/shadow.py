@@ -35,7 +35,6 @@ class ShadowModelAttack(Attack):
 
     name = "shadow"
     requires = frozenset({"shadow"})
-    threshold_ = 0.0  # the log-odds of membership; 0 is probability one half
 
     def __init__(self, *, regularisation: float = 1.0) -> None:
         self.regularisation = regularisation
@@ -46,6 +45,7 @@ class ShadowModelAttack(Attack):
             StandardScaler(), LogisticRegression(C=self.regularisation, max_iter=1000)
         )
         self.classifier_.fit(output_features(shadow.outputs), shadow.is_member)
+        self.threshold_ = 0.0  # the score is the log-odds of membership; 0 is probability one half
         return self
 
     def score(self, outputs: AttackInput) -> np.ndarray:

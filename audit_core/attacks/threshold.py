@@ -22,7 +22,6 @@ class ThresholdAttack(Attack):
     """Member if ``statistic(output) >= threshold of its class``, thresholds learned on shadow outputs."""
 
     requires = frozenset({"shadow"})
-    threshold_ = 0.0
 
     def __init__(self, *, per_class: bool = True) -> None:
         self.per_class = per_class
@@ -48,6 +47,7 @@ class ThresholdAttack(Attack):
                     self.class_thresholds_[c] = best_balanced_accuracy_threshold(
                         values[classes == c], members
                     )
+        self.threshold_ = 0.0  # scores are relative to the point's class threshold
         return self
 
     def score(self, outputs: AttackInput) -> np.ndarray:

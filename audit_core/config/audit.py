@@ -97,8 +97,9 @@ class AuditConfig(StrictModel):
     trainer: Literal["batched", "processes", "loop"] = Field(
         "batched",
         description="How shadow/reference models train: together as one vectorised computation (batched), "
-        "in worker processes with one thread each (processes), or one after another (loop); all three "
-        "give the same models.",
+        "in worker processes with one thread each (processes), or one after another (loop). processes gives "
+        "the loop's models exactly; batched the same models up to float32 rounding, which on some CPUs "
+        "differs in the last bits and grows over long training.",
     )
     runner: RunnerConfig = Field(
         default_factory=ThreadsRunnerConfig,

@@ -4,10 +4,12 @@ import multiprocessing
 import os
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import numpy as np
 import torch
+from threadpoolctl import threadpool_limits
 from torch import nn
 
 from audit_core.config import TrainingRecipe
@@ -28,16 +30,30 @@ def _train_loop(sets: list, n_classes: int, recipe: TrainingRecipe, *, seeds: li
     ]
 
 
-def _train_one_single_threaded(args: tuple) -> dict:
+@contextmanager
+def one_thread() -> Iterator[None]:
+    """One torch thread and one BLAS/OpenMP thread inside the block, for a worker that owns one CPU slot;
+    torch's thread count is restored after it."""
+    before = torch.get_num_threads()
     torch.set_num_threads(1)
+    try:
+        with threadpool_limits(1):
+            yield
+    finally:
+        torch.set_num_threads(before)
+
+
+def _train_one_single_threaded(args: tuple) -> dict:
     (x, y), n_classes, recipe, seed = args
-    return train_classifier(x, y, n_classes, recipe, seed=seed).state_dict()
+    with one_thread():
+        return train_classifier(x, y, n_classes, recipe, seed=seed).state_dict()
 
 
 def _train_in_processes(
     sets: list, n_classes: int, recipe: TrainingRecipe, *, seeds: list[int]
 ) -> list[nn.Module]:
-    """One model per worker process (spawned, one torch thread each); weights come back as state dicts."""
+    """One model per worker process (spawned, one torch and one BLAS thread each); weights come back as
+    state dicts."""
     context = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(max_workers=min(PROCESS_WORKERS, len(sets)), mp_context=context) as pool:
         states = list(
@@ -135,7 +151,8 @@ def train_models(
 
     ``trainer`` names an entry of :data:`TRAINERS`: ``"batched"`` trains the missing models together in
     groups of up to :data:`BATCH_OF_MODELS`, ``"processes"`` in worker processes with one thread each,
-    ``"loop"`` one after another; all three give identical models. ``run_groups(groups_for)`` trains the
+    ``"loop"`` one after another; ``"processes"`` gives the loop's models exactly, ``"batched"`` up to
+    float32 rounding (see :mod:`audit_core.training.batched`). ``run_groups(groups_for)`` trains the
     groups ``groups_for(slots)`` returns (``slots``: how many groups it trains at once) and yields each with
     its models' weights as it finishes: :func:`train_here` by default, Prefect tasks on a Dask cluster in
     ``flows/training.py``. Every finished group is cached at once, so an interrupted run loses at most the

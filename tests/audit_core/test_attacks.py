@@ -1,53 +1,12 @@
 import numpy as np
 import pytest
 from scipy import stats
-from scipy.special import softmax
 
 from audit_core.attacks import ATTACKS, AttackInput, CalibrationData, ShadowOutputs
-from audit_core.config import TrainingRecipe
 from audit_core.stats.metrics import roc_auc
 from audit_core.targets import TorchTarget
 from audit_core.training import train_classifier
-
-RECIPE = TrainingRecipe(hidden_sizes=(128,), epochs=150)
-
-
-def _blobs(n: int, seed: int, n_classes: int = 10, d: int = 20) -> tuple[np.ndarray, np.ndarray]:
-    """Noisy class blobs: learnable, but a small training set is memorised rather than generalised."""
-    rng = np.random.default_rng(seed)
-    centres = np.random.default_rng(1234).normal(0, 1.0, size=(n_classes, d))
-    labels = rng.integers(0, n_classes, size=n)
-    return (centres[labels] + rng.normal(0, 3.0, size=(n, d))).astype(np.float32), labels
-
-
-def _outputs(model: TorchTarget, x: np.ndarray, y: np.ndarray) -> AttackInput:
-    return AttackInput(softmax(model.logits(x), axis=1), y)
-
-
-@pytest.fixture(scope="module")
-def memorised():
-    """A target and a shadow trained like it, each on 100 noisy points; outputs on in and out points."""
-    x_in, y_in = _blobs(100, seed=1)
-    x_out, y_out = _blobs(100, seed=2)
-    sx_in, sy_in = _blobs(100, seed=3)
-    sx_out, sy_out = _blobs(100, seed=4)
-    target = TorchTarget(train_classifier(x_in, y_in, 10, RECIPE, seed=0))
-    shadow = TorchTarget(train_classifier(sx_in, sy_in, 10, RECIPE, seed=1))
-    calibration = CalibrationData(
-        shadow=ShadowOutputs(
-            AttackInput(
-                np.vstack([_outputs(shadow, sx_in, sy_in).probs, _outputs(shadow, sx_out, sy_out).probs]),
-                np.r_[sy_in, sy_out],
-            ),
-            np.r_[np.ones(100, bool), np.zeros(100, bool)],
-        )
-    )
-    evaluated = AttackInput(
-        np.vstack([_outputs(target, x_in, y_in).probs, _outputs(target, x_out, y_out).probs]),
-        np.r_[y_in, y_out],
-    )
-    return calibration, evaluated, np.r_[np.ones(100, bool), np.zeros(100, bool)]
-
+from tests.audit_core.attack_data import SHADOW_RECIPE, blobs, released
 
 SHADOW_ATTACKS = sorted(name for name, cls in ATTACKS.items() if "references" not in cls.requires)
 
@@ -67,10 +26,10 @@ def test_attack_is_at_chance_when_both_sets_are_held_out(memorised, name):
     """Members and non-members both drawn from data the target never saw: AUC ~ 0.5 within 4 standard
     deviations of the Mann-Whitney null, sqrt((m + n + 1) / (12 m n))."""
     calibration, _, _ = memorised
-    target = TorchTarget(train_classifier(*_blobs(100, seed=1), 10, RECIPE, seed=0))
-    first, second = _blobs(150, seed=5), _blobs(150, seed=6)
+    target = TorchTarget(train_classifier(*blobs(100, seed=1), 10, SHADOW_RECIPE, seed=0))
+    first, second = blobs(150, seed=5), blobs(150, seed=6)
     evaluated = AttackInput(
-        np.vstack([_outputs(target, *first).probs, _outputs(target, *second).probs]),
+        np.vstack([released(target, *first).probs, released(target, *second).probs]),
         np.r_[first[1], second[1]],
     )
     is_member = np.r_[np.ones(150, bool), np.zeros(150, bool)]

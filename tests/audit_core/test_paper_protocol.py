@@ -98,6 +98,7 @@ def test_the_shadow_attacks_use_shadow_model_0_and_paper_lira_models_1_to_3():
     assert lira.references is None, "paper_lira needs no reference models"
 
 
+@pytest.mark.slow  # about 25 s on 2 busy cores
 def test_built_in_path_writes_both_tables_with_the_papers_properties(tmp_path):
     results, tables, provenance = _run(tmp_path, "digits", "--epochs", "30", "--repeats", "1")
     paper, adaptive = (t.set_index("defense") for t in _check_tables(results, tables))
@@ -121,6 +122,7 @@ def test_built_in_path_writes_both_tables_with_the_papers_properties(tmp_path):
     assert adaptive.at["temperature", "averaging_queries"] == 1
 
 
+@pytest.mark.slow  # about 20 s on 2 busy cores
 def test_cifar10_from_a_local_folder_of_python_batches(tmp_path):
     root = write_cifar_batches(tmp_path / "data" / "cifar-10-batches-py", n_per_batch=40)
     args = ["cifar10", str(root.parent), "--pool-size", "200", "--test-size", "40", "--epochs", "2"]
@@ -132,6 +134,7 @@ def test_cifar10_from_a_local_folder_of_python_batches(tmp_path):
     assert results[0].evaluated == {"members": 14, "non_members": 14, "test": 20}
 
 
+@pytest.mark.slow  # about 20 s on 2 busy cores
 def test_imagenet10_from_one_folder_of_class_folders_over_two_seeds(tmp_path, capsys):
     images, labels = class_images(200, seed=3, size=12)
     root = write_image_folder(tmp_path / "imagenet-10", images, labels, ["n015", "n021", "n043"])

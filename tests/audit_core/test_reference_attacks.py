@@ -4,45 +4,8 @@ from scipy import stats
 from scipy.special import softmax
 
 from audit_core.attacks import ATTACKS, AttackInput, CalibrationData, ReferenceOutputs, logit_confidence
-from audit_core.config import TrainingRecipe
 from audit_core.stats.metrics import roc_auc, tpr_at_fpr
-from audit_core.targets import TorchTarget
-from audit_core.training import train_classifier
 from audit_core.training.references import complementary_in_masks
-
-RECIPE = TrainingRecipe(hidden_sizes=(128,), epochs=100)
-N_HALF, N_REFERENCES = 250, 8
-
-
-def _blobs(n: int, seed: int, k: int = 10, d: int = 20) -> tuple[np.ndarray, np.ndarray]:
-    rng = np.random.default_rng(seed)
-    centres = np.random.default_rng(1234).normal(0, 1.0, size=(k, d))
-    labels = rng.integers(0, k, size=n)
-    return (centres[labels] + rng.normal(0, 3.0, size=(n, d))).astype(np.float32), labels
-
-
-@pytest.fixture(scope="module")
-def memorising_audit():
-    """A target memorising 250 noisy points, 250 non-members, 8 reference models on complementary halves."""
-    x, y = _blobs(2 * N_HALF, seed=1)
-    population_x, population_y = _blobs(300, seed=2)
-    is_member = np.arange(2 * N_HALF) < N_HALF
-    target = TorchTarget(train_classifier(x[is_member], y[is_member], 10, RECIPE, seed=0))
-    in_mask = complementary_in_masks(2 * N_HALF, N_REFERENCES, np.random.default_rng(5))
-    references = [
-        TorchTarget(train_classifier(x[m], y[m], 10, RECIPE, seed=10 + i)) for i, m in enumerate(in_mask)
-    ]
-    calibration = CalibrationData(
-        references=ReferenceOutputs(
-            audit=np.stack([softmax(r.logits(x), axis=1) for r in references]),
-            labels=y,
-            in_mask=in_mask,
-            population=np.stack([softmax(r.logits(population_x), axis=1) for r in references]),
-            population_labels=population_y,
-        ),
-        target_population=AttackInput(softmax(target.logits(population_x), axis=1), population_y),
-    )
-    return calibration, AttackInput(softmax(target.logits(x), axis=1), y), is_member
 
 
 def test_online_lira_beats_the_global_loss_threshold_at_low_fpr(memorising_audit):

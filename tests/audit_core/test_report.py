@@ -20,10 +20,13 @@ from tests.browser import FLAGS, Chromium
 MARKER = 0.123456789  # a plausible feature value that must never reach an artifact
 POLICY = {"max_auc": 0.9, "max_accuracy_drop": 0.03}
 
-pytestmark = pytest.mark.skipif(
-    not (shutil.which("chromium") and shutil.which("pdftoppm")),
-    reason="needs chromium and poppler-utils (make bootstrap installs them)",
-)
+pytestmark = [
+    pytest.mark.skipif(
+        not (shutil.which("chromium") and shutil.which("pdftoppm")),
+        reason="needs chromium and poppler-utils (make bootstrap installs them)",
+    ),
+    pytest.mark.slow,  # the shared run_dir is a full demo audit: about 35 s on 2 busy cores, then Chromium
+]
 
 
 def _marked_data(config: AuditConfig) -> AuditData:
