@@ -18,13 +18,12 @@ COMPOSITION = (
     "audit_core.audit.run",
     "audit_core.audit.assemble",
     "audit_core.audit.write",
-    "audit_core.pipeline",  # being dissolved into the modules above
 )
 # Lowest first; a module may import its own layer and those below it. Each entry covers a package's modules.
 LAYERS = (
     ("audit_core.core",),
     ("audit_core.stats",),
-    ("audit_core.attacks", "audit_core.defenses"),
+    ("audit_core.attacks", "audit_core.defenses", "audit_core.deploy"),  # deploy: the old serving path
     ("audit_core.config",),
     ("audit_core.data", "audit_core.targets"),
     ("audit_core.training",),
