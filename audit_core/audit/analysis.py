@@ -47,9 +47,8 @@ METRIC_COLUMNS = [
     "ci_high",
     "note",
 ]  # metrics.parquet
-#: Columns :func:`analyse_scores` needs, and those it uses when present.
+#: The columns :func:`analyse_scores` needs.
 REQUIRED_SCORE_COLUMNS = ("condition", "knowledge", "attack", "is_member", "score")
-OPTIONAL_SCORE_COLUMNS = ("label", "threshold", "queries", "defense")
 GROUP = ["condition", "knowledge", "attack"]
 
 
@@ -274,9 +273,12 @@ def worst_case_row(rows: pd.DataFrame, by: str = "value") -> pd.Series | None:
 
 
 def _group_scores(key: tuple, group: pd.DataFrame) -> AttackScores:
+    name = ", ".join(map(str, key))
+    if group["is_member"].nunique() != 2:
+        raise AuditInputError(f"The scores of {name} need at least one member and one non-member.")
     thresholds = group["threshold"].unique() if "threshold" in group else [None]
     if len(thresholds) != 1:
-        raise AuditInputError(f"The scores of {', '.join(map(str, key))} have more than one threshold.")
+        raise AuditInputError(f"The scores of {name} have more than one threshold.")
     condition, knowledge, attack = key
     return AttackScores(
         condition=condition,
@@ -284,15 +286,15 @@ def _group_scores(key: tuple, group: pd.DataFrame) -> AttackScores:
         attack=attack,
         queries=int(group["queries"].iloc[0]) if "queries" in group else 1,
         scores=group["score"].to_numpy(dtype=np.float64),
-        threshold=None if thresholds[0] is None else float(thresholds[0]),
+        threshold=None if pd.isna(thresholds[0]) else float(thresholds[0]),
     )
 
 
 def analyse_scores(frame: pd.DataFrame, *, seed: int = 0, bootstrap: bool = True) -> pd.DataFrame:
     """Attack metrics, as ``metrics.parquet`` rows, from a long table of scores (one row per audit point,
     condition, knowledge and attack: columns :data:`REQUIRED_SCORE_COLUMNS`, and optionally ``label`` for
-    per-class AUCs, ``threshold`` for the metrics of the attack's hard decisions, ``queries`` and
-    ``defense``). ``seed`` is the run seed the bootstrap intervals derive from."""
+    per-class AUCs, ``threshold`` (empty for none) for the metrics of the attack's hard decisions,
+    ``queries`` and ``defense``). ``seed`` is the run seed the bootstrap intervals derive from."""
     missing = [c for c in REQUIRED_SCORE_COLUMNS if c not in frame.columns]
     if missing:
         raise AuditInputError(f"The scores table has no column '{missing[0]}'.")

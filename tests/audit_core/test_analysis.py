@@ -119,11 +119,14 @@ def test_point_estimates_skip_only_the_bootstrap(signals):
     assert point.advantage == full.advantage and point.per_class_auc == full.per_class_auc
 
 
-def test_the_scores_table_needs_its_columns():
+def test_a_scores_table_it_cannot_analyse_is_refused_in_one_sentence():
+    frame = pd.DataFrame({"condition": "c", "attack": "a", "is_member": [True, False], "score": [1.0, 0.0]})
     with pytest.raises(AuditInputError, match="no column 'knowledge'"):
-        analyse_scores(
-            pd.DataFrame({"condition": ["c"], "attack": ["a"], "is_member": [True], "score": [1.0]})
-        )
+        analyse_scores(frame)
+    with pytest.raises(AuditInputError, match="c, k, a need at least one member and one non-member"):
+        analyse_scores(frame.assign(knowledge="k", is_member=True))
+    with pytest.raises(AuditInputError, match="more than one threshold"):
+        analyse_scores(frame.assign(knowledge="k", threshold=[0.5, 0.6]))
 
 
 def test_worst_case_is_the_first_maximal_outcome(result):
