@@ -14,7 +14,7 @@ from audit_core.stats.midput import Midput, midput
 from audit_core.stats.names import Metric
 
 SCORE_COLUMNS = ["record", "is_member", "label", "condition", "knowledge", "attack", "score"]
-AVERAGING_COLUMNS = ["condition", "attack", "queries", "auc"]
+AVERAGING_COLUMNS = ["condition", "attack", "queries", Metric.AUC]
 ROC_COLUMNS = ["condition", "knowledge", "attack", "fpr", "tpr", "threshold"]
 REGAINED_FRACTION = 0.9  # the averaging attacker "regains" the undefended advantage at 90% of it
 
