@@ -27,8 +27,8 @@ import numpy as np
 import pandas as pd
 
 from audit_core.attacks import ATTACKS
+from audit_core.audit.analysis import ConditionEvaluation, worst_case
 from audit_core.audit.conditions import conditions, evaluate
-from audit_core.audit.evaluation import ConditionEvaluation
 from audit_core.audit.inputs import load_audit_data
 from audit_core.audit.run import gather_inputs
 from audit_core.audit.signals import LogitSet, Signals, shadow_split
@@ -40,6 +40,7 @@ from audit_core.data.imagenet import pool_folders
 from audit_core.data.images import class_folders, image_files
 from audit_core.defenses import Defense
 from audit_core.stats.midput import midput
+from audit_core.stats.names import Metric
 from audit_core.tuning.step import tune_dynanoise
 
 BUILT_IN = tuple(DEMO_DATASETS)
@@ -321,7 +322,8 @@ def adaptive_table(evaluations: dict[str, ConditionEvaluation]) -> pd.DataFrame:
     for name, evaluation in evaluations.items():
         adaptive = {c: evaluation.outcome(a, "adaptive") for c, a in ADAPTIVE_ATTACKS.items()}
         averaging = [evaluation.outcome(a, "averaging") for a in ADAPTIVE_ATTACKS.values()]
-        strongest = max(adaptive.values(), key=lambda o: o.auc.value)
+        strongest = worst_case(adaptive.values())
+        strongest_tpr = worst_case(adaptive.values(), Metric.TPR_AT_FPR_0_01)
         row: dict[str, Any] = {
             "defense": name,
             "condition": evaluation.condition,
@@ -335,9 +337,9 @@ def adaptive_table(evaluations: dict[str, ConditionEvaluation]) -> pd.DataFrame:
             "strongest_auc": strongest.auc.value,
             "strongest_auc_low": strongest.auc.ci_low,
             "strongest_auc_high": strongest.auc.ci_high,
-            "strongest_tpr_at_1pct_fpr": max(o.tpr_at(0.01).tpr.value for o in adaptive.values()),
+            "strongest_tpr_at_1pct_fpr": strongest_tpr.tpr_at(0.01).tpr.value,
             "averaging_queries": averaging[0].queries,
-            "averaging_strongest_auc": max(o.auc.value for o in averaging),
+            "averaging_strongest_auc": worst_case(averaging).auc.value,
         }
         rows.append(row)
     return pd.DataFrame(rows)

@@ -14,6 +14,7 @@ from prefect.artifacts import (
 )
 
 from audit_core.results.summary import summary_table
+from audit_core.stats.names import Metric
 
 
 def artifact_key(kind: str, run_name: str) -> str:
@@ -41,7 +42,9 @@ def publish_run_artifacts(run_name: str, run_dir: Path, cache_line: str) -> None
         f"{summary_table(metrics)}\n",
         description="Before/after membership-inference summary",
     )
-    headline = metrics[(metrics.slice == "all") & metrics.metric.isin(["auc", "tpr_at_fpr_0.01", "midput"])]
+    headline = metrics[
+        (metrics.slice == "all") & metrics.metric.isin([Metric.AUC, Metric.TPR_AT_FPR_0_01, Metric.MIDPUT])
+    ]
     rows = headline[["condition", "knowledge", "attack", "metric", "value", "ci_low", "ci_high"]]
     create_table_artifact(
         key=artifact_key("audit-metrics", run_name),

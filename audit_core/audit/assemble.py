@@ -6,8 +6,8 @@ from typing import Any
 import numpy as np
 from scipy import stats
 
+from audit_core.audit.analysis import ConditionEvaluation, worst_case
 from audit_core.audit.conditions import build_defense
-from audit_core.audit.evaluation import ConditionEvaluation
 from audit_core.audit.signals import (
     Signals,
 )
@@ -42,7 +42,7 @@ def explorer_data(
     if dynanoise is None:
         return None
     baseline = evaluations[0]
-    strongest = max(baseline.outcomes, key=lambda o: o.auc.value)
+    strongest = worst_case(baseline.outcomes)
     ids = np.concatenate([signals.members.ids, signals.non_members.ids])
     return explorer_payload(
         audit_logits=np.vstack([signals.members.logits, signals.non_members.logits]),

@@ -1,8 +1,12 @@
 """The audited conditions: the defender's own data, the undefended model and each defense, fitted."""
 
+from collections.abc import Sequence
+from typing import Any
+
 import numpy as np
 
-from audit_core.audit.evaluation import ConditionEvaluation, evaluate_condition
+from audit_core.audit.analysis import ConditionEvaluation, analyse_condition
+from audit_core.audit.evaluation import KNOWLEDGE, score_condition
 from audit_core.audit.signals import (
     Signals,
 )
@@ -62,3 +66,26 @@ def evaluate(config: AuditConfig, signals: Signals, defense: Defense) -> Conditi
         max_queries=config.max_queries,
         attack_params=config.attack_params,
     )
+
+
+def evaluate_condition(
+    signals: Signals,
+    defense: Defense,
+    attack_names: Sequence[str],
+    *,
+    seed: int,
+    knowledge: Sequence[str] = KNOWLEDGE,
+    max_queries: int = 64,
+    attack_params: dict[str, dict[str, Any]] | None = None,
+) -> ConditionEvaluation:
+    """Score ``defense`` (:func:`score_condition`), then analyse the scores with every interval."""
+    scores = score_condition(
+        signals,
+        defense,
+        attack_names,
+        seed=seed,
+        knowledge=knowledge,
+        max_queries=max_queries,
+        attack_params=attack_params,
+    )
+    return analyse_condition(scores, seed=seed)

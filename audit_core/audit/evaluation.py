@@ -1,4 +1,5 @@
-"""Evaluates one condition (a defense, or none): accuracy, and every attack under each attacker knowledge.
+"""Scores one condition (a defense, or none): the released test answers, and every attack's scores under each
+attacker knowledge; :mod:`audit_core.audit.analysis` turns the scores into metrics.
 
 Attacker knowledge (what the attacker calibrates on, and how it queries):
 
@@ -14,87 +15,17 @@ The target's single-query answers are drawn once per condition and shared by ``n
 """
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
 from audit_core.attacks import ATTACKS, AttackInput, CalibrationData, ReferenceOutputs, ShadowOutputs
+from audit_core.audit.analysis import AttackScores, ConditionScores
 from audit_core.audit.signals import Signals
 from audit_core.core.seeding import derive_rng
 from audit_core.defenses import Defense, Undefended
-from audit_core.stats.metrics import (
-    Estimate,
-    TprAtFpr,
-    balanced_accuracy,
-    epsilon_lower_bound,
-    max_advantage,
-    precision,
-    proportion,
-    roc_auc,
-    tpr_at_fpr,
-)
 
 KNOWLEDGE = ("naive", "adaptive", "averaging")
-FPR_TARGETS = (0.001, 0.01, 0.1)
-
-
-@dataclass(frozen=True)
-class AttackOutcome:
-    """One attack's result on one condition under one attacker knowledge."""
-
-    attack: str
-    knowledge: str
-    queries: int
-    scores: np.ndarray  # audit points: members first, then non-members
-    threshold: float
-    auc: Estimate
-    balanced_accuracy: Estimate
-    advantage: float
-    tpr_at_fpr: tuple[TprAtFpr, ...]
-    precision: Estimate
-    epsilon_lower_bound: float
-    per_class_auc: dict[int, float]
-
-    @property
-    def best_accuracy(self) -> float:
-        """Balanced accuracy at the best threshold chosen on the evaluated points: an upper bound."""
-        return 0.5 * (1 + self.advantage)
-
-    def tpr_at(self, target_fpr: float) -> TprAtFpr:
-        """The TPR at one of :data:`FPR_TARGETS`."""
-        return next(t for t in self.tpr_at_fpr if t.target_fpr == target_fpr)
-
-
-@dataclass(frozen=True)
-class AveragingPoint:
-    """The AUC of one attack when the attacker averages ``queries`` answers per point."""
-
-    attack: str
-    queries: int
-    auc: float
-
-
-@dataclass(frozen=True)
-class ConditionEvaluation:
-    """A condition's test accuracy, its attack outcomes, the averaging curve and the skipped attacks."""
-
-    condition: str
-    defense: str
-    params: dict[str, float]
-    test_accuracy: Estimate
-    outcomes: list[AttackOutcome] = field(default_factory=list)
-    averaging: list[AveragingPoint] = field(default_factory=list)
-    skipped: dict[str, str] = field(default_factory=dict)
-
-    def outcome(self, attack: str, knowledge: str) -> AttackOutcome:
-        """The outcome of ``attack`` under ``knowledge``."""
-        return next(o for o in self.outcomes if o.attack == attack and o.knowledge == knowledge)
-
-    @property
-    def attacks(self) -> list[str]:
-        """Attacks that ran, in order."""
-        return list(dict.fromkeys(o.attack for o in self.outcomes))
 
 
 def near_duplicate(logits: np.ndarray, step: int) -> np.ndarray:
@@ -168,40 +99,7 @@ def _population_answers(
     return AttackInput(observe(defense, signals.population.logits, rng, queries), signals.population.labels)
 
 
-def _outcome(
-    name: str,
-    knowledge: str,
-    queries: int,
-    attack: Any,
-    answers: AttackInput,
-    is_member: np.ndarray,
-    seed: int,
-    n_bootstrap: int,
-) -> AttackOutcome:
-    scores = attack.score(answers)
-    decisions = scores >= attack.threshold_
-    per_class = {}
-    for c in np.unique(answers.labels):
-        in_class = answers.labels == c
-        if is_member[in_class].any() and not is_member[in_class].all():
-            per_class[int(c)] = roc_auc(scores[in_class], is_member[in_class], n_bootstrap=0).value
-    return AttackOutcome(
-        attack=name,
-        knowledge=knowledge,
-        queries=queries,
-        scores=scores,
-        threshold=float(attack.threshold_),
-        auc=roc_auc(scores, is_member, n_bootstrap=n_bootstrap, rng=derive_rng(seed, "bootstrap", name)),
-        balanced_accuracy=balanced_accuracy(decisions, is_member),
-        advantage=max_advantage(scores, is_member),
-        tpr_at_fpr=tuple(tpr_at_fpr(scores, is_member, f) for f in FPR_TARGETS),
-        precision=precision(decisions, is_member),
-        epsilon_lower_bound=epsilon_lower_bound(decisions, is_member),
-        per_class_auc=per_class,
-    )
-
-
-def evaluate_condition(
+def score_condition(
     signals: Signals,
     defense: Defense,
     attack_names: Sequence[str],
@@ -210,12 +108,10 @@ def evaluate_condition(
     knowledge: Sequence[str] = KNOWLEDGE,
     max_queries: int = 64,
     attack_params: dict[str, dict[str, Any]] | None = None,
-    n_bootstrap: int = 1000,
-) -> ConditionEvaluation:
-    """Run every attack against ``defense`` under each requested attacker knowledge (``n_bootstrap=0``
-    skips the AUC intervals, e.g. inside a tuning loop that needs point estimates only)."""
+) -> ConditionScores:
+    """Every attack's scores against ``defense`` under each requested attacker knowledge (no metric: see
+    :mod:`audit_core.audit.analysis`)."""
     attack_params = attack_params or {}
-    is_member = signals.is_member
     audit_logits = np.vstack([signals.members.logits, signals.non_members.logits])
     labels = signals.audit_labels
     release_rng = derive_rng(seed, "release", defense.label)
@@ -223,8 +119,8 @@ def evaluate_condition(
     single_population = _population_answers(defense, signals, release_rng, 1)
     test = AttackInput(observe(defense, signals.test.logits, release_rng), signals.test.labels)
 
-    outcomes: list[AttackOutcome] = []
-    averaging: list[AveragingPoint] = []
+    scores: list[AttackScores] = []
+    averaging: list[AttackScores] = []
     skipped: dict[str, str] = {}
     schedule = doubling_schedule(max_queries if defense.averaging_gains else 1)
     for mode in knowledge:
@@ -246,18 +142,22 @@ def evaluate_condition(
                     )
                     continue
                 attack = attack_class(**attack_params.get(name, {})).fit(calibration)
+                result = AttackScores(
+                    defense.label, mode, name, queries, attack.score(answers), float(attack.threshold_)
+                )
                 if mode == "averaging":
-                    auc = roc_auc(attack.score(answers), is_member, n_bootstrap=0).value
-                    averaging.append(AveragingPoint(name, queries, auc))
+                    averaging.append(result)
                     if queries != schedule[-1]:
                         continue
-                outcomes.append(_outcome(name, mode, queries, attack, answers, is_member, seed, n_bootstrap))
-    return ConditionEvaluation(
+                scores.append(result)
+    return ConditionScores(
         condition=defense.label,
         defense=defense.name,
         params=_parameters(defense),
-        test_accuracy=proportion(test.probs.argmax(axis=1) == test.labels),
-        outcomes=outcomes,
+        is_member=signals.is_member,
+        labels=labels,
+        test_correct=test.probs.argmax(axis=1) == test.labels,
+        scores=scores,
         averaging=averaging,
         skipped=skipped,
     )

@@ -9,9 +9,14 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from audit_core.attacks import ATTACKS
+from audit_core.stats.names import Metric
 
 # Policy field -> metric name in metrics.parquet, for the limits that take the worst case over attacks.
-ATTACK_LIMITS = {"max_auc": "auc", "max_advantage": "advantage", "max_tpr_at_1pct_fpr": "tpr_at_fpr_0.01"}
+ATTACK_LIMITS = {
+    "max_auc": Metric.AUC,
+    "max_advantage": Metric.ADVANTAGE,
+    "max_tpr_at_1pct_fpr": Metric.TPR_AT_FPR_0_01,
+}
 LIMITS = (*ATTACK_LIMITS, "max_accuracy_drop")
 
 

@@ -18,10 +18,11 @@ from typing import Any
 
 import pandas as pd
 
+from audit_core.audit.analysis import METRIC_COLUMNS, worst_case_row
 from audit_core.config import AuditConfig, load_model
 from audit_core.config.policy import ATTACK_LIMITS, GatePolicy, policy_mismatch
 from audit_core.core.errors import AuditInputError, ConfigError
-from audit_core.results.tables import METRIC_COLUMNS
+from audit_core.stats.names import Metric
 
 _BASIS = {"upper_bound": "upper bound of the 95% interval", "point": "point estimate"}
 
@@ -120,7 +121,7 @@ class GateVerdict:
         return {"passed": self.passed, "headline": self.headline, **asdict(self)}
 
 
-def _attack_rows(metrics: pd.DataFrame, policy: GatePolicy, metric: str) -> pd.DataFrame:
+def _attack_rows(metrics: pd.DataFrame, policy: GatePolicy, metric: Metric) -> pd.DataFrame:
     rows = metrics[(metrics.metric == metric) & (metrics.slice == "all")]
     undefended = rows.condition == "undefended"
     rows = rows[undefended] if policy.condition == "undefended" else rows[~undefended]
@@ -139,19 +140,20 @@ def _decided(value: float, upper: float, decide_on: str) -> tuple[float, str]:
     return upper, _BASIS["upper_bound"]
 
 
-def _worst_attack(metrics: pd.DataFrame, policy: GatePolicy, metric: str) -> Measurement | None:
+def _worst_attack(metrics: pd.DataFrame, policy: GatePolicy, metric: Metric) -> Measurement | None:
     rows = _attack_rows(metrics, policy, metric).dropna(subset=["value"])
-    if rows.empty:
-        return None
     decided = [_decided(r.value, r.ci_high, policy.decide_on) for r in rows.itertuples()]
-    worst = max(range(len(decided)), key=lambda i: decided[i][0])
-    row = rows.iloc[worst]
+    row = worst_case_row(
+        rows.assign(decided=[d for d, _ in decided], basis=[b for _, b in decided]), "decided"
+    )
+    if row is None:
+        return None
     where = f"attack {row.attack}, {row.knowledge} attacker, {row.condition}"
-    return Measurement(decided[worst][0], float(row.value), decided[worst][1], where)
+    return Measurement(float(row.decided), float(row.value), row.basis, where)
 
 
 def _worst_accuracy_drop(metrics: pd.DataFrame, policy: GatePolicy) -> Measurement | None:
-    accuracy = metrics[(metrics.metric == "test_accuracy") & (metrics.slice == "all")]
+    accuracy = metrics[(metrics.metric == Metric.TEST_ACCURACY) & (metrics.slice == "all")]
     baseline = accuracy[accuracy.condition == "undefended"]
     defended = accuracy[accuracy.condition != "undefended"]
     if baseline.empty or defended.empty:

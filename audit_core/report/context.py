@@ -8,7 +8,7 @@ import numpy as np
 import yaml
 from scipy import stats
 
-from audit_core.audit.evaluation import FPR_TARGETS, AttackOutcome, ConditionEvaluation
+from audit_core.audit.analysis import AttackOutcome, ConditionEvaluation, worst_case
 from audit_core.defenses import Defense, DynaNoise
 from audit_core.gate.check import GateVerdict
 from audit_core.report import plots
@@ -16,6 +16,7 @@ from audit_core.report.explorer import record_summary, within_budget
 from audit_core.report.render import TEMPLATE_DIR
 from audit_core.results.tables import REGAINED_FRACTION, AuditResult, hash_record_ids
 from audit_core.stats.metrics import Estimate
+from audit_core.stats.names import FPR_TARGETS
 from audit_core.tuning.search import SPLITS, TuningResult, comparison, comparison_metrics
 
 KNOWLEDGE_TEXT = {
@@ -50,11 +51,6 @@ def _interval(e: Estimate, digits: int = 3) -> str:
     return f"{e.value:.{digits}f} [{e.ci_low:.{digits}f}, {e.ci_high:.{digits}f}]"
 
 
-def strongest(evaluation: ConditionEvaluation, knowledge: str) -> AttackOutcome:
-    """The outcome with the highest AUC under ``knowledge``."""
-    return max((o for o in evaluation.outcomes if o.knowledge == knowledge), key=lambda o: o.auc.value)
-
-
 def risk_tier(auc: float) -> tuple[str, str]:
     """A plain-language risk tier for the strongest attack's AUC."""
     if auc < 0.55:
@@ -75,11 +71,6 @@ def _chosen_evaluation(result: AuditResult) -> ConditionEvaluation | None:
     return next((ev for ev in result.defended if ev.condition == result.chosen), None)
 
 
-def _worst_auc(evaluation: ConditionEvaluation, knowledge: list[str]) -> AttackOutcome:
-    """The strongest attack over every attacker knowledge."""
-    return max((strongest(evaluation, k) for k in knowledge), key=lambda o: o.auc.value)
-
-
 def _chosen(result: AuditResult, tuning: TuningResult | None) -> dict[str, Any] | None:
     """The chosen defense for the summary: how it was chosen, its accuracy cost, and how the defense with
     the lowest worst-case attack AUC compares."""
@@ -95,7 +86,7 @@ def _chosen(result: AuditResult, tuning: TuningResult | None) -> dict[str, Any] 
     else:
         how = "as configured (no tuning in this run)"
     before, after = result.baseline.test_accuracy, chosen.test_accuracy
-    worst = {ev.condition: _worst_auc(ev, result.knowledge) for ev in result.defended}
+    worst = {ev.condition: worst_case(ev.outcomes) for ev in result.defended}
     best = min(result.defended, key=lambda ev: worst[ev.condition].auc.value)
     return {
         "condition": chosen.condition,
@@ -139,7 +130,7 @@ def _verdict(verdict: GateVerdict | None) -> dict[str, Any] | None:
 def _headline(result: AuditResult, chosen_only: bool = False) -> list[dict[str, Any]]:
     rows = []
     for ev, knowledge in _condition_modes(result, chosen_only):
-        top = strongest(ev, knowledge)
+        top = worst_case(ev.outcomes, knowledge=knowledge)
         defended = ev is not result.baseline
         rows.append(
             {
@@ -236,7 +227,8 @@ def _knowledge_sentence(result: AuditResult) -> str:
     if not result.defended or not {"naive", "adaptive"} <= set(result.knowledge):
         return ""
     gaps = {
-        ev.condition: strongest(ev, "adaptive").auc.value - strongest(ev, "naive").auc.value
+        ev.condition: worst_case(ev.outcomes, knowledge="adaptive").auc.value
+        - worst_case(ev.outcomes, knowledge="naive").auc.value
         for ev in result.defended
     }
     largest = max(gaps, key=gaps.get)
@@ -263,14 +255,14 @@ def _label_only_floor(result: AuditResult, defenses: dict[str, Defense]) -> dict
         return None
     rows = []
     for ev in result.evaluations:
-        label_only = max((ev.outcome("label_only", k) for k in result.knowledge), key=lambda o: o.auc.value)
+        label_only = worst_case(ev.outcomes, attack="label_only")
         defense = defenses.get(ev.condition)
         rows.append(
             {
                 "condition": ev.condition,
                 "keeps_label": "yes" if defense is None or defense.preserves_label else "no",
                 "label_only": _interval(label_only.auc),
-                "worst": f"{_worst_auc(ev, result.knowledge).auc.value:.3f}",
+                "worst": f"{worst_case(ev.outcomes).auc.value:.3f}",
             }
         )
     return {"floor": _interval(result.baseline.outcome("label_only", result.knowledge[0]).auc), "rows": rows}
@@ -410,7 +402,7 @@ def build_context(
     chosen = _chosen_evaluation(result)
     focus = [result.baseline] + ([chosen] if chosen is not None else [])
     dynanoise = [d for d in defenses if isinstance(d, DynaNoise)]
-    baseline = strongest(result.baseline, result.knowledge[0])
+    baseline = worst_case(result.baseline.outcomes, knowledge=result.knowledge[0])
     tier, tier_text = risk_tier(baseline.auc.value)
     n_non_members = int((~result.is_member).sum())
     skipped = {a: r for ev in result.evaluations for a, r in ev.skipped.items()}

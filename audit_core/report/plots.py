@@ -10,9 +10,10 @@ import matplotlib.pyplot as plt
 import numpy as np
 from sklearn.metrics import roc_curve
 
-from audit_core.audit.evaluation import ConditionEvaluation
+from audit_core.audit.analysis import ConditionEvaluation
 from audit_core.defenses import DynaNoise
 from audit_core.results.tables import AuditResult
+from audit_core.stats.names import Metric
 from audit_core.tuning.search import OBJECTIVES, TuningResult
 
 _COLORS = ["#1f4e79", "#c0504d", "#4f8a3c", "#8064a2", "#d98c1f", "#2c9fa3"]
@@ -94,7 +95,7 @@ def pareto_front(tuning: TuningResult) -> str:
     for index, (family, group) in enumerate(points.groupby("family", sort=False)):
         color = palette(index % 10)
         ax.scatter(group.accuracy_drop, group[metric], s=8, color=color, alpha=0.35, linewidths=0)
-        front = group[group.on_front].sort_values("accuracy_drop")
+        front = group[group.on_front].sort_values(Metric.ACCURACY_DROP)
         ax.plot(front.accuracy_drop, front[metric], color=color, lw=1.2, marker="o", ms=2.5, label=family)
         chosen = group[group.chosen]
         ax.scatter(chosen.accuracy_drop, chosen[metric], s=70, marker="*", color=color, edgecolors="black")

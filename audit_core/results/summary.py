@@ -2,15 +2,21 @@
 
 import pandas as pd
 
+from audit_core.audit.analysis import worst_case_row
+from audit_core.stats.names import Metric
 from audit_core.tuning.search import SPLITS, comparison, comparison_metrics
 
 
 def _headline_rows(metrics: pd.DataFrame) -> list[str]:
     overall = metrics[metrics.slice == "all"]
-    accuracy = overall[overall.metric == "test_accuracy"].set_index("condition").value
-    auc = overall[overall.metric == "auc"]
-    tpr = overall[overall.metric == "tpr_at_fpr_0.01"].set_index(["condition", "knowledge", "attack"]).value
-    midput = overall[overall.metric == "midput"].set_index(["condition", "knowledge"]).value
+    accuracy = overall[overall.metric == Metric.TEST_ACCURACY].set_index("condition").value
+    auc = overall[overall.metric == Metric.AUC]
+    tpr = (
+        overall[overall.metric == Metric.TPR_AT_FPR_0_01]
+        .set_index(["condition", "knowledge", "attack"])
+        .value
+    )
+    midput = overall[overall.metric == Metric.MIDPUT].set_index(["condition", "knowledge"]).value
     rows = []
     shown_undefended = False
     for (condition, knowledge), group in auc.groupby(["condition", "knowledge"], sort=False):
@@ -18,7 +24,7 @@ def _headline_rows(metrics: pd.DataFrame) -> list[str]:
             if shown_undefended:  # every knowledge is identical without a defense
                 continue
             shown_undefended = True
-        worst = group.loc[group.value.idxmax()]
+        worst = worst_case_row(group)
         cells = [
             condition,
             "—" if condition == "undefended" else knowledge,
@@ -37,7 +43,7 @@ def summary_table(metrics: pd.DataFrame) -> str:
     its AUC interval and TPR at 1% FPR, and MIDPUT; then every attack's AUC per condition and knowledge."""
     header = ["condition", "attacker", "accuracy", "strongest attack", "AUC [95% CI]", "TPR@1%FPR", "MIDPUT"]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header), *_headline_rows(metrics)]
-    auc = metrics[(metrics.metric == "auc") & (metrics.slice == "all")]
+    auc = metrics[(metrics.metric == Metric.AUC) & (metrics.slice == "all")]
     grid = auc.pivot_table(index="attack", columns=["condition", "knowledge"], values="value", sort=False)
     columns = [c for c in grid.columns if c[0] != "undefended" or c[1] == grid.columns[0][1]]
     names = ["undefended" if c[0] == "undefended" else f"{c[0].split('(')[0]} {c[1]}" for c in columns]

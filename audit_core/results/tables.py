@@ -9,24 +9,12 @@ import numpy as np
 import pandas as pd
 from sklearn.metrics import roc_curve
 
-from audit_core.audit.evaluation import ConditionEvaluation
-from audit_core.stats.metrics import Estimate
+from audit_core.audit.analysis import METRIC_COLUMNS, ConditionEvaluation, metric_row, outcome_rows
 from audit_core.stats.midput import Midput, midput
+from audit_core.stats.names import Metric
 
-METRIC_COLUMNS = [
-    "condition",
-    "defense",
-    "knowledge",
-    "attack",
-    "slice",
-    "metric",
-    "value",
-    "ci_low",
-    "ci_high",
-    "note",
-]
 SCORE_COLUMNS = ["record", "is_member", "label", "condition", "knowledge", "attack", "score"]
-AVERAGING_COLUMNS = ["condition", "attack", "queries", "auc"]
+AVERAGING_COLUMNS = ["condition", "attack", "queries", Metric.AUC]
 ROC_COLUMNS = ["condition", "knowledge", "attack", "fpr", "tpr", "threshold"]
 REGAINED_FRACTION = 0.9  # the averaging attacker "regains" the undefended advantage at 90% of it
 
@@ -99,48 +87,15 @@ class AuditResult:
         """One row per (condition, knowledge, attack, slice, metric) with value, interval and note."""
         rows: list[tuple] = []
 
-        def add(ev, knowledge, attack, metric, value, note=None, slice_="all") -> None:
-            est = value if isinstance(value, Estimate) else Estimate(float(value), math.nan, math.nan)
-            rows.append(
-                (
-                    ev.condition,
-                    ev.defense,
-                    knowledge,
-                    attack,
-                    slice_,
-                    metric,
-                    est.value,
-                    est.ci_low,
-                    est.ci_high,
-                    note,
-                )
-            )
+        def add(ev, knowledge, attack, metric, value, note=None) -> None:
+            rows.append((ev.condition, ev.defense, knowledge, attack, *metric_row(metric, value, note)))
 
         for ev in self.evaluations:
-            add(ev, None, None, "test_accuracy", ev.test_accuracy)
+            add(ev, None, None, Metric.TEST_ACCURACY, ev.test_accuracy)
             for attack, reason in ev.skipped.items():
-                add(ev, None, attack, "skipped", math.nan, note=reason)
+                add(ev, None, attack, Metric.SKIPPED, math.nan, note=reason)
             for o in ev.outcomes:
-                add(ev, o.knowledge, o.attack, "auc", o.auc, note=f"{o.queries} queries per point")
-                add(ev, o.knowledge, o.attack, "balanced_accuracy", o.balanced_accuracy)
-                add(ev, o.knowledge, o.attack, "best_accuracy", o.best_accuracy, note="upper bound")
-                add(ev, o.knowledge, o.attack, "advantage", o.advantage, note="upper bound")
-                add(ev, o.knowledge, o.attack, "precision", o.precision)
-                add(
-                    ev,
-                    o.knowledge,
-                    o.attack,
-                    "epsilon_lower_bound",
-                    o.epsilon_lower_bound,
-                    note="CP 95%, delta=0",
-                )
-                add(ev, o.knowledge, o.attack, "threshold", o.threshold)
-                for t in o.tpr_at_fpr:
-                    flag = None if t.resolved else f"unresolved: fewer than {1 / t.target_fpr:g} non-members"
-                    add(ev, o.knowledge, o.attack, f"tpr_at_fpr_{t.target_fpr:g}", t.tpr, note=flag)
-                    add(ev, o.knowledge, o.attack, f"achieved_fpr_at_{t.target_fpr:g}", t.achieved_fpr)
-                for c, auc in o.per_class_auc.items():
-                    add(ev, o.knowledge, o.attack, "auc", auc, slice_=f"class={c}")
+                rows += [(ev.condition, ev.defense, o.knowledge, o.attack, *r) for r in outcome_rows(o)]
             if ev is not self.baseline and "averaging" in self.knowledge:
                 for attack in ev.attacks:
                     budget = self.queries_to_regain(ev, attack)
@@ -148,17 +103,24 @@ class AuditResult:
                         ev,
                         "averaging",
                         attack,
-                        "queries_to_regain_90pct",
+                        Metric.QUERIES_TO_REGAIN,
                         math.nan if budget is None else budget,
                         note="not reached" if budget is None else None,
                     )
         for ev in self.defended:
             for knowledge in self.knowledge:
                 score = self.midput(ev, knowledge)
-                add(ev, knowledge, None, "midput", score.value, note=f"mean over {len(score.put)} attacks")
-                add(ev, knowledge, None, "accuracy_drop", score.accuracy_drop)
+                add(
+                    ev,
+                    knowledge,
+                    None,
+                    Metric.MIDPUT,
+                    score.value,
+                    note=f"mean over {len(score.put)} attacks",
+                )
+                add(ev, knowledge, None, Metric.ACCURACY_DROP, score.accuracy_drop)
                 for attack, put in score.put.items():
-                    add(ev, knowledge, attack, "put", put)
+                    add(ev, knowledge, attack, Metric.PUT, put)
         return pd.DataFrame(rows, columns=METRIC_COLUMNS)
 
     def averaging_table(self) -> pd.DataFrame:

@@ -27,7 +27,8 @@ import numpy as np
 import optuna
 import pandas as pd
 
-from audit_core.audit.evaluation import ConditionEvaluation, evaluate_condition
+from audit_core.audit.analysis import ConditionEvaluation, analyse_condition, worst_case
+from audit_core.audit.evaluation import score_condition
 from audit_core.audit.signals import Signals
 from audit_core.audit.split import SPLIT_PARTS
 from audit_core.config import TuneConfig
@@ -35,6 +36,7 @@ from audit_core.core.errors import AuditInputError
 from audit_core.core.seeding import derive_key
 from audit_core.defenses import DEFENSES, DefenderData, Defense, DynaNoise, Undefended, fit_defense
 from audit_core.stats.midput import midput
+from audit_core.stats.names import Metric
 
 TUNED = ("sigma0_sq", "lam", "temperature")
 #: Optuna's search steps: the resolution of the paper's sweeps.
@@ -49,7 +51,14 @@ PAPER_SWEEPS = {
 #: The paper's best CIFAR-10 setting: the first Optuna trial when it lies inside the search ranges.
 PAPER_BEST = {"sigma0_sq": 0.3, "lam": 2.0, "temperature": 10.0}
 SPLITS = ("tuning", "evaluation")
-METRICS = ("accuracy", "accuracy_drop", "midput", "mean_asr", "worst_case_advantage", "tpr_at_1pct_fpr")
+METRICS = (
+    Metric.ACCURACY,
+    Metric.ACCURACY_DROP,
+    Metric.MIDPUT,
+    Metric.MEAN_ASR,
+    Metric.WORST_CASE_ADVANTAGE,
+    Metric.TPR_AT_1PCT_FPR,
+)
 FRONT_COLUMNS = [
     "family",
     "condition",
@@ -70,15 +79,18 @@ class TuningError(AuditInputError):
 class Objective:
     """What the tuner optimises, and which attack metric the front plots against the accuracy drop."""
 
-    name: str
+    name: Metric
     direction: Literal["maximize", "minimize"]
-    attack_metric: str
+    attack_metric: Metric
 
 
 OBJECTIVES = {
-    "midput": Objective("midput", "maximize", "mean_asr"),
-    "worst_case_advantage": Objective("worst_case_advantage", "minimize", "worst_case_advantage"),
-    "tpr_at_1pct_fpr": Objective("tpr_at_1pct_fpr", "minimize", "tpr_at_1pct_fpr"),
+    objective.name: objective
+    for objective in (
+        Objective(Metric.MIDPUT, "maximize", Metric.MEAN_ASR),
+        Objective(Metric.WORST_CASE_ADVANTAGE, "minimize", Metric.WORST_CASE_ADVANTAGE),
+        Objective(Metric.TPR_AT_1PCT_FPR, "minimize", Metric.TPR_AT_1PCT_FPR),
+    )
 }
 
 
@@ -93,8 +105,9 @@ class Attacker:
     attack_params: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def evaluate(self, signals: Signals, defense: Defense) -> ConditionEvaluation:
-        """``evaluate_condition`` for this attacker's knowledge only."""
-        return evaluate_condition(
+        """The condition scored under this attacker's knowledge only, analysed without the AUC's bootstrap
+        interval (the objectives use none)."""
+        scores = score_condition(
             signals,
             defense,
             self.attacks,
@@ -102,8 +115,8 @@ class Attacker:
             knowledge=(self.knowledge,),
             max_queries=self.max_queries,
             attack_params=self.attack_params,
-            n_bootstrap=0,  # the objectives use no AUC interval
         )
+        return analyse_condition(scores, seed=self.seed, bootstrap=False)
 
 
 @dataclass(frozen=True)
@@ -129,12 +142,12 @@ class SplitScorer:
         accuracy = evaluation.test_accuracy.value
         score = midput(self.baseline.test_accuracy.value, accuracy, base_asr, asr)
         return {
-            "accuracy": accuracy,
-            "accuracy_drop": score.accuracy_drop,
-            "midput": score.value,
-            "mean_asr": float(np.mean(list(asr.values()))),
-            "worst_case_advantage": max(o.advantage for o in outcomes),
-            "tpr_at_1pct_fpr": max(o.tpr_at(0.01).tpr.value for o in outcomes),
+            Metric.ACCURACY: accuracy,
+            Metric.ACCURACY_DROP: score.accuracy_drop,
+            Metric.MIDPUT: score.value,
+            Metric.MEAN_ASR: float(np.mean(list(asr.values()))),
+            Metric.WORST_CASE_ADVANTAGE: worst_case(outcomes, Metric.ADVANTAGE).advantage,
+            Metric.TPR_AT_1PCT_FPR: worst_case(outcomes, Metric.TPR_AT_FPR_0_01).tpr_at(0.01).tpr.value,
         }
 
 
@@ -170,7 +183,7 @@ class TuningResult:
 
 def comparison_metrics(objective: str) -> list[str]:
     """The metrics a comparison shows: accuracy drop, the objective, and the front's attack metric."""
-    return list(dict.fromkeys(["accuracy_drop", objective, OBJECTIVES[objective].attack_metric]))
+    return list(dict.fromkeys([Metric.ACCURACY_DROP, objective, OBJECTIVES[objective].attack_metric]))
 
 
 def comparison(front: pd.DataFrame, objective: str) -> pd.DataFrame:
@@ -257,7 +270,7 @@ def _best(frame: pd.DataFrame, objective: Objective) -> int | None:
         return None
     ascending = objective.direction == "minimize"
     ranked = feasible.assign(_order=np.arange(len(feasible))).sort_values(
-        [objective.name, "accuracy_drop", "_order"], ascending=[ascending, True, True], kind="stable"
+        [objective.name, Metric.ACCURACY_DROP, "_order"], ascending=[ascending, True, True], kind="stable"
     )
     return int(ranked.index[0])
 
@@ -277,7 +290,7 @@ def _row(family: str, defense: Defense, split: str, metrics: dict[str, float], b
         "params": json.dumps(defense.params(), sort_keys=True, default=str),
         "split": split,
         **metrics,
-        "feasible": metrics["accuracy_drop"] <= budget,
+        "feasible": metrics[Metric.ACCURACY_DROP] <= budget,
     }
 
 
@@ -304,7 +317,7 @@ def tune(
             seen[cache_key] = on_tuning.score(_dynanoise(params, config, seed))
         metrics = seen[cache_key]
         trial_rows.append({"trial": len(trial_rows), **params, **metrics})
-        return metrics[objective.name], metrics["accuracy_drop"] - config.budget
+        return metrics[objective.name], metrics[Metric.ACCURACY_DROP] - config.budget
 
     SEARCHES[config.mode](config, evaluate)
     trials = pd.DataFrame(trial_rows)

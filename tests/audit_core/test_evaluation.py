@@ -3,7 +3,13 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from audit_core.audit.evaluation import doubling_schedule, evaluate_condition, near_duplicate, observe
+from audit_core.audit.conditions import evaluate_condition
+from audit_core.audit.evaluation import (
+    doubling_schedule,
+    near_duplicate,
+    observe,
+    score_condition,
+)
 from audit_core.audit.run import gather_inputs
 from audit_core.config import AuditConfig
 from audit_core.defenses import DynaNoise, TemperatureScaling, Undefended
@@ -73,8 +79,8 @@ def test_per_input_noise_repeats_exactly_but_near_duplicates_get_fresh_noise():
 
 def test_the_averaging_attacker_reaches_per_input_noise_through_near_duplicates(signals):
     defense = DynaNoise(noise_mode="per_input", key=b"k" * 16)
-    evaluation = evaluate_condition(signals, defense, ["loss"], seed=0, max_queries=4, n_bootstrap=0)
-    assert sorted({p.queries for p in evaluation.averaging}) == [1, 2, 4]
+    scores = score_condition(signals, defense, ["loss"], seed=0, max_queries=4)
+    assert sorted({s.queries for s in scores.averaging}) == [1, 2, 4]
 
 
 def test_doubling_schedule():

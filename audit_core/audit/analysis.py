@@ -1,0 +1,314 @@
+"""Analysis: membership scores, from dynaudit's attacks or any other tool's, turned into metrics.
+
+Scoring (:mod:`audit_core.audit.evaluation`) yields :class:`ConditionScores`; :func:`analyse_condition`
+turns them into a :class:`ConditionEvaluation`, and :func:`analyse_scores` turns a long table of scores into
+``metrics.parquet`` rows. :func:`worst_case` and :func:`worst_case_row` pick the strongest attack, for every
+consumer alike: the first maximal one (as ``max`` and ``idxmax`` do), NaN ignored.
+
+Example, another tool's scores (one row per record and attack)::
+
+    scores = pd.DataFrame({"condition": "undefended", "knowledge": "naive", "attack": "loss",
+                           "is_member": [True, True, False, False], "score": [0.9, 0.4, 0.5, 0.1]})
+    metrics = analyse_scores(scores)  # AUC 0.75 with its bootstrap interval, TPR at each FPR target, ...
+"""
+
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from audit_core.core.errors import AuditInputError
+from audit_core.core.seeding import derive_rng
+from audit_core.stats.metrics import (
+    Estimate,
+    TprAtFpr,
+    balanced_accuracy,
+    epsilon_lower_bound,
+    max_advantage,
+    precision,
+    proportion,
+    roc_auc,
+    tpr_at_fpr,
+)
+from audit_core.stats.names import FPR_TARGETS, Metric
+
+N_BOOTSTRAP = 1000  # replicates of the AUC's bootstrap interval
+METRIC_COLUMNS = [
+    "condition",
+    "defense",
+    "knowledge",
+    "attack",
+    "slice",
+    "metric",
+    "value",
+    "ci_low",
+    "ci_high",
+    "note",
+]  # metrics.parquet
+#: The columns :func:`analyse_scores` needs.
+REQUIRED_SCORE_COLUMNS = ("condition", "knowledge", "attack", "is_member", "score")
+GROUP = ["condition", "knowledge", "attack"]
+
+
+@dataclass(frozen=True)
+class AttackScores:
+    """What one attack output on one condition under one attacker knowledge: a score per audit point (in the
+    condition's order: members first, then non-members) and its calibrated threshold (None if unknown)."""
+
+    condition: str
+    knowledge: str
+    attack: str
+    queries: int
+    scores: np.ndarray
+    threshold: float | None
+
+
+@dataclass(frozen=True)
+class ConditionScores:
+    """Everything scoring a condition yields, no metric computed: the audit points' membership and labels,
+    whether the released test answers were right, every attack's scores (one per attack and knowledge, the
+    averaging attacker at its largest budget) and the averaging attacker's scores at every budget."""
+
+    condition: str
+    defense: str
+    params: dict[str, float]
+    is_member: np.ndarray
+    labels: np.ndarray
+    test_correct: np.ndarray
+    scores: list[AttackScores] = field(default_factory=list)
+    averaging: list[AttackScores] = field(default_factory=list)
+    skipped: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class AttackOutcome:
+    """One attack's result on one condition under one attacker knowledge (the threshold-based metrics are
+    None when the scores came without a threshold)."""
+
+    attack: str
+    knowledge: str
+    queries: int
+    scores: np.ndarray  # audit points: members first, then non-members
+    threshold: float | None
+    auc: Estimate
+    balanced_accuracy: Estimate | None
+    advantage: float
+    tpr_at_fpr: tuple[TprAtFpr, ...]
+    precision: Estimate | None
+    epsilon_lower_bound: float | None
+    per_class_auc: dict[int, float]
+
+    @property
+    def best_accuracy(self) -> float:
+        """Balanced accuracy at the best threshold chosen on the evaluated points: an upper bound."""
+        return 0.5 * (1 + self.advantage)
+
+    def tpr_at(self, target_fpr: float) -> TprAtFpr:
+        """The TPR at one of :data:`FPR_TARGETS`."""
+        return next(t for t in self.tpr_at_fpr if t.target_fpr == target_fpr)
+
+
+@dataclass(frozen=True)
+class AveragingPoint:
+    """The AUC of one attack when the attacker averages ``queries`` answers per point."""
+
+    attack: str
+    queries: int
+    auc: float
+
+
+@dataclass(frozen=True)
+class ConditionEvaluation:
+    """A condition's test accuracy, its attack outcomes, the averaging curve and the skipped attacks."""
+
+    condition: str
+    defense: str
+    params: dict[str, float]
+    test_accuracy: Estimate
+    outcomes: list[AttackOutcome] = field(default_factory=list)
+    averaging: list[AveragingPoint] = field(default_factory=list)
+    skipped: dict[str, str] = field(default_factory=dict)
+
+    def outcome(self, attack: str, knowledge: str) -> AttackOutcome:
+        """The outcome of ``attack`` under ``knowledge``."""
+        return next(o for o in self.outcomes if o.attack == attack and o.knowledge == knowledge)
+
+    @property
+    def attacks(self) -> list[str]:
+        """Attacks that ran, in order."""
+        return list(dict.fromkeys(o.attack for o in self.outcomes))
+
+
+def analyse_attack(
+    scores: AttackScores,
+    is_member: np.ndarray,
+    labels: np.ndarray | None,
+    *,
+    seed: int,
+    bootstrap: bool = True,
+) -> AttackOutcome:
+    """Every metric of one attack's scores; ``bootstrap=False`` gives the AUC as a point estimate (NaN
+    interval), what a tuning loop needs. The bootstrap draws derive from ``seed`` and the attack's name."""
+    values, is_member = scores.scores, np.asarray(is_member, dtype=bool)
+    rng = derive_rng(seed, "bootstrap", scores.attack)
+    per_class = {}
+    for c in [] if labels is None else np.unique(labels):
+        in_class = labels == c
+        if is_member[in_class].any() and not is_member[in_class].all():
+            per_class[int(c)] = roc_auc(values[in_class], is_member[in_class], n_bootstrap=0).value
+    decided = scores.threshold is not None
+    decisions = values >= scores.threshold if decided else None
+    return AttackOutcome(
+        attack=scores.attack,
+        knowledge=scores.knowledge,
+        queries=scores.queries,
+        scores=values,
+        threshold=scores.threshold,
+        auc=roc_auc(values, is_member, n_bootstrap=N_BOOTSTRAP if bootstrap else 0, rng=rng),
+        balanced_accuracy=balanced_accuracy(decisions, is_member) if decided else None,
+        advantage=max_advantage(values, is_member),
+        tpr_at_fpr=tuple(tpr_at_fpr(values, is_member, f) for f in FPR_TARGETS),
+        precision=precision(decisions, is_member) if decided else None,
+        epsilon_lower_bound=epsilon_lower_bound(decisions, is_member) if decided else None,
+        per_class_auc=per_class,
+    )
+
+
+def analyse_condition(
+    condition: ConditionScores, *, seed: int, bootstrap: bool = True
+) -> ConditionEvaluation:
+    """A condition's metrics from its scores: test accuracy, every attack's outcome (see
+    :func:`analyse_attack`) and the averaging attacker's AUC at every query budget."""
+    is_member, labels = condition.is_member, condition.labels
+    return ConditionEvaluation(
+        condition=condition.condition,
+        defense=condition.defense,
+        params=condition.params,
+        test_accuracy=proportion(condition.test_correct),
+        outcomes=[
+            analyse_attack(s, is_member, labels, seed=seed, bootstrap=bootstrap) for s in condition.scores
+        ],
+        averaging=[
+            AveragingPoint(s.attack, s.queries, roc_auc(s.scores, is_member, n_bootstrap=0).value)
+            for s in condition.averaging
+        ],
+        skipped=condition.skipped,
+    )
+
+
+MetricRow = tuple[str, Metric, float, float, float, str | None]
+
+
+def metric_row(
+    metric: Metric, value: Estimate | float, note: str | None = None, slice_: str = "all"
+) -> MetricRow:
+    """``(slice, metric, value, ci_low, ci_high, note)`` of one ``metrics.parquet`` row (a plain number has
+    a NaN interval)."""
+    est = value if isinstance(value, Estimate) else Estimate(float(value), math.nan, math.nan)
+    return slice_, metric, est.value, est.ci_low, est.ci_high, note
+
+
+def outcome_rows(outcome: AttackOutcome) -> list[MetricRow]:
+    """The outcome's :func:`metric_row` rows, in ``metrics.parquet`` order (the metrics it lacks left out)."""
+    rows: list[MetricRow] = []
+
+    def add(metric: Metric, value: Estimate | float | None, note: str | None = None, slice_: str = "all"):
+        if value is not None:
+            rows.append(metric_row(metric, value, note, slice_))
+
+    o = outcome
+    add(Metric.AUC, o.auc, note=f"{o.queries} queries per point")
+    add(Metric.BALANCED_ACCURACY, o.balanced_accuracy)
+    add(Metric.BEST_ACCURACY, o.best_accuracy, note="upper bound")
+    add(Metric.ADVANTAGE, o.advantage, note="upper bound")
+    add(Metric.PRECISION, o.precision)
+    add(Metric.EPSILON_LOWER_BOUND, o.epsilon_lower_bound, note="CP 95%, delta=0")
+    add(Metric.THRESHOLD, o.threshold)
+    for t in o.tpr_at_fpr:
+        flag = None if t.resolved else f"unresolved: fewer than {1 / t.target_fpr:g} non-members"
+        add(Metric.tpr_at_fpr(t.target_fpr), t.tpr, note=flag)
+        add(Metric.achieved_fpr_at(t.target_fpr), t.achieved_fpr)
+    for c, auc in o.per_class_auc.items():
+        add(Metric.AUC, auc, slice_=f"class={c}")
+    return rows
+
+
+def metric_value(outcome: AttackOutcome, metric: Metric) -> float:
+    """An outcome's value of ``metric`` over all its points (NaN where it has none, e.g. no threshold)."""
+    values = {m: v for s, m, v, *_ in outcome_rows(outcome) if s == "all"}
+    return values.get(metric, math.nan)
+
+
+def _first_max(values: Sequence[float]) -> int | None:
+    """Position of the first largest of ``values``, NaN ignored; None if there is none."""
+    values = np.asarray(values, dtype=np.float64)
+    return None if np.isnan(values).all() else int(np.nanargmax(values))
+
+
+def worst_case(
+    outcomes: Iterable[AttackOutcome],
+    metric: Metric = Metric.AUC,
+    *,
+    knowledge: str | None = None,
+    attack: str | None = None,
+) -> AttackOutcome | None:
+    """The strongest of ``outcomes`` (optionally only those of one knowledge or attack): the first with the
+    largest ``metric``; None if there is none."""
+    kept = [
+        o
+        for o in outcomes
+        if (knowledge is None or o.knowledge == knowledge) and (attack is None or o.attack == attack)
+    ]
+    best = _first_max([metric_value(o, metric) for o in kept])
+    return None if best is None else kept[best]
+
+
+def worst_case_row(rows: pd.DataFrame, by: str = "value") -> pd.Series | None:
+    """The first row of a metrics table (already filtered to one metric) with the largest ``by``, NaN
+    ignored; None if there is none."""
+    best = _first_max(rows[by].to_numpy())
+    return None if best is None else rows.iloc[best]
+
+
+def _group_scores(key: tuple, group: pd.DataFrame) -> AttackScores:
+    name = ", ".join(map(str, key))
+    if group["is_member"].nunique() != 2:
+        raise AuditInputError(f"The scores of {name} need at least one member and one non-member.")
+    thresholds = group["threshold"].unique() if "threshold" in group else [None]
+    if len(thresholds) != 1:
+        raise AuditInputError(f"The scores of {name} have more than one threshold.")
+    condition, knowledge, attack = key
+    return AttackScores(
+        condition=condition,
+        knowledge=knowledge,
+        attack=attack,
+        queries=int(group["queries"].iloc[0]) if "queries" in group else 1,
+        scores=group["score"].to_numpy(dtype=np.float64),
+        threshold=None if pd.isna(thresholds[0]) else float(thresholds[0]),
+    )
+
+
+def analyse_scores(frame: pd.DataFrame, *, seed: int = 0, bootstrap: bool = True) -> pd.DataFrame:
+    """Attack metrics, as ``metrics.parquet`` rows, from a long table of scores (one row per audit point,
+    condition, knowledge and attack: columns :data:`REQUIRED_SCORE_COLUMNS`, and optionally ``label`` for
+    per-class AUCs, ``threshold`` (empty for none) for the metrics of the attack's hard decisions,
+    ``queries`` and ``defense``). ``seed`` is the run seed the bootstrap intervals derive from."""
+    missing = [c for c in REQUIRED_SCORE_COLUMNS if c not in frame.columns]
+    if missing:
+        raise AuditInputError(f"The scores table has no column '{missing[0]}'.")
+    rows = []
+    for key, group in frame.groupby(GROUP, sort=False):
+        labels = group["label"].to_numpy() if "label" in group else None
+        outcome = analyse_attack(
+            _group_scores(key, group),
+            group["is_member"].to_numpy(bool),
+            labels,
+            seed=seed,
+            bootstrap=bootstrap,
+        )
+        condition, knowledge, attack = key
+        defense = group["defense"].iloc[0] if "defense" in group else condition
+        rows += [(condition, defense, knowledge, attack, *row) for row in outcome_rows(outcome)]
+    return pd.DataFrame(rows, columns=METRIC_COLUMNS)
