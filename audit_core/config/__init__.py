@@ -16,17 +16,7 @@ from audit_core.config.data import (
     PoolDraw,
     TableDataConfig,
 )
-from audit_core.config.defenses import (
-    DefenseConfig,
-    DynaNoiseConfig,
-    HampConfig,
-    LabelOnlyConfig,
-    MemGuardConfig,
-    ReverseSigmoidConfig,
-    StaticNoiseConfig,
-    TemperatureConfig,
-    TopKConfig,
-)
+from audit_core.config.defenses import DEFENSE_CONFIGS, DefenseConfig, DynaNoiseConfig
 from audit_core.config.presets import DEMO_DEFENSES, DEMO_SETTINGS
 from audit_core.config.recipe import TrainingRecipe
 from audit_core.config.runtime import DaskRunnerConfig, RunnerConfig, ScheduleConfig, ThreadsRunnerConfig
@@ -51,6 +41,7 @@ from audit_core.config.tune import TuneConfig
 __all__ = [
     "CIFAR10_TRANSFORM",
     "DEFAULT_ATTACKS",
+    "DEFENSE_CONFIGS",
     "DEMO_DEFENSES",
     "DEMO_SETTINGS",
     "IMAGENET_TRANSFORM",
@@ -63,14 +54,11 @@ __all__ = [
     "DefenseConfig",
     "DemoDataConfig",
     "DynaNoiseConfig",
-    "HampConfig",
     "ImageFolderDataConfig",
     "ImageNetDataConfig",
     "ImageTransformConfig",
     "ImportPath",
     "Knowledge",
-    "LabelOnlyConfig",
-    "MemGuardConfig",
     "NoShadowConfig",
     "NpzDataConfig",
     "OnnxTargetConfig",
@@ -78,18 +66,14 @@ __all__ = [
     "PoolDraw",
     "PredictionsShadowConfig",
     "PredictionsTargetConfig",
-    "ReverseSigmoidConfig",
     "RunnerConfig",
     "ScheduleConfig",
     "ShadowConfig",
     "SklearnTargetConfig",
-    "StaticNoiseConfig",
     "StrictModel",
     "TableDataConfig",
     "TargetConfig",
-    "TemperatureConfig",
     "ThreadsRunnerConfig",
-    "TopKConfig",
     "TorchScriptTargetConfig",
     "TorchStateDictTargetConfig",
     "TrainedShadowConfig",

@@ -1,0 +1,70 @@
+"""One source per constant: the defense configs come from the defense classes."""
+
+from dataclasses import fields
+
+import pytest
+from pydantic import SecretStr
+
+from audit_core.config import DEFENSE_CONFIGS, AuditConfig, parse_config
+from audit_core.core.errors import ConfigError
+from audit_core.defenses import BOUNDS, DEFENSES, MIN_KEY_BYTES, Undefended
+
+CONFIGURABLE = [cls for cls in DEFENSES.values() if cls is not Undefended]
+BOUNDED = [
+    (cls, f, bound, limit)
+    for cls in CONFIGURABLE
+    for f in fields(cls)
+    for bound, limit in f.metadata.items()
+    if bound in BOUNDS
+]
+
+
+def _schema_of(name: str) -> dict:
+    schema = AuditConfig.model_json_schema()
+    ref = schema["properties"]["defenses"]["items"]["discriminator"]["mapping"][name]
+    return schema["$defs"][ref.rpartition("/")[2]]["properties"]
+
+
+def test_every_registered_defense_but_undefended_is_configurable():
+    assert set(DEFENSE_CONFIGS) == set(DEFENSES) - {"undefended"}
+    for cls in CONFIGURABLE:
+        assert list(DEFENSE_CONFIGS[cls.name].model_fields) == ["name", *(f.name for f in fields(cls))]
+
+
+@pytest.mark.parametrize("cls", CONFIGURABLE, ids=lambda cls: cls.name)
+def test_the_form_shows_the_defaults_bounds_and_descriptions_the_class_declares(cls):
+    shown = _schema_of(cls.name)
+    assert shown["name"]["const"] == cls.name
+    for f in fields(cls):
+        if f.name == "key":
+            continue
+        number = next((s for s in shown[f.name].get("anyOf", []) if s["type"] != "null"), shown[f.name])
+        assert shown[f.name]["default"] == f.default
+        assert shown[f.name]["description"] == f.metadata["description"]
+        names = {"ge": "minimum", "gt": "exclusiveMinimum", "le": "maximum"}
+        assert {names[b]: number[names[b]] for b in BOUNDS if names[b] in number} == {
+            names[b]: f.metadata[b] for b in BOUNDS if b in f.metadata
+        }
+    assert DEFENSE_CONFIGS[cls.name]().defense(seed=0).params() == cls().params()
+
+
+@pytest.mark.parametrize(
+    ("cls", "f", "bound", "limit"), BOUNDED, ids=[f"{c.name}.{f.name}.{b}" for c, f, b, _ in BOUNDED]
+)
+def test_a_bound_is_refused_by_the_class_and_by_the_config_alike(cls, f, bound, limit):
+    outside = limit + 1 if bound == "le" else limit - 1 if bound == "ge" else limit
+    with pytest.raises(ValueError, match=rf"{cls.__name__} needs {f.name} {BOUNDS[bound][1]} {limit:g}"):
+        cls(**{f.name: outside})
+    with pytest.raises(ConfigError, match=rf"field 'defenses\.0\.{cls.name}\.{f.name}' = {outside!r}"):
+        parse_config({"defenses": [{"name": cls.name, f.name: outside}]})
+    cls(**{f.name: limit if bound != "gt" else limit + 0.5})  # on (or just inside) the bound is fine
+
+
+def test_the_dynanoise_key_stays_a_secret_of_min_key_bytes():
+    shown = _schema_of("dynanoise")["key"]
+    assert shown["default"] is None and f"{MIN_KEY_BYTES}+ characters" in shown["description"]
+    key = "k" * MIN_KEY_BYTES
+    config = parse_config({"defenses": [{"name": "dynanoise", "key": key}]}).defenses[0]
+    assert isinstance(config.key, SecretStr) and key not in repr(config)
+    with pytest.raises(ConfigError, match=f"must be at least {MIN_KEY_BYTES} bytes"):
+        parse_config({"defenses": [{"name": "dynanoise", "key": key[1:]}]})
