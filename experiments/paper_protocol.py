@@ -30,7 +30,7 @@ from audit_core import pipeline
 from audit_core.attacks import ATTACKS
 from audit_core.audit.evaluation import ConditionEvaluation
 from audit_core.audit.signals import LogitSet, Signals, shadow_split
-from audit_core.config import DEMO_DEFENSES, KNOWLEDGE_MODES, AuditConfig, TrainingRecipe, parse_config
+from audit_core.config import DEMO_DEFENSES, AuditConfig, Knowledge, TrainingRecipe, parse_config
 from audit_core.core.seeding import derive_rng
 from audit_core.data.demo import DEMO_DATASETS
 from audit_core.data.imagenet import pool_folders
@@ -211,7 +211,7 @@ def audit_config(settings: ProtocolSettings, split: PaperSplit) -> AuditConfig:
             "baselines": False,  # the baselines are rows of the tables already
         },
         "attacks": list(ADAPTIVE_ATTACKS.values()),
-        "knowledge": list(KNOWLEDGE_MODES),
+        "knowledge": list(Knowledge),
         "max_queries": settings.max_queries,
         "shadow_models": SHADOW_MODELS,
         "reference_models": settings.reference_models,

@@ -21,6 +21,7 @@ import numpy as np
 
 from audit_core.attacks import ATTACKS, AttackInput, CalibrationData, ReferenceOutputs, ShadowOutputs
 from audit_core.audit.signals import Signals
+from audit_core.core.knowledge import Knowledge
 from audit_core.core.seeding import derive_rng
 from audit_core.defenses import Defense, Undefended
 from audit_core.stats.metrics import (
@@ -35,7 +36,6 @@ from audit_core.stats.metrics import (
     tpr_at_fpr,
 )
 
-KNOWLEDGE = ("naive", "adaptive", "averaging")
 FPR_TARGETS = (0.001, 0.01, 0.1)
 
 
@@ -207,7 +207,7 @@ def evaluate_condition(
     attack_names: Sequence[str],
     *,
     seed: int,
-    knowledge: Sequence[str] = KNOWLEDGE,
+    knowledge: Sequence[str] = tuple(Knowledge),
     max_queries: int = 64,
     attack_params: dict[str, dict[str, Any]] | None = None,
     n_bootstrap: int = 1000,

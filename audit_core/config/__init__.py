@@ -2,7 +2,15 @@
 one module per section."""
 
 from audit_core.config.audit import DEFAULT_ATTACKS, AuditConfig, load_config, parse_config
-from audit_core.config.base import KNOWLEDGE_MODES, Knowledge, StrictModel, kinds, load_model, parse_model
+from audit_core.config.base import (
+    KNOWLEDGE_MODES,
+    Knowledge,
+    KnowledgeField,
+    StrictModel,
+    kinds,
+    load_model,
+    parse_model,
+)
 from audit_core.config.data import (
     CIFAR10_TRANSFORM,
     IMAGENET_TRANSFORM,
@@ -59,6 +67,7 @@ __all__ = [
     "ImageTransformConfig",
     "ImportPath",
     "Knowledge",
+    "KnowledgeField",
     "NoShadowConfig",
     "NpzDataConfig",
     "OnnxTargetConfig",

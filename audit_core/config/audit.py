@@ -14,8 +14,8 @@ from pydantic import (
 
 from audit_core.attacks import ATTACKS
 from audit_core.config.base import (
-    KNOWLEDGE_MODES,
     Knowledge,
+    KnowledgeField,
     StrictModel,
     load_model,
     parse_model,
@@ -78,8 +78,8 @@ class AuditConfig(StrictModel):
     attack_params: dict[str, dict[str, Any]] = Field(
         default_factory=dict, description="Hyperparameters per attack name, e.g. {rmia: {gamma: 2.0}}."
     )
-    knowledge: list[Knowledge] = Field(
-        default_factory=lambda: list(KNOWLEDGE_MODES),
+    knowledge: list[KnowledgeField] = Field(
+        default_factory=lambda: list(Knowledge),
         min_length=1,
         description="Attacker knowledge: naive (calibrates on undefended outputs, the paper's protocol), "
         "adaptive (calibrates on defended outputs), averaging (adaptive, and averages repeated queries).",

@@ -1,12 +1,15 @@
-"""One source per constant: the defense configs come from the defense classes."""
+"""One source per constant: defense configs from the defense classes, attacker knowledge as one enum."""
 
 from dataclasses import fields
 
+import pandas as pd
 import pytest
+import yaml
 from pydantic import SecretStr
 
 from audit_core.config import DEFENSE_CONFIGS, AuditConfig, parse_config
 from audit_core.core.errors import ConfigError
+from audit_core.core.knowledge import Knowledge
 from audit_core.defenses import BOUNDS, DEFENSES, MIN_KEY_BYTES, Undefended
 
 CONFIGURABLE = [cls for cls in DEFENSES.values() if cls is not Undefended]
@@ -68,3 +71,26 @@ def test_the_dynanoise_key_stays_a_secret_of_min_key_bytes():
     assert isinstance(config.key, SecretStr) and key not in repr(config)
     with pytest.raises(ConfigError, match=f"must be at least {MIN_KEY_BYTES} bytes"):
         parse_config({"defenses": [{"name": "dynanoise", "key": key[1:]}]})
+
+
+def test_knowledge_values_are_the_enum_and_still_plain_strings_everywhere(tmp_path):
+    config = parse_config({"knowledge": ["averaging", "naive"], "tune": {"knowledge": "naive"}})
+    assert config.knowledge == [Knowledge.AVERAGING, Knowledge.NAIVE] == ["averaging", "naive"]
+    assert config.tune.knowledge is Knowledge.NAIVE and AuditConfig().knowledge == list(Knowledge)
+    dumped = config.model_dump(mode="json")
+    assert yaml.safe_load(yaml.safe_dump(dumped))["knowledge"] == ["averaging", "naive"]
+    pd.DataFrame({"knowledge": config.knowledge}).to_parquet(tmp_path / "k.parquet")
+    read = pd.read_parquet(tmp_path / "k.parquet")["knowledge"].tolist()
+    assert read == ["averaging", "naive"] and all(type(k) is str for k in read)
+
+
+def test_the_form_lists_the_three_knowledge_values_in_place():
+    schema = AuditConfig.model_json_schema()
+    values = [k.value for k in Knowledge]
+    assert values == ["naive", "adaptive", "averaging"]
+    assert schema["properties"]["knowledge"]["items"] == {"enum": values, "type": "string"}
+    tune = schema["$defs"]["TuneConfig"]["properties"]["knowledge"]
+    assert (tune["enum"], tune["default"], tune["title"]) == (values, "adaptive", "Knowledge")
+    assert schema["$defs"]["GatePolicy"]["properties"]["knowledge"]["enum"] == ["strongest", *values]
+    with pytest.raises(ConfigError, match="Input should be 'naive', 'adaptive' or 'averaging'"):
+        parse_config({"knowledge": ["psychic"]})
