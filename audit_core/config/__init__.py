@@ -25,7 +25,7 @@ from audit_core.config.data import (
     TableDataConfig,
 )
 from audit_core.config.defenses import DEFENSE_CONFIGS, DefenseConfig, DynaNoiseConfig
-from audit_core.config.presets import DEMO_DEFENSES, DEMO_SETTINGS
+from audit_core.config.presets import DEMO_DEFENSES, DEMO_SETTINGS, PAPER_CENTRE, PAPER_SETTING
 from audit_core.config.recipe import TrainingRecipe
 from audit_core.config.runtime import DaskRunnerConfig, RunnerConfig, ScheduleConfig, ThreadsRunnerConfig
 from audit_core.config.targets import (
@@ -54,6 +54,8 @@ __all__ = [
     "DEMO_SETTINGS",
     "IMAGENET_TRANSFORM",
     "KNOWLEDGE_MODES",
+    "PAPER_CENTRE",
+    "PAPER_SETTING",
     "AuditConfig",
     "CallableTargetConfig",
     "Cifar10DataConfig",

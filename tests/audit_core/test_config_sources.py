@@ -1,4 +1,5 @@
-"""One source per constant: defense configs from the defense classes, attacker knowledge as one enum."""
+"""One source per constant: defense configs from the defense classes, attacker knowledge as one enum, the
+paper's settings named once."""
 
 from dataclasses import fields
 
@@ -7,10 +8,18 @@ import pytest
 import yaml
 from pydantic import SecretStr
 
-from audit_core.config import DEFENSE_CONFIGS, AuditConfig, parse_config
+from audit_core.config import (
+    DEFENSE_CONFIGS,
+    DEMO_DEFENSES,
+    PAPER_CENTRE,
+    PAPER_SETTING,
+    AuditConfig,
+    parse_config,
+)
 from audit_core.core.errors import ConfigError
 from audit_core.core.knowledge import Knowledge
-from audit_core.defenses import BOUNDS, DEFENSES, MIN_KEY_BYTES, Undefended
+from audit_core.defenses import BOUNDS, DEFENSES, MIN_KEY_BYTES, DynaNoise, Undefended
+from audit_core.tuning.search import paper_grid
 
 CONFIGURABLE = [cls for cls in DEFENSES.values() if cls is not Undefended]
 BOUNDED = [
@@ -94,3 +103,16 @@ def test_the_form_lists_the_three_knowledge_values_in_place():
     assert schema["$defs"]["GatePolicy"]["properties"]["knowledge"]["enum"] == ["strongest", *values]
     with pytest.raises(ConfigError, match="Input should be 'naive', 'adaptive' or 'averaging'"):
         parse_config({"knowledge": ["psychic"]})
+
+
+def test_the_papers_dynanoise_setting_is_the_default_and_the_demos():
+    assert PAPER_SETTING == {"sigma0_sq": 0.3, "lam": 2.0, "temperature": 10.0}
+    assert {name: getattr(DynaNoise(), name) for name in PAPER_SETTING} == PAPER_SETTING
+    assert DEMO_DEFENSES[0] == {"name": "dynanoise", **PAPER_SETTING}
+    assert AuditConfig().defenses[0].defense(seed=0).label == "dynanoise(sigma0_sq=0.3, lam=2, T=10)"
+
+
+def test_the_paper_grid_sweeps_around_the_papers_centre():
+    grid = paper_grid()
+    assert grid[0] == PAPER_CENTRE == {"sigma0_sq": 0.1, "lam": 2.0, "temperature": 6.0}
+    assert all(sum(point[n] != PAPER_CENTRE[n] for n in PAPER_CENTRE) == 1 for point in grid[1:])
