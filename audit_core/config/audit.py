@@ -168,6 +168,23 @@ class AuditConfig(StrictModel):
         return self
 
     @model_validator(mode="after")
+    def _defenses_are_distinct_conditions(self) -> "AuditConfig":
+        """Each defense's label names its condition in every table, so no two entries may share one."""
+        first: dict[str, int] = {}
+        for index, entry in enumerate(self.defenses):
+            label = entry.defense(self.seed).label
+            earlier = first.setdefault(label, index)
+            if earlier == index:
+                continue
+            if entry == self.defenses[earlier]:
+                raise ValueError(f"defenses.{index} repeats defenses.{earlier} ({label})")
+            raise ValueError(
+                f"defenses.{index} has the same label as defenses.{earlier} ({label}), which names a "
+                "condition in every table; make them differ in a parameter the label shows"
+            )
+        return self
+
+    @model_validator(mode="after")
     def _attack_params_fit_their_attacks(self) -> "AuditConfig":
         for name, params in self.attack_params.items():
             if name not in self.attacks:

@@ -1,5 +1,5 @@
 """One source per constant: defense configs from the defense classes, attacker knowledge as one enum, the
-paper's settings named once."""
+paper's settings named once; and one label per configured condition."""
 
 from dataclasses import fields
 
@@ -20,6 +20,7 @@ from audit_core.core.errors import ConfigError
 from audit_core.core.knowledge import Knowledge
 from audit_core.defenses import BOUNDS, DEFENSES, MIN_KEY_BYTES, DynaNoise, Undefended
 from audit_core.tuning.search import paper_grid
+from flows import cli
 
 CONFIGURABLE = [cls for cls in DEFENSES.values() if cls is not Undefended]
 BOUNDED = [
@@ -116,3 +117,44 @@ def test_the_paper_grid_sweeps_around_the_papers_centre():
     grid = paper_grid()
     assert grid[0] == PAPER_CENTRE == {"sigma0_sq": 0.1, "lam": 2.0, "temperature": 6.0}
     assert all(sum(point[n] != PAPER_CENTRE[n] for n in PAPER_CENTRE) == 1 for point in grid[1:])
+
+
+@pytest.mark.parametrize(
+    ("defenses", "expected"),
+    [
+        (
+            [{"name": "static_noise"}, {"name": "top_k"}, {"name": "static_noise", "sigma_sq": 1.0}],
+            "defenses.2 repeats defenses.0 (static_noise(sigma_sq=1)).",
+        ),
+        ([{"name": "label_only"}, {"name": "label_only"}], "defenses.1 repeats defenses.0 (label_only)."),
+        (
+            [
+                {"name": "dynanoise", "noise_mode": "per_input", "key": "a" * MIN_KEY_BYTES},
+                {"name": "memguard"},
+                {"name": "dynanoise", "noise_mode": "per_input"},
+            ],
+            "defenses.2 has the same label as defenses.0 (dynanoise(sigma0_sq=0.3, lam=2, T=10, per_input)), "
+            "which names a condition in every table; make them differ in a parameter the label shows.",
+        ),
+    ],
+)
+def test_a_repeated_defense_or_label_fails_in_one_sentence_exit_2(
+    defenses, expected, tmp_path, capsys, monkeypatch
+):
+    path = tmp_path / "audit.yaml"
+    path.write_text(yaml.safe_dump({"defenses": defenses, "output_dir": str(tmp_path / "out")}))
+    with pytest.raises(ConfigError) as caught:
+        parse_config({"defenses": defenses})
+    assert str(caught.value) == f"config: {expected}"
+    monkeypatch.setattr(cli, "_run", lambda *_, **__: pytest.fail("a repeated defense reached the flow"))
+    assert cli.main(["audit", str(path)]) == 2
+    assert capsys.readouterr().err == f"dynaudit: {path}: {expected}\n"
+    assert not (tmp_path / "out").exists()
+
+
+def test_distinct_settings_of_one_defense_are_distinct_conditions():
+    config = parse_config({"defenses": [{"name": "static_noise"}, {"name": "static_noise", "sigma_sq": 3}]})
+    assert [d.defense(config.seed).label for d in config.defenses] == [
+        "static_noise(sigma_sq=1)",
+        "static_noise(sigma_sq=3)",
+    ]
