@@ -1,8 +1,8 @@
 """Named settings in one place: the paper's DynaNoise settings, the demo's defenses and the embedded demo.
 
-The paper's best setting is DynaNoise's defaults, so it lives with the defense
-(:data:`audit_core.defenses.PAPER_SETTING`, which the defenses layer cannot import from here); this module
-names it with the other presets.
+The paper's best setting is DynaNoise's defaults, so it is defined with the defense
+(:data:`audit_core.defenses.PAPER_SETTING`: the defenses layer sits below the config and cannot import it);
+this module names it with the other presets.
 """
 
 from typing import Any
