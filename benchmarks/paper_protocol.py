@@ -20,8 +20,8 @@ from pathlib import Path
 import pandas as pd
 import torch
 
-from audit_core.config import KNOWLEDGE_MODES
 from audit_core.core.files import write_text_atomic
+from audit_core.core.knowledge import Knowledge
 from audit_core.results.artifacts import write_parquet
 from audit_core.results.provenance import package_versions
 from audit_core.tuning.search import OBJECTIVES
@@ -182,7 +182,7 @@ def parse_settings(argv: list[str] | None = None) -> tuple[ProtocolSettings, Pat
     parser.add_argument("--objective", choices=OBJECTIVES, default="midput", help="the tuner's objective")
     parser.add_argument(
         "--tune-knowledge",
-        choices=KNOWLEDGE_MODES,
+        choices=[k.value for k in Knowledge],
         default="adaptive",
         help="the attacker the tuner measures",
     )

@@ -33,7 +33,14 @@ from audit_core.audit.inputs import load_audit_data
 from audit_core.audit.run import gather_inputs
 from audit_core.audit.signals import LogitSet, Signals, shadow_split
 from audit_core.audit.split import split_for_tuning
-from audit_core.config import DEMO_DEFENSES, KNOWLEDGE_MODES, AuditConfig, TrainingRecipe, parse_config
+from audit_core.config import (
+    DEMO_DEFENSES,
+    PAPER_SETTING,
+    AuditConfig,
+    Knowledge,
+    TrainingRecipe,
+    parse_config,
+)
 from audit_core.core.seeding import derive_rng
 from audit_core.data.demo import DEMO_DATASETS
 from audit_core.data.imagenet import pool_folders
@@ -52,8 +59,6 @@ MEMBER_SHARE = 0.8  # of the target data; the rest are the non-members
 TEST_SHARE = 1 / 6  # built-in sets: CIFAR-10's 10,000 test images of 60,000
 IMAGENET_TEST_SHARE = 0.2  # the artifact's 80/20 train/test split of the ImageNet-10 folder
 
-#: DynaNoise's best-MIDPUT CIFAR-10 setting in the PoPETs artifact (notes, section 3)
-PAPER_DYNANOISE = {"sigma0_sq": 0.3, "lam": 2.0, "temperature": 10.0}
 #: The paper's six attacks, its column name -> dynaudit's attack
 PAPER_ATTACKS = {
     "confidence": "paper_confidence",
@@ -207,7 +212,7 @@ def audit_config(settings: ProtocolSettings, split: PaperSplit) -> AuditConfig:
         "seed": settings.seed,
         "data": data_config(settings, split),
         "recipe": recipe.model_dump(),
-        "defenses": [{"name": "dynanoise", **PAPER_DYNANOISE}, *baselines],
+        "defenses": [{"name": "dynanoise", **PAPER_SETTING}, *baselines],
         "tune": {
             "budget": settings.budget,
             "objective": settings.objective,
@@ -216,7 +221,7 @@ def audit_config(settings: ProtocolSettings, split: PaperSplit) -> AuditConfig:
             "baselines": False,  # the baselines are rows of the tables already
         },
         "attacks": list(ADAPTIVE_ATTACKS.values()),
-        "knowledge": list(KNOWLEDGE_MODES),
+        "knowledge": list(Knowledge),
         "max_queries": settings.max_queries,
         "shadow_models": SHADOW_MODELS,
         "reference_models": settings.reference_models,

@@ -7,7 +7,6 @@ import numpy as np
 from scipy import stats
 
 from audit_core.audit.analysis import ConditionEvaluation, worst_case
-from audit_core.audit.conditions import build_defense
 from audit_core.audit.signals import (
     Signals,
 )
@@ -25,7 +24,7 @@ def chosen_dynanoise(config: AuditConfig, tuning: TuningResult | None) -> DynaNo
     """The DynaNoise setting the report centres on: the tuned one, else the first configured (or none)."""
     if tuning is not None:
         return tuning.chosen
-    built = (build_defense(d, config.seed) for d in config.defenses)
+    built = (d.defense(config.seed) for d in config.defenses)
     return next((d for d in built if isinstance(d, DynaNoise)), None)
 
 

@@ -6,14 +6,15 @@ from typing import Any
 import numpy as np
 
 from audit_core.audit.analysis import ConditionEvaluation, analyse_condition
-from audit_core.audit.evaluation import KNOWLEDGE, score_condition
+from audit_core.audit.evaluation import score_condition
 from audit_core.audit.signals import (
     Signals,
 )
-from audit_core.config import AuditConfig, DefenseConfig
+from audit_core.config import AuditConfig
+from audit_core.core.knowledge import Knowledge
 from audit_core.core.seeding import derive_rng
 from audit_core.data import AuditData, Split
-from audit_core.defenses import DEFENSES, DefenderData, Defense, DynaNoise, Undefended, fit_defense
+from audit_core.defenses import DefenderData, Defense, DynaNoise, Undefended, fit_defense
 from audit_core.targets import Target
 
 RANDOM_INPUTS = 1000  # queries of the target on random inputs, for HAMP's reference outputs
@@ -21,11 +22,6 @@ RANDOM_INPUTS = 1000  # queries of the target on random inputs, for HAMP's refer
 
 def random_inputs_possible(config: AuditConfig, data: AuditData) -> bool:
     return config.target.kind != "predictions" and np.issubdtype(data.population.features.dtype, np.number)
-
-
-def build_defense(defense: DefenseConfig, seed: int) -> Defense:
-    """The Defense object for one configured defense (``seed``: the run seed)."""
-    return DEFENSES[defense.name](**defense.defense_params(seed))
 
 
 def defender_data(config: AuditConfig, target: Target, data: AuditData, signals: Signals) -> DefenderData:
@@ -50,8 +46,9 @@ def defender_data(config: AuditConfig, target: Target, data: AuditData, signals:
 
 def conditions(config: AuditConfig, defender: DefenderData, tuned: DynaNoise | None = None) -> list[Defense]:
     """The undefended baseline, each configured defense and the tuned DynaNoise (if any), all fitted."""
-    defenses = [Undefended(), *(build_defense(d, config.seed) for d in config.defenses)]
-    defenses += [tuned] if tuned is not None else []
+    defenses = [Undefended(), *(d.defense(config.seed) for d in config.defenses)]
+    if tuned is not None and tuned.label not in {d.label for d in defenses}:
+        defenses.append(tuned)  # a tuned setting with a configured label is that condition already
     return [fit_defense(d, defender, config.seed) for d in defenses]
 
 
@@ -74,7 +71,7 @@ def evaluate_condition(
     attack_names: Sequence[str],
     *,
     seed: int,
-    knowledge: Sequence[str] = KNOWLEDGE,
+    knowledge: Sequence[str] = tuple(Knowledge),
     max_queries: int = 64,
     attack_params: dict[str, dict[str, Any]] | None = None,
 ) -> ConditionEvaluation:

@@ -22,10 +22,9 @@ import numpy as np
 from audit_core.attacks import ATTACKS, AttackInput, CalibrationData, ReferenceOutputs, ShadowOutputs
 from audit_core.audit.analysis import AttackScores, ConditionScores
 from audit_core.audit.signals import Signals
+from audit_core.core.knowledge import Knowledge
 from audit_core.core.seeding import derive_rng
 from audit_core.defenses import Defense, Undefended
-
-KNOWLEDGE = ("naive", "adaptive", "averaging")
 
 
 def near_duplicate(logits: np.ndarray, step: int) -> np.ndarray:
@@ -105,7 +104,7 @@ def score_condition(
     attack_names: Sequence[str],
     *,
     seed: int,
-    knowledge: Sequence[str] = KNOWLEDGE,
+    knowledge: Sequence[str] = tuple(Knowledge),
     max_queries: int = 64,
     attack_params: dict[str, dict[str, Any]] | None = None,
 ) -> ConditionScores:

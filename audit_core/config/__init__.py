@@ -2,7 +2,14 @@
 one module per section."""
 
 from audit_core.config.audit import DEFAULT_ATTACKS, AuditConfig, load_config, parse_config
-from audit_core.config.base import KNOWLEDGE_MODES, Knowledge, StrictModel, kinds, load_model, parse_model
+from audit_core.config.base import (
+    Knowledge,
+    KnowledgeField,
+    StrictModel,
+    kinds,
+    load_model,
+    parse_model,
+)
 from audit_core.config.data import (
     CIFAR10_TRANSFORM,
     IMAGENET_TRANSFORM,
@@ -16,18 +23,8 @@ from audit_core.config.data import (
     PoolDraw,
     TableDataConfig,
 )
-from audit_core.config.defenses import (
-    DefenseConfig,
-    DynaNoiseConfig,
-    HampConfig,
-    LabelOnlyConfig,
-    MemGuardConfig,
-    ReverseSigmoidConfig,
-    StaticNoiseConfig,
-    TemperatureConfig,
-    TopKConfig,
-)
-from audit_core.config.presets import DEMO_DEFENSES, DEMO_SETTINGS
+from audit_core.config.defenses import DEFENSE_CONFIGS, DefenseConfig, DynaNoiseConfig
+from audit_core.config.presets import DEMO_DEFENSES, DEMO_SETTINGS, PAPER_CENTRE, PAPER_SETTING
 from audit_core.config.recipe import TrainingRecipe
 from audit_core.config.runtime import DaskRunnerConfig, RunnerConfig, ScheduleConfig, ThreadsRunnerConfig
 from audit_core.config.targets import (
@@ -51,10 +48,12 @@ from audit_core.config.tune import TuneConfig
 __all__ = [
     "CIFAR10_TRANSFORM",
     "DEFAULT_ATTACKS",
+    "DEFENSE_CONFIGS",
     "DEMO_DEFENSES",
     "DEMO_SETTINGS",
     "IMAGENET_TRANSFORM",
-    "KNOWLEDGE_MODES",
+    "PAPER_CENTRE",
+    "PAPER_SETTING",
     "AuditConfig",
     "CallableTargetConfig",
     "Cifar10DataConfig",
@@ -63,14 +62,12 @@ __all__ = [
     "DefenseConfig",
     "DemoDataConfig",
     "DynaNoiseConfig",
-    "HampConfig",
     "ImageFolderDataConfig",
     "ImageNetDataConfig",
     "ImageTransformConfig",
     "ImportPath",
     "Knowledge",
-    "LabelOnlyConfig",
-    "MemGuardConfig",
+    "KnowledgeField",
     "NoShadowConfig",
     "NpzDataConfig",
     "OnnxTargetConfig",
@@ -78,18 +75,14 @@ __all__ = [
     "PoolDraw",
     "PredictionsShadowConfig",
     "PredictionsTargetConfig",
-    "ReverseSigmoidConfig",
     "RunnerConfig",
     "ScheduleConfig",
     "ShadowConfig",
     "SklearnTargetConfig",
-    "StaticNoiseConfig",
     "StrictModel",
     "TableDataConfig",
     "TargetConfig",
-    "TemperatureConfig",
     "ThreadsRunnerConfig",
-    "TopKConfig",
     "TorchScriptTargetConfig",
     "TorchStateDictTargetConfig",
     "TrainedShadowConfig",

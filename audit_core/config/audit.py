@@ -14,8 +14,8 @@ from pydantic import (
 
 from audit_core.attacks import ATTACKS
 from audit_core.config.base import (
-    KNOWLEDGE_MODES,
     Knowledge,
+    KnowledgeField,
     StrictModel,
     load_model,
     parse_model,
@@ -78,8 +78,8 @@ class AuditConfig(StrictModel):
     attack_params: dict[str, dict[str, Any]] = Field(
         default_factory=dict, description="Hyperparameters per attack name, e.g. {rmia: {gamma: 2.0}}."
     )
-    knowledge: list[Knowledge] = Field(
-        default_factory=lambda: list(KNOWLEDGE_MODES),
+    knowledge: list[KnowledgeField] = Field(
+        default_factory=lambda: list(Knowledge),
         min_length=1,
         description="Attacker knowledge: naive (calibrates on undefended outputs, the paper's protocol), "
         "adaptive (calibrates on defended outputs), averaging (adaptive, and averages repeated queries).",
@@ -165,6 +165,23 @@ class AuditConfig(StrictModel):
             raise ValueError(
                 "trainer 'processes' cannot run on Dask workers, which may not start processes of their own; "
                 "use trainer 'batched' or 'loop' with runner.kind 'dask'"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _defenses_are_distinct_conditions(self) -> "AuditConfig":
+        """Each defense's label names its condition in every table, so no two entries may share one."""
+        first: dict[str, int] = {}
+        for index, entry in enumerate(self.defenses):
+            label = entry.defense(self.seed).label
+            earlier = first.setdefault(label, index)
+            if earlier == index:
+                continue
+            if entry == self.defenses[earlier]:
+                raise ValueError(f"defenses.{index} repeats defenses.{earlier} ({label})")
+            raise ValueError(
+                f"defenses.{index} has the same label as defenses.{earlier} ({label}), which names a "
+                "condition in every table; make them differ in a parameter the label shows"
             )
         return self
 

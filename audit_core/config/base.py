@@ -3,7 +3,7 @@
 import functools
 import operator
 from pathlib import Path
-from typing import Annotated, Any, Literal, TypeVar
+from typing import Annotated, Any, TypeVar
 
 import yaml
 from pydantic import (
@@ -12,12 +12,18 @@ from pydantic import (
     Discriminator,
     Tag,
     ValidationError,
+    WithJsonSchema,
 )
 
 from audit_core.core.errors import ConfigError
+from audit_core.core.knowledge import Knowledge
 
-KNOWLEDGE_MODES = ("naive", "adaptive", "averaging")
-Knowledge = Literal["naive", "adaptive", "averaging"]
+#: Every attacker knowledge as a plain string (the argparse choices of benchmarks/paper_protocol.py).
+#: A knowledge field: validated into :class:`Knowledge`, its values listed inline in the JSON schema (as the
+#: UI form showed them before the enum), not behind a ``$ref``.
+KnowledgeField = Annotated[
+    Knowledge, WithJsonSchema({"enum": [k.value for k in Knowledge], "type": "string"})
+]
 M = TypeVar("M", bound=BaseModel)
 
 

@@ -1,16 +1,21 @@
-"""The ``defenses:`` list: one model per defense, its fields the defense's keyword arguments."""
+"""The ``defenses:`` list: one model per registered defense, generated from the defense's dataclass fields.
 
+Each parameter's default, bounds and description live with the defense
+(:func:`audit_core.defenses.parameter`); the models here add what only the config needs: the ``name`` tag, and
+DynaNoise's secret ``key``.
+"""
+
+import functools
+import inspect
+import operator
+from dataclasses import fields
 from typing import Annotated, Any, Literal
 
-from pydantic import (
-    Field,
-    SecretStr,
-    field_validator,
-)
+from pydantic import Field, SecretStr, create_model, field_validator
 
 from audit_core.config.base import StrictModel
 from audit_core.core.seeding import derive_key
-from audit_core.defenses import MIN_KEY_BYTES
+from audit_core.defenses import DEFENSES, MIN_KEY_BYTES, Defense, DynaNoise, Undefended
 
 
 class _DefenseConfig(StrictModel):
@@ -20,27 +25,15 @@ class _DefenseConfig(StrictModel):
         """Keyword arguments for the Defense; ``seed`` is the run seed (for derived secrets)."""
         return self.model_dump(exclude={"name"})
 
+    def defense(self, seed: int) -> Defense:
+        """The (unfitted) Defense this entry configures; ``seed`` is the run seed."""
+        return DEFENSES[self.name](**self.defense_params(seed))  # type: ignore[attr-defined]
 
-class DynaNoiseConfig(_DefenseConfig):
-    """DynaNoise parameters; the defaults are the paper's best CIFAR-10 setting."""
 
-    name: Literal["dynanoise"] = "dynanoise"
-    sigma0_sq: float = Field(0.3, ge=0, description="Base noise variance on the logits.")
-    lam: float = Field(2.0, ge=0, description="How much the noise grows with prediction confidence.")
-    temperature: float = Field(10.0, gt=0, description="Softmax temperature of the released output.")
-    noise_mode: Literal["per_query", "per_input"] = Field(
-        "per_query",
-        description="per_query: fresh noise on every call (the paper); per_input: noise keyed by the query, "
-        "so repeating a query returns the same answer.",
-    )
-    ensemble_size: int = Field(1, ge=1, le=1000, description="Noisy softmax draws averaged per answer.")
-    key: SecretStr | None = Field(
-        None,
-        description="Secret key for per_input noise (16+ characters); empty derives one from the run seed "
-        "(fine for an audit, never for a deployment). Never written to any artifact.",
-    )
+class _DynaNoiseConfig(_DefenseConfig):
+    """DynaNoise's ``key``: secret, at least MIN_KEY_BYTES long, derived from the run seed when empty."""
 
-    @field_validator("key")
+    @field_validator("key", check_fields=False)
     @classmethod
     def _key_is_long_enough(cls, key: SecretStr | None) -> SecretStr | None:
         if key is not None and len(key.get_secret_value().encode()) < MIN_KEY_BYTES:
@@ -49,71 +42,52 @@ class DynaNoiseConfig(_DefenseConfig):
 
     def defense_params(self, seed: int) -> dict[str, Any]:
         params = super().defense_params(seed)
-        params["key"] = self.key.get_secret_value().encode() if self.key else derive_key(seed, "dynanoise")
+        key: SecretStr | None = self.key  # type: ignore[attr-defined]
+        params["key"] = key.get_secret_value().encode() if key else derive_key(seed, "dynanoise")
         return params
 
 
-class StaticNoiseConfig(_DefenseConfig):
-    """Gaussian noise of fixed variance on the logits (the static-noise comparator)."""
-
-    name: Literal["static_noise"] = "static_noise"
-    sigma_sq: float = Field(1.0, ge=0, description="Noise variance on the logits.")
-
-
-class TemperatureConfig(_DefenseConfig):
-    """Temperature scaling only: softmax(z / T)."""
-
-    name: Literal["temperature"] = "temperature"
-    temperature: float = Field(10.0, gt=0, description="Softmax temperature of the released output.")
+_KEY = Field(
+    None,
+    description=f"Secret key for per_input noise ({MIN_KEY_BYTES}+ characters); empty derives one from the "
+    "run seed (fine for an audit, never for a deployment). Never written to any artifact.",
+)
+#: Per defense, the model it derives from and the fields it declares itself instead of the dataclass's.
+_OVERRIDES: dict[str, tuple[type[_DefenseConfig], dict[str, Any]]] = {
+    DynaNoise.name: (_DynaNoiseConfig, {"key": (SecretStr | None, _KEY)}),
+}
 
 
-class HampConfig(_DefenseConfig):
-    """HAMP's output modification: the answer's ranking with a random input's confidence values."""
-
-    name: Literal["hamp"] = "hamp"
-
-
-class MemGuardConfig(_DefenseConfig):
-    """MemGuard: label-preserving noise that fools the defender's own membership classifier."""
-
-    name: Literal["memguard"] = "memguard"
-    distortion_budget: float = Field(1.0, ge=0, le=2, description="Expected L1 distortion per answer.")
-    max_iter: int = Field(300, ge=0, le=100_000, description="Gradient steps per batch of queries.")
-    step_size: float = Field(0.1, gt=0, description="Adam step size on the logit noise.")
-    label_weight: float = Field(10.0, ge=0, description="Penalty weight for changing the label.")
-    distortion_weight: float = Field(0.1, ge=0, description="Penalty weight for L1 distortion.")
+def _summary(cls: type[Defense]) -> str:
+    """The first paragraph of the class docstring, on one line: the model's description in the form."""
+    return " ".join(inspect.cleandoc(cls.__doc__ or "").split("\n\n")[0].split())
 
 
-class ReverseSigmoidConfig(_DefenseConfig):
-    """Reverse-sigmoid perturbation (Lee et al. 2019)."""
+def config_model(cls: type[Defense]) -> type[_DefenseConfig]:
+    """The config model of a registered defense: ``name`` and, in order, one field per dataclass field with
+    the default, bounds and description the defense declares."""
+    base, overrides = _OVERRIDES.get(cls.name, (_DefenseConfig, {}))
+    params = {
+        f.name: overrides.get(f.name, (f.type, Field(f.default, **f.metadata)))
+        for f in fields(cls)  # type: ignore[arg-type]
+        if f.init
+    }
+    return create_model(  # type: ignore[call-overload, no-any-return]
+        f"{cls.__name__}Config",
+        __base__=base,
+        __doc__=_summary(cls),
+        __module__=__name__,
+        name=(Literal[cls.name], cls.name),
+        **params,
+    )
 
-    name: Literal["reverse_sigmoid"] = "reverse_sigmoid"
-    beta: float = Field(0.5, ge=0, description="Perturbation magnitude.")
-    gamma: float = Field(1.0, gt=0, description="Slope of the sigmoid.")
 
-
-class TopKConfig(_DefenseConfig):
-    """Release the top-k probabilities only, optionally rounded."""
-
-    name: Literal["top_k"] = "top_k"
-    k: int | None = Field(3, ge=1, description="Probabilities kept (null keeps all).")
-    decimals: int | None = Field(None, ge=0, le=15, description="Decimals kept (null: no rounding).")
-
-
-class LabelOnlyConfig(_DefenseConfig):
-    """Release only the predicted label (one-hot)."""
-
-    name: Literal["label_only"] = "label_only"
-
+#: The config model of every configurable defense (all but the undefended baseline), in registry order.
+DEFENSE_CONFIGS = {name: config_model(cls) for name, cls in DEFENSES.items() if cls is not Undefended}
+globals().update({model.__name__: model for model in DEFENSE_CONFIGS.values()})  # importable and picklable
+DynaNoiseConfig = DEFENSE_CONFIGS[DynaNoise.name]
 
 DefenseConfig = Annotated[
-    DynaNoiseConfig
-    | StaticNoiseConfig
-    | TemperatureConfig
-    | HampConfig
-    | MemGuardConfig
-    | ReverseSigmoidConfig
-    | TopKConfig
-    | LabelOnlyConfig,
+    functools.reduce(operator.or_, DEFENSE_CONFIGS.values()),  # type: ignore[arg-type]
     Field(discriminator="name"),
 ]

@@ -9,6 +9,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from audit_core.attacks import ATTACKS
+from audit_core.core.knowledge import Knowledge
 from audit_core.stats.names import Metric
 
 # Policy field -> metric name in metrics.parquet, for the limits that take the worst case over attacks.
@@ -30,7 +31,7 @@ class GatePolicy(BaseModel):
         description="Outputs the attack limits apply to: every defended condition (the worst counts) or "
         "the undefended model.",
     )
-    knowledge: Literal["strongest", "naive", "adaptive", "averaging"] = Field(
+    knowledge: Literal[("strongest", *(k.value for k in Knowledge))] = Field(  # type: ignore[valid-type]
         "strongest",
         description="Attacker knowledge the attack limits apply to; strongest takes the worst over every "
         "knowledge the audit ran.",

@@ -1,10 +1,22 @@
-"""Named settings in one place: the demo's defenses and the embedded demo config."""
+"""Named settings in one place: the paper's DynaNoise settings, the demo's defenses and the embedded demo.
+
+The paper's best setting is DynaNoise's defaults, so it is defined with the defense
+(:data:`audit_core.defenses.PAPER_SETTING`: the defenses layer sits below the config and cannot import it);
+this module names it with the other presets.
+"""
 
 from typing import Any
 
+from audit_core.defenses import PAPER_SETTING
+
+__all__ = ["DEMO_DEFENSES", "DEMO_SETTINGS", "PAPER_CENTRE", "PAPER_SETTING"]
+
+#: The centre of the paper's v1 one-at-a-time sweeps of (sigma0_sq, lam, T) (notes, section 3).
+PAPER_CENTRE = {"sigma0_sq": 0.1, "lam": 2.0, "temperature": 6.0}
+
 #: The demo's defenses: DynaNoise at the paper's setting and every baseline at a representative setting.
 DEMO_DEFENSES: list[dict[str, Any]] = [
-    {"name": "dynanoise", "sigma0_sq": 0.3, "lam": 2.0, "temperature": 10.0},
+    {"name": "dynanoise", **PAPER_SETTING},
     {"name": "static_noise", "sigma_sq": 1.0},
     {"name": "temperature", "temperature": 10.0},
     {"name": "hamp"},

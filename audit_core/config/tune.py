@@ -8,7 +8,8 @@ from pydantic import (
     field_validator,
 )
 
-from audit_core.config.base import Knowledge, StrictModel
+from audit_core.config.base import Knowledge, KnowledgeField, StrictModel
+from audit_core.defenses import NoiseMode
 
 
 class TuneConfig(StrictModel):
@@ -18,8 +19,10 @@ class TuneConfig(StrictModel):
         "midput",
         description="midput (maximised), or the strongest attack's advantage or TPR at 1% FPR (minimised).",
     )
-    knowledge: Knowledge = Field(
-        "adaptive", description="Attacker knowledge the objective is measured under."
+    knowledge: KnowledgeField = Field(
+        Knowledge.ADAPTIVE,
+        title="Knowledge",  # pydantic titles a field by its name, except an enum's
+        description="Attacker knowledge the objective is measured under.",
     )
     budget: float = Field(0.02, ge=0, le=1, description="Largest test-accuracy drop allowed (absolute).")
     mode: Literal["optuna", "grid"] = Field(
@@ -33,9 +36,7 @@ class TuneConfig(StrictModel):
     sigma0_sq_range: tuple[float, float] = Field((0.0, 1.0), description="Search range of sigma0_sq.")
     lam_range: tuple[float, float] = Field((0.0, 6.0), description="Search range of lam.")
     temperature_range: tuple[float, float] = Field((1.0, 20.0), description="Search range of T.")
-    noise_mode: Literal["per_query", "per_input"] = Field(
-        "per_input", description="Noise mode of the tuned (deployable) defense."
-    )
+    noise_mode: NoiseMode = Field("per_input", description="Noise mode of the tuned (deployable) defense.")
     baselines: bool = Field(True, description="Evaluate every baseline's grid on the same front.")
 
     @field_validator("sigma0_sq_range", "lam_range", "temperature_range")

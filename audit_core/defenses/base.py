@@ -1,7 +1,8 @@
 """The Defense contract: logits in, probability vectors out, randomness from an explicit Generator."""
 
+import operator
 from abc import ABC, abstractmethod
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from typing import Any, ClassVar, Self, TypeVar
 
 import numpy as np
@@ -9,6 +10,19 @@ import numpy as np
 from audit_core.core.errors import AuditInputError
 from audit_core.core.probability import softmax
 from audit_core.core.seeding import derive_rng
+
+#: The bounds a parameter may carry (pydantic's names): the test a value passes and how a message writes it.
+BOUNDS = {"ge": (operator.ge, ">="), "gt": (operator.gt, ">"), "le": (operator.le, "<=")}
+
+
+def parameter(default: Any, description: str, **bounds: float) -> Any:
+    """A Defense parameter: a dataclass field with its default, a one-line description and its bounds
+    (``ge``, ``gt``, ``le``). The defense refuses values outside the bounds; the config form shows all
+    three."""
+    unknown = set(bounds) - BOUNDS.keys()
+    if unknown:
+        raise TypeError(f"unknown bound {sorted(unknown)[0]!r}; expected one of {sorted(BOUNDS)}")
+    return field(default=default, metadata={"description": description, **bounds})
 
 
 @dataclass(frozen=True)
@@ -52,6 +66,20 @@ class Defense(ABC):
     GRID: ClassVar[tuple[dict[str, Any], ...]] = ({},)
     #: What ``fit`` needs from :class:`DefenderData` (``shadow``, ``random_inputs``).
     requires: ClassVar[frozenset[str]] = frozenset()
+
+    def __post_init__(self) -> None:
+        """Refuse parameters outside their :func:`parameter` bounds, in one sentence."""
+        broken = {
+            f.name: f"{f.name} {BOUNDS[bound][1]} {limit:g}"
+            for f in fields(self)  # type: ignore[arg-type]
+            for bound, limit in f.metadata.items()
+            if bound in BOUNDS
+            and getattr(self, f.name) is not None
+            and not BOUNDS[bound][0](getattr(self, f.name), limit)
+        }
+        if broken:
+            got = ", ".join(f"{name}={getattr(self, name)!r}" for name in broken)
+            raise ValueError(f"{type(self).__name__} needs {' and '.join(broken.values())}; got {got}.")
 
     def fit(self, data: DefenderData, rng: np.random.Generator) -> Self:
         """Learn any state the defense needs from the defender's own outputs; returns ``self``."""

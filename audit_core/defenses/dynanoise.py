@@ -15,16 +15,19 @@ gets the identical answer and averaging repeated queries gains the attacker noth
 """
 
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Literal, get_args
 
 import numpy as np
 
 from audit_core.core.probability import softmax
-from audit_core.defenses.base import Defense, register_defense
+from audit_core.defenses.base import Defense, parameter, register_defense
 from audit_core.defenses.keyed_noise import keyed_normals
 
 ENTROPY_EPS = 1e-9  # the constant the reference implementation adds inside both logarithms
-NOISE_MODES = ("per_query", "per_input")
+NoiseMode = Literal["per_query", "per_input"]
+NOISE_MODES: tuple[str, ...] = get_args(NoiseMode)
+#: The paper's best CIFAR-10 setting (notes, section 3): DynaNoise's defaults, and the demo's DynaNoise.
+PAPER_SETTING = {"sigma0_sq": 0.3, "lam": 2.0, "temperature": 10.0}
 
 
 def sensitivity(logits: np.ndarray) -> np.ndarray:
@@ -38,9 +41,10 @@ def sensitivity(logits: np.ndarray) -> np.ndarray:
 @register_defense
 @dataclass(frozen=True)
 class DynaNoise(Defense):
-    """The DynaNoise defense with the paper's CIFAR-10 parameters as defaults.
+    """DynaNoise parameters; the defaults are the paper's best CIFAR-10 setting.
 
-    ``key`` (at least 16 secret bytes) is needed only for ``noise_mode="per_input"``.
+    The defaults are :data:`PAPER_SETTING`. ``key`` (at least 16 secret bytes) is needed only for
+    ``noise_mode="per_input"``.
 
     >>> import numpy as np
     >>> probs = DynaNoise().apply(np.array([[4.0, 0.0, -1.0]]), np.random.default_rng(0))
@@ -48,21 +52,23 @@ class DynaNoise(Defense):
     True
     """
 
-    sigma0_sq: float = 0.3
-    lam: float = 2.0
-    temperature: float = 10.0
-    noise_mode: Literal["per_query", "per_input"] = "per_query"
-    ensemble_size: int = 1
+    sigma0_sq: float = parameter(PAPER_SETTING["sigma0_sq"], "Base noise variance on the logits.", ge=0)
+    lam: float = parameter(PAPER_SETTING["lam"], "How much the noise grows with prediction confidence.", ge=0)
+    temperature: float = parameter(
+        PAPER_SETTING["temperature"], "Softmax temperature of the released output.", gt=0
+    )
+    noise_mode: NoiseMode = parameter(  # noqa: RUF009 (a dataclass field, like the others)
+        "per_query",
+        "per_query: fresh noise on every call (the paper); per_input: noise keyed by the query, so repeating "
+        "a query returns the same answer.",
+    )
+    ensemble_size: int = parameter(1, "Noisy softmax draws averaged per answer.", ge=1, le=1000)
     key: bytes = field(default=b"", repr=False)
 
     name = "dynanoise"
 
     def __post_init__(self) -> None:
-        if self.sigma0_sq < 0 or self.lam < 0 or self.temperature <= 0 or self.ensemble_size < 1:
-            raise ValueError(
-                "DynaNoise needs sigma0_sq >= 0, lam >= 0, temperature > 0 and ensemble_size >= 1; got "
-                f"{self.sigma0_sq}, {self.lam}, {self.temperature}, {self.ensemble_size}."
-            )
+        super().__post_init__()
         if self.noise_mode not in NOISE_MODES:
             raise ValueError(f"DynaNoise noise_mode must be one of {NOISE_MODES}; got {self.noise_mode!r}.")
         if self.noise_mode == "per_input":

@@ -18,10 +18,11 @@ from audit_core.defenses.base import DefenderData, Defense, register_defense
 @register_defense
 @dataclass(eq=False)
 class HampOutput(Defense):
-    """Rank-preserving replacement of the output by a random-input output.
+    """HAMP's output modification: the answer's ranking with a random input's confidence values.
 
-    ``fit`` stores the target's softmax outputs on random inputs, each sorted in descending order; every
-    query draws one of them from ``rng`` (as if a fresh random input were generated per query).
+    A rank-preserving replacement of the output by a random-input output: ``fit`` stores the target's
+    softmax outputs on random inputs, each sorted in descending order; every query draws one of them from
+    ``rng`` (as if a fresh random input were generated per query).
     """
 
     name = "hamp"

@@ -19,7 +19,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from audit_core.defenses.base import DefenderData, Defense, register_defense
+from audit_core.defenses.base import DefenderData, Defense, parameter, register_defense
 
 _HIDDEN = 32  # membership classifier: sorted log-probabilities -> 32 ReLU units -> membership logit
 _EPOCHS = 100  # full-batch Adam epochs to train it (more overfits the shadow data)
@@ -37,25 +37,21 @@ def _sorted_log_probs(logits: torch.Tensor) -> torch.Tensor:
 @register_defense
 @dataclass(eq=False)
 class MemGuard(Defense):
-    """MemGuard with an iteration budget and an expected-distortion budget (vectorised over the batch)."""
+    """MemGuard: label-preserving noise that fools the defender's own membership classifier.
 
-    distortion_budget: float = 1.0
-    max_iter: int = 300
-    step_size: float = 0.1
-    label_weight: float = 10.0
-    distortion_weight: float = 0.1
+    With an iteration budget and an expected-distortion budget, vectorised over the batch.
+    """
+
+    distortion_budget: float = parameter(1.0, "Expected L1 distortion per answer.", ge=0, le=2)
+    max_iter: int = parameter(300, "Gradient steps per batch of queries.", ge=0, le=100_000)
+    step_size: float = parameter(0.1, "Adam step size on the logit noise.", gt=0)
+    label_weight: float = parameter(10.0, "Penalty weight for changing the label.", ge=0)
+    distortion_weight: float = parameter(0.1, "Penalty weight for L1 distortion.", ge=0)
 
     name = "memguard"
     preserves_label = True
     requires = frozenset({"shadow"})
     GRID = tuple({"distortion_budget": b} for b in (0.1, 0.3, 1.0, 2.0))
-
-    def __post_init__(self) -> None:
-        if self.distortion_budget < 0 or self.max_iter < 0 or self.step_size <= 0:
-            raise ValueError(
-                "MemGuard needs distortion_budget >= 0, max_iter >= 0 and step_size > 0; got "
-                f"{self.distortion_budget}, {self.max_iter}, {self.step_size}."
-            )
 
     def fit(self, data: DefenderData, rng: np.random.Generator) -> Self:
         logits = torch.from_numpy(np.vstack([data.member_logits, data.non_member_logits]).astype(np.float64))

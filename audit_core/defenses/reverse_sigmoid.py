@@ -16,7 +16,7 @@ import numpy as np
 from scipy.special import expit, logit
 
 from audit_core.core.probability import softmax
-from audit_core.defenses.base import Defense, register_defense
+from audit_core.defenses.base import Defense, parameter, register_defense
 
 _CLIP = 1e-12  # keeps logit(p) finite for p in {0, 1}
 
@@ -24,18 +24,17 @@ _CLIP = 1e-12  # keeps logit(p) finite for p in {0, 1}
 @register_defense
 @dataclass(frozen=True)
 class ReverseSigmoid(Defense):
-    """Lee et al.'s reverse-sigmoid perturbation with magnitude ``beta`` and slope ``gamma``."""
+    """Reverse-sigmoid perturbation (Lee et al. 2019).
 
-    beta: float = 0.5
-    gamma: float = 1.0
+    ``beta`` is the magnitude of the perturbation, ``gamma`` the slope of its sigmoid.
+    """
+
+    beta: float = parameter(0.5, "Perturbation magnitude.", ge=0)
+    gamma: float = parameter(1.0, "Slope of the sigmoid.", gt=0)
 
     name = "reverse_sigmoid"
     deterministic = True
     GRID = tuple({"beta": b, "gamma": g} for b in (0.2, 0.5, 1.0) for g in (0.1, 1.0))
-
-    def __post_init__(self) -> None:
-        if self.beta < 0 or self.gamma <= 0:
-            raise ValueError(f"ReverseSigmoid needs beta >= 0 and gamma > 0; got {self.beta}, {self.gamma}.")
 
     def apply(self, logits: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         probs = softmax(logits)

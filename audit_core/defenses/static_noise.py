@@ -5,26 +5,24 @@ from dataclasses import dataclass
 import numpy as np
 
 from audit_core.core.probability import softmax
-from audit_core.defenses.base import Defense, register_defense
+from audit_core.defenses.base import Defense, parameter, register_defense
 
 
 @register_defense
 @dataclass(frozen=True)
 class StaticNoise(Defense):
-    """``softmax(z + eps)`` with ``eps ~ N(0, sigma_sq I_k)``, fresh on every call.
+    """Gaussian noise of fixed variance on the logits (the static-noise comparator).
+
+    ``softmax(z + eps)`` with ``eps ~ N(0, sigma_sq I_k)``, fresh on every call.
 
     DynaNoise with ``lam = 0`` and ``T = 1`` is this defense; comparing the two isolates what the
     confidence-dependent variance and the smoothing buy.
     """
 
-    sigma_sq: float = 1.0
+    sigma_sq: float = parameter(1.0, "Noise variance on the logits.", ge=0)
 
     name = "static_noise"
     GRID = tuple({"sigma_sq": s} for s in (0.1, 0.3, 1.0, 3.0, 10.0))
-
-    def __post_init__(self) -> None:
-        if self.sigma_sq < 0:
-            raise ValueError(f"StaticNoise needs sigma_sq >= 0; got {self.sigma_sq}.")
 
     def apply(self, logits: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         logits = np.asarray(logits, dtype=np.float64)

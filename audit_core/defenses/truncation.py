@@ -5,7 +5,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from audit_core.core.probability import softmax
-from audit_core.defenses.base import Defense, register_defense
+from audit_core.defenses.base import Defense, parameter, register_defense
 
 
 def keep_top_k(probs: np.ndarray, k: int) -> np.ndarray:
@@ -34,20 +34,19 @@ def round_to_sum_one(probs: np.ndarray, decimals: int) -> np.ndarray:
 @register_defense
 @dataclass(frozen=True)
 class TopKRounding(Defense):
-    """Release the ``k`` largest probabilities (renormalised; ``None`` keeps all), rounded to ``decimals``
-    (``None``: no rounding). The top class always stays a top class."""
+    """Release the top-k probabilities only, optionally rounded.
 
-    k: int | None = 3
-    decimals: int | None = None
+    The ``k`` largest probabilities are kept (renormalised; ``None`` keeps all) and rounded to ``decimals``
+    (``None``: no rounding). The top class always stays a top class.
+    """
+
+    k: int | None = parameter(3, "Probabilities kept (null keeps all).", ge=1)
+    decimals: int | None = parameter(None, "Decimals kept (null: no rounding).", ge=0, le=15)
 
     name = "top_k"
     deterministic = True
     preserves_label = True
     GRID = ({"k": 3}, {"k": 3, "decimals": 2}, {"k": 3, "decimals": 1}, {"k": None, "decimals": 1})
-
-    def __post_init__(self) -> None:
-        if (self.k is not None and self.k < 1) or (self.decimals is not None and self.decimals < 0):
-            raise ValueError(f"TopKRounding needs k >= 1 and decimals >= 0; got {self.k}, {self.decimals}.")
 
     def apply(self, logits: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         probs = softmax(logits)
@@ -61,7 +60,10 @@ class TopKRounding(Defense):
 @register_defense
 @dataclass(frozen=True)
 class LabelOnly(Defense):
-    """Release only the predicted label, as a one-hot vector (top-1 with nothing else)."""
+    """Release only the predicted label (one-hot).
+
+    Top-1 with nothing else.
+    """
 
     name = "label_only"
     deterministic = True

@@ -31,7 +31,7 @@ from audit_core.audit.analysis import ConditionEvaluation, analyse_condition, wo
 from audit_core.audit.evaluation import score_condition
 from audit_core.audit.signals import Signals
 from audit_core.audit.split import SPLIT_PARTS
-from audit_core.config import TuneConfig
+from audit_core.config import PAPER_CENTRE, PAPER_SETTING, TuneConfig
 from audit_core.core.errors import AuditInputError
 from audit_core.core.seeding import derive_key
 from audit_core.defenses import DEFENSES, DefenderData, Defense, DynaNoise, Undefended, fit_defense
@@ -41,15 +41,12 @@ from audit_core.stats.names import Metric
 TUNED = ("sigma0_sq", "lam", "temperature")
 #: Optuna's search steps: the resolution of the paper's sweeps.
 STEPS = {"sigma0_sq": 0.01, "lam": 0.05, "temperature": 0.1}
-#: The paper's v1 one-at-a-time sweeps around (0.1, 2.0, 6.0) (notes, section 3).
-PAPER_CENTRE = {"sigma0_sq": 0.1, "lam": 2.0, "temperature": 6.0}
+#: The paper's v1 one-at-a-time sweeps around PAPER_CENTRE (notes, section 3).
 PAPER_SWEEPS = {
     "sigma0_sq": np.round(np.arange(0.10, 0.505, 0.01), 2),
     "lam": np.round(np.arange(2.0, 6.05, 0.1), 1),
     "temperature": np.round(np.arange(2.0, 6.05, 0.1), 1),
 }
-#: The paper's best CIFAR-10 setting: the first Optuna trial when it lies inside the search ranges.
-PAPER_BEST = {"sigma0_sq": 0.3, "lam": 2.0, "temperature": 10.0}
 SPLITS = ("tuning", "evaluation")
 METRICS = (
     Metric.ACCURACY,
@@ -252,8 +249,8 @@ def _optuna_search(config: TuneConfig, evaluate: Evaluate) -> None:
 
     with _quiet_optuna():
         study = optuna.create_study(direction=objective.direction, sampler=sampler)
-        if _inside(PAPER_BEST, config):
-            study.enqueue_trial(PAPER_BEST)
+        if _inside(PAPER_SETTING, config):  # the paper's best setting is the first trial
+            study.enqueue_trial(dict(PAPER_SETTING))
         study.optimize(run, n_trials=config.n_trials)
 
 

@@ -3,7 +3,6 @@ from pathlib import Path
 
 import pytest
 
-from audit_core.audit.conditions import build_defense
 from audit_core.config import (
     DEMO_DEFENSES,
     DEMO_SETTINGS,
@@ -54,7 +53,7 @@ def test_the_shipped_dask_demo_is_the_demo_on_a_local_dask_cluster():
 def test_every_configured_defense_builds_its_registered_class():
     config = parse_config({"defenses": DEMO_DEFENSES})
     for defense_config in config.defenses:
-        defense = build_defense(defense_config, seed=0)
+        defense = defense_config.defense(seed=0)
         assert type(defense) is DEFENSES[defense_config.name]
         shown = defense_config.model_dump(exclude={"name", "key", "noise_mode", "ensemble_size"})
         assert {k: defense.params()[k] for k in shown} == shown
@@ -63,10 +62,10 @@ def test_every_configured_defense_builds_its_registered_class():
 def test_the_dynanoise_key_is_secret_and_derived_from_the_seed_when_absent():
     config = parse_config({"defenses": [{"name": "dynanoise", "noise_mode": "per_input", "key": "k" * 20}]})
     assert config.model_dump(mode="json")["defenses"][0]["key"] == "**********"
-    assert build_defense(config.defenses[0], seed=0).key == b"k" * 20
+    assert config.defenses[0].defense(seed=0).key == b"k" * 20
     derived = parse_config({"defenses": [{"name": "dynanoise", "noise_mode": "per_input"}]}).defenses[0]
-    assert build_defense(derived, seed=0).key == build_defense(derived, seed=0).key
-    assert build_defense(derived, seed=0).key != build_defense(derived, seed=1).key
+    assert derived.defense(seed=0).key == derived.defense(seed=0).key
+    assert derived.defense(seed=0).key != derived.defense(seed=1).key
 
 
 def test_tune_section_defaults():
