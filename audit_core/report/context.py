@@ -12,10 +12,16 @@ from audit_core.audit.analysis import AttackOutcome, ConditionEvaluation, worst_
 from audit_core.defenses import Defense, DynaNoise
 from audit_core.gate.check import GateVerdict
 from audit_core.report import plots
+from audit_core.report.adaptive import (
+    averaging_sections,
+    knowledge_sentence,
+    label_only_floor,
+    per_input_rows,
+)
 from audit_core.report.explorer import record_summary, within_budget
 from audit_core.report.render import TEMPLATE_DIR
+from audit_core.report.values import chosen_evaluation, interval
 from audit_core.results.tables import REGAINED_FRACTION, AuditResult, hash_record_ids
-from audit_core.stats.metrics import Estimate
 from audit_core.stats.names import FPR_TARGETS
 from audit_core.tuning.search import SPLITS, TuningResult, comparison, comparison_metrics
 
@@ -47,10 +53,6 @@ def _data_uri(svg: str | None) -> str | None:
     return None if svg is None else "data:image/svg+xml;base64," + base64.b64encode(svg.encode()).decode()
 
 
-def _interval(e: Estimate, digits: int = 3) -> str:
-    return f"{e.value:.{digits}f} [{e.ci_low:.{digits}f}, {e.ci_high:.{digits}f}]"
-
-
 def risk_tier(auc: float) -> tuple[str, str]:
     """A plain-language risk tier for the strongest attack's AUC."""
     if auc < 0.55:
@@ -67,14 +69,10 @@ def _condition_modes(result: AuditResult, chosen_only: bool = False) -> list[tup
     return [(result.baseline, result.knowledge[0])] + [(ev, k) for ev in shown for k in result.knowledge]
 
 
-def _chosen_evaluation(result: AuditResult) -> ConditionEvaluation | None:
-    return next((ev for ev in result.defended if ev.condition == result.chosen), None)
-
-
 def _chosen(result: AuditResult, tuning: TuningResult | None) -> dict[str, Any] | None:
     """The chosen defense for the summary: how it was chosen, its accuracy cost, and how the defense with
     the lowest worst-case attack AUC compares."""
-    chosen = _chosen_evaluation(result)
+    chosen = chosen_evaluation(result)
     if chosen is None:
         return None
     if tuning is not None:
@@ -91,8 +89,8 @@ def _chosen(result: AuditResult, tuning: TuningResult | None) -> dict[str, Any] 
     return {
         "condition": chosen.condition,
         "how": how,
-        "accuracy_before": _interval(before, 4),
-        "accuracy_after": _interval(after, 4),
+        "accuracy_before": interval(before, 4),
+        "accuracy_after": interval(after, 4),
         "drop": f"{before.value - after.value:+.4f}",
         "worst_auc": f"{worst[chosen.condition].auc.value:.3f}",
         "worst_attack": worst[chosen.condition].attack,
@@ -138,8 +136,8 @@ def _headline(result: AuditResult, chosen_only: bool = False) -> list[dict[str, 
                 "knowledge": knowledge if defended else "—",
                 "accuracy": f"{ev.test_accuracy.value:.4f}",
                 "worst_attack": top.attack,
-                "worst_auc": _interval(top.auc),
-                "tpr_1pct": _interval(top.tpr_at(0.01).tpr),
+                "worst_auc": interval(top.auc),
+                "tpr_1pct": interval(top.tpr_at(0.01).tpr),
                 "tier": risk_tier(top.auc.value)[0],
                 "midput": f"{result.midput(ev, knowledge).value:+.4f}" if defended else "—",
             }
@@ -187,8 +185,8 @@ def _detail_rows(result: AuditResult, chosen_only: bool = False) -> list[dict[st
             "condition": ev.condition if ev is result.baseline else ev.defense,
             "knowledge": o.knowledge if ev is not result.baseline else "—",
             "attack": o.attack,
-            "auc": _interval(o.auc),
-            "balanced_accuracy": _interval(o.balanced_accuracy),
+            "auc": interval(o.auc),
+            "balanced_accuracy": interval(o.balanced_accuracy),
             "best_accuracy": f"{o.best_accuracy:.3f}",
             "tpr": [_tpr_cell(o, f) for f in FPR_TARGETS],
             "precision": "—" if o.precision.value != o.precision.value else f"{o.precision.value:.3f}",
@@ -198,96 +196,6 @@ def _detail_rows(result: AuditResult, chosen_only: bool = False) -> list[dict[st
         for o in ev.outcomes
         if o.knowledge == knowledge
     ]
-
-
-def _averaging(result: AuditResult) -> list[dict[str, Any]]:
-    sections = []
-    for ev in result.defended:
-        budgets = sorted({p.queries for p in ev.averaging})
-        if len(budgets) < 2:
-            continue
-        auc = {(p.attack, p.queries): p.auc for p in ev.averaging}
-        rows = []
-        for attack in ev.attacks:
-            regain = result.queries_to_regain(ev, attack)
-            rows.append(
-                {
-                    "attack": attack,
-                    "undefended": f"{result.baseline.outcome(attack, result.knowledge[0]).auc.value:.3f}",
-                    "auc": [f"{auc[(attack, k)]:.3f}" for k in budgets],
-                    "regain": "not reached" if regain is None else str(regain),
-                }
-            )
-        sections.append({"condition": ev.condition, "budgets": budgets, "rows": rows})
-    return sections
-
-
-def _knowledge_sentence(result: AuditResult) -> str:
-    """How much stronger the adaptive attacker is than the naive one, over the defended conditions."""
-    if not result.defended or not {"naive", "adaptive"} <= set(result.knowledge):
-        return ""
-    gaps = {
-        ev.condition: worst_case(ev.outcomes, knowledge="adaptive").auc.value
-        - worst_case(ev.outcomes, knowledge="naive").auc.value
-        for ev in result.defended
-    }
-    largest = max(gaps, key=gaps.get)
-    sentence = (
-        f"Against the adaptive attacker the strongest attack's AUC is {np.mean(list(gaps.values())):+.3f} "
-        f"higher on average than against the naive attacker (largest gap {gaps[largest]:+.3f}, under "
-        f"{largest})."
-    )
-    chosen = _chosen_evaluation(result)
-    if chosen is not None:
-        naive, adaptive = (result.midput(chosen, k).value for k in ("naive", "adaptive"))
-        sentence += (
-            f" The chosen defense's MIDPUT goes from {naive:+.4f} (naive) to {adaptive:+.4f} (adaptive)."
-        )
-    return (
-        sentence + " A defense judged only against the naive attacker, as in the DynaNoise paper, looks "
-        "stronger than it is."
-    )
-
-
-def _label_only_floor(result: AuditResult, defenses: dict[str, Defense]) -> dict[str, Any] | None:
-    """The label-only attack's AUC per condition next to the strongest attack's (worst over attackers)."""
-    if "label_only" not in result.attacks:
-        return None
-    rows = []
-    for ev in result.evaluations:
-        label_only = worst_case(ev.outcomes, attack="label_only")
-        defense = defenses.get(ev.condition)
-        rows.append(
-            {
-                "condition": ev.condition,
-                "keeps_label": "yes" if defense is None or defense.preserves_label else "no",
-                "label_only": _interval(label_only.auc),
-                "worst": f"{worst_case(ev.outcomes).auc.value:.3f}",
-            }
-        )
-    return {"floor": _interval(result.baseline.outcome("label_only", result.knowledge[0]).auc), "rows": rows}
-
-
-def _per_input(result: AuditResult, defenses: dict[str, Defense]) -> list[dict[str, Any]]:
-    """Each DynaNoise condition's noise mode and the averaging attacker's strongest AUC at one query and at
-    the largest budget (near-duplicate queries against per-input noise)."""
-    rows = []
-    for ev in result.defended:
-        defense = defenses.get(ev.condition)
-        if not isinstance(defense, DynaNoise) or len({p.queries for p in ev.averaging}) < 2:
-            continue
-        largest = max(p.queries for p in ev.averaging)
-        top = {k: max((p for p in ev.averaging if p.queries == k), key=lambda p: p.auc) for k in (1, largest)}
-        rows.append(
-            {
-                "condition": ev.condition,
-                "mode": defense.noise_mode.replace("_", "-"),
-                "queries": largest,
-                "single": f"{top[1].auc:.3f} ({top[1].attack})",
-                "averaged": f"{top[largest].auc:.3f} ({top[largest].attack})",
-            }
-        )
-    return rows
 
 
 def _per_class_rows(result: AuditResult, attack: str) -> list[dict[str, Any]]:
@@ -399,7 +307,7 @@ def build_context(
     hashes salted with ``salt``. ``defenses`` are the audited conditions' fitted defenses."""
     provenance = result.provenance
     by_condition = {d.label: d for d in defenses}
-    chosen = _chosen_evaluation(result)
+    chosen = chosen_evaluation(result)
     focus = [result.baseline] + ([chosen] if chosen is not None else [])
     dynanoise = [d for d in defenses if isinstance(d, DynaNoise)]
     baseline = worst_case(result.baseline.outcomes, knowledge=result.knowledge[0])
@@ -417,7 +325,7 @@ def build_context(
         "tier": tier,
         "tier_text": tier_text,
         "baseline_attack": baseline.attack,
-        "baseline_auc": _interval(baseline.auc),
+        "baseline_auc": interval(baseline.auc),
         "verdict": _verdict(verdict),
         "chosen": _chosen(result, tuning),
         "summary_rows": _headline(result, chosen_only=True),
@@ -426,11 +334,11 @@ def build_context(
         "midput_rows": _midput_rows(result),
         "detail_rows": _detail_rows(result, chosen_only=True),
         "all_detail_rows": _detail_rows(result),
-        "averaging": _averaging(result),
-        "label_only": _label_only_floor(result, by_condition),
-        "per_input": _per_input(result, by_condition),
+        "averaging": averaging_sections(result),
+        "label_only": label_only_floor(result, by_condition),
+        "per_input": per_input_rows(result, by_condition),
         "regained_percent": f"{100 * REGAINED_FRACTION:g}",
-        "knowledge_sentence": _knowledge_sentence(result),
+        "knowledge_sentence": knowledge_sentence(result),
         "skipped": skipped,
         "shadow_sentence": shadow_sentence(provenance["config"]),
         "slice_attack": baseline.attack,

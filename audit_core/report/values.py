@@ -1,0 +1,15 @@
+"""Small values several report sections share: intervals as text, the chosen condition."""
+
+from audit_core.audit.analysis import ConditionEvaluation
+from audit_core.results.tables import AuditResult
+from audit_core.stats.metrics import Estimate
+
+
+def interval(e: Estimate, digits: int = 3) -> str:
+    """``value [low, high]`` at ``digits`` decimals."""
+    return f"{e.value:.{digits}f} [{e.ci_low:.{digits}f}, {e.ci_high:.{digits}f}]"
+
+
+def chosen_evaluation(result: AuditResult) -> ConditionEvaluation | None:
+    """The evaluation of the condition the report centres on (None without a defense)."""
+    return next((ev for ev in result.defended if ev.condition == result.chosen), None)
