@@ -10,16 +10,15 @@ from audit_core.audit.signals import (
 from audit_core.audit.split import SPLIT_PARTS, tuning_size
 from audit_core.config import AuditConfig
 from audit_core.core.errors import AuditInputError
-from audit_core.data import AuditData, load_data
+from audit_core.data import AuditData, DataProbe, load_data, probe_data
 from audit_core.defenses import DEFENSES
 from audit_core.targets import open_target
 
-PROBE_ROWS = 16  # records per audit part that check_inputs sends through the target
+PROBE_ROWS = 16  # records per audit part that check_inputs decodes and sends through the target
 
 
-def load_audit_data(config: AuditConfig) -> AuditData:
-    """The audit data named by the config, checked to suit the models dynaudit must train on it."""
-    data = load_data(config.data)
+def _require_trainable(config: AuditConfig, data: AuditData) -> None:
+    """Raise unless ``data`` have the numeric features of the models dynaudit must train on them."""
     for field, trains in (
         ("target.kind", config.target.kind == "trained"),
         ("shadow.kind", config.shadow.kind == "trained"),
@@ -27,22 +26,38 @@ def load_audit_data(config: AuditConfig) -> AuditData:
     ):
         if trains:
             require_numeric_features(data, field)
+
+
+def load_audit_data(config: AuditConfig) -> AuditData:
+    """The audit data named by the config, checked to suit the models dynaudit must train on it."""
+    data = load_data(config.data)
+    _require_trainable(config, data)
     return data
 
 
+def probe_audit_data(config: AuditConfig, rows: int = PROBE_ROWS) -> DataProbe:
+    """A probe of the audit data (only the first ``rows`` records of each part decoded), its features checked
+    to suit the models dynaudit must train on them."""
+    probe = probe_data(config.data, rows)
+    _require_trainable(config, probe.sample)
+    return probe
+
+
 def check_inputs(config: AuditConfig) -> None:
-    """Check every input before any expensive work: read the data, open the target and query it on a few
-    records of each part, read reference predictions, size the shadow split, and make sure some requested
-    attack has the inputs it needs.
+    """Check every input before any expensive work: probe the data, open the target and query it on the
+    probed records of each part, read reference predictions, size the shadow split, and make sure some
+    requested attack has the inputs it needs.
 
     Raises :class:`AuditInputError` with one sentence on the first problem. The CLI runs it before
-    starting Prefect, so bad input never reaches a flow run or the output folder.
+    starting Prefect, so bad input never reaches a flow run or the output folder. The few checks that need
+    every record decoded (see :func:`audit_core.data.probe_data`) run when the flow loads the data.
     """
-    data = load_audit_data(config)
+    probe = probe_audit_data(config)
+    data = probe.records  # every record's label and id
     target = None if config.target.kind == "trained" else open_target(config.target)
     if target is not None:
-        free = config.target.kind == "predictions"  # a table lookup: check every record, not a sample
-        target_signals(target, data, limit=None if free else PROBE_ROWS)
+        free = config.target.kind == "predictions"  # a table lookup by id: check every record, not a sample
+        target_signals(target, data if free else probe.sample)
     if config.shadow.kind == "trained":
         split_shadow_data(config, data)
     elif config.shadow.kind == "predictions":
@@ -64,10 +79,10 @@ def check_inputs(config: AuditConfig) -> None:
         )
     if config.tune is not None:
         for part in SPLIT_PARTS:
-            tuning_size(part, len(getattr(data, part)), config.tune.tuning_fraction)
+            tuning_size(part, probe.sizes[part], config.tune.tuning_fraction)
     defender_lacks = {
         "shadow": config.shadow.kind == "none",
-        "random_inputs": not random_inputs_possible(config, data),
+        "random_inputs": not random_inputs_possible(config, probe.sample),
     }
     for index, defense in enumerate(config.defenses):
         missing = sorted(n for n in DEFENSES[defense.name].requires if defender_lacks[n])

@@ -110,11 +110,16 @@ class AuditData:
     def from_parts(
         cls, name: str, parts: dict[str, Split], *, n_classes: int | None, sources: dict[str, str]
     ) -> "AuditData":
-        """Assemble and validate the four parts; ``n_classes`` defaults to the largest label + 1."""
+        """Assemble and validate the four parts of one audit's data: besides :meth:`validate`, at least two
+        classes and no member record repeated among the non-members; ``n_classes`` defaults to the largest
+        label + 1."""
         for part, split in parts.items():
             _check_not_empty(part, split, sources)
         k = n_classes or int(max(split.labels.max() for split in parts.values())) + 1
-        return cls(name=name, n_classes=k, sources=sources, **parts)
+        data = cls(name=name, n_classes=k, sources=sources, **parts)
+        data._check_classes()
+        data._check_distinct_records()
+        return data
 
     def splits(self) -> dict[str, Split]:
         """The four parts by name."""
@@ -133,7 +138,9 @@ class AuditData:
         return _describe(part, self.sources)
 
     def validate(self) -> None:
-        """Raise :class:`DataError` naming the first inconsistency between the parts."""
+        """Raise :class:`DataError` naming the first inconsistency between the parts. These checks hold for
+        any records taken from each part of valid data (such as a probe's sample); :meth:`from_parts` adds
+        those that only the whole data can pass."""
         shape = self.members.features.shape[1:]
         for part, split in self.splits().items():
             _check_not_empty(part, split, self.sources)
@@ -153,21 +160,22 @@ class AuditData:
                 raise DataError(
                     f"Record ids in {self.where(part)} are not unique; expected one id per record."
                 )
-        present = np.unique(np.concatenate([s.labels for s in self.splits().values()]))
-        if len(present) < 2:
-            raise DataError(
-                f"Every record of the {self.name} data has label {present[0]}; an audit needs at least two "
-                "classes."
-            )
-        self._check_disjoint()
-
-    def _check_disjoint(self) -> None:
         overlap = np.intersect1d(self.members.ids, self.non_members.ids)
         if overlap.size:
             raise DataError(
                 f"{overlap.size} record ids are both members and non-members (e.g. {str(overlap[0])!r}); "
                 "expected disjoint sets."
             )
+
+    def _check_classes(self) -> None:
+        present = np.unique(np.concatenate([s.labels for s in self.splits().values()]))
+        if len(present) < 2:
+            raise DataError(
+                f"Every record of the {self.name} data has label {present[0]}; an audit needs at least two "
+                "classes."
+            )
+
+    def _check_distinct_records(self) -> None:
         if self.members.width == 0:
             return
         same = np.intersect1d(self.members.row_digests(), self.non_members.row_digests())

@@ -7,6 +7,7 @@ code; no ``trust_pickle`` consent is needed for them.
 
 import codecs
 import pickle
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -15,9 +16,10 @@ import torch
 from audit_core.config import Cifar10DataConfig
 from audit_core.core.errors import DataError, brief
 from audit_core.core.paths import existing_file, existing_folder
-from audit_core.data.base import PARTS, AuditData, Split
-from audit_core.data.images import build_transform, transform_batch
+from audit_core.data.base import PARTS, AuditData
+from audit_core.data.images import ImageTransform, build_transform, transform_batch
 from audit_core.data.pools import draw_parts
+from audit_core.data.probe import ListedData, ListedPart
 
 POOL_FILES = {
     "train": [f"data_batch_{i}" for i in range(1, 6)],
@@ -73,8 +75,16 @@ def _batch_folder(root: Path) -> Path:
     return root / FOLDER if (root / FOLDER).is_dir() else root
 
 
-def load_cifar10_data(config: Cifar10DataConfig) -> AuditData:
-    """Read the local batches, draw the audit parts from the ``train`` and ``test`` pools, transform them.
+def _transformed(
+    images: np.ndarray, index: np.ndarray, transform: ImageTransform, n: int | None
+) -> np.ndarray:
+    pixels = torch.from_numpy(images[index[:n]]).float() / 255.0
+    return transform_batch(pixels, transform, "data.transform")
+
+
+def list_cifar10_data(config: Cifar10DataConfig) -> ListedData:
+    """Read the local batches and draw the audit parts from the ``train`` and ``test`` pools; the drawn
+    images are transformed on demand.
 
     Record ids are ``cifar10:<pool>:<index>`` with the index in the pool's batch order.
     """
@@ -93,12 +103,13 @@ def load_cifar10_data(config: Cifar10DataConfig) -> AuditData:
     parts = {}
     for part, (pool, index) in drawn.items():
         images, labels = pools[pool]
-        pixels = torch.from_numpy(images[index]).float() / 255.0
         ids = np.array([f"cifar10:{pool}:{i}" for i in index])
-        parts[part] = Split(transform_batch(pixels, transform, "data.transform"), labels[index], ids)
-    return AuditData.from_parts(
-        "cifar10",
-        parts,
-        n_classes=N_CLASSES,
-        sources={part: f"{folder} ({pool})" for part, (pool, _) in drawn.items()},
+        parts[part] = ListedPart(labels[index], ids, partial(_transformed, images, index, transform))
+    return ListedData(
+        "cifar10", parts, N_CLASSES, {part: f"{folder} ({pool})" for part, (pool, _) in drawn.items()}
     )
+
+
+def load_cifar10_data(config: Cifar10DataConfig) -> AuditData:
+    """The drawn images of every part, transformed (see :func:`list_cifar10_data`)."""
+    return list_cifar10_data(config).load()

@@ -1,6 +1,7 @@
 """torchvision ImageFolder layout, one folder per audit part: ``<part>/<class name>/<image file>``."""
 
 import os
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -8,8 +9,9 @@ import numpy as np
 from audit_core.config import ImageFolderDataConfig
 from audit_core.core.errors import DataError
 from audit_core.core.paths import existing_folder
-from audit_core.data.base import PARTS, AuditData, Split, load_part_files
-from audit_core.data.images import build_transform, check_classes, class_folders, decode_images, image_files
+from audit_core.data.base import PARTS, AuditData
+from audit_core.data.images import build_transform, check_classes, class_folders, decode_first, image_files
+from audit_core.data.probe import ListedData, ListedPart
 
 EXPECTED = "an ImageFolder-style folder with one subfolder per class"
 
@@ -32,7 +34,7 @@ def _classes(folders: dict[str, Path]) -> list[str]:
     return classes
 
 
-def load_image_folder_data(config: ImageFolderDataConfig) -> AuditData:
+def list_image_folder_data(config: ImageFolderDataConfig) -> ListedData:
     """Classes are the members folder's subfolders (sorted); every other part must have the same ones.
 
     Record ids are the image paths relative to the folder that holds all four parts, so the same file listed
@@ -42,11 +44,18 @@ def load_image_folder_data(config: ImageFolderDataConfig) -> AuditData:
     classes = _classes(folders)
     common = Path(os.path.commonpath([f.resolve() for f in folders.values()]))
     transform = build_transform(config.transform)
-
-    def read_part(folder: Path, field: str) -> Split:
-        files = image_files(folder, classes, field)
+    parts = {}
+    for part, folder in folders.items():
+        files = image_files(folder, classes, f"data.{part}")
         ids = np.array([Path(file).resolve().relative_to(common).as_posix() for file, _ in files])
-        features = decode_images([file for file, _ in files], transform, field)
-        return Split(features, np.array([label for _, label in files], dtype=np.int64), ids)
+        labels = np.array([label for _, label in files], dtype=np.int64)
+        paths = [file for file, _ in files]
+        parts[part] = ListedPart(labels, ids, partial(decode_first, paths, transform, f"data.{part}"))
+    return ListedData(
+        "image_folder", parts, config.n_classes, {part: str(folder) for part, folder in folders.items()}
+    )
 
-    return load_part_files("image_folder", config, read_part)
+
+def load_image_folder_data(config: ImageFolderDataConfig) -> AuditData:
+    """Every image of every part, decoded (see :func:`list_image_folder_data`)."""
+    return list_image_folder_data(config).load()

@@ -1,6 +1,7 @@
 """ImageNet-style class folders: ``root/train/<wnid>/`` and ``root/val/<wnid>/`` (pools ``train``, ``val``),
 or ``root/<wnid>/`` directly (one pool ``all``, like the DynaNoise paper's ImageNet-10 folder)."""
 
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -8,9 +9,10 @@ import numpy as np
 from audit_core.config import ImageNetDataConfig
 from audit_core.core.errors import DataError
 from audit_core.core.paths import existing_folder
-from audit_core.data.base import PARTS, AuditData, Split
-from audit_core.data.images import build_transform, class_folders, decode_images, image_files
+from audit_core.data.base import PARTS, AuditData
+from audit_core.data.images import build_transform, class_folders, decode_first, image_files
 from audit_core.data.pools import draw_parts
+from audit_core.data.probe import ListedData, ListedPart
 
 SPLIT_FOLDERS = ("train", "val")
 
@@ -22,8 +24,8 @@ def pool_folders(root: Path) -> dict[str, Path]:
     return split or {"all": root}
 
 
-def load_imagenet_data(config: ImageNetDataConfig) -> AuditData:
-    """List every pool's images, draw the audit parts, then decode only the drawn images.
+def list_imagenet_data(config: ImageNetDataConfig) -> ListedData:
+    """List every pool's images and draw the audit parts; the drawn images are decoded on demand.
 
     Classes are ``data.classes`` in that order, or the first pool's class folders sorted by name. Record ids
     are ``<pool>/<class>/<file>``.
@@ -44,12 +46,15 @@ def load_imagenet_data(config: ImageNetDataConfig) -> AuditData:
     parts = {}
     for part, (pool, index) in drawn.items():
         chosen = [files[pool][i] for i in index]
-        features = decode_images([file for file, _ in chosen], transform, f"data.{part}")
         ids = np.array([f"{pool}/{Path(file).relative_to(pools[pool]).as_posix()}" for file, _ in chosen])
-        parts[part] = Split(features, np.array([label for _, label in chosen], dtype=np.int64), ids)
-    return AuditData.from_parts(
-        "imagenet",
-        parts,
-        n_classes=len(classes),
-        sources={part: f"{pools[pool]}" for part, (pool, _) in drawn.items()},
+        labels = np.array([label for _, label in chosen], dtype=np.int64)
+        paths = [file for file, _ in chosen]
+        parts[part] = ListedPart(labels, ids, partial(decode_first, paths, transform, f"data.{part}"))
+    return ListedData(
+        "imagenet", parts, len(classes), {part: f"{pools[pool]}" for part, (pool, _) in drawn.items()}
     )
+
+
+def load_imagenet_data(config: ImageNetDataConfig) -> AuditData:
+    """The drawn images of every part, decoded (see :func:`list_imagenet_data`)."""
+    return list_imagenet_data(config).load()

@@ -88,3 +88,8 @@ def decode_images(files: Sequence[str], transform: ImageTransform, field: str) -
             f"{sorted(shapes)[1]}); set data.transform.resize and center_crop to give them one shape."
         )
     return np.stack(arrays)
+
+
+def decode_first(files: Sequence[str], transform: ImageTransform, field: str, n: int | None) -> np.ndarray:
+    """:func:`decode_images` on the first ``n`` of ``files`` (``None``: on all of them)."""
+    return decode_images(files[:n], transform, field)

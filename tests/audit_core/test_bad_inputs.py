@@ -122,14 +122,25 @@ def _predictions(
     cfg["target"] = {"kind": "predictions", "path": str(tmp / "p.parquet"), "output": output}
 
 
-def _image_folders(tmp: Path, cfg: dict) -> None:
+def _image_folders(tmp: Path, cfg: dict, *, test_classes: int = 2, **data) -> None:
+    """Image folders with classes cat, dog and eel (the test folder: the first ``test_classes`` of them)."""
     parts = {}
     for seed, part in enumerate(("members", "non_members", "population", "test")):
-        classes = ["cat", "dog"] if part == "test" else ["cat", "dog", "eel"]
+        classes = ["cat", "dog", "eel"][: test_classes if part == "test" else 3]
         images, labels = class_images(12, seed)
         parts[part] = str(write_image_folder(tmp / part, images, labels % len(classes), classes))
-    cfg["data"] = {"kind": "image_folder", **parts}
+    cfg["data"] = {"kind": "image_folder", **parts, **data}
     cfg["target"] = {"kind": "trained"}
+
+
+def _unreadable_first_image(tmp: Path, cfg: dict) -> None:
+    _image_folders(tmp, cfg, test_classes=3)
+    sorted((tmp / "members" / "cat").glob("*.png"))[0].write_bytes(b"not an image")
+
+
+def _shared_image_folder(tmp: Path, cfg: dict) -> None:
+    _image_folders(tmp, cfg, test_classes=3)
+    cfg["data"]["non_members"] = cfg["data"]["members"]
 
 
 def _npz_object_array(tmp: Path, cfg: dict) -> None:
@@ -331,6 +342,21 @@ CASES = [
         "image folder with a class missing",
         _image_folders,
         "data.test: folder '{tmp}/test' has no class folder 'eel', which the members folder has",
+    ),
+    Bad(
+        "unreadable image among the probed",
+        _unreadable_first_image,
+        "data.members: '{tmp}/members/cat/0000.png' is not a readable image; expected an image file",
+    ),
+    Bad(
+        "image labels outside data.n_classes",
+        lambda t, c: _image_folders(t, c, test_classes=3, n_classes=2),
+        "The members set ({tmp}/members) has label 2, outside the 2 classes [0, 1]",
+    ),
+    Bad(
+        "members and non-members from one image folder",
+        _shared_image_folder,
+        "12 record ids are both members and non-members (e.g. 'members/cat/",
     ),
     Bad(
         "Parquet missing a named column",

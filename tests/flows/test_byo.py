@@ -7,9 +7,10 @@ import skops.io as sio
 import yaml
 from sklearn.linear_model import LogisticRegression
 
+from audit_core.audit.inputs import PROBE_ROWS
 from audit_core.core.files import sha256_file
 from flows.cli import main
-from tests.audit_core.byo import RECIPE, tabular_parts, write_tables
+from tests.audit_core.byo import RECIPE, class_images, tabular_parts, write_image_folder, write_tables
 
 
 def test_cli_audits_a_users_skops_model_from_a_yaml_config(dynaudit, tmp_path):
@@ -51,5 +52,29 @@ def test_a_bad_input_found_during_the_flow_exits_2_and_writes_nothing(prefect_ap
     assert (
         last_line.startswith("dynaudit: The target on the members set")
         and "gave NaN or infinite" in last_line
+    )
+    assert not (tmp_path / "out").exists()
+
+
+def test_an_unreadable_image_the_input_check_did_not_probe_stops_the_flow_with_exit_2(dynaudit, tmp_path):
+    """The input check decodes only the first images of each part; the flow's full load finds the rest."""
+    parts = {}
+    for seed, part in enumerate(("members", "non_members", "population", "test")):
+        images, labels = class_images(2 * PROBE_ROWS * (1 + (part == "population")), seed)
+        parts[part] = str(write_image_folder(tmp_path / part, images, labels, ["a", "b", "c"]))
+    unprobed = sorted((tmp_path / "members").glob("*/*.png"))[PROBE_ROWS]
+    unprobed.write_bytes(b"not an image")
+    config = {
+        "run_name": "late-image",
+        "data": {"kind": "image_folder", **parts},
+        "target": {"kind": "trained"},
+        "recipe": RECIPE,
+    }
+    (tmp_path / "late.yaml").write_text(yaml.safe_dump(config))
+    result = dynaudit(["audit", "late.yaml", "--output-dir", "out"], tmp_path)
+    assert result.returncode == 2, result.stderr[-3000:]
+    last_line = result.stderr.strip().splitlines()[-1]
+    assert last_line == (
+        f"dynaudit: data.members: '{unprobed}' is not a readable image; expected an image file."
     )
     assert not (tmp_path / "out").exists()

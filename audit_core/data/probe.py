@@ -1,0 +1,84 @@
+"""A probe of the audit data: every record listed and checked, only the first records of each part decoded."""
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from audit_core.data.base import AuditData, Split
+
+
+@dataclass(frozen=True)
+class DataProbe:
+    """What the input check learns of the data without decoding every record.
+
+    ``records`` holds every record's label and id, checked like the full data (features too where reading
+    them all is cheap, else none: zero columns); ``sample`` holds the first records of each part with their
+    features decoded, for querying the target and judging the features.
+    """
+
+    records: AuditData
+    sample: AuditData
+
+    @classmethod
+    def of(cls, records: AuditData, sample: dict[str, Split]) -> "DataProbe":
+        """The probe of ``records`` whose parts' first records, decoded, are ``sample``."""
+        return cls(
+            records,
+            AuditData(name=records.name, n_classes=records.n_classes, sources=records.sources, **sample),
+        )
+
+    @property
+    def sizes(self) -> dict[str, int]:
+        """Records per audit part."""
+        return {part: len(split) for part, split in self.records.splits().items()}
+
+
+def probe_loaded(data: AuditData, rows: int) -> DataProbe:
+    """The probe of data already loaded whole (cheap to read, so every check has run on every record)."""
+    return DataProbe.of(
+        data, {part: split.subset(np.arange(min(rows, len(split)))) for part, split in data.splits().items()}
+    )
+
+
+@dataclass(frozen=True)
+class ListedPart:
+    """One audit part before decoding: every record's label and id, and ``decode(n)``: the features of the
+    first ``n`` records (``None``: of all of them)."""
+
+    labels: np.ndarray
+    ids: np.ndarray
+    decode: Callable[[int | None], np.ndarray]
+
+
+@dataclass(frozen=True)
+class ListedData:
+    """Audit data whose records are listed (labels and ids) before their features are decoded (images)."""
+
+    name: str
+    parts: dict[str, ListedPart]
+    n_classes: int | None
+    sources: dict[str, str]
+
+    def load(self) -> AuditData:
+        """Every record decoded and checked."""
+        return self._assemble({part: listed.decode(None) for part, listed in self.parts.items()})
+
+    def probe(self, rows: int) -> DataProbe:
+        """Every record's label and id checked, the features of the first ``rows`` of each part decoded."""
+        records = self._assemble(
+            {part: np.empty((len(listed.ids), 0), np.float32) for part, listed in self.parts.items()}
+        )
+        sample = {
+            part: Split(listed.decode(rows), listed.labels[:rows], listed.ids[:rows])
+            for part, listed in self.parts.items()
+        }
+        return DataProbe.of(records, sample)
+
+    def _assemble(self, features: dict[str, np.ndarray]) -> AuditData:
+        return AuditData.from_parts(
+            self.name,
+            {part: Split(features[part], listed.labels, listed.ids) for part, listed in self.parts.items()},
+            n_classes=self.n_classes,
+            sources=self.sources,
+        )
