@@ -142,20 +142,15 @@ def shadow_signals(
     )
 
 
-def target_signals(target: Target, data: AuditData, *, limit: int | None = None) -> Signals:
+def target_signals(target: Target, data: AuditData) -> Signals:
     """The target's logits on the members, non-members and test points, and on the population points when
-    the target covers them (a predictions table may not). No shadow or reference outputs yet.
-
-    ``limit`` queries only the first ``limit`` records of each part: a quick check of the target.
-    """
+    the target covers them (a predictions table may not). No shadow or reference outputs yet."""
     parts = ["members", "non_members", "test"]
     if target.covers(data.population):
         parts.append("population")
     logit_sets = {}
     for part in parts:
         split = getattr(data, part)
-        if limit is not None:
-            split = split.subset(np.arange(min(limit, len(split))))
         logit_sets[part] = model_logits(target, split, data.n_classes, f"the target on {data.where(part)}")
     return Signals(**logit_sets)
 
