@@ -1,5 +1,6 @@
 import math
 from dataclasses import replace
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -26,14 +27,10 @@ ATTACKS = ["loss", "lira_online", "label_only"]
 KNOWLEDGE = ["naive", "adaptive", "averaging"]
 SEED = 5
 #: The README's example of analysing another tool's scores, run verbatim by a test below.
-README_SNIPPET = """\
-import pandas as pd
-from audit_core.audit.analysis import analyse_scores
-
-scores = pd.read_csv("scores.csv")  # condition, knowledge, attack, is_member, score [, label, threshold]
-metrics = analyse_scores(scores)  # rows as in metrics.parquet: AUC [95% CI], TPR at FPR, advantage, ...
-print(metrics[(metrics.metric == "auc") & (metrics.slice == "all")])
-"""
+README = (Path(__file__).parents[2] / "README.md").read_text(encoding="utf-8")
+README_SNIPPET = (
+    README.split("### Analysing another tool's scores\n", 1)[1].split("```python\n", 1)[1].split("```", 1)[0]
+)
 #: Metrics of a whole condition rather than of one attack's scores.
 CONDITION_METRICS = {
     Metric.TEST_ACCURACY,
