@@ -11,7 +11,6 @@ from audit_core.audit.signals import (
     Signals,
 )
 from audit_core.config import AuditConfig
-from audit_core.core.knowledge import Knowledge
 from audit_core.core.seeding import derive_rng
 from audit_core.data import AuditData, Split
 from audit_core.defenses import DefenderData, Defense, DynaNoise, Undefended, fit_defense
@@ -66,23 +65,9 @@ def evaluate(config: AuditConfig, signals: Signals, defense: Defense) -> Conditi
 
 
 def evaluate_condition(
-    signals: Signals,
-    defense: Defense,
-    attack_names: Sequence[str],
-    *,
-    seed: int,
-    knowledge: Sequence[str] = tuple(Knowledge),
-    max_queries: int = 64,
-    attack_params: dict[str, dict[str, Any]] | None = None,
+    signals: Signals, defense: Defense, attack_names: Sequence[str], *, seed: int, **options: Any
 ) -> ConditionEvaluation:
-    """Score ``defense`` (:func:`score_condition`), then analyse the scores with every interval."""
-    scores = score_condition(
-        signals,
-        defense,
-        attack_names,
-        seed=seed,
-        knowledge=knowledge,
-        max_queries=max_queries,
-        attack_params=attack_params,
-    )
+    """Score ``defense`` (:func:`~audit_core.audit.evaluation.score_condition`, with its keyword ``options``),
+    then analyse the scores with every interval."""
+    scores = score_condition(signals, defense, attack_names, seed=seed, **options)
     return analyse_condition(scores, seed=seed)
