@@ -1,11 +1,18 @@
 """A fitted scikit-learn classifier as the target: skops files by default, pickles only with consent.
 
-skops rebuilds only types it trusts (scikit-learn's own, numpy, scipy) plus those the config lists in
-``target.trusted_types``; any other type in the file stops the audit with its name. joblib and pickle files
-run arbitrary code when loaded, so they are read only when the config says ``trust_pickle: true``.
+skops rebuilds only the types it trusts by default, the library classes below, and those the config lists in
+``target.trusted_types``; any other type in the file stops the audit with its name. skops records classes
+and function references (e.g. ``FunctionTransformer(func=...)``) alike as ``module.name``, so a name is
+trusted only when it resolves to a *class* of the library it names: any class defined in scikit-learn (its
+estimators and their internals, e.g. ``sklearn.tree._tree.Tree``), numpy's scalars, dtypes and random
+generators (``numpy.ndarray`` itself, not subclasses such as ``numpy.memmap``), and scipy's sparse matrices.
+Functions (``numpy.load``, ``scipy.io.loadmat``, ``builtins.eval``) are code and are never trusted without
+the config. joblib and pickle files run arbitrary code when loaded, so they are read only when the config says
+``trust_pickle: true``.
 """
 
 import pickle
+import pydoc
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -13,6 +20,7 @@ from typing import Any
 import joblib
 import numpy as np
 import skops.io as sio
+from scipy import sparse
 
 from audit_core.config import SklearnTargetConfig
 from audit_core.core.errors import TargetError, brief
@@ -21,6 +29,28 @@ from audit_core.core.paths import existing_file, suffix_of
 from audit_core.targets.base import ModelTarget
 
 FIELD = "target.path"
+
+LIBRARY_CLASSES: dict[str, Callable[[type], bool]] = {
+    "sklearn": lambda cls: True,
+    "numpy": lambda cls: (
+        issubclass(cls, (np.generic, np.dtype, np.random.Generator, np.random.BitGenerator))
+        or cls in (np.ndarray, np.random.RandomState, np.random.SeedSequence)
+    ),
+    "scipy": lambda cls: issubclass(cls, (sparse.sparray, sparse.spmatrix)),
+}
+
+
+def _library_class(name: str) -> bool:
+    """Whether ``name`` is a class of the library it names, by the rules above (never a function)."""
+    package = name.split(".")[0]
+    rule = LIBRARY_CLASSES.get(package)
+    if rule is None:
+        return False
+    try:
+        found = pydoc.locate(name)
+    except pydoc.ErrorDuringImport:
+        return False
+    return isinstance(found, type) and found.__module__.split(".")[0] == package and rule(found)
 
 
 def _load_skops(path: Path, config: SklearnTargetConfig) -> Any:
@@ -31,7 +61,7 @@ def _load_skops(path: Path, config: SklearnTargetConfig) -> Any:
             f"{FIELD}: '{path}' is not a readable skops file ({type(error).__name__}); expected "
             "skops.io.dump output."
         ) from None
-    refused = sorted(set(untrusted) - set(config.trusted_types))
+    refused = sorted(name for name in set(untrusted) - set(config.trusted_types) if not _library_class(name))
     if refused:
         raise TargetError(
             f"{FIELD}: '{path}' contains types that are not trusted: {refused}; list them in "

@@ -76,11 +76,14 @@ def _steps(*setups: Setup) -> Setup:
     return setup
 
 
-def _untrusted_skops(tmp: Path, cfg: dict) -> None:
-    x, y = blobs(60, 0)
-    model = make_pipeline(FunctionTransformer(doubled), LogisticRegression()).fit(x, y)
-    sio.dump(model, tmp / "custom.skops")
-    cfg["target"]["path"] = str(tmp / "custom.skops")
+def _untrusted_skops(func: Callable) -> Setup:
+    def setup(tmp: Path, cfg: dict) -> None:
+        x, y = blobs(60, 0)
+        model = make_pipeline(FunctionTransformer(func), LogisticRegression()).fit(x, y)
+        sio.dump(model, tmp / "custom.skops")
+        cfg["target"]["path"] = str(tmp / "custom.skops")
+
+    return setup
 
 
 def _pickled_module(tmp: Path, cfg: dict) -> None:
@@ -244,8 +247,13 @@ CASES = [
     ),
     Bad(
         "unknown skops type",
-        _untrusted_skops,
+        _untrusted_skops(doubled),
         "contains types that are not trusted: ['tests.audit_core.models.doubled']; list them in",
+    ),
+    Bad(
+        "numpy function in a skops file",
+        _untrusted_skops(np.nan_to_num),
+        "contains types that are not trusted: ['numpy.nan_to_num']; list them in",
     ),
     Bad(
         "state dict holding a pickled module",
