@@ -20,7 +20,6 @@ from audit_core.audit.write import policy_verdict
 from audit_core.config import load_config
 from audit_core.report.context import build_context
 from audit_core.report.render import render_html, write_report
-from audit_core.results.provenance import record_salt
 
 DEMO = Path(__file__).resolve().parents[1] / "configs" / "demo.yaml"
 
@@ -44,10 +43,9 @@ def main() -> None:
     config = load_config(args.config)
     run = run_audit(config)
     verdict = policy_verdict(config, run.result.metrics_table())
-    salt = record_salt(config, run.result.provenance["fingerprints"])
 
     def context() -> dict:
-        return build_context(run.result, run.defenses, salt, run.tuning, verdict)
+        return build_context(run.result, run.defenses, run.tuning, verdict)
 
     rendered = context()
     with tempfile.TemporaryDirectory() as name:

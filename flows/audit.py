@@ -3,9 +3,11 @@
 from pathlib import Path
 
 from prefect import flow
+from prefect.blocks.system import Secret
 
 from audit_core.audit.run import PLAIN, Steps, run_audit
 from audit_core.config import AuditConfig
+from audit_core.core.errors import ConfigError
 from audit_core.results.summary import model_cache_line
 from flows.training import train_references
 from tasks.artifacts import publish_run_artifacts
@@ -18,6 +20,26 @@ def flow_steps() -> Steps:
     return as_tasks(PLAIN, train_references=train_references, notify=print)
 
 
+def read_secret_block(name: str) -> str:
+    """The text of the Prefect Secret block ``name`` (a config's ``{prefect_secret: name}``)."""
+    try:
+        value = Secret.load(name).get()
+    except ValueError:
+        raise ConfigError(
+            f"Prefect Secret block {name!r} does not exist on this server; create it (UI: Blocks, Secret) "
+            "or name an existing one."
+        ) from None
+    if not isinstance(value, str):
+        raise ConfigError(f"Prefect Secret block {name!r} holds {type(value).__name__}; expected a string.")
+    return value
+
+
+def resolved(config: AuditConfig) -> AuditConfig:
+    """``config`` with its secret references (environment variables, Prefect Secret blocks) resolved; the
+    flow run's stored parameters keep the references."""
+    return config.resolved(read_secret_block)
+
+
 @flow(name="dynaudit-audit", flow_run_name="audit-{config.run_label}", log_prints=True)
 def audit(config: AuditConfig, previous_metrics: Path | None = None) -> Path:
     """Run a membership-inference audit of one model, undefended and defended; return the run folder.
@@ -26,7 +48,7 @@ def audit(config: AuditConfig, previous_metrics: Path | None = None) -> Path:
     the conditions, and every condition is reported on the disjoint evaluation split. With ``policy`` set,
     the report states its verdict (regressions against ``previous_metrics``, a metrics.parquet, included).
     """
-    run = run_audit(config, steps=flow_steps(), write=True, previous_metrics=previous_metrics)
+    run = run_audit(resolved(config), steps=flow_steps(), write=True, previous_metrics=previous_metrics)
     publish_run_artifacts(
         config.run_name, run.run_dir, model_cache_line(run.result.provenance["model_cache"])
     )

@@ -1,7 +1,14 @@
 """``dynaudit serve``: one deployment per YAML config in a folder, scheduled by its ``schedule:`` block,
 plus unscheduled ad-hoc deployments for runs started from the Prefect UI form; one process serves them all.
+
+A secret written in clear in a config file (``id_salt``, DynaNoise's ``key``) never reaches the server: serve
+puts it into its own environment, which the flow runs it starts inherit, and the deployment's parameters name
+that variable (``{env: DYNAUDIT_SECRET_...}``).
 """
 
+import hashlib
+import os
+import re
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +18,7 @@ from prefect.deployments.runner import RunnerDeployment
 from prefect.schedules import Cron, Schedule
 from prefect.settings import PREFECT_API_URL
 from prefect.types.entrypoint import EntrypointType
+from pydantic import SecretStr
 
 from audit_core.config import AuditConfig, ScheduleConfig, load_config
 from audit_core.core.errors import ConfigError
@@ -50,14 +58,46 @@ def _schedule(path: Path, schedule: ScheduleConfig) -> Schedule:
     return Cron(schedule.cron, timezone=schedule.timezone, active=schedule.active)
 
 
+def _variable(name: str, field: str) -> str:
+    """The environment variable that carries one clear secret of deployment ``name`` to its runs."""
+    readable = re.sub(r"[^A-Za-z0-9]", "_", name).upper()
+    return (
+        f"DYNAUDIT_SECRET_{readable}_{hashlib.sha256(name.encode()).hexdigest()[:8].upper()}_{field.upper()}"
+    )
+
+
+def served_parameters(name: str, config: AuditConfig) -> tuple[dict[str, Any], dict[str, str]]:
+    """The deployment's parameters, each secret given in clear replaced by ``{env: VARIABLE}``, and those
+    variables' values (for serve's own environment)."""
+    dumped = config.model_dump(mode="json")
+    environment: dict[str, str] = {}
+
+    def hand_over(value: object, field: str) -> dict[str, str] | None:
+        if not isinstance(value, SecretStr):
+            return None
+        variable = _variable(name, field)
+        environment[variable] = value.get_secret_value()
+        return {"env": variable}
+
+    if reference := hand_over(config.id_salt, "id_salt"):
+        dumped["id_salt"] = reference
+    for index, entry in enumerate(config.defenses):
+        if reference := hand_over(getattr(entry, "key", None), f"defenses_{index}_key"):
+            dumped["defenses"][index]["key"] = reference
+    return {"config": dumped}, environment
+
+
 def config_deployment(path: Path, config: AuditConfig) -> RunnerDeployment:
-    """The audit deployment of one config file, named after the file, on the file's schedule if any."""
+    """The audit deployment of one config file, named after the file, on the file's schedule if any; its
+    clear secrets go into this process's environment, for the runs it serves."""
+    parameters, environment = served_parameters(path.stem, config)
+    os.environ.update(environment)
     s = config.schedule
     when = "unscheduled" if s is None else f"cron '{s.cron}' ({s.timezone}){'' if s.active else ', paused'}"
     return _deployment(
         audit,
         path.stem,
-        {"config": config.model_dump(mode="json")},
+        parameters,
         schedules=[] if s is None else [_schedule(path, s)],
         description=f"Audit of {path.name}, {when}.",
         tags=["dynaudit"] if s is None else ["dynaudit", "scheduled"],

@@ -8,7 +8,7 @@ from prefect.artifacts import create_markdown_artifact
 from audit_core.audit.run import run_tuning
 from audit_core.config import AuditConfig, TuneConfig
 from audit_core.results.summary import tuning_table
-from flows.audit import flow_steps
+from flows.audit import flow_steps, resolved
 from tasks.artifacts import artifact_key
 
 
@@ -16,7 +16,7 @@ from tasks.artifacts import artifact_key
 def tune(config: AuditConfig) -> Path:
     """Tune DynaNoise (``config.tune``, or the defaults) and write the chosen parameters, every trial and the
     front of DynaNoise and the baselines to ``output_dir/<run_name>-tune``; return that folder."""
-    tuning, run_dir = run_tuning(config, steps=flow_steps())
+    tuning, run_dir = run_tuning(resolved(config), steps=flow_steps())
     objective = (config.tune or TuneConfig()).objective
     table = tuning_table(tuning.front, objective)
     create_markdown_artifact(

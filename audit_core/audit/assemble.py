@@ -15,8 +15,8 @@ from audit_core.core.seeding import derive_seed
 from audit_core.data import AuditData
 from audit_core.defenses import DynaNoise
 from audit_core.report.explorer import explorer_payload
-from audit_core.results.provenance import record_salt, run_provenance
-from audit_core.results.tables import AuditResult, hash_record_ids
+from audit_core.results.provenance import record_key, run_provenance
+from audit_core.results.tables import AuditResult
 from audit_core.tuning.search import TuningResult
 
 
@@ -32,22 +32,21 @@ def explorer_data(
     config: AuditConfig,
     signals: Signals,
     evaluations: list[ConditionEvaluation],
-    salt: str,
+    records: np.ndarray,
     dynanoise: DynaNoise | None,
     budget: float | None,
 ) -> dict[str, Any] | None:
     """The report explorer's payload starting at ``dynanoise`` with the tuning's accuracy ``budget`` (None
-    without a DynaNoise)."""
+    without a DynaNoise); ``records`` are the audit points' keyed hashes."""
     if dynanoise is None:
         return None
     baseline = evaluations[0]
     strongest = worst_case(baseline.outcomes)
-    ids = np.concatenate([signals.members.ids, signals.non_members.ids])
     return explorer_payload(
         audit_logits=np.vstack([signals.members.logits, signals.non_members.logits]),
         labels=signals.audit_labels,
         is_member=signals.is_member,
-        hashed_ids=hash_record_ids(ids, salt),
+        hashed_ids=records,
         exposure=stats.rankdata(strongest.scores),
         test_logits=signals.test.logits,
         test_labels=signals.test.labels,
@@ -77,14 +76,16 @@ def assemble_result(
     if chosen is None and len(evaluations) > 1:
         chosen = evaluations[1].condition
     budget = None if tuning is None else tuning.config.budget
-    salt = record_salt(config, fingerprints)
+    key = record_key(config)  # exists only here: the result holds the keyed hashes, never the key
+    provenance["record_ids"] = key.describe()
+    records = key.hash(np.concatenate([signals.members.ids, signals.non_members.ids]))
     return AuditResult(
         run_name=config.run_name,
         evaluations=evaluations,
-        record_ids=np.concatenate([signals.members.ids, signals.non_members.ids]),
+        records=records,
         labels=signals.audit_labels,
         is_member=signals.is_member,
         provenance=provenance,
         chosen=chosen,
-        explorer=explorer_data(config, signals, evaluations, salt, dynanoise, budget),
+        explorer=explorer_data(config, signals, evaluations, records, dynanoise, budget),
     )

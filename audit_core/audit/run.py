@@ -115,8 +115,10 @@ def run_audit(
 ) -> AuditRun:
     """Audit one model, undefended and under each defense; with ``tune`` set, DynaNoise is first tuned on
     the tuning split, joins the conditions, and every condition is reported on the evaluation split.
-    ``write`` writes the run folder (with the policy's verdict, regressions against ``previous_metrics``)."""
+    ``write`` writes the run folder (with the policy's verdict, regressions against ``previous_metrics``).
+    Secret references in environment variables are resolved here (the flows resolve Prefect blocks first)."""
     started_at = datetime.now(UTC)
+    config = config.resolved()
     inputs = gather_inputs(config, steps=steps, data=data)
     tuning, audited = None, inputs.signals
     if config.tune is not None:
@@ -135,6 +137,7 @@ def run_tuning(config: AuditConfig, *, steps: Steps = PLAIN) -> tuple[TuningResu
     """Tune DynaNoise (``config.tune``, or the defaults) on the tuning split, confirm on the evaluation split,
     and write the tuning folder; return the result and that folder."""
     started_at = datetime.now(UTC)
+    config = config.resolved()
     inputs = gather_inputs(config, steps=steps)
     tuning_part, evaluation = steps.split(config, inputs.signals)
     tuning = steps.tune(config, tuning_part, evaluation, inputs.defender)

@@ -13,7 +13,6 @@ from audit_core.report.context import build_context
 from audit_core.report.plots import pareto_front
 from audit_core.report.render import write_report
 from audit_core.results.artifacts import staged_run_folder, write_manifest, write_parquet
-from audit_core.results.provenance import record_salt
 from audit_core.results.tables import AuditResult
 from audit_core.tuning.search import TuningResult
 
@@ -46,17 +45,16 @@ def write_run_folder(
 ) -> Path:
     """Write every artifact of the run to ``output_dir/run_name`` atomically and return that folder; with a
     policy in the config, its verdict goes on the report's summary page and into the manifest."""
-    salt = record_salt(config, result.provenance["fingerprints"])
     metrics = result.metrics_table()
     verdict = policy_verdict(config, metrics, previous_metrics)
     with staged_run_folder(config.output_dir, config.run_name) as folder:
         write_parquet(metrics, folder / "metrics.parquet", "metrics")
-        write_parquet(result.scores_table(salt), folder / "scores.parquet", "scores")
+        write_parquet(result.scores_table(), folder / "scores.parquet", "scores")
         write_parquet(result.averaging_table(), folder / "averaging.parquet", "averaging")
         write_parquet(result.roc_table(), folder / "roc.parquet", "roc")
         if tuning is not None:
             write_tuning_files(folder, tuning, result.provenance)
-        write_report(build_context(result, defenses, salt, tuning, verdict), folder)
+        write_report(build_context(result, defenses, tuning, verdict), folder)
         verdict_record = {} if verdict is None else {"verdict": verdict.summary()}
         write_manifest(folder, {**result.provenance, **verdict_record})
     return config.output_dir / config.run_name

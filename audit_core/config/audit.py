@@ -25,6 +25,7 @@ from audit_core.config.defenses import DefenseConfig, DynaNoiseConfig
 from audit_core.config.policy import GatePolicy, policy_mismatch
 from audit_core.config.recipe import TrainingRecipe
 from audit_core.config.runtime import RunnerConfig, ScheduleConfig, ThreadsRunnerConfig
+from audit_core.config.secrets import BlockReader, Secret, empty_is_none, resolve_secret
 from audit_core.config.targets import ShadowConfig, TargetConfig, TrainedShadowConfig, TrainedTargetConfig
 from audit_core.config.tune import TuneConfig
 
@@ -111,10 +112,12 @@ class AuditConfig(StrictModel):
         description="Where trained shadow/reference models are cached; null disables.",
     )
     output_dir: Path = Field(Path("out"), description="Folder that receives the run folder.")
-    id_salt: str = Field(
-        "",
-        description="Secret salt for the hashed record ids in the artifacts; empty uses the data "
-        "fingerprint. Never written to any artifact.",
+    id_salt: Secret | None = Field(
+        None,
+        description="Secret key of the record ids in the artifacts (HMAC-SHA256), or a reference resolved "
+        "when the run starts: {env: NAME} or {prefect_secret: BLOCK}. The same key gives the same ids in "
+        "every run; empty draws a random key per run that is never written anywhere. Never written to any "
+        "artifact.",
     )
     schedule: ScheduleConfig | None = Field(
         None, description="When `dynaudit serve` runs this config on its own; `dynaudit audit` ignores it."
@@ -152,6 +155,25 @@ class AuditConfig(StrictModel):
             )
         return value
 
+    @field_validator("id_salt", mode="before")
+    @classmethod
+    def _empty_salt_is_none(cls, value: Any) -> Any:
+        return empty_is_none(value)
+
+    def resolved(self, read_block: BlockReader | None = None) -> "AuditConfig":
+        """This config with every secret reference replaced by the secret (``read_block`` reads Prefect
+        Secret blocks); secrets in clear stay as they are."""
+        update: dict[str, Any] = {}
+        if self.id_salt is not None:
+            update["id_salt"] = resolve_secret(self.id_salt, "id_salt", read_block)
+        defenses = [
+            d.with_key(resolve_secret(d.key, f"defenses.{i}.key", read_block))
+            if isinstance(d, DynaNoiseConfig) and d.key is not None
+            else d
+            for i, d in enumerate(self.defenses)
+        ]
+        return self.model_copy(update={**update, "defenses": defenses})
+
     @field_validator("reference_models")
     @classmethod
     def _references_come_in_pairs(cls, count: int) -> int:
@@ -173,7 +195,7 @@ class AuditConfig(StrictModel):
         """Each defense's label names its condition in every table, so no two entries may share one."""
         first: dict[str, int] = {}
         for index, entry in enumerate(self.defenses):
-            label = entry.defense(self.seed).label
+            label = entry.condition_label(self.seed)
             earlier = first.setdefault(label, index)
             if earlier == index:
                 continue

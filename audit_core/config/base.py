@@ -25,6 +25,8 @@ KnowledgeField = Annotated[
     Knowledge, WithJsonSchema({"enum": [k.value for k in Knowledge], "type": "string"})
 ]
 M = TypeVar("M", bound=BaseModel)
+#: Config fields that hold secrets: an error about one never quotes its value.
+SECRET_FIELDS = ("id_salt", "key")
 
 
 class StrictModel(BaseModel):
@@ -53,7 +55,8 @@ def _describe(error: ValidationError, source: str) -> str:
     if not first["loc"]:
         return f"{source}: {message}."
     value = first.get("input")
-    shown = "" if isinstance(value, dict | list) else f" = {value!r}"
+    secret = any(part in SECRET_FIELDS for part in first["loc"])
+    shown = "" if isinstance(value, dict | list) or secret else f" = {value!r}"
     return f"{source}: field '{where}'{shown} is invalid: {message}."
 
 

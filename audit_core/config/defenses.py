@@ -14,6 +14,7 @@ from typing import Annotated, Any, Literal
 from pydantic import Field, SecretStr, create_model, field_validator
 
 from audit_core.config.base import StrictModel
+from audit_core.config.secrets import Secret, SecretValue, empty_is_none, secret_bytes
 from audit_core.core.seeding import derive_key
 from audit_core.defenses import DEFENSES, MIN_KEY_BYTES, Defense, DynaNoise, Undefended
 
@@ -29,32 +30,50 @@ class _DefenseConfig(StrictModel):
         """The (unfitted) Defense this entry configures; ``seed`` is the run seed."""
         return DEFENSES[self.name](**self.defense_params(seed))  # type: ignore[attr-defined]
 
+    def condition_label(self, seed: int) -> str:
+        """The label that names this entry's condition in every table (it never depends on a secret)."""
+        return self.defense(seed).label
+
 
 class _DynaNoiseConfig(_DefenseConfig):
-    """DynaNoise's ``key``: secret, at least MIN_KEY_BYTES long, derived from the run seed when empty."""
+    """DynaNoise's ``key``: secret (in clear or a reference), at least MIN_KEY_BYTES long, derived from the
+    run seed when empty."""
+
+    @field_validator("key", mode="before", check_fields=False)
+    @classmethod
+    def _empty_key_is_none(cls, key: Any) -> Any:
+        return empty_is_none(key)
 
     @field_validator("key", check_fields=False)
     @classmethod
-    def _key_is_long_enough(cls, key: SecretStr | None) -> SecretStr | None:
-        if key is not None and len(key.get_secret_value().encode()) < MIN_KEY_BYTES:
+    def _key_is_long_enough(cls, key: SecretValue | None) -> SecretValue | None:
+        if isinstance(key, SecretStr) and len(key.get_secret_value().encode()) < MIN_KEY_BYTES:
             raise ValueError(f"must be at least {MIN_KEY_BYTES} bytes")
         return key
 
     def defense_params(self, seed: int) -> dict[str, Any]:
         params = super().defense_params(seed)
-        key: SecretStr | None = self.key  # type: ignore[attr-defined]
-        params["key"] = key.get_secret_value().encode() if key else derive_key(seed, "dynanoise")
+        key: SecretValue | None = self.key  # type: ignore[attr-defined]
+        params["key"] = derive_key(seed, "dynanoise") if key is None else secret_bytes(key, "defenses.key")
         return params
+
+    def condition_label(self, seed: int) -> str:
+        return self.model_copy(update={"key": None}).defense(seed).label
+
+    def with_key(self, key: SecretStr) -> "_DynaNoiseConfig":
+        """This entry with its key resolved, validated again (the key's length)."""
+        return type(self).model_validate({**self.model_dump(exclude={"key"}), "key": key})
 
 
 _KEY = Field(
     None,
-    description=f"Secret key for per_input noise ({MIN_KEY_BYTES}+ characters); empty derives one from the "
-    "run seed (fine for an audit, never for a deployment). Never written to any artifact.",
+    description=f"Secret key for per_input noise ({MIN_KEY_BYTES}+ characters), or a reference resolved "
+    "when the run starts: {env: NAME} or {prefect_secret: BLOCK}; empty derives one from the run seed (fine "
+    "for an audit, never for a deployment). Never written to any artifact.",
 )
 #: Per defense, the model it derives from and the fields it declares itself instead of the dataclass's.
 _OVERRIDES: dict[str, tuple[type[_DefenseConfig], dict[str, Any]]] = {
-    DynaNoise.name: (_DynaNoiseConfig, {"key": (SecretStr | None, _KEY)}),
+    DynaNoise.name: (_DynaNoiseConfig, {"key": (Secret | None, _KEY)}),
 }
 
 

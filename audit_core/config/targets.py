@@ -5,6 +5,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import (
     Field,
+    field_validator,
 )
 
 from audit_core.config.base import StrictModel, kinds
@@ -33,10 +34,27 @@ class _QueriedModel(StrictModel):
 
 
 class TorchScriptTargetConfig(_QueriedModel):
-    """A TorchScript file (``torch.jit.save``)."""
+    """A TorchScript file (``torch.jit.save``), loaded only with ``trust_code: true``."""
 
     kind: Literal["torch_script"] = "torch_script"
     path: Path = Field(description="TorchScript file.")
+    trust_code: bool = Field(
+        False,
+        validate_default=True,
+        description="Allow loading the TorchScript file, whose code runs on this machine when loaded and "
+        "called (it can read and write files).",
+    )
+
+    @field_validator("trust_code")
+    @classmethod
+    def _consented(cls, trust_code: bool) -> bool:
+        if not trust_code:
+            raise ValueError(
+                "a TorchScript file runs its own code when loaded and called, which can read and write files "
+                "on this machine; set target.trust_code: true only if you trust its author, or export the "
+                "model to ONNX (kind: onnx), which runs as a graph of tensor operations"
+            )
+        return trust_code
 
 
 class TorchStateDictTargetConfig(_QueriedModel):

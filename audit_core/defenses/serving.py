@@ -1,17 +1,26 @@
 """Ship the defense that was audited: wrap a torch model, export it, save and load tuned parameters.
 
->>> import secrets
+>>> import secrets, tempfile
 >>> from torch import nn
 >>> defense = DynaNoise(noise_mode="per_input", key=secrets.token_bytes(32))
 >>> model = DefendedModel(nn.Linear(4, 3), defense)          # inputs -> defended probabilities
 >>> bool(torch.allclose(model(torch.ones(2, 4)).sum(dim=1), torch.ones(2, dtype=torch.float64)))
 True
 
-The parameters file (``dynanoise-params.json``) holds the tuned parameters and how they were chosen, never
-the secret key of ``per_input`` mode: pass the key to :func:`load_params` from your secret store.
+Neither the parameters file (``dynanoise-params.json``: the tuned parameters and how they were chosen) nor an
+exported TorchScript file holds the secret key of ``per_input`` mode: pass the key from your secret store to
+:func:`load_params` or :func:`load_torchscript`.
+
+>>> path = export_torchscript(model, tempfile.mkdtemp() + "/defended.pt")
+>>> defense.key in Path(path).read_bytes()
+False
+>>> served = load_torchscript(path, key=defense.key)
+>>> bool(torch.equal(served(torch.ones(2, 4)), model(torch.ones(2, 4))))
+True
 """
 
 import contextlib
+import copy
 import json
 import os
 import tempfile
@@ -24,8 +33,8 @@ import torch
 from torch import nn
 
 from audit_core.core.errors import ConfigError
-from audit_core.defenses import DynaNoise
-from audit_core.defenses.torch_dynanoise import TorchDynaNoise
+from audit_core.defenses import MIN_KEY_BYTES, DynaNoise
+from audit_core.defenses.torch_dynanoise import TorchDynaNoise, key_tensor
 
 PARAMS_FILE = "dynanoise-params.json"
 PARAMS_SCHEMA = "dynaudit/dynanoise-params"
@@ -68,18 +77,38 @@ def _torchscript() -> Iterator[None]:
         yield
 
 
+def _without_keys(module: nn.Module) -> nn.Module:
+    """A copy of ``module`` whose DynaNoise layers hold no key."""
+    stripped = copy.deepcopy(module)
+    for layer in stripped.modules():
+        if isinstance(layer, TorchDynaNoise):
+            layer.key = key_tensor(b"")
+    return stripped
+
+
 def export_torchscript(module: nn.Module, path: str | Path) -> Path:
-    """Compile ``module`` (e.g. a :class:`DefendedModel`) in eval mode with TorchScript and save it."""
+    """Compile ``module`` (e.g. a :class:`DefendedModel`) in eval mode with TorchScript and save it without
+    DynaNoise's key: ``per_input`` mode takes it again in :func:`load_torchscript`."""
     with _torchscript():
-        scripted = torch.jit.script(module.eval())
+        scripted = torch.jit.script(_without_keys(module).eval())
         return _atomic_write(Path(path), lambda tmp: torch.jit.save(scripted, str(tmp)))
 
 
-def load_torchscript(path: str | Path) -> torch.jit.ScriptModule:
-    """Load a module saved by :func:`export_torchscript` (importing this module registers the operator
-    that ``per_input`` mode needs)."""
+def load_torchscript(path: str | Path, key: bytes = b"") -> torch.jit.ScriptModule:
+    """Load a module saved by :func:`export_torchscript` and give its ``per_input`` DynaNoise layers ``key``
+    (required there; importing this module registers the operator they call)."""
     with _torchscript():
-        return torch.jit.load(str(path))
+        module = torch.jit.load(str(path))
+    for layer in module.modules():
+        if getattr(layer, "original_name", None) != TorchDynaNoise.__name__ or not layer.per_input:
+            continue
+        if len(key) < MIN_KEY_BYTES:
+            raise ConfigError(
+                f"'{path}' uses per_input DynaNoise, whose key is never exported; pass key= (at least "
+                f"{MIN_KEY_BYTES} bytes) from your secret store."
+            )
+        layer.key = key_tensor(key)
+    return module
 
 
 def save_params(path: str | Path, defense: DynaNoise, provenance: dict[str, Any] | None = None) -> Path:

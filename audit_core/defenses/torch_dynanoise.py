@@ -34,6 +34,11 @@ def _(logits: torch.Tensor, key: torch.Tensor, count: int) -> torch.Tensor:
     return logits.new_empty((logits.shape[0], count), dtype=torch.float64)
 
 
+def key_tensor(key: bytes) -> torch.Tensor:
+    """DynaNoise's key as the uint8 buffer the module holds."""
+    return torch.from_numpy(np.frombuffer(key, dtype=np.uint8).copy())
+
+
 class TorchDynaNoise(nn.Module):
     """Logits ``(n, k)`` in, DynaNoise-defended probabilities ``(n, k)`` (float64) out.
 
@@ -44,7 +49,8 @@ class TorchDynaNoise(nn.Module):
     """
 
     def __init__(self, defense: DynaNoise) -> None:
-        """Copy the parameters (and the secret key) of a configured, tuned or loaded :class:`DynaNoise`."""
+        """Copy the parameters (and the secret key) of a configured, tuned or loaded :class:`DynaNoise`; the
+        key is not part of the state dict (``persistent=False``), nor of an exported file."""
         super().__init__()
         self.sigma0_sq = float(defense.sigma0_sq)
         self.lam = float(defense.lam)
@@ -52,7 +58,7 @@ class TorchDynaNoise(nn.Module):
         self.ensemble_size = int(defense.ensemble_size)
         self.per_input = defense.noise_mode == "per_input"
         self.entropy_eps = ENTROPY_EPS
-        self.register_buffer("key", torch.from_numpy(np.frombuffer(defense.key, dtype=np.uint8).copy()))
+        self.register_buffer("key", key_tensor(defense.key), persistent=False)
 
     def forward(self, logits: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
         z = logits.double()

@@ -21,7 +21,7 @@ from audit_core.report.adaptive import (
 from audit_core.report.explorer import record_summary, within_budget
 from audit_core.report.render import TEMPLATE_DIR
 from audit_core.report.values import chosen_evaluation, interval
-from audit_core.results.tables import REGAINED_FRACTION, AuditResult, hash_record_ids
+from audit_core.results.tables import REGAINED_FRACTION, AuditResult
 from audit_core.stats.names import FPR_TARGETS
 from audit_core.tuning.search import SPLITS, TuningResult, comparison, comparison_metrics
 
@@ -219,10 +219,9 @@ def _per_class_rows(result: AuditResult, attack: str) -> list[dict[str, Any]]:
     return rows
 
 
-def _exposed_records(result: AuditResult, attack: str, salt: str, count: int = 10) -> list[dict[str, Any]]:
-    """The members ``attack`` ranks as most likely members without a defense, by salted hash only, with their
+def _exposed_records(result: AuditResult, attack: str, count: int = 10) -> list[dict[str, Any]]:
+    """The members ``attack`` ranks as most likely members without a defense, by keyed hash only, with their
     rank percentile among all audit points, undefended and under the chosen defense (100 = ranked first)."""
-    hashed = hash_record_ids(result.record_ids, salt)
     percentiles = {}
     for ev, knowledge in _condition_modes(result, chosen_only=True):
         scores = ev.outcome(attack, knowledge).scores
@@ -232,12 +231,30 @@ def _exposed_records(result: AuditResult, attack: str, salt: str, count: int = 1
     top = members[np.argsort(-baseline[members], kind="stable")[:count]]
     return [
         {
-            "record": hashed[i],
+            "record": result.records[i],
             "label": int(result.labels[i]),
             "percentiles": [f"{p[i]:.1f}" for p in percentiles.values()],
         }
         for i in top
     ]
+
+
+def _record_ids(provenance: dict[str, Any]) -> str | None:
+    """The report's line on its record ids: how they are keyed, what they link to, and who may read it."""
+    ids = provenance.get("record_ids")
+    if ids is None:
+        return None
+    key = (
+        "your secret id_salt (the same key gives the same ids in every run)"
+        if ids["key"] == "id_salt"
+        else "a random key drawn for this run and never written anywhere (no one can link them, you neither)"
+    )
+    return (
+        f"Records appear only as keyed hashes ({ids['hash']}) under {key}; without the key a hash links to "
+        "no record. Readers: only people entitled to know who was in the training data, since the report "
+        "shows per-record exposure and, with the target model and the candidate records in hand, the "
+        "per-record outputs here and in scores.parquet can be matched to records even without the key."
+    )
 
 
 def _explorer(result: AuditResult) -> dict[str, Any] | None:
@@ -299,12 +316,11 @@ def _tuning(tuning: TuningResult | None) -> dict[str, Any] | None:
 def build_context(
     result: AuditResult,
     defenses: list[Defense],
-    salt: str,
     tuning: TuningResult | None = None,
     verdict: GateVerdict | None = None,
 ) -> dict[str, Any]:
     """Everything the report template needs, as strings, numbers and SVG markup; records appear only as
-    hashes salted with ``salt``. ``defenses`` are the audited conditions' fitted defenses."""
+    keyed hashes. ``defenses`` are the audited conditions' fitted defenses."""
     provenance = result.provenance
     by_condition = {d.label: d for d in defenses}
     chosen = chosen_evaluation(result)
@@ -347,7 +363,8 @@ def build_context(
             for ev, k in _condition_modes(result, chosen_only=True)
         ],
         "per_class": _per_class_rows(result, baseline.attack),
-        "exposed": _exposed_records(result, baseline.attack, salt),
+        "exposed": _exposed_records(result, baseline.attack),
+        "record_ids": _record_ids(provenance),
         "explorer": _explorer(result),
         "tuning": _tuning(tuning),
         "n_members": int(result.is_member.sum()),

@@ -8,6 +8,8 @@ from typing import Any
 import torch
 
 from audit_core.config import AuditConfig
+from audit_core.config.secrets import secret_bytes
+from audit_core.core.record_ids import RecordKey
 from audit_core.data import AuditData
 
 PACKAGES = (
@@ -52,7 +54,7 @@ def run_provenance(
         "started_at": started_at.isoformat(),
         "finished_at": datetime.now(UTC).isoformat(),
         "seed": config.seed,
-        "config": config.model_dump(mode="json", exclude={"id_salt"}),
+        "config": config.model_dump(mode="json"),
         "data": {
             "name": data.name,
             "n_classes": data.n_classes,
@@ -65,6 +67,8 @@ def run_provenance(
     }
 
 
-def record_salt(config: AuditConfig, fingerprints: dict[str, str]) -> str:
-    """The salt of the hashed record ids: the config's secret ``id_salt``, else the data fingerprint."""
-    return config.id_salt or fingerprints["data"]
+def record_key(config: AuditConfig) -> RecordKey:
+    """The key of the run's record hashes: the config's secret ``id_salt`` (resolved), else a random key."""
+    if config.id_salt is None:
+        return RecordKey.random()
+    return RecordKey(secret_bytes(config.id_salt, "id_salt"), "id_salt")

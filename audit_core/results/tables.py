@@ -1,6 +1,5 @@
 """AuditResult: every number an audit produced, as tidy tables."""
 
-import hashlib
 import math
 from dataclasses import dataclass
 from typing import Any
@@ -19,18 +18,13 @@ ROC_COLUMNS = ["condition", "knowledge", "attack", "fpr", "tpr", "threshold"]
 REGAINED_FRACTION = 0.9  # the averaging attacker "regains" the undefended advantage at 90% of it
 
 
-def hash_record_ids(ids: np.ndarray, salt: str) -> np.ndarray:
-    """A salted SHA-256 (first 16 hex digits) of each record id, so no raw id or record is ever written."""
-    return np.array([hashlib.sha256(f"{salt}\x00{i}".encode()).hexdigest()[:16] for i in ids])
-
-
 @dataclass(frozen=True)
 class AuditResult:
     """The outcome of one audit: the undefended baseline first, then each defended condition."""
 
     run_name: str
     evaluations: list[ConditionEvaluation]
-    record_ids: np.ndarray  # audit points: members first, then non-members
+    records: np.ndarray  # the audit points' keyed record hashes (core.record_ids): members, then non-members
     labels: np.ndarray
     is_member: np.ndarray
     provenance: dict[str, Any]
@@ -148,13 +142,12 @@ class AuditResult:
                 )
         return pd.concat(frames, ignore_index=True)[ROC_COLUMNS]
 
-    def scores_table(self, salt: str) -> pd.DataFrame:
-        """One row per (audit point, condition, knowledge, attack); records appear only as salted hashes."""
-        hashed = hash_record_ids(self.record_ids, salt)
+    def scores_table(self) -> pd.DataFrame:
+        """One row per (audit point, condition, knowledge, attack); records appear only as keyed hashes."""
         frames = [
             pd.DataFrame(
                 {
-                    "record": hashed,
+                    "record": self.records,
                     "is_member": self.is_member,
                     "label": self.labels,
                     "condition": ev.condition,

@@ -1,4 +1,5 @@
-"""A TorchScript file as the target (``torch.jit.save`` output; runs TorchScript, not arbitrary Python)."""
+"""A TorchScript file as the target (``torch.jit.save`` output), opened only with ``target.trust_code: true``:
+its code runs when loaded and called, and TorchScript can read and write files."""
 
 import warnings
 
@@ -12,7 +13,8 @@ from audit_core.targets.torch_target import TorchTarget
 
 
 def open_torch_script(config: TorchScriptTargetConfig) -> TorchTarget:
-    """Load the TorchScript module on the CPU; its fingerprint is the file's SHA-256."""
+    """Load the TorchScript module on the CPU (the config's ``trust_code`` consented); its fingerprint is the
+    file's SHA-256."""
     path = existing_file(config.path, "target.path", "a TorchScript file saved with torch.jit.save")
     try:
         with warnings.catch_warnings():

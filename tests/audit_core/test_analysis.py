@@ -76,13 +76,13 @@ def _with_run_details(scores: pd.DataFrame, metrics: pd.DataFrame) -> pd.DataFra
 
 def test_analysing_a_runs_scores_table_gives_its_metric_rows(result):
     metrics = result.metrics_table()
-    scores = _with_run_details(result.scores_table("salt"), metrics)
+    scores = _with_run_details(result.scores_table(), metrics)
     pd.testing.assert_frame_equal(analyse_scores(scores, seed=SEED), _attack_metrics(metrics))
 
 
 def test_without_thresholds_the_decision_metrics_are_left_out(result):
     metrics = result.metrics_table()
-    analysed = analyse_scores(result.scores_table("salt"), seed=SEED)
+    analysed = analyse_scores(result.scores_table(), seed=SEED)
     assert not analysed.metric.isin(THRESHOLD_METRICS).any()
     expected = _attack_metrics(metrics)
     expected = expected[~expected.metric.isin(THRESHOLD_METRICS)].drop(columns=["defense", "note"])
@@ -92,7 +92,7 @@ def test_without_thresholds_the_decision_metrics_are_left_out(result):
 
 
 def test_aucs_agree_with_scikit_learn(result):
-    scores = result.scores_table("salt")
+    scores = result.scores_table()
     analysed = analyse_scores(scores, seed=SEED)
     auc = analysed[analysed.metric == Metric.AUC].set_index(["condition", "knowledge", "attack", "slice"])
     for (condition, knowledge, attack), group in scores.groupby(["condition", "knowledge", "attack"]):
@@ -163,7 +163,7 @@ def test_metric_names_are_the_table_strings(result):
 
 
 def test_the_readme_snippet_analyses_another_tools_scores(result, tmp_path, monkeypatch, capsys):
-    scores = result.scores_table("salt")
+    scores = result.scores_table()
     scores.drop(columns=["record"]).to_csv(tmp_path / "scores.csv", index=False)
     monkeypatch.chdir(tmp_path)
     namespace = {}

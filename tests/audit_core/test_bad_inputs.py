@@ -237,7 +237,7 @@ CASES = [
     ),
     Bad(
         "corrupt TorchScript file",
-        _steps(_write("m.pt", b"PK junk"), _target(kind="torch_script", path="{tmp}/m.pt")),
+        _steps(_write("m.pt", b"PK junk"), _target(kind="torch_script", path="{tmp}/m.pt", trust_code=True)),
         "is not a readable TorchScript file",
     ),
     Bad(

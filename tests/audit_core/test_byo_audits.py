@@ -67,7 +67,7 @@ def torch_script_on_parquet(tmp, mlp) -> Case:
         warnings.simplefilter("ignore", FutureWarning)
         torch.jit.script(mlp).save(str(tmp / "model.pt"))
     data = {"kind": "table", "id": "id", **write_tables(tmp, ".parquet")}
-    target = {"kind": "torch_script", "path": str(tmp / "model.pt")}
+    target = {"kind": "torch_script", "path": str(tmp / "model.pt"), "trust_code": True}
     fields = {"data": data, "target": target, "attacks": DEFAULT_ATTACKS}  # the whole battery, once
     return Case(fields, _mlp_accuracy(mlp), sha256_file(tmp / "model.pt"), True)
 

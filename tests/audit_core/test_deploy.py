@@ -41,9 +41,27 @@ def test_wrapper_equals_dynanoise_apply_exactly_in_per_input_mode(model, inputs,
     wrapped = DefendedModel(model, defense)
     with torch.no_grad():
         np.testing.assert_allclose(wrapped(inputs).numpy(), expected, rtol=0, atol=1e-14)
-        exported = load_torchscript(export_torchscript(wrapped, tmp_path / "defended.pt"))
+        exported = load_torchscript(export_torchscript(wrapped, tmp_path / "defended.pt"), key=KEY)
         np.testing.assert_allclose(exported(inputs).numpy(), expected, rtol=0, atol=1e-14)
         np.testing.assert_array_equal(exported(inputs).numpy(), exported(inputs).numpy())
+
+
+def test_the_exported_file_and_the_state_dict_never_hold_the_key(model, inputs, tmp_path):
+    wrapped = DefendedModel(model, DynaNoise(noise_mode="per_input", key=KEY))
+    path = export_torchscript(wrapped, tmp_path / "defended.pt")
+    assert KEY not in path.read_bytes() and KEY in b"".join(
+        wrapped.defense.key.numpy().tobytes() for _ in [0]
+    )
+    assert not any(name.endswith("key") for name in wrapped.state_dict())
+    for key in (b"", KEY[:15]):
+        with pytest.raises(
+            ConfigError, match="uses per_input DynaNoise, whose key is never exported; pass key="
+        ):
+            load_torchscript(path, key=key)
+    other = load_torchscript(path, key=KEY[::-1])
+    with torch.no_grad():
+        assert not torch.equal(other(inputs), wrapped(inputs)), "the key decides the noise"
+        assert torch.equal(load_torchscript(path, key=KEY)(inputs), wrapped(inputs))
 
 
 def test_exported_per_query_wrapper_matches_apply_in_distribution(model, tmp_path):

@@ -143,7 +143,7 @@ def test_user_supplied_names_are_escaped_in_the_html(run_dir):
 
     _, result = run_dir
     hostile = replace(result, run_name="<script>alert('x')</script>")
-    html = render_html(build_context(hostile, [DynaNoise()], "salt"))
+    html = render_html(build_context(hostile, [DynaNoise()]))
     assert "<script>alert" not in html
     assert "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;" in html
 

@@ -14,7 +14,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import FunctionTransformer, StandardScaler
 
 from audit_core.config import parse_config
-from audit_core.core.errors import TargetError
+from audit_core.core.errors import ConfigError, TargetError
 from audit_core.core.files import sha256_file
 from audit_core.data import Split
 from audit_core.targets import as_logits, open_target
@@ -47,7 +47,7 @@ def test_torch_script_matches_the_module_and_fingerprints_the_file(module, tmp_p
             "ignore", FutureWarning
         )  # TorchScript is deprecated, and still a format users have
         torch.jit.script(module).save(str(path))
-    target = _target(kind="torch_script", path=str(path), batch_size=7)
+    target = _target(kind="torch_script", path=str(path), batch_size=7, trust_code=True)
     records = _records()
     np.testing.assert_allclose(target.query(records), _torch_logits(module, records), atol=1e-5)
     assert target.fingerprint() == sha256_file(path)
@@ -196,3 +196,40 @@ def test_probabilities_must_be_probabilities():
     np.testing.assert_allclose(
         as_logits(np.array([[1.0, 0.0]]), "probabilities", "model"), [[0.0, np.log(1e-12)]]
     )
+
+
+class _Planter(torch.nn.Module):
+    """A model whose TorchScript file writes a file to ``path`` when it is loaded (``__setstate__``)."""
+
+    def __init__(self, path: str) -> None:
+        super().__init__()
+        self.path = path
+        self.weight = torch.ones(N_CLASSES, N_FEATURES)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x @ self.weight.t()
+
+    @torch.jit.export
+    def __getstate__(self) -> tuple[str, torch.Tensor, bool]:
+        return (self.path, self.weight, self.training)
+
+    @torch.jit.export
+    def __setstate__(self, state: tuple[str, torch.Tensor, bool]) -> None:
+        self.path, self.weight, self.training = state
+        planted = torch.from_file(self.path, shared=True, size=16, dtype=torch.uint8)
+        self.weight = self.weight + 0 * planted.sum().float()  # used, so TorchScript keeps the call
+
+
+def test_a_torch_script_file_that_writes_a_file_on_load_is_refused_without_consent(tmp_path):
+    planted, path = tmp_path / "planted.bin", tmp_path / "model.pt"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)
+        torch.jit.script(_Planter(str(planted))).save(str(path))
+    assert not planted.exists()
+    with pytest.raises(
+        ConfigError, match=r"trust_code' = False is invalid: a TorchScript file runs its own code"
+    ):
+        _target(kind="torch_script", path=str(path))
+    assert not planted.exists()
+    _target(kind="torch_script", path=str(path), trust_code=True)  # consent: its code runs, as it says
+    assert planted.is_file()

@@ -69,6 +69,7 @@ def test_audit_flow_with_tune_adds_the_tuned_condition_and_reports_on_the_evalua
 def test_the_flow_and_the_plain_composition_write_identical_metrics_and_scores(prefect_api_url, tmp_path):
     config = AuditConfig(
         run_name="same",
+        id_salt="one key, so both runs name records alike",
         output_dir=tmp_path / "flow",
         cache_dir=tmp_path / "cache",
         recipe={"epochs": 40},

@@ -36,7 +36,12 @@ def _executed_per_worker(address: str) -> dict[str, int]:
 
 def _audit(tmp_path, name: str, **settings) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
     config = AuditConfig(
-        run_name=name, output_dir=tmp_path / "out", cache_dir=tmp_path / name, **TINY, **settings
+        run_name=name,
+        output_dir=tmp_path / "out",
+        cache_dir=tmp_path / name,
+        id_salt="one key, so both runs name records alike",
+        **TINY,
+        **settings,
     )
     state = audit(config, return_state=True)
     assert state.is_completed(), state.message
