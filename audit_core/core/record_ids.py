@@ -42,9 +42,4 @@ class RecordKey:
     def describe(self) -> dict[str, str]:
         """What the manifest and report say about the ids: the construction and the key's origin
         (``id_salt`` or ``random``), never the key."""
-        return {
-            "hash": f"HMAC-SHA256, first {HASH_HEX_DIGITS} hex digits",
-            "key": "id_salt (the user's secret)"
-            if self.source == "id_salt"
-            else "random, drawn for this run and never written anywhere",
-        }
+        return {"hash": f"HMAC-SHA256, first {HASH_HEX_DIGITS} hex digits", "key": self.source}

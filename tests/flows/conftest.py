@@ -42,9 +42,15 @@ def _wait_until_healthy(server: subprocess.Popen, api_url: str, log: Path) -> No
 
 
 @pytest.fixture(scope="session")
-def prefect_api_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def prefect_server_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The session server's PREFECT_HOME: its SQLite database (prefect.db) and its log (server.log)."""
+    return tmp_path_factory.mktemp("prefect-server-home")
+
+
+@pytest.fixture(scope="session")
+def prefect_api_url(prefect_server_home: Path) -> Iterator[str]:
     """Start ``prefect server start`` for the session; this process's Prefect client points at it."""
-    home = tmp_path_factory.mktemp("prefect-server-home")
+    home = prefect_server_home
     port = _free_port()
     api_url = f"http://127.0.0.1:{port}/api"
     env = {**_cli_env(None), "PREFECT_HOME": str(home), "PREFECT_SERVER_ANALYTICS_ENABLED": "false"}
