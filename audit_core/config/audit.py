@@ -167,7 +167,7 @@ class AuditConfig(StrictModel):
         if self.id_salt is not None:
             update["id_salt"] = resolve_secret(self.id_salt, "id_salt", read_block)
         defenses = [
-            d.with_key(resolve_secret(d.key, f"defenses.{i}.key", read_block))
+            d.with_key(resolve_secret(d.key, f"defenses.{i}.key", read_block), f"defenses.{i}")
             if isinstance(d, DynaNoiseConfig) and d.key is not None
             else d
             for i, d in enumerate(self.defenses)

@@ -13,7 +13,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field, SecretStr, create_model, field_validator
 
-from audit_core.config.base import StrictModel
+from audit_core.config.base import StrictModel, parse_model
 from audit_core.config.secrets import Secret, SecretValue, empty_is_none, secret_bytes
 from audit_core.core.seeding import derive_key
 from audit_core.defenses import DEFENSES, MIN_KEY_BYTES, Defense, DynaNoise, Undefended
@@ -60,9 +60,9 @@ class _DynaNoiseConfig(_DefenseConfig):
     def condition_label(self, seed: int) -> str:
         return self.model_copy(update={"key": None}).defense(seed).label
 
-    def with_key(self, key: SecretStr) -> "_DynaNoiseConfig":
-        """This entry with its key resolved, validated again (the key's length)."""
-        return type(self).model_validate({**self.model_dump(exclude={"key"}), "key": key})
+    def with_key(self, key: SecretStr, where: str) -> "_DynaNoiseConfig":
+        """This entry (``where`` in the config) with its key resolved, validated again (the key's length)."""
+        return parse_model(type(self), {**self.model_dump(exclude={"key"}), "key": key}, where)
 
 
 _KEY = Field(
