@@ -239,8 +239,16 @@ def _exposed_records(result: AuditResult, attack: str, count: int = 10) -> list[
     ]
 
 
+#: The report's one line on who may read it (on its first page).
+READERS = (
+    "Readers: only people entitled to know who was in the training data; this report shows per-record "
+    "exposure (see Provenance: record ids)."
+)
+
+
 def _record_ids(provenance: dict[str, Any]) -> str | None:
-    """The report's line on its record ids: how they are keyed, what they link to, and who may read it."""
+    """The report's sentence on its record ids: how they are keyed, what they link to without the key, and
+    what still links with the target model in hand."""
     ids = provenance.get("record_ids")
     if ids is None:
         return None
@@ -251,9 +259,8 @@ def _record_ids(provenance: dict[str, Any]) -> str | None:
     )
     return (
         f"Records appear only as keyed hashes ({ids['hash']}) under {key}; without the key a hash links to "
-        "no record. Readers: only people entitled to know who was in the training data, since the report "
-        "shows per-record exposure and, with the target model and the candidate records in hand, the "
-        "per-record outputs here and in scores.parquet can be matched to records even without the key."
+        "no record. Whoever holds the target model and the candidate records could still match the "
+        "per-record outputs (the explorer's logits, scores.parquet) to records without the key."
     )
 
 
@@ -365,6 +372,7 @@ def build_context(
         "per_class": _per_class_rows(result, baseline.attack),
         "exposed": _exposed_records(result, baseline.attack),
         "record_ids": _record_ids(provenance),
+        "readers": READERS,
         "explorer": _explorer(result),
         "tuning": _tuning(tuning),
         "n_members": int(result.is_member.sum()),

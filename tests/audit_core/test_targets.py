@@ -8,6 +8,7 @@ import pandas as pd
 import pytest
 import skops.io as sio
 import torch
+import yaml
 from safetensors.torch import save_file
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
@@ -18,6 +19,7 @@ from audit_core.core.errors import ConfigError, TargetError
 from audit_core.core.files import sha256_file
 from audit_core.data import Split
 from audit_core.targets import as_logits, open_target
+from flows import cli
 from tests.audit_core.byo import N_CLASSES, N_FEATURES, blobs, member_mlp
 
 
@@ -233,3 +235,20 @@ def test_a_torch_script_file_that_writes_a_file_on_load_is_refused_without_conse
     assert not planted.exists()
     _target(kind="torch_script", path=str(path), trust_code=True)  # consent: its code runs, as it says
     assert planted.is_file()
+
+
+def test_dynaudit_audit_refuses_the_planting_file_with_exit_2_and_writes_nothing(tmp_path, capsys):
+    planted, path = tmp_path / "planted.bin", tmp_path / "model.pt"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)
+        torch.jit.script(_Planter(str(planted))).save(str(path))
+    config = {"target": {"kind": "torch_script", "path": str(path)}, "output_dir": str(tmp_path / "out")}
+    (tmp_path / "audit.yaml").write_text(yaml.safe_dump(config))
+    assert cli.main(["audit", str(tmp_path / "audit.yaml")]) == 2
+    printed = capsys.readouterr()
+    assert printed.out == "" and printed.err.count("\n") == 1
+    assert "a TorchScript file runs its own code when loaded and called" in printed.err
+    assert "set target.trust_code: true only if you trust its author" in printed.err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["audit.yaml", "model.pt"], (
+        "nothing written or planted"
+    )

@@ -31,6 +31,7 @@ from audit_core.audit.inputs import load_audit_data
 from audit_core.config import AuditConfig
 from audit_core.config.secrets import PrefectSecret
 from audit_core.core.errors import ConfigError
+from audit_core.report.context import READERS
 from flows.audit import audit, resolved
 from tests.flows.test_serve import _served_deployments, _stop, _wait_for
 
@@ -186,10 +187,9 @@ def test_no_string_in_any_artifact_links_a_record_hash_to_a_record(runs, candida
         assert _linking_keys(strings, candidate_ids, hashes[source]) == set(), source
         manifest = json.loads((run.run_dir / "manifest.json").read_text())
         assert manifest["record_ids"]["key"] == source
-        assert (
-            f"under {'your secret id_salt' if source == 'id_salt' else 'a random key'}"
-            in (run.run_dir / "report.html").read_text()
-        )
+        html = (run.run_dir / "report.html").read_text()
+        assert f"under {'your secret id_salt' if source == 'id_salt' else 'a random key'}" in html
+        assert READERS in html
     assert _linking_keys({SALT}, candidate_ids, hashes["id_salt"]) == {SALT}, "the attack works with the key"
     assert not hashes["random"] & hashes["id_salt"], "a random key names no record as the user's key does"
 
