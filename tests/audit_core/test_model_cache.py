@@ -127,7 +127,9 @@ def test_recipes_with_sgd_and_a_factory_train_and_key_the_cache_separately(tmp_p
     factory_cache, factory = _train_all(_config(tmp_path, architecture=f"{__name__}:tiny_net"))
     assert sgd_cache["trained"] == 5 and factory_cache["trained"] == 5
     assert len({*adam, *sgd, *factory}) == 15
-    model = build_model(TrainingRecipe(architecture=f"{__name__}:tiny_net"), n_features=64, n_classes=10)
+    model = build_model(
+        TrainingRecipe(architecture=f"{__name__}:tiny_net"), n_features=64, n_classes=10, seed=0
+    )
     assert [p.shape for p in model.parameters() if p.ndim == 2] == [(7, 64), (10, 7)]
 
 
@@ -135,7 +137,7 @@ def test_an_unimportable_factory_is_a_config_error():
     with pytest.raises(
         ConfigError, match=r"recipe\.architecture: module 'nowhere\.module' cannot be imported"
     ):
-        build_model(TrainingRecipe(architecture="nowhere.module:net"), n_features=3, n_classes=2)
+        build_model(TrainingRecipe(architecture="nowhere.module:net"), n_features=3, n_classes=2, seed=0)
 
 
 # The batched trainer's weight gradient of a layer is the transpose of ``H^T G`` (baddbmm's backward), the
