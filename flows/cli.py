@@ -1,8 +1,9 @@
 """The ``dynaudit`` command line: ``demo``, ``audit CONFIG.yaml``, ``tune CONFIG.yaml``,
 ``gate CONFIG.yaml --policy P.yaml`` and ``serve [CONFIG_DIR]``.
 
-Exit codes: 0 success (gate: every rule holds), 1 gate policy failed, 2 bad input or config (one sentence
-on stderr, nothing written), 3 internal error.
+Exit codes: 0 success (gate: every rule holds, its verdict written), 1 gate policy failed, 2 bad input or
+config (one sentence on stderr, nothing written), 3 internal error (any other exception, SystemExit from a
+model included), 130 interrupted.
 """
 
 import argparse
@@ -19,6 +20,7 @@ from audit_core.core.errors import AuditInputError, ConfigError
 from audit_core.results.artifacts import check_output_dir
 
 EXIT_OK, EXIT_POLICY_FAILED, EXIT_BAD_INPUT, EXIT_INTERNAL = 0, 1, 2, 3
+EXIT_INTERRUPTED = 130  # Ctrl-C, as shells report a SIGINT
 SCHEDULER_TIMEOUT_S = 10  # how long the input check waits for a Dask scheduler to accept a connection
 
 # Prefect settings that suit a one-machine, offline audit; anything the user exported wins.
@@ -198,6 +200,17 @@ def _tune_command(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _check_gate_written(verdict: Any, *reports: Path | None) -> None:
+    """Pass or fail only on a computed verdict whose requested reports exist; anything else is an error."""
+    from audit_core.gate.check import GateVerdict
+
+    if not isinstance(verdict, GateVerdict):
+        raise RuntimeError(f"the gate flow ended without a verdict (it returned {type(verdict).__name__})")
+    for report in reports:
+        if report is not None and not report.is_file():
+            raise RuntimeError(f"the gate flow ended without writing {report}")
+
+
 def _gate_command(args: argparse.Namespace) -> int:
     from audit_core.gate.check import check_policy, load_policy, read_metrics
     from audit_core.gate.reports import markdown_summary
@@ -227,6 +240,7 @@ def _gate_command(args: argparse.Namespace) -> int:
         junit_path=args.junit,
         summary_path=args.summary,
     )
+    _check_gate_written(verdict, args.junit, args.summary)
     print(markdown_summary(verdict, config.run_name))
     return EXIT_OK if verdict.passed else EXIT_POLICY_FAILED
 
@@ -258,8 +272,19 @@ def main(argv: list[str] | None = None) -> int:
     except AuditInputError as error:
         print(f"dynaudit: {error}", file=sys.stderr)
         return EXIT_BAD_INPUT
+    except KeyboardInterrupt:
+        print("dynaudit: interrupted; no run folder was written.", file=sys.stderr)
+        return EXIT_INTERRUPTED
     except Exception as error:  # an internal failure: say so briefly; Prefect has logged the details
         print(f"dynaudit: internal error: {type(error).__name__}: {error}", file=sys.stderr)
+        return EXIT_INTERNAL
+    except BaseException as error:  # SystemExit(0) from a model must not read as success
+        print(
+            f"dynaudit: the run stopped: {error!r} was raised inside it (by a model or other code it "
+            "called), "
+            "so it did not finish.",
+            file=sys.stderr,
+        )
         return EXIT_INTERNAL
 
 

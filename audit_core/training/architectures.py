@@ -7,9 +7,10 @@ import torch
 from torch import nn
 
 from audit_core.config import TrainingRecipe
-from audit_core.core.errors import ConfigError
+from audit_core.core.errors import ConfigError, brief
 from audit_core.core.imports import import_object
 from audit_core.core.torch_rng import seeded_global_rng
+from audit_core.core.user_code import UserCodeError, call_user_code
 
 
 class MLP(nn.Sequential):
@@ -35,9 +36,15 @@ def training_randomness(recipe: TrainingRecipe, seed: int) -> AbstractContextMan
 
 def _new_model(recipe: TrainingRecipe, n_features: int, n_classes: int) -> nn.Module:
     if recipe.architecture != "mlp":
-        return import_object(recipe.architecture, "recipe.architecture")(
-            n_features=n_features, n_classes=n_classes
-        )
+        factory = import_object(recipe.architecture, "recipe.architecture")
+        try:
+            return call_user_code(factory, n_features=n_features, n_classes=n_classes)
+        except UserCodeError as failure:
+            cause = failure.cause
+            raise ConfigError(
+                f"recipe.architecture: {recipe.architecture}(n_features={n_features}, n_classes={n_classes}) "
+                f"raised {type(cause).__name__}: {brief(cause)}; expected it to build the network."
+            ) from None
     layers: list[nn.Module] = []
     width = n_features
     for hidden in recipe.hidden_sizes:

@@ -276,6 +276,16 @@ CASES = [
         "members set ({tmp}/members.parquet) gave NaN or infinite logits for 16 of 16 records",
     ),
     Bad(
+        "model that calls sys.exit",
+        _target(kind="callable", function="tests.audit_core.models:exits"),
+        "target.function tests.audit_core.models:exits raised SystemExit on records of shape (8,)",
+    ),
+    Bad(
+        "model that never answers",
+        _target(kind="callable", function="tests.audit_core.models:never_answers", timeout_s=0.5),
+        "gave no answer for 16 records within target.timeout_s = 0.5 s; expected a model that answers",
+    ),
+    Bad(
         "NaN in a predictions table",
         lambda t, c: _predictions(t, c, nan=True),
         "has 1 row with NaN or infinite outputs (e.g. column 'b' of id 'r5')",
