@@ -95,7 +95,7 @@ def _parser() -> argparse.ArgumentParser:
 
 def _config(args: argparse.Namespace) -> AuditConfig:
     if args.command == "demo":
-        return parse_config(
+        config = parse_config(
             {
                 "run_name": args.run_name,
                 "seed": args.seed,
@@ -104,10 +104,13 @@ def _config(args: argparse.Namespace) -> AuditConfig:
             },
             source="command line",
         )
-    config = load_config(args.config)
-    if args.output_dir is not None:
+    else:
+        config = load_config(args.config)
+    if getattr(args, "output_dir", None) is not None:
         config = config.model_copy(update={"output_dir": args.output_dir})
     check_output_dir(config.output_dir)
+    if config.cache_dir is not None:
+        check_output_dir(config.cache_dir, name="cache_dir")
     return config
 
 

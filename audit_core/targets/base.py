@@ -105,6 +105,12 @@ class ModelTarget(ABC):
                 chunks.append(call_user_code(self._answer, batch, timeout_s=self.timeout_s))
             except UserCodeError as failure:  # the user's model failed on the user's data, or hung
                 raise TargetError(self._failure(failure.cause, batch)) from None
+        widths = sorted({chunk.shape[1] if chunk.ndim == 2 else -1 for chunk in chunks})
+        if len(widths) > 1:
+            raise TargetError(
+                f"{self.source} returned {widths[-1]} columns for some batches of one query and {widths[0]} "
+                "for others; expected the same classes for every record."
+            )
         return as_logits(np.concatenate(chunks), self.output, self.source)
 
     def _answer(self, batch: np.ndarray) -> np.ndarray:
