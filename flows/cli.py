@@ -3,7 +3,7 @@
 
 Exit codes: 0 success (gate: every rule holds, its verdict written), 1 gate policy failed, 2 bad input or
 config (one sentence on stderr, nothing written), 3 internal error (any other exception, SystemExit from a
-model included), 130 interrupted.
+model included), 130 interrupted, 143 terminated (SIGTERM; the temporary Prefect server stops too).
 """
 
 import argparse
@@ -18,9 +18,10 @@ from urllib.parse import urlsplit
 from audit_core.config import DEMO_SETTINGS, AuditConfig, RunnerConfig, load_config, parse_config
 from audit_core.core.errors import AuditInputError, ConfigError
 from audit_core.results.artifacts import check_output_dir
+from flows.temporary_server import Terminated, reap_orphaned_servers, start_temporary_server, stop_on_sigterm
 
 EXIT_OK, EXIT_POLICY_FAILED, EXIT_BAD_INPUT, EXIT_INTERNAL = 0, 1, 2, 3
-EXIT_INTERRUPTED = 130  # Ctrl-C, as shells report a SIGINT
+EXIT_INTERRUPTED, EXIT_TERMINATED = 130, 143  # Ctrl-C and SIGTERM, as shells report them
 SCHEDULER_TIMEOUT_S = 10  # how long the input check waits for a Dask scheduler to accept a connection
 
 # Prefect settings that suit a one-machine, offline audit; anything the user exported wins.
@@ -141,6 +142,14 @@ def _use_prefect_defaults() -> None:
         os.environ.setdefault(name, value)
 
 
+def _prepare_prefect() -> None:
+    """Prefect's defaults; without PREFECT_API_URL, a temporary server started now and recorded, after
+    stopping those that killed commands left behind."""
+    _use_prefect_defaults()
+    reap_orphaned_servers()
+    start_temporary_server()
+
+
 def _run(flow: Any, **parameters: Any) -> Any:
     """Run ``flow`` in this process and return its result; re-raise the error of a run that raised."""
     state = flow(**parameters, return_state=True)
@@ -186,7 +195,7 @@ def _print_summary(run_dir: Path) -> None:
 def _audit_command(args: argparse.Namespace) -> int:
     config = _config(args)
     _check_inputs(config)
-    _use_prefect_defaults()
+    _prepare_prefect()
     from flows.audit import audit  # imported late: Prefect takes seconds to import
 
     _print_summary(_run(audit, config=config))
@@ -196,7 +205,7 @@ def _audit_command(args: argparse.Namespace) -> int:
 def _tune_command(args: argparse.Namespace) -> int:
     config = _config(args)
     _check_inputs(config)
-    _use_prefect_defaults()
+    _prepare_prefect()
     from flows.tune import tune  # imported late: Prefect takes seconds to import
 
     _print_tuning(_run(tune, config=config))
@@ -232,7 +241,7 @@ def _gate_command(args: argparse.Namespace) -> int:
         if report is not None:
             check_output_dir(report.parent)
     _check_inputs(config)
-    _use_prefect_defaults()
+    _prepare_prefect()
     from flows.gate import gate
 
     verdict = _run(
@@ -270,11 +279,15 @@ COMMANDS = {
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``dynaudit`` console script; returns the exit code."""
     args = _parser().parse_args(argv)
+    stop_on_sigterm()
     try:
         return COMMANDS[args.command](args)
     except AuditInputError as error:
         print(f"dynaudit: {error}", file=sys.stderr)
         return EXIT_BAD_INPUT
+    except Terminated:
+        print("dynaudit: terminated (SIGTERM); no run folder was written.", file=sys.stderr)
+        return EXIT_TERMINATED
     except KeyboardInterrupt:
         print("dynaudit: interrupted; no run folder was written.", file=sys.stderr)
         return EXIT_INTERRUPTED
