@@ -6,17 +6,9 @@ import textwrap
 import pytest
 import yaml
 
-TINY = {
-    "recipe": {"epochs": 2},
-    "data": {"n_members": 60, "n_non_members": 60, "n_population": 120},
-    "reference_models": 0,
-    "attacks": ["loss"],
-    "knowledge": ["naive"],
-    "max_queries": 1,
-    "cache_dir": "cache",
-    "output_dir": "out",
-    "policy": {"max_auc": 0.99},
-}
+from tests.flows.conftest import SMALL_AUDIT
+
+TINY = {**SMALL_AUDIT, "recipe": {"epochs": 2}, "policy": {"max_auc": 0.99}}
 FAULTY = '''
 import numpy as np
 import torch

@@ -12,19 +12,9 @@ import pytest
 import yaml
 
 from flows.temporary_server import RECORDS, reap_orphaned_servers
-from tests.flows.conftest import _cli_command, _cli_env
+from tests.flows.conftest import SMALL_AUDIT, _cli_command, _cli_env
 
-LONG = {  # an audit that trains long enough to be stopped while it runs
-    "run_name": "long",
-    "recipe": {"epochs": 5000},
-    "data": {"n_members": 60, "n_non_members": 60, "n_population": 120},
-    "reference_models": 0,
-    "attacks": ["loss"],
-    "knowledge": ["naive"],
-    "max_queries": 1,
-    "cache_dir": "cache",
-    "output_dir": "out",
-}
+LONG = {**SMALL_AUDIT, "run_name": "long", "recipe": {"epochs": 5000}}  # runs until it is stopped
 STARTUP_S = 180
 
 
