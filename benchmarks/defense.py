@@ -39,7 +39,7 @@ KEY = b"benchmark key, not a secret...."
 def _models() -> dict[str, tuple[nn.Module, tuple[int, ...]]]:
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(0)
-        mlp = build_model(TrainingRecipe(), n_features=64, n_classes=10).eval()
+        mlp = build_model(TrainingRecipe(), n_features=64, n_classes=10, seed=0).eval()
         resnet = torchvision.models.resnet18(weights=None, num_classes=10).eval()
     return {"demo MLP": (mlp, (64,)), "ResNet-18 (32x32)": (resnet, (3, 32, 32))}
 

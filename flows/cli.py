@@ -1,8 +1,9 @@
 """The ``dynaudit`` command line: ``demo``, ``audit CONFIG.yaml``, ``tune CONFIG.yaml``,
 ``gate CONFIG.yaml --policy P.yaml`` and ``serve [CONFIG_DIR]``.
 
-Exit codes: 0 success (gate: every rule holds), 1 gate policy failed, 2 bad input or config (one sentence
-on stderr, nothing written), 3 internal error.
+Exit codes: 0 success (gate: every rule holds, its verdict written), 1 gate policy failed, 2 bad input or
+config (one sentence on stderr, nothing written), 3 internal error (any other exception, SystemExit from a
+model included), 130 interrupted, 143 terminated (SIGTERM; the temporary Prefect server stops too).
 """
 
 import argparse
@@ -17,8 +18,10 @@ from urllib.parse import urlsplit
 from audit_core.config import DEMO_SETTINGS, AuditConfig, RunnerConfig, load_config, parse_config
 from audit_core.core.errors import AuditInputError, ConfigError
 from audit_core.results.artifacts import check_output_dir
+from flows.temporary_server import Terminated, reap_orphaned_servers, start_temporary_server, stop_on_sigterm
 
 EXIT_OK, EXIT_POLICY_FAILED, EXIT_BAD_INPUT, EXIT_INTERNAL = 0, 1, 2, 3
+EXIT_INTERRUPTED, EXIT_TERMINATED = 130, 143  # Ctrl-C and SIGTERM, as shells report them
 SCHEDULER_TIMEOUT_S = 10  # how long the input check waits for a Dask scheduler to accept a connection
 
 # Prefect settings that suit a one-machine, offline audit; anything the user exported wins.
@@ -93,7 +96,7 @@ def _parser() -> argparse.ArgumentParser:
 
 def _config(args: argparse.Namespace) -> AuditConfig:
     if args.command == "demo":
-        return parse_config(
+        config = parse_config(
             {
                 "run_name": args.run_name,
                 "seed": args.seed,
@@ -102,10 +105,13 @@ def _config(args: argparse.Namespace) -> AuditConfig:
             },
             source="command line",
         )
-    config = load_config(args.config)
-    if args.output_dir is not None:
+    else:
+        config = load_config(args.config)
+    if getattr(args, "output_dir", None) is not None:
         config = config.model_copy(update={"output_dir": args.output_dir})
     check_output_dir(config.output_dir)
+    if config.cache_dir is not None:
+        check_output_dir(config.cache_dir, name="cache_dir")
     return config
 
 
@@ -134,6 +140,14 @@ def _check_inputs(config: AuditConfig) -> None:
 def _use_prefect_defaults() -> None:
     for name, value in PREFECT_DEFAULTS.items():
         os.environ.setdefault(name, value)
+
+
+def _prepare_prefect() -> None:
+    """Prefect's defaults; without PREFECT_API_URL, a temporary server started now and recorded, after
+    stopping those that killed commands left behind."""
+    _use_prefect_defaults()
+    reap_orphaned_servers()
+    start_temporary_server()
 
 
 def _run(flow: Any, **parameters: Any) -> Any:
@@ -181,7 +195,7 @@ def _print_summary(run_dir: Path) -> None:
 def _audit_command(args: argparse.Namespace) -> int:
     config = _config(args)
     _check_inputs(config)
-    _use_prefect_defaults()
+    _prepare_prefect()
     from flows.audit import audit  # imported late: Prefect takes seconds to import
 
     _print_summary(_run(audit, config=config))
@@ -191,11 +205,22 @@ def _audit_command(args: argparse.Namespace) -> int:
 def _tune_command(args: argparse.Namespace) -> int:
     config = _config(args)
     _check_inputs(config)
-    _use_prefect_defaults()
+    _prepare_prefect()
     from flows.tune import tune  # imported late: Prefect takes seconds to import
 
     _print_tuning(_run(tune, config=config))
     return EXIT_OK
+
+
+def _check_gate_written(verdict: Any, *reports: Path | None) -> None:
+    """Pass or fail only on a computed verdict whose requested reports exist; anything else is an error."""
+    from audit_core.gate.check import GateVerdict
+
+    if not isinstance(verdict, GateVerdict):
+        raise RuntimeError(f"the gate flow ended without a verdict (it returned {type(verdict).__name__})")
+    for report in reports:
+        if report is not None and not report.is_file():
+            raise RuntimeError(f"the gate flow ended without writing {report}")
 
 
 def _gate_command(args: argparse.Namespace) -> int:
@@ -216,7 +241,7 @@ def _gate_command(args: argparse.Namespace) -> int:
         if report is not None:
             check_output_dir(report.parent)
     _check_inputs(config)
-    _use_prefect_defaults()
+    _prepare_prefect()
     from flows.gate import gate
 
     verdict = _run(
@@ -227,6 +252,7 @@ def _gate_command(args: argparse.Namespace) -> int:
         junit_path=args.junit,
         summary_path=args.summary,
     )
+    _check_gate_written(verdict, args.junit, args.summary)
     print(markdown_summary(verdict, config.run_name))
     return EXIT_OK if verdict.passed else EXIT_POLICY_FAILED
 
@@ -253,13 +279,28 @@ COMMANDS = {
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``dynaudit`` console script; returns the exit code."""
     args = _parser().parse_args(argv)
+    stop_on_sigterm()
     try:
         return COMMANDS[args.command](args)
     except AuditInputError as error:
         print(f"dynaudit: {error}", file=sys.stderr)
         return EXIT_BAD_INPUT
+    except Terminated:
+        print("dynaudit: terminated (SIGTERM); no run folder was written.", file=sys.stderr)
+        return EXIT_TERMINATED
+    except KeyboardInterrupt:
+        print("dynaudit: interrupted; no run folder was written.", file=sys.stderr)
+        return EXIT_INTERRUPTED
     except Exception as error:  # an internal failure: say so briefly; Prefect has logged the details
         print(f"dynaudit: internal error: {type(error).__name__}: {error}", file=sys.stderr)
+        return EXIT_INTERNAL
+    except BaseException as error:  # SystemExit(0) from a model must not read as success
+        print(
+            f"dynaudit: the run stopped: {error!r} was raised inside it (by a model or other code it "
+            "called), "
+            "so it did not finish.",
+            file=sys.stderr,
+        )
         return EXIT_INTERNAL
 
 

@@ -9,7 +9,7 @@ from prefect.cache_policies import NO_CACHE
 
 from audit_core.audit.run import Steps
 from audit_core.training.references import StateArrays, TrainingGroup, train_group
-from audit_core.training.references import one_thread as single_thread
+from audit_core.training.torch_trainer import one_thread as single_thread
 
 # In-memory arrays and models pass between these tasks, so Prefect does not cache them; work is reused across
 # runs by the content-hashed model cache (audit_core/training/cache.py) instead.

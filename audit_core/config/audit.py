@@ -3,11 +3,14 @@
 import hashlib
 import inspect
 import re
+import typing
 from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import (
     Field,
+    TypeAdapter,
+    ValidationError,
     field_validator,
     model_validator,
 )
@@ -219,6 +222,16 @@ class AuditConfig(StrictModel):
                     f"attack_params.{name} has unknown parameter {unknown[0]!r}; {name} takes "
                     f"{', '.join(sorted(accepted)) or 'no parameters'}"
                 )
+            hints = typing.get_type_hints(ATTACKS[name].__init__)
+            for key, value in params.items():
+                try:
+                    TypeAdapter(hints.get(key, Any)).validate_python(value, strict=True)
+                except ValidationError:
+                    expected = getattr(hints[key], "__name__", None) or str(hints[key])
+                    given = type(value).__name__
+                    raise ValueError(
+                        f"attack_params.{name}.{key} = {value!r} is a {given}; expected {expected}"
+                    ) from None
         return self
 
     @model_validator(mode="after")
@@ -228,6 +241,13 @@ class AuditConfig(StrictModel):
             if problem is not None:
                 raise ValueError(problem.rstrip("."))
         return self
+
+    @field_validator("knowledge")
+    @classmethod
+    def _knowledge_once_each(cls, modes: list[Knowledge]) -> list[Knowledge]:
+        if len(set(modes)) != len(modes):
+            raise ValueError("lists an attacker knowledge more than once")
+        return modes
 
     @field_validator("attacks")
     @classmethod

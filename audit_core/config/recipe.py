@@ -1,6 +1,6 @@
 """How the target was trained (and so how dynaudit trains shadow and reference models)."""
 
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import (
     Field,
@@ -18,7 +18,9 @@ class TrainingRecipe(StrictModel):
         description="'mlp', or 'package.module:factory' with factory(n_features=, n_classes=) -> nn.Module "
         "(code you name in your own config is imported and run).",
     )
-    hidden_sizes: tuple[int, ...] = Field((256,), description="Widths of the MLP's hidden layers.")
+    hidden_sizes: tuple[Annotated[int, Field(ge=1, le=1_000_000)], ...] = Field(
+        (256,), description="Widths of the MLP's hidden layers."
+    )
     epochs: int = Field(200, ge=1, le=10_000, description="Passes over the training set.")
     batch_size: int = Field(32, ge=1, description="Mini-batch size.")
     optimizer: Literal["adam", "sgd"] = Field("adam", description="Optimizer.")

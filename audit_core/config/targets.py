@@ -26,7 +26,21 @@ class TrainedTargetConfig(StrictModel):
     kind: Literal["trained"] = "trained"
 
 
-class _QueriedModel(StrictModel):
+DEFAULT_TIMEOUT_S = 300.0  # one model call (a batch): minutes for a large network on a CPU, not a hang
+
+
+class _AnsweringModel(StrictModel):
+    """A model dynaudit calls: each call bounded in time."""
+
+    timeout_s: float = Field(
+        DEFAULT_TIMEOUT_S,
+        gt=0,
+        le=86_400,
+        description="Seconds one model call (a batch of records) may take before the audit stops.",
+    )
+
+
+class _QueriedModel(_AnsweringModel):
     """Options shared by model files dynaudit queries in batches."""
 
     output: OutputKind = Field("logits", description="What the model returns per class.")
@@ -69,7 +83,7 @@ class TorchStateDictTargetConfig(_QueriedModel):
     architecture_kwargs: dict[str, Any] = Field(default_factory=dict, description="Keyword arguments.")
 
 
-class SklearnTargetConfig(StrictModel):
+class SklearnTargetConfig(_AnsweringModel):
     """A fitted scikit-learn classifier with ``predict_proba``: skops (``.skops``) or, with consent, a
     pickle (``.joblib``, ``.pkl``, ``.pickle``)."""
 

@@ -4,6 +4,7 @@ import importlib
 from typing import Any
 
 from audit_core.core.errors import ConfigError, brief
+from audit_core.core.user_code import UserCodeError, call_user_code
 
 
 def import_object(path: str, field: str) -> Any:
@@ -14,8 +15,9 @@ def import_object(path: str, field: str) -> Any:
     """
     module_name, _, attribute = path.partition(":")
     try:
-        obj: Any = importlib.import_module(module_name)
-    except Exception as error:  # an import runs the module's code, which may fail in any way
+        obj: Any = call_user_code(importlib.import_module, module_name)
+    except UserCodeError as failure:  # an import runs the module's code, which may fail in any way
+        error = failure.cause
         raise ConfigError(
             f"{field}: module {module_name!r} cannot be imported ({type(error).__name__}: {brief(error)}); "
             "expected an importable package.module on the Python path."

@@ -9,9 +9,11 @@ from typing import Any
 
 import numpy as np
 
+from audit_core.config.data import MIN_PART_RECORDS
 from audit_core.core.errors import DataError, capitalised
 
 PARTS = ("members", "non_members", "population", "test")
+SIZED_PARTS = ("members", "non_members", "test")  # the parts every reported number is measured on
 
 
 @dataclass(frozen=True)
@@ -86,6 +88,54 @@ def _check_not_empty(part: str, split: Split, sources: dict[str, str]) -> None:
         raise DataError(f"{capitalised(_describe(part, sources))} is empty; every audit part needs records.")
 
 
+def auc_null_half_width(n: int) -> float:
+    """Half the width of the 95% interval of an AUC on ``n`` members and ``n`` non-members when the model
+    leaks nothing (the Mann-Whitney statistic's variance under the null).
+
+    >>> round(auc_null_half_width(10), 2)
+    0.26
+    """
+    return 1.96 * math.sqrt((2 * n + 1) / (12 * n * n))
+
+
+def _check_audit_size(part: str, split: Split, sources: dict[str, str]) -> None:
+    if part in SIZED_PARTS and len(split) < MIN_PART_RECORDS:
+        raise DataError(
+            f"{capitalised(_describe(part, sources))} has only {len(split)} record{'s' * (len(split) != 1)}; "
+            "an audit needs at least "
+            f"{MIN_PART_RECORDS} members, non-members and test records, since with fewer the 95% interval "
+            f"of an AUC spans more than ±{auc_null_half_width(MIN_PART_RECORDS):.2f} even for a model that "
+            "leaks nothing."
+        )
+
+
+def _check_finite(part: str, split: Split, sources: dict[str, str]) -> None:
+    if split.features.dtype.kind != "f":
+        return
+    finite = np.isfinite(split.features.reshape(len(split), -1)).all(axis=1)
+    if not finite.all():
+        raise DataError(
+            f"{capitalised(_describe(part, sources))} has NaN or infinite features in {int((~finite).sum())} "
+            f"records (e.g. id {str(split.ids[~finite][0])!r}); expected finite numbers (impute or drop "
+            "those records)."
+        )
+
+
+def _inferred_classes(parts: dict[str, Split], sources: dict[str, str]) -> int:
+    """The largest label + 1, unless that is more classes than the data have records (a typo such as one
+    label of 10,000,000 would build a model of that many outputs)."""
+    largest = {part: int(split.labels.max()) for part, split in parts.items()}
+    part = max(largest, key=largest.__getitem__)
+    records = sum(len(split) for split in parts.values())
+    if largest[part] + 1 > records:
+        raise DataError(
+            f"{capitalised(_describe(part, sources))} has label {largest[part]}, which would make "
+            f"{largest[part] + 1} classes, more than the {records} records of all parts; expected class "
+            "indices 0..k-1 (set data.n_classes if the model has classes the data lack)."
+        )
+    return largest[part] + 1
+
+
 @dataclass(frozen=True)
 class AuditData:
     """Everything the audit needs from the data owner.
@@ -115,7 +165,8 @@ class AuditData:
         label + 1."""
         for part, split in parts.items():
             _check_not_empty(part, split, sources)
-        k = n_classes or int(max(split.labels.max() for split in parts.values())) + 1
+            _check_audit_size(part, split, sources)
+        k = n_classes or _inferred_classes(parts, sources)
         data = cls(name=name, n_classes=k, sources=sources, **parts)
         data._check_classes()
         data._check_distinct_records()
@@ -149,6 +200,7 @@ class AuditData:
                     f"Records in {self.where(part)} have shape {split.features.shape[1:]} but members have "
                     f"{shape}; every part needs the same features."
                 )
+            _check_finite(part, split, self.sources)
             bad = (split.labels < 0) | (split.labels >= self.n_classes)
             if bad.any():
                 raise DataError(

@@ -54,6 +54,12 @@ def _read_part(config: TableDataConfig, path: Path, field: str) -> Split:
     named = [config.label, *([config.id] if config.id else []), *(config.features or [])]
     require_columns(frame, named, path, field)
     features = config.features or [c for c in frame.columns if c not in (config.label, config.id)]
+    if config.id and frame[config.id].isna().any():
+        row = int(np.flatnonzero(frame[config.id].isna().to_numpy())[0])
+        raise DataError(
+            f"{field}: table '{path}' has no id in column {config.id!r} at row {row}; expected an id for "
+            "every record."
+        )
     ids = (
         frame[config.id].astype(str).to_numpy()
         if config.id

@@ -19,6 +19,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from audit_core.core.torch_rng import seeded_global_rng
 from audit_core.defenses.base import DefenderData, Defense, parameter, register_defense
 
 _HIDDEN = 32  # membership classifier: sorted log-probabilities -> 32 ReLU units -> membership logit
@@ -61,8 +62,7 @@ class MemGuard(Defense):
         features = _sorted_log_probs(logits)
         self.feature_mean_ = features.mean(dim=0)
         self.feature_scale_ = features.std(dim=0) + 1e-6
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(int(rng.integers(2**31)))
+        with seeded_global_rng(int(rng.integers(2**31))):
             classifier = nn.Sequential(
                 nn.Linear(logits.shape[1], _HIDDEN), nn.ReLU(), nn.Linear(_HIDDEN, 1)
             ).double()

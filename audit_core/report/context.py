@@ -19,7 +19,7 @@ from audit_core.report.adaptive import (
     per_input_rows,
 )
 from audit_core.report.explorer import record_summary, within_budget
-from audit_core.report.render import TEMPLATE_DIR
+from audit_core.report.render import template_text
 from audit_core.report.values import chosen_evaluation, interval
 from audit_core.results.tables import REGAINED_FRACTION, AuditResult
 from audit_core.stats.names import FPR_TARGETS
@@ -273,7 +273,7 @@ def _explorer(result: AuditResult) -> dict[str, Any] | None:
     budget, drop = payload["budget"], payload["undefended_accuracy"] - payload["reference"]["accuracy"]
     return {
         "json": json.dumps(payload, separators=(",", ":")).replace("</", "<\\/"),
-        "script": (TEMPLATE_DIR / "explorer.js").read_text(encoding="utf-8"),
+        "script": template_text("explorer.js"),
         "params": payload["params"],
         "budget": payload["budget"],
         "within_budget": None if budget is None else within_budget(drop, budget),

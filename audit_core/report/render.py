@@ -1,17 +1,23 @@
 """Renders the report context to one self-contained HTML file and, from the same source, a PDF."""
 
 import logging
+from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
 import jinja2
 
-TEMPLATE_DIR = Path(__file__).resolve().parent / "templates"
+TEMPLATE_PACKAGE, TEMPLATE_FOLDER = "audit_core.report", "templates"  # shipped inside the package (wheel)
+
+
+def template_text(name: str) -> str:
+    """A file of the report's templates folder (CSS, JS), read through importlib.resources."""
+    return (files(TEMPLATE_PACKAGE) / TEMPLATE_FOLDER / name).read_text(encoding="utf-8")
 
 
 def _environment() -> jinja2.Environment:
     return jinja2.Environment(
-        loader=jinja2.FileSystemLoader(TEMPLATE_DIR),
+        loader=jinja2.PackageLoader(TEMPLATE_PACKAGE, TEMPLATE_FOLDER),
         autoescape=jinja2.select_autoescape(["html", "j2"]),
         undefined=jinja2.StrictUndefined,
     )
@@ -19,7 +25,7 @@ def _environment() -> jinja2.Environment:
 
 def render_html(context: dict[str, Any], *, for_pdf: bool = False) -> str:
     """The report as one HTML string with its stylesheet inlined."""
-    css = (TEMPLATE_DIR / "report.css").read_text(encoding="utf-8")
+    css = template_text("report.css")
     return _environment().get_template("report.html.j2").render(**context, css=css, for_pdf=for_pdf)
 
 

@@ -24,16 +24,27 @@ from audit_core.core.files import sha256_file
 SCHEMA_VERSION = "1"
 
 
-def check_output_dir(output_dir: Path) -> None:
-    """Fail early, with one sentence, when run folders cannot be created under ``output_dir``."""
-    existing = next((p for p in [output_dir, *output_dir.parents] if p.exists()), None)
+def _exists(path: Path) -> bool:
+    try:
+        return path.exists()
+    except OSError:  # a name longer than the file system allows
+        return False
+
+
+def check_output_dir(output_dir: Path, name: str = "Output directory") -> None:
+    """Fail early, with one sentence, when run folders (or, as ``name`` says, other files) cannot be created
+    under ``output_dir``."""
+    existing = next((p for p in [output_dir, *output_dir.parents] if _exists(p)), None)
     if existing is None or not existing.is_dir():
-        raise AuditInputError(
-            f"Output directory '{output_dir}' cannot be created: '{existing}' is not a folder."
-        )
+        raise AuditInputError(f"{name} '{output_dir}' cannot be created: '{existing}' is not a folder.")
     if not os.access(existing, os.W_OK | os.X_OK):
+        raise AuditInputError(f"{name} '{output_dir}' is not writable; choose a folder you can write.")
+    longest = max(output_dir.parts, key=lambda part: len(os.fsencode(part)))
+    name_max = os.pathconf(existing, "PC_NAME_MAX")
+    if len(os.fsencode(longest)) > name_max:
         raise AuditInputError(
-            f"Output directory '{output_dir}' is not writable; choose a folder you can write."
+            f"{name} '{output_dir}' has a folder name of {len(os.fsencode(longest))} bytes; this file system "
+            f"allows at most {name_max} per name."
         )
 
 

@@ -7,6 +7,7 @@ from typing import Literal, Protocol
 import numpy as np
 
 from audit_core.core.errors import TargetError, brief
+from audit_core.core.user_code import UserCodeError, call_user_code
 from audit_core.data import Split
 
 OutputKind = Literal["logits", "probabilities"]
@@ -64,8 +65,12 @@ class ModelTarget(ABC):
     """A model queried on records' features in batches. Subclasses implement :meth:`predict`.
 
     ``source`` names the model in error messages (e.g. ``target.path 'model.onnx'``); ``input_shape`` is
-    the record shape the model expects, when it declares one; ``output`` says what :meth:`predict` returns.
+    the record shape the model expects, when it declares one; ``output`` says what :meth:`predict` returns;
+    ``timeout_s`` bounds one call of :meth:`predict` (``target.timeout_s``; ``None``: unbounded, for models
+    dynaudit trains itself).
     """
+
+    timeout_s: float | None = None
 
     def __init__(
         self,
@@ -97,13 +102,30 @@ class ModelTarget(ABC):
         for start in range(0, len(features), self.batch_size):
             batch = features[start : start + self.batch_size]
             try:
-                chunks.append(np.asarray(self.predict(batch), dtype=np.float64))
-            except Exception as error:  # the user's model failed on the user's data
-                raise TargetError(
-                    f"{self.source} raised {type(error).__name__} on records of shape {batch.shape[1:]} "
-                    f"({brief(error)}); expected records the model accepts (check the data's features)."
-                ) from None
+                chunks.append(call_user_code(self._answer, batch, timeout_s=self.timeout_s))
+            except UserCodeError as failure:  # the user's model failed on the user's data, or hung
+                raise TargetError(self._failure(failure.cause, batch)) from None
+        widths = sorted({chunk.shape[1] if chunk.ndim == 2 else -1 for chunk in chunks})
+        if len(widths) > 1:
+            raise TargetError(
+                f"{self.source} returned {widths[-1]} columns for some batches of one query and {widths[0]} "
+                "for others; expected the same classes for every record."
+            )
         return as_logits(np.concatenate(chunks), self.output, self.source)
+
+    def _answer(self, batch: np.ndarray) -> np.ndarray:
+        return np.asarray(self.predict(batch), dtype=np.float64)
+
+    def _failure(self, cause: BaseException, batch: np.ndarray) -> str:
+        if isinstance(cause, TimeoutError):
+            return (
+                f"{self.source} gave no answer for {len(batch)} records within target.timeout_s = "
+                f"{self.timeout_s:g} s; expected a model that answers (or raise target.timeout_s)."
+            )
+        return (
+            f"{self.source} raised {type(cause).__name__} on records of shape {batch.shape[1:]} "
+            f"({brief(cause)}); expected records the model accepts (check the data's features)."
+        )
 
     def query(self, records: Split) -> np.ndarray:
         return self.logits(records.features)

@@ -3,7 +3,7 @@
 from collections.abc import Callable
 from typing import Any
 
-from audit_core.targets.base import Target
+from audit_core.targets.base import ModelTarget, Target
 from audit_core.targets.callable import open_callable
 from audit_core.targets.onnx import open_onnx
 from audit_core.targets.predictions import open_predictions
@@ -23,5 +23,9 @@ OPENERS: dict[str, Callable[[Any], Target]] = {
 
 
 def open_target(config: Any) -> Target:
-    """The Target a file-based ``target`` config describes (any kind in :data:`OPENERS`)."""
-    return OPENERS[config.kind](config)
+    """The Target a file-based ``target`` config describes (any kind in :data:`OPENERS`); a model's calls
+    bounded by ``target.timeout_s``."""
+    target = OPENERS[config.kind](config)
+    if isinstance(target, ModelTarget):
+        target.timeout_s = config.timeout_s
+    return target

@@ -16,6 +16,7 @@ from audit_core.core.errors import TargetError, brief
 from audit_core.core.files import sha256_file
 from audit_core.core.imports import import_object
 from audit_core.core.paths import existing_file, suffix_of
+from audit_core.core.user_code import UserCodeError, call_user_code
 from audit_core.targets.base import combined_digest
 from audit_core.targets.torch_target import TorchTarget
 
@@ -60,8 +61,9 @@ def open_torch_state_dict(config: TorchStateDictTargetConfig) -> TorchTarget:
         raise TargetError(f"{FIELD}: '{path}' holds a {type(state).__name__}; expected a state dict.")
     factory = import_object(config.architecture, "target.architecture")
     try:
-        module = factory(**config.architecture_kwargs)
-    except Exception as error:  # the user's factory
+        module = call_user_code(factory, **config.architecture_kwargs)
+    except UserCodeError as failure:  # the user's factory
+        error = failure.cause
         raise TargetError(
             f"target.architecture: {config.architecture}(**target.architecture_kwargs) raised "
             f"{type(error).__name__}: {brief(error)}; expected it to build the network."

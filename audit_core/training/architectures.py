@@ -1,13 +1,16 @@
 """Model architectures a TrainingRecipe can name: the built-in MLP or a factory from the user's own code."""
 
 import math
+from contextlib import AbstractContextManager, nullcontext
 
 import torch
 from torch import nn
 
 from audit_core.config import TrainingRecipe
-from audit_core.core.errors import ConfigError
+from audit_core.core.errors import ConfigError, brief
 from audit_core.core.imports import import_object
+from audit_core.core.torch_rng import seeded_global_rng
+from audit_core.core.user_code import UserCodeError, call_user_code
 
 
 class MLP(nn.Sequential):
@@ -17,13 +20,31 @@ class MLP(nn.Sequential):
         return super().forward(x.flatten(1))
 
 
-def build_model(recipe: TrainingRecipe, n_features: int, n_classes: int) -> nn.Module:
-    """A freshly initialised model for ``recipe`` (uses torch's current random state); ``n_features`` counts
-    the numbers in one record, images included."""
+def build_model(recipe: TrainingRecipe, n_features: int, n_classes: int, *, seed: int) -> nn.Module:
+    """A freshly initialised model for ``recipe``, its initial weights drawn with ``seed`` (same seed, same
+    weights, from any thread); ``n_features`` counts the numbers in one record, images included."""
+    with seeded_global_rng(seed):
+        return _new_model(recipe, n_features, n_classes)
+
+
+def training_randomness(recipe: TrainingRecipe, seed: int) -> AbstractContextManager:
+    """What a model of ``recipe`` trains inside: the built-in MLP draws nothing while it trains; another
+    architecture's forward may (dropout), so it trains holding torch's global generator, seeded with
+    ``seed``, and its training is as reproducible as its initialisation."""
+    return nullcontext() if recipe.architecture == "mlp" else seeded_global_rng(seed)
+
+
+def _new_model(recipe: TrainingRecipe, n_features: int, n_classes: int) -> nn.Module:
     if recipe.architecture != "mlp":
-        return import_object(recipe.architecture, "recipe.architecture")(
-            n_features=n_features, n_classes=n_classes
-        )
+        factory = import_object(recipe.architecture, "recipe.architecture")
+        try:
+            return call_user_code(factory, n_features=n_features, n_classes=n_classes)
+        except UserCodeError as failure:
+            cause = failure.cause
+            raise ConfigError(
+                f"recipe.architecture: {recipe.architecture}(n_features={n_features}, n_classes={n_classes}) "
+                f"raised {type(cause).__name__}: {brief(cause)}; expected it to build the network."
+            ) from None
     layers: list[nn.Module] = []
     width = n_features
     for hidden in recipe.hidden_sizes:

@@ -17,7 +17,7 @@ import torch
 from torch import nn
 
 from audit_core.config import TrainingRecipe
-from audit_core.training.architectures import build_model
+from audit_core.training.architectures import build_model, training_randomness
 from audit_core.training.torch_trainer import optimizer_for
 
 
@@ -51,12 +51,9 @@ def _train_group(
     x = torch.stack([torch.as_tensor(f, dtype=torch.float32).reshape(len(f), -1) for f, _ in training_sets])
     y = torch.stack([torch.as_tensor(lab, dtype=torch.int64) for _, lab in training_sets])  # (R, n)
     n_models, n_points = y.shape
-    with torch.random.fork_rng(devices=[]):
-        models = []
-        for seed in seeds:  # the same initialisation as training alone with this seed
-            torch.manual_seed(seed)
-            models.append(build_model(recipe, x.shape[2], n_classes))
-        shufflers = [torch.Generator().manual_seed(seed) for seed in seeds]
+    # the same initialisation as training alone with each seed
+    models = [build_model(recipe, x.shape[2], n_classes, seed=seed) for seed in seeds]
+    shufflers = [torch.Generator().manual_seed(seed) for seed in seeds]
     stacked = {
         name: nn.Parameter(torch.stack([dict(m.named_parameters())[name].detach() for m in models]))
         for name, _ in models[0].named_parameters()
@@ -68,14 +65,18 @@ def _train_group(
     optimizer = optimizer_for(list(stacked.values()), recipe)
     batched_loss = _stacked_mlp_loss if recipe.architecture == "mlp" else _vmapped_loss(models[0])
     rows = torch.arange(n_models)[:, None]
-    for _ in range(recipe.epochs):
-        orders = torch.stack([torch.randperm(n_points, generator=g) for g in shufflers])  # (R, n)
-        x_epoch, y_epoch = x[rows, orders], y[rows, orders]  # one gather per epoch, then contiguous slices
-        for start in range(0, n_points, recipe.batch_size):
-            end = start + recipe.batch_size
-            optimizer.zero_grad()
-            batched_loss(stacked, buffers, x_epoch[:, start:end], y_epoch[:, start:end]).sum().backward()
-            optimizer.step()
+    with training_randomness(recipe, seeds[0]):
+        for _ in range(recipe.epochs):
+            orders = torch.stack([torch.randperm(n_points, generator=g) for g in shufflers])  # (R, n)
+            x_epoch, y_epoch = (
+                x[rows, orders],
+                y[rows, orders],
+            )  # one gather per epoch, then contiguous slices
+            for start in range(0, n_points, recipe.batch_size):
+                end = start + recipe.batch_size
+                optimizer.zero_grad()
+                batched_loss(stacked, buffers, x_epoch[:, start:end], y_epoch[:, start:end]).sum().backward()
+                optimizer.step()
     return [_unstack(stacked, buffers, i, recipe, x.shape[2], n_classes) for i in range(n_models)]
 
 
@@ -108,7 +109,7 @@ def _stacked_mlp_loss(params: dict, buffers: dict, x: torch.Tensor, y: torch.Ten
 def _unstack(
     stacked: dict, buffers: dict, index: int, recipe: TrainingRecipe, n_features: int, n_classes: int
 ) -> nn.Module:
-    model = build_model(recipe, n_features, n_classes)
+    model = build_model(recipe, n_features, n_classes, seed=0)  # its weights are replaced at once
     state = {name: value[index].detach().clone() for name, value in {**stacked, **buffers}.items()}
     model.load_state_dict(state)
     return model.eval()

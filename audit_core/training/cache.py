@@ -2,24 +2,68 @@
 
 A key hashes the target fingerprint, the data fingerprint, the training recipe, the model's role and index
 and its seed and training set, so a re-run trains nothing it already trained, an interrupted run resumes
-where it stopped, and changing any input retrains. Files are written to a temporary name and renamed, so an
-interrupted write never leaves a corrupt entry.
+where it stopped, and changing any input retrains.
+
+Each entry is a safetensors file (tensors only: loading it runs no code) whose header holds the entry's key
+and the SHA-256 of its weights. An entry that cannot be read, belongs to another key, fails its checksum or
+does not fit the model is retrained with a :class:`CacheEntryWarning` naming it. Entries are written to a
+temporary name and renamed; a failed write (a full disk) removes the temporary file and names the folder.
 """
 
+import contextlib
 import hashlib
 import json
 import os
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import torch
+from safetensors import SafetensorError
+from safetensors.torch import load as load_tensors
+from safetensors.torch import save as save_tensors
 from torch import nn
+
+from audit_core.core.errors import ConfigError
+
+SUFFIX = ".safetensors"
+KEY_FIELD, CHECKSUM_FIELD = "dynaudit.key", "dynaudit.sha256"
+
+
+class CacheEntryWarning(UserWarning):
+    """A cached model was unusable (corrupt, truncated, foreign or altered) and is retrained."""
 
 
 def cache_key(parts: dict[str, Any]) -> str:
     """SHA-256 of the canonical JSON of ``parts``."""
     return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def weights_checksum(tensors: dict[str, torch.Tensor]) -> str:
+    """SHA-256 over every tensor's name, dtype, shape and bytes, in name order."""
+    digest = hashlib.sha256()
+    for name in sorted(tensors):
+        tensor = tensors[name].detach().cpu().contiguous()
+        digest.update(f"{name}|{tensor.dtype}|{tuple(tensor.shape)}|".encode())
+        digest.update(tensor.reshape(-1).view(torch.uint8).numpy().tobytes())
+    return digest.hexdigest()
+
+
+def _read_entry(path: Path, key: str) -> dict[str, torch.Tensor] | str:
+    """The entry's tensors, or why they cannot be used."""
+    try:
+        data = path.read_bytes()
+        tensors = load_tensors(data)
+        header_size = int.from_bytes(data[:8], "little")
+        metadata = json.loads(data[8 : 8 + header_size]).get("__metadata__") or {}
+    except (OSError, SafetensorError, ValueError) as error:
+        return f"cannot be read ({type(error).__name__}: {error})"
+    if metadata.get(KEY_FIELD) != key:
+        return "belongs to another model (its key differs from its file name)"
+    if metadata.get(CHECKSUM_FIELD) != weights_checksum(tensors):
+        return "holds weights that do not match their checksum"
+    return tensors
 
 
 class ModelCache:
@@ -31,15 +75,26 @@ class ModelCache:
         self.reused = 0
 
     def _path(self, key: str) -> Path | None:
-        return None if self.root is None else self.root / f"{key}.pt"
+        return None if self.root is None else self.root / f"{key}{SUFFIX}"
 
     def load(self, key: str, blank: Callable[[], nn.Module]) -> nn.Module | None:
-        """The cached model for ``key`` loaded into ``blank()``, or ``None`` when there is none."""
+        """The cached model for ``key`` loaded into ``blank()``, or ``None`` when there is none or it is
+        unusable (then with a :class:`CacheEntryWarning`)."""
         path = self._path(key)
         if path is None or not path.is_file():
             return None
+        entry = _read_entry(path, key)
         model = blank()
-        model.load_state_dict(torch.load(path, weights_only=True))
+        if not isinstance(entry, str):
+            try:
+                model.load_state_dict(entry)
+            except RuntimeError as error:
+                entry = f"does not fit the model ({str(error).splitlines()[0]})"
+        if isinstance(entry, str):
+            warnings.warn(
+                f"Model cache entry '{path}' {entry}; retraining it.", CacheEntryWarning, stacklevel=2
+            )
+            return None
         self.reused += 1
         return model.eval()
 
@@ -49,10 +104,24 @@ class ModelCache:
         path = self._path(key)
         if path is None:
             return
-        path.parent.mkdir(parents=True, exist_ok=True)
-        partial = path.with_suffix(f".{os.getpid()}.partial")
-        torch.save(model.state_dict(), partial)
-        os.replace(partial, path)
+        tensors = {name: value.detach().cpu().contiguous() for name, value in model.state_dict().items()}
+        data = save_tensors(tensors, {KEY_FIELD: key, CHECKSUM_FIELD: weights_checksum(tensors)})
+        partial = path.with_name(f".{path.name}.{os.getpid()}.partial")
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            with partial.open("wb") as handle:
+                handle.write(data)
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.replace(partial, path)
+        except OSError as error:
+            with contextlib.suppress(OSError):
+                partial.unlink(missing_ok=True)
+            raise ConfigError(
+                f"cache_dir: a trained model cannot be written to the model cache folder '{path.parent}' "
+                f"({error.strerror or error}); free space there, choose another cache_dir, or set cache_dir: "
+                "null to train without a cache."
+            ) from None
 
     def counts(self) -> dict[str, int]:
         """``{"trained": ..., "reused": ...}`` so far."""

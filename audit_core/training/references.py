@@ -4,12 +4,10 @@ import multiprocessing
 import os
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
-from contextlib import contextmanager
 from dataclasses import dataclass
 
 import numpy as np
 import torch
-from threadpoolctl import threadpool_limits
 from torch import nn
 
 from audit_core.config import TrainingRecipe
@@ -19,6 +17,7 @@ from audit_core.targets import TorchTarget
 from audit_core.training import build_model, train_classifier
 from audit_core.training.batched import train_classifiers_batched
 from audit_core.training.cache import ModelCache, cache_key
+from audit_core.training.torch_trainer import one_thread
 
 BATCH_OF_MODELS = 16  # models trained together by the batched trainer (and cached together)
 PROCESS_WORKERS = max(1, os.cpu_count() or 1)
@@ -28,19 +27,6 @@ def _train_loop(sets: list, n_classes: int, recipe: TrainingRecipe, *, seeds: li
     return [
         train_classifier(x, y, n_classes, recipe, seed=seed) for (x, y), seed in zip(sets, seeds, strict=True)
     ]
-
-
-@contextmanager
-def one_thread() -> Iterator[None]:
-    """One torch thread and one BLAS/OpenMP thread inside the block, for a worker that owns one CPU slot;
-    torch's thread count is restored after it."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        with threadpool_limits(1):
-            yield
-    finally:
-        torch.set_num_threads(before)
 
 
 def _train_one_single_threaded(args: tuple) -> dict:
@@ -63,8 +49,8 @@ def _train_in_processes(
             )
         )
     models = []
-    for (x, _), state in zip(sets, states, strict=True):
-        model = build_model(recipe, x[0].size, n_classes)
+    for (x, _), state, seed in zip(sets, states, seeds, strict=True):
+        model = build_model(recipe, x[0].size, n_classes, seed=seed)
         model.load_state_dict(state)
         models.append(model.eval())
     return models
@@ -176,8 +162,8 @@ def train_models(
         for index, mask in enumerate(in_mask)
     ]
 
-    def blank() -> nn.Module:
-        return build_model(recipe, pool.width, n_classes)
+    def blank() -> nn.Module:  # a model to load weights into (cached or trained)
+        return build_model(recipe, pool.width, n_classes, seed=0)
 
     modules = [cache.load(key, blank) for key in keys]
     missing = [i for i, module in enumerate(modules) if module is None]

@@ -1,24 +1,44 @@
-"""Trains a torch classifier from a TrainingRecipe, reproducibly and without touching global RNG state."""
+"""Trains a torch classifier from a TrainingRecipe, reproducibly from any thread: the batch order from its
+own ``torch.Generator``, the initial weights (and a custom architecture's dropout) from torch's global
+generator only under :func:`audit_core.core.torch_rng.seeded_global_rng`."""
+
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import numpy as np
 import torch
+from threadpoolctl import threadpool_limits
 from torch import nn
 
 from audit_core.config import TrainingRecipe
-from audit_core.training.architectures import build_model
+from audit_core.training.architectures import build_model, training_randomness
+
+
+@contextmanager
+def one_thread() -> Iterator[None]:
+    """One torch thread and one BLAS/OpenMP thread inside the block, for a worker that owns one CPU slot;
+    torch's thread count is restored after it."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        with threadpool_limits(1):
+            yield
+    finally:
+        torch.set_num_threads(before)
 
 
 def train_classifier(
     features: np.ndarray, labels: np.ndarray, n_classes: int, recipe: TrainingRecipe, *, seed: int
 ) -> nn.Module:
-    """Train on ``(features, labels)`` with cross-entropy as ``recipe`` says; same seed, same weights."""
+    """Train on ``(features, labels)`` with cross-entropy as ``recipe`` says; same seed, same weights, with
+    any thread count: it trains on one thread, since torch splits a matrix product's sums differently over
+    more threads (the batched trainer's products split over models, not sums)."""
     x = torch.as_tensor(features, dtype=torch.float32)
     y = torch.as_tensor(labels, dtype=torch.int64)
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        model = build_model(recipe, x[0].numel(), n_classes)
-        shuffle = torch.Generator().manual_seed(seed)
-        optimizer = optimizer_for(list(model.parameters()), recipe)
+    model = build_model(recipe, x[0].numel(), n_classes, seed=seed)
+    shuffle = torch.Generator().manual_seed(seed)
+    optimizer = optimizer_for(list(model.parameters()), recipe)
+    with one_thread(), training_randomness(recipe, seed):
         model.train()
         for _ in range(recipe.epochs):
             order = torch.randperm(len(y), generator=shuffle)

@@ -1,5 +1,7 @@
 """Importable model code for the tests: what a user's ``package.module:name`` would point at."""
 
+import time
+
 import numpy as np
 from torch import nn
 
@@ -36,3 +38,19 @@ def late_nan_logits(batch: np.ndarray) -> np.ndarray:
     logits = np.zeros((len(batch), 3))
     logits[16:] = np.nan
     return logits
+
+
+def exits(batch: np.ndarray) -> np.ndarray:
+    """A model that ends the process as a careless script would: ``sys.exit(0)``."""
+    raise SystemExit(0)
+
+
+def never_answers(batch: np.ndarray) -> np.ndarray:
+    """A model that hangs (a lost remote endpoint, a deadlock): sleeps far longer than any test runs."""
+    time.sleep(3600)
+    raise AssertionError("unreachable")
+
+
+def classes_by_batch(batch: np.ndarray) -> np.ndarray:
+    """A model whose class count changes within one query: three columns, two for a batch of one record."""
+    return np.zeros((len(batch), 3 if len(batch) > 1 else 2))

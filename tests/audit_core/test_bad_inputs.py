@@ -3,6 +3,7 @@ code 2 from the ``dynaudit`` command line; and nothing written. Runs ``flows.cli
 case fails in the input check, before Prefect starts."""
 
 import socket
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -198,6 +199,7 @@ class Bad:
     name: str
     setup: Setup
     expected: str
+    within_s: float = 10.0  # how long the refusal may take (measured: the JUnit property refusal_s)
 
 
 def _set(section: str, **fields) -> Setup:
@@ -276,6 +278,21 @@ CASES = [
         "members set ({tmp}/members.parquet) gave NaN or infinite logits for 16 of 16 records",
     ),
     Bad(
+        "model that calls sys.exit",
+        _target(kind="callable", function="tests.audit_core.models:exits"),
+        "target.function tests.audit_core.models:exits raised SystemExit on records of shape (8,)",
+    ),
+    Bad(
+        "model that never answers",
+        _target(kind="callable", function="tests.audit_core.models:never_answers", timeout_s=0.5),
+        "gave no answer for 16 records within target.timeout_s = 0.5 s; expected a model that answers",
+    ),
+    Bad(
+        "model whose class count changes within one query",
+        _target(kind="callable", function="tests.audit_core.models:classes_by_batch", batch_size=5),
+        "returned 3 columns for some batches of one query and 2 for others; expected the same classes",
+    ),
+    Bad(
         "NaN in a predictions table",
         lambda t, c: _predictions(t, c, nan=True),
         "has 1 row with NaN or infinite outputs (e.g. column 'b' of id 'r5')",
@@ -333,6 +350,38 @@ CASES = [
         "60 records of the non_members set",
     ),
     Bad("empty set", _table("test", lambda f: f.iloc[:0]), "The test set ({tmp}/test.parquet) is empty"),
+    Bad(
+        "a single member record",
+        _table("members", lambda f: f.iloc[:1]),
+        "The members set ({tmp}/members.parquet) has only 1 record; an audit needs at least 10 members, "
+        "non-members and test records, since with fewer the 95% interval of an AUC spans more than ±0.26",
+    ),
+    Bad(
+        "a null record id",
+        _table("members", lambda f: f.assign(id=f.id.where(f.index != 3, None))),
+        "data.members: table '{tmp}/members.parquet' has no id in column 'id' at row 3",
+    ),
+    Bad(
+        "one label of 10,000,000",
+        _table("test", lambda f: f.assign(label=f.label.where(f.index != 4, 10_000_000))),
+        "The test set ({tmp}/test.parquet) has label 10000000, which would make 10000001 classes, more than "
+        "the 450 records of all parts",
+    ),
+    Bad(
+        "NaN features",
+        _table("members", lambda f: f.assign(f0=f.f0.where(f.index != 2, np.nan))),
+        "The members set ({tmp}/members.parquet) has NaN or infinite features in 1 records (e.g. id 'r2')",
+    ),
+    Bad(
+        "infinite features",
+        _table("test", lambda f: f.assign(f3=f.f3.where(f.index != 0, -np.inf))),
+        "The test set ({tmp}/test.parquet) has NaN or infinite features in 1 records (e.g. id 'r360')",
+    ),
+    Bad(
+        "a string among numeric features",
+        _table("population", lambda f: f.assign(f1=f.f1.astype(str).where(f.index != 7, "7,5"))),
+        "shadow.kind 'trained' trains the recipe's network on numeric features, but the table data",
+    ),
     Bad(
         "one class only",
         lambda t, c: [
@@ -427,6 +476,26 @@ CASES = [
         "field 'attacks' is invalid: unknown attack 'lira2'; expected one of",
     ),
     Bad(
+        "a negative hidden size",
+        _top(recipe={**RECIPE, "hidden_sizes": [-5]}),
+        "field 'recipe.hidden_sizes.0' = -5 is invalid: Input should be greater than or equal to 1",
+    ),
+    Bad(
+        "a value of the wrong type in attack_params",
+        _top(attacks=["loss", "rmia"], attack_params={"rmia": {"gamma": "big"}}),
+        "attack_params.rmia.gamma = 'big' is a str; expected float",
+    ),
+    Bad(
+        "an attacker knowledge listed twice",
+        _top(knowledge=["naive", "adaptive", "naive"]),
+        "field 'knowledge' is invalid: lists an attacker knowledge more than once",
+    ),
+    Bad(
+        "a defense listed twice",
+        _top(defenses=[{"name": "temperature"}, {"name": "temperature"}]),
+        "defenses.1 repeats defenses.0 (temperature",
+    ),
+    Bad(
         "unknown defense",
         _top(defenses=[{"name": "dp_sgd"}]),
         "field 'defenses.0' is invalid: Input tag 'dp_sgd' found using 'name' does not match any",
@@ -466,6 +535,16 @@ CASES = [
         _steps(_write("file", b""), _top(output_dir="{tmp}/file/out")),
         "Output directory '{tmp}/file/out' cannot be created: '{tmp}/file' is not a folder",
     ),
+    Bad(
+        "a 300-character output folder name",
+        _top(output_dir="{tmp}/" + "o" * 300),
+        "has a folder name of 300 bytes; this file system allows at most 255 per name",
+    ),
+    Bad(
+        "cache_dir pointing at a file",
+        _steps(_write("file", b""), lambda tmp, cfg: cfg.update(cache_dir=str(tmp / "file"))),
+        "cache_dir '{tmp}/file' cannot be created: '{tmp}/file' is not a folder",
+    ),
 ]
 
 
@@ -482,7 +561,9 @@ def test_the_valid_base_audit_passes_the_input_check(tmp_path):
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
-def test_bad_input_is_one_sentence_exit_2_and_nothing_written(case, tmp_path, capsys, monkeypatch):
+def test_bad_input_is_one_sentence_exit_2_and_nothing_written(
+    case, tmp_path, capsys, monkeypatch, record_property
+):
     monkeypatch.setattr(cli, "_run", _must_not_run)
     cfg = _base(tmp_path)
     case.setup(tmp_path, cfg)
@@ -490,11 +571,29 @@ def test_bad_input_is_one_sentence_exit_2_and_nothing_written(case, tmp_path, ca
     (tmp_path / "audit.yaml").write_text(yaml.safe_dump(cfg))
     before = _files(tmp_path)
 
+    started = time.perf_counter()
     code = main(["audit", str(tmp_path / "audit.yaml")])
+    took = time.perf_counter() - started
+    record_property("refusal_s", round(took, 2))
 
     stderr = capsys.readouterr().err
+    assert took < case.within_s, f"refused after {took:.1f} s, later than {case.within_s} s"
     assert code == 2, stderr
     assert case.expected.format(tmp=tmp_path) in stderr
     assert stderr.startswith("dynaudit: ") and stderr.endswith(".\n") and stderr.count("\n") == 1
     assert _files(tmp_path) == before, "a rejected audit must write nothing"
     assert not (tmp_path / "out").exists()
+
+
+def test_the_demo_refuses_an_unwritable_output_dir_at_once(tmp_path, capsys, monkeypatch):
+    monkeypatch.setattr(cli, "_run", _must_not_run)
+    (tmp_path / "file").write_bytes(b"")
+    started = time.perf_counter()
+    code = main(["demo", "--output-dir", str(tmp_path / "file" / "out")])
+    took = time.perf_counter() - started
+    stderr = capsys.readouterr().err
+    assert code == 2 and took < 5, (took, stderr)
+    assert stderr == (
+        f"dynaudit: Output directory '{tmp_path}/file/out' cannot be created: '{tmp_path}/file' is not a "
+        "folder.\n"
+    )

@@ -86,7 +86,7 @@ def test_image_folder_resize_and_grayscale(tmp_path):
     paths = {}
     for seed, part in enumerate(PARTS):
         paths[part] = str(
-            write_image_folder(tmp_path / part, *class_images(6, seed, size=12), ["a", "b", "c"])
+            write_image_folder(tmp_path / part, *class_images(10, seed, size=12), ["a", "b", "c"])
         )
     data = _load(kind="image_folder", transform={"resize": 6, "center_crop": 4, "grayscale": True}, **paths)
     assert data.test.features.shape[1:] == (1, 4, 4)

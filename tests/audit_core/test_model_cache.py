@@ -1,3 +1,5 @@
+import os
+
 import numpy as np
 import pytest
 import torch
@@ -7,6 +9,7 @@ from audit_core.audit.inputs import load_audit_data
 from audit_core.config import AuditConfig, TrainingRecipe
 from audit_core.core.errors import ConfigError
 from audit_core.training import build_model
+from audit_core.training.cache import CacheEntryWarning, ModelCache
 from audit_core.training.references import train_group
 
 
@@ -52,13 +55,57 @@ def test_a_changed_recipe_retrains_everything(tmp_path):
 
 def test_an_interrupted_run_resumes_with_the_models_it_finished(tmp_path):
     _, weights = _train_all(_config(tmp_path))
-    models = sorted((tmp_path / "cache" / "models").glob("*.pt"))
+    models = sorted((tmp_path / "cache" / "models").glob("*.safetensors"))
     for lost in models[:2]:  # as if the run died before writing these
         lost.unlink()
     (tmp_path / "cache" / "models" / "half-written.123.partial").write_bytes(b"\x00" * 10)
     resumed, resumed_weights = _train_all(_config(tmp_path))
     assert resumed == {"trained": 2, "reused": 3}
     assert resumed_weights == weights
+
+
+def _zero_the_weights(path):
+    """Keep the safetensors header (and its checksum), overwrite every weight with zeros."""
+    data = path.read_bytes()
+    header_end = 8 + int.from_bytes(data[:8], "little")
+    path.write_bytes(data[:header_end] + bytes(len(data) - header_end))
+
+
+def test_truncated_zeroed_and_foreign_entries_are_retrained_with_a_warning_naming_them(tmp_path):
+    _, weights = _train_all(_config(tmp_path))
+    entries = sorted((tmp_path / "cache" / "models").glob("*.safetensors"))
+    truncated, zeroed, foreign, emptied = entries[:4]
+    truncated.write_bytes(truncated.read_bytes()[: truncated.stat().st_size // 2])
+    _zero_the_weights(zeroed)
+    foreign.write_bytes(entries[4].read_bytes())  # another model's entry under this name
+    emptied.write_bytes(bytes(emptied.stat().st_size))  # a file of zeros, header included
+    with pytest.warns(CacheEntryWarning) as caught:
+        counts, retrained = _train_all(_config(tmp_path))
+    assert counts == {"trained": 4, "reused": 1}
+    assert retrained == weights
+    messages = sorted(str(w.message) for w in caught)
+    assert len(messages) == 4
+    assert any(f"'{truncated}' cannot be read" in m for m in messages)
+    assert any(f"'{emptied}' cannot be read" in m for m in messages)
+    assert any(f"'{zeroed}' holds weights that do not match their checksum" in m for m in messages)
+    assert any(f"'{foreign}' belongs to another model" in m for m in messages)
+    assert all(m.endswith("; retraining it.") for m in messages)
+    again, _ = _train_all(_config(tmp_path))
+    assert again == {"trained": 0, "reused": 5}, "the retrained entries were written back"
+
+
+def test_a_full_disk_names_the_cache_folder_and_leaves_no_partial_file(tmp_path):
+    folder = tmp_path / "models"
+    folder.mkdir()
+    cache = ModelCache(folder)
+    partial = folder / f".k.safetensors.{os.getpid()}.partial"
+    partial.symlink_to("/dev/full")  # every write to it fails with ENOSPC, as on a full disk
+    with pytest.raises(ConfigError, match=rf"model cache folder '{folder}' \(No space left on device\)"):
+        cache.store("k", torch.nn.Linear(3, 2))
+    assert list(folder.iterdir()) == []
+    cache.store("k", torch.nn.Linear(3, 2))  # space again: the entry is written whole
+    assert [p.name for p in folder.iterdir()] == ["k.safetensors"]
+    assert isinstance(cache.load("k", lambda: torch.nn.Linear(3, 2)), torch.nn.Linear)
 
 
 def test_training_is_reproducible_without_a_cache(tmp_path):
@@ -80,7 +127,9 @@ def test_recipes_with_sgd_and_a_factory_train_and_key_the_cache_separately(tmp_p
     factory_cache, factory = _train_all(_config(tmp_path, architecture=f"{__name__}:tiny_net"))
     assert sgd_cache["trained"] == 5 and factory_cache["trained"] == 5
     assert len({*adam, *sgd, *factory}) == 15
-    model = build_model(TrainingRecipe(architecture=f"{__name__}:tiny_net"), n_features=64, n_classes=10)
+    model = build_model(
+        TrainingRecipe(architecture=f"{__name__}:tiny_net"), n_features=64, n_classes=10, seed=0
+    )
     assert [p.shape for p in model.parameters() if p.ndim == 2] == [(7, 64), (10, 7)]
 
 
@@ -88,7 +137,7 @@ def test_an_unimportable_factory_is_a_config_error():
     with pytest.raises(
         ConfigError, match=r"recipe\.architecture: module 'nowhere\.module' cannot be imported"
     ):
-        build_model(TrainingRecipe(architecture="nowhere.module:net"), n_features=3, n_classes=2)
+        build_model(TrainingRecipe(architecture="nowhere.module:net"), n_features=3, n_classes=2, seed=0)
 
 
 # The batched trainer's weight gradient of a layer is the transpose of ``H^T G`` (baddbmm's backward), the

@@ -17,6 +17,16 @@ from prefect.logging.handlers import APILogWorker
 from prefect.settings import PREFECT_API_URL, temporary_settings
 
 STARTUP_TIMEOUT_S = 120
+# The smallest audit a command-line test runs: one shadow model, one attack, no reference models.
+SMALL_AUDIT = {
+    "data": {"n_members": 60, "n_non_members": 60, "n_population": 120},
+    "reference_models": 0,
+    "attacks": ["loss"],
+    "knowledge": ["naive"],
+    "max_queries": 1,
+    "cache_dir": "cache",
+    "output_dir": "out",
+}
 Completed = subprocess.CompletedProcess
 Cli = Callable[..., Completed]
 

@@ -1,6 +1,7 @@
 """End-to-end: the installed ``dynaudit`` command, as a user runs it, against the session's Prefect server."""
 
 import json
+import time
 from pathlib import Path
 
 import pyarrow.parquet as pq
@@ -124,18 +125,28 @@ def test_tune_command_writes_parameters_trials_and_the_front(dynaudit, tmp_path)
 
 
 @pytest.mark.parametrize(
-    ("args", "sentence"),
+    ("args", "sentence", "within_s"),  # within_s: how long the refusal may take (measured: refusal_s)
     [
-        (["audit", "missing.yaml"], "Config file 'missing.yaml' does not exist"),
-        (["audit", "bad.yaml"], "field 'defenses.0.dynanoise.lam' = -2 is invalid"),
-        (["demo", "--run-name", "../escape"], "field 'run_name' = '../escape' is invalid"),
-        (["tune", "bad.yaml"], "field 'defenses.0.dynanoise.lam' = -2 is invalid"),
+        (["audit", "missing.yaml"], "Config file 'missing.yaml' does not exist", 60),
+        (["audit", "bad.yaml"], "field 'defenses.0.dynanoise.lam' = -2 is invalid", 60),
+        (["demo", "--run-name", "../escape"], "field 'run_name' = '../escape' is invalid", 60),
+        (["tune", "bad.yaml"], "field 'defenses.0.dynanoise.lam' = -2 is invalid", 60),
+        (["demo", "--output-dir", "file/out"], "Output directory 'file/out' cannot be created", 60),
     ],
 )
-def test_bad_input_exits_2_with_one_sentence_and_writes_nothing(run_cli, tmp_path, args, sentence):
+def test_bad_input_exits_2_with_one_sentence_and_writes_nothing(
+    run_cli, tmp_path, args, sentence, within_s, record_property
+):
     (tmp_path / "bad.yaml").write_text("defenses:\n  - name: dynanoise\n    lam: -2\noutput_dir: out\n")
-    result = run_cli([*args, "--output-dir", "out"], tmp_path, api_url="http://127.0.0.1:9/api")
+    (tmp_path / "file").write_bytes(b"")
+    before = set(tmp_path.rglob("*"))
+    output = [] if "--output-dir" in args else ["--output-dir", "out"]
+    started = time.perf_counter()
+    result = run_cli([*args, *output], tmp_path, api_url="http://127.0.0.1:9/api")
+    took = time.perf_counter() - started  # a new Python process: its imports included
+    record_property("refusal_s", round(took, 2))
     assert result.returncode == 2
     assert sentence in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1 and "Traceback" not in result.stderr
-    assert not (tmp_path / "out").exists()
+    assert set(tmp_path.rglob("*")) == before, "a rejected command writes nothing"
+    assert took < within_s, f"refused after {took:.1f} s"

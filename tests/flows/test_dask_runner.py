@@ -7,6 +7,7 @@ import pandas as pd
 import pytest
 import torch
 from distributed import Client, LocalCluster
+from safetensors.torch import load_file
 
 from audit_core.config import AuditConfig, DaskRunnerConfig
 from flows.audit import audit
@@ -46,7 +47,7 @@ def _audit(tmp_path, name: str, **settings) -> tuple[pd.DataFrame, pd.DataFrame,
     state = audit(config, return_state=True)
     assert state.is_completed(), state.message
     run_dir = state.result()
-    weights = {p.name: torch.load(p) for p in (tmp_path / name / "models").glob("*.pt")}
+    weights = {p.name: load_file(p) for p in (tmp_path / name / "models").glob("*.safetensors")}
     return pd.read_parquet(run_dir / "metrics.parquet"), pd.read_parquet(run_dir / "scores.parquet"), weights
 
 

@@ -1,0 +1,78 @@
+"""The temporary Prefect server of a command run without PREFECT_API_URL is not left behind: SIGTERM stops
+the command and its server; after SIGKILL, the next command stops the orphaned server."""
+
+import json
+import os
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+
+from flows.temporary_server import RECORDS, reap_orphaned_servers
+from tests.flows.conftest import SMALL_AUDIT, _cli_command, _cli_env
+
+LONG = {**SMALL_AUDIT, "run_name": "long", "recipe": {"epochs": 5000}}  # runs until it is stopped
+STARTUP_S = 180
+
+
+def _start(tmp_path: Path, log: Path) -> subprocess.Popen:
+    (tmp_path / "long.yaml").write_text(yaml.safe_dump(LONG))
+    env = {**_cli_env(None), "PREFECT_HOME": str(tmp_path / "prefect-home")}
+    with log.open("w") as sink:
+        return subprocess.Popen(
+            _cli_command(["audit", "long.yaml"]), cwd=tmp_path, env=env, stdout=sink, stderr=subprocess.STDOUT
+        )
+
+
+def _recorded_server(tmp_path: Path, process: subprocess.Popen, log: Path) -> int:
+    records = tmp_path / "prefect-home" / RECORDS
+    deadline = time.monotonic() + STARTUP_S
+    while not list(records.glob("*.json")):
+        assert process.poll() is None, f"the command ended early:\n{log.read_text()[-3000:]}"
+        assert time.monotonic() < deadline, f"no temporary server was recorded:\n{log.read_text()[-3000:]}"
+        time.sleep(0.2)
+    [record] = records.glob("*.json")
+    return json.loads(record.read_text())["server_pid"]
+
+
+def _gone(pid: int, within_s: float = 20) -> bool:
+    deadline = time.monotonic() + within_s
+    while time.monotonic() < deadline:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return True
+        if Path(f"/proc/{pid}/stat").read_text().split()[2] == "Z":  # exited, waiting to be reaped
+            return True
+        time.sleep(0.2)
+    return False
+
+
+@pytest.mark.slow
+def test_sigterm_stops_the_command_and_its_temporary_server(tmp_path):
+    log = tmp_path / "run.log"
+    process = _start(tmp_path, log)
+    server = _recorded_server(tmp_path, process, log)
+    process.send_signal(signal.SIGTERM)
+    assert process.wait(timeout=60) == 143, log.read_text()[-3000:]
+    assert log.read_text().strip().endswith("dynaudit: terminated (SIGTERM); no run folder was written.")
+    assert _gone(server), "the temporary server outlived its command"
+    assert not list((tmp_path / "prefect-home" / RECORDS).glob("*.json"))
+    assert not (tmp_path / "out" / "long").exists()
+
+
+@pytest.mark.slow
+def test_the_server_of_a_killed_command_is_stopped_by_the_next_one(tmp_path, monkeypatch):
+    log = tmp_path / "run.log"
+    process = _start(tmp_path, log)
+    server = _recorded_server(tmp_path, process, log)
+    process.kill()
+    process.wait()
+    assert not _gone(server, within_s=2), "SIGKILL leaves the server running: the case to handle"
+    monkeypatch.setenv("PREFECT_HOME", str(tmp_path / "prefect-home"))
+    assert reap_orphaned_servers() == [server]
+    assert _gone(server)
+    assert not list((tmp_path / "prefect-home" / RECORDS).glob("*.json"))
