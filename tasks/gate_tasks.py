@@ -21,10 +21,15 @@ def read_metrics(path: Path) -> pd.DataFrame:
 
 @task(name="check-gate", cache_policy=NO_CACHE)
 def check_gate(
-    policy: gate.GatePolicy, metrics: pd.DataFrame, previous: pd.DataFrame | None
+    policy: gate.GatePolicy,
+    metrics: pd.DataFrame,
+    previous: pd.DataFrame | None,
+    chosen: str | None,
+    digests: tuple[str | None, str | None],
 ) -> gate.GateVerdict:
-    """Check every limit of the policy, and compare with the previous run's metrics if given."""
-    return gate.check_gate(policy, metrics, previous)
+    """Check every limit of the policy on the conditions it names, and compare with the previous run's
+    metrics if given."""
+    return gate.check_gate(policy, metrics, previous, chosen=chosen, digests=digests)
 
 
 @task(name="write-gate-reports", **_IO)

@@ -87,4 +87,5 @@ def assemble_result(
         provenance=provenance,
         chosen=chosen,
         explorer=explorer_data(config, signals, evaluations, salt, dynanoise, budget),
+        seed=config.seed,
     )

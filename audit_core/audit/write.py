@@ -8,7 +8,7 @@ import pandas as pd
 from audit_core.config import AuditConfig
 from audit_core.defenses import Defense
 from audit_core.defenses.serving import PARAMS_FILE, save_params
-from audit_core.gate.check import GateVerdict, check_gate, read_metrics
+from audit_core.gate.check import GateVerdict, check_gate, previous_digest, read_metrics
 from audit_core.report.context import build_context
 from audit_core.report.plots import pareto_front
 from audit_core.report.render import write_report
@@ -27,14 +27,16 @@ def write_tuning_files(folder: Path, tuning: TuningResult, provenance: dict[str,
 
 
 def policy_verdict(
-    config: AuditConfig, metrics: pd.DataFrame, previous_metrics: Path | None = None
+    config: AuditConfig, metrics: pd.DataFrame, chosen: str | None, previous_metrics: Path | None = None
 ) -> GateVerdict | None:
-    """The verdict of the config's policy on ``metrics`` (and against a previous run's metrics.parquet when
-    given); None without a policy."""
+    """The verdict of the config's policy on ``metrics`` with the audit's ``chosen`` defense (and against a
+    previous run's metrics.parquet when given); None without a policy."""
     if config.policy is None:
         return None
-    previous = None if previous_metrics is None else read_metrics(previous_metrics)
-    return check_gate(config.policy, metrics, previous)
+    if previous_metrics is None:
+        return check_gate(config.policy, metrics, chosen=chosen)
+    digests = (config.digest, previous_digest(previous_metrics))
+    return check_gate(config.policy, metrics, read_metrics(previous_metrics), chosen=chosen, digests=digests)
 
 
 def write_run_folder(
@@ -48,7 +50,7 @@ def write_run_folder(
     policy in the config, its verdict goes on the report's summary page and into the manifest."""
     salt = record_salt(config, result.provenance["fingerprints"])
     metrics = result.metrics_table()
-    verdict = policy_verdict(config, metrics, previous_metrics)
+    verdict = policy_verdict(config, metrics, result.chosen, previous_metrics)
     with staged_run_folder(config.output_dir, config.run_name) as folder:
         write_parquet(metrics, folder / "metrics.parquet", "metrics")
         write_parquet(result.scores_table(salt), folder / "scores.parquet", "scores")
@@ -58,7 +60,8 @@ def write_run_folder(
             write_tuning_files(folder, tuning, result.provenance)
         write_report(build_context(result, defenses, salt, tuning, verdict), folder)
         verdict_record = {} if verdict is None else {"verdict": verdict.summary()}
-        write_manifest(folder, {**result.provenance, **verdict_record})
+        audit = {"chosen": result.chosen, "config_digest": config.digest}
+        write_manifest(folder, {**result.provenance, **audit, **verdict_record})
     return config.output_dir / config.run_name
 
 

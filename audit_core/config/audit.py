@@ -136,11 +136,23 @@ class AuditConfig(StrictModel):
         return self.target.kind
 
     @property
-    def run_label(self) -> str:
-        """``<run_name>-<model>-<digest>`` names Prefect runs; the digest covers every setting that shapes the
-        numbers (not the run name, folders, salt or schedule)."""
+    def digest(self) -> str:
+        """8 hex digits of the SHA-256 of every setting that shapes the numbers (not the run name, folders,
+        salt, schedule, policy or runner): two runs with the same digest audited alike."""
         settings = self.model_dump_json(exclude=_NOT_IN_DIGEST)
-        return f"{self.run_name}-{self.model_label}-{hashlib.sha256(settings.encode()).hexdigest()[:8]}"
+        return hashlib.sha256(settings.encode()).hexdigest()[:8]
+
+    @property
+    def run_label(self) -> str:
+        """``<run_name>-<model>-<digest>`` names Prefect runs."""
+        return f"{self.run_name}-{self.model_label}-{self.digest}"
+
+    @property
+    def defended_conditions(self) -> list[tuple[str, str]]:
+        """``(defense name, condition label)`` of every defended condition the audit will have (the tuned
+        DynaNoise's label is only known after tuning, so it enters by its name)."""
+        conditions = [(d.name, d.defense(self.seed).label) for d in self.defenses]
+        return conditions + ([("dynanoise", "dynanoise")] if self.tune is not None else [])
 
     @field_validator("run_name")
     @classmethod
@@ -202,7 +214,7 @@ class AuditConfig(StrictModel):
     @model_validator(mode="after")
     def _policy_fits_the_audit(self) -> "AuditConfig":
         if self.policy is not None:
-            problem = policy_mismatch(self.policy, self.knowledge, self.attacks, bool(self.defenses))
+            problem = policy_mismatch(self.policy, self.knowledge, self.attacks, self.defended_conditions)
             if problem is not None:
                 raise ValueError(problem.rstrip("."))
         return self
