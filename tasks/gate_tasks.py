@@ -9,8 +9,9 @@ from prefect.cache_policies import NO_CACHE
 from audit_core.core.files import write_text_atomic
 from audit_core.gate import check as gate
 from audit_core.gate.reports import junit_xml, markdown_summary
+from tasks.retries import FILE_RETRIES
 
-_IO = {"retries": 2, "retry_delay_seconds": [1, 5], "cache_policy": NO_CACHE}
+_IO = {**FILE_RETRIES, "retry_delay_seconds": [1, 5], "cache_policy": NO_CACHE}
 
 
 @task(name="read-metrics", **_IO)

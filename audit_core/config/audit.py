@@ -43,13 +43,18 @@ DEFAULT_ATTACKS = [
     "label_only",
 ]
 _NOT_IN_DIGEST = {"run_name", "cache_dir", "output_dir", "id_salt", "schedule", "policy", "runner"}
-_RUN_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
+RUN_NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$"
+_RUN_NAME = re.compile(RUN_NAME_PATTERN)
 
 
 class AuditConfig(StrictModel):
     """One audit: what to attack, with which defenses and attacks, and where to write the results."""
 
-    run_name: str = Field("demo", description="Names the output folder out/<run_name>/.")
+    run_name: str = Field(
+        "demo",
+        description="Names the output folder out/<run_name>/: 1-100 letters, digits, '.', '_' or '-'.",
+        json_schema_extra={"pattern": RUN_NAME_PATTERN},  # the form and the server refuse others at once
+    )
     seed: int = Field(0, ge=0, description="Master seed; every random draw derives from it.")
     data: DataConfig = Field(
         default_factory=DemoDataConfig,
@@ -92,7 +97,9 @@ class AuditConfig(StrictModel):
         8,
         ge=0,
         le=1024,
-        description="Reference models for LiRA and RMIA: complementary pairs over the audit points (even).",
+        description="Reference models for LiRA and RMIA: complementary pairs over the audit points (0 or "
+        "an even number of at least 4).",
+        json_schema_extra={"multipleOf": 2, "not": {"const": 2}},  # the form and the server refuse others
     )
     trainer: Literal["batched", "processes", "loop"] = Field(
         "batched",
