@@ -7,7 +7,7 @@ import pytest
 from scipy import stats
 
 from audit_core.stats.family import advantage_bounds, null_auc_high, null_tpr_high
-from audit_core.stats.metrics import crossfit_tpr_at_fpr, max_advantage, roc_auc, tpr_at_fpr
+from audit_core.stats.metrics import Estimate, crossfit_tpr_at_fpr, max_advantage, roc_auc, tpr_at_fpr
 from audit_core.stats.paired import paired_difference
 
 RUNS = 300
@@ -38,17 +38,22 @@ def test_the_crossfitted_tpr_matches_an_implementation_written_here():
     assert ours.tpr.value == hits / 120 and ours.achieved_fpr == flagged / 130 and ours.resolved
 
 
-def test_on_a_null_model_the_crossfitted_tpr_is_honest_and_the_in_sample_one_is_not():
+def test_on_a_null_model_the_crossfitted_fpr_is_honest_and_the_in_sample_one_is_not():
+    """Under the null a threshold's TPR is its true FPR: the cross-fitted FPR estimates it without bias, the
+    FPR read on the points that chose the threshold understates it."""
     rng = np.random.default_rng(1)
     crossfit, in_sample = [], []
     for _ in range(RUNS):
         scores, is_member = _null(rng)
-        crossfit.append(crossfit_tpr_at_fpr(scores, is_member, 0.05, rng=rng).tpr.value)
-        in_sample.append(tpr_at_fpr(scores, is_member, 0.05).tpr.value)
+        crossfit.append(crossfit_tpr_at_fpr(scores, is_member, 0.05, rng=rng))
+        in_sample.append(tpr_at_fpr(scores, is_member, 0.05))
     expected = 6 / 101  # a score beats the 6th largest of 100 non-members of the other half
-    standard_error = np.std(crossfit) / math.sqrt(RUNS)
-    assert abs(np.mean(crossfit) - expected) < 3 * standard_error
-    assert np.mean(in_sample) > expected + 10 * standard_error  # the threshold was chosen on these points
+    tpr = np.array([t.tpr.value for t in crossfit])
+    standard_error = np.std(tpr) / math.sqrt(RUNS)
+    assert abs(tpr.mean() - expected) < 3 * standard_error
+    assert abs(np.mean([t.achieved_fpr for t in crossfit]) - expected) < 3 * standard_error
+    understated = np.mean([t.tpr.value - t.achieved_fpr for t in in_sample])
+    assert understated > 3 * standard_error and max(t.achieved_fpr for t in in_sample) <= 0.05
     assert null_tpr_high(200, 200, 0.05, 0.05) == pytest.approx(
         stats.beta.ppf(0.95, round(expected * 200) + 1, 200 - round(expected * 200))
     )
@@ -66,7 +71,7 @@ def test_the_paired_accuracy_drop_interval_covers_the_true_drop():
         covered += drop.ci_low <= 0.03 <= drop.ci_high
     assert covered / RUNS >= 0.95 - SLACK
     same = rng.random(50) < 0.8
-    assert paired_difference(same, same, rng=rng) == (0.0, 0.0, 0.0)
+    assert paired_difference(same, same, rng=rng) == Estimate(0.0, 0.0, 0.0)
 
 
 def test_the_advantage_lower_bound_errs_at_most_at_its_level():
