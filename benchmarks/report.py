@@ -43,7 +43,7 @@ def main() -> None:
     torch.set_num_threads(1)
     config = load_config(args.config)
     run = run_audit(config)
-    verdict = policy_verdict(config, run.result.metrics_table(), run.result.chosen)
+    verdict = policy_verdict(config, run.result.metrics_table(), run.result)
     salt = record_salt(config, run.result.provenance["fingerprints"])
 
     def context() -> dict:

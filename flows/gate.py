@@ -35,9 +35,8 @@ def gate(
     run_dir = audit(config.model_copy(update={"policy": policy}), previous_metrics)
     manifest = json.loads((run_dir / "manifest.json").read_text(encoding="utf-8"))
     digests = (config.digest, None if previous_metrics is None else previous_digest(previous_metrics))
-    verdict = check_gate(
-        policy, read_metrics(run_dir / "metrics.parquet"), previous, manifest["chosen"], digests
-    )
+    metrics = read_metrics(run_dir / "metrics.parquet")
+    verdict = check_gate(policy, metrics, previous, manifest["chosen"], digests, manifest["warnings"])
     write_gate_reports(verdict, config.run_name, junit_path, summary_path)
     create_markdown_artifact(
         key=artifact_key("gate", config.run_name),

@@ -27,10 +27,11 @@ def check_gate(
     previous: pd.DataFrame | None,
     chosen: str | None,
     digests: tuple[str | None, str | None],
+    sanity: list[str],
 ) -> gate.GateVerdict:
     """Check every limit of the policy on the conditions it names, and compare with the previous run's
     metrics if given."""
-    return gate.check_gate(policy, metrics, previous, chosen=chosen, digests=digests)
+    return gate.check_gate(policy, metrics, previous, chosen=chosen, digests=digests, sanity=sanity)
 
 
 @task(name="write-gate-reports", **_IO)

@@ -27,16 +27,16 @@ def write_tuning_files(folder: Path, tuning: TuningResult, provenance: dict[str,
 
 
 def policy_verdict(
-    config: AuditConfig, metrics: pd.DataFrame, chosen: str | None, previous_metrics: Path | None = None
+    config: AuditConfig, metrics: pd.DataFrame, result: AuditResult, previous_metrics: Path | None = None
 ) -> GateVerdict | None:
-    """The verdict of the config's policy on ``metrics`` with the audit's ``chosen`` defense (and against a
-    previous run's metrics.parquet when given); None without a policy."""
+    """The verdict of the config's policy on ``metrics`` with ``result``'s chosen defense and sanity
+    warnings (and against a previous run's metrics.parquet when given); None without a policy."""
     if config.policy is None:
         return None
-    if previous_metrics is None:
-        return check_gate(config.policy, metrics, chosen=chosen)
-    digests = (config.digest, previous_digest(previous_metrics))
-    return check_gate(config.policy, metrics, read_metrics(previous_metrics), chosen=chosen, digests=digests)
+    previous = None if previous_metrics is None else read_metrics(previous_metrics)
+    digests = (config.digest, None if previous_metrics is None else previous_digest(previous_metrics))
+    sanity = result.provenance["warnings"]
+    return check_gate(config.policy, metrics, previous, chosen=result.chosen, digests=digests, sanity=sanity)
 
 
 def write_run_folder(
@@ -50,7 +50,7 @@ def write_run_folder(
     policy in the config, its verdict goes on the report's summary page and into the manifest."""
     salt = record_salt(config, result.provenance["fingerprints"])
     metrics = result.metrics_table()
-    verdict = policy_verdict(config, metrics, result.chosen, previous_metrics)
+    verdict = policy_verdict(config, metrics, result, previous_metrics)
     with staged_run_folder(config.output_dir, config.run_name) as folder:
         write_parquet(metrics, folder / "metrics.parquet", "metrics")
         write_parquet(result.scores_table(salt), folder / "scores.parquet", "scores")

@@ -123,6 +123,7 @@ class GateVerdict:
     rules: list[RuleResult]
     comparison: Comparison | None = None
     recommendation: str = ""
+    sanity: list[str] = field(default_factory=list)  # the audit's sanity warnings (audit/sanity.py)
 
     @property
     def passed(self) -> bool:
@@ -154,8 +155,8 @@ class GateVerdict:
 
     @property
     def warnings(self) -> list[str]:
-        """Sentences for unresolved rules that pass with a warning, and the comparison's warnings."""
-        lines = [r.reason for r in self.rules if r.outcome == "unresolved"]
+        """The audit's sanity warnings, a sentence per unresolved rule, and the comparison's warnings."""
+        lines = [*self.sanity, *(r.reason for r in self.rules if r.outcome == "unresolved")]
         return lines + ([] if self.comparison is None else self.comparison.warnings)
 
     def summary(self) -> dict[str, Any]:
@@ -384,10 +385,11 @@ def check_gate(
     *,
     chosen: str | None = None,
     digests: tuple[str | None, str | None] = (None, None),
+    sanity: list[str] | None = None,
 ) -> GateVerdict:
     """Check every limit of ``policy`` against ``metrics`` on the conditions it aims at (``chosen`` names
     the audit's chosen defense); compare with ``previous`` when given (``digests``: see
-    :func:`compare_runs`)."""
+    :func:`compare_runs`); ``sanity``: the audit's sanity warnings, which the verdict repeats."""
     conditions = target_conditions(policy, metrics, chosen)
     size, rules = _check_rules(policy, metrics, conditions)
     comparison = None if previous is None else compare_runs(policy, metrics, previous, chosen, digests)
@@ -400,4 +402,4 @@ def check_gate(
         outcome: Outcome = "pass" if passed else "fail"
         rules.append(RuleResult("max_regression", policy.max_regression, outcome, passed, rise, 1, reason))
     advice = recommendation(policy, metrics, chosen) if policy.condition != "undefended" else ""
-    return GateVerdict(conditions, policy.alpha, size, rules, comparison, advice)
+    return GateVerdict(conditions, policy.alpha, size, rules, comparison, advice, list(sanity or []))
