@@ -37,11 +37,21 @@ def _z(level: float) -> float:
 def _weighted_auc(order_groups: np.ndarray, sorted_member: np.ndarray, weights: np.ndarray) -> np.ndarray:
     """AUC for each row of ``weights`` (b, n): points sorted by score, ``order_groups`` the start index of
     each run of tied scores; ties count one half."""
-    member_w = np.add.reduceat(weights * sorted_member, order_groups, axis=1)
-    non_member_w = np.add.reduceat(weights * ~sorted_member, order_groups, axis=1)
+    member_w, non_member_w = weights * sorted_member, weights * ~sorted_member
+    if len(order_groups) < weights.shape[1]:  # tied scores: one entry per run of ties
+        member_w = np.add.reduceat(member_w, order_groups, axis=1)
+        non_member_w = np.add.reduceat(non_member_w, order_groups, axis=1)
     below = np.cumsum(non_member_w, axis=1) - non_member_w
     wins = (member_w * (below + 0.5 * non_member_w)).sum(axis=1)
     return wins / (member_w.sum(axis=1) * non_member_w.sum(axis=1))
+
+
+def _resample_counts(n: int, replicates: int, rng: np.random.Generator) -> np.ndarray:
+    """How often each of ``n`` points is drawn in each of ``replicates`` bootstrap samples of size ``n``
+    (multinomial counts with equal probabilities, counted from uniform draws: far faster than
+    ``rng.multinomial`` over many categories)."""
+    draws = rng.integers(0, n, size=(replicates, n)) + n * np.arange(replicates)[:, None]
+    return np.bincount(draws.ravel(), minlength=replicates * n).reshape(replicates, n)
 
 
 def roc_auc(
@@ -73,8 +83,7 @@ def roc_auc(
         b = min(100, n_bootstrap - start)
         weights = np.zeros((b, len(order)))
         for positions in (members, non_members):
-            counts = rng.multinomial(len(positions), np.full(len(positions), 1 / len(positions)), size=b)
-            weights[:, positions] = counts
+            weights[:, positions] = _resample_counts(len(positions), b, rng)
         replicates.append(_weighted_auc(groups, sorted_member, weights))
     low, high = np.quantile(np.concatenate(replicates), [(1 - level) / 2, (1 + level) / 2])
     return Estimate(value, float(low), float(high))
