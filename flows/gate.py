@@ -3,6 +3,7 @@
 No flow-level retries: a returned Failed state would make Prefect run the whole audit again.
 """
 
+import json
 from pathlib import Path
 
 from prefect import flow
@@ -10,7 +11,7 @@ from prefect.artifacts import create_markdown_artifact
 from prefect.states import Completed, Failed, State
 
 from audit_core.config import AuditConfig
-from audit_core.gate.check import GatePolicy, GateVerdict, check_policy
+from audit_core.gate.check import GatePolicy, GateVerdict, check_policy, previous_digest
 from audit_core.gate.reports import markdown_summary
 from flows.audit import audit
 from tasks.artifacts import artifact_key
@@ -25,13 +26,17 @@ def gate(
     junit_path: Path | None = None,
     summary_path: Path | None = None,
 ) -> State[GateVerdict]:
-    """Audit the model, check the policy (and regressions against a previous metrics.parquet), publish
-    the verdict; Completed when every rule holds, Failed (with the verdict as data) when one is broken. The
-    audit's report states the same verdict: the policy replaces the config's own."""
+    """Audit the model, check the policy on the conditions it names (and compare with a previous
+    metrics.parquet), publish the verdict; Completed when every rule holds, Failed (with the verdict as
+    data) when one is broken. The audit's report states the same verdict: the policy replaces the config's
+    own."""
     check_policy(policy, config)
     previous = read_metrics(previous_metrics) if previous_metrics is not None else None
     run_dir = audit(config.model_copy(update={"policy": policy}), previous_metrics)
-    verdict = check_gate(policy, read_metrics(run_dir / "metrics.parquet"), previous)
+    manifest = json.loads((run_dir / "manifest.json").read_text(encoding="utf-8"))
+    digests = (config.digest, None if previous_metrics is None else previous_digest(previous_metrics))
+    metrics = read_metrics(run_dir / "metrics.parquet")
+    verdict = check_gate(policy, metrics, previous, manifest["chosen"], digests, manifest["warnings"])
     write_gate_reports(verdict, config.run_name, junit_path, summary_path)
     create_markdown_artifact(
         key=artifact_key("gate", config.run_name),
@@ -39,6 +44,10 @@ def gate(
         description="CI gate verdict",
     )
     print(verdict.headline)
+    for warning in verdict.warnings:
+        print(f"Warning: {warning}")
+    if verdict.recommendation:
+        print(verdict.recommendation)
     if verdict.passed:
         return Completed(message=verdict.headline, data=verdict)
     return Failed(message=verdict.headline, data=verdict)

@@ -9,8 +9,9 @@ from prefect.cache_policies import NO_CACHE
 from audit_core.core.files import write_text_atomic
 from audit_core.gate import check as gate
 from audit_core.gate.reports import junit_xml, markdown_summary
+from tasks.retries import FILE_RETRIES
 
-_IO = {"retries": 2, "retry_delay_seconds": [1, 5], "cache_policy": NO_CACHE}
+_IO = {**FILE_RETRIES, "retry_delay_seconds": [1, 5], "cache_policy": NO_CACHE}
 
 
 @task(name="read-metrics", **_IO)
@@ -21,10 +22,16 @@ def read_metrics(path: Path) -> pd.DataFrame:
 
 @task(name="check-gate", cache_policy=NO_CACHE)
 def check_gate(
-    policy: gate.GatePolicy, metrics: pd.DataFrame, previous: pd.DataFrame | None
+    policy: gate.GatePolicy,
+    metrics: pd.DataFrame,
+    previous: pd.DataFrame | None,
+    chosen: str | None,
+    digests: tuple[str | None, str | None],
+    sanity: list[str],
 ) -> gate.GateVerdict:
-    """Check every limit of the policy, and compare with the previous run's metrics if given."""
-    return gate.check_gate(policy, metrics, previous)
+    """Check every limit of the policy on the conditions it names, and compare with the previous run's
+    metrics if given."""
+    return gate.check_gate(policy, metrics, previous, chosen=chosen, digests=digests, sanity=sanity)
 
 
 @task(name="write-gate-reports", **_IO)

@@ -10,12 +10,13 @@ from prefect.cache_policies import NO_CACHE
 from audit_core.audit.run import Steps
 from audit_core.training.references import StateArrays, TrainingGroup, train_group
 from audit_core.training.torch_trainer import one_thread as single_thread
+from tasks.retries import FILE_RETRIES
 
 # In-memory arrays and models pass between these tasks, so Prefect does not cache them; work is reused across
 # runs by the content-hashed model cache (audit_core/training/cache.py) instead.
 _IN_MEMORY = {"cache_policy": NO_CACHE}
-_READS = {"retries": 2, "retry_delay_seconds": [2, 10]}
-_WRITES = {"retries": 2, "retry_delay_seconds": [1, 5]}
+_READS = {**FILE_RETRIES, "retry_delay_seconds": [2, 10]}
+_WRITES = {**FILE_RETRIES, "retry_delay_seconds": [1, 5]}
 
 #: Steps field -> its task's name and options (retries only on steps that read or write files)
 TASKS: dict[str, dict[str, Any]] = {

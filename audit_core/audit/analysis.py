@@ -21,16 +21,17 @@ import pandas as pd
 
 from audit_core.core.errors import AuditInputError
 from audit_core.core.seeding import derive_rng
+from audit_core.stats.family import advantage_bounds
 from audit_core.stats.metrics import (
     Estimate,
     TprAtFpr,
     balanced_accuracy,
+    crossfit_tpr_at_fpr,
     epsilon_lower_bound,
     max_advantage,
     precision,
     proportion,
     roc_auc,
-    tpr_at_fpr,
 )
 from audit_core.stats.names import FPR_TARGETS, Metric
 
@@ -92,6 +93,8 @@ class AttackOutcome:
     queries: int
     scores: np.ndarray  # audit points: members first, then non-members
     threshold: float | None
+    members: int
+    non_members: int
     auc: Estimate
     balanced_accuracy: Estimate | None
     advantage: float
@@ -99,6 +102,12 @@ class AttackOutcome:
     precision: Estimate | None
     epsilon_lower_bound: float | None
     per_class_auc: dict[int, float]
+
+    @property
+    def advantage_interval(self) -> Estimate:
+        """The advantage with its 95% DKW interval on the true largest advantage."""
+        bounds = advantage_bounds(self.advantage, self.members, self.non_members, error=0.025)
+        return Estimate(self.advantage, bounds.low, bounds.high)
 
     @property
     def best_accuracy(self) -> float:
@@ -121,12 +130,14 @@ class AveragingPoint:
 
 @dataclass(frozen=True)
 class ConditionEvaluation:
-    """A condition's test accuracy, its attack outcomes, the averaging curve and the skipped attacks."""
+    """A condition's test accuracy (and whether each test point was answered right), its attack outcomes,
+    the averaging curve and the skipped attacks."""
 
     condition: str
     defense: str
     params: dict[str, float]
     test_accuracy: Estimate
+    test_correct: np.ndarray
     outcomes: list[AttackOutcome] = field(default_factory=list)
     averaging: list[AveragingPoint] = field(default_factory=list)
     skipped: dict[str, str] = field(default_factory=dict)
@@ -150,9 +161,11 @@ def analyse_attack(
     bootstrap: bool = True,
 ) -> AttackOutcome:
     """Every metric of one attack's scores; ``bootstrap=False`` gives the AUC as a point estimate (NaN
-    interval), what a tuning loop needs. The bootstrap draws derive from ``seed`` and the attack's name."""
+    interval), what a tuning loop needs. The bootstrap draws and the TPR's cross-fitting halves derive from
+    ``seed`` and the attack's name."""
     values, is_member = scores.scores, np.asarray(is_member, dtype=bool)
     rng = derive_rng(seed, "bootstrap", scores.attack)
+    halves = derive_rng(seed, "tpr-halves", scores.attack)
     per_class = {}
     for c in [] if labels is None else np.unique(labels):
         in_class = labels == c
@@ -166,10 +179,12 @@ def analyse_attack(
         queries=scores.queries,
         scores=values,
         threshold=scores.threshold,
+        members=int(is_member.sum()),
+        non_members=int((~is_member).sum()),
         auc=roc_auc(values, is_member, n_bootstrap=N_BOOTSTRAP if bootstrap else 0, rng=rng),
         balanced_accuracy=balanced_accuracy(decisions, is_member) if decided else None,
         advantage=max_advantage(values, is_member),
-        tpr_at_fpr=tuple(tpr_at_fpr(values, is_member, f) for f in FPR_TARGETS),
+        tpr_at_fpr=tuple(crossfit_tpr_at_fpr(values, is_member, f, rng=halves) for f in FPR_TARGETS),
         precision=precision(decisions, is_member) if decided else None,
         epsilon_lower_bound=epsilon_lower_bound(decisions, is_member) if decided else None,
         per_class_auc=per_class,
@@ -187,6 +202,7 @@ def analyse_condition(
         defense=condition.defense,
         params=condition.params,
         test_accuracy=proportion(condition.test_correct),
+        test_correct=np.asarray(condition.test_correct, dtype=bool),
         outcomes=[
             analyse_attack(s, is_member, labels, seed=seed, bootstrap=bootstrap) for s in condition.scores
         ],
@@ -222,14 +238,18 @@ def outcome_rows(outcome: AttackOutcome) -> list[MetricRow]:
     add(Metric.AUC, o.auc, note=f"{o.queries} queries per point")
     add(Metric.BALANCED_ACCURACY, o.balanced_accuracy)
     add(Metric.BEST_ACCURACY, o.best_accuracy, note="upper bound")
-    add(Metric.ADVANTAGE, o.advantage, note="upper bound")
+    add(Metric.ADVANTAGE, o.advantage_interval, note="largest over thresholds; DKW interval")
     add(Metric.PRECISION, o.precision)
     add(Metric.EPSILON_LOWER_BOUND, o.epsilon_lower_bound, note="CP 95%, delta=0")
     add(Metric.THRESHOLD, o.threshold)
     for t in o.tpr_at_fpr:
-        flag = None if t.resolved else f"unresolved: fewer than {1 / t.target_fpr:g} non-members"
+        flag = "threshold from the other half's non-members"
+        if not t.resolved:
+            flag = f"unresolved: fewer than {1 / t.target_fpr:g} non-members in each cross-fitting half"
         add(Metric.tpr_at_fpr(t.target_fpr), t.tpr, note=flag)
         add(Metric.achieved_fpr_at(t.target_fpr), t.achieved_fpr)
+    add(Metric.MEMBERS, o.members)
+    add(Metric.NON_MEMBERS, o.non_members)
     for c, auc in o.per_class_auc.items():
         add(Metric.AUC, auc, slice_=f"class={c}")
     return rows

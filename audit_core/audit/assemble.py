@@ -7,6 +7,7 @@ import numpy as np
 from scipy import stats
 
 from audit_core.audit.analysis import ConditionEvaluation, worst_case
+from audit_core.audit.sanity import sanity_warnings
 from audit_core.audit.signals import (
     Signals,
 )
@@ -67,10 +68,11 @@ def assemble_result(
     tuning: TuningResult | None = None,
 ) -> AuditResult:
     """Bundle the evaluations with the ids of the audited points (all of them, or the evaluation split when
-    the run tunes), the run's provenance, the chosen defense and the explorer data; ``model_cache`` says per
-    role how many shadow/reference models were trained and how many reused."""
+    the run tunes), the run's provenance (with the sanity warnings), the chosen defense and the explorer data;
+    ``model_cache`` says per role how many shadow/reference models were trained and how many reused."""
     provenance = run_provenance(config, data, fingerprints, model_cache, started_at)
     provenance["audited_points"] = {"members": len(signals.members), "non_members": len(signals.non_members)}
+    provenance["warnings"] = sanity_warnings(data, evaluations[0], len(signals.non_members))
     dynanoise = chosen_dynanoise(config, tuning)
     chosen = dynanoise.label if dynanoise is not None else None
     if chosen is None and len(evaluations) > 1:
@@ -88,4 +90,5 @@ def assemble_result(
         provenance=provenance,
         chosen=chosen,
         explorer=explorer_data(config, signals, evaluations, records, dynanoise, budget),
+        seed=config.seed,
     )

@@ -8,7 +8,7 @@ import pandas as pd
 from audit_core.config import AuditConfig
 from audit_core.defenses import Defense
 from audit_core.defenses.serving import PARAMS_FILE, save_params
-from audit_core.gate.check import GateVerdict, check_gate, read_metrics
+from audit_core.gate.check import GateVerdict, check_gate, previous_digest, read_metrics
 from audit_core.report.context import build_context
 from audit_core.report.plots import pareto_front
 from audit_core.report.render import write_report
@@ -26,14 +26,16 @@ def write_tuning_files(folder: Path, tuning: TuningResult, provenance: dict[str,
 
 
 def policy_verdict(
-    config: AuditConfig, metrics: pd.DataFrame, previous_metrics: Path | None = None
+    config: AuditConfig, metrics: pd.DataFrame, result: AuditResult, previous_metrics: Path | None = None
 ) -> GateVerdict | None:
-    """The verdict of the config's policy on ``metrics`` (and against a previous run's metrics.parquet when
-    given); None without a policy."""
+    """The verdict of the config's policy on ``metrics`` with ``result``'s chosen defense and sanity
+    warnings (and against a previous run's metrics.parquet when given); None without a policy."""
     if config.policy is None:
         return None
     previous = None if previous_metrics is None else read_metrics(previous_metrics)
-    return check_gate(config.policy, metrics, previous)
+    digests = (config.digest, None if previous_metrics is None else previous_digest(previous_metrics))
+    sanity = result.provenance["warnings"]
+    return check_gate(config.policy, metrics, previous, chosen=result.chosen, digests=digests, sanity=sanity)
 
 
 def write_run_folder(
@@ -46,7 +48,7 @@ def write_run_folder(
     """Write every artifact of the run to ``output_dir/run_name`` atomically and return that folder; with a
     policy in the config, its verdict goes on the report's summary page and into the manifest."""
     metrics = result.metrics_table()
-    verdict = policy_verdict(config, metrics, previous_metrics)
+    verdict = policy_verdict(config, metrics, result, previous_metrics)
     with staged_run_folder(config.output_dir, config.run_name) as folder:
         write_parquet(metrics, folder / "metrics.parquet", "metrics")
         write_parquet(result.scores_table(), folder / "scores.parquet", "scores")
@@ -56,7 +58,8 @@ def write_run_folder(
             write_tuning_files(folder, tuning, result.provenance)
         write_report(build_context(result, defenses, tuning, verdict), folder)
         verdict_record = {} if verdict is None else {"verdict": verdict.summary()}
-        write_manifest(folder, {**result.provenance, **verdict_record})
+        audit = {"chosen": result.chosen, "config_digest": config.digest}
+        write_manifest(folder, {**result.provenance, **audit, **verdict_record})
     return config.output_dir / config.run_name
 
 

@@ -47,13 +47,18 @@ DEFAULT_ATTACKS = [
     "label_only",
 ]
 _NOT_IN_DIGEST = {"run_name", "cache_dir", "output_dir", "id_salt", "schedule", "policy", "runner"}
-_RUN_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
+RUN_NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$"
+_RUN_NAME = re.compile(RUN_NAME_PATTERN)
 
 
 class AuditConfig(StrictModel):
     """One audit: what to attack, with which defenses and attacks, and where to write the results."""
 
-    run_name: str = Field("demo", description="Names the output folder out/<run_name>/.")
+    run_name: str = Field(
+        "demo",
+        description="Names the output folder out/<run_name>/: 1-100 letters, digits, '.', '_' or '-'.",
+        json_schema_extra={"pattern": RUN_NAME_PATTERN},  # the form and the server refuse others at once
+    )
     seed: int = Field(0, ge=0, description="Master seed; every random draw derives from it.")
     data: DataConfig = Field(
         default_factory=DemoDataConfig,
@@ -96,7 +101,9 @@ class AuditConfig(StrictModel):
         8,
         ge=0,
         le=1024,
-        description="Reference models for LiRA and RMIA: complementary pairs over the audit points (even).",
+        description="Reference models for LiRA and RMIA: complementary pairs over the audit points (0 or "
+        "an even number of at least 4).",
+        json_schema_extra={"multipleOf": 2, "not": {"const": 2}},  # the form and the server refuse others
     )
     trainer: Literal["batched", "processes", "loop"] = Field(
         "batched",
@@ -142,11 +149,23 @@ class AuditConfig(StrictModel):
         return self.target.kind
 
     @property
-    def run_label(self) -> str:
-        """``<run_name>-<model>-<digest>`` names Prefect runs; the digest covers every setting that shapes the
-        numbers (not the run name, folders, salt or schedule)."""
+    def digest(self) -> str:
+        """8 hex digits of the SHA-256 of every setting that shapes the numbers (not the run name, folders,
+        salt, schedule, policy or runner): two runs with the same digest audited alike."""
         settings = self.model_dump_json(exclude=_NOT_IN_DIGEST)
-        return f"{self.run_name}-{self.model_label}-{hashlib.sha256(settings.encode()).hexdigest()[:8]}"
+        return hashlib.sha256(settings.encode()).hexdigest()[:8]
+
+    @property
+    def run_label(self) -> str:
+        """``<run_name>-<model>-<digest>`` names Prefect runs."""
+        return f"{self.run_name}-{self.model_label}-{self.digest}"
+
+    @property
+    def defended_conditions(self) -> list[tuple[str, str]]:
+        """``(defense name, condition label)`` of every defended condition the audit will have (the tuned
+        DynaNoise's label is only known after tuning, so it enters by its name)."""
+        conditions = [(d.name, d.defense(self.seed).label) for d in self.defenses]
+        return conditions + ([("dynanoise", "dynanoise")] if self.tune is not None else [])
 
     @field_validator("run_name")
     @classmethod
@@ -237,7 +256,7 @@ class AuditConfig(StrictModel):
     @model_validator(mode="after")
     def _policy_fits_the_audit(self) -> "AuditConfig":
         if self.policy is not None:
-            problem = policy_mismatch(self.policy, self.knowledge, self.attacks, bool(self.defenses))
+            problem = policy_mismatch(self.policy, self.knowledge, self.attacks, self.defended_conditions)
             if problem is not None:
                 raise ValueError(problem.rstrip("."))
         return self

@@ -19,6 +19,8 @@ ATTACK_LIMITS = {
     "max_tpr_at_1pct_fpr": Metric.TPR_AT_FPR_0_01,
 }
 LIMITS = (*ATTACK_LIMITS, "max_accuracy_drop")
+#: The conditions a policy can aim at besides a defense named by its name or label.
+CONDITION_CHOICES = ("chosen", "undefended", "any_defended")
 
 
 class GatePolicy(BaseModel):
@@ -26,10 +28,12 @@ class GatePolicy(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    condition: Literal["defended", "undefended"] = Field(
-        "defended",
-        description="Outputs the attack limits apply to: every defended condition (the worst counts) or "
-        "the undefended model.",
+    condition: str = Field(
+        "chosen",
+        min_length=1,
+        description="Outputs the limits apply to: chosen (the tuned or deployed defense: the tuned "
+        "DynaNoise, else the first configured DynaNoise, else the first defense), undefended, any_defended "
+        "(the worst over every defense), or one defense by its name (e.g. temperature) or condition label.",
     )
     knowledge: Literal[("strongest", *(k.value for k in Knowledge))] = Field(  # type: ignore[valid-type]
         "strongest",
@@ -42,10 +46,17 @@ class GatePolicy(BaseModel):
         description="Attacks the limits apply to (the worst counts); default: every attack the audit ran.",
         json_schema_extra={"items": {"type": "string", "enum": sorted(ATTACKS)}},
     )
-    decide_on: Literal["upper_bound", "point"] = Field(
-        "upper_bound",
-        description="Compare each limit with the upper bound of the 95% interval (conservative) or with the "
-        "point estimate.",
+    alpha: float = Field(
+        0.05,
+        gt=0,
+        lt=0.5,
+        description="Largest chance that the gate fails an audit whose values are all within the limits "
+        "(family-wise, over every rule, attack, knowledge and condition it compares).",
+    )
+    unresolved: Literal["fail", "pass", "warn"] = Field(
+        "warn",
+        description="What a rule the audit is too small to decide does to the verdict: fail it, pass it, or "
+        "pass it with a warning.",
     )
     max_auc: float | None = Field(None, ge=0, le=1, description="Largest attack AUC allowed.")
     max_advantage: float | None = Field(
@@ -60,8 +71,8 @@ class GatePolicy(BaseModel):
     max_regression: float | None = Field(
         None,
         ge=0,
-        description="With a previous run: fail when a limited metric rose by more than this since then; "
-        "unset reports regressions without failing on them.",
+        description="With a previous run: fail when a limited value present in both runs rose by more than "
+        "this; unset reports regressions without failing on them.",
     )
 
     @field_validator("attacks")
@@ -76,6 +87,11 @@ class GatePolicy(BaseModel):
     def _sets_a_limit(self) -> "GatePolicy":
         if all(getattr(self, name) is None for name in LIMITS):
             raise ValueError(f"sets no limit; expected at least one of {', '.join(LIMITS)}")
+        if self.condition == "undefended" and self.max_accuracy_drop is not None:
+            raise ValueError(
+                "max_accuracy_drop limits a defense's cost, but condition 'undefended' has none; aim the "
+                "policy at chosen, any_defended or a defense"
+            )
         return self
 
     @property
@@ -85,10 +101,11 @@ class GatePolicy(BaseModel):
 
 
 def policy_mismatch(
-    policy: GatePolicy, knowledge: list[str], attacks: list[str], defended: bool
+    policy: GatePolicy, knowledge: list[str], attacks: list[str], conditions: list[tuple[str, str]]
 ) -> str | None:
     """The sentence saying which numbers ``policy`` asks for that an audit running ``knowledge`` and
-    ``attacks`` (with defenses when ``defended``) will not produce; None when it asks for none."""
+    ``attacks`` on the defended ``conditions`` (``(defense name, condition label)`` pairs, the tuned
+    DynaNoise included) will not produce; None when it asks for none."""
     if policy.knowledge != "strongest" and policy.knowledge not in knowledge:
         return (
             f"Policy knowledge '{policy.knowledge}' is not run by the config (knowledge: "
@@ -97,7 +114,15 @@ def policy_mismatch(
     missing = [a for a in policy.attacks or [] if a not in attacks]
     if missing:
         return f"Policy attack '{missing[0]}' is not run by the config; add it to the attacks."
-    needs_defense = policy.condition == "defended" or policy.max_accuracy_drop is not None
-    if needs_defense and not defended:
-        return "The policy checks a defended condition, but the config lists no defenses."
+    if policy.condition != "undefended" and not conditions:
+        return (
+            f"The policy checks condition '{policy.condition}', but the config lists no defenses and tunes "
+            "none."
+        )
+    named = {name for pair in conditions for name in pair}
+    if policy.condition not in (*CONDITION_CHOICES, *named):
+        return (
+            f"Policy condition '{policy.condition}' is no defense of the config; expected one of "
+            f"{', '.join(CONDITION_CHOICES)} or a configured defense's name or label."
+        )
     return None

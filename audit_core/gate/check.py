@@ -1,30 +1,36 @@
-"""The CI gate: limits on an audit's metrics, checked against the intervals by default (no Prefect here).
+"""The CI gate: an audit's metrics against a policy's limits, with a stated family-wise false-alarm rate.
 
-A :class:`GatePolicy` states limits on the worst case over attacks (AUC, advantage, TPR at 1% FPR), on the
-defended or undefended condition, under one attacker knowledge or the strongest, and on the test-accuracy
-drop a defense costs. :func:`check_gate` turns a metrics table into a :class:`GateVerdict`, one
-:class:`RuleResult` per limit, and compares with a previous run's table when given.
+Every value a policy compares (each rule x attack x attacker knowledge x condition, and each defended
+condition's accuracy drop) gets simultaneous one-sided bounds at ``alpha / m`` for a family of ``m`` values
+(:mod:`audit_core.stats.family`). A rule FAILS when some value's lower bound exceeds its limit (so an audit
+whose values are all within the limits fails with probability at most ``alpha``), PASSES when every upper
+bound is within the limit, and is UNRESOLVED otherwise; the policy's ``unresolved`` says what that does to
+the verdict. :func:`check_gate` also compares with a previous run's table, value by value
+(docs/statistics.md).
 
 Example:
     >>> policy = GatePolicy(max_auc=0.6)
-    >>> verdict = check_gate(policy, read_metrics("out/demo/metrics.parquet"))  # doctest: +SKIP
+    >>> verdict = check_gate(policy, read_metrics("out/demo/metrics.parquet"), chosen="...")  # doctest: +SKIP
     >>> verdict.passed  # doctest: +SKIP
 """
 
-import math
+import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import pandas as pd
 
-from audit_core.audit.analysis import METRIC_COLUMNS, worst_case_row
+from audit_core.audit.analysis import METRIC_COLUMNS
 from audit_core.config import AuditConfig, load_model
 from audit_core.config.policy import ATTACK_LIMITS, GatePolicy, policy_mismatch
 from audit_core.core.errors import AuditInputError, ConfigError
+from audit_core.stats import family
 from audit_core.stats.names import Metric
 
-_BASIS = {"upper_bound": "upper bound of the 95% interval", "point": "point estimate"}
+Outcome = Literal["pass", "fail", "unresolved"]
+KEY = ["condition", "knowledge", "attack"]
+TPR_TARGET = 0.01  # the FPR of max_tpr_at_1pct_fpr
 
 
 def load_policy(path: str | Path) -> GatePolicy:
@@ -34,7 +40,7 @@ def load_policy(path: str | Path) -> GatePolicy:
 
 def check_policy(policy: GatePolicy, config: AuditConfig) -> None:
     """Fail before any audit work when ``policy`` asks for numbers ``config``'s audit will not produce."""
-    problem = policy_mismatch(policy, config.knowledge, config.attacks, bool(config.defenses))
+    problem = policy_mismatch(policy, config.knowledge, config.attacks, config.defended_conditions)
     if problem is not None:
         raise ConfigError(problem)
 
@@ -58,29 +64,36 @@ def read_metrics(path: str | Path) -> pd.DataFrame:
 
 @dataclass(frozen=True)
 class Measurement:
-    """The number a limit is compared with, its point estimate, what it is and where it was found."""
+    """One value the gate compared with a limit: its point estimate, its simultaneous bounds, where it was
+    found, and the upper bound a model that leaks nothing would reach with these audit sizes."""
 
-    decided: float
     point: float
-    basis: str
+    low: float
+    high: float
     where: str
+    null_high: float
 
 
 @dataclass(frozen=True)
 class RuleResult:
-    """One limit of the policy, checked: what was measured, and whether it holds."""
+    """One limit, checked over every value it applies to. ``measurement`` is the deciding value: the one
+    with the highest lower bound when the rule fails, else the one with the highest upper bound."""
 
     rule: str
     limit: float
-    measurement: Measurement
+    outcome: Outcome
     passed: bool
+    measurement: Measurement
+    values: int
+    reason: str
 
 
 @dataclass(frozen=True)
 class Regression:
-    """A limited metric in this run against the previous run (same policy, same basis)."""
+    """A limited value present in this run and the previous one (same condition, knowledge and attack)."""
 
     rule: str
+    where: str
     previous: float
     current: float
 
@@ -91,114 +104,302 @@ class Regression:
 
 
 @dataclass(frozen=True)
-class GateVerdict:
-    """The gate's decision: every rule, and the comparison with a previous run if one was given."""
+class Comparison:
+    """This run against a previous one: matched values, what is new or gone, and warnings."""
 
-    decide_on: str
-    rules: list[RuleResult]
     regressions: list[Regression] = field(default_factory=list)
-    compared: bool = False  # a previous run was given
+    new: list[str] = field(default_factory=list)
+    gone: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class GateVerdict:
+    """The gate's decision: the conditions it looked at, every rule, the comparison with a previous run."""
+
+    conditions: list[str]
+    alpha: float
+    family_size: int
+    rules: list[RuleResult]
+    comparison: Comparison | None = None
+    recommendation: str = ""
+    sanity: list[str] = field(default_factory=list)  # the audit's sanity warnings (audit/sanity.py)
 
     @property
     def passed(self) -> bool:
-        """True when every rule holds."""
+        """True when every rule passes (an unresolved rule counts as the policy says)."""
         return all(r.passed for r in self.rules)
 
     @property
-    def headline(self) -> str:
-        """One line: PASSED or FAILED, the broken rules, and what the decisions were based on."""
-        broken = [r for r in self.rules if not r.passed]
-        basis = f"decided on the {_BASIS[self.decide_on]}"
-        if not broken:
-            return f"PASSED: all {len(self.rules)} rules hold ({basis})."
-        details = "; ".join(
-            f"{r.rule} {r.measurement.decided:.4f} > {r.limit:g} ({r.measurement.where})" for r in broken
+    def basis(self) -> str:
+        """What the decisions rest on, in one clause."""
+        return (
+            f"family-wise false-alarm rate at most {self.alpha:g} over {self.family_size} values "
+            "(Bonferroni bounds)"
         )
-        return f"FAILED: {len(broken)} of {len(self.rules)} rules broken ({basis}): {details}."
+
+    @property
+    def headline(self) -> str:
+        """One line: PASSED or FAILED, the failed and unresolved rules, and the decisions' basis."""
+        target = ", ".join(self.conditions)
+        failed = [r for r in self.rules if not r.passed]
+        unresolved = [r for r in self.rules if r.passed and r.outcome == "unresolved"]
+        if failed:
+            details = "; ".join(r.reason for r in failed)
+            text = f"FAILED on {target}: {len(failed)} of {len(self.rules)} rules: {details}"
+        else:
+            text = f"PASSED on {target}: all {len(self.rules)} rules hold"
+        if unresolved:
+            text += f" (unresolved: {', '.join(r.rule for r in unresolved)})"
+        return f"{text} ({self.basis})."
+
+    @property
+    def warnings(self) -> list[str]:
+        """The audit's sanity warnings, a sentence per unresolved rule, and the comparison's warnings."""
+        lines = [*self.sanity, *(r.reason for r in self.rules if r.outcome == "unresolved")]
+        return lines + ([] if self.comparison is None else self.comparison.warnings)
 
     def summary(self) -> dict[str, Any]:
-        """The verdict as plain data (for manifest.json): passed, headline, every rule and regression."""
-        return {"passed": self.passed, "headline": self.headline, **asdict(self)}
+        """The verdict as plain data (for manifest.json): passed, headline, warnings, every rule."""
+        return {"passed": self.passed, "headline": self.headline, "warnings": self.warnings, **asdict(self)}
 
 
-def _attack_rows(metrics: pd.DataFrame, policy: GatePolicy, metric: Metric) -> pd.DataFrame:
-    rows = metrics[(metrics.metric == metric) & (metrics.slice == "all")]
-    undefended = rows.condition == "undefended"
-    rows = rows[undefended] if policy.condition == "undefended" else rows[~undefended]
+def _select(policy: GatePolicy, metrics: pd.DataFrame, chosen: str | None) -> list[str]:
+    labels = metrics[["condition", "defense"]].drop_duplicates("condition")
+    defended = labels[labels.condition != "undefended"]
+    if policy.condition == "undefended":
+        return [c for c in labels.condition if c == "undefended"]
+    if policy.condition == "any_defended":
+        return list(defended.condition)
+    if policy.condition == "chosen":
+        return [c for c in defended.condition if c == chosen]
+    named = (defended.condition == policy.condition) | (defended.defense == policy.condition)
+    return list(defended.condition[named])
+
+
+def target_conditions(policy: GatePolicy, metrics: pd.DataFrame, chosen: str | None) -> list[str]:
+    """The conditions of ``metrics`` the policy's ``condition`` names (see :class:`GatePolicy`)."""
+    if policy.condition == "chosen" and chosen is None:
+        raise AuditInputError(
+            "The policy checks the chosen defense, but the audit has none; aim it at a defense by name."
+        )
+    found = _select(policy, metrics, chosen)
+    if not found:
+        name = chosen if policy.condition == "chosen" else policy.condition
+        raise AuditInputError(
+            f"The metrics have no condition '{name}' for the policy; they have "
+            f"{', '.join(dict.fromkeys(metrics.condition))}."
+        )
+    return found
+
+
+def _attack_values(metrics: pd.DataFrame, policy: GatePolicy, conditions: list[str], metric: Metric):
+    keep = (metrics.slice == "all") & metrics.condition.isin(conditions)
     if policy.knowledge != "strongest":
-        rows = rows[rows.knowledge == policy.knowledge]
+        keep &= metrics.knowledge == policy.knowledge
     if policy.attacks is not None:
-        rows = rows[rows.attack.isin(policy.attacks)]
-    return rows
-
-
-def _decided(value: float, upper: float, decide_on: str) -> tuple[float, str]:
-    if decide_on == "point":
-        return value, _BASIS["point"]
-    if math.isnan(upper):
-        return value, "point estimate (the metric has no interval)"
-    return upper, _BASIS["upper_bound"]
-
-
-def _worst_attack(metrics: pd.DataFrame, policy: GatePolicy, metric: Metric) -> Measurement | None:
-    rows = _attack_rows(metrics, policy, metric).dropna(subset=["value"])
-    decided = [_decided(r.value, r.ci_high, policy.decide_on) for r in rows.itertuples()]
-    row = worst_case_row(
-        rows.assign(decided=[d for d, _ in decided], basis=[b for _, b in decided]), "decided"
+        keep &= metrics.attack.isin(policy.attacks)
+    rows = metrics[keep]
+    counts = rows[rows.metric.isin([Metric.MEMBERS, Metric.NON_MEMBERS])].pivot_table(
+        index=KEY, columns="metric", values="value"
     )
-    if row is None:
-        return None
-    where = f"attack {row.attack}, {row.knowledge} attacker, {row.condition}"
-    return Measurement(float(row.decided), float(row.value), row.basis, where)
+    values = rows[rows.metric == metric].dropna(subset=["value"])
+    if not values.empty and counts.empty:
+        raise AuditInputError(
+            "The metrics have no member counts (rows 'members', 'non_members'); they were written by an "
+            "older dynaudit: run the audit again."
+        )
+    return values.join(counts, on=KEY)
 
 
-def _worst_accuracy_drop(metrics: pd.DataFrame, policy: GatePolicy) -> Measurement | None:
-    accuracy = metrics[(metrics.metric == Metric.TEST_ACCURACY) & (metrics.slice == "all")]
-    baseline = accuracy[accuracy.condition == "undefended"]
-    defended = accuracy[accuracy.condition != "undefended"]
-    if baseline.empty or defended.empty:
-        return None
-    base = baseline.iloc[0]
-    drops = []
-    for row in defended.itertuples():
-        point = base.value - row.value
-        if policy.decide_on == "point":
-            drops.append((point, point, _BASIS["point"], row.condition))
-        else:
-            upper = base.ci_high - row.ci_low
-            basis = "undefended interval's upper bound minus defended interval's lower bound"
-            drops.append((upper, point, basis, row.condition))
-    decided, point, basis, condition = max(drops)
-    return Measurement(float(decided), float(point), basis, condition)
-
-
-def measure(metrics: pd.DataFrame, policy: GatePolicy, rule: str) -> Measurement | None:
-    """The worst case of ``rule``'s metric under the policy's filters; ``None`` if the table has none."""
+def _measure(rule: str, row: Any, error: float) -> Measurement:
+    """Bounds of one value at ``error``, and a null model's upper bound at the same error."""
     if rule == "max_accuracy_drop":
-        return _worst_accuracy_drop(metrics, policy)
-    return _worst_attack(metrics, policy, ATTACK_LIMITS[rule])
+        bounds = family.normal_bounds(row.value, row.ci_low, row.ci_high, error)
+        return Measurement(row.value, bounds.low, bounds.high, row.condition, null_high=0.0)
+    m, n = int(getattr(row, Metric.MEMBERS)), int(getattr(row, Metric.NON_MEMBERS))
+    where = f"attack {row.attack}, {row.knowledge} attacker, {row.condition}"
+    if rule == "max_auc":
+        bounds = family.normal_bounds(row.value, row.ci_low, row.ci_high, error)
+        null_high = family.null_auc_high(m, n, error)
+    elif rule == "max_advantage":
+        bounds = family.advantage_bounds(row.value, m, n, error)
+        null_high = family.null_advantage_high(m, n, error)
+    else:
+        bounds = family.proportion_bounds(round(row.value * m), m, error)
+        resolvable = n // 2 * TPR_TARGET >= 1
+        null_high = family.null_tpr_high(m, n, TPR_TARGET, error) if resolvable else 1.0
+    return Measurement(row.value, bounds.low, bounds.high, f"{where} ({m}/{n} points)", null_high)
+
+
+def _rule_values(metrics: pd.DataFrame, policy: GatePolicy, conditions: list[str], rule: str) -> pd.DataFrame:
+    if rule == "max_accuracy_drop":
+        rows = metrics[(metrics.metric == Metric.ACCURACY_DROP) & metrics.condition.isin(conditions)]
+        return rows.dropna(subset=["value"])
+    return _attack_values(metrics, policy, conditions, ATTACK_LIMITS[rule])
+
+
+def _decide(rule: str, limit: float, measured: list[Measurement], policy: GatePolicy) -> RuleResult:
+    breached = [m for m in measured if m.low > limit]
+    if breached:
+        worst = max(breached, key=lambda m: m.low)
+        reason = (
+            f"{rule}: {worst.point:.4f} exceeds {limit:g} ({worst.where}; simultaneous lower bound "
+            f"{worst.low:.4f})"
+        )
+        return RuleResult(rule, limit, "fail", False, worst, len(measured), reason)
+    worst = max(measured, key=lambda m: m.high)
+    if worst.high <= limit:
+        reason = (
+            f"{rule}: every value is within {limit:g} (highest upper bound {worst.high:.4f}, {worst.where})"
+        )
+        return RuleResult(rule, limit, "pass", True, worst, len(measured), reason)
+    too_small = max(measured, key=lambda m: m.null_high)
+    if too_small.null_high > limit:
+        reason = (
+            f"{rule} is unresolved: the audit is too small to show a value within {limit:g}, even a model "
+            f"that leaks nothing would reach an upper bound of {too_small.null_high:.4f} ({too_small.where})."
+        )
+    else:
+        reason = (
+            f"{rule} is unresolved: {worst.point:.4f} ({worst.where}) is neither shown above nor below "
+            f"{limit:g} (simultaneous bounds {worst.low:.4f} to {worst.high:.4f}); more audit points would "
+            "resolve it."
+        )
+    return RuleResult(rule, limit, "unresolved", policy.unresolved != "fail", worst, len(measured), reason)
+
+
+def _key(row: Any) -> str:
+    return ", ".join(str(v) for v in (row.condition, row.knowledge, row.attack) if isinstance(v, str))
+
+
+def compare_runs(
+    policy: GatePolicy,
+    metrics: pd.DataFrame,
+    previous: pd.DataFrame,
+    chosen: str | None = None,
+    digests: tuple[str | None, str | None] = (None, None),
+) -> Comparison:
+    """This run's limited values against ``previous``'s on the conditions the policy names in each (the
+    chosen one by its label), matched by (rule, condition, knowledge, attack): a regression only for a value
+    present in both; what is new or gone is listed; differing config ``digests`` (this run's, the previous
+    run's) give a warning."""
+    found: list[dict[tuple[str, str], float]] = [{}, {}]
+    for frame, into in zip((metrics, previous), found, strict=True):
+        conditions = _select(policy, frame, chosen)
+        for rule in policy.limits:
+            for row in _rule_values(frame, policy, conditions, rule).itertuples():
+                into[(rule, _key(row))] = row.value
+    current, before = found
+    regressions = sorted(
+        (
+            Regression(rule, key, before[rule, key], current[rule, key])
+            for rule, key in current.keys() & before.keys()
+        ),
+        key=lambda r: (-r.delta, r.rule, r.where),
+    )
+    new = sorted(f"{rule}: {key}" for rule, key in current.keys() - before.keys())
+    gone = sorted(f"{rule}: {key}" for rule, key in before.keys() - current.keys())
+    warnings = []
+    if None not in digests and digests[0] != digests[1]:
+        warnings.append(
+            f"The previous run audited another config (digest {digests[1]}, this run {digests[0]}); only "
+            "values present in both runs are compared."
+        )
+    if new or gone:
+        warnings.append(
+            f"{len(new)} values are new in this run and {len(gone)} are gone since the previous run; no "
+            "regression is reported for them."
+        )
+    return Comparison(regressions, new, gone, warnings)
+
+
+def _check_rules(
+    policy: GatePolicy, metrics: pd.DataFrame, conditions: list[str]
+) -> tuple[int, list[RuleResult]]:
+    """The family size and every limit's result on ``conditions``."""
+    values = {rule: _rule_values(metrics, policy, conditions, rule) for rule in policy.limits}
+    for rule, rows in values.items():
+        if rows.empty:
+            raise AuditInputError(
+                f"The metrics have no values for policy rule '{rule}' on {', '.join(conditions)} (knowledge "
+                f"{policy.knowledge}); check the policy against the audit's config."
+            )
+    size = sum(len(rows) for rows in values.values())
+    error = policy.alpha / size
+    rules = [
+        _decide(rule, policy.limits[rule], [_measure(rule, r, error) for r in rows.itertuples()], policy)
+        for rule, rows in values.items()
+    ]
+    return size, rules
+
+
+def recommendation(policy: GatePolicy, metrics: pd.DataFrame, chosen: str | None) -> str:
+    """Two or three sentences: whether the chosen defense meets every rule, and which defended condition
+    meets them at the smallest accuracy cost (or, when none does, which comes closest)."""
+    labels = list(dict.fromkeys(metrics.condition))
+    defended = [c for c in labels if c != "undefended"]
+    if not defended:
+        return "The audit has no defended condition to recommend."
+    drops = metrics[metrics.metric == Metric.ACCURACY_DROP].set_index("condition").value
+    failed = {c: [r.rule for r in _check_rules(policy, metrics, [c])[1] if not r.passed] for c in defended}
+    passing = sorted((c for c in defended if not failed[c]), key=lambda c: drops.get(c, 0.0))
+
+    def cost(condition: str) -> str:
+        drop = drops.get(condition)
+        return "" if drop is None else f" at an accuracy cost of {drop:.4f}"
+
+    if chosen in passing:
+        text = f"Deploy the chosen defense, {chosen}: it meets every rule of the policy{cost(chosen)}."
+        cheaper = [c for c in passing if drops.get(c, 0.0) < drops.get(chosen, 0.0)]
+        if cheaper:
+            text += f" {cheaper[0]} meets them too{cost(cheaper[0])}."
+        return text
+    lead = "" if chosen is None else f"The chosen defense, {chosen}, breaks {', '.join(failed[chosen])}. "
+    if passing:
+        return (
+            f"{lead}Of the {len(defended)} audited defenses, {len(passing)} meet every rule; deploy "
+            f"{passing[0]}, which does{cost(passing[0])}."
+        )
+    closest = min(defended, key=lambda c: (len(failed[c]), drops.get(c, 0.0)))
+    return (
+        f"{lead}No audited defense meets every rule; the closest is {closest}, which breaks "
+        f"{', '.join(failed[closest])}{cost(closest)}. Tune DynaNoise against these limits or relax the "
+        "policy."
+    )
+
+
+def previous_digest(metrics_path: str | Path) -> str | None:
+    """The config digest in the manifest.json beside a previous run's metrics.parquet (None if absent)."""
+    manifest = Path(metrics_path).parent / "manifest.json"
+    try:
+        return json.loads(manifest.read_text(encoding="utf-8")).get("config_digest")
+    except (OSError, ValueError):
+        return None
 
 
 def check_gate(
-    policy: GatePolicy, metrics: pd.DataFrame, previous: pd.DataFrame | None = None
+    policy: GatePolicy,
+    metrics: pd.DataFrame,
+    previous: pd.DataFrame | None = None,
+    *,
+    chosen: str | None = None,
+    digests: tuple[str | None, str | None] = (None, None),
+    sanity: list[str] | None = None,
 ) -> GateVerdict:
-    """Check every limit of ``policy`` against ``metrics``; compare with ``previous`` when given."""
-    rules, regressions = [], []
-    for rule, limit in policy.limits.items():
-        measurement = measure(metrics, policy, rule)
-        if measurement is None:
-            raise AuditInputError(
-                f"The metrics have no rows for policy rule '{rule}' (condition {policy.condition}, "
-                f"knowledge {policy.knowledge}); check the policy against the audit's config."
-            )
-        rules.append(RuleResult(rule, limit, measurement, measurement.decided <= limit))
-        before = None if previous is None else measure(previous, policy, rule)
-        if before is not None:
-            regressions.append(Regression(rule, before.decided, measurement.decided))
-    if policy.max_regression is not None and regressions:
-        worst = max(regressions, key=lambda r: r.delta)
-        where = f"{worst.rule}: {worst.previous:.4f} -> {worst.current:.4f}"
-        rise = Measurement(worst.delta, worst.delta, "largest rise since the previous run", where)
-        passed = rise.decided <= policy.max_regression
-        rules.append(RuleResult("max_regression", policy.max_regression, rise, passed))
-    return GateVerdict(policy.decide_on, rules, regressions, compared=previous is not None)
+    """Check every limit of ``policy`` against ``metrics`` on the conditions it aims at (``chosen`` names
+    the audit's chosen defense); compare with ``previous`` when given (``digests``: see
+    :func:`compare_runs`); ``sanity``: the audit's sanity warnings, which the verdict repeats."""
+    conditions = target_conditions(policy, metrics, chosen)
+    size, rules = _check_rules(policy, metrics, conditions)
+    comparison = None if previous is None else compare_runs(policy, metrics, previous, chosen, digests)
+    if comparison is not None and policy.max_regression is not None and comparison.regressions:
+        worst = comparison.regressions[0]
+        where = f"{worst.rule}, {worst.where}: {worst.previous:.4f} -> {worst.current:.4f}"
+        rise = Measurement(worst.delta, worst.delta, worst.delta, where, null_high=0.0)
+        passed = worst.delta <= policy.max_regression
+        reason = f"max_regression: largest rise {worst.delta:+.4f} ({where})"
+        outcome: Outcome = "pass" if passed else "fail"
+        rules.append(RuleResult("max_regression", policy.max_regression, outcome, passed, rise, 1, reason))
+    advice = recommendation(policy, metrics, chosen) if policy.condition != "undefended" else ""
+    return GateVerdict(conditions, policy.alpha, size, rules, comparison, advice, list(sanity or []))

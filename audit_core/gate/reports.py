@@ -9,56 +9,73 @@ SUITE = "dynaudit-gate"
 
 def _describe(rule: RuleResult) -> str:
     m = rule.measurement
-    relation = "<=" if rule.passed else ">"
     return (
-        f"{rule.rule}: {m.decided:.4f} {relation} {rule.limit:g} ({m.basis}; point estimate "
-        f"{m.point:.4f}; {m.where})"
+        f"{rule.reason} Point estimate {m.point:.4f}, simultaneous bounds {m.low:.4f} to {m.high:.4f}, over "
+        f"{rule.values} values."
     )
 
 
 def junit_xml(verdict: GateVerdict, run_name: str) -> str:
-    """JUnit XML with one ``testcase`` per rule; a broken rule carries a ``failure`` element."""
+    """JUnit XML with one ``testcase`` per rule: a failed rule (or an unresolved one the policy fails)
+    carries a ``failure``, an unresolved rule that passes a ``skipped`` element saying why."""
     failures = sum(not r.passed for r in verdict.rules)
-    suites = ET.Element("testsuites", name=SUITE, tests=str(len(verdict.rules)), failures=str(failures))
-    suite = ET.SubElement(
-        suites, "testsuite", name=f"{SUITE}.{run_name}", tests=str(len(verdict.rules)), failures=str(failures)
-    )
-    ET.SubElement(ET.SubElement(suite, "properties"), "property", name="decide_on", value=verdict.decide_on)
+    skipped = sum(r.passed and r.outcome == "unresolved" for r in verdict.rules)
+    counts = {"tests": str(len(verdict.rules)), "failures": str(failures), "skipped": str(skipped)}
+    suites = ET.Element("testsuites", name=SUITE, **counts)
+    suite = ET.SubElement(suites, "testsuite", name=f"{SUITE}.{run_name}", **counts)
+    properties = ET.SubElement(suite, "properties")
+    ET.SubElement(properties, "property", name="conditions", value=", ".join(verdict.conditions))
+    ET.SubElement(properties, "property", name="basis", value=verdict.basis)
     for rule in verdict.rules:
         case = ET.SubElement(suite, "testcase", classname=f"{SUITE}.{run_name}", name=rule.rule)
-        if rule.passed:
-            ET.SubElement(case, "system-out").text = _describe(rule)
+        text = _describe(rule)
+        if not rule.passed:
+            kind = "Unresolved" if rule.outcome == "unresolved" else "PolicyBreach"
+            ET.SubElement(case, "failure", message=rule.reason, type=kind).text = text
+        elif rule.outcome == "unresolved":
+            ET.SubElement(case, "skipped", message=rule.reason).text = text
         else:
-            ET.SubElement(case, "failure", message=_describe(rule), type="PolicyBreach").text = _describe(
-                rule
-            )
+            ET.SubElement(case, "system-out").text = text
     ET.indent(suites)
     return ET.tostring(suites, encoding="unicode", xml_declaration=True) + "\n"
 
 
 def markdown_summary(verdict: GateVerdict, run_name: str) -> str:
-    """A markdown summary: the verdict, a table of rules, and the regressions against a previous run."""
+    """A markdown summary: the verdict, a table of rules, warnings, and the comparison with a previous run."""
     lines = [
         f"## dynaudit gate `{run_name}`: {'PASSED' if verdict.passed else 'FAILED'}",
         "",
         verdict.headline,
         "",
-        "| rule | limit | decided value | basis | point estimate | where | result |",
+        *([verdict.recommendation, ""] if verdict.recommendation else []),
+        "| rule | limit | outcome | point | simultaneous bounds | values | deciding value |",
         "|---|---|---|---|---|---|---|",
     ]
     for r in verdict.rules:
         m = r.measurement
-        result = "pass" if r.passed else "**FAIL**"
+        outcome = r.outcome if r.passed else f"**{r.outcome.upper()}**"
         lines.append(
-            f"| {r.rule} | {r.limit:g} | {m.decided:.4f} | {m.basis} | {m.point:.4f} | {m.where} | {result} |"
+            f"| {r.rule} | {r.limit:g} | {outcome} | {m.point:.4f} | {m.low:.4f} to {m.high:.4f} "
+            f"| {r.values} | {m.where} |"
         )
-    if verdict.compared:
+    if verdict.warnings:
+        lines += ["", "### Warnings", "", *(f"- {w}" for w in verdict.warnings)]
+    comparison = verdict.comparison
+    if comparison is not None:
         lines += ["", "### Against the previous run", ""]
-        if not verdict.regressions:
-            lines.append("The previous run has none of the limited metrics under this policy.")
+        if not comparison.regressions:
+            lines.append("The previous run has none of the limited values of this run.")
         else:
-            lines += ["| rule | previous | now | change |", "|---|---|---|---|"]
-        for g in verdict.regressions:
+            lines += ["| rule | value | previous | now | change |", "|---|---|---|---|---|"]
+        for g in comparison.regressions:
             flag = " (regression)" if g.delta > 0 else ""
-            lines.append(f"| {g.rule} | {g.previous:.4f} | {g.current:.4f} | {g.delta:+.4f}{flag} |")
+            lines.append(
+                f"| {g.rule} | {g.where} | {g.previous:.4f} | {g.current:.4f} | {g.delta:+.4f}{flag} |"
+            )
+        for title, keys in (
+            ("New in this run", comparison.new),
+            ("Gone since the previous run", comparison.gone),
+        ):
+            if keys:
+                lines += ["", f"{title}: " + "; ".join(keys) + "."]
     return "\n".join(lines) + "\n"

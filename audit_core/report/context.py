@@ -106,17 +106,19 @@ def _verdict(verdict: GateVerdict | None) -> dict[str, Any] | None:
         return None
     return {
         "passed": verdict.passed,
+        "conditions": ", ".join(verdict.conditions),
         "broken": sum(not r.passed for r in verdict.rules),
-        "basis": "the upper bound of the 95% interval (the point estimate where a metric has none)"
-        if verdict.decide_on == "upper_bound"
-        else "the point estimate",
-        "compared": verdict.compared,
+        "basis": verdict.basis,
+        "recommendation": verdict.recommendation,
+        "warnings": verdict.warnings,
+        "compared": verdict.comparison is not None,
         "rules": [
             {
                 "rule": r.rule,
                 "limit": f"{r.limit:g}",
-                "decided": f"{r.measurement.decided:.4f}",
+                "outcome": r.outcome,
                 "point": f"{r.measurement.point:.4f}",
+                "bounds": f"{r.measurement.low:.4f} to {r.measurement.high:.4f}",
                 "where": r.measurement.where,
                 "passed": r.passed,
             }

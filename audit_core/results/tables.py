@@ -9,8 +9,11 @@ import pandas as pd
 from sklearn.metrics import roc_curve
 
 from audit_core.audit.analysis import METRIC_COLUMNS, ConditionEvaluation, metric_row, outcome_rows
+from audit_core.core.seeding import derive_rng
+from audit_core.stats.metrics import Estimate
 from audit_core.stats.midput import Midput, midput
 from audit_core.stats.names import Metric
+from audit_core.stats.paired import paired_difference
 
 SCORE_COLUMNS = ["record", "is_member", "label", "condition", "knowledge", "attack", "score"]
 AVERAGING_COLUMNS = ["condition", "attack", "queries", Metric.AUC]
@@ -32,6 +35,8 @@ class AuditResult:
     chosen: str | None = None
     #: The report's DynaNoise explorer data (a logits sample, never features).
     explorer: dict[str, Any] | None = None
+    #: The run seed the accuracy drop's bootstrap draws derive from.
+    seed: int = 0
 
     @property
     def baseline(self) -> ConditionEvaluation:
@@ -65,6 +70,11 @@ class AuditResult:
             self.asr(self.baseline, knowledge),
             self.asr(evaluation, knowledge),
         )
+
+    def accuracy_drop(self, evaluation: ConditionEvaluation) -> Estimate:
+        """Undefended minus ``evaluation``'s test accuracy, paired on the same test points (bootstrap 95%)."""
+        rng = derive_rng(self.seed, "accuracy-drop", evaluation.condition)
+        return paired_difference(self.baseline.test_correct, evaluation.test_correct, rng=rng)
 
     def queries_to_regain(self, evaluation: ConditionEvaluation, attack: str) -> int | None:
         """The smallest query budget at which the averaging attacker's AUC advantage (AUC - 0.5) reaches 90%
@@ -102,6 +112,7 @@ class AuditResult:
                         note="not reached" if budget is None else None,
                     )
         for ev in self.defended:
+            add(ev, None, None, Metric.ACCURACY_DROP, self.accuracy_drop(ev), note="paired bootstrap")
             for knowledge in self.knowledge:
                 score = self.midput(ev, knowledge)
                 add(
@@ -112,7 +123,6 @@ class AuditResult:
                     score.value,
                     note=f"mean over {len(score.put)} attacks",
                 )
-                add(ev, knowledge, None, Metric.ACCURACY_DROP, score.accuracy_drop)
                 for attack, put in score.put.items():
                     add(ev, knowledge, attack, Metric.PUT, put)
         return pd.DataFrame(rows, columns=METRIC_COLUMNS)

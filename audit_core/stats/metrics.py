@@ -1,8 +1,10 @@
 """Membership metrics with intervals an auditor can defend.
 
 Conventions: the positive class is *member*; a point is predicted a member when its score is ``>=`` the
-threshold; TPR at a target FPR uses the threshold with the largest TPR whose FPR is ``<=`` the target (no
-interpolation) and reports the FPR it achieved; intervals are two-sided at ``level`` (95% by default).
+threshold; :func:`tpr_at_fpr` reads the ROC curve of the evaluated points (the threshold with the largest TPR
+whose FPR is ``<=`` the target, no interpolation: optimistic), :func:`crossfit_tpr_at_fpr` chooses each
+threshold on other non-members (what ``metrics.parquet`` reports); intervals are two-sided at ``level`` (95%
+by default).
 """
 
 from dataclasses import dataclass
@@ -35,11 +37,21 @@ def _z(level: float) -> float:
 def _weighted_auc(order_groups: np.ndarray, sorted_member: np.ndarray, weights: np.ndarray) -> np.ndarray:
     """AUC for each row of ``weights`` (b, n): points sorted by score, ``order_groups`` the start index of
     each run of tied scores; ties count one half."""
-    member_w = np.add.reduceat(weights * sorted_member, order_groups, axis=1)
-    non_member_w = np.add.reduceat(weights * ~sorted_member, order_groups, axis=1)
+    member_w, non_member_w = weights * sorted_member, weights * ~sorted_member
+    if len(order_groups) < weights.shape[1]:  # tied scores: one entry per run of ties
+        member_w = np.add.reduceat(member_w, order_groups, axis=1)
+        non_member_w = np.add.reduceat(non_member_w, order_groups, axis=1)
     below = np.cumsum(non_member_w, axis=1) - non_member_w
     wins = (member_w * (below + 0.5 * non_member_w)).sum(axis=1)
     return wins / (member_w.sum(axis=1) * non_member_w.sum(axis=1))
+
+
+def _resample_counts(n: int, replicates: int, rng: np.random.Generator) -> np.ndarray:
+    """How often each of ``n`` points is drawn in each of ``replicates`` bootstrap samples of size ``n``
+    (multinomial counts with equal probabilities, counted from uniform draws: far faster than
+    ``rng.multinomial`` over many categories)."""
+    draws = rng.integers(0, n, size=(replicates, n)) + n * np.arange(replicates)[:, None]
+    return np.bincount(draws.ravel(), minlength=replicates * n).reshape(replicates, n)
 
 
 def roc_auc(
@@ -71,8 +83,7 @@ def roc_auc(
         b = min(100, n_bootstrap - start)
         weights = np.zeros((b, len(order)))
         for positions in (members, non_members):
-            counts = rng.multinomial(len(positions), np.full(len(positions), 1 / len(positions)), size=b)
-            weights[:, positions] = counts
+            weights[:, positions] = _resample_counts(len(positions), b, rng)
         replicates.append(_weighted_auc(groups, sorted_member, weights))
     low, high = np.quantile(np.concatenate(replicates), [(1 - level) / 2, (1 + level) / 2])
     return Estimate(value, float(low), float(high))
@@ -197,3 +208,45 @@ def epsilon_lower_bound(predicted_member: np.ndarray, is_member: np.ndarray, lev
     with np.errstate(divide="ignore"):
         bounds = [np.log(max(1 - fn, 0.0) / fp), np.log(max(1 - fp, 0.0) / fn)]
     return float(max(0.0, *bounds))
+
+
+def _threshold_at_fpr(non_members: np.ndarray, target_fpr: float) -> float:
+    """The smallest ``t`` such that flagging ``score > t`` flags at most ``target_fpr`` of ``non_members``
+    (``+inf`` without non-members)."""
+    allowed = int(np.floor(target_fpr * len(non_members) + 1e-9))
+    if len(non_members) == 0:
+        return float("inf")
+    if allowed >= len(non_members):
+        return float("-inf")
+    return float(np.sort(non_members)[::-1][allowed])
+
+
+def crossfit_tpr_at_fpr(
+    scores: np.ndarray,
+    is_member: np.ndarray,
+    target_fpr: float,
+    *,
+    rng: np.random.Generator,
+    level: float = 0.95,
+) -> TprAtFpr:
+    """TPR at a target FPR with thresholds chosen on other records (two-fold cross-fitting): members and
+    non-members are each split at random into two halves; the points of one half are flagged when their
+    score exceeds the threshold that flags at most ``target_fpr`` of the *other* half's non-members. The
+    TPR (flagged members over all members, Clopper-Pearson interval) and the achieved FPR (flagged
+    non-members over all non-members) are therefore measured on points their threshold never saw; resolved
+    when each half has at least ``1 / target_fpr`` non-members."""
+    members, non_members = _split(scores, is_member)
+    member_half = rng.permutation(len(members)) % 2
+    non_member_half = rng.permutation(len(non_members)) % 2
+    hits = false_positives = 0
+    for half in (0, 1):
+        threshold = _threshold_at_fpr(non_members[non_member_half != half], target_fpr)
+        hits += int((members[member_half == half] > threshold).sum())
+        false_positives += int((non_members[non_member_half == half] > threshold).sum())
+    smaller_half = len(non_members) // 2
+    return TprAtFpr(
+        target_fpr=target_fpr,
+        tpr=clopper_pearson(hits, len(members), level),
+        achieved_fpr=false_positives / len(non_members),
+        resolved=smaller_half * target_fpr >= 1,
+    )

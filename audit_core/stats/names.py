@@ -25,6 +25,8 @@ class Metric(StrEnum):
     ACHIEVED_FPR_AT_0_1 = "achieved_fpr_at_0.1"
     SKIPPED = "skipped"
     QUERIES_TO_REGAIN = "queries_to_regain_90pct"
+    MEMBERS = "members"  # audit points the metrics of one attack were computed on
+    NON_MEMBERS = "non_members"
     # one condition
     TEST_ACCURACY = "test_accuracy"
     ACCURACY_DROP = "accuracy_drop"

@@ -1,121 +1,175 @@
-import math
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
+from audit_core.audit.analysis import METRIC_COLUMNS, analyse_scores, metric_row
 from audit_core.config import AuditConfig
 from audit_core.core.errors import AuditInputError, ConfigError
 from audit_core.gate.check import GatePolicy, check_gate, check_policy, load_policy, read_metrics
 from audit_core.gate.reports import junit_xml, markdown_summary
-from audit_core.results.tables import METRIC_COLUMNS
+from audit_core.stats.names import Metric
+from audit_core.stats.paired import paired_difference
 
-DEFENDED = "dynanoise(sigma0_sq=0.3, lam=2, T=10)"
-NAN = math.nan
-
-
-def _metrics(rows: list[tuple]) -> pd.DataFrame:
-    """A metrics table from (condition, knowledge, attack, metric, value, ci_low, ci_high) rows."""
-    return pd.DataFrame(
-        [
-            (c, "undefended" if c == "undefended" else "dynanoise", k, a, "all", m, v, lo, hi, None)
-            for c, k, a, m, v, lo, hi in rows
-        ],
-        columns=METRIC_COLUMNS,
-    )
+DYNANOISE = "dynanoise(sigma0_sq=0.3, lam=2, T=10)"
+STATIC = "static_noise(sigma_sq=1)"
+SHIPPED = load_policy(Path(__file__).parents[2] / "policies" / "ci.yaml")
+SEED = 3
 
 
-METRICS = _metrics(
-    [
-        ("undefended", None, None, "test_accuracy", 0.90, 0.88, 0.92),
-        (DEFENDED, None, None, "test_accuracy", 0.89, 0.86, 0.91),
-        ("undefended", "naive", "loss", "auc", 0.70, 0.65, 0.75),
-        ("undefended", "adaptive", "loss", "auc", 0.70, 0.65, 0.75),
-        (DEFENDED, "naive", "loss", "auc", 0.55, 0.50, 0.60),
-        (DEFENDED, "adaptive", "loss", "auc", 0.58, 0.53, 0.63),
-        (DEFENDED, "adaptive", "rmia", "auc", 0.57, 0.55, 0.59),
-        (DEFENDED, "naive", "loss", "advantage", 0.20, NAN, NAN),
-        (DEFENDED, "adaptive", "loss", "advantage", 0.25, NAN, NAN),
-        (DEFENDED, "adaptive", "loss", "tpr_at_fpr_0.01", 0.02, 0.01, 0.08),
+def simulated_metrics(
+    shifts: dict[str, float],
+    *,
+    members: int = 500,
+    non_members: int = 500,
+    flips: dict[str, int] | None = None,
+    seed: int = SEED,
+) -> pd.DataFrame:
+    """metrics.parquet rows of an audit whose attacks score members ``N(shift, 1)`` and non-members
+    ``N(0, 1)`` on each condition (two attacks, two attacker knowledges), analysed by dynaudit's analysis;
+    each defended condition answers ``flips[condition]`` of 400 test points wrong that undefended got
+    right."""
+    rng = np.random.default_rng(seed)
+    frames = [
+        pd.DataFrame(
+            {
+                "condition": condition,
+                "defense": condition.partition("(")[0],
+                "knowledge": knowledge,
+                "attack": attack,
+                "is_member": np.r_[np.ones(members, bool), np.zeros(non_members, bool)],
+                "score": np.r_[rng.normal(shift, 1, members), rng.normal(0, 1, non_members)],
+            }
+        )
+        for condition, shift in shifts.items()
+        for knowledge in ("naive", "adaptive")
+        for attack in ("loss", "rmia")
     ]
-)
+    metrics = analyse_scores(pd.concat(frames), seed=seed)
+    undefended = rng.random(400) < 0.9
+    rows = []
+    for condition in shifts:
+        if condition != "undefended":
+            defended = undefended.copy()
+            defended[np.flatnonzero(undefended)[: (flips or {}).get(condition, 0)]] = False
+            drop = paired_difference(undefended, defended, rng=rng)
+            rows.append(
+                (condition, condition.partition("(")[0], None, None, *metric_row(Metric.ACCURACY_DROP, drop))
+            )
+    return pd.concat([metrics, pd.DataFrame(rows, columns=METRIC_COLUMNS)], ignore_index=True)
 
 
 def _rule(verdict, name):
     return next(r for r in verdict.rules if r.rule == name)
 
 
-def test_the_upper_bound_decides_by_default_and_the_verdict_says_so():
-    verdict = check_gate(GatePolicy(max_auc=0.6), METRICS)
-    rule = _rule(verdict, "max_auc")
-    assert not verdict.passed and rule.measurement.decided == 0.63 and rule.measurement.point == 0.58
-    assert rule.measurement.where == f"attack loss, adaptive attacker, {DEFENDED}"
-    assert "decided on the upper bound of the 95% interval" in verdict.headline
-    on_points = check_gate(GatePolicy(max_auc=0.6, decide_on="point"), METRICS)
-    assert on_points.passed and "decided on the point estimate" in on_points.headline
+def test_a_null_audit_passes_the_shipped_policy_and_a_leaky_one_fails_it():
+    null = simulated_metrics({"undefended": 0.0, DYNANOISE: 0.0})
+    verdict = check_gate(SHIPPED, null, chosen=DYNANOISE)
+    assert verdict.passed and verdict.conditions == [DYNANOISE]
+    assert verdict.family_size == 3 * 4 + 1  # three attack rules x (2 attacks x 2 knowledges), one drop
+    leaky = simulated_metrics({"undefended": 0.0, DYNANOISE: 1.0})
+    failed = check_gate(SHIPPED, leaky, chosen=DYNANOISE)
+    auc = _rule(failed, "max_auc")
+    assert not failed.passed and auc.outcome == "fail" and auc.measurement.low > 0.6
+    assert auc.measurement.where.startswith("attack ") and DYNANOISE in auc.measurement.where
+    assert failed.headline.startswith(f"FAILED on {DYNANOISE}") and "max_auc" in failed.headline
 
 
-def test_knowledge_condition_and_attacks_select_the_worst_case():
-    naive = check_gate(GatePolicy(max_auc=0.6, knowledge="naive"), METRICS)
-    assert naive.passed and _rule(naive, "max_auc").measurement.decided == 0.60
-    undefended = check_gate(GatePolicy(max_auc=0.6, condition="undefended"), METRICS)
-    assert _rule(undefended, "max_auc").measurement.decided == 0.75
-    rmia = check_gate(GatePolicy(max_auc=0.6, attacks=["rmia"]), METRICS)
-    assert rmia.passed and _rule(rmia, "max_auc").measurement.where.startswith("attack rmia")
+def test_each_bound_holds_at_alpha_over_the_family_size():
+    metrics = simulated_metrics({"undefended": 0.3, DYNANOISE: 0.3})
+    verdict = check_gate(GatePolicy(max_auc=0.9, condition="undefended"), metrics)
+    rows = metrics[(metrics.metric == "auc") & (metrics.slice == "all") & (metrics.condition == "undefended")]
+    z = 2.241403  # P(Z > z) = 0.05 / 4: two attacks x two knowledges
+    highs = rows.value + z * (rows.ci_high - rows.ci_low) / (2 * 1.959964)
+    assert verdict.family_size == 4 and verdict.rules[0].measurement.high == pytest.approx(highs.max())
+    assert "at most 0.05 over 4 values" in verdict.headline
 
 
-def test_metrics_without_an_interval_fall_back_to_the_point_and_say_so():
-    rule = _rule(check_gate(GatePolicy(max_advantage=0.3), METRICS), "max_advantage")
-    assert rule.passed and rule.measurement.decided == 0.25
-    assert rule.measurement.basis == "point estimate (the metric has no interval)"
+def test_the_policy_aims_at_the_chosen_defense_a_named_one_or_every_one():
+    metrics = simulated_metrics({"undefended": 1.0, DYNANOISE: 0.0, STATIC: 1.0}, flips={STATIC: 8})
+    chosen = check_gate(SHIPPED, metrics, chosen=DYNANOISE)
+    assert chosen.passed and chosen.conditions == [DYNANOISE]
+    assert chosen.recommendation.startswith(f"Deploy the chosen defense, {DYNANOISE}: it meets every rule")
+    named = check_gate(SHIPPED.model_copy(update={"condition": "static_noise"}), metrics, chosen=DYNANOISE)
+    assert not named.passed and named.conditions == [STATIC]
+    by_label = check_gate(SHIPPED.model_copy(update={"condition": STATIC}), metrics, chosen=DYNANOISE)
+    assert by_label.conditions == [STATIC]
+    worst = check_gate(SHIPPED.model_copy(update={"condition": "any_defended"}), metrics, chosen=DYNANOISE)
+    assert not worst.passed and worst.conditions == [DYNANOISE, STATIC]
+    assert STATIC in _rule(worst, "max_auc").measurement.where
+    on_static = check_gate(SHIPPED, metrics, chosen=STATIC)
+    assert on_static.recommendation.startswith(f"The chosen defense, {STATIC}, breaks max_auc")
+    assert f"deploy {DYNANOISE}, which does" in on_static.recommendation
+    with pytest.raises(AuditInputError, match="no condition 'memguard'"):
+        check_gate(SHIPPED.model_copy(update={"condition": "memguard"}), metrics, chosen=DYNANOISE)
+    with pytest.raises(AuditInputError, match="checks the chosen defense, but the audit has none"):
+        check_gate(SHIPPED, metrics)
 
 
-def test_the_accuracy_drop_bound_combines_both_intervals():
-    rule = _rule(check_gate(GatePolicy(max_accuracy_drop=0.05), METRICS), "max_accuracy_drop")
-    assert rule.measurement.decided == pytest.approx(0.92 - 0.86) and not rule.passed
-    assert rule.measurement.point == pytest.approx(0.01)
-    point = _rule(
-        check_gate(GatePolicy(max_accuracy_drop=0.05, decide_on="point"), METRICS), "max_accuracy_drop"
+def test_a_defense_that_keeps_every_prediction_costs_exactly_nothing():
+    metrics = simulated_metrics({"undefended": 0.0, DYNANOISE: 0.0})
+    drop = metrics[metrics.metric == "accuracy_drop"].iloc[0]
+    assert (drop.value, drop.ci_low, drop.ci_high) == (0.0, 0.0, 0.0)
+    verdict = check_gate(GatePolicy(max_accuracy_drop=0.01), metrics, chosen=DYNANOISE)
+    assert verdict.passed and verdict.rules[0].outcome == "pass"
+    # losing 2 of 400 test points is not shown to exceed a 0.05 limit (the marginal intervals' rule failed)
+    costly = simulated_metrics({"undefended": 0.0, DYNANOISE: 0.0}, flips={DYNANOISE: 2})
+    assert check_gate(GatePolicy(max_accuracy_drop=0.05), costly, chosen=DYNANOISE).passed
+    # losing 60 of 400 is shown to exceed it
+    broken = simulated_metrics({"undefended": 0.0, DYNANOISE: 0.0}, flips={DYNANOISE: 60})
+    assert (
+        _rule(
+            check_gate(GatePolicy(max_accuracy_drop=0.05), broken, chosen=DYNANOISE), "max_accuracy_drop"
+        ).outcome
+        == "fail"
     )
-    assert point.passed
 
 
-def test_regressions_against_a_previous_run_are_reported_and_can_fail_the_gate():
-    previous = METRICS.assign(ci_high=METRICS.ci_high - 0.05)
-    reported = check_gate(GatePolicy(max_auc=0.7), METRICS, previous)
-    assert reported.passed and reported.compared
-    [regression] = reported.regressions
-    assert regression.delta == pytest.approx(0.05)
-    assert "+0.0500 (regression)" in markdown_summary(reported, "r")
-    strict = check_gate(GatePolicy(max_auc=0.7, max_regression=0.01), METRICS, previous)
-    assert not strict.passed and not _rule(strict, "max_regression").passed
-    unrelated = check_gate(GatePolicy(max_auc=0.7), METRICS, METRICS[METRICS.metric != "auc"])
-    assert unrelated.regressions == [] and "none of the limited metrics" in markdown_summary(unrelated, "r")
+def test_an_audit_too_small_to_resolve_a_limit_says_so_and_the_policy_decides():
+    small = simulated_metrics({"undefended": 0.0, DYNANOISE: 0.0}, members=150, non_members=150)
+    verdict = check_gate(SHIPPED, small, chosen=DYNANOISE)
+    tpr = _rule(verdict, "max_tpr_at_1pct_fpr")
+    assert verdict.passed and tpr.outcome == "unresolved"
+    assert tpr.reason.startswith("max_tpr_at_1pct_fpr is unresolved: the audit is too small")
+    assert tpr.reason.count(".") >= 1 and "\n" not in tpr.reason and tpr.reason in verdict.warnings
+    case = ET.fromstring(junit_xml(verdict, "demo")).find("testsuite/testcase[@name='max_tpr_at_1pct_fpr']")
+    assert case.find("skipped").get("message") == tpr.reason and case.find("failure") is None
+    strict = check_gate(SHIPPED.model_copy(update={"unresolved": "fail"}), small, chosen=DYNANOISE)
+    assert not strict.passed
+    case = ET.fromstring(junit_xml(strict, "demo")).find("testsuite/testcase[@name='max_tpr_at_1pct_fpr']")
+    assert case.find("failure").get("type") == "Unresolved"
+    lenient = check_gate(SHIPPED.model_copy(update={"unresolved": "pass"}), small, chosen=DYNANOISE)
+    assert lenient.passed
 
 
-def test_junit_has_one_test_case_per_rule_and_a_failure_for_each_broken_one():
-    verdict = check_gate(GatePolicy(max_auc=0.6, max_tpr_at_1pct_fpr=0.1), METRICS)
-    root = ET.fromstring(junit_xml(verdict, "demo"))
-    suite = root.find("testsuite")
-    assert (suite.get("tests"), suite.get("failures")) == ("2", "1")
-    cases = {c.get("name"): c for c in suite.findall("testcase")}
-    assert cases["max_auc"].find("failure").get("message").startswith("max_auc: 0.6300 > 0.6")
-    assert cases["max_tpr_at_1pct_fpr"].find("failure") is None
-    assert suite.find("properties/property").get("value") == "upper_bound"
-
-
-def test_a_rule_without_rows_is_bad_input():
-    with pytest.raises(AuditInputError, match="no rows for policy rule 'max_auc'"):
-        check_gate(GatePolicy(max_auc=0.6, knowledge="averaging"), METRICS)
+def test_previous_runs_compare_like_with_like_and_warn_about_another_config():
+    previous = simulated_metrics({"undefended": 0.0, DYNANOISE: 0.0}, seed=1)
+    current = simulated_metrics({"undefended": 0.0, DYNANOISE: 0.3, STATIC: 1.0}, seed=2)
+    policy = SHIPPED.model_copy(update={"condition": "any_defended", "max_regression": 0.02})
+    verdict = check_gate(policy, current, previous, chosen=DYNANOISE, digests=("aaaa1111", "bbbb2222"))
+    comparison = verdict.comparison
+    assert all(STATIC not in r.where for r in comparison.regressions)
+    assert comparison.regressions and all(r.where.startswith(DYNANOISE) for r in comparison.regressions)
+    assert any(k.startswith(f"max_auc: {STATIC}") for k in comparison.new) and comparison.gone == []
+    assert comparison.warnings[0].startswith("The previous run audited another config (digest bbbb2222")
+    assert _rule(verdict, "max_regression").outcome == "fail"  # DynaNoise's AUC rose by about 0.16
+    summary = markdown_summary(verdict, "r")
+    assert "(regression)" in summary and "New in this run" in summary and "another config" in summary
+    same = check_gate(policy, previous, previous, chosen=DYNANOISE, digests=("aaaa1111", "aaaa1111"))
+    assert same.comparison.warnings == [] and all(r.delta == 0 for r in same.comparison.regressions)
 
 
 @pytest.mark.parametrize(
     ("yaml_text", "sentence"),
     [
         ("max_auc: 2\n", "field 'max_auc' = 2 is invalid"),
-        ("decide_on: median\n", "field 'decide_on' = 'median' is invalid"),
-        ("condition: defended\n", "sets no limit; expected at least one of max_auc"),
+        ("{max_auc: 0.6, unresolved: maybe}\n", "field 'unresolved' = 'maybe' is invalid"),
+        ("{max_auc: 0.6, alpha: 0.7}\n", "field 'alpha' = 0.7 is invalid"),
+        ("condition: any_defended\n", "sets no limit; expected at least one of max_auc"),
+        ("{condition: undefended, max_accuracy_drop: 0.1}\n", "condition 'undefended' has none"),
         ("{max_auc: 0.6, attacks: [lira2]}\n", "unknown attack 'lira2'"),
         ("max_aux: 0.6\n", "unknown field 'max_aux'; check its spelling against the GatePolicy fields"),
         ("- 1\n", "expected a mapping of GatePolicy fields, got list"),
@@ -135,19 +189,26 @@ def test_invalid_policies_get_one_sentence_naming_the_field(tmp_path, yaml_text,
     [
         ({"knowledge": "averaging"}, {"knowledge": ["naive"]}, "Policy knowledge 'averaging' is not run"),
         ({"attacks": ["rmia"]}, {"attacks": ["loss"]}, "Policy attack 'rmia' is not run by the config"),
-        ({}, {"defenses": []}, "checks a defended condition, but the config lists no defenses"),
+        ({}, {"defenses": []}, "checks condition 'chosen', but the config lists no defenses and tunes none"),
+        ({"condition": "memguard"}, {}, "Policy condition 'memguard' is no defense of the config"),
     ],
 )
 def test_a_policy_must_ask_for_numbers_the_config_produces(policy, config, sentence):
     with pytest.raises(ConfigError, match=sentence):
         check_policy(GatePolicy(max_auc=0.6, **policy), AuditConfig(**config))
     check_policy(GatePolicy(max_auc=0.6, condition="undefended"), AuditConfig(defenses=[]))
+    check_policy(GatePolicy(max_auc=0.6), AuditConfig(defenses=[], tune={}))  # tuning adds the chosen one
+    check_policy(GatePolicy(max_auc=0.6, condition="dynanoise"), AuditConfig())
 
 
 def test_read_metrics_accepts_only_dynaudit_metrics_tables(tmp_path):
-    METRICS.to_parquet(tmp_path / "metrics.parquet")
-    assert read_metrics(tmp_path / "metrics.parquet").equals(METRICS)
-    METRICS.drop(columns="ci_high").to_parquet(tmp_path / "other.parquet")
+    metrics = simulated_metrics({"undefended": 0.0, DYNANOISE: 0.0})
+    metrics.to_parquet(tmp_path / "metrics.parquet")
+    read = read_metrics(tmp_path / "metrics.parquet")
+    assert list(read.columns) == METRIC_COLUMNS and read[["metric", "value"]].equals(
+        metrics[["metric", "value"]]
+    )
+    metrics.drop(columns="ci_high").to_parquet(tmp_path / "other.parquet")
     with pytest.raises(AuditInputError, match="has no column 'ci_high'"):
         read_metrics(tmp_path / "other.parquet")
     (tmp_path / "text.parquet").write_text("not parquet")
@@ -156,12 +217,12 @@ def test_read_metrics_accepts_only_dynaudit_metrics_tables(tmp_path):
 
 
 def test_the_shipped_policy_fits_the_shipped_demo_config():
-    policy = load_policy(Path(__file__).parents[2] / "policies" / "ci.yaml")
-    check_policy(policy, AuditConfig())
-    assert policy.limits == {
+    check_policy(SHIPPED, AuditConfig())
+    assert SHIPPED.limits == {
         "max_auc": 0.6,
         "max_advantage": 0.25,
         "max_tpr_at_1pct_fpr": 0.05,
         "max_accuracy_drop": 0.05,
     }
-    assert policy.decide_on == "upper_bound" and policy.max_regression == 0.02
+    assert (SHIPPED.condition, SHIPPED.alpha, SHIPPED.unresolved) == ("chosen", 0.05, "warn")
+    assert SHIPPED.max_regression == 0.02

@@ -99,18 +99,20 @@ def test_pdf_pages_convert_and_carry_the_headline_numbers(run_dir, tmp_path):
     assert f"{baseline.auc.value:.3f} [{baseline.auc.ci_low:.3f}, {baseline.auc.ci_high:.3f}]" in text
     assert f"{result.baseline.test_accuracy.value:.4f}" in text
     assert f"{result.midput(result.defended[0], 'naive').value:+.4f}" in text
-    verdict = check_gate(GatePolicy(**POLICY), result.metrics_table())
-    first_page = text.split("\f")[0]
-    assert f"Policy verdict: {'PASSED' if verdict.passed else 'FAILED'}" in first_page
-    assert f"Chosen defense: {result.chosen}" in " ".join(first_page.split())
+    verdict = check_gate(GatePolicy(**POLICY), result.metrics_table(), chosen=result.chosen)
+    first_page = " ".join(text.split("\f")[0].split())
+    assert f"Policy verdict on {result.chosen}: {'PASSED' if verdict.passed else 'FAILED'}" in first_page
+    assert f"Recommendation. {verdict.recommendation}" in first_page
+    assert f"Chosen defense: {result.chosen}" in first_page
     assert "near-duplicates" in text and "The label-only floor" in text
 
 
 def test_the_manifest_carries_the_verdict_and_the_report_centres_on_the_tuned_setting(run_dir):
     folder, result = run_dir
     manifest = json.loads((folder / "manifest.json").read_text())
-    verdict = check_gate(GatePolicy(**POLICY), result.metrics_table())
-    assert manifest["verdict"]["passed"] == verdict.passed
+    verdict = check_gate(GatePolicy(**POLICY), result.metrics_table(), chosen=result.chosen)
+    assert manifest["verdict"]["passed"] == verdict.passed and manifest["chosen"] == result.chosen
+    assert manifest["verdict"]["recommendation"] == verdict.recommendation
     assert [r["rule"] for r in manifest["verdict"]["rules"]] == ["max_auc", "max_accuracy_drop"]
     params = json.loads((folder / "dynanoise-params.json").read_text())["params"]
     assert result.chosen.endswith("per_input)")

@@ -25,13 +25,23 @@ TINY = {
     "output_dir": "out",
 }
 LENIENT = {"max_auc": 0.99, "max_tpr_at_1pct_fpr": 0.99, "max_accuracy_drop": 0.9}
-STRICT = {"condition": "undefended", "max_auc": 0.5, "max_advantage": 0.99, "max_regression": 0.5}
+# No audit can show an AUC within 0.5 (its upper bound is above it): max_auc fails, shown above the limit or
+# unresolved.
+STRICT = {
+    "condition": "any_defended",
+    "unresolved": "fail",
+    "max_auc": 0.5,
+    "max_advantage": 0.99,
+    "max_regression": 0.5,
+}
 
 
 @pytest.fixture(scope="module")
 def workdir(tmp_path_factory):
     folder = tmp_path_factory.mktemp("gate")
-    files = {"tiny": TINY, "tiny-with-policy": {**TINY, "policy": LENIENT}, "strict": STRICT}
+    # another config than the passed run's: a second defense (a condition the previous run lacks)
+    other = {**TINY, "defenses": [{"name": "dynanoise"}, {"name": "temperature"}]}
+    files = {"tiny": other, "tiny-with-policy": {**TINY, "policy": LENIENT}, "strict": STRICT}
     for name, content in files.items():
         (folder / f"{name}.yaml").write_text(yaml.safe_dump(content))
     return folder
@@ -53,7 +63,7 @@ def test_a_policy_that_holds_exits_0_with_a_junit_file_and_a_summary(passed, wor
     assert suite.get("failures") == "0" and not suite.findall("testcase/failure")
     summary = (workdir / "reports" / "pass.md").read_text()
     assert summary.startswith("## dynaudit gate `tiny`: PASSED")
-    assert "decided on the upper bound of the 95% interval" in summary
+    assert "family-wise false-alarm rate at most 0.05" in summary and "Deploy the chosen defense" in summary
     assert "PASSED" in passed.stdout and (workdir / "out" / "tiny" / "metrics.parquet").is_file()
     manifest = json.loads((workdir / "out" / "tiny" / "manifest.json").read_text())
     assert manifest["verdict"]["passed"] is True
@@ -61,25 +71,29 @@ def test_a_policy_that_holds_exits_0_with_a_junit_file_and_a_summary(passed, wor
 
 @pytest.mark.slow
 def test_a_broken_policy_exits_1_and_reports_the_rule_and_the_comparison(passed, dynaudit, workdir):
-    shutil.copy(workdir / "out" / "tiny" / "metrics.parquet", workdir / "previous.parquet")
-    args = ["gate", "tiny.yaml", "--policy", "strict.yaml", "--previous", "previous.parquet"]
+    shutil.copytree(workdir / "out" / "tiny", workdir / "previous")
+    args = ["gate", "tiny.yaml", "--policy", "strict.yaml", "--previous", "previous/metrics.parquet"]
     result = dynaudit([*args, "--junit", "reports/fail.xml"], workdir)
     assert result.returncode == 1, result.stderr[-3000:]
     cases = {c.get("name"): c for c in ET.parse(workdir / "reports" / "fail.xml").getroot().iter("testcase")}
     assert list(cases) == ["max_auc", "max_advantage", "max_regression"]
     failure = cases["max_auc"].find("failure")
-    assert failure is not None and "upper bound of the 95% interval" in failure.get("message")
+    assert failure is not None and failure.get("message").startswith("max_auc")  # shown above, or unresolved
     assert cases["max_advantage"].find("failure") is None and cases["max_regression"].find("failure") is None
-    assert "### Against the previous run" in result.stdout and "| max_auc |" in result.stdout
+    assert "### Against the previous run" in result.stdout and "| max_auc | dynanoise(" in result.stdout
+    assert "The previous run audited another config" in result.stdout
+    new = result.stdout.split("New in this run: ")[1].split("\n")[0]
+    assert "temperature(" in new and "| max_auc | temperature(" not in result.stdout
     with get_client(sync_client=True) as client:
         [run] = client.read_flow_runs(
             flow_filter=FlowFilter(name=FlowFilterName(any_=["dynaudit-gate"])),
             sort=FlowRunSort.START_TIME_DESC,
             limit=1,
         )
-    assert run.state.is_failed() and run.state.message.startswith("FAILED: 1 of 3 rules broken")
+    assert run.state.is_failed() and run.state.message.startswith("FAILED on dynanoise(")
+    assert ": 1 of 3 rules: max_auc" in run.state.message
     verdict = json.loads((workdir / "out" / "tiny" / "manifest.json").read_text())["verdict"]
-    assert not verdict["passed"] and verdict["compared"]
+    assert not verdict["passed"] and verdict["comparison"]["gone"] == [] and verdict["comparison"]["new"]
     assert [r["rule"] for r in verdict["rules"]] == list(cases), "the report states the gate's verdict"
     assert run.name.startswith("gate-tiny-trained-mlp-")
 

@@ -122,7 +122,10 @@ def test_the_ui_form_comes_from_the_pydantic_models(served):
     assert schema["definitions"]["ScheduleConfig"]["properties"]["timezone"]["default"] == "UTC"
     gate = served.deployments["dynaudit-gate/adhoc"]
     policy = gate.parameter_openapi_schema["definitions"]["GatePolicy"]["properties"]
-    assert policy["decide_on"]["enum"] == ["upper_bound", "point"]
+    assert (
+        policy["unresolved"]["enum"] == ["fail", "pass", "warn"]
+        and policy["condition"]["default"] == "chosen"
+    )
     assert policy["max_auc"]["anyOf"][0]["maximum"] == 1
     assert gate.parameters["policy"] == {"max_auc": 0.6, "max_accuracy_drop": 0.05}
 

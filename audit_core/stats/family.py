@@ -1,0 +1,80 @@
+"""Simultaneous bounds for a family of comparisons (the gate's multiplicity control).
+
+The gate compares many values with their limits: every rule, attack, attacker knowledge and condition. Each
+value gets a lower and an upper confidence bound that errs with probability at most ``error`` (one-sided);
+with ``error = alpha / m`` for a family of ``m`` values, Bonferroni's inequality makes all lower bounds hold
+together with probability at least ``1 - alpha``. (Holm's step-down procedure rejects the same first
+hypothesis, so it fails exactly the same audits.) The ``null_*`` functions give the upper bound a model that
+leaks nothing would typically reach: when it exceeds a limit, the audit is too small to resolve that limit.
+Formulas: docs/statistics.md.
+"""
+
+import math
+from dataclasses import dataclass
+
+from scipy import stats
+
+from audit_core.stats.metrics import clopper_pearson
+
+
+@dataclass(frozen=True)
+class Bounds:
+    """A one-sided lower and a one-sided upper confidence bound, each wrong with probability at most the
+    error they were computed for."""
+
+    low: float
+    high: float
+
+
+def z_quantile(error: float) -> float:
+    """The standard normal quantile ``z`` with ``P(Z > z) = error``."""
+    return float(stats.norm.isf(error))
+
+
+def normal_bounds(value: float, ci_low: float, ci_high: float, error: float, level: float = 0.95) -> Bounds:
+    """Bounds at ``error`` from a two-sided interval at ``level``, by the normal approximation: the standard
+    error is the interval's width over ``2 z`` (a bootstrap interval's width gives the bootstrap's)."""
+    se = (ci_high - ci_low) / (2 * z_quantile((1 - level) / 2))
+    margin = z_quantile(error) * se
+    return Bounds(value - margin, value + margin)
+
+
+def proportion_bounds(successes: int, trials: int, error: float) -> Bounds:
+    """Exact (Clopper-Pearson) one-sided bounds on a binomial proportion."""
+    interval = clopper_pearson(successes, trials, level=1 - 2 * error)
+    return Bounds(interval.ci_low, interval.ci_high)
+
+
+def dkw_margin(n: int, error: float) -> float:
+    """The one-sided Dvoretzky-Kiefer-Wolfowitz margin (Massart's constant): an empirical distribution
+    function of ``n`` points exceeds the true one anywhere by more than this with probability ``error``."""
+    return math.sqrt(math.log(1 / error) / (2 * n))
+
+
+def advantage_bounds(value: float, n_members: int, n_non_members: int, error: float) -> Bounds:
+    """Bounds on the true largest advantage ``max_t TPR(t) - FPR(t)`` from the largest observed one over all
+    thresholds: the two score distributions' DKW bands (each at ``error / 2``) hold at every threshold at
+    once, so choosing the threshold on the same points costs nothing."""
+    margin = dkw_margin(n_members, error / 2) + dkw_margin(n_non_members, error / 2)
+    return Bounds(max(0.0, value - margin), min(1.0, value + margin))
+
+
+def null_auc_high(n_members: int, n_non_members: int, error: float) -> float:
+    """The upper bound on the AUC of a model that leaks nothing (0.5, with the Mann-Whitney null variance
+    ``(m + n + 1) / (12 m n)``)."""
+    variance = (n_members + n_non_members + 1) / (12 * n_members * n_non_members)
+    return 0.5 + z_quantile(error) * math.sqrt(variance)
+
+
+def null_tpr_high(n_members: int, n_non_members: int, target_fpr: float, error: float) -> float:
+    """The upper bound on the cross-fitted TPR at ``target_fpr`` of a model that leaks nothing: its expected
+    TPR is the chance that a score beats the threshold read on half the non-members, ``(k + 1) / (h + 1)``
+    with ``h`` the half's size and ``k = floor(target h)`` the false positives it allows."""
+    half = n_non_members // 2
+    expected = (math.floor(target_fpr * half + 1e-9) + 1) / (half + 1)
+    return proportion_bounds(round(expected * n_members), n_members, error).high
+
+
+def null_advantage_high(n_members: int, n_non_members: int, error: float) -> float:
+    """The upper bound on the advantage when the observed advantage is 0 (a model that leaks nothing)."""
+    return advantage_bounds(0.0, n_members, n_non_members, error).high

@@ -1,0 +1,101 @@
+"""The gate on real audits: a target whose "members" never trained it passes the shipped policy, a defense
+that keeps every prediction costs exactly nothing, and the policy aims at the condition it names."""
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow.parquet as pq
+import pytest
+import torch
+
+from audit_core.audit.run import run_audit
+from audit_core.config import parse_config
+from audit_core.gate.check import GatePolicy, check_gate, load_policy
+from tests.audit_core.byo import FEATURES, N_CLASSES, N_FEATURES, RECIPE, blobs, train_torch
+from tests.audit_core.models import mlp
+
+SHIPPED = load_policy(Path(__file__).parents[2] / "policies" / "ci.yaml")
+SIZES = {"members": 200, "non_members": 200, "population": 400, "test": 200}
+pytestmark = pytest.mark.slow  # one real audit of 200/200 points with reference models: about 20 s
+
+
+@pytest.fixture(scope="module")
+def null_audit(tmp_path_factory):
+    """An audit of an MLP trained on records that are in none of the audit's parts: its "members" are as
+    new to it as its non-members."""
+    folder = tmp_path_factory.mktemp("null")
+    x, y = blobs(200, seed=40)
+    torch.save(train_torch(mlp(N_FEATURES, N_CLASSES), x, y).state_dict(), folder / "weights.pth")
+    parts, start = {}, 0
+    for seed, (part, n) in enumerate(SIZES.items(), start=41):
+        x, y = blobs(n, seed)
+        frame = pd.DataFrame(x, columns=FEATURES).assign(label=y, id=[f"r{start + i}" for i in range(n)])
+        frame.to_parquet(folder / f"{part}.parquet")
+        parts[part], start = str(folder / f"{part}.parquet"), start + n
+    config = parse_config(
+        {
+            "run_name": "null",
+            "output_dir": str(folder / "out"),
+            "data": {"kind": "table", "id": "id", **parts},
+            "target": {
+                "kind": "torch_state_dict",
+                "weights": str(folder / "weights.pth"),
+                "architecture": "tests.audit_core.models:mlp",
+                "architecture_kwargs": {"n_features": N_FEATURES, "n_classes": N_CLASSES},
+            },
+            "recipe": RECIPE,
+            "defenses": [{"name": "dynanoise"}, {"name": "temperature", "temperature": 10.0}],
+            "attacks": ["loss", "confidence", "shadow", "lira_offline"],
+            "knowledge": ["naive", "adaptive"],
+            "reference_models": 4,
+            "cache_dir": None,
+            "policy": SHIPPED.model_dump(),
+        },
+        source="test config",
+    )
+    run = run_audit(config, write=True)
+    return run, json.loads((run.run_dir / "manifest.json").read_text())
+
+
+def test_a_null_split_of_a_real_target_passes_the_shipped_policy(null_audit):
+    run, manifest = null_audit
+    verdict = manifest["verdict"]
+    assert manifest["chosen"] == run.result.chosen and run.result.chosen.startswith("dynanoise(")
+    assert verdict["passed"], verdict["headline"]
+    assert verdict["conditions"] == [run.result.chosen] and verdict["headline"].startswith(
+        "PASSED on dynanoise("
+    )
+    assert all(r["outcome"] != "fail" for r in verdict["rules"])
+    assert verdict["recommendation"].startswith(f"Deploy the chosen defense, {run.result.chosen}")
+
+
+def test_a_defense_that_keeps_every_prediction_has_a_paired_drop_of_exactly_zero(null_audit):
+    run, _ = null_audit
+    metrics = pq.read_table(run.run_dir / "metrics.parquet").to_pandas()
+    temperature = run.result.defended[1].condition
+    drop = metrics[(metrics.metric == "accuracy_drop") & (metrics.condition == temperature)]
+    assert drop[["knowledge", "attack"]].isna().all(axis=None) and len(drop) == 1
+    assert drop[["value", "ci_low", "ci_high"]].iloc[0].tolist() == [0.0, 0.0, 0.0]
+    verdict = check_gate(GatePolicy(condition="temperature", max_accuracy_drop=0.01), metrics)
+    assert verdict.passed and verdict.rules[0].outcome == "pass" and verdict.conditions == [temperature]
+    # independently: both conditions answered every test point alike
+    assert np.array_equal(run.result.baseline.test_correct, run.result.defended[1].test_correct)
+
+
+def test_the_policy_aims_at_the_chosen_a_named_or_every_defense(null_audit):
+    run, manifest = null_audit
+    metrics = pq.read_table(run.run_dir / "metrics.parquet").to_pandas()
+    chosen = check_gate(SHIPPED, metrics, chosen=manifest["chosen"])
+    named = check_gate(
+        SHIPPED.model_copy(update={"condition": "temperature"}), metrics, chosen=manifest["chosen"]
+    )
+    every = check_gate(
+        SHIPPED.model_copy(update={"condition": "any_defended"}), metrics, chosen=manifest["chosen"]
+    )
+    temperature = run.result.defended[1].condition
+    assert chosen.conditions == [run.result.chosen] and named.conditions == [temperature]
+    assert every.conditions == [run.result.chosen, temperature]
+    attack_values = 3 * 4 * 2  # three attack rules x four attacks x two knowledges, per condition
+    assert (chosen.family_size, every.family_size) == (attack_values + 1, 2 * (attack_values + 1))
