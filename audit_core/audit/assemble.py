@@ -87,4 +87,5 @@ def assemble_result(
         provenance=provenance,
         chosen=chosen,
         explorer=explorer_data(config, signals, evaluations, salt, dynanoise, budget),
+        tuned=None if tuning is None else tuning.chosen.label,
     )

@@ -58,7 +58,8 @@ def write_run_folder(
             write_tuning_files(folder, tuning, result.provenance)
         write_report(build_context(result, defenses, salt, tuning, verdict), folder)
         verdict_record = {} if verdict is None else {"verdict": verdict.summary()}
-        write_manifest(folder, {**result.provenance, **verdict_record})
+        conditions = {"chosen": result.chosen, "tuned": result.tuned}
+        write_manifest(folder, {**result.provenance, "conditions": conditions, **verdict_record})
     return config.output_dir / config.run_name
 
 

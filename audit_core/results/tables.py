@@ -10,6 +10,7 @@ import pandas as pd
 from sklearn.metrics import roc_curve
 
 from audit_core.audit.analysis import METRIC_COLUMNS, ConditionEvaluation, metric_row, outcome_rows
+from audit_core.defenses.names import condition_name
 from audit_core.stats.midput import Midput, midput
 from audit_core.stats.names import Metric
 
@@ -38,6 +39,12 @@ class AuditResult:
     chosen: str | None = None
     #: The report's DynaNoise explorer data (a logits sample, never features).
     explorer: dict[str, Any] | None = None
+    #: The tuned DynaNoise's condition, when the run tuned.
+    tuned: str | None = None
+
+    def name(self, condition: str) -> str:
+        """The name people read for ``condition`` (:func:`~audit_core.defenses.names.condition_name`)."""
+        return condition_name(condition, self.tuned)
 
     @property
     def baseline(self) -> ConditionEvaluation:
