@@ -1,13 +1,13 @@
 """The warm demo's wall time and where it goes, for this tree and a base commit, measured side by side.
 
     .venv/bin/python benchmarks/demo_time.py                  # this tree against 547ab47, one timed run each
-    .venv/bin/python benchmarks/demo_time.py --base HEAD~3 --repeat 3
+    .venv/bin/python benchmarks/demo_time.py --base HEAD~3 --repeat 3 --cache .dynaudit-cache
 
-The base commit is checked out into a temporary git worktree. Both trees run ``dynaudit demo --verbose`` (the
-base without the flag, which it does not know: it logs at INFO anyway) as a user does, in one working folder,
-so they share one model cache: a first untimed run of each warms it. The timed runs then alternate between
-the trees so the machine's load falls on both alike; the load average is printed with each run. The parts
-come from Prefect's log lines (task runs finishing) and the run's own clock:
+The base commit is unpacked (``git archive``) into a temporary folder. Both trees run ``dynaudit demo
+--verbose`` (the base without the flag, which it does not know: it logs at INFO anyway) as a user does, in one
+working folder, so they share one model cache: a first untimed run of each warms it. The timed runs then
+alternate between the trees so the machine's load falls on both alike; the load average is printed with
+each run. The parts come from Prefect's log lines (task runs finishing) and the run's own clock:
 
 - start-up: process start to the temporary Prefect server's first line (imports, input check);
 - Prefect server: that line to the flow run's first line;
@@ -21,6 +21,7 @@ Every timed run's ``metrics.parquet`` is compared with the base's: the numbers m
 import argparse
 import os
 import re
+import shutil
 import statistics
 import subprocess
 import sys
@@ -92,30 +93,31 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--base", default=BASE, help=f"the commit to compare with ({BASE})")
     parser.add_argument("--repeat", type=int, default=1, help="timed runs of each tree (1)")
+    parser.add_argument("--cache", type=Path, help="a model cache to start from (e.g. .dynaudit-cache)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="demo-time-") as tmp:
         work, base_tree = Path(tmp), Path(tmp) / "base"
-        subprocess.run(["git", "-C", str(ROOT), "worktree", "add", "--detach", str(base_tree), args.base],
-                       check=True, capture_output=True)  # fmt: skip
-        try:
-            trees = {"base " + args.base: (base_tree, False), "this tree": (ROOT, True)}
-            for name, (tree, verbose) in trees.items():  # warm the shared model cache, untimed
-                run_demo(tree, work, work / f"warm-{len(name)}", verbose)
-            times: dict[str, list[dict[str, float]]] = {name: [] for name in trees}
-            reference = None
-            for index in range(args.repeat):
-                for name, (tree, verbose) in trees.items():
-                    load = os.getloadavg()[0]
-                    seconds, metrics = run_demo(tree, work, work / f"run-{index}-{len(name)}", verbose)
-                    times[name].append(seconds)
-                    print(f"{name}: {seconds['total']:.1f} s (load average {load:.1f})", flush=True)
-                    if reference is None:
-                        reference = metrics
-                    pd.testing.assert_frame_equal(metrics, reference)  # identical numbers, or stop
-        finally:
-            subprocess.run(
-                ["git", "-C", str(ROOT), "worktree", "remove", "--force", str(base_tree)], check=False
-            )
+        base_tree.mkdir()
+        archive = subprocess.run(
+            ["git", "-C", str(ROOT), "archive", args.base], check=True, capture_output=True
+        )
+        subprocess.run(["tar", "-x", "-C", str(base_tree)], input=archive.stdout, check=True)
+        if args.cache is not None:  # models trained before: the warm-up runs need not train them again
+            shutil.copytree(args.cache, work / ".dynaudit-cache")
+        trees = {"base " + args.base: (base_tree, False), "this tree": (ROOT, True)}
+        for name, (tree, verbose) in trees.items():  # warm the model cache and compile the modules, untimed
+            run_demo(tree, work, work / f"warm-{len(name)}", verbose)
+        times: dict[str, list[dict[str, float]]] = {name: [] for name in trees}
+        reference = None
+        for index in range(args.repeat):
+            for name, (tree, verbose) in trees.items():
+                load = os.getloadavg()[0]
+                seconds, metrics = run_demo(tree, work, work / f"run-{index}-{len(name)}", verbose)
+                times[name].append(seconds)
+                print(f"{name}: {seconds['total']:.1f} s (load average {load:.1f})", flush=True)
+                if reference is None:
+                    reference = metrics
+                pd.testing.assert_frame_equal(metrics, reference)  # identical numbers, or stop
     print(
         f"\nWarm demo, median of {args.repeat} run(s) per tree on {os.cpu_count()} cores; every run's "
         "metrics.parquet identical\n"
