@@ -73,6 +73,14 @@ def parts(log: str, started: float, ended: float) -> dict[str, float]:
     return seconds
 
 
+def unpack(commit: str, folder: Path) -> Path:
+    """The files of ``commit`` in ``folder`` (``git archive``: the repository is left as it is)."""
+    folder.mkdir()
+    archive = subprocess.run(["git", "-C", str(ROOT), "archive", commit], check=True, capture_output=True)
+    subprocess.run(["tar", "-x", "-C", str(folder)], input=archive.stdout, check=True)
+    return folder
+
+
 def run_demo(tree: Path, workdir: Path, output: Path, verbose: bool) -> tuple[dict[str, float], pd.DataFrame]:
     """One ``dynaudit demo`` of ``tree`` in ``workdir`` (its model cache); its parts and metrics."""
     env = {**os.environ, "PYTHONPATH": str(tree), "OMP_NUM_THREADS": "1"}
@@ -93,18 +101,18 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--base", default=BASE, help=f"the commit to compare with ({BASE})")
     parser.add_argument("--repeat", type=int, default=1, help="timed runs of each tree (1)")
+    parser.add_argument(
+        "--tree", help="a commit to measure instead of the working tree (which must not change)"
+    )
     parser.add_argument("--cache", type=Path, help="a model cache to start from (e.g. .dynaudit-cache)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="demo-time-") as tmp:
-        work, base_tree = Path(tmp), Path(tmp) / "base"
-        base_tree.mkdir()
-        archive = subprocess.run(
-            ["git", "-C", str(ROOT), "archive", args.base], check=True, capture_output=True
-        )
-        subprocess.run(["tar", "-x", "-C", str(base_tree)], input=archive.stdout, check=True)
+        work = Path(tmp)
+        base_tree = unpack(args.base, work / "base")
+        tree = ROOT if args.tree is None else unpack(args.tree, work / "tree")
         if args.cache is not None:  # models trained before: the warm-up runs need not train them again
             shutil.copytree(args.cache, work / ".dynaudit-cache")
-        trees = {"base " + args.base: (base_tree, False), "this tree": (ROOT, True)}
+        trees = {f"base {args.base}": (base_tree, False), args.tree or "this tree": (tree, True)}
         for name, (tree, verbose) in trees.items():  # warm the model cache and compile the modules, untimed
             run_demo(tree, work, work / f"warm-{len(name)}", verbose)
         times: dict[str, list[dict[str, float]]] = {name: [] for name in trees}
