@@ -13,6 +13,7 @@ from weasyprint.formatting_structure import boxes
 DPI = 30  # a text line is a few pixel rows: enough to see where a page holds something
 INK = 200  # a gray level below this is ink (0 black, 255 white)
 TOLERANCE_PX = 0.5  # layout rounding
+MOST_BLANK = 0.85  # of a page's printable height may stay empty, except on the last page
 
 
 def page_images(pdf: Path) -> list[np.ndarray]:

@@ -289,7 +289,7 @@ def _explorer(result: AuditResult) -> dict[str, Any] | None:
     }
 
 
-def _tuning(tuning: TuningResult | None) -> dict[str, Any] | None:
+def _tuning(tuning: TuningResult | None, front_svg: str | None) -> dict[str, Any] | None:
     if tuning is None:
         return None
     config = tuning.config
@@ -312,7 +312,7 @@ def _tuning(tuning: TuningResult | None) -> dict[str, Any] | None:
         "sizes": tuning.sizes,
         "metrics": [m.replace("_", " ") for m in metrics],
         "rows": rows,
-        "front": _data_uri(plots.pareto_front(tuning)),
+        "front": _data_uri(plots.pareto_front(tuning) if front_svg is None else front_svg),
     }
 
 
@@ -322,9 +322,12 @@ def build_context(
     salt: str,
     tuning: TuningResult | None = None,
     verdict: GateVerdict | None = None,
+    *,
+    front_svg: str | None = None,
 ) -> dict[str, Any]:
     """Everything the report template needs, as strings, numbers and SVG markup; records appear only as
-    hashes salted with ``salt``. ``defenses`` are the audited conditions' fitted defenses."""
+    hashes salted with ``salt``. ``defenses`` are the audited conditions' fitted defenses; ``front_svg`` the
+    tuning front already drawn (for ``front.svg``), so it is not drawn twice."""
     provenance = result.provenance
     by_condition = {d.label: d for d in defenses}
     chosen = chosen_evaluation(result)
@@ -370,7 +373,7 @@ def build_context(
         "per_class": _per_class_rows(result, baseline.attack),
         "exposed": _exposed_records(result, baseline.attack, salt),
         "explorer": _explorer(result),
-        "tuning": _tuning(tuning),
+        "tuning": _tuning(tuning, front_svg),
         "n_members": int(result.is_member.sum()),
         "n_non_members": n_non_members,
         "figures": {

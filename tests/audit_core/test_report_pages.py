@@ -18,9 +18,7 @@ from audit_core.results.provenance import record_salt
 from audit_core.results.risk import RISK_TIERS
 from tests.audit_core.byo import config, member_mlp, write_npz
 from tests.audit_core.models import mlp
-from tests.pdf_pages import blank_fraction, overflowing_text, page_images
-
-MOST_BLANK = 0.85  # of a page's printable height, except on the last page
+from tests.pdf_pages import MOST_BLANK, blank_fraction, overflowing_text, page_images
 
 pytestmark = [
     pytest.mark.skipif(not shutil.which("pdftoppm"), reason="needs poppler-utils (make bootstrap installs)"),

@@ -14,6 +14,7 @@ from audit_core.core.files import sha256_file
 from audit_core.defenses import DEFENSES
 from audit_core.defenses.serving import load_params
 from flows.terminal import print_audit
+from tests.pdf_pages import MOST_BLANK, blank_fraction, page_images
 
 ARTIFACTS = (
     "report.html",
@@ -103,6 +104,13 @@ def test_demo_pdf_has_at_least_two_pages_and_the_headline(demo_run):
     reader = PdfReader(run_dir / "report.pdf")
     assert len(reader.pages) >= 2
     assert "Privacy audit: demo" in reader.pages[0].extract_text()
+
+
+def test_demo_pdf_has_at_most_20_pages_each_filled_but_the_last(demo_run):
+    _, run_dir = demo_run
+    blank = [blank_fraction(page) for page in page_images(run_dir / "report.pdf")]
+    assert len(blank) <= 20
+    assert max(blank[:-1]) <= MOST_BLANK, [round(b, 2) for b in blank]
 
 
 def test_demo_manifest_records_config_seeds_versions_and_hashes(demo_run):
