@@ -246,7 +246,7 @@ def _auc_grid(result: AuditResult) -> list[dict[str, Any]]:
 
 
 def _first_sentence(text: str) -> str:
-    sentence = " ".join(text.split()).split(". ")[0].replace("``", "")
+    sentence = " ".join(text.split()).split(". ")[0].replace("``", "").replace("*", "")  # reST marks off
     return sentence if sentence.endswith(".") else sentence + "."
 
 
