@@ -25,11 +25,12 @@ import torchvision
 from torch import nn
 
 from audit_core.audit.run import gather_inputs, run_audit
+from audit_core.audit.split import tuning_split
 from audit_core.config import DEMO_DEFENSES, TrainingRecipe, TuneConfig, parse_config
 from audit_core.defenses import DefenderData, DynaNoise, MemGuard, fit_defense
 from audit_core.defenses.torch_dynanoise import TorchDynaNoise
 from audit_core.training import build_model
-from audit_core.tuning.search import Attacker, tune, tuning_split
+from audit_core.tuning.search import Attacker, tune
 
 BATCHES = (1, 64, 256)
 VARIANTS = ("per_query", "per_input", "memguard")

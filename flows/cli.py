@@ -32,6 +32,12 @@ PREFECT_DEFAULTS = {
 }
 
 
+def _add_verbose(command: argparse.ArgumentParser) -> None:
+    command.add_argument(
+        "--verbose", action="store_true", help="also show Prefect's log lines, every file and the full tables"
+    )
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="dynaudit",
@@ -47,6 +53,7 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--output-dir", type=Path, default=Path("out"), help="folder for run folders (out)")
     demo.add_argument("--run-name", default="demo", help="name of the run folder (demo)")
     demo.add_argument("--seed", type=int, default=0, help="master seed (0)")
+    _add_verbose(demo)
     audit = commands.add_parser(
         "audit",
         help="run the audit described by a YAML config",
@@ -54,6 +61,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     audit.add_argument("config", type=Path, help="YAML file with an AuditConfig")
     audit.add_argument("--output-dir", type=Path, help="override the config's output_dir")
+    _add_verbose(audit)
     tune = commands.add_parser(
         "tune",
         help="tune DynaNoise under an accuracy budget and compare the baselines",
@@ -63,6 +71,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     tune.add_argument("config", type=Path, help="YAML file with an AuditConfig")
     tune.add_argument("--output-dir", type=Path, help="override the config's output_dir")
+    _add_verbose(tune)
     gate = commands.add_parser(
         "gate",
         help="audit, then pass or fail a model against a policy (for CI)",
@@ -77,6 +86,7 @@ def _parser() -> argparse.ArgumentParser:
     gate.add_argument("--junit", type=Path, help="write a JUnit XML file here (one test case per rule)")
     gate.add_argument("--summary", type=Path, help="write a markdown summary here")
     gate.add_argument("--output-dir", type=Path, help="override the config's output_dir")
+    _add_verbose(gate)
     serve = commands.add_parser(
         "serve",
         help="serve scheduled and ad-hoc audit deployments to a Prefect server",
@@ -137,15 +147,18 @@ def _check_inputs(config: AuditConfig) -> None:
     _check_scheduler(config.runner)
 
 
-def _use_prefect_defaults() -> None:
-    for name, value in PREFECT_DEFAULTS.items():
+def _use_prefect_defaults(verbose: bool = True) -> None:
+    """Offline defaults for Prefect; without ``verbose``, its INFO lines stay out of the terminal."""
+    from flows.terminal import QUIET_PREFECT
+
+    for name, value in {**PREFECT_DEFAULTS, **({} if verbose else QUIET_PREFECT)}.items():
         os.environ.setdefault(name, value)
 
 
-def _prepare_prefect() -> None:
-    """Prefect's defaults; without PREFECT_API_URL, a temporary server started now and recorded, after
-    stopping those that killed commands left behind."""
-    _use_prefect_defaults()
+def _prepare_prefect(verbose: bool = True) -> None:
+    """Prefect's defaults (its INFO lines only with ``verbose``); without PREFECT_API_URL, a temporary server
+    started now and recorded, after stopping those that killed commands left behind."""
+    _use_prefect_defaults(verbose)
     reap_orphaned_servers()
     start_temporary_server()
 
@@ -177,37 +190,21 @@ def _print_tuning(run_dir: Path) -> None:
     print(tuning_table(pd.read_parquet(run_dir / "front.parquet"), provenance["objective"]))
 
 
-def _print_summary(run_dir: Path) -> None:
-    import pandas as pd
-
-    from audit_core.results.summary import model_cache_line, summary_table
-
-    print(f"\nAudit written to {run_dir}/")
-    for name in sorted(p.name for p in run_dir.iterdir()):
-        print(f"  {run_dir / name}")
-    manifest = json.loads((run_dir / "manifest.json").read_text(encoding="utf-8"))
-    print(model_cache_line(manifest["model_cache"]))
-    for warning in manifest["warnings"]:
-        print(f"Warning: {warning}")
-    print("\nAUC is threshold-free (higher = more leakage; 0.5 = guessing); the strongest attack has")
-    print("the highest AUC. MIDPUT is the DynaNoise paper's privacy-utility score (larger = better).\n")
-    print(summary_table(pd.read_parquet(run_dir / "metrics.parquet")))
-
-
 def _audit_command(args: argparse.Namespace) -> int:
     config = _config(args)
     _check_inputs(config)
-    _prepare_prefect()
+    _prepare_prefect(args.verbose)
     from flows.audit import audit  # imported late: Prefect takes seconds to import
+    from flows.terminal import print_audit
 
-    _print_summary(_run(audit, config=config))
+    print_audit(_run(audit, config=config), verbose=args.verbose)
     return EXIT_OK
 
 
 def _tune_command(args: argparse.Namespace) -> int:
     config = _config(args)
     _check_inputs(config)
-    _prepare_prefect()
+    _prepare_prefect(args.verbose)
     from flows.tune import tune  # imported late: Prefect takes seconds to import
 
     _print_tuning(_run(tune, config=config))
@@ -243,7 +240,7 @@ def _gate_command(args: argparse.Namespace) -> int:
         if report is not None:
             check_output_dir(report.parent)
     _check_inputs(config)
-    _prepare_prefect()
+    _prepare_prefect(args.verbose)
     from flows.gate import gate
 
     verdict = _run(

@@ -13,7 +13,6 @@ from prefect import get_client, get_run_logger
 from prefect.futures import as_completed
 from prefect.settings import PREFECT_API_URL, temporary_settings
 from prefect.task_runners import TaskRunner, ThreadPoolTaskRunner
-from prefect_dask import DaskTaskRunner
 
 from audit_core.audit import models
 from audit_core.config import AuditConfig, DaskRunnerConfig, RunnerConfig, ThreadsRunnerConfig
@@ -30,6 +29,8 @@ def _threads(config: ThreadsRunnerConfig) -> TaskRunner:
 
 
 def _dask(config: DaskRunnerConfig) -> TaskRunner:
+    from prefect_dask import DaskTaskRunner  # imported here: Dask costs seconds that threads do not need
+
     if config.address is not None:
         return DaskTaskRunner(address=config.address)
     cluster = {"n_workers": config.n_workers, "threads_per_worker": config.threads_per_worker}
@@ -48,9 +49,9 @@ def task_runner(config: RunnerConfig) -> TaskRunner:
 
 def parallel_slots(runner: TaskRunner) -> int:
     """How many tasks a started ``runner`` runs at once: its Dask workers' threads, else one."""
-    if isinstance(runner, DaskTaskRunner):
-        return max(1, sum(runner.client.nthreads().values()))
-    return 1
+    if isinstance(runner, ThreadPoolTaskRunner):
+        return 1
+    return max(1, sum(runner.client.nthreads().values()))  # a DaskTaskRunner
 
 
 def on_task_runner(config: RunnerConfig) -> GroupRunner:

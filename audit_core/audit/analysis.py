@@ -159,18 +159,19 @@ def analyse_attack(
     *,
     seed: int,
     bootstrap: bool = True,
+    per_class: bool = True,
 ) -> AttackOutcome:
     """Every metric of one attack's scores; ``bootstrap=False`` gives the AUC as a point estimate (NaN
-    interval), what a tuning loop needs. The bootstrap draws and the TPR's cross-fitting halves derive from
-    ``seed`` and the attack's name."""
+    interval) and ``per_class=False`` leaves the per-class AUCs out, what a tuning loop needs. The bootstrap
+    draws and the TPR's cross-fitting halves derive from ``seed`` and the attack's name."""
     values, is_member = scores.scores, np.asarray(is_member, dtype=bool)
     rng = derive_rng(seed, "bootstrap", scores.attack)
     halves = derive_rng(seed, "tpr-halves", scores.attack)
-    per_class = {}
-    for c in [] if labels is None else np.unique(labels):
+    per_class_auc = {}
+    for c in [] if labels is None or not per_class else np.unique(labels):
         in_class = labels == c
         if is_member[in_class].any() and not is_member[in_class].all():
-            per_class[int(c)] = roc_auc(values[in_class], is_member[in_class], n_bootstrap=0).value
+            per_class_auc[int(c)] = roc_auc(values[in_class], is_member[in_class], n_bootstrap=0).value
     decided = scores.threshold is not None
     decisions = values >= scores.threshold if decided else None
     return AttackOutcome(
@@ -187,15 +188,16 @@ def analyse_attack(
         tpr_at_fpr=tuple(crossfit_tpr_at_fpr(values, is_member, f, rng=halves) for f in FPR_TARGETS),
         precision=precision(decisions, is_member) if decided else None,
         epsilon_lower_bound=epsilon_lower_bound(decisions, is_member) if decided else None,
-        per_class_auc=per_class,
+        per_class_auc=per_class_auc,
     )
 
 
 def analyse_condition(
-    condition: ConditionScores, *, seed: int, bootstrap: bool = True
+    condition: ConditionScores, *, seed: int, bootstrap: bool = True, per_class: bool = True
 ) -> ConditionEvaluation:
     """A condition's metrics from its scores: test accuracy, every attack's outcome (see
-    :func:`analyse_attack`) and the averaging attacker's AUC at every query budget."""
+    :func:`analyse_attack`, with ``bootstrap`` and ``per_class``) and the averaging attacker's AUC at every
+    query budget."""
     is_member, labels = condition.is_member, condition.labels
     return ConditionEvaluation(
         condition=condition.condition,
@@ -204,7 +206,8 @@ def analyse_condition(
         test_accuracy=proportion(condition.test_correct),
         test_correct=np.asarray(condition.test_correct, dtype=bool),
         outcomes=[
-            analyse_attack(s, is_member, labels, seed=seed, bootstrap=bootstrap) for s in condition.scores
+            analyse_attack(s, is_member, labels, seed=seed, bootstrap=bootstrap, per_class=per_class)
+            for s in condition.scores
         ],
         averaging=[
             AveragingPoint(s.attack, s.queries, roc_auc(s.scores, is_member, n_bootstrap=0).value)

@@ -91,4 +91,5 @@ def assemble_result(
         chosen=chosen,
         explorer=explorer_data(config, signals, evaluations, records, dynanoise, budget),
         seed=config.seed,
+        tuned=None if tuning is None else tuning.chosen.label,
     )

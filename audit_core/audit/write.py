@@ -17,12 +17,16 @@ from audit_core.results.tables import AuditResult
 from audit_core.tuning.search import TuningResult
 
 
-def write_tuning_files(folder: Path, tuning: TuningResult, provenance: dict[str, Any]) -> None:
-    """The chosen parameters (``dynanoise-params.json``), the trial table, the front and its figure."""
+def write_tuning_files(
+    folder: Path, tuning: TuningResult, provenance: dict[str, Any], front_svg: str | None = None
+) -> None:
+    """The chosen parameters (``dynanoise-params.json``), the trial table, the front and its figure
+    (``front_svg`` when already drawn)."""
     save_params(folder / PARAMS_FILE, tuning.chosen, {"run_name": provenance["run_name"], **tuning.summary()})
     write_parquet(tuning.trials, folder / "tuning.parquet", "tuning")
     write_parquet(tuning.front, folder / "front.parquet", "front")
-    (folder / "front.svg").write_text(pareto_front(tuning), encoding="utf-8")
+    figure = pareto_front(tuning) if front_svg is None else front_svg
+    (folder / "front.svg").write_text(figure, encoding="utf-8")
 
 
 def policy_verdict(
@@ -54,11 +58,13 @@ def write_run_folder(
         write_parquet(result.scores_table(), folder / "scores.parquet", "scores")
         write_parquet(result.averaging_table(), folder / "averaging.parquet", "averaging")
         write_parquet(result.roc_table(), folder / "roc.parquet", "roc")
+        front = None if tuning is None else pareto_front(tuning)  # drawn once: front.svg and the report
         if tuning is not None:
-            write_tuning_files(folder, tuning, result.provenance)
-        write_report(build_context(result, defenses, tuning, verdict), folder)
+            write_tuning_files(folder, tuning, result.provenance, front)
+        write_report(build_context(result, defenses, tuning, verdict, front_svg=front), folder)
         verdict_record = {} if verdict is None else {"verdict": verdict.summary()}
-        audit = {"chosen": result.chosen, "config_digest": config.digest}
+        conditions = {"chosen": result.chosen, "tuned": result.tuned}
+        audit = {"chosen": result.chosen, "conditions": conditions, "config_digest": config.digest}
         write_manifest(folder, {**result.provenance, **audit, **verdict_record})
     return config.output_dir / config.run_name
 

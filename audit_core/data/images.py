@@ -6,8 +6,6 @@ from pathlib import Path
 import numpy as np
 import torch
 from PIL import Image, UnidentifiedImageError
-from torchvision.datasets.folder import IMG_EXTENSIONS, make_dataset
-from torchvision.transforms import v2
 
 from audit_core.config import ImageTransformConfig
 from audit_core.core.errors import DataError, brief
@@ -17,6 +15,8 @@ ImageTransform = Callable[[torch.Tensor], torch.Tensor]
 
 def build_transform(config: ImageTransformConfig) -> ImageTransform:
     """Float images ``(..., C, H, W)`` in [0, 1] -> model inputs: resize, crop, grayscale, normalise."""
+    from torchvision.transforms import v2  # here and below: torchvision costs seconds that tables skip
+
     steps: list[Callable] = []
     if config.resize:
         steps.append(v2.Resize(config.resize, antialias=True))
@@ -58,6 +58,8 @@ def check_classes(folder: Path, classes: Sequence[str], field: str, reference: s
 
 def image_files(folder: Path, classes: Sequence[str], field: str) -> list[tuple[str, int]]:
     """``(file, class index)`` of every image in ``folder/<class>/``, indexed by position in ``classes``."""
+    from torchvision.datasets.folder import IMG_EXTENSIONS, make_dataset
+
     check_classes(folder, classes, field, "the class list")
     try:
         return make_dataset(folder, {c: i for i, c in enumerate(classes)}, extensions=IMG_EXTENSIONS)
@@ -73,6 +75,8 @@ def image_files(folder: Path, classes: Sequence[str], field: str) -> list[tuple[
 
 def decode_images(files: Sequence[str], transform: ImageTransform, field: str) -> np.ndarray:
     """Decode image files as RGB, transform each, and stack them into ``(n, C, H, W)`` float32."""
+    from torchvision.transforms import v2
+
     arrays = []
     for file in files:
         try:

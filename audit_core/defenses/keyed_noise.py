@@ -14,11 +14,19 @@ bit.
 
 import hashlib
 import hmac
+import threading
+from collections import OrderedDict
 
 import numpy as np
 from scipy.special import ndtri
 
 MIN_KEY_BYTES = 16
+#: How many recent (logits, key, count) results :func:`keyed_normals` keeps: the tuner applies DynaNoise to
+#: the same logits at every trial, and the per-row HMACs are what per-input noise costs.
+CACHE_SIZE = 64
+
+_cache: OrderedDict[tuple, np.ndarray] = OrderedDict()
+_cache_lock = threading.Lock()
 
 
 def keyed_normals(logits: np.ndarray, key: bytes, count: int) -> np.ndarray:
@@ -33,8 +41,18 @@ def keyed_normals(logits: np.ndarray, key: bytes, count: int) -> np.ndarray:
     if len(key) < MIN_KEY_BYTES:
         raise ValueError(f"per-input noise needs a secret key of at least {MIN_KEY_BYTES} bytes.")
     rows = np.ascontiguousarray(logits, dtype="<f8")
+    address = (key, count, rows.shape, hashlib.blake2b(rows.tobytes()).digest())
+    with _cache_lock:
+        if address in _cache:
+            _cache.move_to_end(address)
+            return _cache[address].copy()
     stream = b"".join(
         hashlib.shake_256(hmac.digest(key, row.tobytes(), "sha256")).digest(4 * count) for row in rows
     )
     words = np.frombuffer(stream, dtype="<u4").reshape(len(rows), count)
-    return ndtri((words + 0.5) / 2.0**32)
+    normals = ndtri((words + 0.5) / 2.0**32)
+    with _cache_lock:
+        _cache[address] = normals.copy()
+        if len(_cache) > CACHE_SIZE:
+            _cache.popitem(last=False)
+    return normals

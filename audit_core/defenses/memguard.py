@@ -12,6 +12,8 @@ own membership classifier while keeping the label.
 """
 
 import hashlib
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Self
 
@@ -26,8 +28,13 @@ _HIDDEN = 32  # membership classifier: sorted log-probabilities -> 32 ReLU units
 _EPOCHS = 100  # full-batch Adam epochs to train it (more overfits the shadow data)
 _LEARNING_RATE = 3e-2
 _TARGET_GAP = 0.05  # |g| below this (membership probability 0.5 +- 0.0125) counts as reached
-_CACHED_BATCHES = 8  # batches whose perturbation is remembered (repeated queries reuse it)
+#: Batches whose perturbation is remembered, for every MemGuard with the same fitted state: repeated queries
+#: (the averaging attacker), and the same outputs under the tuner's and the audit's copy of one setting.
+_CACHED_BATCHES = 64
 _PATIENCE = 20  # the search also ends after this many steps in which no unfinished row improved by 1e-3
+
+_perturbations: OrderedDict[tuple[bytes, bytes], np.ndarray] = OrderedDict()
+_perturbations_lock = threading.Lock()
 
 
 def _sorted_log_probs(logits: torch.Tensor) -> torch.Tensor:
@@ -75,7 +82,11 @@ class MemGuard(Defense):
                 nn.functional.binary_cross_entropy_with_logits(predicted, is_member).backward()
                 optimizer.step()
         self.classifier_ = classifier.requires_grad_(False).eval()
-        self.perturbation_cache_: dict[bytes, np.ndarray] = {}
+        searched = (self.max_iter, self.step_size, self.label_weight, self.distortion_weight)
+        state = [self.feature_mean_, self.feature_scale_, *classifier.state_dict().values()]
+        self.fitted_digest_ = hashlib.sha256(
+            repr(searched).encode() + b"".join(t.numpy().tobytes() for t in state)
+        ).digest()  # what step 2 depends on besides the query (the distortion budget is step 3's)
         return self
 
     def _check_fitted(self) -> None:
@@ -121,16 +132,21 @@ class MemGuard(Defense):
         return best.numpy()
 
     def _perturbed(self, logits: np.ndarray) -> np.ndarray:
-        """:meth:`perturb`, remembered for the last few batches: step 2 is a deterministic function of the
-        query, so a repeated query (an averaging attacker) redraws only the release coin of step 3."""
+        """:meth:`perturb`, remembered for the last batches: step 2 is a deterministic function of the fitted
+        state and the query, so a repeated query (an averaging attacker) redraws only the release coin of
+        step 3, and an identically fitted MemGuard reuses it."""
         self._check_fitted()
-        key = hashlib.sha256(logits.tobytes() + str(logits.shape).encode()).digest()
-        cache = self.perturbation_cache_
-        if key not in cache:
-            cache[key] = self.perturb(logits)
-            while len(cache) > _CACHED_BATCHES:
-                cache.pop(next(iter(cache)))
-        return cache[key]
+        key = (self.fitted_digest_, hashlib.sha256(logits.tobytes() + str(logits.shape).encode()).digest())
+        with _perturbations_lock:
+            if key in _perturbations:
+                _perturbations.move_to_end(key)
+                return _perturbations[key]
+        perturbation = self.perturb(logits)
+        with _perturbations_lock:
+            _perturbations[key] = perturbation
+            while len(_perturbations) > _CACHED_BATCHES:
+                _perturbations.popitem(last=False)
+        return perturbation
 
     def apply(self, logits: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         logits = np.ascontiguousarray(logits, dtype=np.float64)

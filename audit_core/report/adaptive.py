@@ -13,7 +13,7 @@ from audit_core.results.tables import AuditResult
 
 def averaging_sections(result: AuditResult) -> list[dict[str, Any]]:
     """Per defended condition with several query budgets: each attack's AUC per budget and the budget at
-    which it regains its undefended advantage."""
+    which it regains its undefended AUC − 0.5."""
     sections = []
     for ev in result.defended:
         budgets = sorted({p.queries for p in ev.averaging})
@@ -31,7 +31,7 @@ def averaging_sections(result: AuditResult) -> list[dict[str, Any]]:
                     "regain": "not reached" if regain is None else str(regain),
                 }
             )
-        sections.append({"condition": ev.condition, "budgets": budgets, "rows": rows})
+        sections.append({"condition": result.name(ev.condition), "budgets": budgets, "rows": rows})
     return sections
 
 
@@ -48,7 +48,7 @@ def knowledge_sentence(result: AuditResult) -> str:
     sentence = (
         f"Against the adaptive attacker the strongest attack's AUC is {np.mean(list(gaps.values())):+.3f} "
         f"higher on average than against the naive attacker (largest gap {gaps[largest]:+.3f}, under "
-        f"{largest})."
+        f"{result.name(largest)})."
     )
     chosen = chosen_evaluation(result)
     if chosen is not None:
@@ -72,7 +72,7 @@ def label_only_floor(result: AuditResult, defenses: dict[str, Defense]) -> dict[
         defense = defenses.get(ev.condition)
         rows.append(
             {
-                "condition": ev.condition,
+                "condition": result.name(ev.condition),
                 "keeps_label": "yes" if defense is None or defense.preserves_label else "no",
                 "label_only": interval(label_only.auc),
                 "worst": f"{worst_case(ev.outcomes).auc.value:.3f}",
@@ -93,7 +93,7 @@ def per_input_rows(result: AuditResult, defenses: dict[str, Defense]) -> list[di
         top = {k: max((p for p in ev.averaging if p.queries == k), key=lambda p: p.auc) for k in (1, largest)}
         rows.append(
             {
-                "condition": ev.condition,
+                "condition": result.name(ev.condition),
                 "mode": defense.noise_mode.replace("_", "-"),
                 "queries": largest,
                 "single": f"{top[1].auc:.3f} ({top[1].attack})",

@@ -8,6 +8,7 @@ import numpy as np
 import yaml
 from scipy import stats
 
+from audit_core.attacks import ATTACKS
 from audit_core.audit.analysis import AttackOutcome, ConditionEvaluation, worst_case
 from audit_core.defenses import Defense, DynaNoise
 from audit_core.gate.check import GateVerdict
@@ -21,8 +22,9 @@ from audit_core.report.adaptive import (
 from audit_core.report.explorer import record_summary, within_budget
 from audit_core.report.render import template_text
 from audit_core.report.values import chosen_evaluation, interval
+from audit_core.results.risk import RISK_TIERS, risk_tier, tier_range
 from audit_core.results.tables import REGAINED_FRACTION, AuditResult
-from audit_core.stats.names import FPR_TARGETS
+from audit_core.stats.names import FPR_TARGETS, MEANINGS
 from audit_core.tuning.search import SPLITS, TuningResult, comparison, comparison_metrics
 
 KNOWLEDGE_TEXT = {
@@ -53,15 +55,6 @@ def _data_uri(svg: str | None) -> str | None:
     return None if svg is None else "data:image/svg+xml;base64," + base64.b64encode(svg.encode()).decode()
 
 
-def risk_tier(auc: float) -> tuple[str, str]:
-    """A plain-language risk tier for the strongest attack's AUC."""
-    if auc < 0.55:
-        return "low", "Attacks do little better than a coin flip at telling members from non-members."
-    if auc < 0.65:
-        return "moderate", "Attacks tell members from non-members noticeably better than chance."
-    return "high", "Attacks reliably tell whether a record was in the training set."
-
-
 def _condition_modes(result: AuditResult, chosen_only: bool = False) -> list[tuple[ConditionEvaluation, str]]:
     """(condition, knowledge) pairs to show: the undefended baseline once, then each defense (or only the
     chosen one) per knowledge."""
@@ -87,7 +80,7 @@ def _chosen(result: AuditResult, tuning: TuningResult | None) -> dict[str, Any] 
     worst = {ev.condition: worst_case(ev.outcomes) for ev in result.defended}
     best = min(result.defended, key=lambda ev: worst[ev.condition].auc.value)
     return {
-        "condition": chosen.condition,
+        "condition": result.name(chosen.condition),
         "how": how,
         "accuracy_before": interval(before, 4),
         "accuracy_after": interval(after, 4),
@@ -95,7 +88,7 @@ def _chosen(result: AuditResult, tuning: TuningResult | None) -> dict[str, Any] 
         "worst_auc": f"{worst[chosen.condition].auc.value:.3f}",
         "worst_attack": worst[chosen.condition].attack,
         "n_defended": len(result.defended),
-        "best": best.condition,
+        "best": result.name(best.condition),
         "best_auc": f"{worst[best.condition].auc.value:.3f}",
         "best_drop": f"{before.value - best.test_accuracy.value:+.4f}",
     }
@@ -134,7 +127,7 @@ def _headline(result: AuditResult, chosen_only: bool = False) -> list[dict[str, 
         defended = ev is not result.baseline
         rows.append(
             {
-                "condition": ev.condition,
+                "condition": result.name(ev.condition),
                 "knowledge": knowledge if defended else "—",
                 "accuracy": f"{ev.test_accuracy.value:.4f}",
                 "worst_attack": top.attack,
@@ -150,7 +143,7 @@ def _headline(result: AuditResult, chosen_only: bool = False) -> list[dict[str, 
 def _paper_table(result: AuditResult, knowledge: str) -> list[dict[str, Any]]:
     return [
         {
-            "condition": ev.condition,
+            "condition": result.name(ev.condition),
             "accuracy": f"{ev.test_accuracy.value:.4f}",
             "asr": [f"{v:.4f}" for v in result.asr(ev, knowledge).values()],
             "midput": "—" if ev is result.baseline else f"{result.midput(ev, knowledge).value:+.4f}",
@@ -166,7 +159,7 @@ def _midput_rows(result: AuditResult) -> list[dict[str, Any]]:
             score = result.midput(ev, knowledge)
             rows.append(
                 {
-                    "condition": ev.condition,
+                    "condition": result.name(ev.condition),
                     "knowledge": knowledge,
                     "accuracy_drop": f"{score.accuracy_drop:+.4f}",
                     "put": [f"{score.put[a]:+.4f}" for a in result.attacks],
@@ -184,7 +177,7 @@ def _tpr_cell(outcome: AttackOutcome, target: float) -> str:
 def _detail_rows(result: AuditResult, chosen_only: bool = False) -> list[dict[str, Any]]:
     return [
         {
-            "condition": ev.condition if ev is result.baseline else ev.defense,
+            "condition": result.name(ev.condition),
             "knowledge": o.knowledge if ev is not result.baseline else "—",
             "attack": o.attack,
             "auc": interval(o.auc),
@@ -266,6 +259,33 @@ def _record_ids(provenance: dict[str, Any]) -> str | None:
     )
 
 
+def _auc_grid(result: AuditResult) -> list[dict[str, Any]]:
+    """The compact appendix: per condition and attacker knowledge, each attack's AUC."""
+    return [
+        {
+            "condition": result.name(ev.condition),
+            "knowledge": knowledge if ev is not result.baseline else "—",
+            "auc": [f"{ev.outcome(a, knowledge).auc.value:.3f}" for a in result.attacks],
+        }
+        for ev, knowledge in _condition_modes(result)
+    ]
+
+
+def _first_sentence(text: str) -> str:
+    sentence = " ".join(text.split()).split(". ")[0].replace("``", "").replace("*", "")  # reST marks off
+    return sentence if sentence.endswith(".") else sentence + "."
+
+
+def _glossary(result: AuditResult) -> dict[str, Any]:
+    """Risk tiers with their AUC ranges, each attack run in one sentence (its class's docstring), each
+    metric shown."""
+    return {
+        "tiers": [{"name": t.name, "range": tier_range(t), "meaning": t.meaning} for t in RISK_TIERS],
+        "attacks": {a: _first_sentence(ATTACKS[a].__doc__ or "") for a in result.attacks},
+        "metrics": dict(MEANINGS.values()),
+    }
+
+
 def _explorer(result: AuditResult) -> dict[str, Any] | None:
     """The explorer's embedded JSON and script, and its static values at the chosen parameters."""
     if result.explorer is None:
@@ -295,7 +315,7 @@ def _explorer(result: AuditResult) -> dict[str, Any] | None:
     }
 
 
-def _tuning(tuning: TuningResult | None) -> dict[str, Any] | None:
+def _tuning(tuning: TuningResult | None, front_svg: str | None) -> dict[str, Any] | None:
     if tuning is None:
         return None
     config = tuning.config
@@ -318,7 +338,7 @@ def _tuning(tuning: TuningResult | None) -> dict[str, Any] | None:
         "sizes": tuning.sizes,
         "metrics": [m.replace("_", " ") for m in metrics],
         "rows": rows,
-        "front": _data_uri(plots.pareto_front(tuning)),
+        "front": _data_uri(plots.pareto_front(tuning) if front_svg is None else front_svg),
     }
 
 
@@ -327,9 +347,12 @@ def build_context(
     defenses: list[Defense],
     tuning: TuningResult | None = None,
     verdict: GateVerdict | None = None,
+    *,
+    front_svg: str | None = None,
 ) -> dict[str, Any]:
     """Everything the report template needs, as strings, numbers and SVG markup; records appear only as
-    keyed hashes. ``defenses`` are the audited conditions' fitted defenses."""
+    keyed hashes. ``defenses`` are the audited conditions' fitted defenses; ``front_svg`` the tuning front
+    already drawn (for ``front.svg``), so it is not drawn twice."""
     provenance = result.provenance
     by_condition = {d.label: d for d in defenses}
     chosen = chosen_evaluation(result)
@@ -358,7 +381,8 @@ def build_context(
         "paper_tables": {k: _paper_table(result, k) for k in result.knowledge},
         "midput_rows": _midput_rows(result),
         "detail_rows": _detail_rows(result, chosen_only=True),
-        "all_detail_rows": _detail_rows(result),
+        "auc_grid": _auc_grid(result),
+        "glossary": _glossary(result),
         "averaging": averaging_sections(result),
         "label_only": label_only_floor(result, by_condition),
         "per_input": per_input_rows(result, by_condition),
@@ -368,7 +392,7 @@ def build_context(
         "shadow_sentence": shadow_sentence(provenance["config"]),
         "slice_attack": baseline.attack,
         "columns": [
-            ev.condition if ev is result.baseline else f"{ev.condition}, {k}"
+            result.name(ev.condition) if ev is result.baseline else f"{result.name(ev.condition)}, {k}"
             for ev, k in _condition_modes(result, chosen_only=True)
         ],
         "per_class": _per_class_rows(result, baseline.attack),
@@ -376,12 +400,12 @@ def build_context(
         "record_ids": _record_ids(provenance),
         "readers": READERS,
         "explorer": _explorer(result),
-        "tuning": _tuning(tuning),
+        "tuning": _tuning(tuning, front_svg),
         "n_members": int(result.is_member.sum()),
         "n_non_members": n_non_members,
         "figures": {
             "roc": _data_uri(plots.roc_curves(result, result.knowledge[-1], focus)),
             "confidence": _data_uri(plots.confidence_histograms(result, focus)),
-            "noise": _data_uri(plots.noise_variance_curves(dynanoise)),
+            "noise": _data_uri(plots.noise_variance_curves(dynanoise, result.name)),
         },
     }

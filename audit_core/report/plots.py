@@ -1,6 +1,7 @@
 """The report's figures, rendered by matplotlib to self-contained SVG strings."""
 
 import io
+from collections.abc import Callable
 
 import matplotlib
 
@@ -36,18 +37,28 @@ def roc_curves(result: AuditResult, knowledge: str, evaluations: list[ConditionE
     attacks = result.attacks
     columns = min(len(attacks), 4)
     rows = -(-len(attacks) // columns)
-    figure, axes = plt.subplots(rows, columns, figsize=(1.9 * columns + 0.4, 2.0 * rows), squeeze=False)
+    figure, axes = plt.subplots(
+        rows, columns, figsize=(1.9 * columns + 0.4, 2.0 * rows), squeeze=False, sharex=True, sharey=True
+    )
     floor = 1.0 / max(1, (~result.is_member).sum())
     for ax, attack in zip(axes.flat, attacks, strict=False):
         for color, ev in zip(_COLORS, evaluations, strict=False):
             fpr, tpr, _ = roc_curve(result.is_member, ev.outcome(attack, knowledge).scores)
-            ax.plot(np.maximum(fpr, floor), np.maximum(tpr, floor), color=color, lw=1.2, label=ev.condition)
+            ax.plot(
+                np.maximum(fpr, floor),
+                np.maximum(tpr, floor),
+                color=color,
+                lw=1.2,
+                label=result.name(ev.condition),
+            )
         ax.plot([floor, 1], [floor, 1], color="#999999", lw=0.8, ls="--")
         ax.set(xscale="log", yscale="log", title=attack.replace("_", " "), xlabel="FPR", ylabel="TPR")
+        ax.minorticks_off()  # decades suffice; minor ticks made this the slowest figure to lay out
+        ax.label_outer()  # the axes are shared: labels on the outer panels only
     for ax in list(axes.flat)[len(attacks) :]:
         ax.axis("off")
     figure.legend(*axes.flat[0].get_legend_handles_labels(), loc="lower center", frameon=False, fontsize=7)
-    figure.tight_layout(rect=(0, 0.06, 1, 1))
+    figure.subplots_adjust(left=0.08, right=0.98, top=0.95, bottom=0.06 + 0.5 / (2.0 * rows), hspace=0.35)
     return _svg(figure)
 
 
@@ -63,24 +74,27 @@ def confidence_histograms(result: AuditResult, evaluations: list[ConditionEvalua
         ax.hist(scores[result.is_member], bins=bins, alpha=0.6, color=_COLORS[0], label="members")
         ax.hist(scores[~result.is_member], bins=bins, alpha=0.6, color=_COLORS[1], label="non-members")
         ax.set(xlabel="released top-class probability", ylabel="records")
-        ax.set_title(ev.condition, fontsize=7)
-    axes.flat[0].legend(frameon=False, fontsize=7)
-    figure.tight_layout()
+        ax.set_title(result.name(ev.condition), fontsize=7)
+    figure.legend(
+        *axes.flat[0].get_legend_handles_labels(), loc="lower center", ncols=2, frameon=False, fontsize=7
+    )
+    figure.tight_layout(rect=(0, 0.1, 1, 1))  # the legend below the panels, outside the data
     return _svg(figure)
 
 
-def noise_variance_curves(defenses: list[DynaNoise]) -> str | None:
-    """DynaNoise's noise variance against the normalised prediction entropy, with static noise for scale."""
+def noise_variance_curves(defenses: list[DynaNoise], name: Callable[[str], str] = str) -> str | None:
+    """DynaNoise's noise variance against the normalised prediction entropy, with static noise for scale;
+    ``name`` turns a condition's label into the name the legend shows."""
     if not defenses:
         return None
     figure, ax = plt.subplots(figsize=(3.6, 2.2))
     normalised_entropy = np.linspace(0, 1, 101)
     for color, d in zip(_COLORS[1:], defenses, strict=False):
         variance = d.sigma0_sq * (1 + d.lam * (1 - normalised_entropy))
-        ax.plot(normalised_entropy, variance, color=color, lw=1.4, label=d.label)
+        ax.plot(normalised_entropy, variance, color=color, lw=1.4, label=name(d.label))
         ax.axhline(d.sigma0_sq, color=color, lw=0.8, ls=":", label=f"static noise, variance {d.sigma0_sq:g}")
     ax.set(xlabel="prediction entropy H / log k", ylabel="noise variance on logits")
-    ax.legend(frameon=False, fontsize=6)
+    ax.legend(frameon=False, fontsize=6, loc="center left", bbox_to_anchor=(1.0, 0.5))  # outside the data
     figure.tight_layout()
     return _svg(figure)
 

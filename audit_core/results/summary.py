@@ -1,13 +1,19 @@
 """A compact before/after summary of an audit, for the terminal and the Prefect UI (markdown)."""
 
+from dataclasses import dataclass
+from typing import Any
+
 import pandas as pd
 
 from audit_core.audit.analysis import worst_case_row
+from audit_core.core.knowledge import Knowledge
+from audit_core.defenses.names import condition_name
+from audit_core.results.risk import risk_tier
 from audit_core.stats.names import Metric
 from audit_core.tuning.search import SPLITS, comparison, comparison_metrics
 
 
-def _headline_rows(metrics: pd.DataFrame) -> list[str]:
+def _headline_rows(metrics: pd.DataFrame, tuned: str | None) -> list[str]:
     overall = metrics[metrics.slice == "all"]
     accuracy = overall[overall.metric == Metric.TEST_ACCURACY].set_index("condition").value
     auc = overall[overall.metric == Metric.AUC]
@@ -26,7 +32,7 @@ def _headline_rows(metrics: pd.DataFrame) -> list[str]:
             shown_undefended = True
         worst = worst_case_row(group)
         cells = [
-            condition,
+            condition_name(condition, tuned),
             "—" if condition == "undefended" else knowledge,
             f"{accuracy[condition]:.4f}",
             str(worst.attack),
@@ -38,15 +44,18 @@ def _headline_rows(metrics: pd.DataFrame) -> list[str]:
     return rows
 
 
-def summary_table(metrics: pd.DataFrame) -> str:
+def summary_table(metrics: pd.DataFrame, tuned: str | None = None) -> str:
     """Markdown: per condition and attacker knowledge, test accuracy, the strongest attack (highest AUC) with
-    its AUC interval and TPR at 1% FPR, and MIDPUT; then every attack's AUC per condition and knowledge."""
+    its AUC interval and TPR at 1% FPR, and MIDPUT; then every attack's AUC per condition and knowledge.
+    ``tuned``: the tuned DynaNoise's condition (see :func:`condition_name`)."""
     header = ["condition", "attacker", "accuracy", "strongest attack", "AUC [95% CI]", "TPR@1%FPR", "MIDPUT"]
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header), *_headline_rows(metrics)]
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header), *_headline_rows(metrics, tuned)]
     auc = metrics[(metrics.metric == Metric.AUC) & (metrics.slice == "all")]
     grid = auc.pivot_table(index="attack", columns=["condition", "knowledge"], values="value", sort=False)
     columns = [c for c in grid.columns if c[0] != "undefended" or c[1] == grid.columns[0][1]]
-    names = ["undefended" if c[0] == "undefended" else f"{c[0].split('(')[0]} {c[1]}" for c in columns]
+    names = [
+        "undefended" if c[0] == "undefended" else f"{condition_name(c[0], tuned)} {c[1]}" for c in columns
+    ]
     lines += ["", "| attack AUC | " + " | ".join(names) + " |", "|" + "---|" * (len(names) + 1)]
     for attack, row in grid[columns].iterrows():
         lines.append(f"| {attack} | " + " | ".join(f"{v:.3f}" for v in row) + " |")
@@ -70,3 +79,90 @@ def tuning_table(front: pd.DataFrame, objective: str) -> str:
         cells = [" / ".join(f"{row[f'{m}/{s}']:+.4f}" for s in SPLITS) for m in metrics]
         lines.append("| " + " | ".join([row["family"], row["condition"], *cells]) + " |")
     return "\n".join(lines)
+
+
+#: Columns of :func:`strongest_per_condition`, as the terminal heads them.
+CONDITION_COLUMNS = {
+    "name": "condition",
+    "accuracy": "test accuracy",
+    "attack": "strongest attack",
+    "knowledge": "attacker",
+    "auc": "AUC [95% CI]",
+    "tpr": "TPR@1%FPR",
+    "tier": "risk",
+}
+
+
+def strongest_per_condition(metrics: pd.DataFrame, tuned: str | None = None) -> list[dict[str, str]]:
+    """One row per condition of a ``metrics.parquet`` frame: its name, test accuracy, and the strongest attack
+    over every attacker knowledge (highest AUC, first maximal) with that knowledge, its AUC interval, TPR at
+    1% FPR and risk tier; keys :data:`CONDITION_COLUMNS`. ``tuned``: the tuned DynaNoise's condition."""
+    overall = metrics[metrics.slice == "all"]
+    accuracy = overall[overall.metric == Metric.TEST_ACCURACY].set_index("condition").value
+    tpr = (
+        overall[overall.metric == Metric.TPR_AT_FPR_0_01]
+        .set_index(["condition", "knowledge", "attack"])
+        .value
+    )
+    rows = []
+    for condition, group in overall[overall.metric == Metric.AUC].groupby("condition", sort=False):
+        worst = worst_case_row(group)
+        rows.append(
+            {
+                "name": condition_name(str(condition), tuned),
+                "accuracy": f"{accuracy[condition]:.4f}",
+                "attack": str(worst.attack),
+                "knowledge": "—" if condition == "undefended" else str(worst.knowledge),
+                "auc": f"{worst.value:.3f} [{worst.ci_low:.3f}, {worst.ci_high:.3f}]",
+                "tpr": f"{tpr[(condition, worst.knowledge, worst.attack)]:.3f}",
+                "tier": risk_tier(worst.value)[0],
+            }
+        )
+    return rows
+
+
+@dataclass(frozen=True)
+class Conclusion:
+    """What an audit concluded, in sentences: the policy's verdict (None without a policy), the undefended
+    risk, the chosen defense (None without a defense) and the model cache's counts."""
+
+    verdict: str | None
+    risk: str
+    chosen: str | None
+    models: str
+
+
+def conclusion(metrics: pd.DataFrame, manifest: dict[str, Any]) -> Conclusion:
+    """The :class:`Conclusion` of a run folder's ``metrics.parquet`` frame and ``manifest.json``."""
+    every = metrics[metrics.slice == "all"]
+    overall = every[every.metric == Metric.AUC]
+    accuracy = every[every.metric == Metric.TEST_ACCURACY].set_index("condition").value
+    undefended = worst_case_row(overall[overall.condition == "undefended"])
+    tier, meaning = risk_tier(undefended.value)
+    risk = (
+        f"Undefended risk: {tier}, strongest attack {undefended.attack} with AUC {undefended.value:.3f} "
+        f"[{undefended.ci_low:.3f}, {undefended.ci_high:.3f}]. {meaning}"
+    )
+    conditions = manifest.get("conditions", {})
+    chosen_label, tuned = conditions.get("chosen"), conditions.get("tuned")
+    chosen = None
+    if chosen_label is not None:
+        adaptive = overall[(overall.condition == chosen_label) & (overall.knowledge != Knowledge.NAIVE)]
+        strongest = worst_case_row(adaptive)
+        attack = (
+            "no adaptive attack ran"
+            if strongest is None
+            else f"strongest adaptive attack {strongest.attack} ({strongest.knowledge}) with AUC "
+            f"{strongest.value:.3f}"
+        )
+        cost = accuracy["undefended"] - accuracy[chosen_label]
+        chosen = (
+            f"Chosen defense: {condition_name(chosen_label, tuned)}, accuracy cost {cost:+.4f}; {attack}."
+        )
+    verdict = manifest.get("verdict")
+    return Conclusion(
+        verdict=None if verdict is None else f"Policy verdict: {verdict['headline']}",
+        risk=risk,
+        chosen=chosen,
+        models=model_cache_line(manifest["model_cache"]),
+    )

@@ -10,6 +10,7 @@ from sklearn.metrics import roc_curve
 
 from audit_core.audit.analysis import METRIC_COLUMNS, ConditionEvaluation, metric_row, outcome_rows
 from audit_core.core.seeding import derive_rng
+from audit_core.defenses.names import condition_name
 from audit_core.stats.metrics import Estimate
 from audit_core.stats.midput import Midput, midput
 from audit_core.stats.names import Metric
@@ -37,6 +38,12 @@ class AuditResult:
     explorer: dict[str, Any] | None = None
     #: The run seed the accuracy drop's bootstrap draws derive from.
     seed: int = 0
+    #: The tuned DynaNoise's condition, when the run tuned.
+    tuned: str | None = None
+
+    def name(self, condition: str) -> str:
+        """The name people read for ``condition`` (:func:`~audit_core.defenses.names.condition_name`)."""
+        return condition_name(condition, self.tuned)
 
     @property
     def baseline(self) -> ConditionEvaluation:

@@ -47,3 +47,64 @@ class Metric(StrEnum):
     def achieved_fpr_at(cls, target: float) -> "Metric":
         """The FPR achieved where the TPR at ``target`` was read."""
         return cls(f"achieved_fpr_at_{target:g}")
+
+
+#: Each reported metric's name in the report and what it means, in one sentence (the report's glossary).
+MEANINGS: dict[Metric, tuple[str, str]] = {
+    Metric.AUC: (
+        "AUC",
+        "Area under the attack's ROC curve over every threshold: 0.5 is guessing, 1.0 certain; "
+        "the strongest attack is the one with the highest AUC.",
+    ),
+    Metric.BALANCED_ACCURACY: (
+        "Balanced accuracy (attack success rate)",
+        "The attack's success rate: the mean of its true-positive and true-negative "
+        "rates at the threshold it calibrated without seeing the audited records (0.5 is guessing).",
+    ),
+    Metric.BEST_ACCURACY: (
+        "Best accuracy",
+        "Balanced accuracy at the best threshold chosen on the audited records themselves: "
+        "an upper bound, not an attack a real adversary could calibrate.",
+    ),
+    Metric.ADVANTAGE: (
+        "Advantage",
+        "Membership advantage: the largest TPR − FPR over all thresholds (0 is guessing, 1 "
+        "certain); not to be confused with an AUC's lead over guessing, AUC − 0.5.",
+    ),
+    Metric.TPR_AT_FPR_0_01: (
+        "TPR at 1% FPR",
+        "The share of members found while wrongly flagging at most 1% of non-members "
+        "(also at 0.1% and 10%): leakage of the most exposed records.",
+    ),
+    Metric.PRECISION: (
+        "Precision",
+        "Of the records the attack flags as members at its calibrated threshold, the share that are members.",
+    ),
+    Metric.EPSILON_LOWER_BOUND: (
+        "ε lower bound",
+        "The smallest differential-privacy ε consistent with the attack's error "
+        "rates at its calibrated threshold (δ = 0, Clopper-Pearson at 95%).",
+    ),
+    Metric.TEST_ACCURACY: (
+        "Test accuracy",
+        "The released outputs' accuracy on held-out test records, one query each.",
+    ),
+    Metric.ACCURACY_DROP: (
+        "Accuracy drop (accuracy cost)",
+        "Undefended test accuracy minus defended: what the defense costs in utility.",
+    ),
+    Metric.PUT: (
+        "PUT",
+        "Per attack, the reduction in its success rate minus the accuracy drop (the DynaNoise "
+        "paper's privacy-utility trade-off).",
+    ),
+    Metric.MIDPUT: (
+        "MIDPUT",
+        "The mean PUT over the attacks run: larger is a better privacy-utility trade-off.",
+    ),
+    Metric.QUERIES_TO_REGAIN: (
+        "Queries to regain",
+        "The fewest queries per record at which the averaging attacker regains 90% of "
+        "the undefended AUC − 0.5.",
+    ),
+}

@@ -103,7 +103,7 @@ class Attacker:
 
     def evaluate(self, signals: Signals, defense: Defense) -> ConditionEvaluation:
         """The condition scored under this attacker's knowledge only, analysed without the AUC's bootstrap
-        interval (the objectives use none)."""
+        interval and the per-class AUCs (the objectives use neither)."""
         scores = score_condition(
             signals,
             defense,
@@ -113,7 +113,7 @@ class Attacker:
             max_queries=self.max_queries,
             attack_params=self.attack_params,
         )
-        return analyse_condition(scores, seed=self.seed, bootstrap=False)
+        return analyse_condition(scores, seed=self.seed, bootstrap=False, per_class=False)
 
 
 @dataclass(frozen=True)

@@ -116,6 +116,21 @@ def test_point_estimates_skip_only_the_bootstrap(signals):
     assert point.advantage == full.advantage and point.per_class_auc == full.per_class_auc
 
 
+def test_the_tuners_analysis_leaves_out_only_the_per_class_aucs(signals):
+    scores = score_condition(signals, DynaNoise(), ["loss", "confidence"], seed=SEED, knowledge=["adaptive"])
+    full = analyse_condition(scores, seed=SEED, bootstrap=False)
+    lean = analyse_condition(scores, seed=SEED, bootstrap=False, per_class=False)
+    assert all(o.per_class_auc for o in full.outcomes) and not any(o.per_class_auc for o in lean.outcomes)
+    for kept, whole in zip(lean.outcomes, full.outcomes, strict=True):
+        assert (kept.auc.value, kept.balanced_accuracy, kept.advantage, kept.precision) == (
+            whole.auc.value,
+            whole.balanced_accuracy,
+            whole.advantage,
+            whole.precision,
+        )
+        assert kept.tpr_at_fpr == whole.tpr_at_fpr and kept.epsilon_lower_bound == whole.epsilon_lower_bound
+
+
 def test_a_scores_table_it_cannot_analyse_is_refused_in_one_sentence():
     frame = pd.DataFrame({"condition": "c", "attack": "a", "is_member": [True, False], "score": [1.0, 0.0]})
     with pytest.raises(AuditInputError, match="no column 'knowledge'"):

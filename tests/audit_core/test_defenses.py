@@ -135,15 +135,20 @@ def test_memguard_pushes_its_classifier_to_one_half_within_the_distortion_budget
 
 def test_memguard_repeated_queries_reuse_the_perturbation_and_redraw_only_the_release(defender):
     memguard = fit_defense(MemGuard(distortion_budget=0.2), defender, seed=0)
-    logits = defender.member_logits[:40]
+    searches = []
+    memguard.perturb = lambda z: searches.append(z) or MemGuard.perturb(memguard, z)  # counts the searches
+    logits = defender.member_logits[:40] + 1e-9  # logits no other test has perturbed
     rng = np.random.default_rng(0)
     answers = [memguard.apply(logits, rng) for _ in range(30)]
-    noisy = softmax(logits + memguard.perturb(logits), axis=1)
+    twin = fit_defense(MemGuard(distortion_budget=0.2), defender, seed=0)  # identically fitted: reuses it
+    twin.perturb = lambda z: searches.append(z) or MemGuard.perturb(twin, z)
+    assert np.array_equal(twin.apply(logits, np.random.default_rng(0)), answers[0])
+    assert len(searches) == 1
+    noisy = softmax(logits + MemGuard.perturb(memguard, logits), axis=1)
     clean = softmax(logits, axis=1)
     for answer in answers:  # each row is either the clean or the (one) perturbed answer
         is_noisy = np.isclose(answer, noisy).all(axis=1)
         assert np.all(is_noisy | np.isclose(answer, clean).all(axis=1))
-    assert len(memguard.perturbation_cache_) == 1
     assert not all(np.array_equal(answers[0], a) for a in answers[1:]), "the release coin is redrawn"
 
 

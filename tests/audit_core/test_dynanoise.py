@@ -4,6 +4,7 @@ from scipy import stats
 from scipy.special import softmax
 
 from audit_core.defenses import DynaNoise, Undefended, sensitivity
+from audit_core.defenses.keyed_noise import keyed_normals
 
 # Rows from very confident to uniform, so R(q) spans [0, 1].
 LOGITS = np.array(
@@ -134,3 +135,19 @@ def test_ensemble_of_m_draws_divides_the_variance_by_m():
     low, high = stats.f.ppf([5e-4, 1 - 5e-4], draws - 1, draws - 1)
     assert low < ratio < high
     assert abs(ensemble.mean() - single.mean()) < 4 * single.std() / np.sqrt(draws)
+
+
+def test_keyed_noise_from_the_cache_is_the_noise_computed_afresh():
+    """The tuner applies per-input DynaNoise to the same logits at every trial; the cached noise must be
+    exactly what the keyed hash gives, row by row, and a changed row or key must not hit the cache."""
+    logits = np.random.default_rng(3).normal(size=(50, 10))
+    first = keyed_normals(logits, KEY, 10)
+    first[0, 0] = 99.0  # a caller's change to its copy does not reach the cache
+    again = keyed_normals(logits, KEY, 10)
+    row_by_row = np.vstack([keyed_normals(logits[i : i + 1], KEY, 10) for i in range(50)])
+    assert (again == row_by_row).all()
+    moved = logits.copy()
+    moved[7, 3] = np.nextafter(moved[7, 3], np.inf)
+    changed = keyed_normals(moved, KEY, 10)
+    assert (changed[7] != again[7]).all() and (np.delete(changed, 7, 0) == np.delete(again, 7, 0)).all()
+    assert not (keyed_normals(logits, KEY[::-1], 10) == again).any()

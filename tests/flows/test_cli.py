@@ -1,5 +1,6 @@
 """End-to-end: the installed ``dynaudit`` command, as a user runs it, against the session's Prefect server."""
 
+import io
 import json
 import time
 from pathlib import Path
@@ -7,11 +8,14 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 from pypdf import PdfReader
+from rich.console import Console
 
 from audit_core.config import DEMO_DEFENSES
 from audit_core.core.files import sha256_file
 from audit_core.defenses import DEFENSES
 from audit_core.defenses.serving import load_params
+from flows.terminal import print_audit
+from tests.pdf_pages import MOST_BLANK, blank_fraction, page_images
 
 ARTIFACTS = (
     "report.html",
@@ -36,8 +40,8 @@ def test_demo_writes_every_artifact_and_prints_where(demo_run):
     result, run_dir = demo_run
     for name in ARTIFACTS:
         assert (run_dir / name).is_file(), name
+    for name in ("report.pdf", "report.html", "metrics.parquet"):
         assert str(run_dir / name) in result.stdout
-    assert "| undefended | — |" in result.stdout and "MIDPUT" in result.stdout
     assert "Shadow and reference models: trained 9, reused 0 from the cache." in result.stdout
     for name in ("dynanoise-params.json", "tuning.parquet", "front.parquet", "roc.parquet"):
         assert (run_dir / name).is_file(), name
@@ -71,12 +75,43 @@ def test_demo_parquet_tables_read_back(demo_run):
     assert scores.groupby("record").is_member.nunique().max() == 1
 
 
+def test_demo_output_fits_40_lines_and_its_last_block_begins_with_the_verdict(demo_run):
+    result, run_dir = demo_run
+    shown = result.stdout + result.stderr
+    assert len(shown.strip().splitlines()) <= 40, shown
+    assert " INFO " not in shown, "Prefect's INFO lines belong in Prefect, not the default output"
+    last = result.stdout.strip().split("\n\n")[-1].splitlines()
+    assert last[0].startswith("Policy verdict: FAILED: ") or last[0].startswith("Policy verdict: PASSED: ")
+    assert last[1].startswith("Undefended risk: ") and last[2].startswith("Chosen defense: dynanoise@tuned, ")
+    assert last[-1].startswith(f"Report: {run_dir / 'report.pdf'} and {run_dir / 'report.html'}")
+    rows = [line.split()[0] for line in last[3:] if line.startswith(("undefended", "dynanoise", "memguard"))]
+    assert rows == ["undefended", "dynanoise@paper", "memguard(distortion_budget=1)", "dynanoise@tuned"]
+
+
+def test_verbose_output_lists_every_file_and_the_full_tables(demo_run):
+    _, run_dir = demo_run
+    shown = io.StringIO()
+    print_audit(run_dir, verbose=True, out=Console(file=shown, width=200))
+    text = shown.getvalue()
+    for name in ARTIFACTS:
+        assert f"  {run_dir / name}\n" in text
+    assert "| undefended | — |" in text and "| attack AUC |" in text
+    assert text.strip().split("\n\n")[-1].startswith("Policy verdict: ")
+
+
 def test_demo_pdf_has_at_least_two_pages_and_the_headline(demo_run):
     _, run_dir = demo_run
     assert (run_dir / "report.pdf").read_bytes()[:5] == b"%PDF-"
     reader = PdfReader(run_dir / "report.pdf")
     assert len(reader.pages) >= 2
     assert "Privacy audit: demo" in reader.pages[0].extract_text()
+
+
+def test_demo_pdf_has_at_most_20_pages_each_filled_but_the_last(demo_run):
+    _, run_dir = demo_run
+    blank = [blank_fraction(page) for page in page_images(run_dir / "report.pdf")]
+    assert len(blank) <= 20
+    assert max(blank[:-1]) <= MOST_BLANK, [round(b, 2) for b in blank]
 
 
 def test_demo_manifest_records_config_seeds_versions_and_hashes(demo_run):

@@ -1,0 +1,141 @@
+"""The warm demo's wall time and where it goes, for this tree and a base commit, measured side by side.
+
+    .venv/bin/python benchmarks/demo_time.py                  # this tree against 547ab47, one timed run each
+    .venv/bin/python benchmarks/demo_time.py --base HEAD~3 --repeat 3 --cache .dynaudit-cache
+
+The base commit is unpacked (``git archive``) into a temporary folder. Both trees run ``dynaudit demo
+--verbose`` (the base without the flag, which it does not know: it logs at INFO anyway) as a user does, in one
+working folder, so they share one model cache: a first untimed run of each warms it. The timed runs then
+alternate between the trees so the machine's load falls on both alike; the load average is printed with
+each run. The parts come from Prefect's log lines (task runs finishing) and the run's own clock:
+
+- start-up: process start to the temporary Prefect server's first line (imports, input check);
+- Prefect server: that line to the flow run's first line;
+- inputs: data, target, shadow and reference models (from the cache), logits;
+- tuning: the tune-dynanoise task; conditions: every evaluate-* task; report: assembling and writing the run
+  folder; end: the summary printed and the process gone.
+
+Every timed run's ``metrics.parquet`` is compared with the base's: the numbers must be identical.
+"""
+
+import argparse
+import os
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import datetime
+from pathlib import Path
+
+import pandas as pd
+
+ROOT = Path(__file__).resolve().parents[1]
+BASE = "547ab47"
+LINE = re.compile(r"^(\d\d:\d\d:\d\d\.\d{3}) \| \w+ +\| (.*)$")
+PARTS = ("start-up", "Prefect server", "inputs", "tuning", "conditions", "report", "end", "total")
+#: The log line that ends each part (before "end", which the process's exit ends).
+MARKS = {
+    "start-up": "Starting temporary server",
+    "Prefect server": "Beginning flow run",
+    "inputs": "Task run 'split-for-tuning",
+    "tuning": "Task run 'tune-dynanoise",
+    "conditions": "Task run 'assemble-result",
+    "report": "Task run 'write-artifacts",
+}
+
+
+def _clock(stamp: str, day: datetime) -> float:
+    """Seconds since the epoch of a log line's ``HH:MM:SS.mmm`` on ``day`` (the run started that day)."""
+    moment = datetime.strptime(stamp, "%H:%M:%S.%f")
+    return day.replace(hour=moment.hour, minute=moment.minute, second=moment.second,
+                       microsecond=moment.microsecond).timestamp()  # fmt: skip
+
+
+def parts(log: str, started: float, ended: float) -> dict[str, float]:
+    """The seconds of each of :data:`PARTS`, from the run's log and its start and end times."""
+    day = datetime.fromtimestamp(started)
+    marks = {}
+    for line in log.splitlines():
+        match = LINE.match(line)
+        if match:
+            for part, text in MARKS.items():
+                if text in match.group(2) and ("Finished" in line or part in ("start-up", "Prefect server")):
+                    marks[part] = _clock(match.group(1), day)  # the last such line: the step's end
+    seconds, previous = {}, started
+    for part in PARTS[:-2]:
+        seconds[part] = marks[part] - previous
+        previous = marks[part]
+    seconds["end"] = ended - previous
+    seconds["total"] = ended - started
+    return seconds
+
+
+def unpack(commit: str, folder: Path) -> Path:
+    """The files of ``commit`` in ``folder`` (``git archive``: the repository is left as it is)."""
+    folder.mkdir()
+    archive = subprocess.run(["git", "-C", str(ROOT), "archive", commit], check=True, capture_output=True)
+    subprocess.run(["tar", "-x", "-C", str(folder)], input=archive.stdout, check=True)
+    return folder
+
+
+def run_demo(tree: Path, workdir: Path, output: Path, verbose: bool) -> tuple[dict[str, float], pd.DataFrame]:
+    """One ``dynaudit demo`` of ``tree`` in ``workdir`` (its model cache); its parts and metrics."""
+    env = {**os.environ, "PYTHONPATH": str(tree), "OMP_NUM_THREADS": "1"}
+    env.pop("PREFECT_API_URL", None)  # a temporary server, as a first-time user gets
+    command = [sys.executable, "-m", "flows.cli", "demo", "--output-dir", str(output)]
+    started = time.time()
+    done = subprocess.run(
+        [*command, *(["--verbose"] if verbose else [])], cwd=workdir, env=env, capture_output=True, text=True
+    )
+    ended = time.time()
+    if done.returncode != 0:
+        raise SystemExit(f"the demo of {tree} failed:\n{done.stderr[-3000:]}")
+    metrics = pd.read_parquet(output / "demo" / "metrics.parquet")
+    return parts(done.stdout + done.stderr, started, ended), metrics
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--base", default=BASE, help=f"the commit to compare with ({BASE})")
+    parser.add_argument("--repeat", type=int, default=1, help="timed runs of each tree (1)")
+    parser.add_argument(
+        "--tree", help="a commit to measure instead of the working tree (which must not change)"
+    )
+    parser.add_argument("--cache", type=Path, help="a model cache to start from (e.g. .dynaudit-cache)")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="demo-time-") as tmp:
+        work = Path(tmp)
+        base_tree = unpack(args.base, work / "base")
+        tree = ROOT if args.tree is None else unpack(args.tree, work / "tree")
+        if args.cache is not None:  # models trained before: the warm-up runs need not train them again
+            shutil.copytree(args.cache, work / ".dynaudit-cache")
+        trees = {f"base {args.base}": (base_tree, False), args.tree or "this tree": (tree, True)}
+        for name, (tree, verbose) in trees.items():  # warm the model cache and compile the modules, untimed
+            run_demo(tree, work, work / f"warm-{len(name)}", verbose)
+        times: dict[str, list[dict[str, float]]] = {name: [] for name in trees}
+        reference = None
+        for index in range(args.repeat):
+            for name, (tree, verbose) in trees.items():
+                load = os.getloadavg()[0]
+                seconds, metrics = run_demo(tree, work, work / f"run-{index}-{len(name)}", verbose)
+                times[name].append(seconds)
+                print(f"{name}: {seconds['total']:.1f} s (load average {load:.1f})", flush=True)
+                if reference is None:
+                    reference = metrics
+                pd.testing.assert_frame_equal(metrics, reference)  # identical numbers, or stop
+    print(
+        f"\nWarm demo, median of {args.repeat} run(s) per tree on {os.cpu_count()} cores; every run's "
+        "metrics.parquet identical\n"
+    )
+    print("| part | " + " | ".join(f"{name} (s)" for name in times) + " |")
+    print("|---|" + "---|" * len(times))
+    for part in PARTS:
+        cells = [f"{statistics.median(t[part] for t in runs):.1f}" for runs in times.values()]
+        print(f"| {part} | " + " | ".join(cells) + " |")
+
+
+if __name__ == "__main__":
+    main()

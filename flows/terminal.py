@@ -1,0 +1,70 @@
+"""What the ``dynaudit`` command prints when an audit ends: the conclusion first-hand, the details on request.
+
+The last block always begins with the verdict (or, without a policy, the undefended risk), then the chosen
+defense, one row per condition and where the report is. ``--verbose`` adds every file of the run folder and
+the full tables. Tables are drawn by ``rich``: styled on a terminal, plain text in a pipe or a log.
+"""
+
+import json
+from pathlib import Path
+
+import pandas as pd
+from rich import box
+from rich.console import Console
+from rich.measure import Measurement
+from rich.table import Table
+
+from audit_core.results.summary import CONDITION_COLUMNS, conclusion, strongest_per_condition, summary_table
+
+#: Prefect's console handler shows warnings and errors only, unless ``--verbose``: its per-task INFO lines
+#: still reach the Prefect server (the UI) through its API handler.
+QUIET_PREFECT = {"PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL": "WARNING"}
+REPORT_FILES = ("report.pdf", "report.html")
+
+
+def console() -> Console:
+    """Standard output, styled only on a terminal; sentences are not wrapped (the terminal wraps them)."""
+    return Console(highlight=False, soft_wrap=True)
+
+
+def print_table(out: Console, table: Table) -> None:
+    """``table`` at its full width, even when the terminal (or a pipe's default 80 columns) is narrower:
+    a number cut short is worse than a wrapped line."""
+    out.width = max(out.width, Measurement.get(out, out.options.update_width(1000), table).maximum)
+    out.print(table)
+
+
+def conditions_table(rows: list[dict[str, str]]) -> Table:
+    """One row per condition: the strongest attack over the attacker knowledges, with which one."""
+    table = Table(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False)
+    for key, header in CONDITION_COLUMNS.items():
+        table.add_column(
+            header, no_wrap=True, justify="left" if key in ("name", "attack", "knowledge") else "right"
+        )
+    for row in rows:
+        table.add_row(*(row[key] for key in CONDITION_COLUMNS))
+    return table
+
+
+def print_audit(run_dir: Path, *, verbose: bool = False, out: Console | None = None) -> None:
+    """Print the end of an audit whose run folder is ``run_dir``."""
+    out = out or console()
+    metrics = pd.read_parquet(run_dir / "metrics.parquet")
+    manifest = json.loads((run_dir / "manifest.json").read_text(encoding="utf-8"))
+    ending = conclusion(metrics, manifest)
+    tuned = manifest.get("conditions", {}).get("tuned")
+    if verbose:
+        out.print(f"\nAudit written to {run_dir}/")
+        for name in sorted(p.name for p in run_dir.iterdir()):
+            out.print(f"  {run_dir / name}")
+        out.print(f"\n{summary_table(metrics, tuned)}")
+    for warning in manifest.get("warnings", []):
+        out.print(f"Warning: {warning}")
+    out.print()
+    for sentence in (ending.verdict, ending.risk, ending.chosen):
+        if sentence is not None:
+            out.print(sentence)
+    print_table(out, conditions_table(strongest_per_condition(metrics, tuned)))
+    out.print(ending.models)
+    reports = " and ".join(str(run_dir / name) for name in REPORT_FILES)
+    out.print(f"Report: {reports}; every metric in {run_dir / 'metrics.parquet'}.")

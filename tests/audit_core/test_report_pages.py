@@ -1,0 +1,75 @@
+"""The PDF of a bring-your-own audit reads like an audit: every page but the last filled, no text outside its
+box, a glossary, a compact appendix. (The demo's PDF is checked the same way in tests/flows/test_cli.py.)"""
+
+import shutil
+
+import numpy as np
+import pytest
+import torch
+from pypdf import PdfReader
+
+from audit_core.audit.inputs import check_inputs
+from audit_core.audit.run import run_audit
+from audit_core.audit.write import policy_verdict
+from audit_core.config import DEMO_DEFENSES
+from audit_core.report.context import build_context
+from audit_core.report.render import render_html
+from audit_core.results.provenance import record_salt
+from audit_core.results.risk import RISK_TIERS
+from tests.audit_core.byo import config, member_mlp, write_npz
+from tests.audit_core.models import mlp
+from tests.pdf_pages import MOST_BLANK, blank_fraction, overflowing_text, page_images
+
+pytestmark = [
+    pytest.mark.skipif(not shutil.which("pdftoppm"), reason="needs poppler-utils (make bootstrap installs)"),
+    pytest.mark.slow,  # a full small audit with every defense and a short tuning, then two renderings
+]
+
+
+@pytest.fixture(scope="module")
+def byo_run(tmp_path_factory):
+    """A torch state dict on NPZ files, audited under the demo's defenses with a short tuning and a policy."""
+    tmp = tmp_path_factory.mktemp("pages")
+    torch.save(member_mlp().state_dict(), tmp / "weights.pth")
+    target = {
+        "kind": "torch_state_dict",
+        "weights": str(tmp / "weights.pth"),
+        "architecture": f"{mlp.__module__}:mlp",
+        "architecture_kwargs": {"n_features": 8, "n_classes": 3},
+    }
+    audit = config(
+        tmp,
+        data={"kind": "npz", "ids_key": "ids", **write_npz(tmp)},
+        target=target,
+        defenses=DEMO_DEFENSES,
+        tune={"n_trials": 6, "budget": 0.05},
+        policy={"max_auc": 0.6, "max_accuracy_drop": 0.05},
+    )
+    check_inputs(audit)
+    return audit, run_audit(audit, write=True)
+
+
+def test_every_page_but_the_last_is_filled(byo_run):
+    _, run = byo_run
+    blank = [blank_fraction(page) for page in page_images(run.run_dir / "report.pdf")]
+    assert len(blank) >= 5
+    assert max(blank[:-1]) <= MOST_BLANK, np.round(blank, 2)
+
+
+def test_no_text_leaves_its_box(byo_run):
+    audit, run = byo_run
+    salt = record_salt(audit, run.result.provenance["fingerprints"])
+    verdict = policy_verdict(audit, run.result.metrics_table())
+    context = build_context(run.result, run.defenses, salt, run.tuning, verdict)
+    assert overflowing_text(render_html(context, for_pdf=True), str(run.run_dir)) == []
+
+
+def test_glossary_and_compact_appendix(byo_run):
+    _, run = byo_run
+    text = "\n".join(page.extract_text() for page in PdfReader(run.run_dir / "report.pdf").pages)
+    assert "Glossary" in text and "Appendix A" in text
+    for tier in RISK_TIERS:
+        assert tier.meaning.split()[0] in text
+    assert "0.55 ≤ AUC < 0.65" in text
+    for name in ("dynanoise@paper", "dynanoise@tuned", "memguard(distortion_budget=1)"):
+        assert name in text.replace("\n", "")
