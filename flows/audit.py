@@ -19,12 +19,14 @@ def flow_steps() -> Steps:
 
 
 @flow(name="dynaudit-audit", flow_run_name="audit-{config.run_label}", log_prints=True)
-def audit(config: AuditConfig, previous_metrics: Path | None = None) -> Path:
-    """Run a membership-inference audit of one model, undefended and defended; return the run folder.
+def audit(config: AuditConfig, previous_metrics: str | None = None) -> Path | str:
+    """Run a membership-inference audit of one model, undefended and defended; return the new run folder
+    (a path, or a URL on an object store).
 
     With ``tune`` set, DynaNoise is first tuned on a tuning split of the audit points, the tuned setting joins
     the conditions, and every condition is reported on the disjoint evaluation split. With ``policy`` set,
-    the report states its verdict (regressions against ``previous_metrics``, a metrics.parquet, included).
+    the report states its verdict (regressions against ``previous_metrics``, a metrics.parquet path or URL,
+    included).
     """
     run = run_audit(config, steps=flow_steps(), write=True, previous_metrics=previous_metrics)
     publish_run_artifacts(

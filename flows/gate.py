@@ -10,8 +10,10 @@ from prefect.artifacts import create_markdown_artifact
 from prefect.states import Completed, Failed, State
 
 from audit_core.config import AuditConfig
+from audit_core.core.locations import join
 from audit_core.gate.check import GatePolicy, GateVerdict, check_policy
 from audit_core.gate.reports import markdown_summary
+from audit_core.results.runs import METRICS
 from flows.audit import audit
 from tasks.artifacts import artifact_key
 from tasks.gate_tasks import check_gate, read_metrics, write_gate_reports
@@ -21,17 +23,18 @@ from tasks.gate_tasks import check_gate, read_metrics, write_gate_reports
 def gate(
     config: AuditConfig,
     policy: GatePolicy,
-    previous_metrics: Path | None = None,
+    previous_metrics: str | None = None,
     junit_path: Path | None = None,
     summary_path: Path | None = None,
 ) -> State[GateVerdict]:
-    """Audit the model, check the policy (and regressions against a previous metrics.parquet), publish
+    """Audit the model, check the policy (and regressions against a previous metrics.parquet, a path or a
+    URL), publish
     the verdict; Completed when every rule holds, Failed (with the verdict as data) when one is broken. The
     audit's report states the same verdict: the policy replaces the config's own."""
     check_policy(policy, config)
     previous = read_metrics(previous_metrics) if previous_metrics is not None else None
     run_dir = audit(config.model_copy(update={"policy": policy}), previous_metrics)
-    verdict = check_gate(policy, read_metrics(run_dir / "metrics.parquet"), previous)
+    verdict = check_gate(policy, read_metrics(str(join(run_dir, METRICS))), previous)
     write_gate_reports(verdict, config.run_name, junit_path, summary_path)
     create_markdown_artifact(
         key=artifact_key("gate", config.run_name),

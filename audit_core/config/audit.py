@@ -4,10 +4,12 @@ import hashlib
 import inspect
 import re
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     Field,
+    PlainValidator,
+    WithJsonSchema,
     field_validator,
     model_validator,
 )
@@ -27,6 +29,7 @@ from audit_core.config.recipe import TrainingRecipe
 from audit_core.config.runtime import RunnerConfig, ScheduleConfig, ThreadsRunnerConfig
 from audit_core.config.targets import ShadowConfig, TargetConfig, TrainedShadowConfig, TrainedTargetConfig
 from audit_core.config.tune import TuneConfig
+from audit_core.core.locations import Location, parse_location
 
 DEFAULT_ATTACKS = [
     "confidence",
@@ -42,14 +45,14 @@ DEFAULT_ATTACKS = [
     "rmia",
     "label_only",
 ]
-_NOT_IN_DIGEST = {"run_name", "cache_dir", "output_dir", "id_salt", "schedule", "policy", "runner"}
+_NOT_IN_DIGEST = {"run_name", "cache_dir", "output_dir", "keep", "id_salt", "schedule", "policy", "runner"}
 _RUN_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
 
 
 class AuditConfig(StrictModel):
     """One audit: what to attack, with which defenses and attacks, and where to write the results."""
 
-    run_name: str = Field("demo", description="Names the output folder out/<run_name>/.")
+    run_name: str = Field("demo", description="Names the folder of its runs, out/<run_name>/.")
     seed: int = Field(0, ge=0, description="Master seed; every random draw derives from it.")
     data: DataConfig = Field(
         default_factory=DemoDataConfig,
@@ -110,7 +113,16 @@ class AuditConfig(StrictModel):
         Path(".dynaudit-cache"),
         description="Where trained shadow/reference models are cached; null disables.",
     )
-    output_dir: Path = Field(Path("out"), description="Folder that receives the run folder.")
+    output_dir: Annotated[Location, PlainValidator(parse_location), WithJsonSchema({"type": "string"})] = (
+        Field(
+            Path("out"),
+            description="Where runs are kept, as output_dir/run_name/<run id>/ with a 'latest' pointer: a "
+            "folder, or an s3://, gs:// or az:// URL (credentials from the environment, never from here).",
+        )
+    )
+    keep: int | None = Field(
+        None, ge=1, description="Keep only the newest this many runs of run_name; empty keeps every run."
+    )
     id_salt: str = Field(
         "",
         description="Secret salt for the hashed record ids in the artifacts; empty uses the data "
@@ -136,11 +148,16 @@ class AuditConfig(StrictModel):
         return self.target.kind
 
     @property
-    def run_label(self) -> str:
-        """``<run_name>-<model>-<digest>`` names Prefect runs; the digest covers every setting that shapes the
-        numbers (not the run name, folders, salt or schedule)."""
+    def digest(self) -> str:
+        """Eight hex digits covering every setting that shapes the numbers (not the run name, folders, salt
+        or schedule)."""
         settings = self.model_dump_json(exclude=_NOT_IN_DIGEST)
-        return f"{self.run_name}-{self.model_label}-{hashlib.sha256(settings.encode()).hexdigest()[:8]}"
+        return hashlib.sha256(settings.encode()).hexdigest()[:8]
+
+    @property
+    def run_label(self) -> str:
+        """``<run_name>-<model>-<digest>`` names Prefect runs."""
+        return f"{self.run_name}-{self.model_label}-{self.digest}"
 
     @field_validator("run_name")
     @classmethod

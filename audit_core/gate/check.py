@@ -22,6 +22,7 @@ from audit_core.audit.analysis import METRIC_COLUMNS, worst_case_row
 from audit_core.config import AuditConfig, load_model
 from audit_core.config.policy import ATTACK_LIMITS, GatePolicy, policy_mismatch
 from audit_core.core.errors import AuditInputError, ConfigError
+from audit_core.core.locations import Location, filesystem, parse_location
 from audit_core.stats.names import Metric
 
 _BASIS = {"upper_bound": "upper bound of the 95% interval", "point": "point estimate"}
@@ -39,13 +40,15 @@ def check_policy(policy: GatePolicy, config: AuditConfig) -> None:
         raise ConfigError(problem)
 
 
-def read_metrics(path: str | Path) -> pd.DataFrame:
-    """A dynaudit ``metrics.parquet`` table; any other file is an :class:`AuditInputError`."""
-    path = Path(path)
-    if not path.is_file():
+def read_metrics(path: Location) -> pd.DataFrame:
+    """A dynaudit ``metrics.parquet`` table, local or on an object store (a URL); any other file is an
+    :class:`AuditInputError`."""
+    fs, fs_path = filesystem(parse_location(path))
+    if not fs.isfile(fs_path):
         raise AuditInputError(f"Metrics file '{path}' does not exist; expected a dynaudit metrics.parquet.")
     try:
-        frame = pd.read_parquet(path)
+        with fs.open(fs_path, "rb") as handle:
+            frame = pd.read_parquet(handle)
     except Exception:  # pyarrow raises several types for files that are not Parquet
         raise AuditInputError(f"Metrics file '{path}' is not a readable Parquet file.") from None
     missing = [c for c in METRIC_COLUMNS if c not in frame.columns]

@@ -28,7 +28,7 @@ def demo_run(dynaudit, tmp_path_factory):
     out = workdir / "out"
     result = dynaudit(["demo", "--output-dir", str(out)], workdir)
     assert result.returncode == 0, result.stderr[-3000:]
-    return result, out / "demo"
+    return result, (out / "demo" / "latest").resolve()  # the run folder the latest pointer names
 
 
 def test_demo_writes_every_artifact_and_prints_where(demo_run):
@@ -96,7 +96,7 @@ def test_audit_command_runs_the_shipped_config(dynaudit, tmp_path):
     )
     result = dynaudit(["audit", str(config), "--output-dir", str(tmp_path / "out")], tmp_path)
     assert result.returncode == 0, result.stderr[-3000:]
-    assert (tmp_path / "out" / "small" / "report.pdf").is_file()
+    assert (tmp_path / "out" / "small" / "latest" / "report.pdf").is_file()
 
 
 def test_tune_command_writes_parameters_trials_and_the_front(dynaudit, tmp_path):
@@ -110,7 +110,7 @@ def test_tune_command_writes_parameters_trials_and_the_front(dynaudit, tmp_path)
     )
     result = dynaudit(["tune", str(config), "--output-dir", str(tmp_path / "out")], tmp_path)
     assert result.returncode == 0, result.stderr[-3000:]
-    run_dir = tmp_path / "out" / "small-tune"
+    run_dir = tmp_path / "out" / "small-tune" / "latest"
     defense = load_params(run_dir / "dynanoise-params.json", key=b"k" * 16)
     assert defense.noise_mode == "per_input"
     trials = pq.read_table(run_dir / "tuning.parquet").to_pandas()

@@ -54,14 +54,14 @@ def test_a_policy_that_holds_exits_0_with_a_junit_file_and_a_summary(passed, wor
     summary = (workdir / "reports" / "pass.md").read_text()
     assert summary.startswith("## dynaudit gate `tiny`: PASSED")
     assert "decided on the upper bound of the 95% interval" in summary
-    assert "PASSED" in passed.stdout and (workdir / "out" / "tiny" / "metrics.parquet").is_file()
-    manifest = json.loads((workdir / "out" / "tiny" / "manifest.json").read_text())
+    assert "PASSED" in passed.stdout and (workdir / "out" / "tiny" / "latest" / "metrics.parquet").is_file()
+    manifest = json.loads((workdir / "out" / "tiny" / "latest" / "manifest.json").read_text())
     assert manifest["verdict"]["passed"] is True
 
 
 @pytest.mark.slow
 def test_a_broken_policy_exits_1_and_reports_the_rule_and_the_comparison(passed, dynaudit, workdir):
-    shutil.copy(workdir / "out" / "tiny" / "metrics.parquet", workdir / "previous.parquet")
+    shutil.copy(workdir / "out" / "tiny" / "latest" / "metrics.parquet", workdir / "previous.parquet")
     args = ["gate", "tiny.yaml", "--policy", "strict.yaml", "--previous", "previous.parquet"]
     result = dynaudit([*args, "--junit", "reports/fail.xml"], workdir)
     assert result.returncode == 1, result.stderr[-3000:]
@@ -78,7 +78,7 @@ def test_a_broken_policy_exits_1_and_reports_the_rule_and_the_comparison(passed,
             limit=1,
         )
     assert run.state.is_failed() and run.state.message.startswith("FAILED: 1 of 3 rules broken")
-    verdict = json.loads((workdir / "out" / "tiny" / "manifest.json").read_text())["verdict"]
+    verdict = json.loads((workdir / "out" / "tiny" / "latest" / "manifest.json").read_text())["verdict"]
     assert not verdict["passed"] and verdict["compared"]
     assert [r["rule"] for r in verdict["rules"]] == list(cases), "the report states the gate's verdict"
     assert run.name.startswith("gate-tiny-trained-mlp-")
