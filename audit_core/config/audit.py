@@ -29,6 +29,7 @@ from audit_core.config.recipe import TrainingRecipe
 from audit_core.config.runtime import RunnerConfig, ScheduleConfig, ThreadsRunnerConfig
 from audit_core.config.targets import ShadowConfig, TargetConfig, TrainedShadowConfig, TrainedTargetConfig
 from audit_core.config.tune import TuneConfig
+from audit_core.core.devices import DeviceSetting, resolve_device
 from audit_core.core.locations import Location, parse_location
 
 DEFAULT_ATTACKS = [
@@ -45,7 +46,17 @@ DEFAULT_ATTACKS = [
     "rmia",
     "label_only",
 ]
-_NOT_IN_DIGEST = {"run_name", "cache_dir", "output_dir", "keep", "id_salt", "schedule", "policy", "runner"}
+_NOT_IN_DIGEST = {
+    "run_name",
+    "cache_dir",
+    "output_dir",
+    "keep",
+    "id_salt",
+    "schedule",
+    "policy",
+    "runner",
+    "device",
+}
 _RUN_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
 
 
@@ -109,6 +120,11 @@ class AuditConfig(StrictModel):
         description="Where reference models train, by kind: threads (this process, the default) or dask "
         "(a Dask cluster; the numbers are the same).",
     )
+    device: DeviceSetting = Field(
+        "auto",
+        description="Where models train and answer queries: auto (a GPU when torch sees one), cpu or cuda. "
+        "On the CPU the numbers do not depend on it; a GPU gives the same models up to float32 rounding.",
+    )
     cache_dir: Path | None = Field(
         Path(".dynaudit-cache"),
         description="Where trained shadow/reference models are cached; null disables.",
@@ -168,6 +184,13 @@ class AuditConfig(StrictModel):
                 "(no path separators)"
             )
         return value
+
+    @field_validator("device")
+    @classmethod
+    def _cuda_needs_a_gpu(cls, setting: DeviceSetting) -> DeviceSetting:
+        if setting == "cuda" and resolve_device("auto") != "cuda":
+            raise ValueError("torch sees no GPU on this machine; use auto (a GPU when there is one) or cpu")
+        return setting
 
     @field_validator("reference_models")
     @classmethod

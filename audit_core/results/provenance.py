@@ -8,6 +8,7 @@ from typing import Any
 import torch
 
 from audit_core.config import AuditConfig
+from audit_core.core.devices import resolve_device
 from audit_core.data import AuditData
 
 PACKAGES = (
@@ -52,6 +53,7 @@ def run_provenance(
         "started_at": started_at.isoformat(),
         "finished_at": datetime.now(UTC).isoformat(),
         "seed": config.seed,
+        "device": resolve_device(config.device),
         "config": config.model_dump(mode="json", exclude={"id_salt"}),
         "data": {
             "name": data.name,

@@ -9,25 +9,33 @@ from audit_core.training.architectures import build_model
 
 
 def train_classifier(
-    features: np.ndarray, labels: np.ndarray, n_classes: int, recipe: TrainingRecipe, *, seed: int
+    features: np.ndarray,
+    labels: np.ndarray,
+    n_classes: int,
+    recipe: TrainingRecipe,
+    *,
+    seed: int,
+    device: str = "cpu",
 ) -> nn.Module:
-    """Train on ``(features, labels)`` with cross-entropy as ``recipe`` says; same seed, same weights."""
-    x = torch.as_tensor(features, dtype=torch.float32)
-    y = torch.as_tensor(labels, dtype=torch.int64)
+    """Train on ``(features, labels)`` with cross-entropy as ``recipe`` says, on ``device``; same seed, same
+    weights (initialisation and batch order are drawn on the CPU whatever the device). The model comes back
+    on the CPU."""
+    x = torch.as_tensor(features, dtype=torch.float32).to(device)
+    y = torch.as_tensor(labels, dtype=torch.int64).to(device)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
-        model = build_model(recipe, x[0].numel(), n_classes)
+        model = build_model(recipe, x[0].numel(), n_classes).to(device)
         shuffle = torch.Generator().manual_seed(seed)
         optimizer = optimizer_for(list(model.parameters()), recipe)
         model.train()
         for _ in range(recipe.epochs):
             order = torch.randperm(len(y), generator=shuffle)
             for start in range(0, len(y), recipe.batch_size):
-                batch = order[start : start + recipe.batch_size]
+                batch = order[start : start + recipe.batch_size].to(device)
                 optimizer.zero_grad()
                 nn.functional.cross_entropy(model(x[batch]), y[batch]).backward()
                 optimizer.step()
-    return model.eval()
+    return model.to("cpu").eval()
 
 
 def optimizer_for(parameters: list[torch.Tensor], recipe: TrainingRecipe) -> torch.optim.Optimizer:
