@@ -13,16 +13,9 @@ from prefect.client.orchestration import get_client
 from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
 from prefect.client.schemas.sorting import ArtifactSort
 
-SHARED = {
-    "run_name": "shared",
-    "recipe": {"epochs": 20},
-    "data": {"n_members": 100, "n_non_members": 100, "n_population": 200},
-    "reference_models": 0,
-    "attacks": ["confidence", "loss"],
-    "knowledge": ["naive", "adaptive"],
-    "max_queries": 1,
-    "cache_dir": "cache",
-}
+from tests.flows.test_gate_cli import TINY
+
+SHARED = {**TINY, "run_name": "shared"}  # its output_dir is set per test
 STRICT = {"condition": "undefended", "max_auc": 0.5, "max_regression": 0.5}
 
 
