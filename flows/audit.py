@@ -6,6 +6,7 @@ from prefect import flow
 
 from audit_core.audit.run import PLAIN, Steps, run_audit
 from audit_core.config import AuditConfig
+from audit_core.results.runs import resolve_previous
 from audit_core.results.summary import model_cache_line
 from flows.training import train_references
 from tasks.artifacts import publish_run_artifacts
@@ -25,10 +26,11 @@ def audit(config: AuditConfig, previous_metrics: str | None = None) -> Path | st
 
     With ``tune`` set, DynaNoise is first tuned on a tuning split of the audit points, the tuned setting joins
     the conditions, and every condition is reported on the disjoint evaluation split. With ``policy`` set,
-    the report states its verdict (regressions against ``previous_metrics``, a metrics.parquet path or URL,
-    included).
+    the report states its verdict (regressions against ``previous_metrics``: a metrics.parquet, a run
+    folder or a run name, whose last complete run it means; a path or a URL).
     """
-    run = run_audit(config, steps=flow_steps(), write=True, previous_metrics=previous_metrics)
+    previous = None if previous_metrics is None else resolve_previous(previous_metrics, config.output_dir)
+    run = run_audit(config, steps=flow_steps(), write=True, previous_metrics=previous)
     publish_run_artifacts(
         config.run_name, run.run_dir, model_cache_line(run.result.provenance["model_cache"])
     )

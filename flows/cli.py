@@ -230,7 +230,7 @@ def _tune_command(args: argparse.Namespace) -> int:
 def _gate_command(args: argparse.Namespace) -> int:
     from audit_core.gate.check import check_policy, load_policy, read_metrics
     from audit_core.gate.reports import markdown_summary
-    from audit_core.results.runs import previous_metrics
+    from audit_core.results.runs import resolve_previous
 
     config = _config(args)
     if args.policy is None and config.policy is None:
@@ -242,7 +242,7 @@ def _gate_command(args: argparse.Namespace) -> int:
     check_policy(policy, config)
     previous = None
     if args.previous is not None:
-        previous = str(previous_metrics(args.previous, config.output_dir))
+        previous = str(resolve_previous(args.previous, config.output_dir))
         read_metrics(previous)
     for report in (args.junit, args.summary):
         if report is not None:

@@ -13,7 +13,7 @@ from audit_core.config import AuditConfig
 from audit_core.core.locations import join
 from audit_core.gate.check import GatePolicy, GateVerdict, check_policy
 from audit_core.gate.reports import markdown_summary
-from audit_core.results.runs import METRICS
+from audit_core.results.runs import METRICS, resolve_previous
 from flows.audit import audit
 from tasks.artifacts import artifact_key
 from tasks.gate_tasks import check_gate, read_metrics, write_gate_reports
@@ -27,11 +27,13 @@ def gate(
     junit_path: Path | None = None,
     summary_path: Path | None = None,
 ) -> State[GateVerdict]:
-    """Audit the model, check the policy (and regressions against a previous metrics.parquet, a path or a
-    URL), publish
-    the verdict; Completed when every rule holds, Failed (with the verdict as data) when one is broken. The
-    audit's report states the same verdict: the policy replaces the config's own."""
+    """Audit the model, check the policy (and regressions against a previous run: a metrics.parquet, a run
+    folder or a run name, a path or a URL), publish the verdict; Completed when every rule holds, Failed (with
+    the verdict as data) when one is broken. The audit's report states the same verdict: the policy replaces
+    the config's own."""
     check_policy(policy, config)
+    if previous_metrics is not None:  # a run name means its last run before this one
+        previous_metrics = str(resolve_previous(previous_metrics, config.output_dir))
     previous = read_metrics(previous_metrics) if previous_metrics is not None else None
     run_dir = audit(config.model_copy(update={"policy": policy}), previous_metrics)
     verdict = check_gate(policy, read_metrics(str(join(run_dir, METRICS))), previous)

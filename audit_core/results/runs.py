@@ -158,7 +158,7 @@ def prune_runs(root: Location, keep: int) -> list[str]:
     return [r.run_id for r in removed]
 
 
-def previous_metrics(value: str, output_dir: Location) -> Location:
+def resolve_previous(value: str, output_dir: Location) -> Location:
     """The metrics.parquet that ``--previous`` names: a file (read_metrics checks it), a run folder, the
     folder of a run name (its last complete run), or a bare run name under ``output_dir`` (its last complete
     run)."""

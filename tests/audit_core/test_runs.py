@@ -22,8 +22,8 @@ from audit_core.results.runs import (
     SINGLE_FOLDER,
     completed_runs,
     new_run_id,
-    previous_metrics,
     prune_runs,
+    resolve_previous,
     runs_table,
     staged_run,
 )
@@ -68,9 +68,9 @@ def test_two_runs_leave_two_folders_and_latest_points_at_the_second(tmp_path):
     assert (root / LATEST / "report.html").read_text() == "<p>AUC 0.7</p>"
     assert (root / first / "report.html").read_text() == "<p>AUC 0.9</p>", "the earlier run is kept"
     assert [r.run_id for r in completed_runs(root)] == [first, second]
-    assert previous_metrics("demo", tmp_path) == root / second / "metrics.parquet"
-    assert previous_metrics(str(root), tmp_path) == root / second / "metrics.parquet"
-    assert previous_metrics(str(root / first), tmp_path) == root / first / "metrics.parquet"
+    assert resolve_previous("demo", tmp_path) == root / second / "metrics.parquet"
+    assert resolve_previous(str(root), tmp_path) == root / second / "metrics.parquet"
+    assert resolve_previous(str(root / first), tmp_path) == root / first / "metrics.parquet"
     table = runs_table(completed_runs(root)).splitlines()
     assert table[2].startswith(f"| {first} |") and "| PASSED |" in table[2]
     assert table[3].startswith(f"| {second} |") and "| FAILED |" in table[3]
@@ -97,17 +97,17 @@ def test_a_single_folder_run_of_the_old_layout_is_still_read(tmp_path):
     legacy = tmp_path / "demo"
     legacy.mkdir()
     _fill(legacy, 0.8)
-    assert previous_metrics("demo", tmp_path) == legacy / "metrics.parquet"
+    assert resolve_previous("demo", tmp_path) == legacy / "metrics.parquet"
     newer = _write_run(tmp_path, "demo", 0.6)
     assert [r.run_id for r in completed_runs(legacy)] == [SINGLE_FOLDER, newer]
-    assert previous_metrics("demo", tmp_path) == legacy / newer / "metrics.parquet"
+    assert resolve_previous("demo", tmp_path) == legacy / newer / "metrics.parquet"
     row = runs_table(completed_runs(legacy)).splitlines()[2]
     assert row.startswith(f"| {SINGLE_FOLDER} |") and "| a (naive, 0.800) |" in row
 
 
 def test_previous_that_names_no_run_is_one_sentence(tmp_path):
     with pytest.raises(AuditInputError, match=r"^--previous: 'nightly' is neither a metrics.parquet"):
-        previous_metrics("nightly", tmp_path)
+        resolve_previous("nightly", tmp_path)
 
 
 _SLOW_WRITER = """
@@ -159,9 +159,9 @@ def test_runs_on_s3_are_uploaded_manifest_last_with_a_latest_pointer_file(s3_buc
     assert fs.cat_file(f"{root}/{LATEST}") == second.encode()
     assert fs.cat_file(f"{root}/{first}/report.html") == b"<p>AUC 0.9</p>"
     assert [r.run_id for r in completed_runs(root)] == [first, second]
-    assert previous_metrics("demo", output_dir) == join(root, second, "metrics.parquet")
-    assert previous_metrics(root, "out") == f"{root}/{second}/metrics.parquet"
-    assert pd.read_parquet(previous_metrics(root, "out")).value.max() == pytest.approx(0.7)
+    assert resolve_previous("demo", output_dir) == join(root, second, "metrics.parquet")
+    assert resolve_previous(root, "out") == f"{root}/{second}/metrics.parquet"
+    assert pd.read_parquet(resolve_previous(root, "out")).value.max() == pytest.approx(0.7)
 
 
 def test_a_killed_upload_leaves_no_run_visible_as_complete(s3_bucket):
@@ -181,4 +181,4 @@ def test_a_killed_upload_leaves_no_run_visible_as_complete(s3_bucket):
     assert len(partial) == 1, "the upload was killed half way"
     assert [r.run_id for r in completed_runs(f"{output_dir}/demo")] == [kept]
     assert fs.cat_file(f"{output_dir}/demo/{LATEST}") == kept.encode()
-    assert previous_metrics("demo", output_dir) == f"{output_dir}/demo/{kept}/metrics.parquet"
+    assert resolve_previous("demo", output_dir) == f"{output_dir}/demo/{kept}/metrics.parquet"
