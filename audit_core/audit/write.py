@@ -92,6 +92,7 @@ def write_tuning_folder(config: AuditConfig, tuning: TuningResult, provenance: d
 
     def write(folder: Path) -> None:
         write_tuning_files(folder, tuning, provenance)
-        write_manifest(folder, {**provenance, "tuning": tuning.summary()})
+        headline = {"chosen_defense": tuning.chosen.label}  # a tuning run attacks only on its front
+        write_manifest(folder, {**provenance, "tuning": tuning.summary(), "headline": headline})
 
     return _keep_run(config, tuning_run_name(config), write)

@@ -5,8 +5,8 @@ so names sort by time. Locally a run is written into a staging folder beside its
 place, and then the ``latest`` symlink is switched to it. On an object store (``s3://``, ``gs://``,
 ``az://``) it is written into a local temporary folder and uploaded with ``manifest.json`` last; ``latest``
 is then a small file holding the run id. Either way a run is complete exactly when its ``manifest.json``
-exists, and readers list only complete runs, so nobody sees a half-written run. Staging folders of local runs
-whose process died are removed by the next run of the name; ``keep`` prunes the oldest runs only when set.
+exists, and readers list only complete runs, so nobody sees a half-written run. Staging folders (and
+incomplete uploads) whose writing process died are removed by the next run of the name on the same host; ``keep`` prunes the oldest runs only when set.
 A run folder of the old single-folder layout (``OUTPUT_DIR/RUN_NAME/manifest.json``) is still read.
 """
 
@@ -33,6 +33,7 @@ REPORT = "report.html"
 REPORT_LINK_EXPIRES_S = 7 * 24 * 3600  # the longest an S3 presigned URL lasts
 SINGLE_FOLDER = "(single folder)"  # the run id shown for a run of the old single-folder layout
 _STAGING = ".staging@"  # .staging@<host>@<pid>@<run id>: who writes it, so a later run can tell it is dead
+_UPLOADER = ".uploader"  # in a run folder on an object store while it uploads: <host>@<pid>
 
 
 def new_run_id(digest: str, now: datetime | None = None) -> str:
@@ -41,26 +42,53 @@ def new_run_id(digest: str, now: datetime | None = None) -> str:
     return f"{now:%Y%m%dT%H%M%S}.{now.microsecond // 1000:03d}Z-{digest}"
 
 
-def _process_is_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
+def _writer() -> str:
+    """``<host>@<pid>``: who writes a run, so that a later run can tell whether it died."""
+    return f"{socket.gethostname()}@{os.getpid()}"
+
+
+def _writer_is_dead(writer: str) -> bool:
+    """True when ``writer`` (``<host>@<pid>``) was a process of this host that no longer runs; a process of
+    another host may be alive, so it is never taken for dead."""
+    host, _, pid = writer.rpartition("@")
+    if host != socket.gethostname() or not pid.isdigit():
         return False
-    except PermissionError:  # someone else's live process
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
         return True
-    return True
+    except PermissionError:  # someone else's live process
+        return False
+    return False
 
 
 def remove_dead_staging(root: Path) -> list[Path]:
     """Remove the staging folders under ``root`` left by processes of this host that no longer run; return
     them. Staging folders of live processes, and of other hosts, stay."""
-    host, removed = socket.gethostname(), []
-    for folder in root.glob(f"{_STAGING}*"):
-        _, owner, pid, _ = folder.name.split("@", 3)
-        if owner == host and pid.isdigit() and not _process_is_alive(int(pid)):
-            shutil.rmtree(folder, ignore_errors=True)
-            removed.append(folder)
-    return removed
+    staging = root.glob(f"{_STAGING}*")  # .staging@<host>@<pid>@<run id>
+    dead = [f for f in staging if _writer_is_dead(f.name.removeprefix(_STAGING).rsplit("@", 1)[0])]
+    for folder in dead:
+        shutil.rmtree(folder, ignore_errors=True)
+    return dead
+
+
+def remove_dead_uploads(root: str) -> list[str]:
+    """Remove the incomplete run folders (no manifest) under the object-store folder ``root`` whose uploading
+    process, of this host, no longer runs; return them."""
+    fs, root_path = filesystem(root)
+    fs.invalidate_cache()
+    if not fs.isdir(root_path):
+        return []
+    dead = []
+    for entry in fs.ls(root_path, detail=False):
+        folder = entry.rstrip("/")
+        uploader = f"{folder}/{_UPLOADER}"
+        if fs.isfile(f"{folder}/{MANIFEST}") or not fs.isfile(uploader):
+            continue
+        if _writer_is_dead(fs.cat_file(uploader).decode()):
+            fs.rm(folder, recursive=True)
+            dead.append(folder)
+    return dead
 
 
 def _commit_local(staging: Path, root: Path, run_id: str) -> None:
@@ -73,15 +101,18 @@ def _commit_local(staging: Path, root: Path, run_id: str) -> None:
 
 def _commit_remote(staging: Path, root: str, run_id: str) -> None:
     fs, root_path = filesystem(root)
+    remove_dead_uploads(root)
     final = f"{root_path}/{run_id}"
     files = sorted((p for p in staging.rglob("*") if p.is_file()), key=lambda p: p.name == MANIFEST)
     try:
+        fs.pipe_file(f"{final}/{_UPLOADER}", _writer().encode())  # first: who uploads, should it die
         for path in files:  # manifest.json last: its arrival completes the run
             fs.put_file(str(path), f"{final}/{path.relative_to(staging).as_posix()}")
     except BaseException:
         with contextlib.suppress(Exception):
             fs.rm(final, recursive=True)
         raise
+    fs.rm_file(f"{final}/{_UPLOADER}")
     fs.pipe_file(f"{root_path}/{LATEST}", run_id.encode())
 
 
@@ -95,7 +126,7 @@ def staged_run(output_dir: Location, run_name: str, run_id: str) -> Iterator[Pat
         root = output_dir / run_name
         root.mkdir(parents=True, exist_ok=True)
         remove_dead_staging(root)
-        staging = root / f"{_STAGING}{socket.gethostname()}@{os.getpid()}@{run_id}"
+        staging = root / f"{_STAGING}{_writer()}@{run_id}"
         staging.mkdir()
     try:
         yield staging
@@ -177,8 +208,9 @@ def resolve_previous(value: str, output_dir: Location) -> Location:
 
 
 def headline_of(run: RunRecord) -> dict[str, Any]:
-    """The run's chosen defense and strongest attack: from its manifest, or for a run written before
-    manifests held them, the undefended model's strongest attack read from its metrics."""
+    """The run's chosen defense and strongest attack: from its manifest (a tuning run's has only the chosen
+    setting), or for a run written before manifests held them, the undefended model's strongest attack read
+    from its metrics."""
     if "headline" in run.manifest:
         return run.manifest["headline"]
     import pandas as pd  # only runs of the old layout need it, and with it the analysis modules
@@ -200,14 +232,14 @@ def runs_table(runs: list[RunRecord]) -> str:
         verdict = run.manifest.get("verdict")
         headline = headline_of(run)
         attack = "—"
-        if headline["strongest_attack"] is not None:
+        if headline.get("strongest_attack") is not None:
             attack = f"{headline['strongest_attack']} ({headline['knowledge']}, {headline['auc']:.3f})"
         cells = [
             run.run_id,
             f"{finished:%Y-%m-%d %H:%M:%S}",
             "no policy" if verdict is None else ("PASSED" if verdict["passed"] else "FAILED"),
             attack,
-            headline["chosen_defense"] or "none",
+            headline.get("chosen_defense") or "none",
         ]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)

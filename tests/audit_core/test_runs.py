@@ -179,6 +179,16 @@ def test_a_killed_upload_leaves_no_run_visible_as_complete(s3_bucket):
     fs.invalidate_cache()
     partial = [p for p in fs.ls(f"{output_dir}/demo") if not p.endswith((kept, LATEST))]
     assert len(partial) == 1, "the upload was killed half way"
+    assert fs.isfile(f"{partial[0]}/.uploader") and not fs.isfile(f"{partial[0]}/manifest.json")
     assert [r.run_id for r in completed_runs(f"{output_dir}/demo")] == [kept]
     assert fs.cat_file(f"{output_dir}/demo/{LATEST}") == kept.encode()
     assert resolve_previous("demo", output_dir) == f"{output_dir}/demo/{kept}/metrics.parquet"
+
+    rerun = _write_run(output_dir, "demo", 0.7)
+    fs.invalidate_cache()
+    left = sorted(p.rsplit("/", 1)[1] for p in fs.ls(f"{output_dir}/demo"))
+    assert left == sorted([kept, rerun, LATEST]), "the next run removes the dead upload"
+    assert fs.ls(f"{output_dir}/demo/{rerun}", detail=False) == [
+        f"{output_dir}/demo/{rerun}/{name}".removeprefix("s3://")
+        for name in ("manifest.json", "metrics.parquet", "report.html")
+    ]
