@@ -121,6 +121,10 @@ def test_tune_command_writes_parameters_trials_and_the_front(dynaudit, tmp_path)
     assert set(front[front.chosen].split) == {"tuning", "evaluation"}
     assert (run_dir / "front.svg").read_text().startswith("<svg")
     assert "Chosen DynaNoise" in result.stdout and "| dynanoise |" in result.stdout
+    listing = dynaudit(["runs", "small-tune", "--output-dir", str(tmp_path / "out")], tmp_path)
+    assert listing.returncode == 0, listing.stderr
+    [row] = [line for line in listing.stdout.splitlines() if line.startswith("| 2")]
+    assert row.startswith(f"| {run_dir.resolve().name} |") and "| no policy | — | dynanoise(" in row
 
 
 @pytest.mark.parametrize(
