@@ -6,8 +6,9 @@ place, and then the ``latest`` symlink is switched to it. On an object store (``
 ``az://``) it is written into a local temporary folder and uploaded with ``manifest.json`` last; ``latest``
 is then a small file holding the run id. Either way a run is complete exactly when its ``manifest.json``
 exists, and readers list only complete runs, so nobody sees a half-written run. Staging folders (and
-incomplete uploads) whose writing process died are removed by the next run of the name on the same host; ``keep`` prunes the oldest runs only when set.
-A run folder of the old single-folder layout (``OUTPUT_DIR/RUN_NAME/manifest.json``) is still read.
+incomplete uploads) whose writing process died are removed by the next run of the name on the same host;
+``keep`` prunes the oldest runs only when set. A run folder of the old single-folder layout
+(``OUTPUT_DIR/RUN_NAME/manifest.json``) is still read.
 """
 
 import contextlib

@@ -63,13 +63,11 @@ def summary_table(metrics: pd.DataFrame) -> str:
 def run_markdown(
     run_name: str, manifest: dict[str, Any], metrics: pd.DataFrame, report_where: str, cache_line: str
 ) -> str:
-    """The run's summary for the Prefect UI: the policy's verdict (and recommendation) when there is one,
-    where the full report is, the model cache's counts and the headline table."""
+    """The run's summary for the Prefect UI: the policy's verdict when there is one, where the full report
+    is, the model cache's counts and the headline table."""
     verdict = manifest.get("verdict")
     lines = [f"# Privacy audit `{run_name}`", ""]
     lines.append("No policy: no verdict." if verdict is None else f"**Verdict: {verdict['headline']}**")
-    if manifest.get("recommendation"):
-        lines += ["", f"Recommendation: {manifest['recommendation']}"]
     lines += ["", report_where, "", cache_line, "", headline_table(metrics), ""]
     return "\n".join(lines)
 
