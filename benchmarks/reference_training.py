@@ -26,6 +26,7 @@ from audit_core.attacks import ATTACKS, AttackInput, CalibrationData, ReferenceO
 from audit_core.audit.inputs import load_audit_data
 from audit_core.audit.models import train_references, train_target
 from audit_core.config import AuditConfig, DaskRunnerConfig
+from audit_core.core.devices import resolve_device
 from audit_core.core.seeding import derive_rng, derive_seed
 from audit_core.stats.metrics import roc_auc
 from audit_core.training.references import TRAINERS, complementary_in_masks
@@ -80,9 +81,11 @@ def main() -> None:
     points = data.audit_points()
     target = train_target(config, data)
     target_probs = softmax(target.logits(points.features), axis=1)
+    device = resolve_device(config.device)
     print(
         f"Demo recipe: {config.recipe.epochs} epochs, batch {config.recipe.batch_size}, hidden "
-        f"{config.recipe.hidden_sizes}; {len(points) // 2} training points per model; 1 torch thread\n"
+        f"{config.recipe.hidden_sizes}; {len(points) // 2} training points per model; 1 torch thread; "
+        f"device {device}\n"
     )
     cluster = LocalCluster(n_workers=DASK_WORKERS, threads_per_worker=1, dashboard_address=":0")
     warm = DaskRunnerConfig(address=cluster.scheduler_address)
@@ -102,7 +105,7 @@ def main() -> None:
         for name in ("loop", "batched", "processes", *dask_runners):
             if name in TRAINERS:
                 start = time.perf_counter()
-                models = TRAINERS[name](sets, data.n_classes, config.recipe, seeds=seeds)
+                models = TRAINERS[name](sets, data.n_classes, config.recipe, seeds=seeds, device=device)
                 seconds = time.perf_counter() - start
             else:
                 models, seconds = train_on_dask(config, n_models, dask_runners[name])

@@ -8,6 +8,7 @@ from prefect.blocks.system import Secret
 from audit_core.audit.run import PLAIN, Steps, run_audit
 from audit_core.config import AuditConfig
 from audit_core.core.errors import ConfigError
+from audit_core.results.runs import resolve_previous
 from audit_core.results.summary import model_cache_line
 from flows.training import train_references
 from tasks.artifacts import publish_run_artifacts
@@ -41,14 +42,17 @@ def resolved(config: AuditConfig) -> AuditConfig:
 
 
 @flow(name="dynaudit-audit", flow_run_name="audit-{config.run_label}", log_prints=True)
-def audit(config: AuditConfig, previous_metrics: Path | None = None) -> Path:
-    """Run a membership-inference audit of one model, undefended and defended; return the run folder.
+def audit(config: AuditConfig, previous_metrics: str | None = None) -> Path | str:
+    """Run a membership-inference audit of one model, undefended and defended; return the new run folder
+    (a path, or a URL on an object store).
 
     With ``tune`` set, DynaNoise is first tuned on a tuning split of the audit points, the tuned setting joins
     the conditions, and every condition is reported on the disjoint evaluation split. With ``policy`` set,
-    the report states its verdict (regressions against ``previous_metrics``, a metrics.parquet, included).
+    the report states its verdict (regressions against ``previous_metrics``: a metrics.parquet, a run
+    folder or a run name, whose last complete run it means; a path or a URL).
     """
-    run = run_audit(resolved(config), steps=flow_steps(), write=True, previous_metrics=previous_metrics)
+    previous = None if previous_metrics is None else resolve_previous(previous_metrics, config.output_dir)
+    run = run_audit(resolved(config), steps=flow_steps(), write=True, previous_metrics=previous)
     publish_run_artifacts(
         config.run_name, run.run_dir, model_cache_line(run.result.provenance["model_cache"])
     )

@@ -1,5 +1,5 @@
 """The ``dynaudit`` command line: ``demo``, ``audit CONFIG.yaml``, ``tune CONFIG.yaml``,
-``gate CONFIG.yaml --policy P.yaml`` and ``serve [CONFIG_DIR]``.
+``gate CONFIG.yaml --policy P.yaml``, ``runs RUN_NAME`` and ``serve [CONFIG_DIR]``.
 
 Exit codes: 0 success (gate: every rule holds, its verdict written), 1 gate policy failed, 2 bad input or
 config (one sentence on stderr, nothing written), 3 internal error (any other exception, SystemExit from a
@@ -7,6 +7,7 @@ model included), 130 interrupted, 143 terminated (SIGTERM; the temporary Prefect
 """
 
 import argparse
+import io
 import json
 import os
 import socket
@@ -17,6 +18,7 @@ from urllib.parse import urlsplit
 
 from audit_core.config import DEMO_SETTINGS, AuditConfig, RunnerConfig, load_config, parse_config
 from audit_core.core.errors import AuditInputError, ConfigError
+from audit_core.core.locations import Location, join, parse_location
 from audit_core.results.artifacts import check_output_dir
 from flows.temporary_server import Terminated, reap_orphaned_servers, start_temporary_server, stop_on_sigterm
 
@@ -30,6 +32,10 @@ PREFECT_DEFAULTS = {
     "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "120",
     "DO_NOT_TRACK": "1",
 }
+
+
+OUTPUT_DIR_HELP = "where runs are kept: a folder, or an s3://, gs:// or az:// URL (out)"
+OVERRIDE_HELP = "override the config's output_dir (a folder or an s3://, gs:// or az:// URL)"
 
 
 def _add_verbose(command: argparse.ArgumentParser) -> None:
@@ -48,10 +54,11 @@ def _parser() -> argparse.ArgumentParser:
         "demo",
         help="audit the embedded demo model (no input needed)",
         description="Train a small classifier on scikit-learn's digits, audit it undefended and under "
-        "DynaNoise, and write the report and Parquet artifacts to OUTPUT_DIR/RUN_NAME/.",
+        "DynaNoise, and write the report and Parquet artifacts to a new run folder "
+        "OUTPUT_DIR/RUN_NAME/<run id>/ (OUTPUT_DIR/RUN_NAME/latest points at it).",
     )
-    demo.add_argument("--output-dir", type=Path, default=Path("out"), help="folder for run folders (out)")
-    demo.add_argument("--run-name", default="demo", help="name of the run folder (demo)")
+    demo.add_argument("--output-dir", default="out", help=OUTPUT_DIR_HELP)
+    demo.add_argument("--run-name", default="demo", help="name of the run's history (demo)")
     demo.add_argument("--seed", type=int, default=0, help="master seed (0)")
     _add_verbose(demo)
     audit = commands.add_parser(
@@ -60,17 +67,17 @@ def _parser() -> argparse.ArgumentParser:
         description="Run the audit described by CONFIG (a YAML AuditConfig) and write its artifacts.",
     )
     audit.add_argument("config", type=Path, help="YAML file with an AuditConfig")
-    audit.add_argument("--output-dir", type=Path, help="override the config's output_dir")
+    audit.add_argument("--output-dir", help=OVERRIDE_HELP)
     _add_verbose(audit)
     tune = commands.add_parser(
         "tune",
         help="tune DynaNoise under an accuracy budget and compare the baselines",
         description="Tune DynaNoise's (sigma0_sq, lam, T) as the config's 'tune:' section says (defaults if "
         "absent) and write dynanoise-params.json, tuning.parquet (every trial) and front.parquet / front.svg "
-        "(DynaNoise and every baseline) to OUTPUT_DIR/RUN_NAME-tune/.",
+        "(DynaNoise and every baseline) to a new run folder OUTPUT_DIR/RUN_NAME-tune/<run id>/.",
     )
     tune.add_argument("config", type=Path, help="YAML file with an AuditConfig")
-    tune.add_argument("--output-dir", type=Path, help="override the config's output_dir")
+    tune.add_argument("--output-dir", help=OVERRIDE_HELP)
     _add_verbose(tune)
     gate = commands.add_parser(
         "gate",
@@ -82,11 +89,23 @@ def _parser() -> argparse.ArgumentParser:
     gate.add_argument(
         "--policy", type=Path, help="YAML file with a GatePolicy (default: the config's 'policy:' section)"
     )
-    gate.add_argument("--previous", type=Path, help="a previous run's metrics.parquet, to report regressions")
+    gate.add_argument(
+        "--previous",
+        help="the run to report regressions against: a metrics.parquet, a run folder, or a run name (its "
+        "last complete run under OUTPUT_DIR); a path or a URL",
+    )
     gate.add_argument("--junit", type=Path, help="write a JUnit XML file here (one test case per rule)")
     gate.add_argument("--summary", type=Path, help="write a markdown summary here")
-    gate.add_argument("--output-dir", type=Path, help="override the config's output_dir")
+    gate.add_argument("--output-dir", help=OVERRIDE_HELP)
     _add_verbose(gate)
+    runs = commands.add_parser(
+        "runs",
+        help="list the kept runs of a run name",
+        description="List the complete runs of RUN_NAME under OUTPUT_DIR, oldest first: run id, when it "
+        "finished, the policy's verdict, the strongest attack on the chosen defense and that defense.",
+    )
+    runs.add_argument("run_name", help="the run name (a config's run_name)")
+    runs.add_argument("--output-dir", default="out", help=OUTPUT_DIR_HELP)
     serve = commands.add_parser(
         "serve",
         help="serve scheduled and ad-hoc audit deployments to a Prefect server",
@@ -110,15 +129,15 @@ def _config(args: argparse.Namespace) -> AuditConfig:
             {
                 "run_name": args.run_name,
                 "seed": args.seed,
-                "output_dir": str(args.output_dir),
+                "output_dir": args.output_dir,
                 **DEMO_SETTINGS,
             },
             source="command line",
         )
     else:
         config = load_config(args.config)
-    if getattr(args, "output_dir", None) is not None:
-        config = config.model_copy(update={"output_dir": args.output_dir})
+        if args.output_dir is not None:
+            config = _with_output_dir(config, args.output_dir)
     check_output_dir(config.output_dir)
     if config.cache_dir is not None:
         check_output_dir(config.cache_dir, name="cache_dir")
@@ -172,22 +191,44 @@ def _run(flow: Any, **parameters: Any) -> Any:
     return outcome
 
 
-def _print_tuning(run_dir: Path) -> None:
+def _print_files(what: str, run_dir: Location) -> None:
+    from audit_core.results.runs import run_files
+
+    print(f"\n{what} written to {run_dir}/")
+    for name in run_files(run_dir):
+        print(f"  {join(run_dir, name)}")
+
+
+def _read_parquet(run_dir: Location, name: str) -> Any:
     import pandas as pd
 
+    from audit_core.results.runs import read_run_file
+
+    return pd.read_parquet(io.BytesIO(read_run_file(run_dir, name)))
+
+
+def _print_tuning(run_dir: Location) -> None:
     from audit_core.defenses.serving import PARAMS_FILE
+    from audit_core.results.runs import read_run_file
     from audit_core.results.summary import tuning_table
 
-    document = json.loads((run_dir / PARAMS_FILE).read_text(encoding="utf-8"))
-    print(f"\nTuning written to {run_dir}/")
-    for name in (PARAMS_FILE, "tuning.parquet", "front.parquet", "front.svg", "manifest.json"):
-        print(f"  {run_dir / name}")
+    document = json.loads(read_run_file(run_dir, PARAMS_FILE))
+    _print_files("Tuning", run_dir)
     provenance = document["provenance"]
     print(
         f"\nChosen DynaNoise {document['params']} ({provenance['objective']}, {provenance['knowledge']} "
         f"attacker, accuracy budget {provenance['budget']:g}, {provenance['n_trials']} trials).\n"
     )
-    print(tuning_table(pd.read_parquet(run_dir / "front.parquet"), provenance["objective"]))
+    print(tuning_table(_read_parquet(run_dir, "front.parquet"), provenance["objective"]))
+
+
+def _with_output_dir(config: AuditConfig, value: str) -> AuditConfig:
+    """``config`` writing its runs to ``value`` (``--output-dir``: a folder or an object-store URL)."""
+    try:
+        location = parse_location(value)
+    except ValueError as error:
+        raise AuditInputError(f"--output-dir '{value}' {error}.") from None
+    return config.model_copy(update={"output_dir": location})
 
 
 def _audit_command(args: argparse.Namespace) -> int:
@@ -225,6 +266,7 @@ def _check_gate_written(verdict: Any, *reports: Path | None) -> None:
 def _gate_command(args: argparse.Namespace) -> int:
     from audit_core.gate.check import check_policy, load_policy, read_metrics
     from audit_core.gate.reports import markdown_summary
+    from audit_core.results.runs import resolve_previous
 
     config = _config(args)
     if args.policy is None and config.policy is None:
@@ -234,8 +276,10 @@ def _gate_command(args: argparse.Namespace) -> int:
         )
     policy = config.policy if args.policy is None else load_policy(args.policy)
     check_policy(policy, config)
+    previous = None
     if args.previous is not None:
-        read_metrics(args.previous)
+        previous = str(resolve_previous(args.previous, config.output_dir))
+        read_metrics(previous)
     for report in (args.junit, args.summary):
         if report is not None:
             check_output_dir(report.parent)
@@ -247,13 +291,28 @@ def _gate_command(args: argparse.Namespace) -> int:
         gate,
         config=config,
         policy=policy,
-        previous_metrics=args.previous,
+        previous_metrics=previous,
         junit_path=args.junit,
         summary_path=args.summary,
     )
     _check_gate_written(verdict, args.junit, args.summary)
     print(markdown_summary(verdict, config.run_name))
     return EXIT_OK if verdict.passed else EXIT_POLICY_FAILED
+
+
+def _runs_command(args: argparse.Namespace) -> int:
+    from audit_core.results.runs import completed_runs, runs_table
+
+    config = parse_config({"run_name": args.run_name, "output_dir": args.output_dir}, source="command line")
+    runs = completed_runs(join(config.output_dir, config.run_name))
+    if not runs:
+        raise AuditInputError(
+            f"No complete run of '{config.run_name}' under '{config.output_dir}'; expected the run_name of "
+            "an audit written there."
+        )
+    print(f"Runs of {config.run_name} under {config.output_dir}, oldest first (the last is 'latest'):\n")
+    print(runs_table(runs))
+    return EXIT_OK
 
 
 def _serve_command(args: argparse.Namespace) -> int:
@@ -271,6 +330,7 @@ COMMANDS = {
     "audit": _audit_command,
     "tune": _tune_command,
     "gate": _gate_command,
+    "runs": _runs_command,
     "serve": _serve_command,
 }
 

@@ -11,8 +11,10 @@ from prefect.artifacts import create_markdown_artifact
 from prefect.states import Completed, Failed, State
 
 from audit_core.config import AuditConfig
+from audit_core.core.locations import join
 from audit_core.gate.check import GatePolicy, GateVerdict, check_policy, previous_digest
 from audit_core.gate.reports import markdown_summary
+from audit_core.results.runs import MANIFEST, METRICS, read_run_file, resolve_previous
 from flows.audit import audit
 from tasks.artifacts import artifact_key
 from tasks.gate_tasks import check_gate, read_metrics, write_gate_reports
@@ -22,20 +24,22 @@ from tasks.gate_tasks import check_gate, read_metrics, write_gate_reports
 def gate(
     config: AuditConfig,
     policy: GatePolicy,
-    previous_metrics: Path | None = None,
+    previous_metrics: str | None = None,
     junit_path: Path | None = None,
     summary_path: Path | None = None,
 ) -> State[GateVerdict]:
-    """Audit the model, check the policy on the conditions it names (and compare with a previous
-    metrics.parquet), publish the verdict; Completed when every rule holds, Failed (with the verdict as
-    data) when one is broken. The audit's report states the same verdict: the policy replaces the config's
-    own."""
+    """Audit the model, check the policy on the conditions it names (and regressions against a previous run: a
+    metrics.parquet, a run folder or a run name, a path or a URL), publish the verdict; Completed when every
+    rule holds, Failed (with the verdict as data) when one is broken. The audit's report states the same
+    verdict: the policy replaces the config's own."""
     check_policy(policy, config)
+    if previous_metrics is not None:  # a run name means its last run before this one
+        previous_metrics = str(resolve_previous(previous_metrics, config.output_dir))
     previous = read_metrics(previous_metrics) if previous_metrics is not None else None
     run_dir = audit(config.model_copy(update={"policy": policy}), previous_metrics)
-    manifest = json.loads((run_dir / "manifest.json").read_text(encoding="utf-8"))
+    manifest = json.loads(read_run_file(run_dir, MANIFEST))
     digests = (config.digest, None if previous_metrics is None else previous_digest(previous_metrics))
-    metrics = read_metrics(run_dir / "metrics.parquet")
+    metrics = read_metrics(str(join(run_dir, METRICS)))
     verdict = check_gate(policy, metrics, previous, manifest["chosen"], digests, manifest["warnings"])
     write_gate_reports(verdict, config.run_name, junit_path, summary_path)
     create_markdown_artifact(

@@ -5,8 +5,8 @@ defense, one row per condition and where the report is. ``--verbose`` adds every
 the full tables. Tables are drawn by ``rich``: styled on a terminal, plain text in a pipe or a log.
 """
 
+import io
 import json
-from pathlib import Path
 
 import pandas as pd
 from rich import box
@@ -14,6 +14,8 @@ from rich.console import Console
 from rich.measure import Measurement
 from rich.table import Table
 
+from audit_core.core.locations import Location, join
+from audit_core.results.runs import MANIFEST, METRICS, read_run_file, run_files
 from audit_core.results.summary import CONDITION_COLUMNS, conclusion, strongest_per_condition, summary_table
 
 #: Prefect's console handler shows warnings and errors only, unless ``--verbose``: its per-task INFO lines
@@ -46,17 +48,17 @@ def conditions_table(rows: list[dict[str, str]]) -> Table:
     return table
 
 
-def print_audit(run_dir: Path, *, verbose: bool = False, out: Console | None = None) -> None:
-    """Print the end of an audit whose run folder is ``run_dir``."""
+def print_audit(run_dir: Location, *, verbose: bool = False, out: Console | None = None) -> None:
+    """Print the end of an audit whose run folder is ``run_dir`` (a path, or a URL on an object store)."""
     out = out or console()
-    metrics = pd.read_parquet(run_dir / "metrics.parquet")
-    manifest = json.loads((run_dir / "manifest.json").read_text(encoding="utf-8"))
+    metrics = pd.read_parquet(io.BytesIO(read_run_file(run_dir, METRICS)))
+    manifest = json.loads(read_run_file(run_dir, MANIFEST))
     ending = conclusion(metrics, manifest)
     tuned = manifest.get("conditions", {}).get("tuned")
     if verbose:
         out.print(f"\nAudit written to {run_dir}/")
-        for name in sorted(p.name for p in run_dir.iterdir()):
-            out.print(f"  {run_dir / name}")
+        for name in run_files(run_dir):
+            out.print(f"  {join(run_dir, name)}")
         out.print(f"\n{summary_table(metrics, tuned)}")
     for warning in manifest.get("warnings", []):
         out.print(f"Warning: {warning}")
@@ -66,5 +68,5 @@ def print_audit(run_dir: Path, *, verbose: bool = False, out: Console | None = N
             out.print(sentence)
     print_table(out, conditions_table(strongest_per_condition(metrics, tuned)))
     out.print(ending.models)
-    reports = " and ".join(str(run_dir / name) for name in REPORT_FILES)
-    out.print(f"Report: {reports}; every metric in {run_dir / 'metrics.parquet'}.")
+    reports = " and ".join(str(join(run_dir, name)) for name in REPORT_FILES)
+    out.print(f"Report: {reports}; every metric in {join(run_dir, METRICS)}.")

@@ -1,8 +1,9 @@
 """Prefect artifacts the flows publish: stable keys and a progress bar that updates in place."""
 
+import io
+import json
 import re
 from collections.abc import Callable
-from pathlib import Path
 
 import pandas as pd
 from prefect.artifacts import (
@@ -13,7 +14,9 @@ from prefect.artifacts import (
     update_progress_artifact,
 )
 
-from audit_core.results.summary import summary_table
+from audit_core.core.locations import Location
+from audit_core.results.runs import MANIFEST, METRICS, read_run_file, report_link
+from audit_core.results.summary import run_markdown
 from audit_core.stats.names import Metric
 
 
@@ -32,15 +35,16 @@ def progress_reporter(key: str, description: str) -> Callable[[int, int], None]:
     return report
 
 
-def publish_run_artifacts(run_name: str, run_dir: Path, cache_line: str) -> None:
-    """The run's keyed artifacts (versioned across scheduled runs): the markdown summary, the headline
-    metrics as a table, and a link to the HTML report."""
-    metrics = pd.read_parquet(run_dir / "metrics.parquet")
+def publish_run_artifacts(run_name: str, run_dir: Location, cache_line: str) -> None:
+    """The run's keyed artifacts (versioned across scheduled runs): the markdown summary (verdict, where the
+    report is, the headline table), the headline metrics as a table, and a link to the HTML report."""
+    metrics = pd.read_parquet(io.BytesIO(read_run_file(run_dir, METRICS)))
+    manifest = json.loads(read_run_file(run_dir, MANIFEST))
+    link, where = report_link(run_dir)
     create_markdown_artifact(
         key=artifact_key("audit", run_name),
-        markdown=f"# Privacy audit `{run_name}`\n\nRun folder: `{run_dir.resolve()}`\n\n{cache_line}\n\n"
-        f"{summary_table(metrics)}\n",
-        description="Before/after membership-inference summary",
+        markdown=run_markdown(run_name, manifest, metrics, where, cache_line),
+        description="Verdict and before/after membership-inference summary",
     )
     headline = metrics[
         (metrics.slice == "all") & metrics.metric.isin([Metric.AUC, Metric.TPR_AT_FPR_0_01, Metric.MIDPUT])
@@ -53,7 +57,7 @@ def publish_run_artifacts(run_name: str, run_dir: Path, cache_line: str) -> None
     )
     create_link_artifact(
         key=artifact_key("audit-report", run_name),
-        link=(run_dir / "report.html").resolve().as_uri(),
+        link=link,
         link_text=f"HTML report of {run_name}",
-        description="The run's HTML report (PDF beside it)",
+        description=where,
     )

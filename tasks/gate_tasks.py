@@ -15,8 +15,8 @@ _IO = {**FILE_RETRIES, "retry_delay_seconds": [1, 5], "cache_policy": NO_CACHE}
 
 
 @task(name="read-metrics", **_IO)
-def read_metrics(path: Path) -> pd.DataFrame:
-    """Read a dynaudit metrics.parquet table."""
+def read_metrics(path: str) -> pd.DataFrame:
+    """Read a dynaudit metrics.parquet table (a path or a URL)."""
     return gate.read_metrics(path)
 
 

@@ -13,6 +13,7 @@ from audit_core.audit.signals import (
     shadow_split,
 )
 from audit_core.config import AuditConfig
+from audit_core.core.devices import resolve_device
 from audit_core.core.seeding import derive_rng, derive_seed
 from audit_core.data import AuditData, Split
 from audit_core.targets import Target, TorchTarget, open_target
@@ -24,15 +25,20 @@ from audit_core.training.references import GroupRunner, complementary_in_masks, 
 def train_target(config: AuditConfig, data: AuditData) -> TorchTarget:
     """Train the target on the member set (the demo's target, trained by dynaudit itself)."""
     seed = derive_seed(config.seed, "target")
+    device = resolve_device(config.device)
     model = train_classifier(
-        data.members.features, data.members.labels, data.n_classes, config.recipe, seed=seed
+        data.members.features, data.members.labels, data.n_classes, config.recipe, seed=seed, device=device
     )
-    return TorchTarget(model, source="The trained target")
+    return TorchTarget(model, source="The trained target").to(device)
 
 
 def build_target(config: AuditConfig, data: AuditData) -> Target:
-    """The audited model: trained here for ``target.kind: trained``, else opened from the user's files."""
-    return train_target(config, data) if config.target.kind == "trained" else open_target(config.target)
+    """The audited model: trained here for ``target.kind: trained``, else opened from the user's files; a
+    torch model answers on ``config.device``."""
+    if config.target.kind == "trained":
+        return train_target(config, data)
+    target = open_target(config.target)
+    return target.to(resolve_device(config.device)) if isinstance(target, TorchTarget) else target
 
 
 def split_shadow_data(config: AuditConfig, data: AuditData) -> tuple[Split, Split]:
@@ -75,6 +81,7 @@ def _train_with_recipe(
         fingerprints=fingerprints,
         cache=cache,
         trainer=config.trainer,
+        device=resolve_device(config.device),
         **options,
     )
 

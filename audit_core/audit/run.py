@@ -8,7 +8,6 @@ held by :class:`Steps`; the Prefect flows run these same functions with every st
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 from audit_core.audit.assemble import assemble_result
@@ -19,6 +18,7 @@ from audit_core.audit.signals import Signals, reference_logits, target_signals
 from audit_core.audit.split import split_for_tuning
 from audit_core.audit.write import write_run_folder, write_tuning_folder
 from audit_core.config import AuditConfig
+from audit_core.core.locations import Location
 from audit_core.data import AuditData, Split
 from audit_core.defenses import DefenderData, Defense
 from audit_core.results.provenance import run_provenance
@@ -49,8 +49,8 @@ class Steps:
     conditions: Callable[..., list[Defense]] = conditions
     evaluate: Callable[..., Any] = evaluate
     assemble: Callable[..., AuditResult] = assemble_result
-    write: Callable[..., Path] = write_run_folder
-    write_tuning: Callable[..., Path] = write_tuning_folder
+    write: Callable[..., Location] = write_run_folder
+    write_tuning: Callable[..., Location] = write_tuning_folder
     notify: Callable[[str], None] = _silent
 
 
@@ -78,7 +78,7 @@ class AuditRun:
     result: AuditResult
     defenses: list[Defense]
     tuning: TuningResult | None
-    run_dir: Path | None = None
+    run_dir: Location | None = None
 
 
 def gather_inputs(
@@ -111,7 +111,7 @@ def run_audit(
     steps: Steps = PLAIN,
     data: AuditData | None = None,
     write: bool = False,
-    previous_metrics: Path | None = None,
+    previous_metrics: Location | None = None,
 ) -> AuditRun:
     """Audit one model, undefended and under each defense; with ``tune`` set, DynaNoise is first tuned on
     the tuning split, joins the conditions, and every condition is reported on the evaluation split.
@@ -133,7 +133,7 @@ def run_audit(
     return AuditRun(result, defenses, tuning, run_dir)
 
 
-def run_tuning(config: AuditConfig, *, steps: Steps = PLAIN) -> tuple[TuningResult, Path]:
+def run_tuning(config: AuditConfig, *, steps: Steps = PLAIN) -> tuple[TuningResult, Location]:
     """Tune DynaNoise (``config.tune``, or the defaults) on the tuning split, confirm on the evaluation split,
     and write the tuning folder; return the result and that folder."""
     started_at = datetime.now(UTC)

@@ -1,18 +1,23 @@
-"""The run folder and the tuning folder, each written atomically; the config policy's verdict on the way."""
+"""The run folder and the tuning folder, each kept as a new run committed whole; the config policy's verdict
+on the way."""
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
 from audit_core.config import AuditConfig
+from audit_core.core.locations import Location, join
 from audit_core.defenses import Defense
 from audit_core.defenses.serving import PARAMS_FILE, save_params
 from audit_core.gate.check import GateVerdict, check_gate, previous_digest, read_metrics
 from audit_core.report.context import build_context
 from audit_core.report.plots import pareto_front
 from audit_core.report.render import write_report
-from audit_core.results.artifacts import staged_run_folder, write_manifest, write_parquet
+from audit_core.results.artifacts import write_manifest, write_parquet
+from audit_core.results.runs import new_run_id, prune_runs, staged_run
+from audit_core.results.summary import run_headline
 from audit_core.results.tables import AuditResult
 from audit_core.tuning.search import TuningResult
 
@@ -30,7 +35,7 @@ def write_tuning_files(
 
 
 def policy_verdict(
-    config: AuditConfig, metrics: pd.DataFrame, result: AuditResult, previous_metrics: Path | None = None
+    config: AuditConfig, metrics: pd.DataFrame, result: AuditResult, previous_metrics: Location | None = None
 ) -> GateVerdict | None:
     """The verdict of the config's policy on ``metrics`` with ``result``'s chosen defense and sanity
     warnings (and against a previous run's metrics.parquet when given); None without a policy."""
@@ -42,18 +47,31 @@ def policy_verdict(
     return check_gate(config.policy, metrics, previous, chosen=result.chosen, digests=digests, sanity=sanity)
 
 
+def _keep_run(config: AuditConfig, run_name: str, write: Callable[[Path], None]) -> Location:
+    """Write a new run of ``run_name`` (``write`` fills a local folder), commit it, prune to ``keep``, and
+    return its folder."""
+    run_id = new_run_id(config.digest)
+    with staged_run(config.output_dir, run_name, run_id) as folder:
+        write(folder)
+    root = join(config.output_dir, run_name)
+    if config.keep is not None:
+        prune_runs(root, config.keep)
+    return join(root, run_id)
+
+
 def write_run_folder(
     config: AuditConfig,
     result: AuditResult,
     defenses: list[Defense],
     tuning: TuningResult | None = None,
-    previous_metrics: Path | None = None,
-) -> Path:
-    """Write every artifact of the run to ``output_dir/run_name`` atomically and return that folder; with a
-    policy in the config, its verdict goes on the report's summary page and into the manifest."""
+    previous_metrics: Location | None = None,
+) -> Location:
+    """Write every artifact of the run to a new run folder ``output_dir/run_name/<run id>`` and return it;
+    with a policy in the config, its verdict goes on the report's summary page and into the manifest."""
     metrics = result.metrics_table()
     verdict = policy_verdict(config, metrics, result, previous_metrics)
-    with staged_run_folder(config.output_dir, config.run_name) as folder:
+
+    def write(folder: Path) -> None:
         write_parquet(metrics, folder / "metrics.parquet", "metrics")
         write_parquet(result.scores_table(), folder / "scores.parquet", "scores")
         write_parquet(result.averaging_table(), folder / "averaging.parquet", "averaging")
@@ -64,20 +82,28 @@ def write_run_folder(
         write_report(build_context(result, defenses, tuning, verdict, front_svg=front), folder)
         verdict_record = {} if verdict is None else {"verdict": verdict.summary()}
         conditions = {"chosen": result.chosen, "tuned": result.tuned}
-        audit = {"chosen": result.chosen, "conditions": conditions, "config_digest": config.digest}
+        audit = {
+            "chosen": result.chosen,
+            "conditions": conditions,
+            "config_digest": config.digest,
+            "headline": run_headline(metrics, result.chosen),
+        }
         write_manifest(folder, {**result.provenance, **audit, **verdict_record})
-    return config.output_dir / config.run_name
+
+    return _keep_run(config, config.run_name, write)
 
 
 def tuning_run_name(config: AuditConfig) -> str:
-    """The folder ``dynaudit tune`` writes: ``<run_name>-tune``."""
+    """The run name ``dynaudit tune`` writes under: ``<run_name>-tune``."""
     return f"{config.run_name}-tune"
 
 
-def write_tuning_folder(config: AuditConfig, tuning: TuningResult, provenance: dict[str, Any]) -> Path:
-    """Write a tuning run (parameters, trials, front, manifest) to ``output_dir/<run_name>-tune``."""
-    name = tuning_run_name(config)
-    with staged_run_folder(config.output_dir, name) as folder:
+def write_tuning_folder(config: AuditConfig, tuning: TuningResult, provenance: dict[str, Any]) -> Location:
+    """Write a tuning run (parameters, trials, front, manifest) to ``output_dir/<run_name>-tune/<run id>``."""
+
+    def write(folder: Path) -> None:
         write_tuning_files(folder, tuning, provenance)
-        write_manifest(folder, {**provenance, "tuning": tuning.summary()})
-    return config.output_dir / name
+        headline = {"chosen_defense": tuning.chosen.label}  # a tuning run attacks only on its front
+        write_manifest(folder, {**provenance, "tuning": tuning.summary(), "headline": headline})
+
+    return _keep_run(config, tuning_run_name(config), write)

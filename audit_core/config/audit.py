@@ -5,12 +5,14 @@ import inspect
 import re
 import typing
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     Field,
+    PlainValidator,
     TypeAdapter,
     ValidationError,
+    WithJsonSchema,
     field_validator,
     model_validator,
 )
@@ -31,6 +33,8 @@ from audit_core.config.runtime import RunnerConfig, ScheduleConfig, ThreadsRunne
 from audit_core.config.secrets import BlockReader, Secret, empty_is_none, resolve_secret
 from audit_core.config.targets import ShadowConfig, TargetConfig, TrainedShadowConfig, TrainedTargetConfig
 from audit_core.config.tune import TuneConfig
+from audit_core.core.devices import DeviceSetting, resolve_device
+from audit_core.core.locations import Location, parse_location
 
 DEFAULT_ATTACKS = [
     "confidence",
@@ -46,7 +50,17 @@ DEFAULT_ATTACKS = [
     "rmia",
     "label_only",
 ]
-_NOT_IN_DIGEST = {"run_name", "cache_dir", "output_dir", "id_salt", "schedule", "policy", "runner"}
+_NOT_IN_DIGEST = {
+    "run_name",
+    "cache_dir",
+    "output_dir",
+    "keep",
+    "id_salt",
+    "schedule",
+    "policy",
+    "runner",
+    "device",
+}
 RUN_NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$"
 _RUN_NAME = re.compile(RUN_NAME_PATTERN)
 
@@ -56,7 +70,7 @@ class AuditConfig(StrictModel):
 
     run_name: str = Field(
         "demo",
-        description="Names the output folder out/<run_name>/: 1-100 letters, digits, '.', '_' or '-'.",
+        description="Names the folder of its runs, out/<run_name>/: 1-100 letters, digits, '.', '_' or '-'.",
         json_schema_extra={"pattern": RUN_NAME_PATTERN},  # the form and the server refuse others at once
     )
     seed: int = Field(0, ge=0, description="Master seed; every random draw derives from it.")
@@ -117,11 +131,25 @@ class AuditConfig(StrictModel):
         description="Where reference models train, by kind: threads (this process, the default) or dask "
         "(a Dask cluster; the numbers are the same).",
     )
+    device: DeviceSetting = Field(
+        "auto",
+        description="Where models train and answer queries: auto (a GPU when torch sees one), cpu or cuda. "
+        "On the CPU the numbers do not depend on it; a GPU gives the same models up to float32 rounding.",
+    )
     cache_dir: Path | None = Field(
         Path(".dynaudit-cache"),
         description="Where trained shadow/reference models are cached; null disables.",
     )
-    output_dir: Path = Field(Path("out"), description="Folder that receives the run folder.")
+    output_dir: Annotated[Location, PlainValidator(parse_location), WithJsonSchema({"type": "string"})] = (
+        Field(
+            Path("out"),
+            description="Where runs are kept, as output_dir/run_name/<run id>/ with a 'latest' pointer: a "
+            "folder, or an s3://, gs:// or az:// URL (credentials from the environment, never from here).",
+        )
+    )
+    keep: int | None = Field(
+        None, ge=1, description="Keep only the newest this many runs of run_name; empty keeps every run."
+    )
     id_salt: Secret | None = Field(
         None,
         description="Secret key of the record ids in the artifacts (HMAC-SHA256), or a reference resolved "
@@ -151,7 +179,7 @@ class AuditConfig(StrictModel):
     @property
     def digest(self) -> str:
         """8 hex digits of the SHA-256 of every setting that shapes the numbers (not the run name, folders,
-        salt, schedule, policy or runner): two runs with the same digest audited alike."""
+        keep, salt, schedule, policy, runner or device): two runs with the same digest audited alike."""
         settings = self.model_dump_json(exclude=_NOT_IN_DIGEST)
         return hashlib.sha256(settings.encode()).hexdigest()[:8]
 
@@ -195,6 +223,13 @@ class AuditConfig(StrictModel):
             for i, d in enumerate(self.defenses)
         ]
         return self.model_copy(update={**update, "defenses": defenses})
+
+    @field_validator("device")
+    @classmethod
+    def _cuda_needs_a_gpu(cls, setting: DeviceSetting) -> DeviceSetting:
+        if setting == "cuda" and resolve_device("auto") != "cuda":
+            raise ValueError("torch sees no GPU on this machine; use auto (a GPU when there is one) or cpu")
+        return setting
 
     @field_validator("reference_models")
     @classmethod

@@ -25,6 +25,8 @@ from audit_core.audit.analysis import METRIC_COLUMNS
 from audit_core.config import AuditConfig, load_model
 from audit_core.config.policy import ATTACK_LIMITS, GatePolicy, policy_mismatch
 from audit_core.core.errors import AuditInputError, ConfigError
+from audit_core.core.locations import Location, filesystem, parse_location
+from audit_core.results.runs import MANIFEST, read_run_file
 from audit_core.stats import family
 from audit_core.stats.names import Metric
 
@@ -45,13 +47,15 @@ def check_policy(policy: GatePolicy, config: AuditConfig) -> None:
         raise ConfigError(problem)
 
 
-def read_metrics(path: str | Path) -> pd.DataFrame:
-    """A dynaudit ``metrics.parquet`` table; any other file is an :class:`AuditInputError`."""
-    path = Path(path)
-    if not path.is_file():
+def read_metrics(path: Location) -> pd.DataFrame:
+    """A dynaudit ``metrics.parquet`` table, local or on an object store (a URL); any other file is an
+    :class:`AuditInputError`."""
+    fs, fs_path = filesystem(parse_location(path))
+    if not fs.isfile(fs_path):
         raise AuditInputError(f"Metrics file '{path}' does not exist; expected a dynaudit metrics.parquet.")
     try:
-        frame = pd.read_parquet(path)
+        with fs.open(fs_path, "rb") as handle:
+            frame = pd.read_parquet(handle)
     except Exception:  # pyarrow raises several types for files that are not Parquet
         raise AuditInputError(f"Metrics file '{path}' is not a readable Parquet file.") from None
     missing = [c for c in METRIC_COLUMNS if c not in frame.columns]
@@ -369,11 +373,13 @@ def recommendation(policy: GatePolicy, metrics: pd.DataFrame, chosen: str | None
     )
 
 
-def previous_digest(metrics_path: str | Path) -> str | None:
-    """The config digest in the manifest.json beside a previous run's metrics.parquet (None if absent)."""
-    manifest = Path(metrics_path).parent / "manifest.json"
+def previous_digest(metrics_path: Location) -> str | None:
+    """The config digest in the manifest.json beside a previous run's metrics.parquet, local or on an object
+    store (None if absent)."""
+    location = parse_location(metrics_path)
+    folder = location.parent if isinstance(location, Path) else location.rsplit("/", 1)[0]
     try:
-        return json.loads(manifest.read_text(encoding="utf-8")).get("config_digest")
+        return json.loads(read_run_file(folder, MANIFEST)).get("config_digest")
     except (OSError, ValueError):
         return None
 

@@ -1,16 +1,8 @@
-"""Writes a run folder atomically: Parquet tables, the report files and ``manifest.json``.
+"""The files of a run folder: Parquet tables with their kind and schema version, and ``manifest.json``;
+and the output location's check before any work (``results/runs.py`` keeps and commits the run folders)."""
 
-Everything is written into a hidden staging folder next to ``out/<run>/`` and renamed into place only when
-complete, so a failed run never leaves a half-written folder behind.
-"""
-
-import contextlib
 import json
 import os
-import shutil
-import tempfile
-import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +12,7 @@ import pyarrow.parquet as pq
 
 from audit_core.core.errors import AuditInputError
 from audit_core.core.files import sha256_file
+from audit_core.core.locations import OBJECT_STORES, Location, filesystem
 
 SCHEMA_VERSION = "1"
 
@@ -31,9 +24,31 @@ def _exists(path: Path) -> bool:
         return False
 
 
-def check_output_dir(output_dir: Path, name: str = "Output directory") -> None:
+def _check_object_store(url: str) -> None:
+    scheme = url.partition("://")[0].lower()
+    try:
+        fs, path = filesystem(url)
+    except ImportError:
+        raise AuditInputError(
+            f"Output directory '{url}' needs the {OBJECT_STORES[scheme]} package; install it "
+            f"(pip install {OBJECT_STORES[scheme]})."
+        ) from None
+    bucket = path.split("/", 1)[0]
+    try:
+        found = fs.exists(bucket)
+    except Exception as error:  # each store raises its own errors for credentials and networks
+        raise AuditInputError(f"Output directory '{url}' cannot be reached: {error}.") from None
+    if not found:
+        raise AuditInputError(f"Output directory '{url}': bucket '{bucket}' does not exist; create it first.")
+
+
+def check_output_dir(output_dir: Location, name: str = "Output directory") -> None:
     """Fail early, with one sentence, when run folders (or, as ``name`` says, other files) cannot be created
-    under ``output_dir``."""
+    under ``output_dir`` (a folder, or an object-store URL whose bucket must exist and be reachable with the
+    environment's credentials)."""
+    if isinstance(output_dir, str):
+        _check_object_store(output_dir)
+        return
     existing = next((p for p in [output_dir, *output_dir.parents] if _exists(p)), None)
     if existing is None or not existing.is_dir():
         raise AuditInputError(f"{name} '{output_dir}' cannot be created: '{existing}' is not a folder.")
@@ -46,25 +61,6 @@ def check_output_dir(output_dir: Path, name: str = "Output directory") -> None:
             f"{name} '{output_dir}' has a folder name of {len(os.fsencode(longest))} bytes; this file system "
             f"allows at most {name_max} per name."
         )
-
-
-@contextlib.contextmanager
-def staged_run_folder(output_dir: Path, run_name: str) -> Iterator[Path]:
-    """Yield an empty staging folder; on success it replaces ``output_dir/run_name``, on error it vanishes."""
-    output_dir.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{run_name}.staging-", dir=output_dir))
-    staging.chmod(0o755)  # mkdtemp makes it private; a run folder is meant to be read by others
-    try:
-        yield staging
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
-    final = output_dir / run_name
-    retired = output_dir / f".{run_name}.old-{uuid.uuid4().hex[:8]}"
-    if final.exists():
-        final.rename(retired)
-    staging.rename(final)
-    shutil.rmtree(retired, ignore_errors=True)
 
 
 def write_parquet(frame: pd.DataFrame, path: Path, kind: str) -> None:

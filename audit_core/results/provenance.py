@@ -9,6 +9,7 @@ import torch
 
 from audit_core.config import AuditConfig
 from audit_core.config.secrets import secret_bytes
+from audit_core.core.devices import resolve_device
 from audit_core.core.record_ids import RecordKey
 from audit_core.data import AuditData
 
@@ -54,6 +55,7 @@ def run_provenance(
         "started_at": started_at.isoformat(),
         "finished_at": datetime.now(UTC).isoformat(),
         "seed": config.seed,
+        "device": resolve_device(config.device),
         "config": config.model_dump(mode="json"),
         "data": {
             "name": data.name,

@@ -44,12 +44,18 @@ def _headline_rows(metrics: pd.DataFrame, tuned: str | None) -> list[str]:
     return rows
 
 
-def summary_table(metrics: pd.DataFrame, tuned: str | None = None) -> str:
+def headline_table(metrics: pd.DataFrame, tuned: str | None = None) -> str:
     """Markdown: per condition and attacker knowledge, test accuracy, the strongest attack (highest AUC) with
-    its AUC interval and TPR at 1% FPR, and MIDPUT; then every attack's AUC per condition and knowledge.
-    ``tuned``: the tuned DynaNoise's condition (see :func:`condition_name`)."""
+    its AUC interval and TPR at 1% FPR, and MIDPUT. ``tuned``: the tuned DynaNoise's condition (see
+    :func:`condition_name`)."""
     header = ["condition", "attacker", "accuracy", "strongest attack", "AUC [95% CI]", "TPR@1%FPR", "MIDPUT"]
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header), *_headline_rows(metrics, tuned)]
+    rows = _headline_rows(metrics, tuned)
+    return "\n".join(["| " + " | ".join(header) + " |", "|" + "---|" * len(header), *rows])
+
+
+def summary_table(metrics: pd.DataFrame, tuned: str | None = None) -> str:
+    """Markdown: the :func:`headline_table`, then every attack's AUC per condition and knowledge."""
+    lines = [headline_table(metrics, tuned)]
     auc = metrics[(metrics.metric == Metric.AUC) & (metrics.slice == "all")]
     grid = auc.pivot_table(index="attack", columns=["condition", "knowledge"], values="value", sort=False)
     columns = [c for c in grid.columns if c[0] != "undefended" or c[1] == grid.columns[0][1]]
@@ -60,6 +66,35 @@ def summary_table(metrics: pd.DataFrame, tuned: str | None = None) -> str:
     for attack, row in grid[columns].iterrows():
         lines.append(f"| {attack} | " + " | ".join(f"{v:.3f}" for v in row) + " |")
     return "\n".join(lines)
+
+
+def run_markdown(
+    run_name: str, manifest: dict[str, Any], metrics: pd.DataFrame, report_where: str, cache_line: str
+) -> str:
+    """The run's summary for the Prefect UI: the policy's verdict when there is one, where the full report
+    is, the model cache's counts and the headline table."""
+    verdict = manifest.get("verdict")
+    lines = [f"# Privacy audit `{run_name}`", ""]
+    lines.append("No policy: no verdict." if verdict is None else f"**Verdict: {verdict['headline']}**")
+    tuned = manifest.get("conditions", {}).get("tuned")
+    lines += ["", report_where, "", cache_line, "", headline_table(metrics, tuned), ""]
+    return "\n".join(lines)
+
+
+def run_headline(metrics: pd.DataFrame, chosen: str | None) -> dict[str, object]:
+    """What a list of runs shows of one: the chosen defense and the strongest attack on it (the undefended
+    model's without one), over every attacker knowledge, with its AUC."""
+    condition = chosen or "undefended"
+    rows = metrics[
+        (metrics.metric == Metric.AUC) & (metrics.slice == "all") & (metrics.condition == condition)
+    ]
+    worst = worst_case_row(rows)
+    return {
+        "chosen_defense": chosen,
+        "strongest_attack": None if worst is None else str(worst.attack),
+        "knowledge": None if worst is None else str(worst.knowledge),
+        "auc": None if worst is None else float(worst.value),
+    }
 
 
 def model_cache_line(model_cache: dict[str, dict[str, int]]) -> str:

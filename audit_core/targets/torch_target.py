@@ -38,7 +38,14 @@ class TorchTarget(ModelTarget):
         )
         self.module = module
 
+    def to(self, device: str) -> "TorchTarget":
+        """Move the model to ``device`` (a torch device name); queries then run there. Returns ``self``."""
+        self.module.to(device)
+        return self
+
     def predict(self, batch: np.ndarray) -> np.ndarray:
         self.module.eval()
+        device = next(self.module.parameters(), torch.empty(0)).device
         with torch.no_grad():
-            return self.module(torch.tensor(batch, dtype=torch.float32)).double().numpy()
+            inputs = torch.tensor(batch, dtype=torch.float32, device=device)
+            return self.module(inputs).double().cpu().numpy()

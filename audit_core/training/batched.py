@@ -27,14 +27,16 @@ def train_classifiers_batched(
     recipe: TrainingRecipe,
     *,
     seeds: Sequence[int],
+    device: str = "cpu",
 ) -> list[nn.Module]:
-    """Train one model per ``(features, labels)`` set, all at once; sets of equal size share a batch."""
+    """Train one model per ``(features, labels)`` set, all at once on ``device``; sets of equal size share a
+    batch. The models come back on the CPU."""
     models: list[nn.Module | None] = [None] * len(training_sets)
     sizes = sorted({len(labels) for _, labels in training_sets})
     for size in sizes:
         group = [i for i, (_, labels) in enumerate(training_sets) if len(labels) == size]
         trained = _train_group(
-            [training_sets[i] for i in group], n_classes, recipe, [seeds[i] for i in group]
+            [training_sets[i] for i in group], n_classes, recipe, [seeds[i] for i in group], device
         )
         for i, model in zip(group, trained, strict=True):
             models[i] = model
@@ -46,32 +48,34 @@ def _train_group(
     n_classes: int,
     recipe: TrainingRecipe,
     seeds: list[int],
+    device: str,
 ) -> list[nn.Module]:
     # (R, n, d): records flattened to vectors, as the built-in MLP sees them
     x = torch.stack([torch.as_tensor(f, dtype=torch.float32).reshape(len(f), -1) for f, _ in training_sets])
     y = torch.stack([torch.as_tensor(lab, dtype=torch.int64) for _, lab in training_sets])  # (R, n)
+    x, y = x.to(device), y.to(device)
     n_models, n_points = y.shape
     # the same initialisation as training alone with each seed
     models = [build_model(recipe, x.shape[2], n_classes, seed=seed) for seed in seeds]
     shufflers = [torch.Generator().manual_seed(seed) for seed in seeds]
     stacked = {
-        name: nn.Parameter(torch.stack([dict(m.named_parameters())[name].detach() for m in models]))
+        name: nn.Parameter(
+            torch.stack([dict(m.named_parameters())[name].detach() for m in models]).to(device)
+        )
         for name, _ in models[0].named_parameters()
     }
     buffers = {
-        name: torch.stack([dict(m.named_buffers())[name] for m in models])
+        name: torch.stack([dict(m.named_buffers())[name] for m in models]).to(device)
         for name, _ in models[0].named_buffers()
     }
     optimizer = optimizer_for(list(stacked.values()), recipe)
     batched_loss = _stacked_mlp_loss if recipe.architecture == "mlp" else _vmapped_loss(models[0])
-    rows = torch.arange(n_models)[:, None]
+    rows = torch.arange(n_models, device=device)[:, None]
     with training_randomness(recipe, seeds[0]):
         for _ in range(recipe.epochs):
-            orders = torch.stack([torch.randperm(n_points, generator=g) for g in shufflers])  # (R, n)
-            x_epoch, y_epoch = (
-                x[rows, orders],
-                y[rows, orders],
-            )  # one gather per epoch, then contiguous slices
+            # (R, n) orders; one gather per epoch, then contiguous slices
+            orders = torch.stack([torch.randperm(n_points, generator=g) for g in shufflers]).to(device)
+            x_epoch, y_epoch = x[rows, orders], y[rows, orders]
             for start in range(0, n_points, recipe.batch_size):
                 end = start + recipe.batch_size
                 optimizer.zero_grad()
@@ -110,6 +114,6 @@ def _unstack(
     stacked: dict, buffers: dict, index: int, recipe: TrainingRecipe, n_features: int, n_classes: int
 ) -> nn.Module:
     model = build_model(recipe, n_features, n_classes, seed=0)  # its weights are replaced at once
-    state = {name: value[index].detach().clone() for name, value in {**stacked, **buffers}.items()}
+    state = {name: value[index].detach().to("cpu").clone() for name, value in {**stacked, **buffers}.items()}
     model.load_state_dict(state)
     return model.eval()

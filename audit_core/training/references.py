@@ -23,20 +23,23 @@ BATCH_OF_MODELS = 16  # models trained together by the batched trainer (and cach
 PROCESS_WORKERS = max(1, os.cpu_count() or 1)
 
 
-def _train_loop(sets: list, n_classes: int, recipe: TrainingRecipe, *, seeds: list[int]) -> list[nn.Module]:
+def _train_loop(
+    sets: list, n_classes: int, recipe: TrainingRecipe, *, seeds: list[int], device: str
+) -> list[nn.Module]:
     return [
-        train_classifier(x, y, n_classes, recipe, seed=seed) for (x, y), seed in zip(sets, seeds, strict=True)
+        train_classifier(x, y, n_classes, recipe, seed=seed, device=device)
+        for (x, y), seed in zip(sets, seeds, strict=True)
     ]
 
 
 def _train_one_single_threaded(args: tuple) -> dict:
-    (x, y), n_classes, recipe, seed = args
+    (x, y), n_classes, recipe, seed, device = args
     with one_thread():
-        return train_classifier(x, y, n_classes, recipe, seed=seed).state_dict()
+        return train_classifier(x, y, n_classes, recipe, seed=seed, device=device).state_dict()
 
 
 def _train_in_processes(
-    sets: list, n_classes: int, recipe: TrainingRecipe, *, seeds: list[int]
+    sets: list, n_classes: int, recipe: TrainingRecipe, *, seeds: list[int], device: str
 ) -> list[nn.Module]:
     """One model per worker process (spawned, one torch and one BLAS thread each); weights come back as
     state dicts."""
@@ -45,7 +48,7 @@ def _train_in_processes(
         states = list(
             pool.map(
                 _train_one_single_threaded,
-                [(s, n_classes, recipe, seed) for s, seed in zip(sets, seeds, strict=True)],
+                [(s, n_classes, recipe, seed, device) for s, seed in zip(sets, seeds, strict=True)],
             )
         )
     models = []
@@ -74,6 +77,7 @@ class TrainingGroup:
     n_classes: int
     recipe: TrainingRecipe
     trainer: str
+    device: str = "cpu"  # where the group trains: a resolved torch device
 
     @property
     def label(self) -> str:
@@ -97,7 +101,9 @@ def complementary_in_masks(n_points: int, n_models: int, rng: np.random.Generato
 def train_group(group: TrainingGroup) -> list[StateArrays]:
     """Train a group's models with its trainer; return their weights as numpy arrays by state-dict name."""
     sets = [(group.features[mask], group.labels[mask]) for mask in group.in_mask]
-    models = TRAINERS[group.trainer](sets, group.n_classes, group.recipe, seeds=list(group.seeds))
+    models = TRAINERS[group.trainer](
+        sets, group.n_classes, group.recipe, seeds=list(group.seeds), device=group.device
+    )
     return [{name: value.numpy() for name, value in model.state_dict().items()} for model in models]
 
 
@@ -129,6 +135,7 @@ def train_models(
     fingerprints: dict[str, str],
     cache: ModelCache,
     trainer: str = "batched",
+    device: str = "cpu",
     run_groups: GroupRunner = train_here,
     on_model_done: Callable[[int, int], None] | None = None,
 ) -> list[TorchTarget]:
@@ -143,6 +150,8 @@ def train_models(
     its models' weights as it finishes: :func:`train_here` by default, Prefect tasks on a Dask cluster in
     ``flows/training.py``. Every finished group is cached at once, so an interrupted run loses at most the
     groups in progress. ``on_model_done(done, total)`` reports progress, first with the cached models.
+    The models train and answer queries on ``device`` (a resolved torch device; it is not part of the cache
+    key: a GPU gives the same models up to float32 rounding).
     """
     n_models = len(in_mask)
     if n_models == 0:
@@ -185,6 +194,7 @@ def train_models(
                     n_classes=n_classes,
                     recipe=recipe,
                     trainer=trainer,
+                    device=device,
                 )
                 for chunk in chunks
             ]
@@ -196,4 +206,4 @@ def train_models(
                 cache.store(keys[index], module.eval())
                 modules[index] = module
             report(sum(module is not None for module in modules), n_models)
-    return [TorchTarget(module) for module in modules]
+    return [TorchTarget(module).to(device) for module in modules]

@@ -28,14 +28,21 @@ def one_thread() -> Iterator[None]:
 
 
 def train_classifier(
-    features: np.ndarray, labels: np.ndarray, n_classes: int, recipe: TrainingRecipe, *, seed: int
+    features: np.ndarray,
+    labels: np.ndarray,
+    n_classes: int,
+    recipe: TrainingRecipe,
+    *,
+    seed: int,
+    device: str = "cpu",
 ) -> nn.Module:
-    """Train on ``(features, labels)`` with cross-entropy as ``recipe`` says; same seed, same weights, with
-    any thread count: it trains on one thread, since torch splits a matrix product's sums differently over
-    more threads (the batched trainer's products split over models, not sums)."""
-    x = torch.as_tensor(features, dtype=torch.float32)
-    y = torch.as_tensor(labels, dtype=torch.int64)
-    model = build_model(recipe, x[0].numel(), n_classes, seed=seed)
+    """Train on ``(features, labels)`` with cross-entropy as ``recipe`` says, on ``device``; same seed, same
+    weights, with any thread count: it trains on one thread, since torch splits a matrix product's sums
+    differently over more threads (the batched trainer's products split over models, not sums). Initialisation
+    and batch order are drawn on the CPU whatever the device; the model comes back on the CPU."""
+    x = torch.as_tensor(features, dtype=torch.float32).to(device)
+    y = torch.as_tensor(labels, dtype=torch.int64).to(device)
+    model = build_model(recipe, x[0].numel(), n_classes, seed=seed).to(device)
     shuffle = torch.Generator().manual_seed(seed)
     optimizer = optimizer_for(list(model.parameters()), recipe)
     with one_thread(), training_randomness(recipe, seed):
@@ -43,11 +50,11 @@ def train_classifier(
         for _ in range(recipe.epochs):
             order = torch.randperm(len(y), generator=shuffle)
             for start in range(0, len(y), recipe.batch_size):
-                batch = order[start : start + recipe.batch_size]
+                batch = order[start : start + recipe.batch_size].to(device)
                 optimizer.zero_grad()
                 nn.functional.cross_entropy(model(x[batch]), y[batch]).backward()
                 optimizer.step()
-    return model.eval()
+    return model.to("cpu").eval()
 
 
 def optimizer_for(parameters: list[torch.Tensor], recipe: TrainingRecipe) -> torch.optim.Optimizer:

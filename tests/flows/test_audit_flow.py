@@ -14,27 +14,43 @@ from flows.audit import audit
 
 def test_audit_flow_completes_and_publishes_a_summary_artifact(prefect_api_url, tmp_path):
     config = AuditConfig(
-        run_name="flow_test", output_dir=tmp_path, cache_dir=tmp_path / "cache", recipe={"epochs": 40}
+        run_name="flow_test",
+        output_dir=tmp_path,
+        cache_dir=tmp_path / "cache",
+        recipe={"epochs": 40},
+        policy={"max_auc": 0.99},
     )
     state = audit(config, return_state=True)
     assert state.is_completed(), state.message
     run_dir = state.result()
-    assert run_dir == tmp_path / "flow_test"
+    assert (
+        run_dir.parent == tmp_path / "flow_test" and (tmp_path / "flow_test" / "latest").resolve() == run_dir
+    )
     metrics = pq.read_table(run_dir / "metrics.parquet").to_pandas()
     assert set(metrics.condition) == {"undefended", "dynanoise(sigma0_sq=0.3, lam=2, T=10)"}
-    assert not list(tmp_path.glob(".flow_test.*")), "staging folders must not survive a completed run"
+    assert not list(run_dir.parent.glob(".staging@*")), "staging folders must not survive a completed run"
 
     keys = ["audit-flow-test", "audit-metrics-flow-test", "audit-report-flow-test"]
     with get_client(sync_client=True) as client:
         artifacts = client.read_artifacts(artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=keys)))
     by_key = {a.key: a for a in artifacts}
     assert set(by_key) == set(keys)
-    assert "MIDPUT" in by_key["audit-flow-test"].data and "| lira_online |" in by_key["audit-flow-test"].data
+    summary = by_key["audit-flow-test"].data
+    verdict = json.loads((run_dir / "manifest.json").read_text())["verdict"]
+    assert f"**Verdict: {verdict['headline']}**" in summary and verdict["headline"].startswith("PASSED")
+    assert (
+        "| condition | attacker | accuracy | strongest attack | AUC [95% CI] | TPR@1%FPR | MIDPUT |"
+        in summary
+    )
+    assert "| undefended | — |" in summary and "| dynanoise(sigma0_sq=0.3, lam=2, T=10) | naive |" in summary
+    assert f"Full report: `{(run_dir / 'report.html').resolve()}` on host" in summary
     assert (
         by_key["audit-metrics-flow-test"].type == "table"
         and "tpr_at_fpr_0.01" in by_key["audit-metrics-flow-test"].data
     )
-    assert (run_dir / "report.html").resolve().as_uri() in by_key["audit-report-flow-test"].data
+    report = by_key["audit-report-flow-test"]
+    assert (run_dir / "report.html").resolve().as_uri() in report.data
+    assert "a local file" in report.description
 
 
 def test_audit_flow_with_tune_adds_the_tuned_condition_and_reports_on_the_evaluation_split(
@@ -81,7 +97,7 @@ def test_the_flow_and_the_plain_composition_write_identical_metrics_and_scores(p
     plain = run_audit(
         config.model_copy(update={"output_dir": tmp_path / "plain", "cache_dir": None}), write=True
     )
-    assert plain.run_dir == tmp_path / "plain" / "same"
+    assert plain.run_dir.parent == tmp_path / "plain" / "same"
     for table in ("metrics.parquet", "scores.parquet"):
         from_flow, from_plain = pd.read_parquet(flow_dir / table), pd.read_parquet(plain.run_dir / table)
         assert len(from_flow) > 0

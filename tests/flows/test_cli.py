@@ -33,7 +33,7 @@ def demo_run(dynaudit, tmp_path_factory):
     out = workdir / "out"
     result = dynaudit(["demo", "--output-dir", str(out)], workdir)
     assert result.returncode == 0, result.stderr[-3000:]
-    return result, out / "demo"
+    return result, (out / "demo" / "latest").resolve()  # the run folder the latest pointer names
 
 
 def test_demo_writes_every_artifact_and_prints_where(demo_run):
@@ -132,7 +132,7 @@ def test_audit_command_runs_the_shipped_config(dynaudit, tmp_path):
     )
     result = dynaudit(["audit", str(config), "--output-dir", str(tmp_path / "out")], tmp_path)
     assert result.returncode == 0, result.stderr[-3000:]
-    assert (tmp_path / "out" / "small" / "report.pdf").is_file()
+    assert (tmp_path / "out" / "small" / "latest" / "report.pdf").is_file()
 
 
 def test_tune_command_writes_parameters_trials_and_the_front(dynaudit, tmp_path):
@@ -146,7 +146,7 @@ def test_tune_command_writes_parameters_trials_and_the_front(dynaudit, tmp_path)
     )
     result = dynaudit(["tune", str(config), "--output-dir", str(tmp_path / "out")], tmp_path)
     assert result.returncode == 0, result.stderr[-3000:]
-    run_dir = tmp_path / "out" / "small-tune"
+    run_dir = tmp_path / "out" / "small-tune" / "latest"
     defense = load_params(run_dir / "dynanoise-params.json", key=b"k" * 16)
     assert defense.noise_mode == "per_input"
     trials = pq.read_table(run_dir / "tuning.parquet").to_pandas()
@@ -157,6 +157,10 @@ def test_tune_command_writes_parameters_trials_and_the_front(dynaudit, tmp_path)
     assert set(front[front.chosen].split) == {"tuning", "evaluation"}
     assert (run_dir / "front.svg").read_text().startswith("<svg")
     assert "Chosen DynaNoise" in result.stdout and "| dynanoise |" in result.stdout
+    listing = dynaudit(["runs", "small-tune", "--output-dir", str(tmp_path / "out")], tmp_path)
+    assert listing.returncode == 0, listing.stderr
+    [row] = [line for line in listing.stdout.splitlines() if line.startswith("| 2")]
+    assert row.startswith(f"| {run_dir.resolve().name} |") and "| no policy | — | dynanoise(" in row
 
 
 @pytest.mark.parametrize(

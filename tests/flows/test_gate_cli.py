@@ -1,8 +1,8 @@
 """``dynaudit gate`` from a subprocess, as CI runs it: exit 0 when the policy holds, 1 when it is broken,
-2 on bad input; JUnit XML and a markdown summary; regressions against a previous metrics.parquet."""
+2 on bad input; JUnit XML and a markdown summary; regressions against the last run of a run name; every run
+kept and listed by ``dynaudit runs``."""
 
 import json
-import shutil
 import xml.etree.ElementTree as ET
 
 import pytest
@@ -64,16 +64,22 @@ def test_a_policy_that_holds_exits_0_with_a_junit_file_and_a_summary(passed, wor
     summary = (workdir / "reports" / "pass.md").read_text()
     assert summary.startswith("## dynaudit gate `tiny`: PASSED")
     assert "family-wise false-alarm rate at most 0.05" in summary and "Deploy the chosen defense" in summary
-    assert "PASSED" in passed.stdout and (workdir / "out" / "tiny" / "metrics.parquet").is_file()
-    manifest = json.loads((workdir / "out" / "tiny" / "manifest.json").read_text())
+    assert "PASSED" in passed.stdout and (workdir / "out" / "tiny" / "latest" / "metrics.parquet").is_file()
+    manifest = json.loads((workdir / "out" / "tiny" / "latest" / "manifest.json").read_text())
     assert manifest["verdict"]["passed"] is True
 
 
+@pytest.fixture(scope="module")
+def failed(passed, dynaudit, workdir):
+    """The same audit under a strict policy, compared with the last run of ``tiny`` (the passing one)."""
+    first = (workdir / "out" / "tiny" / "latest").resolve()
+    args = ["gate", "tiny.yaml", "--policy", "strict.yaml", "--previous", "tiny"]
+    return first, dynaudit([*args, "--junit", "reports/fail.xml"], workdir)
+
+
 @pytest.mark.slow
-def test_a_broken_policy_exits_1_and_reports_the_rule_and_the_comparison(passed, dynaudit, workdir):
-    shutil.copytree(workdir / "out" / "tiny", workdir / "previous")
-    args = ["gate", "tiny.yaml", "--policy", "strict.yaml", "--previous", "previous/metrics.parquet"]
-    result = dynaudit([*args, "--junit", "reports/fail.xml"], workdir)
+def test_a_broken_policy_exits_1_and_reports_the_rule_and_the_comparison(failed, workdir):
+    first, result = failed
     assert result.returncode == 1, result.stderr[-3000:]
     cases = {c.get("name"): c for c in ET.parse(workdir / "reports" / "fail.xml").getroot().iter("testcase")}
     assert list(cases) == ["max_auc", "max_advantage", "max_regression"]
@@ -92,10 +98,36 @@ def test_a_broken_policy_exits_1_and_reports_the_rule_and_the_comparison(passed,
         )
     assert run.state.is_failed() and run.state.message.startswith("FAILED on dynanoise(")
     assert ": 1 of 3 rules: max_auc" in run.state.message
-    verdict = json.loads((workdir / "out" / "tiny" / "manifest.json").read_text())["verdict"]
+    verdict = json.loads((workdir / "out" / "tiny" / "latest" / "manifest.json").read_text())["verdict"]
     assert not verdict["passed"] and verdict["comparison"]["gone"] == [] and verdict["comparison"]["new"]
     assert [r["rule"] for r in verdict["rules"]] == list(cases), "the report states the gate's verdict"
     assert run.name.startswith("gate-tiny-trained-mlp-")
+    assert (workdir / "out" / "tiny" / "latest").resolve() != first, "the gate's audit is a new run"
+
+
+@pytest.mark.slow
+def test_both_runs_are_kept_and_listed_with_their_verdicts(failed, run_cli, workdir):
+    first, _ = failed
+    second = (workdir / "out" / "tiny" / "latest").resolve()
+    assert sorted(p.name for p in (workdir / "out" / "tiny").iterdir()) == sorted(
+        [first.name, second.name, "latest"]
+    )
+    assert json.loads((first / "manifest.json").read_text())["verdict"]["passed"] is True
+    listing = run_cli(["runs", "tiny"], workdir, api_url=None)
+    assert listing.returncode == 0, listing.stderr
+    rows = [line for line in listing.stdout.splitlines() if line.startswith("| 2")]
+    assert [row.split(" | ")[0] for row in rows] == [f"| {first.name}", f"| {second.name}"]
+    assert "| PASSED |" in rows[0] and "| FAILED |" in rows[1]
+    assert all("| dynanoise(sigma0_sq=0.3, lam=2, T=10) |" in row for row in rows)
+
+
+def test_runs_of_an_unknown_name_exit_2_with_one_sentence(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    assert main(["runs", "nightly"]) == 2
+    assert capsys.readouterr().err == (
+        "dynaudit: No complete run of 'nightly' under 'out'; expected the run_name of an audit written "
+        "there.\n"
+    )
 
 
 def test_bad_input_exits_2_with_one_sentence_and_writes_nothing(run_cli, tmp_path):
@@ -126,6 +158,7 @@ def test_a_gate_without_any_policy_exits_2(tmp_path, monkeypatch, capsys):
     ("extra", "sentence"),
     [
         (["--previous", "nope.parquet"], "Metrics file 'nope.parquet' does not exist"),
+        (["--previous", "nightly"], "--previous: 'nightly' is neither a metrics.parquet, a run folder"),
         (["--previous", "tiny.yaml"], "Metrics file 'tiny.yaml' is not a readable Parquet file"),
         (["--junit", "tiny.yaml/gate.xml"], "Output directory 'tiny.yaml' cannot be created"),
     ],

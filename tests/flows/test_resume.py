@@ -40,7 +40,7 @@ def test_a_killed_run_resumes_with_the_models_it_finished(start_dynaudit, dynaud
 
     rerun = dynaudit(["audit", "resume.yaml"], tmp_path)
     assert rerun.returncode == 0, rerun.stderr[-3000:]
-    manifest = json.loads((tmp_path / "out" / "resume" / "manifest.json").read_text())
+    manifest = json.loads((tmp_path / "out" / "resume" / "latest" / "manifest.json").read_text())
     assert manifest["model_cache"] == {
         "shadow": {"trained": 0, "reused": 1},
         "reference": {"trained": TOTAL - finished, "reused": finished - 1},
