@@ -23,7 +23,7 @@ class BoundaryAttack(QueryAttack):
     name = "boundary"
 
     def __init__(
-        self, *, max_queries: int = 64, directions: int = 8, max_radius: float = 2.0, seed: int = 0
+        self, *, max_queries: int = 64, directions: int = 16, max_radius: float = 2.0, seed: int = 0
     ) -> None:
         self.max_queries = max_queries
         self.directions = directions
