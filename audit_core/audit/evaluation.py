@@ -137,7 +137,7 @@ def calibration_data(
     return CalibrationData(shadow=shadow, references=references, target_population=target_population)
 
 
-def _population_answers(
+def population_answers(
     defense: Defense, signals: Signals, rng: np.random.Generator, queries: int
 ) -> AttackInput | None:
     """The target's released answers on the population points, if it answers for them."""
@@ -149,7 +149,7 @@ def _population_answers(
     )
 
 
-def _audit_answers(
+def audit_answers(
     defense: Defense, signals: Signals, logits: np.ndarray, rng: np.random.Generator, queries: int
 ) -> AttackInput:
     """The target's released answers on the audit points, with their features and query access to the
@@ -177,8 +177,8 @@ def score_condition(
     audit_logits = np.vstack([signals.members.logits, signals.non_members.logits])
     labels = signals.audit_labels
     release_rng = derive_rng(seed, "release", defense.label)
-    single_answers = _audit_answers(defense, signals, audit_logits, release_rng, 1)
-    single_population = _population_answers(defense, signals, release_rng, 1)
+    single_answers = audit_answers(defense, signals, audit_logits, release_rng, 1)
+    single_population = population_answers(defense, signals, release_rng, 1)
     test = AttackInput(observe(defense, signals.test.logits, release_rng), signals.test.labels)
 
     scores: list[AttackScores] = []
@@ -191,8 +191,8 @@ def score_condition(
             if queries == 1:
                 answers, population = single_answers, single_population
             else:
-                answers = _audit_answers(defense, signals, audit_logits, rng, queries)
-                population = _population_answers(defense, signals, rng, queries)
+                answers = audit_answers(defense, signals, audit_logits, rng, queries)
+                population = population_answers(defense, signals, rng, queries)
             calibration_defense = Undefended() if mode == "naive" else defense
             calibration = calibration_data(signals, calibration_defense, rng, queries, population)
             for name in attack_names:

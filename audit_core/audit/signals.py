@@ -97,10 +97,11 @@ class Signals:
         shadow_models: tuple[Target, ...] = (),
     ) -> "Signals":
         """These signals plus the shadow's logits on its (in, out) records and the reference logits; the
-        ``shadow_models`` join the query models when the target answers queries."""
+        ``shadow_models`` (those whose outputs ``shadow`` pools, in order) become the query models' shadows
+        when the target answers queries."""
         members, non_members = shadow or (None, None)
         query_models = self.query_models
-        if query_models is not None and shadow_models:
+        if query_models is not None:
             query_models = replace(query_models, shadows=tuple(shadow_models))
         return replace(
             self,
@@ -226,4 +227,6 @@ def compute_signals(
     test and population points, each shadow model on its own in/out sets, each reference model on the audit
     and population points."""
     shadow = shadow_signals(shadows, shadow_in, shadow_out, data.n_classes)
-    return target_signals(target, data).with_models(shadow, reference_logits(references, in_mask, data))
+    return target_signals(target, data).with_models(
+        shadow, reference_logits(references, in_mask, data), tuple(shadows)
+    )

@@ -16,7 +16,9 @@ from audit_core.report.adaptive import (
     averaging_sections,
     knowledge_sentence,
     label_only_floor,
+    label_query_rows,
     per_input_rows,
+    query_budgets,
 )
 from audit_core.report.explorer import record_summary, within_budget
 from audit_core.report.render import TEMPLATE_DIR
@@ -336,6 +338,8 @@ def build_context(
         "all_detail_rows": _detail_rows(result),
         "averaging": averaging_sections(result),
         "label_only": label_only_floor(result, by_condition),
+        "label_queries": label_query_rows(result),
+        "query_budgets": query_budgets(result),
         "per_input": per_input_rows(result, by_condition),
         "regained_percent": f"{100 * REGAINED_FRACTION:g}",
         "knowledge_sentence": knowledge_sentence(result),

@@ -6,13 +6,15 @@ import pytest
 from audit_core.audit.run import run_audit
 from audit_core.config import parse_config
 from audit_core.config.presets import DEMO_SETTINGS
+from audit_core.report.context import build_context
+from audit_core.report.render import render_html
 
 QUERY_ATTACKS = ("augmentation", "boundary")
 REFERENCE_ATTACKS = ("rmia", "lira_online")
 
 
 @pytest.fixture(scope="module")
-def label_only(tmp_path_factory):
+def audit(tmp_path_factory):
     """The demo target (digits, 300 members, 300 non-members), released label-only, adaptive attacker."""
     settings = {key: value for key, value in DEMO_SETTINGS.items() if key not in {"tune", "policy"}}
     config = parse_config(
@@ -24,7 +26,13 @@ def label_only(tmp_path_factory):
             "cache_dir": str(tmp_path_factory.mktemp("cache")),
         }
     )
-    evaluation = next(ev for ev in run_audit(config).result.evaluations if ev.condition == "label_only")
+    return run_audit(config)
+
+
+@pytest.fixture(scope="module")
+def label_only(audit):
+    """Each attack's AUC against the label-only release."""
+    evaluation = next(ev for ev in audit.result.evaluations if ev.condition == "label_only")
     return {name: evaluation.outcome(name, "adaptive").auc for name in evaluation.attacks}
 
 
@@ -46,3 +54,13 @@ def test_the_stronger_query_attack_beats_the_reference_attacks_on_the_same_one_h
     query = max((label_only[name] for name in QUERY_ATTACKS), key=lambda auc: auc.value)
     for name in REFERENCE_ATTACKS:
         assert query.value - label_only[name].value > half_width(label_only[name])
+
+
+@pytest.mark.slow
+def test_the_report_compares_the_query_attacks_with_numbers(audit, label_only):
+    html = render_html(build_context(audit.result, audit.defenses, "salt"))
+    query = max((label_only[name] for name in QUERY_ATTACKS), key=lambda auc: auc.value)
+    gap = label_only["label_only"].value
+    assert "Label-only query attacks" in html
+    assert f"beats the gap attack ({query.value:.3f} vs {gap:.3f}" in html
+    assert "augmentation 16, boundary 64 queries per record" in html
