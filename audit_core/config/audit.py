@@ -40,7 +40,10 @@ DEFAULT_ATTACKS = [
     "lira_online",
     "lira_offline",
     "rmia",
+    "qmia",
     "label_only",
+    "augmentation",
+    "boundary",
 ]
 _NOT_IN_DIGEST = {"run_name", "cache_dir", "output_dir", "id_salt", "schedule", "policy", "runner"}
 _RUN_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
