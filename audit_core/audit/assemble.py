@@ -10,6 +10,7 @@ from audit_core.audit.analysis import ConditionEvaluation, worst_case
 from audit_core.audit.signals import (
     Signals,
 )
+from audit_core.audit.vulnerability import reference_vulnerability
 from audit_core.config import AuditConfig
 from audit_core.core.seeding import derive_seed
 from audit_core.data import AuditData
@@ -87,4 +88,5 @@ def assemble_result(
         provenance=provenance,
         chosen=chosen,
         explorer=explorer_data(config, signals, evaluations, salt, dynanoise, budget),
+        vulnerability=reference_vulnerability(signals),
     )

@@ -38,6 +38,8 @@ class AuditResult:
     chosen: str | None = None
     #: The report's DynaNoise explorer data (a logits sample, never features).
     explorer: dict[str, Any] | None = None
+    #: Per audit point, its exposure by the reference models' own estimate (None without references).
+    vulnerability: np.ndarray | None = None
 
     @property
     def baseline(self) -> ConditionEvaluation:

@@ -64,3 +64,4 @@ def test_the_report_compares_the_query_attacks_with_numbers(audit, label_only):
     assert "Label-only query attacks" in html
     assert f"beats the gap attack ({query.value:.3f} vs {gap:.3f}" in html
     assert "augmentation 16, boundary 64 queries per record" in html
+    assert "The most vulnerable members" in html and "1% most vulnerable (3)" in html
