@@ -1,9 +1,11 @@
-"""Attack benchmarks: wall time of every attack on the demo, and LiRA/RMIA scaling on synthetic outputs.
+"""Attack benchmarks: wall time of every attack on the demo (per record, and per query for the label-only
+query attacks), and LiRA/RMIA scaling on synthetic outputs.
 
     .venv/bin/python benchmarks/attacks.py            # full run (needs about 6 GB of free memory)
     .venv/bin/python benchmarks/attacks.py --quick    # N up to 1e5 only
 
-Prints two tables. All timings use one torch/BLAS thread; they are wall-clock seconds of fit + score.
+Prints two tables. All timings use one torch/BLAS thread; they are wall-clock seconds of fit + score. A query
+attack's queries are its queries per record times the shadow records it calibrates on plus the audit records.
 """
 
 import argparse
@@ -16,36 +18,44 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 import numpy as np
 import torch
 
-from audit_core.attacks import ATTACKS, AttackInput, CalibrationData, ReferenceOutputs
-from audit_core.audit.evaluation import calibration_data, observe
+from audit_core.attacks import ATTACKS, AttackInput, CalibrationData, QueryAttack, ReferenceOutputs
+from audit_core.audit.evaluation import audit_answers, calibration_data, population_answers
 from audit_core.audit.run import gather_inputs
-from audit_core.config import AuditConfig
+from audit_core.config import DEFAULT_ATTACKS, AuditConfig
 from audit_core.defenses import Undefended
 from audit_core.results.summary import model_cache_line
 
 
 def demo_table() -> None:
-    """Fit + score time of each attack on the demo's undefended outputs (models from the cache)."""
-    config = AuditConfig()
+    """Fit + score time of each attack on the demo's undefended outputs (models from the cache): in all, per
+    audit record, and per query for the query attacks."""
+    config = AuditConfig(attacks=sorted(ATTACKS, key=lambda name: (name not in DEFAULT_ATTACKS, name)))
     inputs = gather_inputs(config)
     signals = inputs.signals
     rng = np.random.default_rng(0)
     undefended = Undefended()
-    population = AttackInput(observe(undefended, signals.population.logits, rng), signals.population.labels)
+    population = population_answers(undefended, signals, rng, 1)
     calibration = calibration_data(signals, undefended, rng, 1, population)
-    answers = AttackInput(
-        observe(undefended, np.vstack([signals.members.logits, signals.non_members.logits]), rng),
-        signals.audit_labels,
-    )
+    logits = np.vstack([signals.members.logits, signals.non_members.logits])
+    answers = audit_answers(undefended, signals, logits, rng, 1)
+    queried = len(answers) + len(calibration.shadow.outputs)
     print(
-        f"\nDemo ({len(answers)} audit points, {config.reference_models} reference models)\n"
-        f"{model_cache_line(inputs.model_cache)}"
+        f"\nDemo ({len(answers)} audit points, {len(calibration.shadow.outputs)} shadow points, "
+        f"{config.reference_models} reference models)\n{model_cache_line(inputs.model_cache)}"
     )
-    print("| attack | fit + score (ms) |\n|---|---|")
+    print("| attack | fit + score (ms) | per audit record (µs) | queries per record | per query (µs) |")
+    print("|---|---|---|---|---|")
     for name in config.attacks:
+        attack = ATTACKS[name]()
         start = time.perf_counter()
-        ATTACKS[name]().fit(calibration).score(answers)
-        print(f"| {name} | {1000 * (time.perf_counter() - start):.1f} |")
+        attack.fit(calibration).score(answers)
+        seconds = time.perf_counter() - start
+        queries, per_query = "-", "-"
+        if isinstance(attack, QueryAttack):
+            queries = attack.queries_per_record(answers.features.shape[1:])
+            per_query = f"{1e6 * seconds / (queries * queried):.2f}"
+        per_record = 1e6 * seconds / len(answers)
+        print(f"| {name} | {1000 * seconds:.1f} | {per_record:.0f} | {queries} | {per_query} |")
 
 
 def synthetic_outputs(n: int, n_models: int, k: int, rng: np.random.Generator) -> tuple:

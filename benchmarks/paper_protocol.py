@@ -2,12 +2,15 @@
 
     .venv/bin/python benchmarks/paper_protocol.py digits        # built in, 3 seeds: 2 min CPU
     .venv/bin/python benchmarks/paper_protocol.py synthetic     # built in, 3 seeds: 4 min CPU
+    .venv/bin/python benchmarks/paper_protocol.py synthetic --canaries 50   # + the canary table
     .venv/bin/python benchmarks/paper_protocol.py cifar10 ~/data/cifar-10-batches-py
     .venv/bin/python benchmarks/paper_protocol.py imagenet10 ~/data/imagenet-10
 
 Prints the paper's table (test accuracy, the six attacks' success under the paper's non-adaptive attacker,
-MIDPUT) and the same defenses under an adaptive attacker (AUC and TPR at 1% FPR), and writes both as Parquet
-to ``--out/<dataset>/`` with ``protocol.json`` (settings, sizes, the tuned setting, package versions).
+MIDPUT) and the same defenses under an adaptive attacker (AUC and TPR at 1% FPR), with ``--canaries N`` the
+strongest adaptive attack on N planted mislabelled members (and N held out) beside the average case, and
+writes the tables as Parquet to ``--out/<dataset>/`` with ``protocol.json`` (settings, sizes, the tuned
+setting, package versions).
 """
 
 import argparse
@@ -107,6 +110,25 @@ def adaptive_markdown(table: pd.DataFrame, max_queries: int) -> str:
     return markdown(header, rows)
 
 
+def canary_markdown(table: pd.DataFrame) -> str:
+    """Per defense, the strongest adaptive attack on every audited record and on the canaries alone (means
+    seeds; the attack named is the strongest of the first seed)."""
+    numbers = table.drop(columns=["seed", "condition"]).groupby("defense", sort=False)
+    mean, first = numbers.mean(numeric_only=True), numbers.first()
+    header = ["defense", "average: AUC", "average: TPR@1%FPR", "canaries: AUC", "canaries: TPR@1%FPR"]
+    rows = [
+        [
+            d,
+            f"{mean.at[d, 'average_auc']:.3f} ({first.at[d, 'average_auc_attack']})",
+            f"{mean.at[d, 'average_tpr_at_1pct_fpr']:.3f} ({first.at[d, 'average_tpr_attack']})",
+            f"{mean.at[d, 'canary_auc']:.3f} ({first.at[d, 'canary_auc_attack']})",
+            f"{mean.at[d, 'canary_tpr_at_1pct_fpr']:.3f} ({first.at[d, 'canary_tpr_attack']})",
+        ]
+        for d in mean.index
+    ]
+    return markdown(header, rows)
+
+
 def asr_margin(members: int, non_members: int) -> float:
     """The 95% half-width of a balanced accuracy near 0.5 measured on these many members and non-members."""
     return 1.96 * 0.25 * math.sqrt(1 / members + 1 / non_members)
@@ -132,6 +154,7 @@ def report(results: dict[int, ProtocolResult], settings: ProtocolSettings, secon
         "### Adaptive attacker (calibrated on defended outputs): AUC / TPR at 1% FPR",
         adaptive_markdown(per_seed(results, "adaptive"), settings.max_queries),
         "",
+        *canary_lines(results),
         "Conditions:",
         *(f"- {r.defense}: `{r.condition}`" for r in first.paper.itertuples() if r.defense != TUNED),
         f"- {TUNED}: {tuning['objective']} under the {tuning['knowledge']} attacker, {tuning['n_trials']} "
@@ -146,6 +169,20 @@ def report(results: dict[int, ProtocolResult], settings: ProtocolSettings, secon
     return "\n".join(lines)
 
 
+def canary_lines(results: dict[int, ProtocolResult]) -> list[str]:
+    """The canary table's heading and table, or nothing without canaries."""
+    first = next(iter(results.values()))
+    if first.canaries is None:
+        return []
+    counts = first.canaries.iloc[0]
+    return [
+        f"### Worst case: the strongest adaptive attack on {counts.canary_members} canary members against "
+        f"{counts.canary_non_members} canary non-members (mislabelled), beside every audited record",
+        canary_markdown(per_seed(results, "canaries")),
+        "",
+    ]
+
+
 def write_outputs(
     results: dict[int, ProtocolResult], settings: ProtocolSettings, folder: Path, seconds: float
 ) -> None:
@@ -154,6 +191,8 @@ def write_outputs(
     folder.mkdir(parents=True, exist_ok=True)
     write_parquet(per_seed(results, "paper"), folder / "paper_table.parquet", "paper_table")
     write_parquet(per_seed(results, "adaptive"), folder / "adaptive_table.parquet", "adaptive_table")
+    if next(iter(results.values())).canaries is not None:
+        write_parquet(per_seed(results, "canaries"), folder / "canary_table.parquet", "canary_table")
     provenance = {
         "settings": {k: str(v) if isinstance(v, Path) else v for k, v in asdict(settings).items()},
         "runs": [
@@ -191,6 +230,9 @@ def parse_settings(argv: list[str] | None = None) -> tuple[ProtocolSettings, Pat
         "--repeats", type=int, help=f"seeds to run (default: {BUILT_IN_REPEATS} built-in, 1 for image sets)"
     )
     parser.add_argument("--cache-dir", type=Path, help="cache trained shadow/reference models here")
+    parser.add_argument(
+        "--canaries", type=int, default=0, help="mislabelled records planted among the members (and held out)"
+    )
     parser.add_argument("--out", type=Path, default=Path("out/paper_protocol"))
     args = parser.parse_args(argv)
     if (args.dataset in IMAGE_SETS) != (args.root is not None):
@@ -210,6 +252,7 @@ def parse_settings(argv: list[str] | None = None) -> tuple[ProtocolSettings, Pat
         tune_knowledge=args.tune_knowledge,
         seed=args.seed,
         cache_dir=args.cache_dir,
+        canaries=args.canaries,
     )
     repeats = args.repeats or (1 if args.dataset in IMAGE_SETS else BUILT_IN_REPEATS)
     return settings, args.out / args.dataset, repeats

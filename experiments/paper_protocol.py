@@ -12,11 +12,18 @@ attacker (docs/paper-reproduction.md; the paper's protocol is in the v2 artifact
   an accuracy budget, and every inference-time baseline.
 - **Paper table.** The six attacks calibrated on *undefended* shadow outputs or with the paper's fixed
   thresholds (the non-adaptive protocol); ASR is balanced accuracy; MIDPUT over the six.
-- **Adaptive table.** The same attacks plus LiRA and RMIA, calibrated on *defended* outputs, as AUC and TPR at
-  1% FPR; and the strongest AUC when the attacker also averages repeated queries.
+- **Adaptive table.** The same attacks plus LiRA, RMIA, QMIA and the label-only query attacks (augmentation,
+  boundary), calibrated on *defended* outputs, as AUC and TPR at 1% FPR; and the strongest AUC when the
+  attacker also averages repeated queries.
+
+- **Canaries** (``canaries > 0``; Aerni, Zhang & Tramer, CCS 2024). ``canaries`` members and as many
+  non-members, drawn at random, get a wrong label drawn at random (mislabelled records, the most exposed
+  kind); the target and the reference models train on the mislabelled members. The canary table gives, per
+  defense, the strongest adaptive attack's AUC and TPR at 1% FPR on the canaries alone (canary members
+  against canary non-members) beside the same on every audited record (the average case).
 
 Every condition is reported on the tuner's evaluation split, disjoint from the points the tuned setting was
-chosen on.
+chosen on (so about half of the canaries are evaluated).
 """
 
 from dataclasses import dataclass, replace
@@ -42,10 +49,12 @@ from audit_core.config import (
     parse_config,
 )
 from audit_core.core.seeding import derive_rng
+from audit_core.data import AuditData, Split
 from audit_core.data.demo import DEMO_DATASETS
 from audit_core.data.imagenet import pool_folders
 from audit_core.data.images import class_folders, image_files
 from audit_core.defenses import Defense
+from audit_core.stats.metrics import roc_auc, tpr_at_fpr
 from audit_core.stats.midput import midput
 from audit_core.stats.names import Metric
 from audit_core.tuning.step import tune_dynanoise
@@ -68,7 +77,7 @@ PAPER_ATTACKS = {
     "entropy": "entropy",
     "modified_entropy": "modified_entropy",
 }
-BEYOND_PAPER = ("lira_online", "rmia")
+BEYOND_PAPER = ("lira_online", "rmia", "qmia", "augmentation", "boundary")
 ADAPTIVE_ATTACKS = {**PAPER_ATTACKS, **{name: name for name in BEYOND_PAPER}}
 SHADOW_MODELS = 4  # the paper's shadow model (index 0) and its three LiRA shadow models (1-3)
 #: Which shadow models calibrate which attacks (the reference-model attacks use no shadow model)
@@ -85,6 +94,8 @@ CNN_RECIPE = MLP_RECIPE.model_copy(
     update={"architecture": "audit_core.training.architectures:small_cnn", "epochs": 30}
 )
 IMAGENET_MEAN, IMAGENET_STD = [0.485, 0.456, 0.406], [0.229, 0.224, 0.225]
+CANARY = "canary:"  # the prefix of a planted canary's record id
+LOW_FPR = 0.01
 
 
 @dataclass(frozen=True)
@@ -105,6 +116,7 @@ class ProtocolSettings:
     tune_knowledge: str = "adaptive"
     seed: int = 0
     cache_dir: Path | None = None
+    canaries: int = 0  # mislabelled records planted among the members (and as many among the non-members)
 
 
 @dataclass(frozen=True)
@@ -145,6 +157,7 @@ class ProtocolResult:
     split: PaperSplit
     evaluated: dict[str, int]
     tuning: dict[str, Any]
+    canaries: pd.DataFrame | None = None
 
 
 def paper_split(settings: ProtocolSettings) -> PaperSplit:
@@ -230,10 +243,31 @@ def audit_config(settings: ProtocolSettings, split: PaperSplit) -> AuditConfig:
     return parse_config(raw, source="paper protocol")
 
 
+def is_canary(ids: np.ndarray) -> np.ndarray:
+    """Which record ids are planted canaries."""
+    return np.char.startswith(ids.astype(str), CANARY)
+
+
+def plant_canaries(data: AuditData, n: int, rng: np.random.Generator) -> AuditData:
+    """``data`` with ``n`` members and ``n`` non-members, drawn at random, relabelled to a random other class
+    and their ids prefixed ``canary:``."""
+    parts = {}
+    for part in ("members", "non_members"):
+        split = getattr(data, part)
+        picked = rng.choice(len(split), size=n, replace=False)
+        labels, ids = split.labels.copy(), split.ids.astype(object)
+        labels[picked] = (labels[picked] + rng.integers(1, data.n_classes, size=n)) % data.n_classes
+        ids[picked] = [CANARY + str(i) for i in ids[picked]]
+        parts[part] = Split(split.features, labels, ids.astype(str))
+    return replace(data, **parts)
+
+
 def balanced(signals: Signals, rng: np.random.Generator) -> Signals:
-    """The members subsampled at random to as many as there are non-members (the paper's evaluation set)."""
-    keep = rng.choice(len(signals.members), size=len(signals.non_members), replace=False)
-    return signals.select(members=np.sort(keep))
+    """The members subsampled at random to as many as there are non-members (the paper's evaluation set),
+    keeping every canary member."""
+    canary = is_canary(signals.members.ids)
+    drawn = rng.choice(np.flatnonzero(~canary), size=len(signals.non_members) - canary.sum(), replace=False)
+    return signals.select(members=np.sort(np.r_[np.flatnonzero(canary), drawn]))
 
 
 def calibration_signals(signals: Signals, models: tuple[int, ...], attacks: tuple[str, ...]) -> Signals:
@@ -246,7 +280,8 @@ def calibration_signals(signals: Signals, models: tuple[int, ...], attacks: tupl
 
     shadow = (pick(signals.shadow_members), pick(signals.shadow_non_members))
     needed = any("references" in ATTACKS[a].requires for a in attacks)
-    return signals.with_models(shadow, signals.references if needed else None)
+    queried = () if signals.query_models is None else tuple(signals.query_models.shadows[m] for m in models)
+    return signals.with_models(shadow, signals.references if needed else None, queried)
 
 
 def evaluate_protocol(config: AuditConfig, signals: Signals, defense: Defense) -> ConditionEvaluation:
@@ -273,6 +308,8 @@ def run_protocol(settings: ProtocolSettings) -> ProtocolResult:
     split = paper_split(settings)
     config = audit_config(settings, split)
     data = load_audit_data(config)
+    if settings.canaries:
+        data = plant_canaries(data, settings.canaries, derive_rng(config.seed, "canaries"))
     shadow_sets = shadow_split(
         data.population, split.shadow_in, split.shadow_out, derive_rng(config.seed, "shadow-split")
     )
@@ -285,8 +322,12 @@ def run_protocol(settings: ProtocolSettings) -> ProtocolResult:
     rows |= {b.name: b for b in baselines}
     evaluations = {name: evaluate_protocol(config, evaluation, d) for name, d in rows.items()}
     evaluated = {part: len(getattr(evaluation, part)) for part in ("members", "non_members", "test")}
+    canaries = None
+    if settings.canaries:
+        ids = np.concatenate([evaluation.members.ids, evaluation.non_members.ids])
+        canaries = canary_table(evaluations, is_canary(ids), evaluation.is_member)
     return ProtocolResult(
-        paper_table(evaluations), adaptive_table(evaluations), split, evaluated, tuning.summary()
+        paper_table(evaluations), adaptive_table(evaluations), split, evaluated, tuning.summary(), canaries
     )
 
 
@@ -345,6 +386,35 @@ def adaptive_table(evaluations: dict[str, ConditionEvaluation]) -> pd.DataFrame:
             "strongest_tpr_at_1pct_fpr": strongest_tpr.tpr_at(0.01).tpr.value,
             "averaging_queries": averaging[0].queries,
             "averaging_strongest_auc": worst_case(averaging).auc.value,
+        }
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def canary_table(
+    evaluations: dict[str, ConditionEvaluation], canary: np.ndarray, is_member: np.ndarray
+) -> pd.DataFrame:
+    """Per defense, under the adaptive attacker: the strongest attack's AUC and TPR at 1% FPR on the canaries
+    alone and on every audited record; the counts of canary members and non-members evaluated."""
+    rows = []
+    for name, evaluation in evaluations.items():
+        row: dict[str, Any] = {"defense": name, "condition": evaluation.condition}
+        outcomes = [evaluation.outcome(a, "adaptive") for a in ADAPTIVE_ATTACKS.values()]
+        for part, rows_of in (("canary", canary), ("average", np.ones_like(canary))):
+            auc = {o.attack: roc_auc(o.scores[rows_of], is_member[rows_of]).value for o in outcomes}
+            tpr = {
+                o.attack: tpr_at_fpr(o.scores[rows_of], is_member[rows_of], LOW_FPR).tpr.value
+                for o in outcomes
+            }
+            row |= {
+                f"{part}_auc": max(auc.values()),
+                f"{part}_auc_attack": max(auc, key=auc.get),
+                f"{part}_tpr_at_1pct_fpr": max(tpr.values()),
+                f"{part}_tpr_attack": max(tpr, key=tpr.get),
+            }
+        row |= {
+            "canary_members": int((canary & is_member).sum()),
+            "canary_non_members": int((canary & ~is_member).sum()),
         }
         rows.append(row)
     return pd.DataFrame(rows)

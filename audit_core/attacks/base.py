@@ -1,18 +1,29 @@
 """The Attack contract: ``Attack(**params).fit(calibration).score(outputs) -> scores`` (higher = member)."""
 
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import ClassVar, Self
 
 import numpy as np
 
+#: Query access to the model(s) that released a batch of outputs, through the defense under audit:
+#: ``ask(rows, inputs)`` with ``rows`` ``(b,)`` indices into the batch and ``inputs``
+#: ``(b, q, *record shape)`` (``q`` queries about each of those records) -> released probability vectors
+#: ``(b, q, k)``, each record's queries answered by the model that released its row.
+Ask = Callable[[np.ndarray, np.ndarray], np.ndarray]
+
 
 @dataclass(frozen=True)
 class AttackInput:
-    """Released probability vectors ``(n, k)`` and the true labels ``(n,)`` of the queried points."""
+    """Released probability vectors ``(n, k)`` and the true labels ``(n,)`` of the queried points; where the
+    attacker has them, the records' numeric ``features`` ``(n, ...)`` and ``ask``, query access to the model
+    through the defense (what label-only query attacks use)."""
 
     probs: np.ndarray
     labels: np.ndarray
+    features: np.ndarray | None = None
+    ask: Ask | None = None
 
     def __post_init__(self) -> None:
         self.validate()
@@ -29,6 +40,10 @@ class AttackInput:
             raise ValueError("probs rows must sum to 1: pass probabilities, not logits.")
         if len(self.labels) and (self.labels.min() < 0 or self.labels.max() >= self.probs.shape[1]):
             raise ValueError(f"labels must lie in [0, {self.probs.shape[1] - 1}].")
+        if self.features is not None and len(self.features) != len(self.labels):
+            raise ValueError(f"features must have {len(self.labels)} rows; got {len(self.features)}.")
+        if self.ask is not None and self.features is None:
+            raise ValueError("query access (ask) needs the records' features to query around.")
 
     def __len__(self) -> int:
         return len(self.labels)
@@ -87,6 +102,17 @@ class CalibrationData:
     shadow: ShadowOutputs | None = None
     references: ReferenceOutputs | None = None
     target_population: AttackInput | None = None
+
+    @property
+    def population_features(self) -> AttackInput | None:
+        """The target's population outputs, when they come with the records' features (for QMIA)."""
+        population = self.target_population
+        return population if population is not None and population.features is not None else None
+
+    @property
+    def shadow_queries(self) -> ShadowOutputs | None:
+        """The shadow outputs, when the attacker can query the shadow model around its records."""
+        return self.shadow if self.shadow is not None and self.shadow.outputs.ask is not None else None
 
     def missing(self, required: frozenset[str]) -> list[str]:
         """The required inputs that are absent, in a stable order."""

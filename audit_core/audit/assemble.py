@@ -11,6 +11,7 @@ from audit_core.audit.sanity import sanity_warnings
 from audit_core.audit.signals import (
     Signals,
 )
+from audit_core.audit.vulnerability import reference_vulnerability
 from audit_core.config import AuditConfig
 from audit_core.core.seeding import derive_seed
 from audit_core.data import AuditData
@@ -92,4 +93,5 @@ def assemble_result(
         explorer=explorer_data(config, signals, evaluations, records, dynanoise, budget),
         seed=config.seed,
         tuned=None if tuning is None else tuning.chosen.label,
+        vulnerability=reference_vulnerability(signals),
     )

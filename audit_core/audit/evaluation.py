@@ -12,6 +12,9 @@ Attacker knowledge (what the attacker calibrates on, and how it queries):
   imperceptible change to the input (one pixel level, the last digit of a feature).
 
 The target's single-query answers are drawn once per condition and shared by ``naive`` and ``adaptive``.
+Label-only query attacks query the target around each audit record through the condition's defense (every
+answer observed as above, so the averaging attacker averages them too), and the shadow models the same way
+(undefended for the naive attacker).
 """
 
 from collections.abc import Sequence
@@ -20,11 +23,22 @@ from typing import Any
 import numpy as np
 
 from audit_core.attacks import ATTACKS, AttackInput, CalibrationData, ReferenceOutputs, ShadowOutputs
+from audit_core.attacks.base import Ask
 from audit_core.audit.analysis import AttackScores, ConditionScores
-from audit_core.audit.signals import Signals
+from audit_core.audit.signals import Signals, stacked_features
 from audit_core.core.knowledge import Knowledge
 from audit_core.core.seeding import derive_rng
 from audit_core.defenses import Defense, Undefended
+from audit_core.targets import ModelTarget
+
+#: What each calibration input an attack may require is, for the sentence that says why it was skipped.
+REQUIREMENTS = {
+    "shadow": "shadow outputs",
+    "references": "reference models",
+    "target_population": "the target's outputs on population records",
+    "population_features": "the target's outputs on population records with numeric features",
+    "shadow_queries": "a target and a shadow model it can query around each record (not a predictions table)",
+}
 
 
 def near_duplicate(logits: np.ndarray, step: int) -> np.ndarray:
@@ -44,6 +58,29 @@ def observe(defense: Defense, logits: np.ndarray, rng: np.random.Generator, quer
     return mean.reshape(logits.shape)
 
 
+def answering(
+    models: Sequence[ModelTarget],
+    owner: np.ndarray,
+    defense: Defense,
+    rng: np.random.Generator,
+    queries: int = 1,
+) -> Ask:
+    """Query access through ``defense``: record ``i``'s queries go to ``models[owner[i]]``, and each answer is
+    observed as :func:`observe` does (``queries`` answers averaged where that gains the attacker)."""
+
+    def ask(rows: np.ndarray, inputs: np.ndarray) -> np.ndarray:
+        batch, per_record, record_shape = len(rows), inputs.shape[1], inputs.shape[2:]
+        logits = [None] * batch
+        for m in np.unique(owner[rows]):
+            picked = np.flatnonzero(owner[rows] == m)
+            answers = models[m].logits(inputs[picked].reshape(-1, *record_shape))
+            for i, block in zip(picked, answers.reshape(len(picked), per_record, -1), strict=True):
+                logits[i] = block
+        return observe(defense, np.stack(logits), rng, queries)
+
+    return ask
+
+
 def doubling_schedule(max_queries: int) -> list[int]:
     """1, 2, 4, ... up to ``max_queries`` (which is included even if not a power of two)."""
     schedule = [1]
@@ -59,18 +96,29 @@ def calibration_data(
     queries: int,
     target_population: AttackInput | None,
 ) -> CalibrationData:
-    """The attacker's calibration data with shadow/reference outputs released through ``defense``."""
+    """The attacker's calibration data with shadow/reference outputs released through ``defense`` (and query
+    access to the shadow models through it, when the target and the shadow models answer queries)."""
     shadow = None
     if signals.has_shadow:
+        members, non_members = signals.shadow_members, signals.shadow_non_members
+        features = stacked_features(members, non_members)
+        models = signals.query_models
+        ask = None
+        if models is not None and models.shadows and features is not None:
+            per_model = [len(members) // len(models.shadows), len(non_members) // len(models.shadows)]
+            owner = np.concatenate([np.repeat(np.arange(len(models.shadows)), n) for n in per_model])
+            ask = answering(models.shadows, owner, defense, rng, queries)
         shadow = ShadowOutputs(
             AttackInput(
                 np.vstack(
                     [
-                        observe(defense, signals.shadow_members.logits, rng, queries),
-                        observe(defense, signals.shadow_non_members.logits, rng, queries),
+                        observe(defense, members.logits, rng, queries),
+                        observe(defense, non_members.logits, rng, queries),
                     ]
                 ),
-                np.concatenate([signals.shadow_members.labels, signals.shadow_non_members.labels]),
+                np.concatenate([members.labels, non_members.labels]),
+                features if ask is not None else None,
+                ask,
             ),
             np.r_[
                 np.ones(len(signals.shadow_members), bool), np.zeros(len(signals.shadow_non_members), bool)
@@ -89,13 +137,28 @@ def calibration_data(
     return CalibrationData(shadow=shadow, references=references, target_population=target_population)
 
 
-def _population_answers(
+def population_answers(
     defense: Defense, signals: Signals, rng: np.random.Generator, queries: int
 ) -> AttackInput | None:
     """The target's released answers on the population points, if it answers for them."""
     if signals.population is None:
         return None
-    return AttackInput(observe(defense, signals.population.logits, rng, queries), signals.population.labels)
+    population = signals.population
+    return AttackInput(
+        observe(defense, population.logits, rng, queries), population.labels, population.features
+    )
+
+
+def audit_answers(
+    defense: Defense, signals: Signals, logits: np.ndarray, rng: np.random.Generator, queries: int
+) -> AttackInput:
+    """The target's released answers on the audit points, with their features and query access to the
+    target through ``defense`` where it answers queries."""
+    features = signals.audit_features
+    ask = None
+    if signals.query_models is not None and features is not None:
+        ask = answering([signals.query_models.target], np.zeros(len(logits), int), defense, rng, queries)
+    return AttackInput(observe(defense, logits, rng, queries), signals.audit_labels, features, ask)
 
 
 def score_condition(
@@ -114,8 +177,8 @@ def score_condition(
     audit_logits = np.vstack([signals.members.logits, signals.non_members.logits])
     labels = signals.audit_labels
     release_rng = derive_rng(seed, "release", defense.label)
-    single_answers = AttackInput(observe(defense, audit_logits, release_rng), labels)
-    single_population = _population_answers(defense, signals, release_rng, 1)
+    single_answers = audit_answers(defense, signals, audit_logits, release_rng, 1)
+    single_population = population_answers(defense, signals, release_rng, 1)
     test = AttackInput(observe(defense, signals.test.logits, release_rng), signals.test.labels)
 
     scores: list[AttackScores] = []
@@ -128,8 +191,8 @@ def score_condition(
             if queries == 1:
                 answers, population = single_answers, single_population
             else:
-                answers = AttackInput(observe(defense, audit_logits, rng, queries), labels)
-                population = _population_answers(defense, signals, rng, queries)
+                answers = audit_answers(defense, signals, audit_logits, rng, queries)
+                population = population_answers(defense, signals, rng, queries)
             calibration_defense = Undefended() if mode == "naive" else defense
             calibration = calibration_data(signals, calibration_defense, rng, queries, population)
             for name in attack_names:
@@ -137,7 +200,7 @@ def score_condition(
                 missing = calibration.missing(attack_class.requires)
                 if missing:
                     skipped[name] = (
-                        f"needs {' and '.join(m.replace('_', ' ') for m in missing)}, which this audit lacks"
+                        f"needs {' and '.join(REQUIREMENTS[m] for m in missing)}, which this audit lacks"
                     )
                     continue
                 attack = attack_class(**attack_params.get(name, {})).fit(calibration)

@@ -12,7 +12,7 @@ from audit_core.config import AuditConfig
 from audit_core.core.errors import AuditInputError
 from audit_core.data import AuditData, DataProbe, load_data, probe_data
 from audit_core.defenses import DEFENSES
-from audit_core.targets import open_target
+from audit_core.targets import ModelTarget, open_target
 
 PROBE_ROWS = 16  # records per audit part that check_inputs decodes and sends through the target
 
@@ -62,10 +62,14 @@ def check_inputs(config: AuditConfig) -> None:
         split_shadow_data(config, data)
     elif config.shadow.kind == "predictions":
         read_shadow(config.shadow, data)
+    no_population = target is not None and not target.covers(data.population)
+    queryable = (target is None or isinstance(target, ModelTarget)) and data.members.numeric
     lacking = {
         "shadow": config.shadow.kind == "none",
         "references": config.reference_models == 0,
-        "target_population": target is not None and not target.covers(data.population),
+        "target_population": no_population,
+        "population_features": no_population or not data.population.numeric,
+        "shadow_queries": config.shadow.kind != "trained" or not queryable,
     }
     needs = {name: sorted(n for n in ATTACKS[name].requires if lacking[n]) for name in config.attacks}
     if all(needs.values()):

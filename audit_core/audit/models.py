@@ -95,7 +95,9 @@ def _trained_shadow(
 ) -> ShadowLogits:
     shadow_in, shadow_out = shadow_sets or split_shadow_data(config, data)
     shadows = train_shadows(config, data, shadow_in, fingerprints, cache)
-    return ShadowLogits(*shadow_signals(shadows, shadow_in, shadow_out, data.n_classes))
+    return ShadowLogits(
+        *shadow_signals(shadows, shadow_in, shadow_out, data.n_classes), models=tuple(shadows)
+    )
 
 
 # shadow.kind -> the shadow outputs it gives (None: the attacker has no shadow model)
@@ -131,7 +133,7 @@ def add_models(
     pair = None if shadow is None else (shadow.members, shadow.non_members)
     if shadow is not None and shadow.fingerprint:
         fingerprints = {**fingerprints, "shadow": shadow.fingerprint}
-    return signals.with_models(pair, references), fingerprints
+    return signals.with_models(pair, references, () if shadow is None else shadow.models), fingerprints
 
 
 def train_references(

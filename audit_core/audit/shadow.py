@@ -10,17 +10,20 @@ from audit_core.audit.signals import LogitSet, check_logits
 from audit_core.config import PredictionsShadowConfig
 from audit_core.core.errors import AuditInputError, DataError
 from audit_core.data import AuditData
+from audit_core.targets import Target
 from audit_core.targets.predictions import read_prediction_table
 
 
 @dataclass(frozen=True)
 class ShadowLogits:
     """Shadow logits on records that trained the shadow model(s) (``members``) and on held-out records;
-    ``fingerprint`` is the SHA-256 of the file they came from, if any."""
+    ``fingerprint`` is the SHA-256 of the file they came from, if any; ``models`` the shadow models
+    themselves when dynaudit trained them (query attacks calibrate by querying them)."""
 
     members: LogitSet
     non_members: LogitSet
     fingerprint: str | None = None
+    models: tuple[Target, ...] = ()
 
 
 def require_numeric_features(data: AuditData, field: str) -> None:

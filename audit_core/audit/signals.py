@@ -6,23 +6,42 @@ import numpy as np
 
 from audit_core.core.errors import DataError, capitalised
 from audit_core.data import AuditData, Split
-from audit_core.targets import Target
+from audit_core.targets import ModelTarget, Target
 
 
 @dataclass(frozen=True)
 class LogitSet:
-    """Logits ``(n, k)`` of one model on one set of points, with their labels and record ids."""
+    """Logits ``(n, k)`` of one model on one set of points, with their labels and record ids, and the
+    records' features when they are numeric (what QMIA regresses on and query attacks perturb)."""
 
     logits: np.ndarray
     labels: np.ndarray
     ids: np.ndarray
+    features: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.labels)
 
     def subset(self, index: np.ndarray) -> "LogitSet":
         """The rows at ``index``, in that order."""
-        return LogitSet(self.logits[index], self.labels[index], self.ids[index])
+        features = None if self.features is None else self.features[index]
+        return LogitSet(self.logits[index], self.labels[index], self.ids[index], features)
+
+
+def stacked_features(*sets: LogitSet) -> np.ndarray | None:
+    """The features of ``sets`` one after another, or None unless every set has them."""
+    if any(s.features is None for s in sets):
+        return None
+    return np.concatenate([s.features for s in sets])
+
+
+@dataclass(frozen=True)
+class QueryModels:
+    """The models an attacker can query around records (label-only query attacks): the target, and the
+    shadow models (one per block of ``shadow_members`` / ``shadow_non_members`` rows, in pooling order)."""
+
+    target: ModelTarget
+    shadows: tuple[ModelTarget, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -49,6 +68,7 @@ class Signals:
     shadow_members: LogitSet | None = None
     shadow_non_members: LogitSet | None = None
     references: ReferenceLogits | None = None
+    query_models: QueryModels | None = None
 
     @property
     def audit_labels(self) -> np.ndarray:
@@ -65,12 +85,31 @@ class Signals:
         """Whether shadow outputs exist to calibrate attacks on."""
         return self.shadow_members is not None and self.shadow_non_members is not None
 
+    @property
+    def audit_features(self) -> np.ndarray | None:
+        """Features of the audit points (members, then non-members), when numeric."""
+        return stacked_features(self.members, self.non_members)
+
     def with_models(
-        self, shadow: tuple[LogitSet, LogitSet] | None, references: ReferenceLogits | None
+        self,
+        shadow: tuple[LogitSet, LogitSet] | None,
+        references: ReferenceLogits | None,
+        shadow_models: tuple[Target, ...] = (),
     ) -> "Signals":
-        """These signals plus the shadow's logits on its (in, out) records and the reference logits."""
+        """These signals plus the shadow's logits on its (in, out) records and the reference logits; the
+        ``shadow_models`` (those whose outputs ``shadow`` pools, in order) become the query models' shadows
+        when the target answers queries."""
         members, non_members = shadow or (None, None)
-        return replace(self, shadow_members=members, shadow_non_members=non_members, references=references)
+        query_models = self.query_models
+        if query_models is not None:
+            query_models = replace(query_models, shadows=tuple(shadow_models))
+        return replace(
+            self,
+            shadow_members=members,
+            shadow_non_members=non_members,
+            references=references,
+            query_models=query_models,
+        )
 
     def select(self, **index: np.ndarray) -> "Signals":
         """These signals on the given rows of ``members``, ``non_members`` and/or ``test`` (keyword: part,
@@ -114,7 +153,7 @@ def check_logits(logits: np.ndarray, split: Split, n_classes: int, who: str) -> 
         raise DataError(
             f"{who} gave NaN or infinite logits for {broken} of {len(split)} records; expected finite values."
         )
-    return LogitSet(logits, split.labels, split.ids)
+    return LogitSet(logits, split.labels, split.ids, split.features if split.numeric else None)
 
 
 def model_logits(model: Target, split: Split, n_classes: int, who: str) -> LogitSet:
@@ -129,6 +168,7 @@ def pooled_logits(models: list[Target], split: Split, n_classes: int, who: str) 
         np.concatenate([s.logits for s in sets]),
         np.concatenate([s.labels for s in sets]),
         np.concatenate([s.ids for s in sets]),
+        stacked_features(*sets),
     )
 
 
@@ -144,7 +184,8 @@ def shadow_signals(
 
 def target_signals(target: Target, data: AuditData) -> Signals:
     """The target's logits on the members, non-members and test points, and on the population points when
-    the target covers them (a predictions table may not). No shadow or reference outputs yet."""
+    the target covers them (a predictions table may not); the target is a query model when it is a model of
+    numeric records. No shadow or reference outputs yet."""
     parts = ["members", "non_members", "test"]
     if target.covers(data.population):
         parts.append("population")
@@ -152,7 +193,8 @@ def target_signals(target: Target, data: AuditData) -> Signals:
     for part in parts:
         split = getattr(data, part)
         logit_sets[part] = model_logits(target, split, data.n_classes, f"the target on {data.where(part)}")
-    return Signals(**logit_sets)
+    queryable = isinstance(target, ModelTarget) and data.members.numeric
+    return Signals(**logit_sets, query_models=QueryModels(target) if queryable else None)
 
 
 def reference_logits(
@@ -185,4 +227,6 @@ def compute_signals(
     test and population points, each shadow model on its own in/out sets, each reference model on the audit
     and population points."""
     shadow = shadow_signals(shadows, shadow_in, shadow_out, data.n_classes)
-    return target_signals(target, data).with_models(shadow, reference_logits(references, in_mask, data))
+    return target_signals(target, data).with_models(
+        shadow, reference_logits(references, in_mask, data), tuple(shadows)
+    )

@@ -48,7 +48,10 @@ DEFAULT_ATTACKS = [
     "lira_online",
     "lira_offline",
     "rmia",
+    "qmia",
     "label_only",
+    "augmentation",
+    "boundary",
 ]
 _NOT_IN_DIGEST = {
     "run_name",

@@ -1,11 +1,12 @@
 """The report's adaptive-attack section: averaging, naive against adaptive, per-input noise, the label-only
-floor."""
+floor, and the label-only query attacks against the gap attack and the reference attacks."""
 
 from typing import Any
 
 import numpy as np
 
-from audit_core.audit.analysis import worst_case
+from audit_core.attacks import ATTACKS, QueryAttack
+from audit_core.audit.analysis import AttackOutcome, ConditionEvaluation, worst_case
 from audit_core.defenses import Defense, DynaNoise
 from audit_core.report.values import chosen_evaluation, interval
 from audit_core.results.tables import AuditResult
@@ -101,3 +102,58 @@ def per_input_rows(result: AuditResult, defenses: dict[str, Defense]) -> list[di
             }
         )
     return rows
+
+
+def _strongest(ev: ConditionEvaluation, names: list[str]) -> AttackOutcome | None:
+    """The strongest of ``names`` on ``ev`` (worst case over attacker knowledge), or None if none ran."""
+    outcomes = [o for o in ev.outcomes if o.attack in names]
+    return worst_case(outcomes) if outcomes else None
+
+
+def _beats(query: AttackOutcome, other: AttackOutcome | None, name: str) -> str:
+    """Whether the query attack's AUC exceeds ``other``'s by more than its own interval half-width."""
+    if other is None:
+        return ""
+    auc, theirs = query.auc, other.auc.value
+    margin = (auc.ci_high - auc.ci_low) / 2
+    verdict = "beats" if auc.value - theirs > margin else "does not beat"
+    return f"{verdict} {name} ({auc.value:.3f} vs {theirs:.3f}, half-width {margin:.3f})"
+
+
+def label_query_rows(result: AuditResult) -> list[dict[str, str]]:
+    """Per condition, the stronger label-only query attack beside the gap attack and the strongest reference
+    attack (LiRA, RMIA) on the same answers, each the worst case over attacker knowledge, and whether the
+    query attack beats each by more than its own interval half-width."""
+    queries = [a for a in result.attacks if issubclass(ATTACKS[a], QueryAttack)]
+    references = [a for a in result.attacks if "references" in ATTACKS[a].requires]
+    rows = []
+    for ev in result.evaluations:
+        query = _strongest(ev, queries)
+        if query is None:
+            continue
+        gap, reference = _strongest(ev, ["label_only"]), _strongest(ev, references)
+        verdicts = [_beats(query, gap, "the gap attack"), _beats(query, reference, "the reference attacks")]
+        rows.append(
+            {
+                "condition": ev.condition,
+                "query": f"{interval(query.auc)} ({query.attack})",
+                "gap": "not run" if gap is None else interval(gap.auc),
+                "reference": "not run"
+                if reference is None
+                else f"{interval(reference.auc)} ({reference.attack})",
+                "verdict": "; ".join(v for v in verdicts if v) or "nothing to compare with",
+            }
+        )
+    return rows
+
+
+def query_budgets(result: AuditResult) -> str:
+    """The query attacks' queries per record, as configured (for the methodology section)."""
+    config = result.provenance["config"]
+    parts = []
+    for name in result.attacks:
+        if issubclass(ATTACKS[name], QueryAttack):
+            attack = ATTACKS[name](**config.get("attack_params", {}).get(name, {}))
+            shape = tuple(result.provenance["data"]["record_shape"])
+            parts.append(f"{name} {attack.queries_per_record(shape)}")
+    return ", ".join(parts)

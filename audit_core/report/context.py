@@ -17,15 +17,21 @@ from audit_core.report.adaptive import (
     averaging_sections,
     knowledge_sentence,
     label_only_floor,
+    label_query_rows,
     per_input_rows,
+    query_budgets,
 )
 from audit_core.report.explorer import record_summary, within_budget
 from audit_core.report.render import template_text
 from audit_core.report.values import chosen_evaluation, interval
 from audit_core.results.risk import RISK_TIERS, risk_tier, tier_range
 from audit_core.results.tables import REGAINED_FRACTION, AuditResult
+from audit_core.stats.metrics import clopper_pearson
 from audit_core.stats.names import FPR_TARGETS, MEANINGS
 from audit_core.tuning.search import SPLITS, TuningResult, comparison, comparison_metrics
+
+VULNERABLE_SHARE = 0.01  # the most vulnerable members by the references' estimate (Aerni et al.'s worst case)
+LOW_FPR = 0.01  # the false-positive rate their TPR is read at
 
 KNOWLEDGE_TEXT = {
     "naive": "calibrates on undefended shadow and reference outputs (the DynaNoise paper's protocol)",
@@ -286,6 +292,25 @@ def _glossary(result: AuditResult) -> dict[str, Any]:
     }
 
 
+def _vulnerable_rows(result: AuditResult, attack: str) -> dict[str, Any] | None:
+    """The TPR of ``attack`` at 1% FPR (threshold over every non-member) on all members and on the 1% most
+    vulnerable members by the reference models' estimate, per column of the exposed-records table."""
+    if result.vulnerability is None:
+        return None
+    members = np.flatnonzero(result.is_member)
+    count = max(1, round(VULNERABLE_SHARE * len(members)))
+    vulnerable = members[np.argsort(-result.vulnerability[members], kind="stable")[:count]]
+    rows = {"all": [], "vulnerable": []}
+    for ev, knowledge in _condition_modes(result, chosen_only=True):
+        scores = ev.outcome(attack, knowledge).scores
+        non_members = np.sort(scores[~result.is_member])[::-1]
+        threshold = non_members[int(LOW_FPR * len(non_members))]  # at most 1% of non-members above it
+        for key, rows_of in (("all", members), ("vulnerable", vulnerable)):
+            hits = int((scores[rows_of] > threshold).sum())
+            rows[key].append(interval(clopper_pearson(hits, len(rows_of))))
+    return {"count": count, "share": f"{100 * VULNERABLE_SHARE:g}%", "fpr": f"{100 * LOW_FPR:g}%", **rows}
+
+
 def _explorer(result: AuditResult) -> dict[str, Any] | None:
     """The explorer's embedded JSON and script, and its static values at the chosen parameters."""
     if result.explorer is None:
@@ -385,6 +410,8 @@ def build_context(
         "glossary": _glossary(result),
         "averaging": averaging_sections(result),
         "label_only": label_only_floor(result, by_condition),
+        "label_queries": label_query_rows(result),
+        "query_budgets": query_budgets(result),
         "per_input": per_input_rows(result, by_condition),
         "regained_percent": f"{100 * REGAINED_FRACTION:g}",
         "knowledge_sentence": knowledge_sentence(result),
@@ -399,6 +426,7 @@ def build_context(
         "exposed": _exposed_records(result, baseline.attack),
         "record_ids": _record_ids(provenance),
         "readers": READERS,
+        "vulnerable": _vulnerable_rows(result, baseline.attack),
         "explorer": _explorer(result),
         "tuning": _tuning(tuning, front_svg),
         "n_members": int(result.is_member.sum()),

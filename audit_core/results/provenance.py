@@ -61,6 +61,7 @@ def run_provenance(
             "name": data.name,
             "n_classes": data.n_classes,
             "sizes": {part: len(split) for part, split in data.splits().items()},
+            "record_shape": list(data.members.features.shape[1:]),
             "sources": data.sources,
         },
         "fingerprints": fingerprints,

@@ -40,6 +40,8 @@ class AuditResult:
     seed: int = 0
     #: The tuned DynaNoise's condition, when the run tuned.
     tuned: str | None = None
+    #: Per audit point, its exposure by the reference models' own estimate (None without references).
+    vulnerability: np.ndarray | None = None
 
     def name(self, condition: str) -> str:
         """The name people read for ``condition`` (:func:`~audit_core.defenses.names.condition_name`)."""

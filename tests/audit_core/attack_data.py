@@ -24,9 +24,19 @@ def blobs(n: int, seed: int, k: int = 10, d: int = 20) -> tuple[np.ndarray, np.n
     return (centres[labels] + rng.normal(0, 3.0, size=(n, d))).astype(np.float32), labels
 
 
+def answers(model: TorchTarget):
+    """Undefended query access to ``model``: ``ask(rows, inputs (b, q, d)) -> probabilities (b, q, k)``."""
+
+    def ask(rows: np.ndarray, inputs: np.ndarray) -> np.ndarray:
+        flat = inputs.reshape(-1, *inputs.shape[2:])
+        return softmax(model.logits(flat), axis=1).reshape(*inputs.shape[:2], -1)
+
+    return ask
+
+
 def released(model: TorchTarget, x: np.ndarray, y: np.ndarray) -> AttackInput:
-    """The model's probability vectors on ``x`` with the true labels ``y``."""
-    return AttackInput(softmax(model.logits(x), axis=1), y)
+    """The model's probability vectors on ``x`` with the true labels ``y``, the features and query access."""
+    return AttackInput(softmax(model.logits(x), axis=1), y, x, answers(model))
 
 
 def shadow_audit() -> Audit:
@@ -40,18 +50,11 @@ def shadow_audit() -> Audit:
     halves = np.r_[np.ones(100, bool), np.zeros(100, bool)]
     calibration = CalibrationData(
         shadow=ShadowOutputs(
-            AttackInput(
-                np.vstack([released(shadow, sx_in, sy_in).probs, released(shadow, sx_out, sy_out).probs]),
-                np.r_[sy_in, sy_out],
-            ),
+            released(shadow, np.vstack([sx_in, sx_out]), np.r_[sy_in, sy_out]),
             halves,
         )
     )
-    evaluated = AttackInput(
-        np.vstack([released(target, x_in, y_in).probs, released(target, x_out, y_out).probs]),
-        np.r_[y_in, y_out],
-    )
-    return calibration, evaluated, halves
+    return calibration, released(target, np.vstack([x_in, x_out]), np.r_[y_in, y_out]), halves
 
 
 def reference_audit() -> Audit:

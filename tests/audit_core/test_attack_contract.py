@@ -1,7 +1,8 @@
 """The Attack contract, checked for every registered attack (as scikit-learn's ``parametrize_with_checks``).
 
-Every attack gets one calibration holding all inputs any attack requires (shadow outputs, reference outputs,
-the target's population outputs) from tiny real models, and is queried on the target's audit points.
+Every attack gets one calibration holding all inputs any attack requires (shadow outputs with query access to
+the shadow model, reference outputs, the target's population outputs with features) from tiny real models,
+and is queried on the target's audit points (with query access to the target).
 """
 
 import copy
@@ -96,6 +97,7 @@ def test_inputs_are_not_mutated(audit, name):
     attack.score(outputs)
     attack.predict(outputs)
     after = _arrays(calibration) + _arrays(outputs)
-    assert len(after) == len(before) == 12  # shadow 3, references 5, target population 2, queried 2
+    # shadow 4, references 5, target population 3, queried 3 (probabilities, labels, features; is_member)
+    assert len(after) == len(before) == 15
     for old, new in zip(before, after, strict=True):
         assert old.dtype == new.dtype and np.array_equal(old, new)

@@ -249,18 +249,39 @@ def test_black_box_audit_without_a_shadow_skips_the_calibrated_attacks_and_says_
         target={"kind": "predictions", "path": str(tmp_path / "logits.parquet")},
         shadow={"kind": "none"},
         reference_models=0,
-        attacks=["loss", "rmia", "label_only", "paper_loss"],
+        attacks=["loss", "rmia", "label_only", "paper_loss", "boundary"],
     )
     result = run_audit(audit)
     assert result.attacks == ["label_only", "paper_loss"]
-    assert set(result.baseline.skipped) == {"loss", "rmia"}
+    assert set(result.baseline.skipped) == {"loss", "rmia", "boundary"}
     assert "needs shadow" in result.baseline.skipped["loss"]
-    assert "references and target population" in result.baseline.skipped["rmia"]
+    assert "reference models and the target's outputs on population" in result.baseline.skipped["rmia"]
+    assert "not a predictions table" in result.baseline.skipped["boundary"]
     gap = result.baseline.outcome("label_only", "naive")
     assert gap.balanced_accuracy.ci_low > 0.5  # members are all classified correctly, non-members are not
 
     run_dir = write_run_folder(audit, result, [])
     metrics = pd.read_parquet(run_dir / "metrics.parquet")
-    assert set(metrics.loc[metrics.metric == "skipped", "attack"]) == {"loss", "rmia"}
+    assert set(metrics.loc[metrics.metric == "skipped", "attack"]) == {"loss", "rmia", "boundary"}
     report = (run_dir / "report.html").read_text()
     assert "Skipped attacks:" in report and "The attacker has no shadow model" in report
+
+
+def test_qmia_audits_a_model_without_shadow_or_reference_models(tmp_path, mlp):
+    """QMIA needs only the target's answers on the population and the records' features: on a TorchScript
+    target with reference_models 0 and no shadow it runs, finds the memorised members, and is the one
+    calibrated attack that does."""
+    case = torch_script_on_parquet(tmp_path, mlp)
+    audit = config(
+        tmp_path,
+        **{
+            **case.fields,
+            "attacks": ["qmia", "loss", "augmentation"],
+            "shadow": {"kind": "none"},
+            "reference_models": 0,
+        },
+    )
+    result = run_audit(audit)
+    assert result.attacks == ["qmia"]
+    assert set(result.baseline.skipped) == {"loss", "augmentation"}
+    assert result.baseline.outcome("qmia", "naive").auc.ci_low > 0.5

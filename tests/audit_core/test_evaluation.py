@@ -49,8 +49,30 @@ def test_same_seed_same_numbers_and_the_knowledge_modes_differ_under_noise(signa
 def test_attacks_without_their_inputs_are_skipped_with_a_reason(signals):
     evaluation = evaluate_condition(replace(signals, references=None), Undefended(), ATTACKS, seed=0)
     assert set(evaluation.skipped) == {"lira_online", "rmia"}
-    assert "needs references" in evaluation.skipped["rmia"]
+    assert "needs reference models" in evaluation.skipped["rmia"]
     assert evaluation.attacks == ["loss", "label_only"]
+
+
+def test_query_attacks_are_skipped_where_the_target_answers_no_queries(signals):
+    """A predictions table answers only for its own records: no query models, so no query attack."""
+    evaluation = evaluate_condition(
+        replace(signals, query_models=None), Undefended(), ["augmentation", "boundary", "loss"], seed=0
+    )
+    assert set(evaluation.skipped) == {"augmentation", "boundary"}
+    assert "not a predictions table" in evaluation.skipped["boundary"]
+
+
+def test_query_attacks_query_through_the_defense(signals):
+    """Query attacks read released labels: a defense that keeps every label (temperature) leaves their
+    scores unchanged; per-query noise that flips labels changes them and the attacker's accuracy."""
+    names = ["augmentation", "boundary"]
+    options = {"knowledge": ["adaptive"], "seed": 0}
+    plain = score_condition(signals, Undefended(), names, **options)
+    cooled = score_condition(signals, TemperatureScaling(temperature=50.0), names, **options)
+    noisy = score_condition(signals, DynaNoise(sigma0_sq=50.0, noise_mode="per_query"), names, **options)
+    for a, b, c in zip(plain.scores, cooled.scores, noisy.scores, strict=True):
+        assert np.array_equal(a.scores, b.scores)
+        assert not np.array_equal(a.scores, c.scores)
 
 
 @pytest.mark.parametrize("noise_mode", ["per_query", "per_input"])

@@ -7,15 +7,22 @@ import numpy as np
 import pyarrow.parquet as pq
 import pytest
 
-from audit_core.audit.signals import LogitSet, ReferenceLogits, Signals
+from audit_core.audit.signals import LogitSet, ReferenceLogits, Signals, target_signals
+from audit_core.config import TrainingRecipe
+from audit_core.data import load_demo_data
+from audit_core.targets import TorchTarget
+from audit_core.training import train_classifier
 from benchmarks.paper_protocol import asr_margin, main
 from experiments.paper_protocol import (
     ADAPTIVE_ATTACKS,
     PAPER_ATTACKS,
     PaperSplit,
     ProtocolSettings,
+    balanced,
     calibration_signals,
+    is_canary,
     paper_split,
+    plant_canaries,
 )
 from tests.audit_core.byo import class_images, write_cifar_batches, write_image_folder
 
@@ -149,6 +156,25 @@ def test_imagenet10_from_one_folder_of_class_folders_over_two_seeds(tmp_path, ca
     assert not np.array_equal(paper[paper.seed == 5].accuracy, paper[paper.seed == 6].accuracy)
     mean = paper.groupby("defense", sort=False).accuracy.mean()
     assert f"| no defense | {mean['no defense']:.4f} ± " in capsys.readouterr().out
+
+
+def test_canaries_are_mislabelled_reproducibly_and_survive_the_balanced_subsample():
+    data = load_demo_data("wine", n_members=60, n_non_members=30, n_population=40)
+    planted = plant_canaries(data, 5, np.random.default_rng(0))
+    again = plant_canaries(data, 5, np.random.default_rng(0))
+    for part in ("members", "non_members"):
+        before, after = getattr(data, part), getattr(planted, part)
+        canary = is_canary(after.ids)
+        assert canary.sum() == 5 and np.array_equal(after.ids, getattr(again, part).ids)
+        assert np.all(after.labels[canary] != before.labels[canary]), "every canary gets a wrong label"
+        assert np.array_equal(after.labels[~canary], before.labels[~canary])
+        assert np.array_equal(after.features, before.features)
+    recipe = TrainingRecipe(hidden_sizes=(16,), epochs=2)
+    target = TorchTarget(
+        train_classifier(planted.members.features, planted.members.labels, 3, recipe, seed=0)
+    )
+    signals = balanced(target_signals(target, planted), np.random.default_rng(1))
+    assert len(signals.members) == 30 and is_canary(signals.members.ids).sum() == 5
 
 
 def test_image_sets_need_a_folder_and_built_in_sets_refuse_one(tmp_path):

@@ -1,0 +1,73 @@
+"""The augmentation-robustness attack (Choquette-Choo et al., ICML 2021): members keep their label under small
+changes more often than non-members.
+
+The record and its augmentations are sent to the model; the score is the fraction whose released label is
+the true label. Images (records of shape ``(c, h, w)``) are augmented by every horizontal flip and shift of
+up to ``max_shift`` pixels (zero-padded); other numeric records by ``n_augmentations`` Gaussian perturbations
+of ``noise`` times each feature's spread.
+"""
+
+import itertools
+
+import numpy as np
+
+from audit_core.attacks.base import AttackInput, register_attack
+from audit_core.attacks.query import QueryAttack, released_labels
+
+IMAGE_DIMS = 3  # records of shape (channels, height, width) are images
+
+
+def shifted(images: np.ndarray, dy: int, dx: int) -> np.ndarray:
+    """``images`` ``(..., h, w)`` moved ``dy`` rows down and ``dx`` columns right, zero-padded."""
+    out = np.zeros_like(images)
+    h, w = images.shape[-2:]
+    out[..., max(dy, 0) : h + min(dy, 0), max(dx, 0) : w + min(dx, 0)] = images[
+        ..., max(-dy, 0) : h + min(-dy, 0), max(-dx, 0) : w + min(-dx, 0)
+    ]
+    return out
+
+
+def image_augmentations(images: np.ndarray, max_shift: int) -> np.ndarray:
+    """Every flip x shift of ``images`` ``(b, c, h, w)`` except the identity: ``(b, q, c, h, w)``."""
+    shifts = range(-max_shift, max_shift + 1)
+    variants = [
+        shifted(images[..., ::-1] if flip else images, dy, dx)
+        for flip, dy, dx in itertools.product((False, True), shifts, shifts)
+        if flip or dy or dx
+    ]
+    return np.stack(variants, axis=1)
+
+
+@register_attack
+class AugmentationAttack(QueryAttack):
+    """Score: the fraction of the record and its augmentations that the model labels correctly."""
+
+    name = "augmentation"
+
+    def __init__(
+        self, *, n_augmentations: int = 16, noise: float = 0.3, max_shift: int = 1, seed: int = 0
+    ) -> None:
+        self.n_augmentations = n_augmentations
+        self.noise = noise
+        self.max_shift = max_shift
+        self.seed = seed
+
+    def queries_per_record(self, record_shape: tuple[int, ...]) -> int:
+        if len(record_shape) == IMAGE_DIMS:
+            return 2 * (2 * self.max_shift + 1) ** 2 - 1
+        return self.n_augmentations
+
+    def augment(self, features: np.ndarray, scale: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        """The augmentations of records ``(b, ...)``: ``(b, q, ...)``."""
+        if features.ndim - 1 == IMAGE_DIMS:
+            return image_augmentations(features, self.max_shift)
+        draws = rng.standard_normal((len(features), self.n_augmentations, *features.shape[1:]))
+        return features[:, None] + self.noise * scale * draws
+
+    def block_statistic(
+        self, outputs: AttackInput, rows: np.ndarray, scale: np.ndarray, rng: np.random.Generator
+    ) -> np.ndarray:
+        labels = outputs.labels[rows]
+        kept = released_labels(outputs, rows, self.augment(outputs.features[rows], scale, rng))
+        correct = (kept == labels[:, None]).sum(axis=1) + (outputs.probs[rows].argmax(axis=1) == labels)
+        return correct / (kept.shape[1] + 1)
