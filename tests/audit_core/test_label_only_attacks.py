@@ -58,7 +58,7 @@ def test_the_stronger_query_attack_beats_the_reference_attacks_on_the_same_one_h
 
 @pytest.mark.slow
 def test_the_report_compares_the_query_attacks_with_numbers(audit, label_only):
-    html = render_html(build_context(audit.result, audit.defenses, "salt"))
+    html = render_html(build_context(audit.result, audit.defenses))
     query = max((label_only[name] for name in QUERY_ATTACKS), key=lambda auc: auc.value)
     gap = label_only["label_only"].value
     assert "Label-only query attacks" in html

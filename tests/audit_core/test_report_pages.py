@@ -14,7 +14,6 @@ from audit_core.audit.write import policy_verdict
 from audit_core.config import DEMO_DEFENSES
 from audit_core.report.context import build_context
 from audit_core.report.render import render_html
-from audit_core.results.provenance import record_salt
 from audit_core.results.risk import RISK_TIERS
 from tests.audit_core.byo import config, member_mlp, write_npz
 from tests.audit_core.models import mlp
@@ -58,9 +57,8 @@ def test_every_page_but_the_last_is_filled(byo_run):
 
 def test_no_text_leaves_its_box(byo_run):
     audit, run = byo_run
-    salt = record_salt(audit, run.result.provenance["fingerprints"])
-    verdict = policy_verdict(audit, run.result.metrics_table())
-    context = build_context(run.result, run.defenses, salt, run.tuning, verdict)
+    verdict = policy_verdict(audit, run.result.metrics_table(), run.result)
+    context = build_context(run.result, run.defenses, run.tuning, verdict)
     assert overflowing_text(render_html(context, for_pdf=True), str(run.run_dir)) == []
 
 
