@@ -68,10 +68,8 @@ def _train_group(
     with training_randomness(recipe, seeds[0]):
         for _ in range(recipe.epochs):
             orders = torch.stack([torch.randperm(n_points, generator=g) for g in shufflers])  # (R, n)
-            x_epoch, y_epoch = (
-                x[rows, orders],
-                y[rows, orders],
-            )  # one gather per epoch, then contiguous slices
+            # one gather per epoch, then contiguous slices
+            x_epoch, y_epoch = x[rows, orders], y[rows, orders]
             for start in range(0, n_points, recipe.batch_size):
                 end = start + recipe.batch_size
                 optimizer.zero_grad()
