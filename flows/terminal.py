@@ -16,9 +16,6 @@ from rich.table import Table
 
 from audit_core.results.summary import CONDITION_COLUMNS, conclusion, strongest_per_condition, summary_table
 
-#: Prefect's console handler shows warnings and errors only, unless ``--verbose``: its per-task INFO lines
-#: still reach the Prefect server (the UI) through its API handler.
-QUIET_PREFECT = {"PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL": "WARNING"}
 REPORT_FILES = ("report.pdf", "report.html")
 
 
