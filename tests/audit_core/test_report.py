@@ -102,7 +102,7 @@ def test_pdf_pages_convert_and_carry_the_headline_numbers(run_dir, tmp_path):
     verdict = check_gate(GatePolicy(**POLICY), result.metrics_table())
     first_page = text.split("\f")[0]
     assert f"Policy verdict: {'PASSED' if verdict.passed else 'FAILED'}" in first_page
-    assert f"Chosen defense: {result.chosen}" in " ".join(first_page.split())
+    assert f"Chosen defense: {result.name(result.chosen)}" in " ".join(first_page.split())
     assert "near-duplicates" in text and "The label-only floor" in text
 
 
