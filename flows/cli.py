@@ -32,6 +32,9 @@ PREFECT_DEFAULTS = {
     "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "120",
     "DO_NOT_TRACK": "1",
 }
+#: Without --verbose, Prefect's console shows warnings and errors only; its per-task INFO lines still reach
+#: the Prefect server (the UI) through its API handler.
+QUIET_PREFECT = {"PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL": "WARNING"}
 
 
 OUTPUT_DIR_HELP = "where runs are kept: a folder, or an s3://, gs:// or az:// URL (out)"
@@ -168,8 +171,6 @@ def _check_inputs(config: AuditConfig) -> None:
 
 def _use_prefect_defaults(verbose: bool = True) -> None:
     """Offline defaults for Prefect; without ``verbose``, its INFO lines stay out of the terminal."""
-    from flows.terminal import QUIET_PREFECT
-
     for name, value in {**PREFECT_DEFAULTS, **({} if verbose else QUIET_PREFECT)}.items():
         os.environ.setdefault(name, value)
 

@@ -18,9 +18,6 @@ from audit_core.core.locations import Location, join
 from audit_core.results.runs import MANIFEST, METRICS, read_run_file, run_files
 from audit_core.results.summary import CONDITION_COLUMNS, conclusion, strongest_per_condition, summary_table
 
-#: Prefect's console handler shows warnings and errors only, unless ``--verbose``: its per-task INFO lines
-#: still reach the Prefect server (the UI) through its API handler.
-QUIET_PREFECT = {"PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL": "WARNING"}
 REPORT_FILES = ("report.pdf", "report.html")
 
 

@@ -103,7 +103,7 @@ def test_pdf_pages_convert_and_carry_the_headline_numbers(run_dir, tmp_path):
     first_page = " ".join(text.split("\f")[0].split())
     assert f"Policy verdict on {result.chosen}: {'PASSED' if verdict.passed else 'FAILED'}" in first_page
     assert f"Recommendation. {verdict.recommendation}" in first_page
-    assert f"Chosen defense: {result.chosen}" in first_page
+    assert f"Chosen defense: {result.name(result.chosen)}" in first_page
     assert "near-duplicates" in text and "The label-only floor" in text
 
 
