@@ -8,6 +8,7 @@ from audit_core.audit.run import PLAIN, Steps, run_audit
 from audit_core.config import AuditConfig
 from audit_core.results.runs import resolve_previous
 from audit_core.results.summary import model_cache_line
+from flows.credentials import use_storage_credentials
 from flows.training import train_references
 from tasks.artifacts import publish_run_artifacts
 from tasks.steps import as_tasks
@@ -29,6 +30,7 @@ def audit(config: AuditConfig, previous_metrics: str | None = None) -> Path | st
     the report states its verdict (regressions against ``previous_metrics``: a metrics.parquet, a run
     folder or a run name, whose last complete run it means; a path or a URL).
     """
+    use_storage_credentials(config)
     previous = None if previous_metrics is None else resolve_previous(previous_metrics, config.output_dir)
     run = run_audit(config, steps=flow_steps(), write=True, previous_metrics=previous)
     publish_run_artifacts(

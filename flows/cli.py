@@ -124,6 +124,11 @@ def _config(args: argparse.Namespace) -> AuditConfig:
     config = load_config(args.config)
     if args.output_dir is not None:
         config = parse_config({**config.model_dump(), "output_dir": args.output_dir}, source="--output-dir")
+    if config.storage_credentials is not None:
+        _use_prefect_defaults()
+        from flows.credentials import use_storage_credentials  # imported late: it imports Prefect
+
+        use_storage_credentials(config)
     check_output_dir(config.output_dir)
     return config
 
