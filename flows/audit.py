@@ -10,6 +10,7 @@ from audit_core.config import AuditConfig
 from audit_core.core.errors import ConfigError
 from audit_core.results.runs import resolve_previous
 from audit_core.results.summary import model_cache_line
+from flows.credentials import use_storage_credentials
 from flows.training import train_references
 from tasks.artifacts import publish_run_artifacts
 from tasks.steps import as_tasks
@@ -51,6 +52,7 @@ def audit(config: AuditConfig, previous_metrics: str | None = None) -> Path | st
     the report states its verdict (regressions against ``previous_metrics``: a metrics.parquet, a run
     folder or a run name, whose last complete run it means; a path or a URL).
     """
+    use_storage_credentials(config)
     previous = None if previous_metrics is None else resolve_previous(previous_metrics, config.output_dir)
     run = run_audit(resolved(config), steps=flow_steps(), write=True, previous_metrics=previous)
     publish_run_artifacts(

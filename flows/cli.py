@@ -141,6 +141,11 @@ def _config(args: argparse.Namespace) -> AuditConfig:
         config = load_config(args.config)
         if args.output_dir is not None:
             config = _with_output_dir(config, args.output_dir)
+    if config.storage_credentials is not None:
+        _use_prefect_defaults()
+        from flows.credentials import use_storage_credentials  # imported late: it imports Prefect
+
+        use_storage_credentials(config)
     check_output_dir(config.output_dir)
     if config.cache_dir is not None:
         check_output_dir(config.cache_dir, name="cache_dir")

@@ -16,6 +16,7 @@ from audit_core.gate.check import GatePolicy, GateVerdict, check_policy, previou
 from audit_core.gate.reports import markdown_summary
 from audit_core.results.runs import MANIFEST, METRICS, read_run_file, resolve_previous
 from flows.audit import audit
+from flows.credentials import use_storage_credentials
 from tasks.artifacts import artifact_key
 from tasks.gate_tasks import check_gate, read_metrics, write_gate_reports
 
@@ -33,6 +34,7 @@ def gate(
     rule holds, Failed (with the verdict as data) when one is broken. The audit's report states the same
     verdict: the policy replaces the config's own."""
     check_policy(policy, config)
+    use_storage_credentials(config)
     if previous_metrics is not None:  # a run name means its last run before this one
         previous_metrics = str(resolve_previous(previous_metrics, config.output_dir))
     previous = read_metrics(previous_metrics) if previous_metrics is not None else None

@@ -9,6 +9,7 @@ from audit_core.audit.run import run_tuning
 from audit_core.config import AuditConfig, TuneConfig
 from audit_core.results.summary import tuning_table
 from flows.audit import flow_steps, resolved
+from flows.credentials import use_storage_credentials
 from tasks.artifacts import artifact_key
 
 
@@ -17,6 +18,7 @@ def tune(config: AuditConfig) -> Path | str:
     """Tune DynaNoise (``config.tune``, or the defaults) and write the chosen parameters, every trial and the
     front of DynaNoise and the baselines to a new run folder ``output_dir/<run_name>-tune/<run id>``; return
     that folder."""
+    use_storage_credentials(config)
     tuning, run_dir = run_tuning(resolved(config), steps=flow_steps())
     objective = (config.tune or TuneConfig()).objective
     table = tuning_table(tuning.front, objective)

@@ -63,6 +63,7 @@ _NOT_IN_DIGEST = {
     "policy",
     "runner",
     "device",
+    "storage_credentials",
 }
 RUN_NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$"
 _RUN_NAME = re.compile(RUN_NAME_PATTERN)
@@ -149,6 +150,11 @@ class AuditConfig(StrictModel):
             description="Where runs are kept, as output_dir/run_name/<run id>/ with a 'latest' pointer: a "
             "folder, or an s3://, gs:// or az:// URL (credentials from the environment, never from here).",
         )
+    )
+    storage_credentials: str | None = Field(
+        None,
+        description="Name of a Prefect Secret block holding the object store's credentials as a JSON object "
+        "of environment variables (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, ...); empty: the environment's.",
     )
     keep: int | None = Field(
         None, ge=1, description="Keep only the newest this many runs of run_name; empty keeps every run."

@@ -192,3 +192,20 @@ def test_a_killed_upload_leaves_no_run_visible_as_complete(s3_bucket):
         f"{output_dir}/demo/{rerun}/{name}".removeprefix("s3://")
         for name in ("manifest.json", "metrics.parquet", "report.html")
     ]
+
+
+@pytest.mark.slow  # two audits with their PDF reports: about 40 s on 2 busy cores
+def test_keep_in_a_config_prunes_after_each_run_and_the_manifest_holds_the_headline(tmp_path):
+    from audit_core.audit.run import run_audit
+    from audit_core.config import parse_config
+    from tests.audit_core.test_devices import TINY
+
+    config = parse_config({**TINY, "run_name": "nightly", "output_dir": str(tmp_path), "keep": 1})
+    first = run_audit(config, write=True).run_dir
+    second = run_audit(config, write=True).run_dir
+    assert first != second and second.parent == tmp_path / "nightly"
+    assert sorted(p.name for p in (tmp_path / "nightly").iterdir()) == sorted([second.name, LATEST])
+    [run] = completed_runs(tmp_path / "nightly")
+    assert run.manifest["headline"]["chosen_defense"] == "dynanoise(sigma0_sq=0.3, lam=2, T=10)"
+    assert run.manifest["headline"]["strongest_attack"] in TINY["attacks"]
+    assert run.manifest["device"] == "cpu"

@@ -29,9 +29,9 @@ def test_cli_audits_a_users_skops_model_from_a_yaml_config(dynaudit, tmp_path):
     (tmp_path / "byo.yaml").write_text(yaml.safe_dump(config))
     result = dynaudit(["audit", "byo.yaml", "--output-dir", "out"], tmp_path)
     assert result.returncode == 0, result.stderr[-3000:]
-    metrics = pd.read_parquet(tmp_path / "out" / "byo" / "metrics.parquet")
+    metrics = pd.read_parquet(tmp_path / "out" / "byo" / "latest" / "metrics.parquet")
     assert set(metrics.attack.dropna()) == {"loss", "label_only"} and "skipped" not in set(metrics.metric)
-    manifest = json.loads((tmp_path / "out" / "byo" / "manifest.json").read_text())
+    manifest = json.loads((tmp_path / "out" / "byo" / "latest" / "manifest.json").read_text())
     assert manifest["fingerprints"]["target"] == sha256_file(tmp_path / "model.skops")
     assert manifest["config"]["target"]["kind"] == "sklearn"
     assert manifest["data"]["sources"]["members"] == str(tmp_path / "members.parquet")

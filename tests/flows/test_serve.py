@@ -179,10 +179,12 @@ def test_a_run_triggered_through_the_api_completes_and_publishes_its_artifacts(s
     assert run.name.startswith("audit-ui-trained-mlp-")
     by_key = {a.key: a for a in artifacts}
     summary = by_key["audit-ui"].data
-    assert "MIDPUT" in summary and "| lira_offline |" in summary
+    assert "| strongest attack | AUC [95% CI] | TPR@1%FPR | MIDPUT |" in summary
+    assert "| undefended | — |" in summary
     assert "Shadow and reference models: trained 5, reused 0 from the cache." in summary
     assert by_key["reference-models-ui"].type == "progress" and by_key["reference-models-ui"].data == 100
-    assert (served.workdir / "out" / "ui" / "report.pdf").is_file(), "relative paths resolve where serve runs"
+    report = served.workdir / "out" / "ui" / "latest" / "report.pdf"
+    assert report.is_file(), "relative paths resolve where serve runs"
 
 
 def test_stopping_serve_keeps_the_schedules_active(served):
