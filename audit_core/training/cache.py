@@ -54,6 +54,28 @@ class ModelCache:
         torch.save(model.state_dict(), partial)
         os.replace(partial, path)
 
+    def load_file(self, key: str, suffix: str, read: Callable[[Path], Any]) -> Any | None:
+        """``read(path)`` of the entry ``key`` stored as a ``suffix`` file (a model that is not a torch
+        module), or ``None`` when there is none."""
+        path = None if self.root is None else self.root / f"{key}{suffix}"
+        if path is None or not path.is_file():
+            return None
+        model = read(path)
+        self.reused += 1
+        return model
+
+    def store_file(self, key: str, suffix: str, write: Callable[[Path], None] | None) -> None:
+        """Count a freshly trained model and cache it with ``write(path)`` (to a temporary name, then
+        renamed); ``write=None``: a model that cannot be cached, only counted."""
+        self.trained += 1
+        if self.root is None or write is None:
+            return
+        path = self.root / f"{key}{suffix}"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        partial = path.with_suffix(f".{os.getpid()}.partial")
+        write(partial)
+        os.replace(partial, path)
+
     def counts(self) -> dict[str, int]:
         """``{"trained": ..., "reused": ...}`` so far."""
         return {"trained": self.trained, "reused": self.reused}

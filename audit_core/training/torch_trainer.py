@@ -1,5 +1,7 @@
 """Trains a torch classifier from a TrainingRecipe, reproducibly and without touching global RNG state."""
 
+from collections.abc import Callable
+
 import numpy as np
 import torch
 from torch import nn
@@ -9,14 +11,21 @@ from audit_core.training.architectures import build_model
 
 
 def train_classifier(
-    features: np.ndarray, labels: np.ndarray, n_classes: int, recipe: TrainingRecipe, *, seed: int
+    features: np.ndarray,
+    labels: np.ndarray,
+    n_classes: int,
+    recipe: TrainingRecipe,
+    *,
+    seed: int,
+    build: Callable[[], nn.Module] | None = None,
 ) -> nn.Module:
-    """Train on ``(features, labels)`` with cross-entropy as ``recipe`` says; same seed, same weights."""
+    """Train on ``(features, labels)`` with cross-entropy as ``recipe`` says; same seed, same weights.
+    ``build()`` makes the untrained network (by default the recipe's architecture)."""
     x = torch.as_tensor(features, dtype=torch.float32)
     y = torch.as_tensor(labels, dtype=torch.int64)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
-        model = build_model(recipe, x[0].numel(), n_classes)
+        model = build_model(recipe, x[0].numel(), n_classes) if build is None else build()
         shuffle = torch.Generator().manual_seed(seed)
         optimizer = optimizer_for(list(model.parameters()), recipe)
         model.train()
