@@ -19,6 +19,7 @@ from audit_core.report.adaptive import (
     per_input_rows,
 )
 from audit_core.report.explorer import record_summary, within_budget
+from audit_core.report.methodology import references_sentence, shadow_sentence
 from audit_core.report.render import TEMPLATE_DIR
 from audit_core.report.values import chosen_evaluation, interval
 from audit_core.results.tables import REGAINED_FRACTION, AuditResult, hash_record_ids
@@ -30,23 +31,6 @@ KNOWLEDGE_TEXT = {
     "adaptive": "calibrates on shadow and reference outputs passed through the same defense",
     "averaging": "is adaptive and also repeats every query, averaging the answers",
 }
-
-
-def shadow_sentence(config: dict[str, Any]) -> str:
-    """How the attacker's shadow outputs were obtained, for the methodology section."""
-    kind = config["shadow"]["kind"]
-    if kind == "predictions":
-        return (
-            "The shadow outputs were supplied as precomputed predictions on population records, each marked "
-            "as in or out of the reference model's training set; shadow-based attacks calibrate on them."
-        )
-    if kind == "none":
-        return "The attacker has no shadow model; attacks that calibrate on one were skipped."
-    return (
-        f"Shadow models ({config['shadow_models']}) are trained like the target on population records; "
-        "threshold, shadow-model and the paper's LiRA attacks calibrate on their outputs for their own "
-        "training (member) and held-out (non-member) records, never on the audited records."
-    )
 
 
 def _data_uri(svg: str | None) -> str | None:
@@ -341,6 +325,7 @@ def build_context(
         "knowledge_sentence": knowledge_sentence(result),
         "skipped": skipped,
         "shadow_sentence": shadow_sentence(provenance["config"]),
+        "references_sentence": references_sentence(provenance["config"]),
         "slice_attack": baseline.attack,
         "columns": [
             ev.condition if ev is result.baseline else f"{ev.condition}, {k}"
