@@ -173,6 +173,9 @@ def _print_summary(run_dir: Path) -> None:
         print(f"  {run_dir / name}")
     manifest = json.loads((run_dir / "manifest.json").read_text(encoding="utf-8"))
     print(model_cache_line(manifest["model_cache"]))
+    fidelity = manifest.get("reference_fidelity") or {}
+    if fidelity.get("warning"):
+        print(f"Warning: {fidelity['warning']}", file=sys.stderr)
     print("\nAUC is threshold-free (higher = more leakage; 0.5 = guessing); the strongest attack has")
     print("the highest AUC. MIDPUT is the DynaNoise paper's privacy-utility score (larger = better).\n")
     print(summary_table(pd.read_parquet(run_dir / "metrics.parquet")))

@@ -95,6 +95,14 @@ def reference_model_kind(config: AuditConfig, data: AuditData) -> ModelKind:
     return MODEL_KINDS[config.reference_kind](config, data, config.references)
 
 
+def reference_description(config: AuditConfig, data: AuditData) -> str:
+    """What the reference models are, e.g. ``16 clones of RandomForestClassifier(n_estimators=50)``."""
+    if config.reference_kind == "predictions":
+        table = config.references.path.name
+        return f"{config.reference_models} reference models supplied as predictions ({table})"
+    return f"{config.reference_models} {reference_model_kind(config, data).describe()}"
+
+
 def train_shadows(
     config: AuditConfig, data: AuditData, shadow_in: Split, fingerprints: dict[str, str], cache: ModelCache
 ) -> list[Target]:

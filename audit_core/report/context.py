@@ -325,7 +325,8 @@ def build_context(
         "knowledge_sentence": knowledge_sentence(result),
         "skipped": skipped,
         "shadow_sentence": shadow_sentence(provenance["config"]),
-        "references_sentence": references_sentence(provenance["config"]),
+        "references_sentence": references_sentence(provenance),
+        "fidelity_warning": (provenance.get("reference_fidelity") or {}).get("warning"),
         "slice_attack": baseline.attack,
         "columns": [
             ev.condition if ev is result.baseline else f"{ev.condition}, {k}"

@@ -34,8 +34,15 @@ MODEL_KINDS_TEXT = {
 }
 
 
-def references_sentence(config: dict[str, Any]) -> str:
-    """What the reference models are and how they split the audited records, for the methodology section."""
+def references_sentence(provenance: dict[str, Any]) -> str:
+    """What the reference models are and how they split the audited records, for the methodology section,
+    with their fidelity to the target (:mod:`audit_core.audit.fidelity`) when measured."""
+    fidelity = provenance.get("reference_fidelity")
+    measured = "" if fidelity is None else f" Fidelity to the target: {fidelity['statement']}"
+    return _references(provenance["config"]) + measured
+
+
+def _references(config: dict[str, Any]) -> str:
     count = config["reference_models"]
     if not count:
         return "No reference models: LiRA and RMIA were skipped."

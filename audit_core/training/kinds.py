@@ -110,7 +110,8 @@ class RecipeModels(_TorchModels):
         return {"recipe": self.recipe.model_dump(mode="json")}
 
     def describe(self) -> str:
-        return f"dynaudit's recipe network ({self.recipe.architecture}, {self.recipe.epochs} epochs)"
+        shape = list(self.recipe.hidden_sizes) if self.recipe.architecture == "mlp" else ""
+        return f"dynaudit recipe networks ({self.recipe.architecture} {shape}, {self.recipe.epochs} epochs)"
 
     def blank(self) -> nn.Module:
         return build_model(self.recipe, self.width, self.n_classes)
@@ -131,7 +132,9 @@ class ArchitectureModels(_TorchModels):
         return {"architecture": self.architecture, "architecture_kwargs": self.kwargs, "recipe": recipe}
 
     def describe(self) -> str:
-        return f"the target's architecture {self.architecture} trained {self.recipe.epochs} epochs"
+        return (
+            f"networks of the target's architecture {self.architecture} trained {self.recipe.epochs} epochs"
+        )
 
     def blank(self) -> nn.Module:
         return import_object(self.architecture, "target.architecture")(**self.kwargs)
