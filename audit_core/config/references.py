@@ -88,19 +88,19 @@ ShadowConfig = kinds(
 def resolved_kind(kind: str, target_kind: str, field: str) -> str:
     """The model kind ``kind`` means for a ``target_kind`` target; raises ValueError (one sentence) when
     ``auto`` cannot know how the target was trained or a kind does not fit the target."""
+    recipe = "'trained'" if field.startswith("shadow") else "'recipe'"  # the shadow's name for the recipe
     if kind == "auto":
         if target_kind not in AUTO_KINDS:
             raise ValueError(
                 f"{field} 'auto' cannot know how the target (target.kind {target_kind!r}) was trained, and "
                 "models unlike the target understate its risk (a reference of another kind misses what the "
-                "target memorises); "
-                f"set {field} to 'function' (your training code) or 'predictions' (outputs you computed), or "
-                "'recipe' to choose dynaudit's own network on purpose"
+                f"target memorises); set {field} to 'function' (your training code) or 'predictions' "
+                f"(outputs you computed), or {recipe} to choose dynaudit's own network on purpose"
             )
         return AUTO_KINDS[target_kind]
     if kind in KIND_TARGETS and target_kind not in KIND_TARGETS[kind]:
         raise ValueError(
             f"{field} {kind!r} needs a {' or '.join(KIND_TARGETS[kind])} target, but target.kind is "
-            f"{target_kind!r}; use 'function', 'predictions' or 'recipe'"
+            f"{target_kind!r}; use 'function', 'predictions' or {recipe}"
         )
     return kind

@@ -219,3 +219,11 @@ def test_clones_are_cached_as_skops_files_and_reused_identically(tmp_path):
     for a, b in zip(trained, reused, strict=True):
         np.testing.assert_array_equal(a.query(points), b.query(points))
     assert not np.array_equal(trained[0].query(points), trained[1].query(points)), "each clone its own half"
+
+
+def test_the_shadow_trains_on_one_half_of_the_population_and_is_tested_on_the_other():
+    config = AuditConfig(data={"n_members": 200, "n_non_members": 200, "n_population": 101})
+    data = load_audit_data(config)
+    shadow_in, shadow_out = audit_models.split_shadow_data(config, data)
+    assert (len(shadow_in), len(shadow_out)) == (50, 51)  # not sized by the 200 members: halves of 101
+    assert sorted([*shadow_in.ids, *shadow_out.ids]) == sorted(data.population.ids)
