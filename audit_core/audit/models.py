@@ -4,6 +4,7 @@ from collections.abc import Callable
 from typing import Any
 
 import numpy as np
+from sklearn.base import clone
 
 from audit_core.audit.reference_table import read_reference_predictions
 from audit_core.audit.shadow import ShadowLogits, read_shadow
@@ -63,8 +64,8 @@ def _recipe(config: AuditConfig, data: AuditData, section: Any) -> ModelKind:
 
 
 def _clone(config: AuditConfig, data: AuditData, section: Any) -> ModelKind:
-    target = open_sklearn(config.target)
-    return CloneModels(target.model, data.n_classes, tuple(config.target.trusted_types))
+    unfitted = clone(open_sklearn(config.target).model)  # workers get the parameters, never the target
+    return CloneModels(unfitted, data.n_classes, tuple(config.target.trusted_types))
 
 
 def _architecture(config: AuditConfig, data: AuditData, section: Any) -> ModelKind:
