@@ -6,7 +6,6 @@ A :class:`ModelKind` is plain data that pickles to a worker: it trains a group o
 the model cache's key without the data, role, index, seed and training set), and caches and queries them.
 """
 
-import inspect
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -26,6 +25,7 @@ from audit_core.core.files import sha256_file
 from audit_core.core.imports import import_object
 from audit_core.core.seeding import derive_seed
 from audit_core.targets import ModelTarget, Target, TorchTarget
+from audit_core.targets.callable import source_file
 from audit_core.targets.sklearn import read_skops
 from audit_core.training import build_model, train_classifier
 from audit_core.training.cache import ModelCache
@@ -263,8 +263,8 @@ class FunctionModels(ModelKind):
     field: str = "references.function"
 
     def key(self) -> dict[str, Any]:
-        source = inspect.getsourcefile(import_object(self.function, self.field))
-        return {"function": self.function, "source": None if source is None else sha256_file(Path(source))}
+        source = source_file(import_object(self.function, self.field))
+        return {"function": self.function, "source": None if source is None else sha256_file(source)}
 
     def describe(self) -> str:
         return f"models trained by {self.function}"
