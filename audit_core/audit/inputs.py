@@ -109,7 +109,7 @@ def check_inputs(config: AuditConfig) -> None:
 
 #: What a fitted defense may need from the defender's side, in words (keys of ``Defense.requires``).
 DEFENDER_INPUTS = {
-    "shadow": "a shadow model's outputs on its in/out records (shadow.kind trained or predictions)",
+    "shadow": "a shadow model's outputs on its in/out records (any shadow.kind but none)",
     "random_inputs": "the target's answers to random inputs (a model with numeric features, not a "
     "predictions table)",
 }
