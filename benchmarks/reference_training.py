@@ -29,7 +29,8 @@ from audit_core.config import AuditConfig, DaskRunnerConfig
 from audit_core.core.devices import resolve_device
 from audit_core.core.seeding import derive_rng, derive_seed
 from audit_core.stats.metrics import roc_auc
-from audit_core.training.references import TRAINERS, complementary_in_masks
+from audit_core.training.references import complementary_in_masks
+from audit_core.training.trainers import TRAINERS
 from flows.training import on_task_runner
 
 DASK_WORKERS = 2
@@ -62,7 +63,8 @@ def train_on_dask(
     data = load_audit_data(config)
     config = config.model_copy(update={"reference_models": n_models, "cache_dir": None})
     start = time.perf_counter()
-    models, _, _ = train_references(config, data, {}, run_groups=on_task_runner(runner))
+    fingerprints = {"data": data.fingerprint()}
+    models, _, _ = train_references(config, data, fingerprints, run_groups=on_task_runner(runner))
     return [m.module for m in models], time.perf_counter() - start
 
 

@@ -57,7 +57,8 @@ def print_audit(run_dir: Location, *, verbose: bool = False, out: Console | None
         for name in run_files(run_dir):
             out.print(f"  {join(run_dir, name)}")
         out.print(f"\n{summary_table(metrics, tuned)}")
-    for warning in manifest.get("warnings", []):
+    fidelity = (manifest.get("reference_fidelity") or {}).get("warning")
+    for warning in [*manifest.get("warnings", []), *([fidelity] if fidelity else [])]:
         out.print(f"Warning: {warning}")
     out.print()
     for sentence in (ending.verdict, ending.risk, ending.chosen):

@@ -7,6 +7,7 @@ shared storage, only the same installed packages.
 """
 
 from collections.abc import Callable, Iterator
+from typing import Any
 
 import numpy as np
 from prefect import get_client, get_run_logger
@@ -17,8 +18,8 @@ from prefect.task_runners import TaskRunner, ThreadPoolTaskRunner
 from audit_core.audit import models
 from audit_core.config import AuditConfig, DaskRunnerConfig, RunnerConfig, ThreadsRunnerConfig
 from audit_core.data import AuditData
-from audit_core.targets import TorchTarget
-from audit_core.training.references import GroupRunner, GroupsFor, StateArrays, TrainingGroup
+from audit_core.targets import Target
+from audit_core.training.references import GroupRunner, GroupsFor, TrainingGroup
 from flows.progress import TerminalProgress
 from tasks.artifacts import artifact_key, progress_reporter
 from tasks.steps import train_model_group
@@ -58,7 +59,7 @@ def on_task_runner(config: RunnerConfig) -> GroupRunner:
     """A ``run_groups`` for :func:`audit_core.training.references.train_models` that trains each group as a
     Prefect task on the runner ``config`` describes, started only when a model is missing from the cache."""
 
-    def run_groups(groups_for: GroupsFor) -> Iterator[tuple[TrainingGroup, list[StateArrays]]]:
+    def run_groups(groups_for: GroupsFor) -> Iterator[tuple[TrainingGroup, list[Any]]]:
         # Workers report their task runs to the API this flow run uses, even a temporary one; without it each
         # worker process would start a temporary Prefect server of its own.
         api_url = str(get_client(sync_client=True).api_url)
@@ -89,13 +90,15 @@ def _reference_progress(run_name: str) -> Callable[[int, int], None]:
 
 def train_references(
     config: AuditConfig, data: AuditData, fingerprints: dict[str, str]
-) -> tuple[list[TorchTarget], np.ndarray, dict[str, int]]:
-    """Train (or reuse) the reference models on complementary halves of the audit points, one task per
-    group on the configured runner, with a progress bar in the terminal and a Prefect progress artifact;
-    return them with their IN/OUT masks and the model cache's counts."""
+) -> tuple[list[Target], np.ndarray, dict[str, int]]:
+    """Train (or reuse) the reference models on complementary halves of the audit points, with a progress
+    bar in the terminal and a Prefect progress artifact: on Dask one task per group, with the threads
+    runner in this process (clones side by side in joblib's threads); return them with their IN/OUT masks and
+    the model cache's counts."""
     progress = _reference_progress(config.run_name) if config.reference_models else None
+    run_groups = on_task_runner(config.runner) if config.runner.kind == "dask" else None
     references, in_mask, counts = models.train_references(
-        config, data, fingerprints, on_model_done=progress, run_groups=on_task_runner(config.runner)
+        config, data, fingerprints, on_model_done=progress, run_groups=run_groups
     )
     get_run_logger().info("Reference models: trained %d, reused %d", counts["trained"], counts["reused"])
     return references, in_mask, counts

@@ -8,7 +8,7 @@ from prefect import task
 from prefect.cache_policies import NO_CACHE
 
 from audit_core.audit.run import Steps
-from audit_core.training.references import StateArrays, TrainingGroup, train_group
+from audit_core.training.references import TrainingGroup, train_group
 from audit_core.training.torch_trainer import one_thread as single_thread
 from tasks.retries import FILE_RETRIES
 
@@ -44,8 +44,9 @@ def as_tasks(steps: Steps, **replacements: Any) -> Steps:
 
 
 @task(name="train-model-group", task_run_name="train-{group.label}", **_IN_MEMORY)
-def train_model_group(group: TrainingGroup, one_thread: bool = False) -> list[StateArrays]:
-    """Train one group of models wherever the task runner puts it; return their weights as numpy arrays.
+def train_model_group(group: TrainingGroup, one_thread: bool = False) -> list[Any]:
+    """Train one group of models wherever the task runner puts it; return them as their kind trains them
+    (torch weights as numpy arrays, fitted scikit-learn estimators).
     ``one_thread``: a worker process of its own runs one torch and one BLAS thread per task, as the cluster's
     slots assume."""
     if not one_thread:

@@ -7,6 +7,8 @@ import numpy as np
 from scipy import stats
 
 from audit_core.audit.analysis import ConditionEvaluation, worst_case
+from audit_core.audit.fidelity import reference_fidelity
+from audit_core.audit.models import reference_description
 from audit_core.audit.sanity import sanity_warnings
 from audit_core.audit.signals import (
     Signals,
@@ -74,6 +76,10 @@ def assemble_result(
     provenance = run_provenance(config, data, fingerprints, model_cache, started_at)
     provenance["audited_points"] = {"members": len(signals.members), "non_members": len(signals.non_members)}
     provenance["warnings"] = sanity_warnings(data, evaluations[0], len(signals.non_members))
+    fidelity = None
+    if signals.references is not None:
+        fidelity = reference_fidelity(signals, reference_description(config, data)).as_dict()
+    provenance["reference_fidelity"] = fidelity
     dynanoise = chosen_dynanoise(config, tuning)
     chosen = dynanoise.label if dynanoise is not None else None
     if chosen is None and len(evaluations) > 1:

@@ -2,7 +2,8 @@
 
 from audit_core.attacks import ATTACKS
 from audit_core.audit.conditions import random_inputs_possible
-from audit_core.audit.models import split_shadow_data
+from audit_core.audit.models import MODEL_KINDS, split_shadow_data
+from audit_core.audit.reference_table import read_reference_predictions
 from audit_core.audit.shadow import read_shadow, require_numeric_features
 from audit_core.audit.signals import (
     target_signals,
@@ -13,19 +14,23 @@ from audit_core.core.errors import AuditInputError
 from audit_core.data import AuditData, DataProbe, load_data, probe_data
 from audit_core.defenses import DEFENSES
 from audit_core.targets import ModelTarget, open_target
+from audit_core.training.kinds import FunctionModels
 
 PROBE_ROWS = 16  # records per audit part that check_inputs decodes and sends through the target
 
 
+TORCH_KINDS = ("trained", "recipe", "architecture")  # model kinds dynaudit trains as torch networks
+
+
 def _require_trainable(config: AuditConfig, data: AuditData) -> None:
     """Raise unless ``data`` have the numeric features of the models dynaudit must train on them."""
-    for field, trains in (
-        ("target.kind", config.target.kind == "trained"),
-        ("shadow.kind", config.shadow.kind == "trained"),
-        ("reference_models", config.reference_models > 0),
+    for field, kind in (
+        ("target.kind", config.target.kind),
+        ("shadow.kind", config.shadow_kind),
+        ("references.kind", config.reference_kind if config.reference_models else None),
     ):
-        if trains:
-            require_numeric_features(data, field)
+        if kind in TORCH_KINDS:
+            require_numeric_features(data, field, kind)
 
 
 def load_audit_data(config: AuditConfig) -> AuditData:
@@ -45,7 +50,8 @@ def probe_audit_data(config: AuditConfig, rows: int = PROBE_ROWS) -> DataProbe:
 
 def check_inputs(config: AuditConfig) -> None:
     """Check every input before any expensive work: probe the data, open the target and query it on the
-    probed records of each part, read reference predictions, size the shadow split, and make sure some
+    probed records of each part, read shadow and reference predictions, train the user's training function
+    once on the probed audit points, size the shadow split, and make sure some
     requested attack has the inputs it needs.
 
     Raises :class:`AuditInputError` with one sentence on the first problem. The CLI runs it before
@@ -58,10 +64,17 @@ def check_inputs(config: AuditConfig) -> None:
     if target is not None:
         free = config.target.kind == "predictions"  # a table lookup by id: check every record, not a sample
         target_signals(target, data if free else probe.sample)
-    if config.shadow.kind == "trained":
+    if config.shadow_kind in MODEL_KINDS:
         split_shadow_data(config, data)
-    elif config.shadow.kind == "predictions":
+    elif config.shadow_kind == "predictions":
         read_shadow(config.shadow, data)
+    for name, section in (("shadow", config.shadow), ("references", config.references)):
+        if section.kind == "function":  # imported and trained once on the probed audit points
+            sample = probe.sample.audit_points()
+            models = FunctionModels(section.function, data.n_classes, f"{name}.function")
+            models.train([(sample.features, sample.labels)], [0])
+    if config.reference_models and config.reference_kind == "predictions":
+        read_reference_predictions(config.references, data, config.reference_models)
     no_population = target is not None and not target.covers(data.population)
     queryable = (target is None or isinstance(target, ModelTarget)) and data.members.numeric
     lacking = {
@@ -100,7 +113,7 @@ def check_inputs(config: AuditConfig) -> None:
 
 #: What a fitted defense may need from the defender's side, in words (keys of ``Defense.requires``).
 DEFENDER_INPUTS = {
-    "shadow": "a shadow model's outputs on its in/out records (shadow.kind trained or predictions)",
+    "shadow": "a shadow model's outputs on its in/out records (any shadow.kind but none)",
     "random_inputs": "the target's answers to random inputs (a model with numeric features, not a "
     "predictions table)",
 }

@@ -4,7 +4,9 @@ from collections.abc import Callable
 from typing import Any
 
 import numpy as np
+from sklearn.base import clone
 
+from audit_core.audit.reference_table import read_reference_predictions
 from audit_core.audit.shadow import ShadowLogits, read_shadow
 from audit_core.audit.signals import (
     ReferenceLogits,
@@ -14,12 +16,15 @@ from audit_core.audit.signals import (
 )
 from audit_core.config import AuditConfig
 from audit_core.core.devices import resolve_device
+from audit_core.core.errors import DataError
 from audit_core.core.seeding import derive_rng, derive_seed
 from audit_core.data import AuditData, Split
 from audit_core.targets import Target, TorchTarget, open_target
+from audit_core.targets.sklearn import open_sklearn
 from audit_core.training import train_classifier
 from audit_core.training.cache import ModelCache
-from audit_core.training.references import GroupRunner, complementary_in_masks, train_here, train_models
+from audit_core.training.kinds import ArchitectureModels, CloneModels, FunctionModels, ModelKind, RecipeModels
+from audit_core.training.references import GroupRunner, complementary_in_masks, train_models
 
 
 def train_target(config: AuditConfig, data: AuditData) -> TorchTarget:
@@ -41,10 +46,18 @@ def build_target(config: AuditConfig, data: AuditData) -> Target:
     return target.to(resolve_device(config.device)) if isinstance(target, TorchTarget) else target
 
 
+MIN_SHADOW_POPULATION = 20  # population records below which halves are too small to train and test a shadow
+
+
 def split_shadow_data(config: AuditConfig, data: AuditData) -> tuple[Split, Split]:
-    """The shadow models' training (in) and held-out (out) sets, sized like the members and non-members."""
-    rng = derive_rng(config.seed, "shadow-split")
-    return shadow_split(data.population, len(data.members), len(data.non_members), rng)
+    """The shadow models' training (in) and held-out (out) sets: random halves of the population."""
+    n = len(data.population)
+    if n < MIN_SHADOW_POPULATION:
+        raise DataError(
+            f"The population set has {n} rows, too few to train a shadow model on one half and hold out the "
+            f"other; supply at least {MIN_SHADOW_POPULATION} population rows, or set shadow.kind: none."
+        )
+    return shadow_split(data.population, n // 2, n - n // 2, derive_rng(config.seed, "shadow-split"))
 
 
 def model_cache(config: AuditConfig) -> ModelCache:
@@ -52,37 +65,76 @@ def model_cache(config: AuditConfig) -> ModelCache:
     return ModelCache(None if config.cache_dir is None else config.cache_dir / "models")
 
 
+def _recipe(config: AuditConfig, data: AuditData, section: Any) -> ModelKind:
+    return RecipeModels(
+        config.recipe,
+        data.n_classes,
+        data.population.width,
+        device=resolve_device(config.device),
+        trainer=config.trainer,
+    )
+
+
+def _clone(config: AuditConfig, data: AuditData, section: Any) -> ModelKind:
+    unfitted = clone(open_sklearn(config.target).model)  # workers get the parameters, never the target
+    return CloneModels(unfitted, data.n_classes, tuple(config.target.trusted_types))
+
+
+def _architecture(config: AuditConfig, data: AuditData, section: Any) -> ModelKind:
+    target = config.target
+    recipe = config.recipe
+    return ArchitectureModels(
+        recipe,
+        data.n_classes,
+        data.population.width,
+        device=resolve_device(config.device),
+        architecture=target.architecture,
+        kwargs=target.architecture_kwargs,
+    )
+
+
+def _function(config: AuditConfig, data: AuditData, section: Any) -> ModelKind:
+    field = "references.function" if section is config.references else "shadow.function"
+    return FunctionModels(section.function, data.n_classes, field)
+
+
+#: resolved model kind -> the ModelKind it trains (``trained``: the shadow's name for the recipe)
+MODEL_KINDS: dict[str, Callable[[AuditConfig, AuditData, Any], ModelKind]] = {
+    "recipe": _recipe,
+    "trained": _recipe,
+    "clone": _clone,
+    "architecture": _architecture,
+    "function": _function,
+}
+
+
+def reference_model_kind(config: AuditConfig, data: AuditData) -> ModelKind:
+    """The kind of the reference models the config describes (not for ``references.kind: predictions``)."""
+    return MODEL_KINDS[config.reference_kind](config, data, config.references)
+
+
+def reference_description(config: AuditConfig, data: AuditData) -> str:
+    """What the reference models are, e.g. ``16 clones of RandomForestClassifier(n_estimators=50)``."""
+    if config.reference_kind == "predictions":
+        table = config.references.path.name
+        return f"{config.reference_models} reference models supplied as predictions ({table})"
+    return f"{config.reference_models} {reference_model_kind(config, data).describe()}"
+
+
 def train_shadows(
     config: AuditConfig, data: AuditData, shadow_in: Split, fingerprints: dict[str, str], cache: ModelCache
-) -> list[TorchTarget]:
-    """Shadow models trained like the target on the shadow set (population data only), one seed each."""
+) -> list[Target]:
+    """Shadow models of ``shadow.kind`` trained on the shadow set (population data only), one seed each."""
     in_mask = np.ones((config.shadow_models, len(shadow_in)), dtype=bool)
-    return _train_with_recipe(config, data, shadow_in, in_mask, "shadow", fingerprints, cache)
-
-
-def _train_with_recipe(
-    config: AuditConfig,
-    data: AuditData,
-    records: Split,
-    in_mask: np.ndarray,
-    role: str,
-    fingerprints: dict[str, str],
-    cache: ModelCache,
-    **options: Any,
-) -> list[TorchTarget]:
-    """One model per row of ``in_mask``, trained with the config's recipe and trainer through ``cache``."""
+    models = MODEL_KINDS[config.shadow_kind](config, data, config.shadow)
     return train_models(
-        records,
+        shadow_in,
         in_mask,
-        role=role,
-        n_classes=data.n_classes,
-        recipe=config.recipe,
+        role="shadow",
+        models=models,
         seed=config.seed,
-        fingerprints=fingerprints,
+        data_fingerprint=fingerprints["data"],
         cache=cache,
-        trainer=config.trainer,
-        device=resolve_device(config.device),
-        **options,
     )
 
 
@@ -100,9 +152,9 @@ def _trained_shadow(
     )
 
 
-# shadow.kind -> the shadow outputs it gives (None: the attacker has no shadow model)
+# resolved shadow kind -> the shadow outputs it gives (None: the attacker has no shadow model)
 SHADOWS: dict[str, Callable[..., ShadowLogits | None]] = {
-    "trained": _trained_shadow,
+    **dict.fromkeys(MODEL_KINDS, _trained_shadow),
     "predictions": lambda config, data, fingerprints, cache, shadow_sets: read_shadow(config.shadow, data),
     "none": lambda config, data, fingerprints, cache, shadow_sets: None,
 }
@@ -118,7 +170,7 @@ def shadow_outputs(
     model cache's counts; ``shadow_sets`` are the shadow models' (in, out) records, by default drawn by
     :func:`split_shadow_data`."""
     cache = model_cache(config)
-    shadow = SHADOWS[config.shadow.kind](config, data, fingerprints, cache, shadow_sets)
+    shadow = SHADOWS[config.shadow_kind](config, data, fingerprints, cache, shadow_sets)
     return shadow, cache.counts()
 
 
@@ -142,23 +194,29 @@ def train_references(
     fingerprints: dict[str, str],
     *,
     on_model_done: Callable[[int, int], None] | None = None,
-    run_groups: GroupRunner = train_here,
-) -> tuple[list[TorchTarget], np.ndarray, dict[str, int]]:
-    """Reference models on complementary random halves of the audit points, their IN/OUT masks and the model
-    cache's counts; ``run_groups`` trains them (:func:`audit_core.training.references.train_models`)."""
+    run_groups: GroupRunner | None = None,
+) -> tuple[list[Target], np.ndarray, dict[str, int]]:
+    """Reference models of ``references.kind`` on complementary random halves of the audit points (or read
+    from the user's table), their IN/OUT masks and the model cache's counts; ``run_groups`` trains them
+    (:func:`audit_core.training.references.train_models`)."""
+    cache = model_cache(config)
+    if config.reference_models and config.reference_kind == "predictions":
+        targets, in_mask = read_reference_predictions(config.references, data, config.reference_models)
+        return targets, in_mask, cache.counts()
     points = data.audit_points()
     in_mask = complementary_in_masks(
         len(points), config.reference_models, derive_rng(config.seed, "references")
     )
-    cache = model_cache(config)
-    models = _train_with_recipe(
-        config,
-        data,
+    if not config.reference_models:
+        return [], in_mask, cache.counts()
+    models = train_models(
         points,
         in_mask,
-        "reference",
-        fingerprints,
-        cache,
+        role="reference",
+        models=reference_model_kind(config, data),
+        seed=config.seed,
+        data_fingerprint=fingerprints["data"],
+        cache=cache,
         run_groups=run_groups,
         on_model_done=on_model_done,
     )

@@ -1,4 +1,4 @@
-"""The attacker's shadow model outputs, by ``shadow.kind``: trained here with the recipe on population data
+"""The attacker's shadow model outputs, by ``shadow.kind``: trained here on population data
 (see :func:`audit_core.audit.models.shadow_outputs`), read from reference predictions, or absent."""
 
 from dataclasses import dataclass
@@ -26,8 +26,9 @@ class ShadowLogits:
     models: tuple[Target, ...] = ()
 
 
-def require_numeric_features(data: AuditData, field: str) -> None:
-    """Raise unless the records are numeric arrays the recipe's torch model can train on."""
+def require_numeric_features(data: AuditData, field: str, model_kind: str = "trained") -> None:
+    """Raise unless the records are numeric arrays the torch model of ``field`` (``model_kind``) can train
+    on."""
     if not data.population.numeric:
         kind = (
             "no feature columns"
@@ -35,7 +36,7 @@ def require_numeric_features(data: AuditData, field: str) -> None:
             else f"{data.population.features.dtype} records"
         )
         raise AuditInputError(
-            f"{field} 'trained' trains the recipe's network on numeric features, but the {data.name} data "
+            f"{field} {model_kind!r} trains a torch network on numeric features, but the {data.name} data "
             f"have {kind}; expected numeric features, or a {field} that needs no training."
         )
 

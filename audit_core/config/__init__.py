@@ -26,6 +26,17 @@ from audit_core.config.data import (
 from audit_core.config.defenses import DEFENSE_CONFIGS, DefenseConfig, DynaNoiseConfig
 from audit_core.config.presets import DEMO_DEFENSES, DEMO_SETTINGS, PAPER_CENTRE, PAPER_SETTING
 from audit_core.config.recipe import TrainingRecipe
+from audit_core.config.references import (
+    ArchitectureModelsConfig,
+    AutoModelsConfig,
+    CloneModelsConfig,
+    FunctionModelsConfig,
+    PredictionsReferencesConfig,
+    RecipeModelsConfig,
+    ReferencesConfig,
+    ShadowConfig,
+    resolved_kind,
+)
 from audit_core.config.runtime import DaskRunnerConfig, RunnerConfig, ScheduleConfig, ThreadsRunnerConfig
 from audit_core.config.targets import (
     CallableTargetConfig,
@@ -35,7 +46,6 @@ from audit_core.config.targets import (
     OutputKind,
     PredictionsShadowConfig,
     PredictionsTargetConfig,
-    ShadowConfig,
     SklearnTargetConfig,
     TargetConfig,
     TorchScriptTargetConfig,
@@ -54,14 +64,18 @@ __all__ = [
     "IMAGENET_TRANSFORM",
     "PAPER_CENTRE",
     "PAPER_SETTING",
+    "ArchitectureModelsConfig",
     "AuditConfig",
+    "AutoModelsConfig",
     "CallableTargetConfig",
     "Cifar10DataConfig",
+    "CloneModelsConfig",
     "DaskRunnerConfig",
     "DataConfig",
     "DefenseConfig",
     "DemoDataConfig",
     "DynaNoiseConfig",
+    "FunctionModelsConfig",
     "ImageFolderDataConfig",
     "ImageNetDataConfig",
     "ImageTransformConfig",
@@ -73,8 +87,11 @@ __all__ = [
     "OnnxTargetConfig",
     "OutputKind",
     "PoolDraw",
+    "PredictionsReferencesConfig",
     "PredictionsShadowConfig",
     "PredictionsTargetConfig",
+    "RecipeModelsConfig",
+    "ReferencesConfig",
     "RunnerConfig",
     "ScheduleConfig",
     "ShadowConfig",
@@ -94,4 +111,5 @@ __all__ = [
     "load_model",
     "parse_config",
     "parse_model",
+    "resolved_kind",
 ]

@@ -29,9 +29,10 @@ from audit_core.config.data import DataConfig, DemoDataConfig
 from audit_core.config.defenses import DefenseConfig, DynaNoiseConfig
 from audit_core.config.policy import GatePolicy, policy_mismatch
 from audit_core.config.recipe import TrainingRecipe
+from audit_core.config.references import AutoModelsConfig, ReferencesConfig, ShadowConfig, resolved_kind
 from audit_core.config.runtime import RunnerConfig, ScheduleConfig, ThreadsRunnerConfig
 from audit_core.config.secrets import BlockReader, Secret, empty_is_none, resolve_secret
-from audit_core.config.targets import ShadowConfig, TargetConfig, TrainedShadowConfig, TrainedTargetConfig
+from audit_core.config.targets import TargetConfig, TrainedTargetConfig
 from audit_core.config.tune import TuneConfig
 from audit_core.core.devices import DeviceSetting, resolve_device
 from audit_core.core.locations import Location, parse_location
@@ -88,8 +89,15 @@ class AuditConfig(StrictModel):
         "torch_state_dict, sklearn, onnx, callable or predictions.",
     )
     shadow: ShadowConfig = Field(
-        default_factory=TrainedShadowConfig,
-        description="The attacker's shadow model: trained like the target, precomputed predictions, or none.",
+        default_factory=AutoModelsConfig,
+        description="The attacker's shadow model, by kind: auto (the target's own kind), clone, "
+        "architecture, function, trained (dynaudit's recipe), predictions (precomputed) or none.",
+    )
+    references: ReferencesConfig = Field(
+        default_factory=AutoModelsConfig,
+        description="What the reference models are, by kind: auto (the target's own kind), clone (of a "
+        "scikit-learn target), architecture (of a state dict target), function (your training code), "
+        "predictions (outputs you computed) or recipe (dynaudit's network).",
     )
     recipe: TrainingRecipe = Field(default_factory=TrainingRecipe)
     defenses: list[DefenseConfig] = Field(default_factory=lambda: [DynaNoiseConfig()])
@@ -246,6 +254,23 @@ class AuditConfig(StrictModel):
         if count % 2 or count == 2:
             raise ValueError("must be 0 or an even number of at least 4 (complementary pairs, leave-one-out)")
         return count
+
+    @property
+    def reference_kind(self) -> str:
+        """The references' model kind, ``auto`` resolved for this target."""
+        return resolved_kind(self.references.kind, self.target.kind, "references.kind")
+
+    @property
+    def shadow_kind(self) -> str:
+        """The shadow's kind, ``auto`` resolved for this target."""
+        return resolved_kind(self.shadow.kind, self.target.kind, "shadow.kind")
+
+    @model_validator(mode="after")
+    def _models_suit_the_target(self) -> "AuditConfig":
+        if self.reference_models:
+            self.reference_kind  # noqa: B018 (raises when the kind does not fit the target)
+        self.shadow_kind  # noqa: B018
+        return self
 
     @model_validator(mode="after")
     def _trainer_suits_the_runner(self) -> "AuditConfig":

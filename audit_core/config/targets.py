@@ -145,7 +145,7 @@ TargetConfig = kinds(
 
 
 class TrainedShadowConfig(StrictModel):
-    """dynaudit trains one shadow model with ``recipe`` on population records (needs numeric features)."""
+    """dynaudit trains its own network with ``recipe`` as the shadow model (needs numeric features)."""
 
     kind: Literal["trained"] = "trained"
 
@@ -161,6 +161,3 @@ class NoShadowConfig(StrictModel):
     """No shadow model: attacks that calibrate on shadow outputs are skipped."""
 
     kind: Literal["none"] = "none"
-
-
-ShadowConfig = kinds("trained", TrainedShadowConfig, PredictionsShadowConfig, NoShadowConfig)

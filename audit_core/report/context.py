@@ -22,6 +22,7 @@ from audit_core.report.adaptive import (
     query_budgets,
 )
 from audit_core.report.explorer import record_summary, within_budget
+from audit_core.report.methodology import references_sentence, shadow_sentence
 from audit_core.report.render import template_text
 from audit_core.report.values import chosen_evaluation, interval
 from audit_core.results.risk import RISK_TIERS, risk_tier, tier_range
@@ -38,23 +39,6 @@ KNOWLEDGE_TEXT = {
     "adaptive": "calibrates on shadow and reference outputs passed through the same defense",
     "averaging": "is adaptive and also repeats every query, averaging the answers",
 }
-
-
-def shadow_sentence(config: dict[str, Any]) -> str:
-    """How the attacker's shadow outputs were obtained, for the methodology section."""
-    kind = config["shadow"]["kind"]
-    if kind == "predictions":
-        return (
-            "The shadow outputs were supplied as precomputed predictions on population records, each marked "
-            "as in or out of the reference model's training set; shadow-based attacks calibrate on them."
-        )
-    if kind == "none":
-        return "The attacker has no shadow model; attacks that calibrate on one were skipped."
-    return (
-        f"Shadow models ({config['shadow_models']}) are trained like the target on population records; "
-        "threshold, shadow-model and the paper's LiRA attacks calibrate on their outputs for their own "
-        "training (member) and held-out (non-member) records, never on the audited records."
-    )
 
 
 def _data_uri(svg: str | None) -> str | None:
@@ -417,6 +401,8 @@ def build_context(
         "knowledge_sentence": knowledge_sentence(result),
         "skipped": skipped,
         "shadow_sentence": shadow_sentence(provenance["config"]),
+        "references_sentence": references_sentence(provenance),
+        "fidelity_warning": (provenance.get("reference_fidelity") or {}).get("warning"),
         "slice_attack": baseline.attack,
         "columns": [
             result.name(ev.condition) if ev is result.baseline else f"{result.name(ev.condition)}, {k}"

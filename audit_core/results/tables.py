@@ -120,6 +120,18 @@ class AuditResult:
                         math.nan if budget is None else budget,
                         note="not reached" if budget is None else None,
                     )
+        fidelity = self.provenance.get("reference_fidelity")
+        if fidelity is not None:
+            spread = f"mean ± {{:.4f}} over {fidelity['n_models']} reference models"
+            for metric, value, std in (
+                (Metric.TARGET_TRAIN_ACCURACY, fidelity["target_train"], None),
+                (Metric.TARGET_HELD_OUT_ACCURACY, fidelity["target_held_out"], None),
+                (Metric.TARGET_GAP, fidelity["target_train"] - fidelity["target_held_out"], None),
+                (Metric.REFERENCE_TRAIN_ACCURACY, fidelity["train_mean"], fidelity["train_std"]),
+                (Metric.REFERENCE_HELD_OUT_ACCURACY, fidelity["held_out_mean"], fidelity["held_out_std"]),
+                (Metric.REFERENCE_GAP, fidelity["gap_mean"], fidelity["gap_std"]),
+            ):
+                add(self.baseline, None, None, metric, value, None if std is None else spread.format(std))
         for ev in self.defended:
             add(ev, None, None, Metric.ACCURACY_DROP, self.accuracy_drop(ev), note="paired bootstrap")
             for knowledge in self.knowledge:

@@ -32,6 +32,13 @@ class Metric(StrEnum):
     ACCURACY_DROP = "accuracy_drop"
     MIDPUT = "midput"
     PUT = "put"
+    # the reference models' fidelity to the target (undefended condition; no attack)
+    TARGET_TRAIN_ACCURACY = "target_train_accuracy"
+    TARGET_HELD_OUT_ACCURACY = "target_held_out_accuracy"
+    TARGET_GAP = "target_train_test_gap"
+    REFERENCE_TRAIN_ACCURACY = "reference_train_accuracy"
+    REFERENCE_HELD_OUT_ACCURACY = "reference_held_out_accuracy"
+    REFERENCE_GAP = "reference_train_test_gap"
     # the tuner's per-candidate scores (front.parquet columns)
     ACCURACY = "accuracy"
     MEAN_ASR = "mean_asr"

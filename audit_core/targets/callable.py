@@ -33,7 +33,8 @@ class CallableTarget(ModelTarget):
         return np.asarray(self.function(batch))
 
 
-def _source_file(function: Callable) -> Path | None:
+def source_file(function: Callable) -> Path | None:
+    """The file that defines ``function``, or None (a built-in)."""
     try:
         name = inspect.getsourcefile(function)
     except TypeError:  # built-in functions have no source file
@@ -45,7 +46,7 @@ def open_callable(config: CallableTargetConfig) -> CallableTarget:
     """Import the function; the fingerprint covers its name, its module's source file and ``target.files``."""
     function = import_object(config.function, "target.function")
     files = [existing_file(p, "target.files", "a file the function reads") for p in config.files]
-    source = _source_file(function)
+    source = source_file(function)
     code = [] if source is None else [sha256_file(source)]
     digest = combined_digest(config.function, *code, *(sha256_file(p) for p in files))
     return CallableTarget(function, config, digest)

@@ -53,21 +53,26 @@ def _library_class(name: str) -> bool:
     return isinstance(found, type) and found.__module__.split(".")[0] == package and rule(found)
 
 
-def _load_skops(path: Path, config: SklearnTargetConfig) -> Any:
+def read_skops(path: Path, trusted_types: list[str] | tuple[str, ...], field: str = FIELD) -> Any:
+    """The object in a skops file, rebuilding only library classes and ``trusted_types`` (see above)."""
     try:
         untrusted = sio.get_untrusted_types(file=path)
     except Exception as error:  # a corrupt zip or a bad schema
         raise TargetError(
-            f"{FIELD}: '{path}' is not a readable skops file ({type(error).__name__}); expected "
+            f"{field}: '{path}' is not a readable skops file ({type(error).__name__}); expected "
             "skops.io.dump output."
         ) from None
-    refused = sorted(name for name in set(untrusted) - set(config.trusted_types) if not _library_class(name))
+    refused = sorted(name for name in set(untrusted) - set(trusted_types) if not _library_class(name))
     if refused:
         raise TargetError(
-            f"{FIELD}: '{path}' contains types that are not trusted: {refused}; list them in "
+            f"{field}: '{path}' contains types that are not trusted: {refused}; list them in "
             "target.trusted_types if you trust their code."
         )
     return sio.load(path, trusted=untrusted)
+
+
+def _load_skops(path: Path, config: SklearnTargetConfig) -> Any:
+    return read_skops(path, config.trusted_types)
 
 
 def _load_pickle(path: Path, config: SklearnTargetConfig) -> Any:

@@ -14,6 +14,7 @@ import contextlib
 import hashlib
 import json
 import os
+import tempfile
 import warnings
 from collections.abc import Callable
 from pathlib import Path
@@ -66,6 +67,31 @@ def _read_entry(path: Path, key: str) -> dict[str, torch.Tensor] | str:
     return tensors
 
 
+def _checksum_path(path: Path) -> Path:
+    return path.with_name(f"{path.name}.sha256")
+
+
+def _commit(path: Path, data: bytes) -> None:
+    """Write ``data`` to a temporary name beside ``path`` and rename it into place; a failed write (a full
+    disk) removes the temporary file and names the folder."""
+    partial = path.with_name(f".{path.name}.{os.getpid()}.partial")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with partial.open("wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(partial, path)
+    except OSError as error:
+        with contextlib.suppress(OSError):
+            partial.unlink(missing_ok=True)
+        raise ConfigError(
+            f"cache_dir: a trained model cannot be written to the model cache folder '{path.parent}' "
+            f"({error.strerror or error}); free space there, choose another cache_dir, or set cache_dir: "
+            "null to train without a cache."
+        ) from None
+
+
 class ModelCache:
     """Stores state dicts under ``root``; counts how many models were trained and how many reused."""
 
@@ -105,23 +131,49 @@ class ModelCache:
         if path is None:
             return
         tensors = {name: value.detach().cpu().contiguous() for name, value in model.state_dict().items()}
-        data = save_tensors(tensors, {KEY_FIELD: key, CHECKSUM_FIELD: weights_checksum(tensors)})
-        partial = path.with_name(f".{path.name}.{os.getpid()}.partial")
+        _commit(path, save_tensors(tensors, {KEY_FIELD: key, CHECKSUM_FIELD: weights_checksum(tensors)}))
+
+    def load_file(self, key: str, suffix: str, read: Callable[[Path], Any]) -> Any | None:
+        """``read(path)`` of the entry ``key`` stored as a ``suffix`` file (a model that is not a torch
+        module), or ``None`` when there is none or it is unusable (then with a :class:`CacheEntryWarning`):
+        its bytes must match the key and SHA-256 recorded beside it, and ``read`` must succeed."""
+        path = None if self.root is None else self.root / f"{key}{suffix}"
+        if path is None or not path.is_file():
+            return None
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            with partial.open("wb") as handle:
-                handle.write(data)
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.replace(partial, path)
+            data = path.read_bytes()
+            recorded = _checksum_path(path).read_text(encoding="utf-8").split()
         except OSError as error:
-            with contextlib.suppress(OSError):
-                partial.unlink(missing_ok=True)
-            raise ConfigError(
-                f"cache_dir: a trained model cannot be written to the model cache folder '{path.parent}' "
-                f"({error.strerror or error}); free space there, choose another cache_dir, or set cache_dir: "
-                "null to train without a cache."
-            ) from None
+            problem = f"cannot be read ({type(error).__name__}: {error})"
+        else:
+            matches = recorded == [key, hashlib.sha256(data).hexdigest()]
+            problem = None if matches else "does not match the key and checksum recorded beside it"
+        if problem is None:
+            try:
+                model = read(path)
+            except Exception as error:  # each model format fails in its own way on a damaged file
+                problem = f"cannot be loaded ({type(error).__name__})"
+        if problem is not None:
+            warnings.warn(
+                f"Model cache entry '{path}' {problem}; retraining it.", CacheEntryWarning, stacklevel=2
+            )
+            return None
+        self.reused += 1
+        return model
+
+    def store_file(self, key: str, suffix: str, write: Callable[[Path], None] | None) -> None:
+        """Count a freshly trained model and cache it with ``write(path)``, its key and SHA-256 recorded
+        beside it; ``write=None``: a model that cannot be cached, only counted."""
+        self.trained += 1
+        if self.root is None or write is None:
+            return
+        path = self.root / f"{key}{suffix}"
+        with tempfile.TemporaryDirectory() as scratch:
+            staged = Path(scratch) / path.name
+            write(staged)
+            data = staged.read_bytes()
+        _commit(path, data)
+        _commit(_checksum_path(path), f"{key} {hashlib.sha256(data).hexdigest()}\n".encode())
 
     def counts(self) -> dict[str, int]:
         """``{"trained": ..., "reused": ...}`` so far."""

@@ -2,7 +2,7 @@
 own ``torch.Generator``, the initial weights (and a custom architecture's dropout) from torch's global
 generator only under :func:`audit_core.core.torch_rng.seeded_global_rng`."""
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 import numpy as np
@@ -11,6 +11,7 @@ from threadpoolctl import threadpool_limits
 from torch import nn
 
 from audit_core.config import TrainingRecipe
+from audit_core.core.torch_rng import seeded_global_rng
 from audit_core.training.architectures import build_model, training_randomness
 
 
@@ -35,17 +36,26 @@ def train_classifier(
     *,
     seed: int,
     device: str = "cpu",
+    build: Callable[[], nn.Module] | None = None,
 ) -> nn.Module:
     """Train on ``(features, labels)`` with cross-entropy as ``recipe`` says, on ``device``; same seed, same
     weights, with any thread count: it trains on one thread, since torch splits a matrix product's sums
-    differently over more threads (the batched trainer's products split over models, not sums). Initialisation
-    and batch order are drawn on the CPU whatever the device; the model comes back on the CPU."""
+    differently over more threads (the batched trainer's products split over models, not sums). ``build()``
+    makes the untrained network (by default the recipe's architecture), its weights drawn with ``seed``.
+    Initialisation and batch order are drawn on the CPU whatever the device; the model comes back on the
+    CPU."""
     x = torch.as_tensor(features, dtype=torch.float32).to(device)
     y = torch.as_tensor(labels, dtype=torch.int64).to(device)
-    model = build_model(recipe, x[0].numel(), n_classes, seed=seed).to(device)
+    if build is None:
+        model = build_model(recipe, x[0].numel(), n_classes, seed=seed)
+    else:
+        with seeded_global_rng(seed):
+            model = build()
+    model = model.to(device)
     shuffle = torch.Generator().manual_seed(seed)
     optimizer = optimizer_for(list(model.parameters()), recipe)
-    with one_thread(), training_randomness(recipe, seed):
+    randomness = training_randomness(recipe, seed) if build is None else seeded_global_rng(seed)
+    with one_thread(), randomness:
         model.train()
         for _ in range(recipe.epochs):
             order = torch.randperm(len(y), generator=shuffle)

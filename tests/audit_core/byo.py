@@ -1,18 +1,22 @@
 """Real files in real formats for the bring-your-own-model tests: data, tiny trained models, audits."""
 
 import pickle
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import torch
 from PIL import Image
+from sklearn.linear_model import LogisticRegression
 from torch import nn
 
 from audit_core.audit.inputs import check_inputs
 from audit_core.audit.run import run_audit as run_plain_audit
 from audit_core.config import AuditConfig, parse_config
+from audit_core.config.references import AUTO_KINDS
 from audit_core.results.tables import AuditResult
+from audit_core.training.references import complementary_in_masks
 from tests.audit_core.models import mlp
 
 N_CLASSES, N_FEATURES = 3, 8
@@ -118,10 +122,41 @@ def write_cifar_batches(folder: Path, n_per_batch: int = 40) -> Path:
     return folder
 
 
+def chosen_models(fields: dict) -> dict:
+    """For a target whose training dynaudit cannot know (``auto`` refuses it), the shadow and references of
+    dynaudit's recipe, chosen on purpose as a user would; nothing for the others."""
+    if fields.get("target", {}).get("kind", "trained") in AUTO_KINDS:
+        return {}
+    return {"shadow": {"kind": "trained"}, "references": {"kind": "recipe"}}
+
+
+def write_reference_predictions(
+    path: Path, n_models: int = 4, *, edit: Callable[[pd.DataFrame], pd.DataFrame] | None = None
+) -> str:
+    """A ``references.kind: predictions`` table as a user would compute it elsewhere: ``n_models`` logistic
+    regressions on complementary halves of the audit points, their log-probabilities on the audit points
+    and the population (columns model, id, in_training, c0..c2), changed by ``edit``."""
+    parts = tabular_parts()
+    audit = [np.concatenate([parts[p][i] for p in ("members", "non_members")]) for i in range(3)]
+    population = parts["population"]
+    masks = complementary_in_masks(len(audit[2]), n_models, np.random.default_rng(3))
+    frames = []
+    for model, mask in enumerate(masks):
+        fitted = LogisticRegression(max_iter=500).fit(audit[0][mask], audit[1][mask])
+        for (x, _, ids), in_training in ((audit, mask), (population, np.zeros(len(population[2]), bool))):
+            logits = np.log(fitted.predict_proba(x))
+            frame = pd.DataFrame(logits, columns=["c0", "c1", "c2"])
+            frames.append(frame.assign(model=model, id=ids, in_training=in_training))
+    table = pd.concat(frames, ignore_index=True)
+    (table if edit is None else edit(table)).to_parquet(path)
+    return str(path)
+
+
 def config(tmp_path: Path, **fields) -> AuditConfig:
     """An AuditConfig for a quick test audit writing under ``tmp_path``: the full attack battery, with four
-    reference models, no model cache and at most four averaged queries."""
+    reference models, no model cache and at most four averaged queries (and :func:`chosen_models`)."""
     raw = {
+        **chosen_models(fields),
         "run_name": "byo",
         "output_dir": str(tmp_path / "out"),
         "recipe": RECIPE,

@@ -54,3 +54,33 @@ def never_answers(batch: np.ndarray) -> np.ndarray:
 def classes_by_batch(batch: np.ndarray) -> np.ndarray:
     """A model whose class count changes within one query: three columns, two for a batch of one record."""
     return np.zeros((len(batch), 3 if len(batch) > 1 else 2))
+
+
+def train_forest(features: np.ndarray, labels: np.ndarray, *, n_classes: int, seed: int) -> object:
+    """A user's training function (``references.kind: function``): a random forest with the given seed."""
+    from sklearn.ensemble import RandomForestClassifier
+
+    return RandomForestClassifier(n_estimators=10, random_state=seed).fit(features, labels)
+
+
+def train_torch_mlp(features: np.ndarray, labels: np.ndarray, *, n_classes: int, seed: int) -> nn.Module:
+    """A user's training function returning a torch module (full-batch Adam, 100 steps)."""
+    import torch
+
+    generator = torch.Generator().manual_seed(seed)
+    module = mlp(features.shape[1], n_classes, hidden=16)
+    for parameter in module.parameters():
+        with torch.no_grad():
+            parameter.copy_(torch.randn(parameter.shape, generator=generator) * 0.3)
+    optimiser = torch.optim.Adam(module.parameters(), lr=0.02)
+    x, y = torch.as_tensor(features), torch.as_tensor(labels, dtype=torch.int64)
+    for _ in range(100):
+        optimiser.zero_grad()
+        nn.functional.cross_entropy(module(x), y).backward()
+        optimiser.step()
+    return module.eval()
+
+
+def train_nothing(features: np.ndarray, labels: np.ndarray, *, n_classes: int, seed: int) -> str:
+    """A broken training function: returns something dynaudit cannot query."""
+    return "a model"

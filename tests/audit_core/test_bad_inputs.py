@@ -25,12 +25,14 @@ from flows.cli import main
 from tests.audit_core.byo import (
     RECIPE,
     blobs,
+    chosen_models,
     class_images,
     config,
     tabular_parts,
     write_cifar_batches,
     write_image_folder,
     write_npz,
+    write_reference_predictions,
     write_tables,
 )
 from tests.audit_core.models import doubled, mlp
@@ -208,6 +210,14 @@ def _set(section: str, **fields) -> Setup:
             **cfg[section],
             **{k: v.format(tmp=tmp) if isinstance(v, str) else v for k, v in fields.items()},
         }
+
+    return setup
+
+
+def _reference_table(edit: Callable[[pd.DataFrame], pd.DataFrame]) -> Setup:
+    def setup(tmp: Path, cfg: dict) -> None:
+        path = write_reference_predictions(tmp / "references.parquet", edit=edit)
+        cfg.update(reference_models=4, references={"kind": "predictions", "path": path})
 
     return setup
 
@@ -453,7 +463,7 @@ CASES = [
     Bad(
         "text records for a trained shadow",
         _text_data,
-        "shadow.kind 'trained' trains the recipe's network on numeric features, but the table data",
+        "shadow.kind 'trained' trains a torch network on numeric features, but the table data",
     ),
     Bad(
         "reference predictions for audited records",
@@ -467,8 +477,45 @@ CASES = [
     ),
     Bad(
         "population too small for the shadow",
-        _table("population", lambda f: f.iloc[:100]),
-        "The population set has 100 rows but the shadow model needs 60 to train on and 60 held out",
+        _table("population", lambda f: f.iloc[:10]),
+        "The population set has 10 rows, too few to train a shadow model on one half and hold out the other",
+    ),
+    Bad(
+        "clone references of a state dict target",
+        _steps(_mismatched_state_dict, _top(references={"kind": "clone"})),
+        "references.kind 'clone' needs a sklearn target, but target.kind is 'torch_state_dict'",
+    ),
+    Bad(
+        "auto references of an ONNX target",
+        _steps(_target(kind="onnx", path="{tmp}/m.onnx"), _top(references={"kind": "auto"})),
+        "references.kind 'auto' cannot know how the target (target.kind 'onnx') was trained, and models "
+        "unlike the target understate its risk",
+    ),
+    Bad(
+        "training function that cannot be imported",
+        _top(references={"kind": "function", "function": "nope.module:train"}),
+        "references.function: module 'nope.module' cannot be imported",
+    ),
+    Bad(
+        "training function returning no model",
+        _top(references={"kind": "function", "function": "tests.audit_core.models:train_nothing"}),
+        "references.function: tests.audit_core.models:train_nothing returned a str; expected an object with "
+        "predict_proba, a torch.nn.Module, or a callable",
+    ),
+    Bad(
+        "reference table missing a model",
+        _reference_table(lambda f: f[f.model != 3]),
+        "column 'model' holds models ['0', '1', '2']; expected the integers 0..3, one per reference model",
+    ),
+    Bad(
+        "reference table missing a record",
+        _reference_table(lambda f: f[~((f.model == 1) & (f.id == "r7"))]),
+        "model 1 has no row for 1 of the 120 audit points (e.g. 'r7'); expected a row for every member",
+    ),
+    Bad(
+        "audit point IN for every model",
+        _reference_table(lambda f: f.assign(in_training=f.in_training | (f.id == "r0"))),
+        "1 of the 120 audit points are IN for every model (e.g. 'r0'); expected each audit point IN for some",
     ),
     Bad(
         "unknown attack",
@@ -567,6 +614,7 @@ def test_bad_input_is_one_sentence_exit_2_and_nothing_written(
     monkeypatch.setattr(cli, "_run", _must_not_run)
     cfg = _base(tmp_path)
     case.setup(tmp_path, cfg)
+    cfg = {**chosen_models(cfg), **cfg}
     cfg["output_dir"] = cfg.get("output_dir", "{tmp}/out").format(tmp=tmp_path)
     (tmp_path / "audit.yaml").write_text(yaml.safe_dump(cfg))
     before = _files(tmp_path)

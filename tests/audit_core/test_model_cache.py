@@ -1,16 +1,25 @@
 import os
+from pathlib import Path
 
 import numpy as np
 import pytest
+import skops.io as sio
 import torch
+from sklearn.ensemble import RandomForestClassifier
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
 
 from audit_core.audit import models as audit_models
 from audit_core.audit.inputs import load_audit_data
-from audit_core.config import AuditConfig, TrainingRecipe
+from audit_core.config import AuditConfig, CloneModelsConfig, SklearnTargetConfig, TrainingRecipe
 from audit_core.core.errors import ConfigError
+from audit_core.core.files import sha256_file
 from audit_core.training import build_model
 from audit_core.training.cache import CacheEntryWarning, ModelCache
+from audit_core.training.kinds import CloneModels, FunctionModels
 from audit_core.training.references import train_group
+from tests.audit_core import models as models_module
 
 
 def _config(tmp_path, **recipe):
@@ -206,3 +215,63 @@ def test_a_parallel_runner_gets_a_group_per_slot_and_may_finish_them_in_any_orde
     assert planned == [(0, 1), (2, 3)]
     assert [m.fingerprint() for m in parallel] == [m.fingerprint() for m in here]
     assert counts == {"trained": 4, "reused": 0}
+
+
+def test_a_new_checkpoint_of_the_target_reuses_every_reference_model(tmp_path):
+    config = _config(tmp_path)
+    data = load_audit_data(config)
+    first = audit_models.train_references(config, data, {"data": data.fingerprint(), "target": "a" * 64})
+    nightly = audit_models.train_references(config, data, {"data": data.fingerprint(), "target": "b" * 64})
+    assert first[2] == {"trained": 4, "reused": 0} and nightly[2] == {"trained": 0, "reused": 4}
+
+
+def test_clone_keys_cover_the_estimator_and_its_parameters_not_its_fitted_state():
+    x, y = np.random.default_rng(0).normal(size=(40, 3)), np.arange(40) % 2
+    unfitted = RandomForestClassifier(n_estimators=10, max_depth=3)
+    fitted = RandomForestClassifier(n_estimators=10, max_depth=3).fit(x, y)
+    assert CloneModels(unfitted, 2).key() == CloneModels(fitted, 2).key()
+    assert (
+        CloneModels(unfitted, 2).key()
+        != CloneModels(RandomForestClassifier(n_estimators=11, max_depth=3), 2).key()
+    )
+    pipeline = make_pipeline(StandardScaler(), LogisticRegression(C=1.0))
+    assert (
+        CloneModels(pipeline, 2).key()
+        != CloneModels(make_pipeline(StandardScaler(), LogisticRegression(C=2.0)), 2).key()
+    )
+
+
+def test_function_keys_cover_the_functions_source_file():
+    key = FunctionModels("tests.audit_core.models:train_forest", 3).key()
+    assert key["source"] == sha256_file(Path(models_module.__file__))
+
+
+def test_clones_are_cached_as_skops_files_and_reused_identically(tmp_path):
+    data = load_audit_data(_config(tmp_path))
+    forest = RandomForestClassifier(n_estimators=5, random_state=0).fit(
+        data.members.features, data.members.labels
+    )
+    sio.dump(forest, tmp_path / "forest.skops")
+    config = _config(tmp_path).model_copy(
+        update={
+            "target": SklearnTargetConfig(path=tmp_path / "forest.skops"),
+            "references": CloneModelsConfig(),
+        }
+    )
+    fingerprints = {"data": data.fingerprint()}
+    trained, _, first = audit_models.train_references(config, data, fingerprints)
+    reused, _, second = audit_models.train_references(config, data, fingerprints)
+    assert first == {"trained": 4, "reused": 0} and second == {"trained": 0, "reused": 4}
+    assert len(list((tmp_path / "cache" / "models").glob("*.skops"))) == 4
+    points = data.audit_points()
+    for a, b in zip(trained, reused, strict=True):
+        np.testing.assert_array_equal(a.query(points), b.query(points))
+    assert not np.array_equal(trained[0].query(points), trained[1].query(points)), "each clone its own half"
+
+
+def test_the_shadow_trains_on_one_half_of_the_population_and_is_tested_on_the_other():
+    config = AuditConfig(data={"n_members": 200, "n_non_members": 200, "n_population": 101})
+    data = load_audit_data(config)
+    shadow_in, shadow_out = audit_models.split_shadow_data(config, data)
+    assert (len(shadow_in), len(shadow_out)) == (50, 51)  # not sized by the 200 members: halves of 101
+    assert sorted([*shadow_in.ids, *shadow_out.ids]) == sorted(data.population.ids)

@@ -28,11 +28,18 @@ def test_every_readme_config_is_valid():
         parse_config(block, source="README")
 
 
-def test_the_readme_shows_every_target_data_and_shadow_kind():
-    kinds = {(section, body["kind"]) for block in _byo_blocks() for section, body in block.items()}
+def test_the_readme_shows_every_target_data_shadow_and_reference_kind():
+    kinds = {
+        (section, body["kind"])
+        for block in _byo_blocks()
+        for section, body in block.items()
+        if isinstance(body, dict) and "kind" in body
+    }
     assert {("target", kind) for kind in OPENERS} <= kinds
     assert {("data", kind) for kind in LOADERS} <= kinds
-    assert {("shadow", kind) for kind in ("trained", "predictions", "none")} <= kinds
+    assert {("shadow", kind) for kind in ("auto", "function", "trained", "predictions", "none")} <= kinds
+    reference_kinds = ("auto", "clone", "architecture", "function", "predictions", "recipe")
+    assert {("references", kind) for kind in reference_kinds} <= kinds
 
 
 def test_the_dask_section_shows_valid_runners_for_a_scheduler_and_a_local_cluster():

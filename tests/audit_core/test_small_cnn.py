@@ -9,6 +9,7 @@ from audit_core.core.errors import ConfigError
 from audit_core.data import Split
 from audit_core.training import build_model
 from audit_core.training.cache import ModelCache
+from audit_core.training.kinds import RecipeModels
 from audit_core.training.references import train_models
 from tests.audit_core.byo import class_images
 
@@ -46,12 +47,10 @@ def test_batched_training_matches_training_one_at_a_time():
             pool,
             one_set_each,
             role="reference",
-            n_classes=3,
-            recipe=CNN,
+            models=RecipeModels(CNN, 3, pool.width, trainer),
             seed=0,
-            fingerprints={},
+            data_fingerprint="",
             cache=ModelCache(None),
-            trainer=trainer,
         )
         for trainer in ("batched", "loop")
     }
@@ -69,10 +68,9 @@ def test_it_learns_colour_classes():
         train,
         np.ones((1, len(train)), dtype=bool),
         role="t",
-        n_classes=3,
-        recipe=recipe,
+        models=RecipeModels(recipe, 3, train.width),
         seed=0,
-        fingerprints={},
+        data_fingerprint="",
         cache=ModelCache(None),
     )[0]
     accuracy = (model.query(test).argmax(axis=1) == test.labels).mean()

@@ -20,11 +20,11 @@ from audit_core.core.files import sha256_file
 from audit_core.data import Split
 from audit_core.targets import as_logits, open_target
 from flows import cli
-from tests.audit_core.byo import N_CLASSES, N_FEATURES, blobs, member_mlp
+from tests.audit_core.byo import N_CLASSES, N_FEATURES, blobs, chosen_models, member_mlp
 
 
 def _target(**fields):
-    return open_target(parse_config({"target": fields}).target)
+    return open_target(parse_config({"target": fields, **chosen_models({"target": fields})}).target)
 
 
 def _records(n: int = 50) -> Split:

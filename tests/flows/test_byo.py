@@ -43,6 +43,8 @@ def test_a_bad_input_found_during_the_flow_exits_2_and_writes_nothing(prefect_ap
         "run_name": "late",
         "data": {"kind": "table", "id": "id", **write_tables(tmp_path, ".parquet")},
         "target": {"kind": "callable", "function": "tests.audit_core.models:late_nan_logits"},
+        "references": {"kind": "recipe"},
+        "shadow": {"kind": "trained"},
         "recipe": RECIPE,
         "output_dir": str(tmp_path / "out"),
     }

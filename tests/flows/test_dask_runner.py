@@ -5,10 +5,13 @@ from collections.abc import Iterator
 
 import pandas as pd
 import pytest
+import skops.io as sio
 import torch
 from distributed import Client, LocalCluster
 from safetensors.torch import load_file
+from sklearn.ensemble import RandomForestClassifier
 
+from audit_core.audit.inputs import load_audit_data
 from audit_core.config import AuditConfig, DaskRunnerConfig
 from flows.audit import audit
 from flows.training import parallel_slots, task_runner
@@ -78,3 +81,28 @@ def test_a_local_dask_cluster_runs_one_task_per_worker_thread():
     with task_runner(DaskRunnerConfig(n_workers=2)) as runner:
         assert parallel_slots(runner) == 2
         assert set(runner.client.nthreads().values()) == {1}
+
+
+@pytest.mark.slow  # worker processes import torch and Prefect: about half a minute on 2 cores
+def test_clone_references_on_a_dask_cluster_equal_the_single_machine_run(
+    prefect_api_url, scheduler, tmp_path
+):
+    data = load_audit_data(AuditConfig(**TINY))
+    forest = RandomForestClassifier(n_estimators=20, random_state=0)
+    sio.dump(forest.fit(data.members.features, data.members.labels), tmp_path / "forest.skops")
+    clones = {
+        "target": {"kind": "sklearn", "path": str(tmp_path / "forest.skops")},
+        "references": {"kind": "clone"},
+        "shadow": {"kind": "clone"},
+    }
+    dask_metrics, dask_scores, _ = _audit(
+        tmp_path, "dask", runner={"kind": "dask", "address": scheduler}, **clones
+    )
+    local_metrics, local_scores, _ = _audit(tmp_path, "threads", **clones)
+    pd.testing.assert_frame_equal(dask_metrics, local_metrics, check_exact=True)
+    pd.testing.assert_frame_equal(dask_scores, local_scores, check_exact=True)
+    cached = {
+        tmp: sorted(p.name for p in (tmp_path / tmp / "models").glob("*.skops"))
+        for tmp in ("dask", "threads")
+    }
+    assert cached["dask"] == cached["threads"] and len(cached["dask"]) == 1 + 4  # shadow + references

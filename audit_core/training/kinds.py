@@ -1,0 +1,319 @@
+"""Kinds of shadow and reference models: dynaudit's recipe, the target's own architecture, clones of a
+scikit-learn target, or the user's training function.
+
+A :class:`ModelKind` is plain data that pickles to a worker: it trains a group of models there
+(:meth:`ModelKind.train`, whose results pickle back), says what determines its models (:meth:`ModelKind.key`,
+the model cache's key without the data, role, index, seed and training set), and caches and queries them.
+"""
+
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+import skops.io as sio
+import torch
+from sklearn.base import clone
+from threadpoolctl import threadpool_limits
+from torch import nn
+
+from audit_core.config import TrainingRecipe
+from audit_core.core.errors import TargetError, brief
+from audit_core.core.files import sha256_file
+from audit_core.core.imports import import_object
+from audit_core.core.seeding import derive_seed
+from audit_core.core.torch_rng import seeded_global_rng
+from audit_core.core.user_code import UserCodeError, call_user_code
+from audit_core.targets import ModelTarget, Target, TorchTarget
+from audit_core.targets.callable import source_file
+from audit_core.targets.sklearn import read_skops
+from audit_core.training import build_model, train_classifier
+from audit_core.training.cache import ModelCache
+from audit_core.training.trainers import TRAINERS
+
+BATCH_OF_MODELS = 16  # models trained together in one group (by the batched trainer, or one worker's share)
+StateArrays = dict[str, np.ndarray]  # one torch model's weights: state-dict name -> array
+TrainingSet = tuple[np.ndarray, np.ndarray]  # (features, labels)
+
+
+class ModelKind(ABC):
+    """How one kind of shadow/reference model trains, what determines it, how it is cached and queried."""
+
+    #: whether training groups side by side in threads pays (the work releases the GIL)
+    parallel_here: ClassVar[bool] = False
+    #: whether its trained models pickle to a task runner's workers and back
+    portable: ClassVar[bool] = True
+
+    def group_size(self, n_models: int, slots: int) -> int:
+        """Models per group: up to :data:`BATCH_OF_MODELS`, few enough that ``n_models`` make at least
+        ``slots`` groups (so that every slot of a parallel runner gets work)."""
+        return max(1, min(BATCH_OF_MODELS, -(-n_models // max(slots, 1))))
+
+    @abstractmethod
+    def key(self) -> dict[str, Any]:
+        """What determines the models besides their data, role, index, seed and training set."""
+
+    @abstractmethod
+    def describe(self) -> str:
+        """What the models are, e.g. ``clones of RandomForestClassifier(n_estimators=50)``."""
+
+    @abstractmethod
+    def train(self, sets: list[TrainingSet], seeds: list[int]) -> list[Any]:
+        """One trained model per training set, as something that pickles back from a worker."""
+
+    @abstractmethod
+    def load(self, cache: ModelCache, key: str) -> Target | None:
+        """The cached model for ``key`` as a queryable target, or ``None``."""
+
+    @abstractmethod
+    def store(self, cache: ModelCache, key: str, trained: Any) -> Target:
+        """Cache one model :meth:`train` returned; return it as a queryable target."""
+
+
+@dataclass(frozen=True)
+class _TorchModels(ModelKind):
+    """Torch networks trained with a recipe's optimiser settings, cached as state dicts."""
+
+    recipe: TrainingRecipe
+    n_classes: int
+    width: int
+    device: str = "cpu"  # where the models train and answer: a resolved torch device (not in the key)
+
+    @abstractmethod
+    def blank(self) -> nn.Module:
+        """An untrained network of this kind (its weights are replaced at once)."""
+
+    def load(self, cache: ModelCache, key: str) -> Target | None:
+        module = cache.load(key, self.blank)
+        return None if module is None else TorchTarget(module).to(self.device)
+
+    def store(self, cache: ModelCache, key: str, trained: StateArrays) -> Target:
+        module = self.blank()
+        module.load_state_dict({name: torch.tensor(value) for name, value in trained.items()})
+        cache.store(key, module.eval())
+        return TorchTarget(module).to(self.device)
+
+
+def _state_arrays(models: list[nn.Module]) -> list[StateArrays]:
+    return [{name: value.numpy() for name, value in model.state_dict().items()} for model in models]
+
+
+@dataclass(frozen=True)
+class RecipeModels(_TorchModels):
+    """dynaudit's own network from ``recipe``, trained by one of :data:`TRAINERS`."""
+
+    trainer: str = "batched"
+
+    def group_size(self, n_models: int, slots: int) -> int:
+        return 1 if self.trainer == "loop" else super().group_size(n_models, slots)
+
+    def key(self) -> dict[str, Any]:
+        return {"recipe": self.recipe.model_dump(mode="json")}
+
+    def describe(self) -> str:
+        shape = list(self.recipe.hidden_sizes) if self.recipe.architecture == "mlp" else ""
+        return f"dynaudit recipe networks ({self.recipe.architecture} {shape}, {self.recipe.epochs} epochs)"
+
+    def blank(self) -> nn.Module:
+        return build_model(self.recipe, self.width, self.n_classes, seed=0)
+
+    def train(self, sets: list[TrainingSet], seeds: list[int]) -> list[StateArrays]:
+        trainer = TRAINERS[self.trainer]
+        return _state_arrays(trainer(sets, self.n_classes, self.recipe, seeds=seeds, device=self.device))
+
+
+@dataclass(frozen=True)
+class ArchitectureModels(_TorchModels):
+    """The target's own architecture factory and keyword arguments, trained with the recipe's optimiser."""
+
+    architecture: str = ""
+    kwargs: dict[str, Any] = field(default_factory=dict)
+
+    def key(self) -> dict[str, Any]:
+        recipe = self.recipe.model_dump(mode="json", exclude={"architecture", "hidden_sizes"})
+        return {"architecture": self.architecture, "architecture_kwargs": self.kwargs, "recipe": recipe}
+
+    def describe(self) -> str:
+        return (
+            f"networks of the target's architecture {self.architecture} trained {self.recipe.epochs} epochs"
+        )
+
+    def _network(self) -> nn.Module:
+        return call_user_code(import_object(self.architecture, "target.architecture"), **self.kwargs)
+
+    def blank(self) -> nn.Module:
+        with seeded_global_rng(0):  # no other thread's draws disturbed
+            return self._network()
+
+    def train(self, sets: list[TrainingSet], seeds: list[int]) -> list[StateArrays]:
+        return _state_arrays(
+            [
+                train_classifier(
+                    x, y, self.n_classes, self.recipe, seed=seed, build=self._network, device=self.device
+                )
+                for (x, y), seed in zip(sets, seeds, strict=True)
+            ]
+        )
+
+
+class ProbabilityModelTarget(ModelTarget):
+    """A trained model with ``predict_proba``; classes missing from its training set get probability 0."""
+
+    def __init__(self, model: Any, n_classes: int, *, source: str, digest: str) -> None:
+        super().__init__(source=source, digest=digest, output="probabilities", batch_size=4096)
+        self.model = model
+        self.n_classes = n_classes
+
+    def predict(self, batch: np.ndarray) -> np.ndarray:
+        probs = np.asarray(self.model.predict_proba(batch), dtype=np.float64)
+        classes = getattr(self.model, "classes_", None)
+        if classes is None or len(classes) == self.n_classes:
+            return probs
+        full = np.zeros((len(batch), self.n_classes))
+        full[:, np.asarray(classes, dtype=int)] = probs
+        return full
+
+
+def estimator_spec(value: Any) -> Any:
+    """A JSON-able description of an unfitted estimator: its class and ``get_params(deep=False)``, nested
+    estimators (pipelines' steps too) described the same way; never its fitted state."""
+    if hasattr(value, "get_params") and not isinstance(value, type):
+        params = value.get_params(deep=False)
+        kind = type(value)
+        return {
+            "class": f"{kind.__module__}.{kind.__qualname__}",
+            "params": {name: estimator_spec(params[name]) for name in sorted(params)},
+        }
+    if isinstance(value, list | tuple):
+        return [estimator_spec(item) for item in value]
+    if isinstance(value, dict):
+        return {str(name): estimator_spec(item) for name, item in value.items()}
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if callable(value):
+        return f"{getattr(value, '__module__', '')}.{getattr(value, '__qualname__', repr(value))}"
+    return value
+
+
+def seeded_clone(estimator: Any, seed: int) -> Any:
+    """An unfitted ``sklearn.base.clone`` of ``estimator`` with every ``random_state`` (nested ones too)
+    set from ``seed``, each its own derived seed."""
+    model = clone(estimator)
+    names = [n for n in model.get_params(deep=True) if n == "random_state" or n.endswith("__random_state")]
+    return model.set_params(**{name: derive_seed(seed, name) for name in names})
+
+
+def _write_skops(model: Any) -> Callable[[Path], None]:
+    def write(path: Path) -> None:
+        with path.open("wb") as file:
+            sio.dump(model, file)
+
+    return write
+
+
+@dataclass(frozen=True)
+class CloneModels(ModelKind):
+    """``sklearn.base.clone`` of the target's estimator, seeded per model (:func:`seeded_clone`), cached as
+    skops files that rebuild only library classes and the target's ``trusted_types``."""
+
+    parallel_here: ClassVar[bool] = True
+    estimator: Any
+    n_classes: int
+    trusted_types: tuple[str, ...] = ()
+
+    def key(self) -> dict[str, Any]:
+        return {"estimator": estimator_spec(self.estimator)}
+
+    def describe(self) -> str:
+        return f"clones of {self.estimator!r}".replace("\n", " ")
+
+    def train(self, sets: list[TrainingSet], seeds: list[int]) -> list[Any]:
+        """Fitted clones, each on one BLAS thread: its sums in one order, so wherever it trains (this
+        process, a joblib thread, a Dask worker) it is the same model."""
+        pairs = zip(sets, seeds, strict=True)
+        with threadpool_limits(1):
+            return [seeded_clone(self.estimator, seed).fit(x, y) for (x, y), seed in pairs]
+
+    def _target(self, model: Any, key: str) -> Target:
+        return ProbabilityModelTarget(model, self.n_classes, source="A clone of the target", digest=key)
+
+    def load(self, cache: ModelCache, key: str) -> Target | None:
+        read = lambda path: read_skops(path, self.trusted_types, "the model cache")  # noqa: E731
+        model = cache.load_file(key, ".skops", read)
+        return None if model is None else self._target(model, key)
+
+    def store(self, cache: ModelCache, key: str, trained: Any) -> Target:
+        cache.store_file(key, ".skops", _write_skops(trained))
+        return self._target(trained, key)
+
+
+class FunctionModelTarget(ModelTarget):
+    """A model the user's training function returned that is a plain callable from records to logits."""
+
+    def __init__(self, function: Callable[[np.ndarray], Any], *, source: str, digest: str) -> None:
+        super().__init__(source=source, digest=digest)
+        self.function = function
+
+    def predict(self, batch: np.ndarray) -> np.ndarray:
+        return np.asarray(self.function(batch))
+
+
+@dataclass(frozen=True)
+class FunctionModels(ModelKind):
+    """The user's ``train(features, labels, *, n_classes, seed)``; its result is queried as it is (an object
+    with ``predict_proba``, a torch module, or a callable returning logits). Trained in this process (the
+    result need not pickle); the key covers the function's name and source file; only scikit-learn results
+    are cached (skops), others retrain each run."""
+
+    portable: ClassVar[bool] = False
+    function: str
+    n_classes: int
+    field: str = "references.function"
+
+    def key(self) -> dict[str, Any]:
+        source = source_file(import_object(self.function, self.field))
+        return {"function": self.function, "source": None if source is None else sha256_file(source)}
+
+    def describe(self) -> str:
+        return f"models trained by {self.function}"
+
+    def train(self, sets: list[TrainingSet], seeds: list[int]) -> list[Any]:
+        train = import_object(self.function, self.field)
+        trained = []
+        for (x, y), seed in zip(sets, seeds, strict=True):
+            try:
+                with seeded_global_rng(seed):  # a function drawing from torch's generator is reproducible
+                    model = call_user_code(train, x, y, n_classes=self.n_classes, seed=seed)
+            except UserCodeError as failure:  # any exception of the user's training code, SystemExit too
+                error = failure.cause
+                raise TargetError(
+                    f"{self.field}: {self.function}(features, labels, n_classes={self.n_classes}, seed=...) "
+                    f"raised {type(error).__name__}: {brief(error)}; expected it to train a model."
+                ) from None
+            self._target(model, "")  # refuses a result that cannot be queried, before the next model trains
+            trained.append(model)
+        return trained
+
+    def _target(self, model: Any, key: str) -> Target:
+        source = f"A model {self.function} returned"
+        if hasattr(model, "predict_proba"):
+            return ProbabilityModelTarget(model, self.n_classes, source=source, digest=key)
+        if isinstance(model, nn.Module):
+            return TorchTarget(model.eval(), source=source, digest=key or None)
+        if callable(model):
+            return FunctionModelTarget(model, source=source, digest=key)
+        raise TargetError(
+            f"{self.field}: {self.function} returned a {type(model).__name__}; expected an object with "
+            "predict_proba, a torch.nn.Module, or a callable from records to logits."
+        )
+
+    def load(self, cache: ModelCache, key: str) -> Target | None:
+        model = cache.load_file(key, ".skops", lambda path: read_skops(path, (), "the model cache"))
+        return None if model is None else self._target(model, key)
+
+    def store(self, cache: ModelCache, key: str, trained: Any) -> Target:
+        cacheable = hasattr(trained, "get_params") and type(trained).__module__.startswith("sklearn.")
+        cache.store_file(key, ".skops", _write_skops(trained) if cacheable else None)
+        return self._target(trained, key)

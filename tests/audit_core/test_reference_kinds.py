@@ -1,0 +1,148 @@
+"""Reference models of the target's own kind: clones of scikit-learn targets, checked against an independent
+LiRA written here (numpy/scipy only) and against dynaudit's recipe references."""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import skops.io as sio
+from scipy import special, stats
+from sklearn.ensemble import RandomForestClassifier
+from sklearn.neural_network import MLPClassifier
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+from threadpoolctl import threadpool_limits
+
+from audit_core.audit.evaluation import score_condition
+from audit_core.audit.inputs import load_audit_data
+from audit_core.audit.run import gather_inputs
+from audit_core.config import AuditConfig, parse_config
+from audit_core.core.seeding import derive_seed
+from audit_core.defenses import Undefended
+from audit_core.stats.metrics import roc_auc
+from audit_core.training.kinds import seeded_clone
+
+MIN_STD = 0.01  # LiRA's default floor on the Gaussians' spread, restated here for the independent version
+# 200 members / 200 non-members of breast cancer (569 records): 120 population records, 49 test records
+DATA = {
+    "kind": "demo",
+    "dataset": "breast_cancer",
+    "n_members": 200,
+    "n_non_members": 200,
+    "n_population": 120,
+}
+TARGETS = {
+    # fully grown trees: every member is memorised
+    "random_forest": RandomForestClassifier(n_estimators=50, random_state=0),
+    "mlp": make_pipeline(
+        StandardScaler(),
+        MLPClassifier(hidden_layer_sizes=(32,), solver="lbfgs", max_iter=300, alpha=0.0, random_state=0),
+    ),
+}
+
+
+def _config(tmp_path: Path, model_path: Path, references: str, **fields) -> AuditConfig:
+    return parse_config(
+        {
+            "output_dir": str(tmp_path / "out"),
+            "cache_dir": None,
+            "data": DATA,
+            "target": {"kind": "sklearn", "path": str(model_path)},
+            "shadow": {"kind": "none"},
+            "references": {"kind": references},
+            "reference_models": 16,
+            "attacks": ["lira_online", "lira_offline"],
+            "knowledge": ["naive"],
+            "defenses": [],
+            "recipe": {"hidden_sizes": [64], "epochs": 60, "batch_size": 32, "learning_rate": 0.003},
+            **fields,
+        }
+    )
+
+
+def _saved_target(tmp_path: Path, name: str) -> Path:
+    """The target trained on the demo split's members, saved with skops as a user would."""
+    data = load_audit_data(_config(tmp_path, tmp_path / "unused.skops", "recipe"))
+    model = TARGETS[name].fit(data.members.features, data.members.labels)
+    path = tmp_path / f"{name}.skops"
+    sio.dump(model, path)
+    return path
+
+
+def _lira_scores(config: AuditConfig):
+    """dynaudit's online and offline LiRA scores (undefended, naive) and the signals they came from."""
+    signals = gather_inputs(config).signals
+    scores = score_condition(signals, Undefended(), config.attacks, seed=config.seed, knowledge=["naive"])
+    return {s.attack: s.scores for s in scores.scores}, signals
+
+
+def _phi(logits: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    """log p_y - log sum_{j != y} p_j of softmax(logits), summing the other classes directly."""
+    probs = special.softmax(logits, axis=-1)
+    is_label = np.arange(probs.shape[-1]) == np.broadcast_to(labels, probs.shape[:-1])[..., None]
+    return np.log(np.where(is_label, probs, 0.0).sum(axis=-1)) - np.log(
+        np.where(is_label, 0.0, probs).sum(axis=-1)
+    )
+
+
+def _fit(values: np.ndarray) -> tuple[float, float]:
+    return float(values.mean()), max(float(values.std(ddof=1)), MIN_STD)
+
+
+def independent_lira(signals) -> tuple[np.ndarray, np.ndarray]:
+    """Carlini et al.'s online and offline LiRA per audit point, from the same reference outputs."""
+    labels = signals.audit_labels
+    target = _phi(np.vstack([signals.members.logits, signals.non_members.logits]), labels)
+    refs = _phi(signals.references.audit, labels)
+    online, offline = np.empty(len(target)), np.empty(len(target))
+    for i, phi in enumerate(target):
+        mean_in, std_in = _fit(refs[signals.references.in_mask[:, i], i])
+        mean_out, std_out = _fit(refs[~signals.references.in_mask[:, i], i])
+        online[i] = stats.norm.logpdf(phi, mean_in, std_in) - stats.norm.logpdf(phi, mean_out, std_out)
+        offline[i] = (phi - mean_out) / std_out
+    return online, offline
+
+
+@pytest.mark.parametrize("name", sorted(TARGETS))
+def test_clone_lira_matches_an_independent_implementation(tmp_path, name):
+    scores, signals = _lira_scores(_config(tmp_path, _saved_target(tmp_path, name), "clone"))
+    refs = signals.references
+    assert refs.audit.shape == (16, 400, 2) and set(refs.in_mask.sum(axis=0)) == {8}
+    online, offline = independent_lira(signals)
+    np.testing.assert_allclose(scores["lira_online"], online, rtol=1e-9, atol=1e-9)
+    np.testing.assert_allclose(scores["lira_offline"], offline, rtol=1e-9, atol=1e-9)
+    # reference 0 is the user's estimator cloned with its derived seed and fitted on its IN half
+    data = load_audit_data(_config(tmp_path, tmp_path / "unused.skops", "clone"))
+    points = data.audit_points()
+    clone = seeded_clone(TARGETS[name], derive_seed(0, "reference", "0"))
+    with threadpool_limits(1):  # as the clones train, wherever they do
+        clone.fit(points.features[refs.in_mask[0]], points.labels[refs.in_mask[0]])
+    np.testing.assert_allclose(
+        special.softmax(refs.audit[0], axis=-1), clone.predict_proba(points.features), atol=1e-11
+    )
+
+
+def test_clone_references_find_more_leakage_in_a_random_forest_than_recipe_references(tmp_path):
+    path = _saved_target(tmp_path, "random_forest")
+    auc = {}
+    for kind in ("clone", "recipe"):
+        scores, signals = _lira_scores(_config(tmp_path, path, kind))
+        auc[kind] = roc_auc(
+            scores["lira_online"], signals.is_member, n_bootstrap=1000, rng=np.random.default_rng(0)
+        )
+    half_width = max((a.ci_high - a.ci_low) / 2 for a in auc.values())
+    assert auc["clone"].value - auc["recipe"].value > half_width, auc
+
+
+def test_a_clone_is_seeded_in_every_nested_random_state():
+    model = seeded_clone(TARGETS["mlp"], 7)
+    params = model.get_params()
+    assert (
+        params["mlpclassifier__random_state"]
+        == seeded_clone(TARGETS["mlp"], 7).get_params()["mlpclassifier__random_state"]
+    )
+    assert (
+        params["mlpclassifier__random_state"]
+        != seeded_clone(TARGETS["mlp"], 8).get_params()["mlpclassifier__random_state"]
+    )
+    assert params["mlpclassifier__hidden_layer_sizes"] == (32,)
