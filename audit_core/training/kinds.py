@@ -79,7 +79,8 @@ class _TorchModels(ModelKind):
     recipe: TrainingRecipe
     n_classes: int
     width: int
-    device: str = "cpu"  # where the models train and answer: a resolved torch device (not in the key)
+    #: where the models train and answer: a resolved torch device (not in the key); keyword-only
+    device: str = field(default="cpu", kw_only=True)
 
     @abstractmethod
     def blank(self) -> nn.Module:

@@ -390,7 +390,7 @@ CASES = [
     Bad(
         "a string among numeric features",
         _table("population", lambda f: f.assign(f1=f.f1.astype(str).where(f.index != 7, "7,5"))),
-        "shadow.kind 'trained' trains the recipe's network on numeric features, but the table data",
+        "(could not convert string to float: '7,5'); expected records",
     ),
     Bad(
         "one class only",
