@@ -208,9 +208,9 @@ def test_an_attacker_with_the_target_and_the_records_finds_nothing_per_record_in
     payload = json.loads(embedded)
     assert payload == json.loads(json.dumps(result.explorer))
     config = _config(tmp_path / "out")
-    signals = target_signals(build_target(config, (data := _marked_data(config))), data)
-    accuracy = np.mean(signals.test.logits.argmax(axis=1) == signals.test.labels)
-    assert accuracy == result.baseline.test_accuracy.value  # the attacker's model is the audited one
+    target = build_target(config, (data := _marked_data(config)))
+    assert target.fingerprint() == result.provenance["fingerprints"]["target"]  # the audited model itself
+    signals = target_signals(target, data)
     logits = np.vstack([signals.members.logits, signals.non_members.logits, signals.test.logits])
     assert_nothing_per_record(payload, logits)
     assert not any(record in embedded for record in result.records)
