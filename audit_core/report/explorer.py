@@ -94,9 +94,9 @@ def explorer_payload(
     budget: float | None,
     seed: int,
 ) -> dict[str, Any]:
-    """The embedded data: the grid's axes, the chosen point's indices and, flattened in ``[sigma0_sq, lam,
-    T]`` order, the numbers at every grid point, computed on records and noise drawn from ``seed`` (a secret:
-    derive it from the record key)."""
+    """The embedded data: the grid's axes, the chosen and the paper's points as indices on them and,
+    flattened in ``[sigma0_sq, lam, T]`` order, the numbers at every grid point, computed on records and noise
+    drawn from ``seed`` (a secret: derive it from the record key)."""
     rng = np.random.default_rng(seed)
     audit = np.concatenate([_draw(rng, np.flatnonzero(is_member)), _draw(rng, np.flatnonzero(~is_member))])
     test = _draw(rng, np.arange(len(test_logits)))
@@ -114,11 +114,13 @@ def explorer_payload(
     )
     flat = {name: values.ravel().round(DIGITS) for name, values in metrics.items()}
     position = [axes[p].index(chosen[p]) for p in PARAMS]
+    paper = {p: axes[p].index(PAPER_SETTING[p]) for p in PARAMS}
     at = int(np.ravel_multi_index(position, metrics["accuracy"].shape))
     return {
         "params": chosen,
         "axes": axes,
         "chosen": dict(zip(PARAMS, position, strict=True)),
+        "paper": paper,
         "budget": budget,
         "draws": DRAWS,
         "sample": {

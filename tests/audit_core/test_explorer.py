@@ -61,7 +61,9 @@ def test_the_grid_spans_the_ranges_and_holds_the_chosen_and_paper_points_exactly
     for p in PARAMS:
         axis = payload["axes"][p]
         assert axis == sorted(axis) and axis[0] == RANGES[p][0] and axis[-1] == RANGES[p][1]
-        assert axis[payload["chosen"][p]] == getattr(CHOSEN, p) and PAPER_SETTING[p] in axis
+        assert (
+            axis[payload["chosen"][p]] == getattr(CHOSEN, p) and axis[payload["paper"][p]] == PAPER_SETTING[p]
+        )
     shape = tuple(len(payload["axes"][p]) for p in PARAMS)
     at = np.ravel_multi_index([payload["chosen"][p] for p in PARAMS], shape)
     for name in ("accuracy", "auc_loss", "auc_confidence"):

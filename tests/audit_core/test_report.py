@@ -190,6 +190,8 @@ def test_the_explorer_shows_the_grid_numbers_at_the_chosen_point_and_after_a_sli
         assert after == expected(moved) and after != at_chosen
         shown = browser.evaluate("document.getElementById('ex-temp-out').textContent")
         assert shown == f"{payload['axes']['temperature'][moved['temperature']]:.3f}"
+        browser.evaluate("document.getElementById('ex-paper').click()")
+        assert browser.evaluate(read) == expected(payload["paper"])
         browser.evaluate("document.getElementById('ex-reset').click()")
         assert browser.evaluate(read) == at_chosen
     finally:

@@ -28,12 +28,13 @@
     $("ex-drop").textContent = fmt(drop, 4);
     if (data.budget !== null) $("ex-budget").textContent = withinBudget(drop, data.budget);
   }
-  function reset() {
-    for (const p of PARAMS) $(SLIDERS[p]).value = data.chosen[p];
+  function moveTo(position) {  // data.chosen or data.paper: indices on the axes
+    for (const p of PARAMS) $(SLIDERS[p]).value = position[p];
     update();
   }
   for (const p of PARAMS) $(SLIDERS[p]).addEventListener("input", update);
-  $("ex-reset").addEventListener("click", reset);
+  $("ex-reset").addEventListener("click", () => moveTo(data.chosen));
+  $("ex-paper").addEventListener("click", () => moveTo(data.paper));
   $("explorer").classList.add("live");
-  reset();
+  moveTo(data.chosen);
 })();
