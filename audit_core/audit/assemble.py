@@ -47,7 +47,7 @@ def explorer_data(
         defense=dynanoise,
         ranges={p: getattr(tune, f"{p}_range") for p in PARAMS},
         budget=budget,
-        seed=int(key.hash(np.array(["explorer"]))[0], 16),
+        seed=key.seed("explorer"),
     )
 
 

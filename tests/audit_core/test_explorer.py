@@ -9,6 +9,7 @@ from sklearn.datasets import load_digits
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import roc_auc_score
 
+from audit_core.core.record_ids import RecordKey
 from audit_core.defenses import PAPER_SETTING, DynaNoise
 from audit_core.report.explorer import PARAMS, explorer_payload, grid_metrics
 
@@ -76,6 +77,13 @@ def test_the_grid_spans_the_ranges_and_holds_the_chosen_and_paper_points_exactly
 def test_an_attacker_with_the_model_and_the_records_finds_nothing_per_record_in_the_payload(logits):
     payload = explorer_payload(**logits, defense=CHOSEN, ranges=RANGES, budget=0.03, seed=7)
     assert_nothing_per_record(payload, np.vstack([logits["audit_logits"], logits["test_logits"]]))
+
+
+def test_the_explorer_seed_is_the_keys_alone_and_no_record_hash():
+    key = RecordKey(b"a secret of sixteen bytes", "id_salt")
+    assert key.seed("explorer") == RecordKey(b"a secret of sixteen bytes", "id_salt").seed("explorer")
+    assert key.seed("explorer") != RecordKey(b"another secret of its own", "id_salt").seed("explorer")
+    assert f"{key.seed('explorer'):016x}" != key.hash(np.array(["explorer"]))[0]  # a record named "explorer"
 
 
 def assert_nothing_per_record(payload: dict, record_logits: np.ndarray) -> None:
