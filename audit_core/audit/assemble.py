@@ -4,9 +4,8 @@ from datetime import datetime
 from typing import Any
 
 import numpy as np
-from scipy import stats
 
-from audit_core.audit.analysis import ConditionEvaluation, worst_case
+from audit_core.audit.analysis import ConditionEvaluation
 from audit_core.audit.fidelity import reference_fidelity
 from audit_core.audit.models import reference_description
 from audit_core.audit.sanity import sanity_warnings
@@ -14,11 +13,11 @@ from audit_core.audit.signals import (
     Signals,
 )
 from audit_core.audit.vulnerability import reference_vulnerability
-from audit_core.config import AuditConfig
-from audit_core.core.seeding import derive_seed
+from audit_core.config import AuditConfig, TuneConfig
+from audit_core.core.record_ids import RecordKey
 from audit_core.data import AuditData
 from audit_core.defenses import DynaNoise
-from audit_core.report.explorer import explorer_payload
+from audit_core.report.explorer import PARAMS, explorer_payload
 from audit_core.results.provenance import record_key, run_provenance
 from audit_core.results.tables import AuditResult
 from audit_core.tuning.search import TuningResult
@@ -33,30 +32,24 @@ def chosen_dynanoise(config: AuditConfig, tuning: TuningResult | None) -> DynaNo
 
 
 def explorer_data(
-    config: AuditConfig,
-    signals: Signals,
-    evaluations: list[ConditionEvaluation],
-    records: np.ndarray,
-    dynanoise: DynaNoise | None,
-    budget: float | None,
+    config: AuditConfig, signals: Signals, key: RecordKey, dynanoise: DynaNoise | None, budget: float | None
 ) -> dict[str, Any] | None:
-    """The report explorer's payload starting at ``dynanoise`` with the tuning's accuracy ``budget`` (None
-    without a DynaNoise); ``records`` are the audit points' keyed hashes."""
+    """The report explorer's grid around ``dynanoise`` over the tuning ranges, with the tuning's accuracy
+    ``budget`` (None without a DynaNoise); its records and noise come from a seed only the record ``key``
+    gives."""
     if dynanoise is None:
         return None
-    baseline = evaluations[0]
-    strongest = worst_case(baseline.outcomes)
+    tune = config.tune or TuneConfig()
     return explorer_payload(
         audit_logits=np.vstack([signals.members.logits, signals.non_members.logits]),
         labels=signals.audit_labels,
         is_member=signals.is_member,
-        hashed_ids=records,
-        exposure=stats.rankdata(strongest.scores),
         test_logits=signals.test.logits,
         test_labels=signals.test.labels,
         defense=dynanoise,
+        ranges={p: getattr(tune, f"{p}_range") for p in PARAMS},
         budget=budget,
-        seed=derive_seed(config.seed, "explorer"),
+        seed=key.seed("explorer"),
     )
 
 
@@ -96,7 +89,7 @@ def assemble_result(
         is_member=signals.is_member,
         provenance=provenance,
         chosen=chosen,
-        explorer=explorer_data(config, signals, evaluations, records, dynanoise, budget),
+        explorer=explorer_data(config, signals, key, dynanoise, budget),
         seed=config.seed,
         tuned=None if tuning is None else tuning.chosen.label,
         vulnerability=reference_vulnerability(signals),

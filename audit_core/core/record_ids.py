@@ -39,6 +39,11 @@ class RecordKey:
             [hmac.new(self.secret, str(i).encode(), "sha256").hexdigest()[:HASH_HEX_DIGITS] for i in ids]
         )
 
+    def seed(self, purpose: str) -> int:
+        """A 64-bit seed only the key gives, for ``purpose``: from HMAC-SHA512, so no record id's hash
+        (HMAC-SHA256) reveals it, whatever the ids are."""
+        return int.from_bytes(hmac.new(self.secret, purpose.encode(), "sha512").digest()[:8], "big")
+
     def describe(self) -> dict[str, str]:
         """What the manifest and report say about the ids: the construction and the key's origin
         (``id_salt`` or ``random``), never the key."""

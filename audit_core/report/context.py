@@ -21,7 +21,7 @@ from audit_core.report.adaptive import (
     per_input_rows,
     query_budgets,
 )
-from audit_core.report.explorer import record_summary, within_budget
+from audit_core.report.explorer import within_budget
 from audit_core.report.methodology import references_sentence, shadow_sentence
 from audit_core.report.render import template_text
 from audit_core.report.values import chosen_evaluation, interval
@@ -245,7 +245,8 @@ def _record_ids(provenance: dict[str, Any]) -> str | None:
     return (
         f"Records appear only as keyed hashes ({ids['hash']}) under {key}; without the key a hash links to "
         "no record. Whoever holds the target model and the candidate records could still match the "
-        "per-record outputs (the explorer's logits, scores.parquet) to records without the key."
+        "per-record outputs (scores.parquet) to records without the key; the explorer holds nothing per "
+        "record."
     )
 
 
@@ -296,29 +297,32 @@ def _vulnerable_rows(result: AuditResult, attack: str) -> dict[str, Any] | None:
 
 
 def _explorer(result: AuditResult) -> dict[str, Any] | None:
-    """The explorer's embedded JSON and script, and its static values at the chosen parameters."""
+    """The explorer's embedded JSON and script, its sliders and its static values at the chosen point."""
     if result.explorer is None:
         return None
     payload = result.explorer
-    summary = record_summary(payload, 0)
     budget, drop = payload["budget"], payload["undefended_accuracy"] - payload["reference"]["accuracy"]
+    axes, chosen = payload["axes"], payload["chosen"]
     return {
+        **{
+            k: payload[k] for k in ("params", "budget", "reference", "undefended_accuracy", "draws", "sample")
+        },
         "json": json.dumps(payload, separators=(",", ":")).replace("</", "<\\/"),
         "script": template_text("explorer.js"),
-        "params": payload["params"],
-        "budget": payload["budget"],
         "within_budget": None if budget is None else within_budget(drop, budget),
-        "reference": payload["reference"],
-        "undefended_accuracy": payload["undefended_accuracy"],
-        "n_records": len(payload["records"]),
-        "n_test": len(payload["test"]["labels"]),
-        "draws": payload["draws"],
-        "records": payload["records"],
-        "summary": summary,
-        "rows": [
-            {"label": j, "true": j == summary["record"]["label"], "p": p, "mean": m, "spread": sd}
-            for j, (p, m, sd) in enumerate(
-                zip(summary["probs"], summary["mean"], summary["spread"], strict=True)
+        "grid": len(payload["accuracy"]),
+        "sliders": [
+            {
+                "id": f"ex-{slug}",
+                "symbol": symbol,
+                "last": len(axes[p]) - 1,
+                "at": chosen[p],
+                "value": axes[p][chosen[p]],
+            }
+            for p, slug, symbol in (
+                ("sigma0_sq", "sigma", "σ0²"),
+                ("lam", "lam", "λ"),
+                ("temperature", "temp", "T"),
             )
         ],
     }

@@ -34,7 +34,7 @@ class AuditResult:
     provenance: dict[str, Any]
     #: The condition the summary centres on: the tuned DynaNoise, else the first configured defense.
     chosen: str | None = None
-    #: The report's DynaNoise explorer data (a logits sample, never features).
+    #: The report's DynaNoise explorer: set-wide numbers over a parameter grid, nothing per record.
     explorer: dict[str, Any] | None = None
     #: The run seed the accuracy drop's bootstrap draws derive from.
     seed: int = 0

@@ -41,13 +41,11 @@ def _marked_data(config: AuditConfig) -> AuditData:
     return replace(data, **{part: mark(split) for part, split in data.splits().items()})
 
 
-@pytest.fixture(scope="module")
-def run_dir(tmp_path_factory):
-    """A full audit of a small config, written with every artifact."""
-    tmp = tmp_path_factory.mktemp("report")
-    config = AuditConfig(
+def _config(output_dir) -> AuditConfig:
+    """The small audit the report tests look at."""
+    return AuditConfig(
         run_name="report_test",
-        output_dir=tmp / "out",
+        output_dir=output_dir,
         cache_dir=None,
         reference_models=4,
         max_queries=4,
@@ -55,6 +53,12 @@ def run_dir(tmp_path_factory):
         tune={"n_trials": 8, "budget": 0.03, "baselines": False},
         policy=POLICY,
     )
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory):
+    """A full audit of a small config, written with every artifact."""
+    config = _config(tmp_path_factory.mktemp("report") / "out")
     run = run_audit(config, data=_marked_data(config), write=True)
     return run.run_dir, run.result
 
@@ -150,43 +154,65 @@ def test_user_supplied_names_are_escaped_in_the_html(run_dir):
     assert "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;" in html
 
 
-def test_explorer_recomputes_in_the_browser_as_python_does(run_dir, tmp_path):
-    from audit_core.report.explorer import explorer_metrics, within_budget
+def test_the_explorer_shows_the_grid_numbers_at_the_chosen_point_and_after_a_slider_moves(run_dir, tmp_path):
+    from audit_core.report.explorer import PARAMS, within_budget
 
     folder, result = run_dir
     html = (folder / "report.html").read_bytes()
     assert len(html) < 5 * 2**20
+    payload = result.explorer
+    shape = tuple(len(payload["axes"][p]) for p in PARAMS)
+
+    def expected(position: dict[str, int]) -> list[str]:
+        at = np.ravel_multi_index([position[p] for p in PARAMS], shape)
+        drop = payload["undefended_accuracy"] - payload["accuracy"][at]
+        numbers = [payload[name][at] for name in ("accuracy", "auc_loss", "auc_confidence")]
+        return [f"{v:.4f}" for v in [*numbers, drop]] + [within_budget(drop, payload["budget"])]
+
     browser = Chromium((folder / "report.html").as_uri(), tmp_path / "profile")
     try:
         browser.wait_for("document.getElementById('explorer')?.classList.contains('live')")
         read = (
-            "['ex-accuracy','ex-auc-loss','ex-auc-conf'].map(id => +document.getElementById(id).textContent)"
+            "['ex-accuracy','ex-auc-loss','ex-auc-conf','ex-drop','ex-budget']"
+            ".map(id => document.getElementById(id).textContent)"
         )
         at_chosen = browser.evaluate(read)
-        payload = result.explorer
-        expected = payload["reference"]
-        assert at_chosen == pytest.approx(
-            [expected["accuracy"], expected["auc_loss"], expected["auc_confidence"]], abs=6e-5
-        )
-        budget_cell = "document.getElementById('ex-budget').textContent"
-        drop = payload["undefended_accuracy"] - expected["accuracy"]
-        assert browser.evaluate(budget_cell) == within_budget(drop, payload["budget"])
+        assert at_chosen == expected(payload["chosen"])
+        assert at_chosen[:3] == [
+            f"{payload['reference'][n]:.4f}" for n in ("accuracy", "auc_loss", "auc_confidence")
+        ]
+        moved = {**payload["chosen"], "temperature": 0 if payload["chosen"]["temperature"] else 1}
         browser.evaluate(
-            "(() => { const s = document.getElementById('ex-temp'); s.value = 2;"
+            f"(() => {{ const s = document.getElementById('ex-temp'); s.value = {moved['temperature']};"
             " s.dispatchEvent(new Event('input')); })()"
         )
-        moved = browser.evaluate(read)
-        chosen = payload["params"]
-        python = explorer_metrics(payload, chosen["sigma0_sq"], chosen["lam"], 2.0)
-        assert moved == pytest.approx(
-            [python["accuracy"], python["auc_loss"], python["auc_confidence"]], abs=6e-5
-        )
-        assert moved != at_chosen
-        assert browser.evaluate("document.getElementById('ex-temp-out').textContent") == "2.00"
-        assert browser.evaluate(budget_cell) == within_budget(
-            payload["undefended_accuracy"] - python["accuracy"], payload["budget"]
-        )
+        after = browser.evaluate(read)
+        assert after == expected(moved) and after != at_chosen
+        shown = browser.evaluate("document.getElementById('ex-temp-out').textContent")
+        assert shown == f"{payload['axes']['temperature'][moved['temperature']]:.3f}"
+        browser.evaluate("document.getElementById('ex-paper').click()")
+        assert browser.evaluate(read) == expected(payload["paper"])
         browser.evaluate("document.getElementById('ex-reset').click()")
         assert browser.evaluate(read) == at_chosen
     finally:
         browser.close()
+
+
+def test_an_attacker_with_the_target_and_the_records_finds_nothing_per_record_in_the_html(run_dir, tmp_path):
+    from audit_core.audit.models import build_target
+    from audit_core.audit.signals import target_signals
+    from tests.audit_core.test_explorer import assert_nothing_per_record
+
+    folder, result = run_dir
+    html = (folder / "report.html").read_text()
+    start = html.index('<script type="application/json" id="explorer-data">')
+    embedded = html[html.index(">", start) + 1 : html.index("</script>", start)]
+    payload = json.loads(embedded)
+    assert payload == json.loads(json.dumps(result.explorer))
+    config = _config(tmp_path / "out")
+    target = build_target(config, (data := _marked_data(config)))
+    assert target.fingerprint() == result.provenance["fingerprints"]["target"]  # the audited model itself
+    signals = target_signals(target, data)
+    logits = np.vstack([signals.members.logits, signals.non_members.logits, signals.test.logits])
+    assert_nothing_per_record(payload, logits)
+    assert not any(record in embedded for record in result.records)
