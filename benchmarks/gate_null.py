@@ -36,24 +36,15 @@ from audit_core.audit.analysis import METRIC_COLUMNS, analyse_scores, metric_row
 from audit_core.audit.conditions import conditions
 from audit_core.audit.evaluation import score_condition
 from audit_core.audit.run import gather_inputs
-from audit_core.config import parse_config
+from audit_core.config import DEFAULT_ATTACKS, parse_config
 from audit_core.gate.check import GatePolicy, check_gate, load_policy
 from audit_core.stats.metrics import clopper_pearson
 from audit_core.stats.names import Metric
 from audit_core.stats.paired import paired_difference
 
 SIZES = (100, 500)
-ATTACKS = [
-    "confidence",
-    "loss",
-    "entropy",
-    "modified_entropy",
-    "paper_confidence",
-    "paper_loss",
-    "shadow",
-    "paper_lira",
-    "label_only",
-]
+# every default attack that needs no reference models (those would be trained on every split)
+ATTACKS = [a for a in DEFAULT_ATTACKS if a not in ("lira_online", "lira_offline", "rmia")]
 KNOWLEDGE = ["naive", "adaptive"]
 CHOSEN = "chosen"
 
