@@ -229,10 +229,11 @@ def _measure(rule: str, row: Any, error: float) -> Measurement:
     elif rule == "max_advantage":
         bounds = family.advantage_bounds(row.value, m, n, error)
         null_high = family.null_advantage_high(m, n, error)
-    else:
+    elif n // 2 * TPR_TARGET >= 1:
         bounds = family.proportion_bounds(round(row.value * m), m, error)
-        resolvable = n // 2 * TPR_TARGET >= 1
-        null_high = family.null_tpr_high(m, n, TPR_TARGET, error) if resolvable else 1.0
+        null_high = family.null_tpr_high(m, n, TPR_TARGET, error)
+    else:  # a half too small to place a threshold at the target FPR: the TPR is not one at 1% FPR at all
+        bounds, null_high = family.Bounds(0.0, 1.0), 1.0
     return Measurement(row.value, bounds.low, bounds.high, f"{where} ({m}/{n} points)", null_high)
 
 
