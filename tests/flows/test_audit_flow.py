@@ -42,7 +42,7 @@ def test_audit_flow_completes_and_publishes_a_summary_artifact(prefect_api_url, 
         "| condition | attacker | accuracy | strongest attack | AUC [95% CI] | TPR@1%FPR | MIDPUT |"
         in summary
     )
-    assert "| undefended | — |" in summary and "| dynanoise(sigma0_sq=0.3, lam=2, T=10) | naive |" in summary
+    assert "| undefended | — |" in summary and "| dynanoise@paper | naive |" in summary
     assert f"Full report: `{(run_dir / 'report.html').resolve()}` on host" in summary
     assert (
         by_key["audit-metrics-flow-test"].type == "table"

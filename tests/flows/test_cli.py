@@ -10,7 +10,7 @@ import pytest
 from pypdf import PdfReader
 from rich.console import Console
 
-from audit_core.config import DEMO_DEFENSES
+from audit_core.config import DEFAULT_ATTACKS, DEMO_DEFENSES
 from audit_core.core.files import sha256_file
 from audit_core.defenses import DEFENSES
 from audit_core.defenses.serving import load_params
@@ -69,7 +69,7 @@ def test_demo_parquet_tables_read_back(demo_run):
     scores = pq.read_table(run_dir / "scores.parquet").to_pandas()
     n_conditions = 2 + len(DEMO_DEFENSES)  # undefended, DynaNoise, every baseline and the tuned DynaNoise
     # evaluation-split points x conditions x knowledge x attacks
-    assert len(scores) == 300 * n_conditions * 3 * 12
+    assert len(scores) == 300 * n_conditions * 3 * len(DEFAULT_ATTACKS)
     assert set(frame.defense) == set(DEFENSES)
     assert not scores.record.str.contains("digits").any(), "record ids must be hashed"
     assert scores.groupby("record").is_member.nunique().max() == 1
@@ -81,7 +81,9 @@ def test_demo_output_fits_40_lines_and_its_last_block_begins_with_the_verdict(de
     assert len(shown.strip().splitlines()) <= 40, shown
     assert " INFO " not in shown, "Prefect's INFO lines belong in Prefect, not the default output"
     last = result.stdout.strip().split("\n\n")[-1].splitlines()
-    assert last[0].startswith("Policy verdict: FAILED: ") or last[0].startswith("Policy verdict: PASSED: ")
+    assert last[0].startswith(
+        ("Policy verdict: FAILED on dynanoise(", "Policy verdict: PASSED on dynanoise(")
+    )
     assert last[1].startswith("Undefended risk: ") and last[2].startswith("Chosen defense: dynanoise@tuned, ")
     assert last[-1].startswith(f"Report: {run_dir / 'report.pdf'} and {run_dir / 'report.html'}")
     rows = [line.split()[0] for line in last[3:] if line.startswith(("undefended", "dynanoise", "memguard"))]
