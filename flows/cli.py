@@ -20,7 +20,13 @@ from audit_core.config import DEMO_SETTINGS, AuditConfig, RunnerConfig, load_con
 from audit_core.core.errors import AuditInputError, ConfigError
 from audit_core.core.locations import Location, join, parse_location
 from audit_core.results.artifacts import check_output_dir
-from flows.temporary_server import Terminated, reap_orphaned_servers, start_temporary_server, stop_on_sigterm
+from flows.temporary_server import (
+    Terminated,
+    reap_orphaned_servers,
+    start_temporary_server,
+    stop_on_sigterm,
+    was_terminated,
+)
 
 EXIT_OK, EXIT_POLICY_FAILED, EXIT_BAD_INPUT, EXIT_INTERNAL = 0, 1, 2, 3
 EXIT_INTERRUPTED, EXIT_TERMINATED = 130, 143  # Ctrl-C and SIGTERM, as shells report them
@@ -350,23 +356,27 @@ def main(argv: list[str] | None = None) -> int:
     except AuditInputError as error:
         print(f"dynaudit: {error}", file=sys.stderr)
         return EXIT_BAD_INPUT
-    except Terminated:
-        print("dynaudit: terminated (SIGTERM); no run folder was written.", file=sys.stderr)
-        return EXIT_TERMINATED
     except KeyboardInterrupt:
         print("dynaudit: interrupted; no run folder was written.", file=sys.stderr)
         return EXIT_INTERRUPTED
-    except Exception as error:  # an internal failure: say so briefly; Prefect has logged the details
+    except BaseException as error:
+        if not (isinstance(error, Terminated) or was_terminated()):
+            return _unexpected_end(error)
+        print("dynaudit: terminated (SIGTERM); no run folder was written.", file=sys.stderr)
+        return EXIT_TERMINATED
+
+
+def _unexpected_end(error: BaseException) -> int:
+    """One sentence and exit 3 for an error that is neither bad input nor a signal."""
+    if isinstance(error, Exception):  # an internal failure: say so briefly; Prefect has logged the details
         print(f"dynaudit: internal error: {type(error).__name__}: {error}", file=sys.stderr)
-        return EXIT_INTERNAL
-    except BaseException as error:  # SystemExit(0) from a model must not read as success
+    else:  # SystemExit(0) from a model must not read as success
         print(
             f"dynaudit: the run stopped: {error!r} was raised inside it (by a model or other code it "
-            "called), "
-            "so it did not finish.",
+            "called), so it did not finish.",
             file=sys.stderr,
         )
-        return EXIT_INTERNAL
+    return EXIT_INTERNAL
 
 
 if __name__ == "__main__":

@@ -10,6 +10,7 @@ import atexit
 import json
 import os
 import signal
+import threading
 from pathlib import Path
 from types import FrameType
 
@@ -21,8 +22,18 @@ class Terminated(BaseException):
     """The command received SIGTERM; raised in the main thread so that cleanups run as on any exit."""
 
 
+_SIGTERM_RECEIVED = threading.Event()
+
+
 def _raise_terminated(signum: int, frame: FrameType | None) -> None:
+    _SIGTERM_RECEIVED.set()
     raise Terminated()
+
+
+def was_terminated() -> bool:
+    """Whether SIGTERM arrived; an error raised after it (its exception wrapped by a library, say pydantic's
+    serializer) is its consequence, not a failure of its own."""
+    return _SIGTERM_RECEIVED.is_set()
 
 
 def stop_on_sigterm() -> None:

@@ -13,3 +13,23 @@ def interval(e: Estimate, digits: int = 3) -> str:
 def chosen_evaluation(result: AuditResult) -> ConditionEvaluation | None:
     """The evaluation of the condition the report centres on (None without a defense)."""
     return next((ev for ev in result.defended if ev.condition == result.chosen), None)
+
+
+#: Column heads of the tables with a column per attack, short enough for a landscape page without breaking a
+#: word; an attack without an entry is headed by its name.
+ATTACK_HEADS = {
+    "confidence": "conf.",
+    "modified_entropy": "mod. entropy",
+    "paper_confidence": "paper conf.",
+    "paper_loss": "paper loss",
+    "paper_lira": "paper LiRA",
+    "lira_online": "LiRA online",
+    "lira_offline": "LiRA offline",
+    "augmentation": "augment.",
+    "boundary": "boundary",
+}
+
+
+def attack_head(attack: str) -> str:
+    """The column head of ``attack`` in a table with a column per attack."""
+    return ATTACK_HEADS.get(attack, attack.replace("_", " "))

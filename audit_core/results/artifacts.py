@@ -54,7 +54,7 @@ def check_output_dir(output_dir: Location, name: str = "Output directory") -> No
         raise AuditInputError(f"{name} '{output_dir}' cannot be created: '{existing}' is not a folder.")
     if not os.access(existing, os.W_OK | os.X_OK):
         raise AuditInputError(f"{name} '{output_dir}' is not writable; choose a folder you can write.")
-    longest = max(output_dir.parts, key=lambda part: len(os.fsencode(part)))
+    longest = max(output_dir.parts, key=lambda part: len(os.fsencode(part)), default="")
     name_max = os.pathconf(existing, "PC_NAME_MAX")
     if len(os.fsencode(longest)) > name_max:
         raise AuditInputError(

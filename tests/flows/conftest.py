@@ -17,6 +17,7 @@ from prefect.logging.handlers import APILogWorker
 from prefect.settings import PREFECT_API_URL, temporary_settings
 
 STARTUP_TIMEOUT_S = 120
+REPOSITORY = Path(__file__).resolve().parents[2]
 # The smallest audit a command-line test runs: one shadow model, one attack, no reference models.
 SMALL_AUDIT = {
     "data": {"n_members": 60, "n_non_members": 60, "n_population": 120},
@@ -86,6 +87,8 @@ def prefect_api_url(prefect_server_home: Path) -> Iterator[str]:
 def _cli_env(api_url: str | None) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k != "PREFECT_API_URL"}
     env.setdefault("OMP_NUM_THREADS", "1")  # one torch thread, as in this process (tests/conftest.py)
+    # the checkout on the path, so configs can name the tests' own models and training functions
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPOSITORY), env.get("PYTHONPATH")]))
     return env if api_url is None else {**env, "PREFECT_API_URL": api_url}
 
 

@@ -33,7 +33,11 @@ def exits_while_training(n_features, n_classes):
 '''
 CASES = {
     "a model that exits while queried": (
-        {"target": {"kind": "callable", "function": "faulty:answers_then_exits"}},
+        {
+            "target": {"kind": "callable", "function": "faulty:answers_then_exits"},
+            "references": {"kind": "recipe"},  # dynaudit cannot know how a callable was trained
+            "shadow": {"kind": "trained"},
+        },
         2,
         "target.function faulty:answers_then_exits raised SystemExit on records of shape (64,)",
     ),

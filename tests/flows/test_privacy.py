@@ -155,7 +155,7 @@ def _cli_audit(dynaudit, tmp: Path, name: str, **settings) -> Run:
         [flow_run] = client.read_flow_runs(
             flow_run_filter=FlowRunFilter(name=FlowRunFilterName(like_=f"audit-{name}-"))
         )
-    return Run(tmp / "out" / name, flow_run.id, done.stdout + done.stderr)
+    return Run((tmp / "out" / name / "latest").resolve(), flow_run.id, done.stdout + done.stderr)
 
 
 @pytest.fixture(scope="module")
@@ -248,7 +248,7 @@ def test_a_served_config_with_a_key_and_a_secret_block_salt_completes_a_run(
         assert run.state.is_completed(), run.state.message
     finally:
         _stop(process)
-    run_dir = tmp_path / "out" / "served"
+    run_dir = (tmp_path / "out" / "served" / "latest").resolve()
     records = set(pq.read_table(run_dir / "scores.parquet").column("record").to_pylist())
     assert _linking_keys({BLOCK_SALT}, candidate_ids, records) == {BLOCK_SALT}, (
         "the block's salt keyed the ids"

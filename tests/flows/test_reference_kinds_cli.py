@@ -88,10 +88,10 @@ def test_each_reference_kind_runs_end_to_end(dynaudit, tmp_path, case):
     (tmp_path / "audit.yaml").write_text(yaml.safe_dump(config))
     result = dynaudit(["audit", "audit.yaml", "--output-dir", "out"], tmp_path)
     assert result.returncode == 0, result.stderr[-3000:]
-    metrics = pd.read_parquet(tmp_path / "out" / case / "metrics.parquet")
+    metrics = pd.read_parquet(tmp_path / "out" / case / "latest" / "metrics.parquet")
     skipped = set(metrics.loc[metrics.metric == "skipped", "attack"])
     assert skipped == ({"loss"} if shadow["kind"] == "none" else set())
     auc = metrics[(metrics.metric == "auc") & (metrics.attack == "lira_offline") & (metrics.slice == "all")]
     assert len(auc) == 1 and 0.0 <= auc.value.iloc[0] <= 1.0
-    manifest = json.loads((tmp_path / "out" / case / "manifest.json").read_text())
+    manifest = json.loads((tmp_path / "out" / case / "latest" / "manifest.json").read_text())
     assert manifest["config"]["references"] == {**manifest["config"]["references"], **references}

@@ -40,7 +40,7 @@ def test_an_audit_on_s3_and_a_gate_that_reads_previous_from_there(dynaudit, s3_e
     fs.invalidate_cache()
     root = f"{output_dir}/shared"
     first = fs.cat_file(f"{root}/latest").decode()
-    assert f"Audit written to {root}/{first}/" in audited.stdout
+    assert f"Report: {root}/{first}/report.pdf and {root}/{first}/report.html" in audited.stdout
     manifest = json.loads(fs.cat_file(f"{root}/{first}/manifest.json"))
     assert sorted(manifest["files"]) == sorted(
         ["averaging.parquet", "metrics.parquet", "report.html", "report.pdf", "roc.parquet", "scores.parquet"]
@@ -64,7 +64,7 @@ def test_an_audit_on_s3_and_a_gate_that_reads_previous_from_there(dynaudit, s3_e
     second = fs.cat_file(f"{root}/latest").decode()
     assert second > first
     verdict = json.loads(fs.cat_file(f"{root}/{second}/manifest.json"))["verdict"]
-    assert verdict["compared"] and not verdict["passed"]
+    assert verdict["comparison"] is not None and not verdict["passed"]
 
     listing = dynaudit(["runs", "shared", "--output-dir", output_dir], tmp_path)
     assert listing.returncode == 0, listing.stderr
