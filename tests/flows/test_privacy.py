@@ -89,7 +89,11 @@ def _file_strings(run_dir: Path) -> set[str]:
             for key, value in (table.schema.metadata or {}).items():
                 found |= _text_strings(key.decode()) | _text_strings(value.decode())
             for column in table.columns:  # text columns (numbers are not strings an attacker keys with)
-                if pa.types.is_string(column.type) or pa.types.is_dictionary(column.type):
+                if (
+                    pa.types.is_string(column.type)
+                    or pa.types.is_large_string(column.type)
+                    or pa.types.is_dictionary(column.type)
+                ):
                     found |= {str(v) for v in column.to_pylist()}
         elif path.suffix == ".json":
             found |= {s for leaf in _leaves(json.loads(path.read_text())) for s in _text_strings(leaf)}
