@@ -3,14 +3,13 @@
 from pathlib import Path
 
 from prefect import flow
-from prefect.blocks.system import Secret
 
 from audit_core.audit.run import PLAIN, Steps, run_audit
 from audit_core.config import AuditConfig
 from audit_core.core.errors import ConfigError
 from audit_core.results.runs import resolve_previous
 from audit_core.results.summary import model_cache_line
-from flows.credentials import use_storage_credentials
+from flows.credentials import secret_block_value, use_storage_credentials
 from flows.training import train_references
 from tasks.artifacts import publish_run_artifacts
 from tasks.steps import as_tasks
@@ -24,13 +23,12 @@ def flow_steps() -> Steps:
 
 def read_secret_block(name: str) -> str:
     """The text of the Prefect Secret block ``name`` (a config's ``{prefect_secret: name}``)."""
-    try:
-        value = Secret.load(name).get()
-    except ValueError:
+    value = secret_block_value(name)
+    if value is None:
         raise ConfigError(
             f"Prefect Secret block {name!r} does not exist on this server; create it (UI: Blocks, Secret) "
             "or name an existing one."
-        ) from None
+        )
     if not isinstance(value, str):
         raise ConfigError(f"Prefect Secret block {name!r} holds {type(value).__name__}; expected a string.")
     return value

@@ -6,6 +6,7 @@ store's fsspec package reads; they are set in this process only, before the outp
 """
 
 import os
+from typing import Any
 
 from prefect.blocks.system import Secret
 
@@ -13,18 +14,25 @@ from audit_core.config import AuditConfig
 from audit_core.core.errors import AuditInputError
 
 
+def secret_block_value(name: str) -> Any | None:
+    """The value of the Prefect Secret block ``name``, or ``None`` when this server has no such block."""
+    try:
+        return Secret.load(name).get()
+    except ValueError:
+        return None
+
+
 def use_storage_credentials(config: AuditConfig) -> None:
     """Set the environment variables held by the Secret block ``config.storage_credentials`` names, if any."""
     name = config.storage_credentials
     if name is None:
         return
-    try:
-        value = Secret.load(name).get()
-    except ValueError:
+    value = secret_block_value(name)
+    if value is None:
         raise AuditInputError(
             f"storage_credentials: no Prefect Secret block named '{name}'; create it (prefect block create "
             "secret) or remove the setting."
-        ) from None
+        )
     if not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values()):
         raise AuditInputError(
             f"storage_credentials: Secret block '{name}' must hold a JSON object of environment variable "
