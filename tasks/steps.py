@@ -8,8 +8,8 @@ from prefect import task
 from prefect.cache_policies import NO_CACHE
 
 from audit_core.audit.run import Steps
+from audit_core.training.optimization import one_thread as single_thread
 from audit_core.training.references import TrainingGroup, train_group
-from audit_core.training.torch_trainer import one_thread as single_thread
 from tasks.retries import FILE_RETRIES
 
 # In-memory arrays and models pass between these tasks, so Prefect does not cache them; work is reused across

@@ -134,9 +134,9 @@ class AuditConfig(StrictModel):
     trainer: Literal["batched", "processes", "loop"] = Field(
         "batched",
         description="How shadow/reference models train: together as one vectorised computation (batched), "
-        "in worker processes with one thread each (processes), or one after another (loop). processes gives "
-        "the loop's models exactly; batched the same models up to float32 rounding, which on some CPUs "
-        "differs in the last bits and grows over long training.",
+        "in worker processes with one thread each (processes), or one after another (loop). All three give "
+        "the same models bit for bit for the built-in MLP; a recipe's own architecture trains batched by "
+        "vmap, the same models up to float32 rounding.",
     )
     runner: RunnerConfig = Field(
         default_factory=ThreadsRunnerConfig,

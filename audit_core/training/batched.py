@@ -1,13 +1,22 @@
-"""Trains many same-architecture torch models as one vectorised computation (``torch.func``).
+"""Trains many same-architecture torch models as one vectorised computation.
 
-The models' parameters are stacked along a new leading axis; every optimisation step runs all models'
-forward and backward passes at once with ``vmap``. Each model keeps its own initialisation seed, its own
-training set and its own mini-batch order, and Adam/SGD act elementwise, so the result equals training each
-model alone with :func:`audit_core.training.torch_trainer.train_classifier`, up to floating-point rounding:
-a layer's weight gradient is computed as the transpose of ``H^T G`` rather than as ``G^T H`` (nn.Linear's),
-the same sums in another order. Where the BLAS rounds both alike the models are bitwise identical; elsewhere
-(MKL with AVX-512, for one) they differ in the last float32 bits, and long training lets that round-off grow
-(the demo's 200 epochs: the models' probabilities within 3e-3 of the loop models').
+The built-in MLP trains as a *stack*: each layer's weights of all models in one zero-padded tensor, every
+optimisation step one batched matrix product per layer for all models at once. The loop and processes
+trainers train the MLP with this same code, one model to a stack, and the layout makes a model's arithmetic
+independent of how many models share its stack, so every trainer gives bit-identical weights:
+
+- every width (features, hidden units, classes) is padded with zeros to a multiple of :data:`ALIGN` floats,
+  so each model's block of every tensor starts on the same boundary and has the same length whatever its
+  place in the stack: the BLAS picks the same kernel for each model, and elementwise steps (Adam, SGD) treat
+  each element with the same vector code. Padded weights get zero gradients and stay zero; padded classes are
+  cut off before the loss;
+- a mini-batch of one record gets a second, all-zero row that the loss ignores: the BLAS computes a one-row
+  product by another kernel for one model than for a stack;
+- training runs on one torch thread (more threads split the work at other boundaries).
+
+Each model keeps its own initialisation seed, training set and mini-batch order. Another architecture (a
+``package.module:factory`` in the recipe) trains by ``vmap`` over a functional call of the module, which
+equals training each model alone up to float32 rounding.
 """
 
 from collections.abc import Sequence
@@ -18,7 +27,13 @@ from torch import nn
 
 from audit_core.config import TrainingRecipe
 from audit_core.training.architectures import build_model, training_randomness
-from audit_core.training.torch_trainer import optimizer_for
+from audit_core.training.optimization import one_thread, optimizer_for
+
+#: Floats every padded width is a multiple of: 64 (256 bytes) covers the widest vector loops (AVX-512, two or
+#: four vectors per step) so that no model's elements fall into another code path than its neighbours'.
+ALIGN = 64
+#: Named in the model cache's key: models trained by an earlier arithmetic are trained again, not reused.
+ARITHMETIC = f"stacked-mlp, widths padded to {ALIGN}, one-row batches padded to two, one thread"
 
 
 def train_classifiers_batched(
@@ -30,12 +45,12 @@ def train_classifiers_batched(
     device: str = "cpu",
 ) -> list[nn.Module]:
     """Train one model per ``(features, labels)`` set, all at once on ``device``; sets of equal size share a
-    batch. The models come back on the CPU."""
+    stack. The models come back on the CPU."""
     models: list[nn.Module | None] = [None] * len(training_sets)
-    sizes = sorted({len(labels) for _, labels in training_sets})
-    for size in sizes:
+    train_group = train_mlp_stack if recipe.architecture == "mlp" else _train_vmapped
+    for size in sorted({len(labels) for _, labels in training_sets}):
         group = [i for i, (_, labels) in enumerate(training_sets) if len(labels) == size]
-        trained = _train_group(
+        trained = train_group(
             [training_sets[i] for i in group], n_classes, recipe, [seeds[i] for i in group], device
         )
         for i, model in zip(group, trained, strict=True):
@@ -43,37 +58,114 @@ def train_classifiers_batched(
     return models
 
 
-def _train_group(
+def _padded(width: int) -> int:
+    return -(-width // ALIGN) * ALIGN
+
+
+def train_mlp_stack(
+    training_sets: Sequence[tuple[np.ndarray, np.ndarray]],
+    n_classes: int,
+    recipe: TrainingRecipe,
+    seeds: Sequence[int],
+    device: str = "cpu",
+) -> list[nn.Module]:
+    """Train the recipe's MLP on each of ``training_sets`` (all of one size) as one stack; model ``i`` is the
+    same, bit for bit, whichever other sets share its stack (none, for the loop trainer)."""
+    n_features = int(np.prod(training_sets[0][0].shape[1:], dtype=int))
+    widths = [n_features, *recipe.hidden_sizes, n_classes]
+    padded = [_padded(w) for w in widths]
+    x = torch.zeros(len(training_sets), len(training_sets[0][1]), padded[0])
+    for i, (features, _) in enumerate(training_sets):
+        x[i, :, :n_features] = torch.as_tensor(features, dtype=torch.float32).reshape(len(features), -1)
+    y = torch.stack([torch.as_tensor(labels, dtype=torch.int64) for _, labels in training_sets])
+    x, y = x.to(device), y.to(device)
+    models = [build_model(recipe, n_features, n_classes, seed=seed) for seed in seeds]
+    layers = [m for m in models[0] if isinstance(m, nn.Linear)]
+    stack = []
+    for index, _ in enumerate(layers):
+        weight = torch.zeros(len(models), padded[index + 1], padded[index])
+        bias = torch.zeros(len(models), padded[index + 1])
+        for i, model in enumerate(models):
+            linear = [m for m in model if isinstance(m, nn.Linear)][index]
+            weight[i, : widths[index + 1], : widths[index]] = linear.weight.detach()
+            bias[i, : widths[index + 1]] = linear.bias.detach()
+        stack += [nn.Parameter(weight.to(device)), nn.Parameter(bias.to(device))]
+    optimizer = optimizer_for(stack, recipe)
+    shufflers = [torch.Generator().manual_seed(seed) for seed in seeds]
+    rows = torch.arange(len(models), device=device)[:, None]
+    n_points = y.shape[1]
+    with one_thread():
+        for _ in range(recipe.epochs):
+            orders = torch.stack([torch.randperm(n_points, generator=g) for g in shufflers]).to(device)
+            x_epoch, y_epoch = x[rows, orders], y[rows, orders]
+            for start in range(0, n_points, recipe.batch_size):
+                optimizer.zero_grad()
+                batch = slice(start, start + recipe.batch_size)
+                _stack_loss(stack, x_epoch[:, batch], y_epoch[:, batch], n_classes).sum().backward()
+                optimizer.step()
+    return [_unstacked(stack, i, models[i], widths) for i in range(len(models))]
+
+
+def _stack_loss(stack: list[torch.Tensor], x: torch.Tensor, y: torch.Tensor, n_classes: int) -> torch.Tensor:
+    """Each model's mean cross-entropy on its mini-batch ``x`` ``(R, b, padded width)``, ``y`` ``(R, b)``."""
+    batch = y.shape[1]
+    if batch == 1:  # a second, ignored row: a one-row product would take another kernel for one model
+        x, y = torch.cat([x, torch.zeros_like(x)], dim=1), torch.cat([y, torch.zeros_like(y)], dim=1)
+    h = x
+    for layer in range(0, len(stack), 2):
+        h = torch.baddbmm(stack[layer + 1][:, None, :], h, stack[layer].transpose(1, 2))
+        if layer + 2 < len(stack):
+            h = torch.relu(h)
+    logits = h[:, :, :n_classes].flatten(0, 1)
+    losses = nn.functional.cross_entropy(logits, y.flatten(), reduction="none").view(y.shape)
+    return losses[:, :batch].mean(dim=1)
+
+
+def _unstacked(stack: list[torch.Tensor], index: int, model: nn.Module, widths: list[int]) -> nn.Module:
+    """``model`` (an untrained MLP of the stack's shape) holding model ``index``'s trained weights."""
+    linears = [m for m in model if isinstance(m, nn.Linear)]
+    with torch.no_grad():
+        for layer, linear in enumerate(linears):
+            out, into = widths[layer + 1], widths[layer]
+            linear.weight.copy_(stack[2 * layer][index, :out, :into])
+            linear.bias.copy_(stack[2 * layer + 1][index, :out])
+    return model.to("cpu").eval()
+
+
+def _train_vmapped(
     training_sets: Sequence[tuple[np.ndarray, np.ndarray]],
     n_classes: int,
     recipe: TrainingRecipe,
     seeds: list[int],
     device: str,
 ) -> list[nn.Module]:
-    # (R, n, d): records flattened to vectors, as the built-in MLP sees them
+    """Train models of a user architecture together: parameters stacked, one ``vmap``-ed step for all."""
+    from torch.func import functional_call  # imported here: torch.func costs seconds to import
+
     x = torch.stack([torch.as_tensor(f, dtype=torch.float32).reshape(len(f), -1) for f, _ in training_sets])
     y = torch.stack([torch.as_tensor(lab, dtype=torch.int64) for _, lab in training_sets])  # (R, n)
     x, y = x.to(device), y.to(device)
     n_models, n_points = y.shape
-    # the same initialisation as training alone with each seed
     models = [build_model(recipe, x.shape[2], n_classes, seed=seed) for seed in seeds]
     shufflers = [torch.Generator().manual_seed(seed) for seed in seeds]
+    named = [dict(m.named_parameters()) for m in models]
     stacked = {
-        name: nn.Parameter(
-            torch.stack([dict(m.named_parameters())[name].detach() for m in models]).to(device)
-        )
-        for name, _ in models[0].named_parameters()
+        name: nn.Parameter(torch.stack([n[name].detach() for n in named]).to(device)) for name in named[0]
     }
     buffers = {
         name: torch.stack([dict(m.named_buffers())[name] for m in models]).to(device)
         for name, _ in models[0].named_buffers()
     }
     optimizer = optimizer_for(list(stacked.values()), recipe)
-    batched_loss = _stacked_mlp_loss if recipe.architecture == "mlp" else _vmapped_loss(models[0])
+    template = build_model(recipe, x.shape[2], n_classes, seed=0).to("meta")
+
+    def loss_of_one(p: dict, b: dict, features: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        return nn.functional.cross_entropy(functional_call(template, (p, b), (features,)), labels)
+
+    batched_loss = torch.vmap(loss_of_one)
     rows = torch.arange(n_models, device=device)[:, None]
     with training_randomness(recipe, seeds[0]):
         for _ in range(recipe.epochs):
-            # (R, n) orders; one gather per epoch, then contiguous slices
             orders = torch.stack([torch.randperm(n_points, generator=g) for g in shufflers]).to(device)
             x_epoch, y_epoch = x[rows, orders], y[rows, orders]
             for start in range(0, n_points, recipe.batch_size):
@@ -81,39 +173,7 @@ def _train_group(
                 optimizer.zero_grad()
                 batched_loss(stacked, buffers, x_epoch[:, start:end], y_epoch[:, start:end]).sum().backward()
                 optimizer.step()
-    return [_unstack(stacked, buffers, i, recipe, x.shape[2], n_classes) for i in range(n_models)]
-
-
-def _vmapped_loss(example: nn.Module):
-    """Per-model mean cross-entropy of any architecture, by ``vmap`` over a functional call of the module."""
-    from torch.func import functional_call  # imported here: torch.func costs seconds to import
-
-    template = example.to("meta")
-
-    def loss_of_one(p: dict, b: dict, features: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
-        return nn.functional.cross_entropy(functional_call(template, (p, b), (features,)), labels)
-
-    return torch.vmap(loss_of_one)
-
-
-def _stacked_mlp_loss(params: dict, buffers: dict, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-    """Per-model mean cross-entropy of the built-in MLP (Linear/ReLU layers named 0, 2, 4, ...) with batched
-    matrix products: much less overhead than ``vmap`` over a module for small networks."""
-    n_layers = len(params) // 2
-    h = x
-    for layer in range(n_layers):
-        weight, bias = params[f"{2 * layer}.weight"], params[f"{2 * layer}.bias"]
-        h = torch.baddbmm(bias[:, None, :], h, weight.transpose(1, 2))
-        if layer < n_layers - 1:
-            h = torch.relu(h)
-    losses = nn.functional.cross_entropy(h.flatten(0, 1), y.flatten(), reduction="none")
-    return losses.view(y.shape).mean(dim=1)
-
-
-def _unstack(
-    stacked: dict, buffers: dict, index: int, recipe: TrainingRecipe, n_features: int, n_classes: int
-) -> nn.Module:
-    model = build_model(recipe, n_features, n_classes, seed=0)  # its weights are replaced at once
-    state = {name: value[index].detach().to("cpu").clone() for name, value in {**stacked, **buffers}.items()}
-    model.load_state_dict(state)
-    return model.eval()
+    state = {**stacked, **buffers}
+    for i, model in enumerate(models):
+        model.load_state_dict({name: value[i].detach().to("cpu").clone() for name, value in state.items()})
+    return [model.eval() for model in models]

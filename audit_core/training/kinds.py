@@ -30,6 +30,7 @@ from audit_core.targets import ModelTarget, Target, TorchTarget
 from audit_core.targets.callable import source_file
 from audit_core.targets.sklearn import read_skops
 from audit_core.training import build_model, train_classifier
+from audit_core.training.batched import ARITHMETIC
 from audit_core.training.cache import ModelCache
 from audit_core.training.trainers import TRAINERS
 
@@ -111,7 +112,8 @@ class RecipeModels(_TorchModels):
         return 1 if self.trainer == "loop" else super().group_size(n_models, slots)
 
     def key(self) -> dict[str, Any]:
-        return {"recipe": self.recipe.model_dump(mode="json")}
+        recipe = self.recipe.model_dump(mode="json")
+        return {"recipe": recipe} | ({"arithmetic": ARITHMETIC} if self.recipe.architecture == "mlp" else {})
 
     def describe(self) -> str:
         shape = list(self.recipe.hidden_sizes) if self.recipe.architecture == "mlp" else ""

@@ -1,31 +1,19 @@
-"""Trains a torch classifier from a TrainingRecipe, reproducibly from any thread: the batch order from its
-own ``torch.Generator``, the initial weights (and a custom architecture's dropout) from torch's global
-generator only under :func:`audit_core.core.torch_rng.seeded_global_rng`."""
+"""Trains a torch classifier from a TrainingRecipe, reproducibly from any thread: the built-in MLP as a stack
+of one (:mod:`audit_core.training.batched`, so every trainer gives the same weights), any other network as a
+module; batch orders from their own ``torch.Generator``, initial weights (and a custom architecture's dropout)
+from torch's global generator only under :func:`audit_core.core.torch_rng.seeded_global_rng`."""
 
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 
 import numpy as np
 import torch
-from threadpoolctl import threadpool_limits
 from torch import nn
 
 from audit_core.config import TrainingRecipe
 from audit_core.core.torch_rng import seeded_global_rng
 from audit_core.training.architectures import build_model, training_randomness
-
-
-@contextmanager
-def one_thread() -> Iterator[None]:
-    """One torch thread and one BLAS/OpenMP thread inside the block, for a worker that owns one CPU slot;
-    torch's thread count is restored after it."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        with threadpool_limits(1):
-            yield
-    finally:
-        torch.set_num_threads(before)
+from audit_core.training.batched import train_mlp_stack
+from audit_core.training.optimization import one_thread, optimizer_for
 
 
 def train_classifier(
@@ -40,10 +28,11 @@ def train_classifier(
 ) -> nn.Module:
     """Train on ``(features, labels)`` with cross-entropy as ``recipe`` says, on ``device``; same seed, same
     weights, with any thread count: it trains on one thread, since torch splits a matrix product's sums
-    differently over more threads (the batched trainer's products split over models, not sums). ``build()``
-    makes the untrained network (by default the recipe's architecture), its weights drawn with ``seed``.
-    Initialisation and batch order are drawn on the CPU whatever the device; the model comes back on the
-    CPU."""
+    differently over more threads. ``build()`` makes the untrained network (by default the recipe's
+    architecture), its weights drawn with ``seed``. Initialisation and batch order are drawn on the CPU
+    whatever the device; the model comes back on the CPU."""
+    if build is None and recipe.architecture == "mlp":
+        return train_mlp_stack([(features, labels)], n_classes, recipe, [seed], device)[0]
     x = torch.as_tensor(features, dtype=torch.float32).to(device)
     y = torch.as_tensor(labels, dtype=torch.int64).to(device)
     if build is None:
@@ -65,19 +54,3 @@ def train_classifier(
                 nn.functional.cross_entropy(model(x[batch]), y[batch]).backward()
                 optimizer.step()
     return model.to("cpu").eval()
-
-
-def optimizer_for(parameters: list[torch.Tensor], recipe: TrainingRecipe) -> torch.optim.Optimizer:
-    """The recipe's optimizer over ``parameters``."""
-    if recipe.optimizer == "sgd":
-        return torch.optim.SGD(
-            parameters,
-            lr=recipe.learning_rate,
-            momentum=recipe.momentum,
-            weight_decay=recipe.weight_decay,
-            foreach=True,
-        )
-    # foreach: one multi-tensor kernel per step instead of a loop over tensors (same arithmetic per element)
-    return torch.optim.Adam(
-        parameters, lr=recipe.learning_rate, weight_decay=recipe.weight_decay, foreach=True
-    )
