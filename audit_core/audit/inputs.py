@@ -49,15 +49,16 @@ def probe_audit_data(config: AuditConfig, rows: int = PROBE_ROWS) -> DataProbe:
 
 
 def check_inputs(config: AuditConfig) -> None:
-    """Check every input before any expensive work: probe the data, open the target and query it on the
-    probed records of each part, read shadow and reference predictions, train the user's training function
-    once on the probed audit points, size the shadow split, and make sure some
-    requested attack has the inputs it needs.
+    """Check every input before any expensive work: the environment variables that hold secrets, probe the
+    data, open the target and query it on the probed records of each part, read shadow and reference
+    predictions, train the user's training function once on the probed audit points, size the shadow split,
+    and make sure some requested attack has the inputs it needs.
 
     Raises :class:`AuditInputError` with one sentence on the first problem. The CLI runs it before
     starting Prefect, so bad input never reaches a flow run or the output folder. The few checks that need
     every record decoded (see :func:`audit_core.data.probe_data`) run when the flow loads the data.
     """
+    config.check_environment_secrets()
     probe = probe_audit_data(config)
     data = probe.records  # every record's label and id
     target = None if config.target.kind == "trained" else open_target(config.target)

@@ -31,7 +31,7 @@ from audit_core.config.policy import GatePolicy, policy_mismatch
 from audit_core.config.recipe import TrainingRecipe
 from audit_core.config.references import AutoModelsConfig, ReferencesConfig, ShadowConfig, resolved_kind
 from audit_core.config.runtime import RunnerConfig, ScheduleConfig, ThreadsRunnerConfig
-from audit_core.config.secrets import BlockReader, Secret, empty_is_none, resolve_secret
+from audit_core.config.secrets import BlockReader, EnvSecret, Secret, empty_is_none, resolve_secret
 from audit_core.config.targets import TargetConfig, TrainedTargetConfig
 from audit_core.config.tune import TuneConfig
 from audit_core.core.devices import DeviceSetting, resolve_device
@@ -226,6 +226,18 @@ class AuditConfig(StrictModel):
     @classmethod
     def _empty_salt_is_none(cls, value: Any) -> Any:
         return empty_is_none(value)
+
+    def check_environment_secrets(self) -> None:
+        """Refuse now, before any work, a secret named by an environment variable that is not set (a Prefect
+        Secret block is read when the run starts, from the server the run uses)."""
+        named = [("id_salt", self.id_salt)] + [
+            (f"defenses.{i}.key", d.key)
+            for i, d in enumerate(self.defenses)
+            if isinstance(d, DynaNoiseConfig)
+        ]
+        for where, value in named:
+            if isinstance(value, EnvSecret):
+                resolve_secret(value, where)
 
     def resolved(self, read_block: BlockReader | None = None) -> "AuditConfig":
         """This config with every secret reference replaced by the secret (``read_block`` reads Prefect

@@ -11,7 +11,7 @@ import os
 from collections.abc import Callable
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, Discriminator, Field, SecretStr, Tag
+from pydantic import AfterValidator, Discriminator, Field, SecretStr, Tag, WithJsonSchema
 
 from audit_core.config.base import StrictModel
 from audit_core.core.errors import ConfigError
@@ -53,6 +53,15 @@ def _form(value: Any) -> str:
     return {EnvSecret: "env", PrefectSecret: "prefect_secret"}.get(type(value), "clear")
 
 
+#: What the JSON schema (and so Prefect's run form and its server-side check of deployment parameters)
+#: accepts: references only. A secret typed into the form would be stored by Prefect in clear before any
+#: dynaudit code ran, so the form offers no field for one and the server refuses one sent by
+#: ``prefect deployment run``; config files and Python may still hold a secret in clear.
+REFERENCES_ONLY = {
+    "oneOf": [model.model_json_schema() for model in (EnvSecret, PrefectSecret)],
+    "description": "A reference to the secret: {env: NAME} or {prefect_secret: BLOCK}.",
+}
+
 #: A secret in clear (masked in every dump) or a reference to one.
 Secret = Annotated[
     Annotated[SecretStr, Tag("clear")]
@@ -60,6 +69,7 @@ Secret = Annotated[
     | Annotated[PrefectSecret, Tag("prefect_secret")],
     Discriminator(_form),
     AfterValidator(_not_a_mask),
+    WithJsonSchema(REFERENCES_ONLY),
 ]
 
 

@@ -19,7 +19,7 @@ Each model keeps its own initialisation seed, training set and mini-batch order.
 equals training each model alone up to float32 rounding.
 """
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 import numpy as np
 import torch
@@ -62,6 +62,22 @@ def _padded(width: int) -> int:
     return -(-width // ALIGN) * ALIGN
 
 
+def _mini_batches(
+    x: torch.Tensor, y: torch.Tensor, recipe: TrainingRecipe, seeds: Sequence[int]
+) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+    """Every epoch's mini-batches ``(R, b, ...)``, ``(R, b)``: model ``i``'s rows of ``x``, ``y`` in the order
+    its own seed shuffles them, one gather per epoch, then contiguous slices."""
+    shufflers = [torch.Generator().manual_seed(seed) for seed in seeds]
+    rows = torch.arange(len(seeds), device=x.device)[:, None]
+    n_points = y.shape[1]
+    for _ in range(recipe.epochs):
+        orders = torch.stack([torch.randperm(n_points, generator=g) for g in shufflers]).to(x.device)
+        x_epoch, y_epoch = x[rows, orders], y[rows, orders]
+        for start in range(0, n_points, recipe.batch_size):
+            batch = slice(start, start + recipe.batch_size)
+            yield x_epoch[:, batch], y_epoch[:, batch]
+
+
 def train_mlp_stack(
     training_sets: Sequence[tuple[np.ndarray, np.ndarray]],
     n_classes: int,
@@ -80,29 +96,21 @@ def train_mlp_stack(
     y = torch.stack([torch.as_tensor(labels, dtype=torch.int64) for _, labels in training_sets])
     x, y = x.to(device), y.to(device)
     models = [build_model(recipe, n_features, n_classes, seed=seed) for seed in seeds]
-    layers = [m for m in models[0] if isinstance(m, nn.Linear)]
+    linears = [[m for m in model if isinstance(m, nn.Linear)] for model in models]
     stack = []
-    for index, _ in enumerate(layers):
+    for index in range(len(widths) - 1):
         weight = torch.zeros(len(models), padded[index + 1], padded[index])
         bias = torch.zeros(len(models), padded[index + 1])
-        for i, model in enumerate(models):
-            linear = [m for m in model if isinstance(m, nn.Linear)][index]
-            weight[i, : widths[index + 1], : widths[index]] = linear.weight.detach()
-            bias[i, : widths[index + 1]] = linear.bias.detach()
+        for i, layers in enumerate(linears):
+            weight[i, : widths[index + 1], : widths[index]] = layers[index].weight.detach()
+            bias[i, : widths[index + 1]] = layers[index].bias.detach()
         stack += [nn.Parameter(weight.to(device)), nn.Parameter(bias.to(device))]
     optimizer = optimizer_for(stack, recipe)
-    shufflers = [torch.Generator().manual_seed(seed) for seed in seeds]
-    rows = torch.arange(len(models), device=device)[:, None]
-    n_points = y.shape[1]
     with one_thread():
-        for _ in range(recipe.epochs):
-            orders = torch.stack([torch.randperm(n_points, generator=g) for g in shufflers]).to(device)
-            x_epoch, y_epoch = x[rows, orders], y[rows, orders]
-            for start in range(0, n_points, recipe.batch_size):
-                optimizer.zero_grad()
-                batch = slice(start, start + recipe.batch_size)
-                _stack_loss(stack, x_epoch[:, batch], y_epoch[:, batch], n_classes).sum().backward()
-                optimizer.step()
+        for x_batch, y_batch in _mini_batches(x, y, recipe, seeds):
+            optimizer.zero_grad()
+            _stack_loss(stack, x_batch, y_batch, n_classes).sum().backward()
+            optimizer.step()
     return [_unstacked(stack, i, models[i], widths) for i in range(len(models))]
 
 
@@ -145,9 +153,7 @@ def _train_vmapped(
     x = torch.stack([torch.as_tensor(f, dtype=torch.float32).reshape(len(f), -1) for f, _ in training_sets])
     y = torch.stack([torch.as_tensor(lab, dtype=torch.int64) for _, lab in training_sets])  # (R, n)
     x, y = x.to(device), y.to(device)
-    n_models, n_points = y.shape
     models = [build_model(recipe, x.shape[2], n_classes, seed=seed) for seed in seeds]
-    shufflers = [torch.Generator().manual_seed(seed) for seed in seeds]
     named = [dict(m.named_parameters()) for m in models]
     stacked = {
         name: nn.Parameter(torch.stack([n[name].detach() for n in named]).to(device)) for name in named[0]
@@ -163,16 +169,11 @@ def _train_vmapped(
         return nn.functional.cross_entropy(functional_call(template, (p, b), (features,)), labels)
 
     batched_loss = torch.vmap(loss_of_one)
-    rows = torch.arange(n_models, device=device)[:, None]
     with training_randomness(recipe, seeds[0]):
-        for _ in range(recipe.epochs):
-            orders = torch.stack([torch.randperm(n_points, generator=g) for g in shufflers]).to(device)
-            x_epoch, y_epoch = x[rows, orders], y[rows, orders]
-            for start in range(0, n_points, recipe.batch_size):
-                end = start + recipe.batch_size
-                optimizer.zero_grad()
-                batched_loss(stacked, buffers, x_epoch[:, start:end], y_epoch[:, start:end]).sum().backward()
-                optimizer.step()
+        for x_batch, y_batch in _mini_batches(x, y, recipe, seeds):
+            optimizer.zero_grad()
+            batched_loss(stacked, buffers, x_batch, y_batch).sum().backward()
+            optimizer.step()
     state = {**stacked, **buffers}
     for i, model in enumerate(models):
         model.load_state_dict({name: value[i].detach().to("cpu").clone() for name, value in state.items()})

@@ -588,6 +588,18 @@ CASES = [
         "has a folder name of 300 bytes; this file system allows at most 255 per name",
     ),
     Bad(
+        "a secret named by an unset environment variable",
+        _top(id_salt={"env": "DYNAUDIT_TEST_UNSET_SALT"}),
+        "id_salt names environment variable DYNAUDIT_TEST_UNSET_SALT, which is not set or empty",
+    ),
+    Bad(
+        "a DynaNoise key named by an unset environment variable",
+        _top(
+            defenses=[{"name": "dynanoise", "noise_mode": "per_input", "key": {"env": "DYNAUDIT_TEST_UNSET"}}]
+        ),
+        "defenses.0.key names environment variable DYNAUDIT_TEST_UNSET, which is not set or empty",
+    ),
+    Bad(
         "cache_dir pointing at a file",
         _steps(_write("file", b""), lambda tmp, cfg: cfg.update(cache_dir=str(tmp / "file"))),
         "cache_dir '{tmp}/file' cannot be created: '{tmp}/file' is not a folder",

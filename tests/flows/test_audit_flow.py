@@ -11,6 +11,10 @@ from audit_core.config import AuditConfig
 from audit_core.defenses import DynaNoise
 from flows.audit import audit
 
+# These tests check the flow's mechanics, not a choice: six trials on a tuning test set of 75 records (one
+# record moves the accuracy by 0.013) need a budget that no trial's few flipped answers make a coin flip.
+BUDGET = 0.2
+
 
 def test_audit_flow_completes_and_publishes_a_summary_artifact(prefect_api_url, tmp_path):
     config = AuditConfig(
@@ -62,7 +66,7 @@ def test_audit_flow_with_tune_adds_the_tuned_condition_and_reports_on_the_evalua
         cache_dir=tmp_path / "cache",
         recipe={"epochs": 40},
         reference_models=4,
-        tune={"n_trials": 6, "baselines": False, "budget": 0.05},
+        tune={"n_trials": 6, "baselines": False, "budget": BUDGET},
     )
     state = audit(config, return_state=True)
     assert state.is_completed(), state.message
@@ -91,7 +95,7 @@ def test_the_flow_and_the_plain_composition_write_identical_metrics_and_scores(p
         recipe={"epochs": 40},
         reference_models=4,
         max_queries=4,
-        tune={"n_trials": 6, "baselines": False, "budget": 0.05},
+        tune={"n_trials": 6, "baselines": False, "budget": BUDGET},
     )
     flow_dir = audit(config)
     plain = run_audit(

@@ -1,5 +1,6 @@
-"""Configs the pydantic model refuses are refused by the Prefect server too, before a flow run exists; a
-task that fails on the user's input is not retried."""
+"""Configs the pydantic model refuses are refused by the Prefect server too, before a flow run exists, and so
+is a secret given in clear (the server would store it); a task that fails on the user's input is not
+retried."""
 
 import subprocess
 import sys
@@ -30,6 +31,10 @@ def deployment_id(prefect_api_url):
         (
             '{"run_name": "../escape"}',
             "Validation failed for field 'config.run_name'. Failure reason: '../escape'",
+        ),
+        (  # Prefect would store it in clear with the run: the form and the server take references only
+            '{"id_salt": "typed-in-clear"}',
+            "Validation failed for field 'config.id_salt'. Failure reason: 'typed-in-clear'",
         ),
     ],
 )
