@@ -37,7 +37,8 @@ from audit_core.audit.conditions import conditions
 from audit_core.audit.evaluation import score_condition
 from audit_core.audit.run import gather_inputs
 from audit_core.config import DEFAULT_ATTACKS, parse_config
-from audit_core.gate.check import GatePolicy, check_gate, load_policy
+from audit_core.gate.check import GatePolicy, check_gate
+from audit_core.gate.inputs import load_policy
 from audit_core.stats.metrics import clopper_pearson
 from audit_core.stats.names import Metric
 from audit_core.stats.paired import paired_difference

@@ -276,7 +276,7 @@ def _check_gate_written(verdict: Any, *reports: Path | None) -> None:
 
 
 def _gate_command(args: argparse.Namespace) -> int:
-    from audit_core.gate.check import check_policy, load_policy, read_metrics
+    from audit_core.gate.inputs import check_policy, load_policy, read_metrics
     from audit_core.gate.reports import markdown_summary
     from audit_core.results.runs import resolve_previous
 

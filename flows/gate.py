@@ -12,7 +12,8 @@ from prefect.states import Completed, Failed, State
 
 from audit_core.config import AuditConfig
 from audit_core.core.locations import join
-from audit_core.gate.check import GatePolicy, GateVerdict, check_policy, previous_digest
+from audit_core.gate.check import GatePolicy, GateVerdict
+from audit_core.gate.inputs import check_policy, previous_digest
 from audit_core.gate.reports import markdown_summary
 from audit_core.results.runs import MANIFEST, METRICS, read_run_file, resolve_previous
 from flows.audit import audit

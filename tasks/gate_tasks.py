@@ -8,6 +8,7 @@ from prefect.cache_policies import NO_CACHE
 
 from audit_core.core.files import write_text_atomic
 from audit_core.gate import check as gate
+from audit_core.gate import inputs as gate_inputs
 from audit_core.gate.reports import junit_xml, markdown_summary
 from tasks.retries import FILE_RETRIES
 
@@ -17,7 +18,7 @@ _IO = {**FILE_RETRIES, "retry_delay_seconds": [1, 5], "cache_policy": NO_CACHE}
 @task(name="read-metrics", **_IO)
 def read_metrics(path: str) -> pd.DataFrame:
     """Read a dynaudit metrics.parquet table (a path or a URL)."""
-    return gate.read_metrics(path)
+    return gate_inputs.read_metrics(path)
 
 
 @task(name="check-gate", cache_policy=NO_CACHE)

@@ -11,7 +11,8 @@ from audit_core.config import AuditConfig
 from audit_core.core.locations import Location, join
 from audit_core.defenses import Defense
 from audit_core.defenses.serving import PARAMS_FILE, save_params
-from audit_core.gate.check import GateVerdict, check_gate, previous_digest, read_metrics
+from audit_core.gate.check import GateVerdict, check_gate
+from audit_core.gate.inputs import previous_digest, read_metrics
 from audit_core.report.context import build_context
 from audit_core.report.plots import pareto_front
 from audit_core.report.render import write_report

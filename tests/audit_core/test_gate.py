@@ -8,7 +8,8 @@ import pytest
 from audit_core.audit.analysis import METRIC_COLUMNS, analyse_scores, metric_row
 from audit_core.config import AuditConfig
 from audit_core.core.errors import AuditInputError, ConfigError
-from audit_core.gate.check import GatePolicy, check_gate, check_policy, load_policy, read_metrics
+from audit_core.gate.check import GatePolicy, check_gate
+from audit_core.gate.inputs import check_policy, load_policy, read_metrics
 from audit_core.gate.reports import junit_xml, markdown_summary
 from audit_core.stats.names import Metric
 from audit_core.stats.paired import paired_difference

@@ -12,7 +12,8 @@ import torch
 
 from audit_core.audit.run import run_audit
 from audit_core.config import parse_config
-from audit_core.gate.check import GatePolicy, check_gate, load_policy
+from audit_core.gate.check import GatePolicy, check_gate
+from audit_core.gate.inputs import load_policy
 from tests.audit_core.byo import FEATURES, N_CLASSES, N_FEATURES, RECIPE, blobs, train_torch
 from tests.audit_core.models import mlp
 

@@ -1,0 +1,56 @@
+"""What the gate reads: a policy file, an audit's metrics table and a previous run's config digest, each
+checked with one sentence on a problem."""
+
+import json
+from pathlib import Path
+
+import pandas as pd
+
+from audit_core.audit.analysis import METRIC_COLUMNS
+from audit_core.config import AuditConfig, load_model
+from audit_core.config.policy import GatePolicy, policy_mismatch
+from audit_core.core.errors import AuditInputError, ConfigError
+from audit_core.core.locations import Location, filesystem, parse_location
+from audit_core.results.runs import MANIFEST, read_run_file
+
+
+def load_policy(path: str | Path) -> GatePolicy:
+    """Read and validate a YAML gate policy."""
+    return load_model(GatePolicy, path, "Policy file")
+
+
+def check_policy(policy: GatePolicy, config: AuditConfig) -> None:
+    """Fail before any audit work when ``policy`` asks for numbers ``config``'s audit will not produce."""
+    problem = policy_mismatch(policy, config.knowledge, config.attacks, config.defended_conditions)
+    if problem is not None:
+        raise ConfigError(problem)
+
+
+def read_metrics(path: Location) -> pd.DataFrame:
+    """A dynaudit ``metrics.parquet`` table, local or on an object store (a URL); any other file is an
+    :class:`AuditInputError`."""
+    fs, fs_path = filesystem(parse_location(path))
+    if not fs.isfile(fs_path):
+        raise AuditInputError(f"Metrics file '{path}' does not exist; expected a dynaudit metrics.parquet.")
+    try:
+        with fs.open(fs_path, "rb") as handle:
+            frame = pd.read_parquet(handle)
+    except Exception:  # pyarrow raises several types for files that are not Parquet
+        raise AuditInputError(f"Metrics file '{path}' is not a readable Parquet file.") from None
+    missing = [c for c in METRIC_COLUMNS if c not in frame.columns]
+    if missing:
+        raise AuditInputError(
+            f"Metrics file '{path}' has no column '{missing[0]}'; expected a dynaudit metrics.parquet."
+        )
+    return frame
+
+
+def previous_digest(metrics_path: Location) -> str | None:
+    """The config digest in the manifest.json beside a previous run's metrics.parquet, local or on an object
+    store (None if absent)."""
+    location = parse_location(metrics_path)
+    folder = location.parent if isinstance(location, Path) else location.rsplit("/", 1)[0]
+    try:
+        return json.loads(read_run_file(folder, MANIFEST)).get("config_digest")
+    except (OSError, ValueError):
+        return None
