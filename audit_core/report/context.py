@@ -4,12 +4,10 @@ import base64
 import json
 from typing import Any
 
-import numpy as np
 import yaml
-from scipy import stats
 
 from audit_core.attacks import ATTACKS
-from audit_core.audit.analysis import AttackOutcome, ConditionEvaluation, worst_case
+from audit_core.audit.analysis import AttackOutcome, worst_case
 from audit_core.defenses import Defense, DynaNoise
 from audit_core.gate.check import GateVerdict
 from audit_core.report import plots
@@ -22,17 +20,20 @@ from audit_core.report.adaptive import (
     query_budgets,
 )
 from audit_core.report.explorer import within_budget
+from audit_core.report.exposure import (
+    READERS,
+    exposed_records,
+    per_class_rows,
+    record_ids_sentence,
+    vulnerable_rows,
+)
 from audit_core.report.methodology import references_sentence, shadow_sentence
 from audit_core.report.render import template_text
-from audit_core.report.values import attack_head, chosen_evaluation, interval
+from audit_core.report.values import attack_head, chosen_evaluation, condition_modes, interval
 from audit_core.results.risk import RISK_TIERS, risk_tier, tier_range
 from audit_core.results.tables import REGAINED_FRACTION, AuditResult
-from audit_core.stats.metrics import clopper_pearson
 from audit_core.stats.names import FPR_TARGETS, MEANINGS
 from audit_core.tuning.search import SPLITS, TuningResult, comparison, comparison_metrics
-
-VULNERABLE_SHARE = 0.01  # the most vulnerable members by the references' estimate (Aerni et al.'s worst case)
-LOW_FPR = 0.01  # the false-positive rate their TPR is read at
 
 KNOWLEDGE_TEXT = {
     "naive": "calibrates on undefended shadow and reference outputs (the DynaNoise paper's protocol)",
@@ -43,13 +44,6 @@ KNOWLEDGE_TEXT = {
 
 def _data_uri(svg: str | None) -> str | None:
     return None if svg is None else "data:image/svg+xml;base64," + base64.b64encode(svg.encode()).decode()
-
-
-def _condition_modes(result: AuditResult, chosen_only: bool = False) -> list[tuple[ConditionEvaluation, str]]:
-    """(condition, knowledge) pairs to show: the undefended baseline once, then each defense (or only the
-    chosen one) per knowledge."""
-    shown = [ev for ev in result.defended if not chosen_only or ev.condition == result.chosen]
-    return [(result.baseline, result.knowledge[0])] + [(ev, k) for ev in shown for k in result.knowledge]
 
 
 def _chosen(result: AuditResult, tuning: TuningResult | None) -> dict[str, Any] | None:
@@ -112,7 +106,7 @@ def _verdict(verdict: GateVerdict | None) -> dict[str, Any] | None:
 
 def _headline(result: AuditResult, chosen_only: bool = False) -> list[dict[str, Any]]:
     rows = []
-    for ev, knowledge in _condition_modes(result, chosen_only):
+    for ev, knowledge in condition_modes(result, chosen_only):
         top = worst_case(ev.outcomes, knowledge=knowledge)
         defended = ev is not result.baseline
         rows.append(
@@ -177,77 +171,10 @@ def _detail_rows(result: AuditResult, chosen_only: bool = False) -> list[dict[st
             "precision": "—" if o.precision.value != o.precision.value else f"{o.precision.value:.3f}",
             "epsilon": f"{o.epsilon_lower_bound:.2f}",
         }
-        for ev, knowledge in _condition_modes(result, chosen_only)
+        for ev, knowledge in condition_modes(result, chosen_only)
         for o in ev.outcomes
         if o.knowledge == knowledge
     ]
-
-
-def _per_class_rows(result: AuditResult, attack: str) -> list[dict[str, Any]]:
-    """Per true class: record counts and ``attack``'s AUC on the class's records, undefended and under the
-    chosen defense."""
-    rows = []
-    for c in sorted(result.baseline.outcome(attack, result.knowledge[0]).per_class_auc):
-        in_class = result.labels == c
-        cells = []
-        for ev, knowledge in _condition_modes(result, chosen_only=True):
-            auc = ev.outcome(attack, knowledge).per_class_auc.get(c)
-            cells.append("—" if auc is None else f"{auc:.3f}")
-        rows.append(
-            {
-                "label": c,
-                "members": int((in_class & result.is_member).sum()),
-                "non_members": int((in_class & ~result.is_member).sum()),
-                "auc": cells,
-            }
-        )
-    return rows
-
-
-def _exposed_records(result: AuditResult, attack: str, count: int = 10) -> list[dict[str, Any]]:
-    """The members ``attack`` ranks as most likely members without a defense, by keyed hash only, with their
-    rank percentile among all audit points, undefended and under the chosen defense (100 = ranked first)."""
-    percentiles = {}
-    for ev, knowledge in _condition_modes(result, chosen_only=True):
-        scores = ev.outcome(attack, knowledge).scores
-        percentiles[(ev.condition, knowledge)] = 100 * stats.rankdata(scores) / len(scores)
-    baseline = percentiles[(result.baseline.condition, result.knowledge[0])]
-    members = np.flatnonzero(result.is_member)
-    top = members[np.argsort(-baseline[members], kind="stable")[:count]]
-    return [
-        {
-            "record": result.records[i],
-            "label": int(result.labels[i]),
-            "percentiles": [f"{p[i]:.1f}" for p in percentiles.values()],
-        }
-        for i in top
-    ]
-
-
-#: The report's one line on who may read it (on its first page).
-READERS = (
-    "Readers: only people entitled to know who was in the training data; this report shows per-record "
-    "exposure (see Provenance: record ids)."
-)
-
-
-def _record_ids(provenance: dict[str, Any]) -> str | None:
-    """The report's sentence on its record ids: how they are keyed, what they link to without the key, and
-    what still links with the target model in hand."""
-    ids = provenance.get("record_ids")
-    if ids is None:
-        return None
-    key = (
-        "your secret id_salt (the same key gives the same ids in every run)"
-        if ids["key"] == "id_salt"
-        else "a random key drawn for this run and never written anywhere (no one can link them, you neither)"
-    )
-    return (
-        f"Records appear only as keyed hashes ({ids['hash']}) under {key}; without the key a hash links to "
-        "no record. Whoever holds the target model and the candidate records could still match the "
-        "per-record outputs (scores.parquet) to records without the key; the explorer holds nothing per "
-        "record."
-    )
 
 
 def _auc_grid(result: AuditResult) -> list[dict[str, Any]]:
@@ -258,7 +185,7 @@ def _auc_grid(result: AuditResult) -> list[dict[str, Any]]:
             "knowledge": knowledge if ev is not result.baseline else "—",
             "auc": [f"{ev.outcome(a, knowledge).auc.value:.3f}" for a in result.attacks],
         }
-        for ev, knowledge in _condition_modes(result)
+        for ev, knowledge in condition_modes(result)
     ]
 
 
@@ -275,25 +202,6 @@ def _glossary(result: AuditResult) -> dict[str, Any]:
         "attacks": {a: _first_sentence(ATTACKS[a].__doc__ or "") for a in result.attacks},
         "metrics": dict(MEANINGS.values()),
     }
-
-
-def _vulnerable_rows(result: AuditResult, attack: str) -> dict[str, Any] | None:
-    """The TPR of ``attack`` at 1% FPR (threshold over every non-member) on all members and on the 1% most
-    vulnerable members by the reference models' estimate, per column of the exposed-records table."""
-    if result.vulnerability is None:
-        return None
-    members = np.flatnonzero(result.is_member)
-    count = max(1, round(VULNERABLE_SHARE * len(members)))
-    vulnerable = members[np.argsort(-result.vulnerability[members], kind="stable")[:count]]
-    rows = {"all": [], "vulnerable": []}
-    for ev, knowledge in _condition_modes(result, chosen_only=True):
-        scores = ev.outcome(attack, knowledge).scores
-        non_members = np.sort(scores[~result.is_member])[::-1]
-        threshold = non_members[int(LOW_FPR * len(non_members))]  # at most 1% of non-members above it
-        for key, rows_of in (("all", members), ("vulnerable", vulnerable)):
-            hits = int((scores[rows_of] > threshold).sum())
-            rows[key].append(interval(clopper_pearson(hits, len(rows_of))))
-    return {"count": count, "share": f"{100 * VULNERABLE_SHARE:g}%", "fpr": f"{100 * LOW_FPR:g}%", **rows}
 
 
 def _explorer(result: AuditResult) -> dict[str, Any] | None:
@@ -411,13 +319,13 @@ def build_context(
         "slice_attack": baseline.attack,
         "columns": [
             result.name(ev.condition) if ev is result.baseline else f"{result.name(ev.condition)}, {k}"
-            for ev, k in _condition_modes(result, chosen_only=True)
+            for ev, k in condition_modes(result, chosen_only=True)
         ],
-        "per_class": _per_class_rows(result, baseline.attack),
-        "exposed": _exposed_records(result, baseline.attack),
-        "record_ids": _record_ids(provenance),
+        "per_class": per_class_rows(result, baseline.attack),
+        "exposed": exposed_records(result, baseline.attack),
+        "record_ids": record_ids_sentence(provenance),
         "readers": READERS,
-        "vulnerable": _vulnerable_rows(result, baseline.attack),
+        "vulnerable": vulnerable_rows(result, baseline.attack),
         "explorer": _explorer(result),
         "tuning": _tuning(tuning, front_svg),
         "n_members": int(result.is_member.sum()),

@@ -33,3 +33,10 @@ ATTACK_HEADS = {
 def attack_head(attack: str) -> str:
     """The column head of ``attack`` in a table with a column per attack."""
     return ATTACK_HEADS.get(attack, attack.replace("_", " "))
+
+
+def condition_modes(result: AuditResult, chosen_only: bool = False) -> list[tuple[ConditionEvaluation, str]]:
+    """(condition, knowledge) pairs to show: the undefended baseline once, then each defense (or only the
+    chosen one) per knowledge."""
+    shown = [ev for ev in result.defended if not chosen_only or ev.condition == result.chosen]
+    return [(result.baseline, result.knowledge[0])] + [(ev, k) for ev in shown for k in result.knowledge]

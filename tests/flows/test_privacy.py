@@ -31,7 +31,7 @@ from audit_core.audit.inputs import load_audit_data
 from audit_core.config import AuditConfig
 from audit_core.config.secrets import PrefectSecret
 from audit_core.core.errors import ConfigError
-from audit_core.report.context import READERS
+from audit_core.report.exposure import READERS
 from flows.audit import audit, resolved
 from tests.flows.test_serve import _served_deployments, _stop, _wait_for
 

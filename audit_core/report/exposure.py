@@ -1,0 +1,100 @@
+"""The report's per-record exposure: per-class AUCs, the members an attack ranks first (by keyed hash), the
+most vulnerable members' TPR at a low FPR, how the record ids are keyed, and who may read the report."""
+
+from typing import Any
+
+import numpy as np
+from scipy import stats
+
+from audit_core.report.values import condition_modes, interval
+from audit_core.results.tables import AuditResult
+from audit_core.stats.metrics import clopper_pearson
+
+VULNERABLE_SHARE = 0.01  # the most vulnerable members by the references' estimate (Aerni et al.'s worst case)
+LOW_FPR = 0.01  # the false-positive rate their TPR is read at
+
+
+def per_class_rows(result: AuditResult, attack: str) -> list[dict[str, Any]]:
+    """Per true class: record counts and ``attack``'s AUC on the class's records, undefended and under the
+    chosen defense."""
+    rows = []
+    for c in sorted(result.baseline.outcome(attack, result.knowledge[0]).per_class_auc):
+        in_class = result.labels == c
+        cells = []
+        for ev, knowledge in condition_modes(result, chosen_only=True):
+            auc = ev.outcome(attack, knowledge).per_class_auc.get(c)
+            cells.append("—" if auc is None else f"{auc:.3f}")
+        rows.append(
+            {
+                "label": c,
+                "members": int((in_class & result.is_member).sum()),
+                "non_members": int((in_class & ~result.is_member).sum()),
+                "auc": cells,
+            }
+        )
+    return rows
+
+
+def exposed_records(result: AuditResult, attack: str, count: int = 10) -> list[dict[str, Any]]:
+    """The members ``attack`` ranks as most likely members without a defense, by keyed hash only, with their
+    rank percentile among all audit points, undefended and under the chosen defense (100 = ranked first)."""
+    percentiles = {}
+    for ev, knowledge in condition_modes(result, chosen_only=True):
+        scores = ev.outcome(attack, knowledge).scores
+        percentiles[(ev.condition, knowledge)] = 100 * stats.rankdata(scores) / len(scores)
+    baseline = percentiles[(result.baseline.condition, result.knowledge[0])]
+    members = np.flatnonzero(result.is_member)
+    top = members[np.argsort(-baseline[members], kind="stable")[:count]]
+    return [
+        {
+            "record": result.records[i],
+            "label": int(result.labels[i]),
+            "percentiles": [f"{p[i]:.1f}" for p in percentiles.values()],
+        }
+        for i in top
+    ]
+
+
+#: The report's one line on who may read it (on its first page).
+READERS = (
+    "Readers: only people entitled to know who was in the training data; this report shows per-record "
+    "exposure (see Provenance: record ids)."
+)
+
+
+def record_ids_sentence(provenance: dict[str, Any]) -> str | None:
+    """The report's sentence on its record ids: how they are keyed, what they link to without the key, and
+    what still links with the target model in hand."""
+    ids = provenance.get("record_ids")
+    if ids is None:
+        return None
+    key = (
+        "your secret id_salt (the same key gives the same ids in every run)"
+        if ids["key"] == "id_salt"
+        else "a random key drawn for this run and never written anywhere (no one can link them, you neither)"
+    )
+    return (
+        f"Records appear only as keyed hashes ({ids['hash']}) under {key}; without the key a hash links to "
+        "no record. Whoever holds the target model and the candidate records could still match the "
+        "per-record outputs (scores.parquet) to records without the key; the explorer holds nothing per "
+        "record."
+    )
+
+
+def vulnerable_rows(result: AuditResult, attack: str) -> dict[str, Any] | None:
+    """The TPR of ``attack`` at 1% FPR (threshold over every non-member) on all members and on the 1% most
+    vulnerable members by the reference models' estimate, per column of the exposed-records table."""
+    if result.vulnerability is None:
+        return None
+    members = np.flatnonzero(result.is_member)
+    count = max(1, round(VULNERABLE_SHARE * len(members)))
+    vulnerable = members[np.argsort(-result.vulnerability[members], kind="stable")[:count]]
+    rows = {"all": [], "vulnerable": []}
+    for ev, knowledge in condition_modes(result, chosen_only=True):
+        scores = ev.outcome(attack, knowledge).scores
+        non_members = np.sort(scores[~result.is_member])[::-1]
+        threshold = non_members[int(LOW_FPR * len(non_members))]  # at most 1% of non-members above it
+        for key, rows_of in (("all", members), ("vulnerable", vulnerable)):
+            hits = int((scores[rows_of] > threshold).sum())
+            rows[key].append(interval(clopper_pearson(hits, len(rows_of))))
+    return {"count": count, "share": f"{100 * VULNERABLE_SHARE:g}%", "fpr": f"{100 * LOW_FPR:g}%", **rows}
