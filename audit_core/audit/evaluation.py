@@ -25,6 +25,7 @@ import numpy as np
 from audit_core.attacks import ATTACKS, AttackInput, CalibrationData, ReferenceOutputs, ShadowOutputs
 from audit_core.attacks.base import Ask
 from audit_core.audit.analysis import AttackScores, ConditionScores
+from audit_core.audit.running_sums import MAX_BYTES, RunningSums
 from audit_core.audit.signals import Signals, stacked_features
 from audit_core.core.knowledge import Knowledge
 from audit_core.core.seeding import derive_rng
@@ -40,6 +41,9 @@ REQUIREMENTS = {
     "shadow_queries": "a target and a shadow model it can query around each record (not a predictions table)",
 }
 
+#: The averaging attacker's sums of answers to near-duplicates, continued along its doubling schedule.
+RUNNING_SUMS = RunningSums(MAX_BYTES)
+
 
 def near_duplicate(logits: np.ndarray, step: int) -> np.ndarray:
     """``logits`` with every entry moved ``step`` units in the last place: what an imperceptibly changed
@@ -53,9 +57,15 @@ def observe(defense: Defense, logits: np.ndarray, rng: np.random.Generator, quer
     its noise is keyed by the query; one answer when the defense is a fixed function of the logits."""
     flat = logits.reshape(-1, logits.shape[-1])
     repeats = queries if defense.averaging_gains else 1
-    queried = (near_duplicate(flat, r) if defense.keyed_by_query else flat for r in range(repeats))
-    mean = sum(defense.apply(q, rng) for q in queried) / repeats
-    return mean.reshape(logits.shape)
+    if defense.keyed_by_query:  # the sum of fewer near-duplicates, remembered, is continued
+
+        def answer(step: int) -> np.ndarray:
+            return defense.apply(near_duplicate(flat, step), rng)
+
+        total = RUNNING_SUMS.total(defense, flat, repeats, answer)
+    else:
+        total = sum(defense.apply(flat, rng) for _ in range(repeats))
+    return (total / repeats).reshape(logits.shape)
 
 
 def answering(
