@@ -18,15 +18,17 @@ answer observed as above, so the averaging attacker averages them too), and the 
 """
 
 from collections.abc import Sequence
+from functools import partial
 from typing import Any
 
 import numpy as np
 
 from audit_core.attacks import ATTACKS, AttackInput, CalibrationData, ReferenceOutputs, ShadowOutputs
-from audit_core.attacks.base import Ask
+from audit_core.attacks.base import Ask, Attack
 from audit_core.audit.analysis import AttackScores, ConditionScores
 from audit_core.audit.running_sums import MAX_BYTES, RunningSums
 from audit_core.audit.signals import Signals, stacked_features
+from audit_core.audit.undefended_fits import CONDITION_INPUTS, UndefendedFits
 from audit_core.core.knowledge import Knowledge
 from audit_core.core.seeding import derive_rng
 from audit_core.defenses import Defense, Undefended
@@ -43,6 +45,8 @@ REQUIREMENTS = {
 
 #: The averaging attacker's sums of answers to near-duplicates, continued along its doubling schedule.
 RUNNING_SUMS = RunningSums(MAX_BYTES)
+#: Attacks calibrated on undefended outputs (the naive attacker's): fitted once per Signals, every condition.
+UNDEFENDED_FITS = UndefendedFits()
 
 
 def near_duplicate(logits: np.ndarray, step: int) -> np.ndarray:
@@ -213,7 +217,13 @@ def score_condition(
                         f"needs {' and '.join(REQUIREMENTS[m] for m in missing)}, which this audit lacks"
                     )
                     continue
-                attack = attack_class(**attack_params.get(name, {})).fit(calibration)
+                params = attack_params.get(name, {})
+                fit = partial(_fitted, attack_class, params, calibration)
+                undefended = isinstance(calibration_defense, Undefended)
+                if undefended and not attack_class.requires & CONDITION_INPUTS:
+                    attack = UNDEFENDED_FITS.fitted(signals, f"{name} {sorted(params.items())!r}", fit)
+                else:
+                    attack = fit()
                 result = AttackScores(
                     defense.label, mode, name, queries, attack.score(answers), float(attack.threshold_)
                 )
@@ -233,6 +243,10 @@ def score_condition(
         averaging=averaging,
         skipped=skipped,
     )
+
+
+def _fitted(attack_class: type[Attack], params: dict[str, Any], calibration: CalibrationData) -> Attack:
+    return attack_class(**params).fit(calibration)
 
 
 def _parameters(defense: Defense) -> dict[str, float]:
