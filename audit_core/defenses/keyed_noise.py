@@ -36,41 +36,46 @@ def _row_normals(rows: list[bytes], key: bytes, count: int) -> np.ndarray:
 
 
 class RowMemo:
-    """Keyed normals of the rows seen last, for one (key, count): a row's normals are a pure function of the
-    key, the row's bytes and the count, so a remembered row is exactly what computing it again gives.
+    """Keyed normals of the rows seen last: a row's normals are a pure function of the key, the row's bytes
+    and the count, so a remembered row is exactly what computing it again gives.
 
-    Two generations of at most ``capacity`` rows each: a row is looked up in both and added to the newer; a
-    full newer generation replaces the older, so at most ``2 * capacity`` rows are held.
+    Two generations of at most ``capacity`` rows each (over every key and count): a row is looked up in both
+    and added to the newer; a full newer generation replaces the older, so at most ``2 * capacity`` rows are
+    held.
     """
 
     def __init__(self, capacity: int) -> None:
         self.capacity = capacity
-        self.address: tuple[bytes, int] | None = None
-        self.newer: dict[bytes, bytes] = {}
-        self.older: dict[bytes, bytes] = {}
+        self.newer: dict[tuple[bytes, int], dict[bytes, bytes]] = {}  # (key, count) -> row -> normals
+        self.older: dict[tuple[bytes, int], dict[bytes, bytes]] = {}
+        self.newer_rows = 0
         self.lock = threading.Lock()
 
     def __len__(self) -> int:
-        return len(self.newer) + len(self.older)
+        return sum(len(rows) for generation in (self.newer, self.older) for rows in generation.values())
 
     def normals(self, rows: list[bytes], key: bytes, count: int) -> np.ndarray:
         """The keyed normals ``(len(rows), count)`` of ``rows``, the remembered ones looked up."""
+        address = (key, count)
         with self.lock:
-            if self.address != (key, count):
-                self.address, self.newer, self.older = (key, count), {}, {}
-            found = [self.newer.get(row) or self.older.get(row) for row in rows]
+            newer, older = self.newer.get(address, {}), self.older.get(address, {})
+            found = [newer.get(row) or older.get(row) for row in rows]
         missing = [i for i, value in enumerate(found) if value is None]
         if missing:
             computed = _row_normals([rows[i] for i in missing], key, count)
-            values = [r.tobytes() for r in computed]
             with self.lock:
-                for i, value in zip(missing, values, strict=True):
-                    found[i] = value
-                    if self.address == (key, count):
-                        self.newer[rows[i]] = value
-                        if len(self.newer) >= self.capacity:
-                            self.older, self.newer = self.newer, {}
+                for i, normals in zip(missing, computed, strict=True):
+                    found[i] = normals.tobytes()
+                    self._remember(address, rows[i], found[i])
         return np.frombuffer(bytearray(b"".join(found)), dtype=np.float64).reshape(len(rows), count)
+
+    def _remember(self, address: tuple[bytes, int], row: bytes, normals: bytes) -> None:
+        table = self.newer.setdefault(address, {})
+        if row not in table:
+            table[row] = normals
+            self.newer_rows += 1
+            if self.newer_rows >= self.capacity:
+                self.older, self.newer, self.newer_rows = self.newer, {}, 0
 
 
 _memo = RowMemo(MEMO_ROWS)

@@ -184,3 +184,7 @@ def test_the_row_memo_holds_at_most_two_generations_of_rows_and_their_stated_byt
     assert held <= 2 * capacity * (8 * (k + k) + MEMO_ROW_OVERHEAD)
     again = [row.tobytes() for row in logits[-capacity:]]  # the newest rows are remembered
     assert (memo.normals(again, KEY, k) == _keyed_normals_afresh(logits[-capacity:], KEY, k)).all()
+    held = len(memo)
+    memo.normals([], KEY, 1)  # DynaNoise checks its key so: nothing is forgotten
+    assert (memo.normals(again[:5], KEY, 1) == _keyed_normals_afresh(logits[-capacity:][:5], KEY, 1)).all()
+    assert len(memo) == held + 5  # another count is remembered beside, not instead
