@@ -198,6 +198,7 @@ def score_condition(
     scores: list[AttackScores] = []
     averaging: list[AttackScores] = []
     skipped: dict[str, str] = {}
+    fitted: dict[tuple[str, tuple[int, ...]], tuple[Attack, tuple]] = {}  # e.g. qmia: one population, 3 modes
     schedule = doubling_schedule(max_queries if defense.averaging_gains else 1)
     for mode in knowledge:
         rng = derive_rng(seed, "attacker", mode, defense.label)
@@ -222,8 +223,12 @@ def score_condition(
                 undefended = isinstance(calibration_defense, Undefended)
                 if undefended and not attack_class.requires & CONDITION_INPUTS:
                     attack = UNDEFENDED_FITS.fitted(signals, f"{name} {sorted(params.items())!r}", fit)
-                else:
-                    attack = fit()
+                else:  # an attack reads only the inputs it requires: on the same ones, fitted once
+                    inputs = tuple(getattr(calibration, r) for r in sorted(attack_class.requires))
+                    key = (name, tuple(map(id, inputs)))
+                    if key not in fitted:
+                        fitted[key] = (fit(), inputs)  # the inputs kept alive, so that their ids stay theirs
+                    attack = fitted[key][0]
                 result = AttackScores(
                     defense.label, mode, name, queries, attack.score(answers), float(attack.threshold_)
                 )

@@ -4,6 +4,7 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
+from audit_core.attacks.qmia import QMIA
 from audit_core.audit import evaluation
 from audit_core.audit.conditions import evaluate_condition
 from audit_core.audit.evaluation import (
@@ -139,3 +140,23 @@ def test_naive_fits_are_made_once_for_every_condition_and_equal_fits_made_afresh
     del other
     gc.collect()
     assert len(memo) == 3
+
+
+def test_an_attack_on_the_same_inputs_is_fitted_once_per_condition_and_scores_as_if_fitted_alone(
+    signals, monkeypatch
+):
+    """QMIA reads only the target's population answers, which every knowledge of a condition shares (one
+    query): one fit serves the three, and each scores exactly as a fit for that knowledge alone does."""
+    fits = []
+    real_fit = QMIA.fit
+    monkeypatch.setattr(QMIA, "fit", lambda self, calibration: fits.append(1) or real_fit(self, calibration))
+    defense = DynaNoise(sigma0_sq=0.5)
+    every = score_condition(signals, defense, ["qmia"], seed=0, max_queries=1)
+    assert len(fits) == 1 and len(every.scores) == 3
+    for knowledge in ("naive", "adaptive", "averaging"):
+        alone = score_condition(signals, defense, ["qmia"], seed=0, knowledge=(knowledge,), max_queries=1)
+        [shared] = [s for s in every.scores if s.knowledge == knowledge]
+        assert (
+            np.array_equal(shared.scores, alone.scores[0].scores)
+            and shared.threshold == alone.scores[0].threshold
+        )
