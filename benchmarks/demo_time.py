@@ -10,7 +10,8 @@ alternate between the trees so the machine's load falls on both alike; the load 
 each run. The parts come from Prefect's log lines (task runs finishing) and the run's own clock:
 
 - start-up: process start to the temporary Prefect server's first line (imports, input check);
-- Prefect server: that line to the flow run's first line;
+- Prefect server: that line to the flow run's first line. Today's CLI starts the server itself, without that
+  line: its start-up reads nan, and its Prefect server part runs from the process start;
 - inputs: data, target, shadow and reference models (from the cache), logits;
 - tuning: the tune-dynanoise task; conditions: every evaluate-* task; report: assembling and writing the run
   folder; end: the summary printed and the process gone.
@@ -22,6 +23,7 @@ or conditions (547ab47 has fewer rows). The run folder is ``OUTPUT_DIR/demo/late
 """
 
 import argparse
+import math
 import os
 import re
 import shutil
@@ -69,6 +71,9 @@ def parts(log: str, started: float, ended: float) -> dict[str, float]:
                     marks[part] = _clock(match.group(1), day)  # the last such line: the step's end
     seconds, previous = {}, started
     for part in PARTS[:-2]:
+        if part not in marks:  # no such line: the next part includes this one
+            seconds[part] = math.nan
+            continue
         seconds[part] = marks[part] - previous
         previous = marks[part]
     seconds["end"] = ended - previous
