@@ -11,13 +11,16 @@ the defense's time over the forward pass's. Every repetition draws a fresh batch
 
 Table 2: one full demo audit (data, target, shadow and reference training, every configured condition under
 every attacker knowledge, report) against 50 Optuna trials of the tuner on the same logits, and against the
-baselines' grids on the tuning front.
+baselines' grids on the tuning front. Each tuning runs in a fresh process, so neither starts with the noise
+or fits the other (or the audit) left in memory.
 """
 
 import argparse
+import multiprocessing
 import statistics
 import time
 from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
 
 import numpy as np
 import torch
@@ -26,7 +29,7 @@ from torch import nn
 
 from audit_core.audit.run import gather_inputs, run_audit
 from audit_core.audit.split import tuning_split
-from audit_core.config import DEMO_DEFENSES, TrainingRecipe, TuneConfig, parse_config
+from audit_core.config import DEMO_DEFENSES, AuditConfig, TrainingRecipe, TuneConfig, parse_config
 from audit_core.defenses import DefenderData, DynaNoise, MemGuard, fit_defense
 from audit_core.defenses.torch_dynanoise import TorchDynaNoise
 from audit_core.training import build_model
@@ -92,6 +95,18 @@ def overhead_table(repeats: dict[int, int]) -> None:
             print(f"| {name} | {batch} | {forward:.3f} | " + " | ".join(cells) + " |", flush=True)
 
 
+def _tuning_seconds(config: AuditConfig, n_trials: int, baselines: bool) -> float:
+    """Seconds of one tuning on the audit's logits (in a fresh process: nothing remembered from another)."""
+    torch.set_num_threads(1)
+    inputs = gather_inputs(config)
+    settings = TuneConfig(n_trials=n_trials, baselines=baselines)
+    tuning, evaluation = tuning_split(inputs.signals, settings)
+    against = Attacker(tuple(config.attacks), settings.knowledge, config.seed, config.max_queries)
+    start = time.perf_counter()
+    tune(tuning, evaluation, inputs.defender, settings, against)
+    return time.perf_counter() - start
+
+
 def tuning_table(n_trials: int) -> None:
     """Table 2 (see the module docstring)."""
     config = parse_config(
@@ -100,22 +115,17 @@ def tuning_table(n_trials: int) -> None:
     start = time.perf_counter()
     run_audit(config, write=True)
     audit_seconds = time.perf_counter() - start
-    inputs = gather_inputs(config)  # the same signals again, for the tuner alone
-    data, signals, defender = inputs.data, inputs.signals, inputs.defender
 
     rows = [("one full audit (9 conditions, 3 attacker knowledges, report)", audit_seconds)]
+    spawn = multiprocessing.get_context("spawn")
     for baselines, label in (
         (False, f"{n_trials} Optuna trials (DynaNoise only)"),
         (True, "... and the baselines' grids on the front"),
     ):
-        settings = TuneConfig(n_trials=n_trials, baselines=baselines)
-        tuning, evaluation = tuning_split(signals, settings)
-        against = Attacker(tuple(config.attacks), settings.knowledge, config.seed, config.max_queries)
-        start = time.perf_counter()
-        tune(tuning, evaluation, defender, settings, against)
-        rows.append((label, time.perf_counter() - start))
+        with ProcessPoolExecutor(max_workers=1, mp_context=spawn) as fresh:
+            rows.append((label, fresh.submit(_tuning_seconds, config, n_trials, baselines).result()))
     print(
-        f"\n{len(config.attacks)} attacks; {len(data.members)} members and {len(data.non_members)} "
+        f"\n{len(config.attacks)} attacks; {config.data.n_members} members and {config.data.n_non_members} "
         f"non-members; {config.reference_models} reference models; 1 torch thread\n"
     )
     print("| step | seconds | share of the audit |")

@@ -10,15 +10,20 @@ alternate between the trees so the machine's load falls on both alike; the load 
 each run. The parts come from Prefect's log lines (task runs finishing) and the run's own clock:
 
 - start-up: process start to the temporary Prefect server's first line (imports, input check);
-- Prefect server: that line to the flow run's first line;
+- Prefect server: that line to the flow run's first line. Today's CLI starts the server itself, without that
+  line: its start-up reads nan, and its Prefect server part runs from the process start;
 - inputs: data, target, shadow and reference models (from the cache), logits;
 - tuning: the tune-dynanoise task; conditions: every evaluate-* task; report: assembling and writing the run
   folder; end: the summary printed and the process gone.
 
-Every timed run's ``metrics.parquet`` is compared with the base's: the numbers must be identical.
+Every run's ``metrics.parquet`` is compared, exactly, with the first run of the same tree: each tree's numbers
+must not change from run to run. The trees are not compared with each other: the base may audit other attacks
+or conditions (547ab47 has fewer rows). The run folder is ``OUTPUT_DIR/demo/latest/`` today and
+``OUTPUT_DIR/demo/`` in older trees; the metrics are read from whichever the tree wrote.
 """
 
 import argparse
+import math
 import os
 import re
 import shutil
@@ -66,6 +71,9 @@ def parts(log: str, started: float, ended: float) -> dict[str, float]:
                     marks[part] = _clock(match.group(1), day)  # the last such line: the step's end
     seconds, previous = {}, started
     for part in PARTS[:-2]:
+        if part not in marks:  # no such line: the next part includes this one
+            seconds[part] = math.nan
+            continue
         seconds[part] = marks[part] - previous
         previous = marks[part]
     seconds["end"] = ended - previous
@@ -93,8 +101,13 @@ def run_demo(tree: Path, workdir: Path, output: Path, verbose: bool) -> tuple[di
     ended = time.time()
     if done.returncode != 0:
         raise SystemExit(f"the demo of {tree} failed:\n{done.stderr[-3000:]}")
-    metrics = pd.read_parquet(output / "demo" / "metrics.parquet")
-    return parts(done.stdout + done.stderr, started, ended), metrics
+    return parts(done.stdout + done.stderr, started, ended), pd.read_parquet(metrics_file(output / "demo"))
+
+
+def metrics_file(run_folder: Path) -> Path:
+    """The run's ``metrics.parquet``: under ``latest`` (run history, today) or in the folder (older trees)."""
+    latest = run_folder / "latest" / "metrics.parquet"
+    return latest if latest.exists() else run_folder / "metrics.parquet"
 
 
 def main() -> None:
@@ -113,22 +126,21 @@ def main() -> None:
         if args.cache is not None:  # models trained before: the warm-up runs need not train them again
             shutil.copytree(args.cache, work / ".dynaudit-cache")
         trees = {f"base {args.base}": (base_tree, False), args.tree or "this tree": (tree, True)}
-        for name, (tree, verbose) in trees.items():  # warm the model cache and compile the modules, untimed
-            run_demo(tree, work, work / f"warm-{len(name)}", verbose)
+        reference = {  # warm the model cache and compile the modules, untimed; each tree's own numbers
+            name: run_demo(tree, work, work / f"warm-{index}", verbose)[1]
+            for index, (name, (tree, verbose)) in enumerate(trees.items())
+        }
         times: dict[str, list[dict[str, float]]] = {name: [] for name in trees}
-        reference = None
-        for index in range(args.repeat):
-            for name, (tree, verbose) in trees.items():
+        for repeat in range(args.repeat):
+            for index, (name, (tree, verbose)) in enumerate(trees.items()):
                 load = os.getloadavg()[0]
-                seconds, metrics = run_demo(tree, work, work / f"run-{index}-{len(name)}", verbose)
+                seconds, metrics = run_demo(tree, work, work / f"run-{repeat}-{index}", verbose)
                 times[name].append(seconds)
                 print(f"{name}: {seconds['total']:.1f} s (load average {load:.1f})", flush=True)
-                if reference is None:
-                    reference = metrics
-                pd.testing.assert_frame_equal(metrics, reference)  # identical numbers, or stop
+                pd.testing.assert_frame_equal(metrics, reference[name], check_exact=True)  # or stop
     print(
-        f"\nWarm demo, median of {args.repeat} run(s) per tree on {os.cpu_count()} cores; every run's "
-        "metrics.parquet identical\n"
+        f"\nWarm demo, median of {args.repeat} run(s) per tree on {os.cpu_count()} cores; each tree's "
+        "metrics.parquet identical in every run (its warm-up included)\n"
     )
     print("| part | " + " | ".join(f"{name} (s)" for name in times) + " |")
     print("|---|" + "---|" * len(times))

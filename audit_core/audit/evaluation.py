@@ -18,14 +18,17 @@ answer observed as above, so the averaging attacker averages them too), and the 
 """
 
 from collections.abc import Sequence
+from functools import partial
 from typing import Any
 
 import numpy as np
 
 from audit_core.attacks import ATTACKS, AttackInput, CalibrationData, ReferenceOutputs, ShadowOutputs
-from audit_core.attacks.base import Ask
+from audit_core.attacks.base import Ask, Attack
 from audit_core.audit.analysis import AttackScores, ConditionScores
+from audit_core.audit.running_sums import MAX_BYTES, RunningSums
 from audit_core.audit.signals import Signals, stacked_features
+from audit_core.audit.undefended_fits import CONDITION_INPUTS, UndefendedFits
 from audit_core.core.knowledge import Knowledge
 from audit_core.core.seeding import derive_rng
 from audit_core.defenses import Defense, Undefended
@@ -40,6 +43,11 @@ REQUIREMENTS = {
     "shadow_queries": "a target and a shadow model it can query around each record (not a predictions table)",
 }
 
+#: The averaging attacker's sums of answers to near-duplicates, continued along its doubling schedule.
+RUNNING_SUMS = RunningSums(MAX_BYTES)
+#: Attacks calibrated on undefended outputs (the naive attacker's): fitted once per Signals, every condition.
+UNDEFENDED_FITS = UndefendedFits()
+
 
 def near_duplicate(logits: np.ndarray, step: int) -> np.ndarray:
     """``logits`` with every entry moved ``step`` units in the last place: what an imperceptibly changed
@@ -53,9 +61,15 @@ def observe(defense: Defense, logits: np.ndarray, rng: np.random.Generator, quer
     its noise is keyed by the query; one answer when the defense is a fixed function of the logits."""
     flat = logits.reshape(-1, logits.shape[-1])
     repeats = queries if defense.averaging_gains else 1
-    queried = (near_duplicate(flat, r) if defense.keyed_by_query else flat for r in range(repeats))
-    mean = sum(defense.apply(q, rng) for q in queried) / repeats
-    return mean.reshape(logits.shape)
+    if defense.keyed_by_query:  # the sum of fewer near-duplicates, remembered, is continued
+
+        def answer(step: int) -> np.ndarray:
+            return defense.apply(near_duplicate(flat, step), rng)
+
+        total = RUNNING_SUMS.total(defense, flat, repeats, answer)
+    else:
+        total = sum(defense.apply(flat, rng) for _ in range(repeats))
+    return (total / repeats).reshape(logits.shape)
 
 
 def answering(
@@ -184,6 +198,7 @@ def score_condition(
     scores: list[AttackScores] = []
     averaging: list[AttackScores] = []
     skipped: dict[str, str] = {}
+    fitted: dict[tuple[str, tuple[int, ...]], tuple[Attack, tuple]] = {}  # e.g. qmia: one population, 3 modes
     schedule = doubling_schedule(max_queries if defense.averaging_gains else 1)
     for mode in knowledge:
         rng = derive_rng(seed, "attacker", mode, defense.label)
@@ -203,7 +218,17 @@ def score_condition(
                         f"needs {' and '.join(REQUIREMENTS[m] for m in missing)}, which this audit lacks"
                     )
                     continue
-                attack = attack_class(**attack_params.get(name, {})).fit(calibration)
+                params = attack_params.get(name, {})
+                fit = partial(_fitted, attack_class, params, calibration)
+                undefended = isinstance(calibration_defense, Undefended)
+                if undefended and not attack_class.requires & CONDITION_INPUTS:
+                    attack = UNDEFENDED_FITS.fitted(signals, f"{name} {sorted(params.items())!r}", fit)
+                else:  # an attack reads only the inputs it requires: on the same ones, fitted once
+                    inputs = tuple(getattr(calibration, r) for r in sorted(attack_class.requires))
+                    key = (name, tuple(map(id, inputs)))
+                    if key not in fitted:
+                        fitted[key] = (fit(), inputs)  # the inputs kept alive, so that their ids stay theirs
+                    attack = fitted[key][0]
                 result = AttackScores(
                     defense.label, mode, name, queries, attack.score(answers), float(attack.threshold_)
                 )
@@ -223,6 +248,10 @@ def score_condition(
         averaging=averaging,
         skipped=skipped,
     )
+
+
+def _fitted(attack_class: type[Attack], params: dict[str, Any], calibration: CalibrationData) -> Attack:
+    return attack_class(**params).fit(calibration)
 
 
 def _parameters(defense: Defense) -> dict[str, float]:

@@ -131,7 +131,8 @@ class SplitScorer:
     def score(self, defense: Defense) -> dict[str, float]:
         """Accuracy, accuracy drop, MIDPUT, mean ASR, worst-case advantage and TPR at 1% FPR (the last two
         of the strongest attack), over the attacks that ran."""
-        evaluation = self.attacker.evaluate(self.signals, defense)
+        undefended = isinstance(defense, Undefended)  # its evaluation is the baseline's, computed once
+        evaluation = self.baseline if undefended else self.attacker.evaluate(self.signals, defense)
         knowledge = self.attacker.knowledge
         outcomes = [evaluation.outcome(a, knowledge) for a in evaluation.attacks]
         asr = {o.attack: o.balanced_accuracy.value for o in outcomes}

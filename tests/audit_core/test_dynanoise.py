@@ -1,10 +1,14 @@
+import hashlib
+import hmac
+import tracemalloc
+
 import numpy as np
 import pytest
-from scipy import stats
+from scipy import special, stats
 from scipy.special import softmax
 
 from audit_core.defenses import DynaNoise, Undefended, sensitivity
-from audit_core.defenses.keyed_noise import keyed_normals
+from audit_core.defenses.keyed_noise import MEMO_ROW_OVERHEAD, RowMemo, keyed_normals
 
 # Rows from very confident to uniform, so R(q) spans [0, 1].
 LOGITS = np.array(
@@ -137,17 +141,50 @@ def test_ensemble_of_m_draws_divides_the_variance_by_m():
     assert abs(ensemble.mean() - single.mean()) < 4 * single.std() / np.sqrt(draws)
 
 
-def test_keyed_noise_from_the_cache_is_the_noise_computed_afresh():
-    """The tuner applies per-input DynaNoise to the same logits at every trial; the cached noise must be
-    exactly what the keyed hash gives, row by row, and a changed row or key must not hit the cache."""
+def _keyed_normals_afresh(logits: np.ndarray, key: bytes, count: int) -> np.ndarray:
+    """The keyed normals as the module docstring defines them, row by row, with no memo."""
+    rows = []
+    for row in np.ascontiguousarray(logits, dtype="<f8"):
+        seed = hmac.new(key, row.tobytes(), hashlib.sha256).digest()
+        words = np.frombuffer(hashlib.shake_256(seed).digest(4 * count), dtype="<u4")
+        rows.append(special.ndtri((words.astype(np.float64) + 0.5) / 2**32))
+    return np.array(rows).reshape(len(logits), count)
+
+
+def test_remembered_keyed_noise_is_the_noise_computed_afresh_bit_for_bit():
+    """The tuner applies per-input DynaNoise to the same query rows at every trial; a remembered row must be
+    exactly what the keyed hash gives, and a changed row or key must not be taken for a remembered one."""
     logits = np.random.default_rng(3).normal(size=(50, 10))
-    first = keyed_normals(logits, KEY, 10)
-    first[0, 0] = 99.0  # a caller's change to its copy does not reach the cache
-    again = keyed_normals(logits, KEY, 10)
-    row_by_row = np.vstack([keyed_normals(logits[i : i + 1], KEY, 10) for i in range(50)])
-    assert (again == row_by_row).all()
+    first = keyed_normals(logits, KEY, 10)  # computed, then remembered
+    first[0, 0] = 99.0  # a caller's change to its copy does not reach the memo
+    mixed = np.vstack([logits[::2], np.random.default_rng(4).normal(size=(5, 10)), logits[:3]])
+    for batch in (logits, mixed, logits[7:8]):
+        assert (keyed_normals(batch, KEY, 10) == _keyed_normals_afresh(batch, KEY, 10)).all()
     moved = logits.copy()
     moved[7, 3] = np.nextafter(moved[7, 3], np.inf)
-    changed = keyed_normals(moved, KEY, 10)
-    assert (changed[7] != again[7]).all() and (np.delete(changed, 7, 0) == np.delete(again, 7, 0)).all()
-    assert not (keyed_normals(logits, KEY[::-1], 10) == again).any()
+    assert (keyed_normals(moved, KEY, 10) == _keyed_normals_afresh(moved, KEY, 10)).all()
+    assert (keyed_normals(logits, KEY[::-1], 10) == _keyed_normals_afresh(logits, KEY[::-1], 10)).all()
+    assert (keyed_normals(logits, KEY, 20) == _keyed_normals_afresh(logits, KEY, 20)).all()
+
+
+def test_the_row_memo_holds_at_most_two_generations_of_rows_and_their_stated_bytes():
+    """Fed twice its capacity several times over, the memo keeps at most ``2 * capacity`` rows, within the
+    bytes per row that MEMO_ROWS's comment states, and still answers exactly."""
+    capacity, k = 1_000, 10
+    memo = RowMemo(capacity)
+    logits = np.random.default_rng(5).normal(size=(7 * capacity, k))
+    tracemalloc.start()
+    before = tracemalloc.get_traced_memory()[0]
+    for block in np.array_split(logits, 20):
+        rows = [row.tobytes() for row in block]
+        assert (memo.normals(rows, KEY, k) == _keyed_normals_afresh(block, KEY, k)).all()
+        assert len(memo) <= 2 * capacity
+    held = tracemalloc.get_traced_memory()[0] - before
+    tracemalloc.stop()
+    assert held <= 2 * capacity * (8 * (k + k) + MEMO_ROW_OVERHEAD)
+    again = [row.tobytes() for row in logits[-capacity:]]  # the newest rows are remembered
+    assert (memo.normals(again, KEY, k) == _keyed_normals_afresh(logits[-capacity:], KEY, k)).all()
+    held = len(memo)
+    memo.normals([], KEY, 1)  # DynaNoise checks its key so: nothing is forgotten
+    assert (memo.normals(again[:5], KEY, 1) == _keyed_normals_afresh(logits[-capacity:][:5], KEY, 1)).all()
+    assert len(memo) == held + 5  # another count is remembered beside, not instead

@@ -1,8 +1,11 @@
+import gc
 from dataclasses import replace
 
 import numpy as np
 import pytest
 
+from audit_core.attacks.qmia import QMIA
+from audit_core.audit import evaluation
 from audit_core.audit.conditions import evaluate_condition
 from audit_core.audit.evaluation import (
     doubling_schedule,
@@ -11,6 +14,7 @@ from audit_core.audit.evaluation import (
     score_condition,
 )
 from audit_core.audit.run import gather_inputs
+from audit_core.audit.undefended_fits import UndefendedFits
 from audit_core.config import AuditConfig
 from audit_core.defenses import DynaNoise, TemperatureScaling, Undefended
 
@@ -109,3 +113,50 @@ def test_doubling_schedule():
     assert doubling_schedule(1) == [1]
     assert doubling_schedule(64) == [1, 2, 4, 8, 16, 32, 64]
     assert doubling_schedule(10) == [1, 2, 4, 8, 10]
+
+
+def test_naive_fits_are_made_once_for_every_condition_and_equal_fits_made_afresh(signals, monkeypatch):
+    """The naive attacker calibrates on undefended outputs whatever the condition: its attacks are fitted once
+    per Signals, held while the Signals live, and score exactly as attacks fitted afresh do."""
+    attacks, params = ["shadow", "boundary", "qmia", "loss"], {"boundary": {"max_queries": 16}}
+    memo = UndefendedFits()
+    monkeypatch.setattr(evaluation, "UNDEFENDED_FITS", memo)
+
+    def naive(defense, on=signals):
+        return score_condition(on, defense, attacks, seed=0, knowledge=("naive",), attack_params=params)
+
+    naive(TemperatureScaling(temperature=3.0))
+    fitted = len(memo)
+    shared = naive(DynaNoise())
+    assert fitted == len(memo) == 3  # qmia needs the condition's own population answers: fitted anew
+    monkeypatch.setattr(evaluation, "UNDEFENDED_FITS", UndefendedFits())
+    afresh = naive(DynaNoise())
+    for a, b in zip(shared.scores, afresh.scores, strict=True):
+        assert np.array_equal(a.scores, b.scores) and a.threshold == b.threshold
+    monkeypatch.setattr(evaluation, "UNDEFENDED_FITS", memo)
+    other = replace(signals)
+    naive(Undefended(), on=other)
+    assert len(memo) == 6
+    del other
+    gc.collect()
+    assert len(memo) == 3
+
+
+def test_an_attack_on_the_same_inputs_is_fitted_once_per_condition_and_scores_as_if_fitted_alone(
+    signals, monkeypatch
+):
+    """QMIA reads only the target's population answers, which every knowledge of a condition shares (one
+    query): one fit serves the three, and each scores exactly as a fit for that knowledge alone does."""
+    fits = []
+    real_fit = QMIA.fit
+    monkeypatch.setattr(QMIA, "fit", lambda self, calibration: fits.append(1) or real_fit(self, calibration))
+    defense = DynaNoise(sigma0_sq=0.5)
+    every = score_condition(signals, defense, ["qmia"], seed=0, max_queries=1)
+    assert len(fits) == 1 and len(every.scores) == 3
+    for knowledge in ("naive", "adaptive", "averaging"):
+        alone = score_condition(signals, defense, ["qmia"], seed=0, knowledge=(knowledge,), max_queries=1)
+        [shared] = [s for s in every.scores if s.knowledge == knowledge]
+        assert (
+            np.array_equal(shared.scores, alone.scores[0].scores)
+            and shared.threshold == alone.scores[0].threshold
+        )
