@@ -81,9 +81,11 @@ class RowMemo:
 _memo = RowMemo(MEMO_ROWS)
 
 
-def keyed_normals(logits: np.ndarray, key: bytes, count: int) -> np.ndarray:
+def keyed_normals(logits: np.ndarray, key: bytes, count: int, *, remember: bool = True) -> np.ndarray:
     """``count`` standard normals per row of ``logits`` ``(n, k)``, a deterministic function of the row and
-    ``key`` (rows seen recently are looked up: :class:`RowMemo`).
+    ``key``. With ``remember`` (the audit), rows seen recently are looked up (:class:`RowMemo`); a served
+    model computes every row (``remember=False``): it keeps no one's queries in memory, and its answer time
+    does not tell whether the same logits were asked recently.
 
     >>> z = np.array([[1.0, 2.0], [1.0, 2.0], [2.0, 1.0]])
     >>> e = keyed_normals(z, b"0123456789abcdef", 4)
@@ -94,4 +96,5 @@ def keyed_normals(logits: np.ndarray, key: bytes, count: int) -> np.ndarray:
         raise ValueError(f"per-input noise needs a secret key of at least {MIN_KEY_BYTES} bytes.")
     rows = np.ascontiguousarray(logits, dtype="<f8")
     data, width = rows.tobytes(), rows[0].nbytes if len(rows) else 0
-    return _memo.normals([data[i * width : (i + 1) * width] for i in range(len(rows))], key, count)
+    row_bytes = [data[i * width : (i + 1) * width] for i in range(len(rows))]
+    return _memo.normals(row_bytes, key, count) if remember else _row_normals(row_bytes, key, count)

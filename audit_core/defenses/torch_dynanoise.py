@@ -20,7 +20,9 @@ from audit_core.defenses.keyed_noise import keyed_normals
 
 
 def _keyed_normals(logits: torch.Tensor, key: torch.Tensor, count: int) -> torch.Tensor:
-    normals = keyed_normals(logits.detach().cpu().double().numpy(), key.cpu().numpy().tobytes(), count)
+    normals = keyed_normals(
+        logits.detach().cpu().double().numpy(), key.cpu().numpy().tobytes(), count, remember=False
+    )
     return torch.from_numpy(normals).to(logits.device)
 
 

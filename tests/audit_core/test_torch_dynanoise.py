@@ -5,7 +5,7 @@ import pytest
 import torch
 from scipy import stats
 
-from audit_core.defenses import DynaNoise
+from audit_core.defenses import DynaNoise, keyed_noise
 from audit_core.defenses.torch_dynanoise import TorchDynaNoise
 
 ROWS = np.array([[6.0, 1.0, 0.0, -2.0], [0.8, 0.5, 0.0, -0.3]])
@@ -39,6 +39,17 @@ def test_torch_and_numpy_per_input_agree_number_for_number():
     expected = defense.apply(logits, np.random.default_rng(0))
     released = TorchDynaNoise(defense)(torch.from_numpy(logits)).numpy()
     np.testing.assert_allclose(released, expected, rtol=0, atol=1e-14)
+
+
+def test_a_served_model_remembers_no_query():
+    """Serving computes every row: no query's logits stay in memory, and a repeated query takes as long as a
+    new one (the audit's memo would answer it faster)."""
+    defense = TorchDynaNoise(DynaNoise(noise_mode="per_input", key=KEY))
+    logits = torch.from_numpy(np.random.default_rng(4).normal(0, 3, (32, 10)))
+    held = len(keyed_noise._memo)
+    first, again = defense(logits), defense(logits)
+    assert len(keyed_noise._memo) == held
+    assert torch.equal(first, again)
 
 
 def test_float32_logits_are_hashed_as_their_float64_values():
