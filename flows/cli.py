@@ -53,6 +53,15 @@ def _add_verbose(command: argparse.ArgumentParser) -> None:
     )
 
 
+def _config_command(commands: Any, name: str, *, help: str, description: str) -> argparse.ArgumentParser:
+    """A command that runs a YAML AuditConfig: its CONFIG argument, ``--output-dir`` and ``--verbose``."""
+    command = commands.add_parser(name, help=help, description=description)
+    command.add_argument("config", type=Path, help="YAML file with an AuditConfig")
+    command.add_argument("--output-dir", help=OVERRIDE_HELP)
+    _add_verbose(command)
+    return command
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="dynaudit",
@@ -70,31 +79,27 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--run-name", default="demo", help="name of the run's history (demo)")
     demo.add_argument("--seed", type=int, default=0, help="master seed (0)")
     _add_verbose(demo)
-    audit = commands.add_parser(
+    _config_command(
+        commands,
         "audit",
         help="run the audit described by a YAML config",
         description="Run the audit described by CONFIG (a YAML AuditConfig) and write its artifacts.",
     )
-    audit.add_argument("config", type=Path, help="YAML file with an AuditConfig")
-    audit.add_argument("--output-dir", help=OVERRIDE_HELP)
-    _add_verbose(audit)
-    tune = commands.add_parser(
+    _config_command(
+        commands,
         "tune",
         help="tune DynaNoise under an accuracy budget and compare the baselines",
         description="Tune DynaNoise's (sigma0_sq, lam, T) as the config's 'tune:' section says (defaults if "
         "absent) and write dynanoise-params.json, tuning.parquet (every trial) and front.parquet / front.svg "
         "(DynaNoise and every baseline) to a new run folder OUTPUT_DIR/RUN_NAME-tune/<run id>/.",
     )
-    tune.add_argument("config", type=Path, help="YAML file with an AuditConfig")
-    tune.add_argument("--output-dir", help=OVERRIDE_HELP)
-    _add_verbose(tune)
-    gate = commands.add_parser(
+    gate = _config_command(
+        commands,
         "gate",
         help="audit, then pass or fail a model against a policy (for CI)",
         description="Run the audit CONFIG describes and check the limits of POLICY. Exit 0 when every "
         "rule holds, 1 when one is broken, 2 on bad input, 3 on an internal error.",
     )
-    gate.add_argument("config", type=Path, help="YAML file with an AuditConfig")
     gate.add_argument(
         "--policy", type=Path, help="YAML file with a GatePolicy (default: the config's 'policy:' section)"
     )
@@ -105,8 +110,6 @@ def _parser() -> argparse.ArgumentParser:
     )
     gate.add_argument("--junit", type=Path, help="write a JUnit XML file here (one test case per rule)")
     gate.add_argument("--summary", type=Path, help="write a markdown summary here")
-    gate.add_argument("--output-dir", help=OVERRIDE_HELP)
-    _add_verbose(gate)
     runs = commands.add_parser(
         "runs",
         help="list the kept runs of a run name",
