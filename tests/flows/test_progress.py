@@ -5,14 +5,30 @@ import re
 from flows.progress import TerminalProgress
 
 
+def read_until_closed(controller: int) -> bytes:
+    """Everything the terminal side wrote: a pty hands its output over in chunks (the kernel pushes it
+    asynchronously), so one read can miss the end; read until the closed side reports EIO."""
+    chunks = []
+    while True:
+        try:
+            chunk = os.read(controller, 8192)
+        except OSError:  # EIO: the terminal side is closed and everything was read
+            break
+        if not chunk:
+            break
+        chunks.append(chunk)
+    os.close(controller)
+    return b"".join(chunks)
+
+
 def test_a_terminal_gets_one_line_redrawn_in_place_and_ended_when_done():
     controller, terminal = os.openpty()
     with os.fdopen(terminal, "w") as stream:
         progress = TerminalProgress("reference models", stream)
         for done in range(0, 65, 16):
             progress(done, 64)
-    shown = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", os.read(controller, 8192).decode())  # without ANSI codes
-    os.close(controller)
+    ansi = r"\x1b\[[0-9;?]*[A-Za-z]"
+    shown = re.sub(ansi, "", read_until_closed(controller).decode())
     frames = [frame for frame in shown.replace("\r\n", "\n").split("\r") if frame]
     assert [frame.split()[2] for frame in frames[1:-1]] == ["0/64", "16/64", "32/64", "48/64", "64/64"]
     assert frames[2] == "reference models 16/64 " + "━" * 7 + "╸" + "━" * 22 + "  25%"
