@@ -7,10 +7,11 @@ from typing import ClassVar, Self
 
 import numpy as np
 
-#: Query access to the model(s) that released a batch of outputs, through the defense under audit:
+#: Label-only query access to the model(s) that released a batch of outputs, through the defense under audit:
 #: ``ask(rows, inputs)`` with ``rows`` ``(b,)`` indices into the batch and ``inputs``
-#: ``(b, q, *record shape)`` (``q`` queries about each of those records) -> released probability vectors
-#: ``(b, q, k)``, each record's queries answered by the model that released its row.
+#: ``(b, q, *record shape)`` (``q`` queries about each of those records) -> the released labels ``(b, q)``
+#: (the argmax of each released probability vector), each record's queries answered by the model that
+#: released its row.
 Ask = Callable[[np.ndarray, np.ndarray], np.ndarray]
 
 

@@ -21,7 +21,7 @@ BLOCK = 256  # records whose queries are built and answered together, to bound m
 
 def released_labels(outputs: AttackInput, rows: np.ndarray, inputs: np.ndarray) -> np.ndarray:
     """The labels ``(b, q)`` released for ``inputs`` ``(b, q, ...)`` about the records at ``rows``."""
-    return outputs.ask(rows, inputs.astype(outputs.features.dtype, copy=False)).argmax(axis=-1)
+    return outputs.ask(rows, inputs.astype(outputs.features.dtype, copy=False))
 
 
 class QueryAttack(Attack):

@@ -72,6 +72,20 @@ def observe(defense: Defense, logits: np.ndarray, rng: np.random.Generator, quer
     return (total / repeats).reshape(logits.shape)
 
 
+def observe_labels(
+    defense: Defense, logits: np.ndarray, rng: np.random.Generator, queries: int = 1
+) -> np.ndarray:
+    """The labels ``(...)`` of what :func:`observe` shows for ``logits`` ``(..., k)``: what a label-only
+    attacker reads. A defense that can tell them without computing its answers (MemGuard keeps every label)
+    does so, drawing from ``rng`` as its answers would."""
+    repeats = queries if defense.averaging_gains else 1
+    flat = logits.reshape(-1, logits.shape[-1])
+    labels = defense.observed_labels(flat, rng, repeats)
+    if labels is None:
+        return observe(defense, logits, rng, queries).argmax(axis=-1)
+    return labels.reshape(logits.shape[:-1])
+
+
 def answering(
     models: Sequence[ModelTarget],
     owner: np.ndarray,
@@ -79,8 +93,9 @@ def answering(
     rng: np.random.Generator,
     queries: int = 1,
 ) -> Ask:
-    """Query access through ``defense``: record ``i``'s queries go to ``models[owner[i]]``, and each answer is
-    observed as :func:`observe` does (``queries`` answers averaged where that gains the attacker)."""
+    """Label-only query access through ``defense``: record ``i``'s queries go to ``models[owner[i]]``, and
+    each answer's label is observed as :func:`observe_labels` does (``queries`` answers averaged where that
+    gains the attacker)."""
 
     def ask(rows: np.ndarray, inputs: np.ndarray) -> np.ndarray:
         batch, per_record, record_shape = len(rows), inputs.shape[1], inputs.shape[2:]
@@ -90,7 +105,7 @@ def answering(
             answers = models[m].logits(inputs[picked].reshape(-1, *record_shape))
             for i, block in zip(picked, answers.reshape(len(picked), per_record, -1), strict=True):
                 logits[i] = block
-        return observe(defense, np.stack(logits), rng, queries)
+        return observe_labels(defense, np.stack(logits), rng, queries)
 
     return ask
 

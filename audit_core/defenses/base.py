@@ -89,6 +89,13 @@ class Defense(ABC):
     def apply(self, logits: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         """Release defended probabilities for ``logits``; fresh randomness is drawn from ``rng``."""
 
+    def observed_labels(
+        self, logits: np.ndarray, rng: np.random.Generator, repeats: int
+    ) -> np.ndarray | None:
+        """The labels of the mean of ``repeats`` answers to ``logits``, drawing from ``rng`` as those answers
+        would, when the defense can tell them without computing the answers; None (the default) otherwise."""
+        return None
+
     @property
     def averaging_gains(self) -> bool:
         """Whether an attacker can average several answers to one record: fresh noise per call, or keyed

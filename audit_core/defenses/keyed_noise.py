@@ -13,8 +13,8 @@ bit.
 """
 
 import hashlib
-import hmac
 import threading
+from typing import Any
 
 import numpy as np
 from scipy.special import ndtri
@@ -28,10 +28,33 @@ MEMO_ROWS = 1 << 18
 MEMO_ROW_OVERHEAD = 250  # bytes per remembered row besides its logits and normals: two bytes objects, a slot
 
 
+SHA256_BLOCK = 64  # bytes: HMAC pads the key to this
+
+
+def _hmac_states(key: bytes) -> tuple[Any, Any]:
+    """SHA-256 after HMAC's first block, inner and outer (RFC 2104): copying them saves hashing the padded
+    key again for every row, which is most of a short row's HMAC."""
+    if len(key) > SHA256_BLOCK:
+        key = hashlib.sha256(key).digest()
+    padded = key.ljust(SHA256_BLOCK, b"\0")
+    inner = hashlib.sha256(bytes(byte ^ 0x36 for byte in padded))
+    outer = hashlib.sha256(bytes(byte ^ 0x5C for byte in padded))
+    return inner, outer
+
+
 def _row_normals(rows: list[bytes], key: bytes, count: int) -> np.ndarray:
-    """The keyed normals ``(len(rows), count)`` of each row's bytes, computed."""
-    stream = b"".join(hashlib.shake_256(hmac.digest(key, row, "sha256")).digest(4 * count) for row in rows)
-    words = np.frombuffer(stream, dtype="<u4").reshape(len(rows), count)
+    """The keyed normals ``(len(rows), count)`` of each row's bytes, computed: ``HMAC-SHA256(key, row)``
+    from the padded key's states (equal to :func:`hmac.digest`), then SHAKE-256."""
+    inner, outer = _hmac_states(key)
+    new_inner, new_outer, shake, size = inner.copy, outer.copy, hashlib.shake_256, 4 * count
+    streams = []
+    for row in rows:
+        seed = new_inner()
+        seed.update(row)
+        mac = new_outer()
+        mac.update(seed.digest())
+        streams.append(shake(mac.digest()).digest(size))
+    words = np.frombuffer(b"".join(streams), dtype="<u4").reshape(len(rows), count)
     return ndtri((words + 0.5) / 2.0**32)
 
 
@@ -62,18 +85,23 @@ class RowMemo:
             found = [newer.get(row) or older.get(row) for row in rows]
         missing = [i for i, value in enumerate(found) if value is None]
         if missing:
-            computed = _row_normals([rows[i] for i in missing], key, count)
+            computed, size = _row_normals([rows[i] for i in missing], key, count).tobytes(), 8 * count
+            values = [computed[j * size : (j + 1) * size] for j in range(len(missing))]
+            for i, value in zip(missing, values, strict=True):
+                found[i] = value
             with self.lock:
-                for i, normals in zip(missing, computed, strict=True):
-                    found[i] = normals.tobytes()
-                    self._remember(address, rows[i], found[i])
+                self._remember(address, [(rows[i], value) for i, value in zip(missing, values, strict=True)])
         return np.frombuffer(bytearray(b"".join(found)), dtype=np.float64).reshape(len(rows), count)
 
-    def _remember(self, address: tuple[bytes, int], row: bytes, normals: bytes) -> None:
-        table = self.newer.setdefault(address, {})
-        if row not in table:
-            table[row] = normals
-            self.newer_rows += 1
+    def _remember(self, address: tuple[bytes, int], pairs: list[tuple[bytes, bytes]]) -> None:
+        """Add ``(row, normals)`` pairs to the newer generation, which replaces the older when full."""
+        while pairs:
+            room = self.capacity - self.newer_rows
+            table = self.newer.setdefault(address, {})
+            before = len(table)
+            table.update(pairs[:room])
+            self.newer_rows += len(table) - before
+            pairs = pairs[room:]
             if self.newer_rows >= self.capacity:
                 self.older, self.newer, self.newer_rows = self.newer, {}, 0
 

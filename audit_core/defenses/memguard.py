@@ -148,10 +148,24 @@ class MemGuard(Defense):
                 _perturbations.popitem(last=False)
         return perturbation
 
+    def _release_coins(self, count: int, rng: np.random.Generator) -> np.ndarray:
+        """Step 3's uniform draws, one per answer."""
+        return rng.random(count)
+
     def apply(self, logits: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         logits = np.ascontiguousarray(logits, dtype=np.float64)
         clean = torch.softmax(torch.from_numpy(logits), dim=1).numpy()
         noisy = torch.softmax(torch.from_numpy(logits + self._perturbed(logits)), dim=1).numpy()
         distortion = np.abs(noisy - clean).sum(axis=1)
-        keep_noise = rng.random(len(logits)) * distortion <= self.distortion_budget
+        keep_noise = self._release_coins(len(logits), rng) * distortion <= self.distortion_budget
         return np.where(keep_noise[:, None], noisy, clean)
+
+    def observed_labels(self, logits: np.ndarray, rng: np.random.Generator, repeats: int) -> np.ndarray:
+        """The clean labels: step 2 accepts only noise that keeps the label and step 3 releases the noisy or
+        the clean output, so every answer, and a mean of answers, has the clean label. Step 2 is not run
+        (a label-only attacker's queries cost no search); step 3's draws are made, so what is drawn from
+        ``rng`` afterwards is what it would be."""
+        logits = np.ascontiguousarray(logits, dtype=np.float64)
+        for _ in range(repeats):
+            self._release_coins(len(logits), rng)
+        return torch.softmax(torch.from_numpy(logits), dim=1).numpy().argmax(axis=1)

@@ -25,11 +25,11 @@ def blobs(n: int, seed: int, k: int = 10, d: int = 20) -> tuple[np.ndarray, np.n
 
 
 def answers(model: TorchTarget):
-    """Undefended query access to ``model``: ``ask(rows, inputs (b, q, d)) -> probabilities (b, q, k)``."""
+    """Undefended label-only query access to ``model``: ``ask(rows, inputs (b, q, d)) -> labels (b, q)``."""
 
     def ask(rows: np.ndarray, inputs: np.ndarray) -> np.ndarray:
         flat = inputs.reshape(-1, *inputs.shape[2:])
-        return softmax(model.logits(flat), axis=1).reshape(*inputs.shape[:2], -1)
+        return softmax(model.logits(flat), axis=1).argmax(axis=1).reshape(inputs.shape[:2])
 
     return ask
 

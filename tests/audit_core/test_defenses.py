@@ -6,6 +6,7 @@ import torch
 from scipy import stats
 from scipy.special import expit, logit, softmax
 
+from audit_core.audit.evaluation import observe, observe_labels
 from audit_core.defenses import (
     DEFENSES,
     DefenderData,
@@ -150,6 +151,23 @@ def test_memguard_repeated_queries_reuse_the_perturbation_and_redraw_only_the_re
         is_noisy = np.isclose(answer, noisy).all(axis=1)
         assert np.all(is_noisy | np.isclose(answer, clean).all(axis=1))
     assert not all(np.array_equal(answers[0], a) for a in answers[1:]), "the release coin is redrawn"
+
+
+@pytest.mark.parametrize("queries", [1, 4])
+def test_memguard_tells_a_label_only_attacker_the_labels_of_its_answers_and_draws_as_they_do(
+    queries, defender
+):
+    """What a label-only attacker reads off MemGuard is computed without its search, yet equals the argmax of
+    the averaged answers, and the random stream is left where answering would leave it."""
+    memguard = fit_defense(MemGuard(distortion_budget=2.0), defender, seed=0)
+    logits = _logits(200, 13)[:, None, :].repeat(3, axis=1)  # (records, queries, k), as a query attack asks
+    logits[:, 1:] += np.random.default_rng(14).normal(0, 0.5, (200, 2, N_CLASSES))
+    told, answered = np.random.default_rng(15), np.random.default_rng(15)
+    memguard.perturb = None  # the label-only path must not search
+    labels = observe_labels(memguard, logits, told, queries)
+    del memguard.perturb
+    assert np.array_equal(labels, observe(memguard, logits, answered, queries).argmax(axis=-1))
+    assert answered.random() == told.random()
 
 
 def test_memguard_with_no_iterations_releases_the_clean_output(defender):

@@ -167,6 +167,16 @@ def test_remembered_keyed_noise_is_the_noise_computed_afresh_bit_for_bit():
     assert (keyed_normals(logits, KEY, 20) == _keyed_normals_afresh(logits, KEY, 20)).all()
 
 
+@pytest.mark.parametrize("key_bytes", [16, 63, 64, 65, 200])
+def test_keyed_noise_is_hmac_sha256_then_shake_for_keys_shorter_and_longer_than_a_block(key_bytes):
+    """The HMAC is computed from the padded key's SHA-256 states; a key longer than SHA-256's 64-byte block
+    is hashed first (RFC 2104). Served without the memo, every row is computed this way."""
+    key = bytes(np.random.default_rng(key_bytes).integers(0, 256, key_bytes, dtype=np.uint8))
+    logits = np.random.default_rng(key_bytes + 1).normal(size=(20, 10))
+    computed = keyed_normals(logits, key, 7, remember=False)
+    assert (computed == _keyed_normals_afresh(logits, key, 7)).all()
+
+
 def test_the_row_memo_holds_at_most_two_generations_of_rows_and_their_stated_bytes():
     """Fed twice its capacity several times over, the memo keeps at most ``2 * capacity`` rows, within the
     bytes per row that MEMO_ROWS's comment states, and still answers exactly."""

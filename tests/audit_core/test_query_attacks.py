@@ -8,16 +8,21 @@ from audit_core.attacks.augmentation import image_augmentations, shifted
 W = np.array([1.0, -2.0, 0.5])
 
 
-def linear_ask(rows: np.ndarray, inputs: np.ndarray) -> np.ndarray:
-    """Two classes: class 1 exactly when ``w . x > 0``; probabilities ``(b, q, 2)``."""
+def linear_probs(inputs: np.ndarray) -> np.ndarray:
+    """Two classes: class 1 exactly when ``w . x > 0``; probabilities ``(..., 2)``."""
     p1 = 1.0 / (1.0 + np.exp(-(inputs @ W)))
     return np.stack([1.0 - p1, p1], axis=-1)
+
+
+def linear_ask(rows: np.ndarray, inputs: np.ndarray) -> np.ndarray:
+    """The released labels ``(b, q)``."""
+    return linear_probs(inputs).argmax(axis=-1)
 
 
 def records(n: int, seed: int) -> AttackInput:
     features = np.random.default_rng(seed).normal(size=(n, 3))
     labels = (features @ W > 0).astype(int)  # every record correctly classified
-    return AttackInput(linear_ask(None, features[:, None])[:, 0], labels, features, linear_ask)
+    return AttackInput(linear_probs(features), labels, features, linear_ask)
 
 
 def fitted(attack):
