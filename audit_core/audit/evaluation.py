@@ -32,6 +32,7 @@ from audit_core.audit.undefended_fits import CONDITION_INPUTS, UndefendedFits
 from audit_core.core.knowledge import Knowledge
 from audit_core.core.seeding import derive_rng
 from audit_core.defenses import Defense, Undefended
+from audit_core.defenses.keyed_noise import asked_once
 from audit_core.targets import ModelTarget
 
 #: What each calibration input an attack may require is, for the sentence that says why it was skipped.
@@ -64,7 +65,10 @@ def observe(defense: Defense, logits: np.ndarray, rng: np.random.Generator, quer
     if defense.keyed_by_query:  # the sum of fewer near-duplicates, remembered, is continued
 
         def answer(step: int) -> np.ndarray:
-            return defense.apply(near_duplicate(flat, step), rng)
+            if step == 0:
+                return defense.apply(flat, rng)
+            with asked_once():  # a near-duplicate is asked once: its running sum is kept instead
+                return defense.apply(near_duplicate(flat, step), rng)
 
         total = RUNNING_SUMS.total(defense, flat, repeats, answer)
     else:

@@ -12,8 +12,10 @@ unpredictable. Every implementation (numpy, torch, TorchScript) calls this funct
 bit.
 """
 
+import contextlib
 import hashlib
 import threading
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -107,6 +109,20 @@ class RowMemo:
 
 
 _memo = RowMemo(MEMO_ROWS)
+_asked_once = threading.local()
+
+
+@contextlib.contextmanager
+def asked_once() -> Iterator[None]:
+    """Within it, this thread's keyed normals are computed without looking rows up or remembering them: for
+    rows nobody asks again (an averaging attacker's near-duplicates, whose sums are kept instead), where the
+    memo would only cost time and evict rows that are asked again."""
+    before = getattr(_asked_once, "active", False)
+    _asked_once.active = True
+    try:
+        yield
+    finally:
+        _asked_once.active = before
 
 
 def keyed_normals(logits: np.ndarray, key: bytes, count: int, *, remember: bool = True) -> np.ndarray:
@@ -125,4 +141,6 @@ def keyed_normals(logits: np.ndarray, key: bytes, count: int, *, remember: bool 
     rows = np.ascontiguousarray(logits, dtype="<f8")
     data, width = rows.tobytes(), rows[0].nbytes if len(rows) else 0
     row_bytes = [data[i * width : (i + 1) * width] for i in range(len(rows))]
-    return _memo.normals(row_bytes, key, count) if remember else _row_normals(row_bytes, key, count)
+    if remember and not getattr(_asked_once, "active", False):
+        return _memo.normals(row_bytes, key, count)
+    return _row_normals(row_bytes, key, count)

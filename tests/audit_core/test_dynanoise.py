@@ -7,7 +7,7 @@ import pytest
 from scipy import special, stats
 from scipy.special import softmax
 
-from audit_core.defenses import DynaNoise, Undefended, sensitivity
+from audit_core.defenses import DynaNoise, Undefended, keyed_noise, sensitivity
 from audit_core.defenses.keyed_noise import MEMO_ROW_OVERHEAD, RowMemo, keyed_normals
 
 # Rows from very confident to uniform, so R(q) spans [0, 1].
@@ -175,6 +175,24 @@ def test_keyed_noise_is_hmac_sha256_then_shake_for_keys_shorter_and_longer_than_
     logits = np.random.default_rng(key_bytes + 1).normal(size=(20, 10))
     computed = keyed_normals(logits, key, 7, remember=False)
     assert (computed == _keyed_normals_afresh(logits, key, 7)).all()
+
+
+MEMO = keyed_noise._memo
+
+
+def test_rows_asked_once_are_computed_and_not_remembered():
+    """An averaging attacker's near-duplicates are asked once: computed exactly, and not put in the memo."""
+    logits, key, memo = np.random.default_rng(21).normal(size=(30, 10)), b"asked-once test key", MEMO
+
+    def remembered() -> int:
+        tables = [generation.get((key, 10), {}) for generation in (memo.newer, memo.older)]
+        return sum(any(row.tobytes() in table for table in tables) for row in logits)
+
+    with keyed_noise.asked_once():
+        assert (keyed_normals(logits, key, 10) == _keyed_normals_afresh(logits, key, 10)).all()
+    assert remembered() == 0
+    keyed_normals(logits, key, 10)
+    assert remembered() == 30
 
 
 def test_the_row_memo_holds_at_most_two_generations_of_rows_and_their_stated_bytes():
