@@ -13,13 +13,13 @@ bit.
 """
 
 import contextlib
-import hashlib
 import threading
 from collections.abc import Iterator
-from typing import Any
 
 import numpy as np
 from scipy.special import ndtri
+
+from audit_core.defenses.hash_workers import WORKERS
 
 MIN_KEY_BYTES = 16
 #: Rows whose normals :class:`RowMemo` keeps per generation; it holds two generations, so at most
@@ -30,33 +30,11 @@ MEMO_ROWS = 1 << 18
 MEMO_ROW_OVERHEAD = 250  # bytes per remembered row besides its logits and normals: two bytes objects, a slot
 
 
-SHA256_BLOCK = 64  # bytes: HMAC pads the key to this
-
-
-def _hmac_states(key: bytes) -> tuple[Any, Any]:
-    """SHA-256 after HMAC's first block, inner and outer (RFC 2104): copying them saves hashing the padded
-    key again for every row, which is most of a short row's HMAC."""
-    if len(key) > SHA256_BLOCK:
-        key = hashlib.sha256(key).digest()
-    padded = key.ljust(SHA256_BLOCK, b"\0")
-    inner = hashlib.sha256(bytes(byte ^ 0x36 for byte in padded))
-    outer = hashlib.sha256(bytes(byte ^ 0x5C for byte in padded))
-    return inner, outer
-
-
 def _row_normals(rows: list[bytes], key: bytes, count: int) -> np.ndarray:
-    """The keyed normals ``(len(rows), count)`` of each row's bytes, computed: ``HMAC-SHA256(key, row)``
-    from the padded key's states (equal to :func:`hmac.digest`), then SHAKE-256."""
-    inner, outer = _hmac_states(key)
-    new_inner, new_outer, shake, size = inner.copy, outer.copy, hashlib.shake_256, 4 * count
-    streams = []
-    for row in rows:
-        seed = new_inner()
-        seed.update(row)
-        mac = new_outer()
-        mac.update(seed.digest())
-        streams.append(shake(mac.digest()).digest(size))
-    words = np.frombuffer(b"".join(streams), dtype="<u4").reshape(len(rows), count)
+    """The keyed normals ``(len(rows), count)`` of equally long rows, computed (large batches shared with
+    worker processes: :mod:`audit_core.defenses.hash_workers`)."""
+    stream = WORKERS.hash(b"".join(rows), len(rows), key, 4 * count)
+    words = np.frombuffer(stream, dtype="<u4").reshape(len(rows), count)
     return ndtri((words + 0.5) / 2.0**32)
 
 

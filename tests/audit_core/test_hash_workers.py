@@ -1,0 +1,72 @@
+"""Keyed hashing shared with worker processes gives the bytes hashed in-process and survives a lost worker."""
+
+import hashlib
+import hmac
+
+import numpy as np
+import pytest
+
+from audit_core.defenses import hash_workers
+from audit_core.defenses.hash_workers import MIN_ROWS_PER_PART, HashWorkers
+from audit_core.defenses.row_hashing import hash_rows
+
+KEY = b"a test key of 32 bytes, not used"
+SIZE = 40  # bytes per row: ten uint32 words
+
+
+def _rows(count: int, seed: int = 0) -> bytes:
+    return np.random.default_rng(seed).normal(size=(count, 10)).tobytes()
+
+
+@pytest.fixture
+def pool():
+    workers = HashWorkers(2)
+    yield workers
+    workers.close()
+
+
+def test_hash_rows_is_shake_of_the_rows_hmac():
+    data = _rows(5)
+    expected = b"".join(
+        hashlib.shake_256(hmac.digest(KEY, data[i * 80 : (i + 1) * 80], "sha256")).digest(SIZE)
+        for i in range(5)
+    )
+    assert hash_rows(data, 5, KEY, SIZE) == expected
+
+
+def test_a_large_batch_is_cut_into_parts_that_workers_hash_to_the_same_bytes(pool):
+    rows = 3 * MIN_ROWS_PER_PART + 7  # three unequal parts: this process's and two workers'
+    data = _rows(rows)
+    assert pool.hash(data, rows, KEY, SIZE) == hash_rows(data, rows, KEY, SIZE)
+    assert len(pool.processes) == 2 and all(worker.poll() is None for worker in pool.processes)
+    small = _rows(MIN_ROWS_PER_PART, seed=1)  # one part: hashed here, no request sent
+    assert pool.hash(small, MIN_ROWS_PER_PART, KEY, SIZE) == hash_rows(small, MIN_ROWS_PER_PART, KEY, SIZE)
+
+
+def test_a_lost_worker_is_not_used_again_and_its_part_is_hashed_here(pool):
+    rows = 3 * MIN_ROWS_PER_PART
+    data = _rows(rows, seed=2)
+    pool.hash(data, rows, KEY, SIZE)
+    pool.processes[1].kill()
+    pool.processes[1].wait()
+    for seed in (3, 4):  # the failed request, then one after it
+        data = _rows(rows, seed=seed)
+        assert pool.hash(data, rows, KEY, SIZE) == hash_rows(data, rows, KEY, SIZE)
+    assert pool.failed
+
+
+def test_workers_end_with_their_input(pool):
+    rows = 2 * MIN_ROWS_PER_PART
+    pool.hash(_rows(rows), rows, KEY, SIZE)
+    started = list(pool.processes)
+    pool.close()
+    assert [worker.returncode for worker in started] == [0]
+
+
+def test_one_core_starts_no_worker(monkeypatch):
+    monkeypatch.setattr(hash_workers.os, "sched_getaffinity", lambda pid: {0})
+    assert hash_workers.default_workers() == 0
+    lone = HashWorkers(hash_workers.default_workers())
+    rows = 4 * MIN_ROWS_PER_PART
+    data = _rows(rows)
+    assert lone.hash(data, rows, KEY, SIZE) == hash_rows(data, rows, KEY, SIZE) and not lone.processes
