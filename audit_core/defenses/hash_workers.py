@@ -34,6 +34,7 @@ class HashWorkers:
 
     def __init__(self, count: int) -> None:
         self.count = count
+        self.owner = os.getpid()  # a forked child must not talk to its parent's workers
         self.processes: list[subprocess.Popen] = []
         self.failed = False
         self.lock = threading.Lock()
@@ -73,7 +74,9 @@ class HashWorkers:
         return answer
 
     def _started(self, needed: int) -> list[subprocess.Popen]:
-        """``needed`` running workers, started now where missing."""
+        """``needed`` running workers of this process, started now where missing."""
+        if self.owner != os.getpid():
+            self.owner, self.processes = os.getpid(), []
         while len(self.processes) < needed:
             self.processes.append(
                 subprocess.Popen(
@@ -86,8 +89,8 @@ class HashWorkers:
         return self.processes[:needed]
 
     def close(self) -> None:
-        """End the workers (their input closes)."""
-        for worker in self.processes:
+        """End this process's workers (their input closes)."""
+        for worker in self.processes if self.owner == os.getpid() else []:
             try:
                 worker.stdin.close()
                 worker.wait(timeout=5)

@@ -2,6 +2,7 @@
 
 import hashlib
 import hmac
+import os
 
 import numpy as np
 import pytest
@@ -70,3 +71,21 @@ def test_one_core_starts_no_worker(monkeypatch):
     rows = 4 * MIN_ROWS_PER_PART
     data = _rows(rows)
     assert lone.hash(data, rows, KEY, SIZE) == hash_rows(data, rows, KEY, SIZE) and not lone.processes
+
+
+def test_a_forked_child_starts_workers_of_its_own(pool):
+    rows = 2 * MIN_ROWS_PER_PART
+    data = _rows(rows)
+    pool.hash(data, rows, KEY, SIZE)
+    parents = list(pool.processes)
+    reader, writer = os.pipe()
+    child = os.fork()
+    if child == 0:  # the child hashes through workers of its own, leaving its parent's pipes alone
+        same = pool.hash(data, rows, KEY, SIZE) == hash_rows(data, rows, KEY, SIZE)
+        own = not set(pool.processes) & set(parents)
+        pool.close()
+        os.write(writer, b"1" if same and own else b"0")
+        os._exit(0)
+    os.waitpid(child, 0)
+    assert os.read(reader, 1) == b"1"
+    assert pool.hash(data, rows, KEY, SIZE) == hash_rows(data, rows, KEY, SIZE) and pool.processes == parents
