@@ -4,7 +4,7 @@
     .venv/bin/python benchmarks/demo_time.py --base HEAD~3 --repeat 3 --cache .dynaudit-cache
 
 The base commit is unpacked (``git archive``) into a temporary folder. Both trees run ``dynaudit demo
---verbose`` (the base without the flag, which it does not know: it logs at INFO anyway) as a user does, in one
+--verbose`` (a base without the flag, which it does not know, logs at INFO anyway) as a user does, in one
 working folder, so they share one model cache: a first untimed run of each warms it. The timed runs then
 alternate between the trees so the machine's load falls on both alike; the load average is printed with
 each run. The parts come from Prefect's log lines (task runs finishing) and the run's own clock:
@@ -110,6 +110,11 @@ def metrics_file(run_folder: Path) -> Path:
     return latest if latest.exists() else run_folder / "metrics.parquet"
 
 
+def knows_verbose(tree: Path) -> bool:
+    """Whether the tree's command line has ``--verbose`` (older ones log Prefect's INFO lines anyway)."""
+    return '"--verbose"' in (tree / "flows" / "cli.py").read_text(encoding="utf-8")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--base", default=BASE, help=f"the commit to compare with ({BASE})")
@@ -125,7 +130,10 @@ def main() -> None:
         tree = ROOT if args.tree is None else unpack(args.tree, work / "tree")
         if args.cache is not None:  # models trained before: the warm-up runs need not train them again
             shutil.copytree(args.cache, work / ".dynaudit-cache")
-        trees = {f"base {args.base}": (base_tree, False), args.tree or "this tree": (tree, True)}
+        trees = {
+            f"base {args.base}": (base_tree, knows_verbose(base_tree)),
+            args.tree or "this tree": (tree, True),
+        }
         reference = {  # warm the model cache and compile the modules, untimed; each tree's own numbers
             name: run_demo(tree, work, work / f"warm-{index}", verbose)[1]
             for index, (name, (tree, verbose)) in enumerate(trees.items())
