@@ -53,19 +53,25 @@ class HashWorkers:
         width = len(data) // rows
         bounds = [rows * i // parts for i in range(parts + 1)]
         chunks = [(data[a * width : b * width], b - a) for a, b in itertools.pairwise(bounds)]
-        sent = []
-        for worker, (chunk, count) in zip(self._started(parts - 1), chunks[1:], strict=False):
-            try:
-                worker.stdin.write(HEADER.pack(len(key), size, width, count) + key + chunk)
-                worker.stdin.flush()
-                sent.append(worker)
-            except OSError:
-                self.failed = True
+        workers = self._started(parts - 1)
+        asked = [self._ask(w, key, size, width, *chunk) for w, chunk in zip(workers, chunks[1:], strict=True)]
         outputs = [hash_rows(*chunks[0], key, size)]
-        for index, (chunk, count) in enumerate(chunks[1:]):
-            answer = self._answer(sent[index], count * size) if index < len(sent) else None
+        for worker, (chunk, count) in zip(asked, chunks[1:], strict=True):
+            answer = None if worker is None else self._answer(worker, count * size)
             outputs.append(answer if answer is not None else hash_rows(chunk, count, key, size))
         return b"".join(outputs)
+
+    def _ask(
+        self, worker: subprocess.Popen, key: bytes, size: int, width: int, chunk: bytes, count: int
+    ) -> subprocess.Popen | None:
+        """Send ``worker`` its part; the worker, or None (and no worker used again) if it is gone."""
+        try:
+            worker.stdin.write(HEADER.pack(len(key), size, width, count) + key + chunk)
+            worker.stdin.flush()
+        except OSError:
+            self.failed = True
+            return None
+        return worker
 
     def _answer(self, worker: subprocess.Popen, length: int) -> bytes | None:
         answer = read_exactly(worker.stdout, length)

@@ -30,11 +30,11 @@ MEMO_ROWS = 1 << 18
 MEMO_ROW_OVERHEAD = 250  # bytes per remembered row besides its logits and normals: two bytes objects, a slot
 
 
-def _row_normals(rows: list[bytes], key: bytes, count: int) -> np.ndarray:
-    """The keyed normals ``(len(rows), count)`` of equally long rows, computed (large batches shared with
-    worker processes: :mod:`audit_core.defenses.hash_workers`)."""
-    stream = WORKERS.hash(b"".join(rows), len(rows), key, 4 * count)
-    words = np.frombuffer(stream, dtype="<u4").reshape(len(rows), count)
+def _row_normals(data: bytes, rows: int, key: bytes, count: int) -> np.ndarray:
+    """The keyed normals ``(rows, count)`` of the equally long rows of ``data``, computed (large batches
+    shared with worker processes: :mod:`audit_core.defenses.hash_workers`)."""
+    stream = WORKERS.hash(data, rows, key, 4 * count)
+    words = np.frombuffer(stream, dtype="<u4").reshape(rows, count)
     return ndtri((words + 0.5) / 2.0**32)
 
 
@@ -65,7 +65,8 @@ class RowMemo:
             found = [newer.get(row) or older.get(row) for row in rows]
         missing = [i for i, value in enumerate(found) if value is None]
         if missing:
-            computed, size = _row_normals([rows[i] for i in missing], key, count).tobytes(), 8 * count
+            computed = _row_normals(b"".join(rows[i] for i in missing), len(missing), key, count).tobytes()
+            size = 8 * count
             values = [computed[j * size : (j + 1) * size] for j in range(len(missing))]
             for i, value in zip(missing, values, strict=True):
                 found[i] = value
@@ -118,7 +119,6 @@ def keyed_normals(logits: np.ndarray, key: bytes, count: int, *, remember: bool 
         raise ValueError(f"per-input noise needs a secret key of at least {MIN_KEY_BYTES} bytes.")
     rows = np.ascontiguousarray(logits, dtype="<f8")
     data, width = rows.tobytes(), rows[0].nbytes if len(rows) else 0
-    row_bytes = [data[i * width : (i + 1) * width] for i in range(len(rows))]
     if remember and not getattr(_asked_once, "active", False):
-        return _memo.normals(row_bytes, key, count)
-    return _row_normals(row_bytes, key, count)
+        return _memo.normals([data[i * width : (i + 1) * width] for i in range(len(rows))], key, count)
+    return _row_normals(data, len(rows), key, count)
