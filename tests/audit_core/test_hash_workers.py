@@ -89,3 +89,16 @@ def test_a_forked_child_starts_workers_of_its_own(pool):
     os.waitpid(child, 0)
     assert os.read(reader, 1) == b"1"
     assert pool.hash(data, rows, KEY, SIZE) == hash_rows(data, rows, KEY, SIZE) and pool.processes == parents
+
+
+def test_a_lost_first_worker_leaves_the_others_answers_on_their_own_parts():
+    workers = HashWorkers(3)
+    try:
+        rows = 4 * MIN_ROWS_PER_PART
+        workers.hash(_rows(rows), rows, KEY, SIZE)
+        workers.processes[0].kill()
+        workers.processes[0].wait()
+        data = _rows(rows, seed=5)
+        assert workers.hash(data, rows, KEY, SIZE) == hash_rows(data, rows, KEY, SIZE)
+    finally:
+        workers.close()
