@@ -29,7 +29,7 @@ TASKS: dict[str, dict[str, Any]] = {
     "split": {"name": "split-for-tuning"},
     "tune": {"name": "tune-dynanoise"},
     "conditions": {"name": "build-conditions"},
-    "evaluate": {"name": "evaluate-condition", "task_run_name": "evaluate-{defense.label}"},
+    "evaluate": {"name": "evaluate-conditions"},
     "assemble": {"name": "assemble-result"},
     "write": {"name": "write-artifacts", **_WRITES},
     "write_tuning": {"name": "write-tuning-artifacts", **_WRITES},

@@ -11,6 +11,7 @@ from audit_core.audit.signals import (
     Signals,
 )
 from audit_core.config import AuditConfig
+from audit_core.core.forked import forked_map
 from audit_core.core.seeding import derive_rng
 from audit_core.data import AuditData, Split
 from audit_core.defenses import DefenderData, Defense, DynaNoise, Undefended, fit_defense
@@ -49,6 +50,15 @@ def conditions(config: AuditConfig, defender: DefenderData, tuned: DynaNoise | N
     if tuned is not None and tuned.label not in {d.label for d in defenses}:
         defenses.append(tuned)  # a tuned setting with a configured label is that condition already
     return [fit_defense(d, defender, config.seed) for d in defenses]
+
+
+def evaluate_conditions(
+    config: AuditConfig, signals: Signals, defenses: Sequence[Defense]
+) -> list[ConditionEvaluation]:
+    """:func:`evaluate` each condition, in worker processes forked from this one where the machine has the
+    cores (:func:`~audit_core.core.forked.forked_map`: the same numbers as one after another here)."""
+    with forked_map(lambda defense: evaluate(config, signals, defense), defenses) as results:
+        return results()
 
 
 def evaluate(config: AuditConfig, signals: Signals, defense: Defense) -> ConditionEvaluation:

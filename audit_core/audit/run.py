@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from audit_core.audit.assemble import assemble_result
-from audit_core.audit.conditions import conditions, defender_data, evaluate
+from audit_core.audit.conditions import conditions, defender_data, evaluate_conditions
 from audit_core.audit.inputs import load_audit_data
 from audit_core.audit.models import add_models, build_target, shadow_outputs, train_references
 from audit_core.audit.signals import Signals, reference_logits, target_signals
@@ -47,7 +47,7 @@ class Steps:
     split: Callable[..., tuple[Signals, Signals]] = split_for_tuning
     tune: Callable[..., TuningResult] = tune_dynanoise
     conditions: Callable[..., list[Defense]] = conditions
-    evaluate: Callable[..., Any] = evaluate
+    evaluate: Callable[..., list[Any]] = evaluate_conditions
     assemble: Callable[..., AuditResult] = assemble_result
     write: Callable[..., Location] = write_run_folder
     write_tuning: Callable[..., Location] = write_tuning_folder
@@ -125,7 +125,7 @@ def run_audit(
         tuning_part, audited = steps.split(config, inputs.signals)
         tuning = steps.tune(config, tuning_part, audited, inputs.defender)
     defenses = steps.conditions(config, inputs.defender, None if tuning is None else tuning.chosen)
-    evaluations = [steps.evaluate(config, audited, d) for d in defenses]
+    evaluations = steps.evaluate(config, audited, defenses)
     result = steps.assemble(
         config, inputs.data, audited, evaluations, inputs.fingerprints, inputs.model_cache, started_at, tuning
     )

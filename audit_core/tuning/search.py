@@ -33,6 +33,7 @@ from audit_core.audit.signals import Signals
 from audit_core.audit.split import SPLIT_PARTS
 from audit_core.config import PAPER_CENTRE, PAPER_SETTING, TuneConfig
 from audit_core.core.errors import AuditInputError
+from audit_core.core.forked import forked_map
 from audit_core.core.seeding import derive_key
 from audit_core.defenses import DEFENSES, DefenderData, Defense, DynaNoise, Undefended, fit_defense
 from audit_core.stats.midput import midput
@@ -292,6 +293,15 @@ def _row(family: str, defense: Defense, split: str, metrics: dict[str, float], b
     }
 
 
+def _baseline_grids(defender: DefenderData, config: TuneConfig, seed: int) -> dict[str, list[Defense]]:
+    """Every baseline the defender can fit (not DynaNoise), at each point of its grid, fitted."""
+    return {
+        name: [fit_defense(cls(**params), defender, seed) for params in cls.GRID]
+        for name, cls in DEFENSES.items()
+        if name not in (Undefended.name, DynaNoise.name) and not defender.missing(cls.requires)
+    }
+
+
 def tune(
     tuning: Signals,
     evaluation: Signals,
@@ -317,7 +327,12 @@ def tune(
         trial_rows.append({"trial": len(trial_rows), **params, **metrics})
         return metrics[objective.name], metrics[Metric.ACCURACY_DROP] - config.budget
 
-    SEARCHES[config.mode](config, evaluate)
+    baselines = _baseline_grids(defender, config, seed) if config.baselines else {}
+    grid = [defense for defenses in baselines.values() for defense in defenses]
+    on_tuning.baseline  # noqa: B018 (computed before the workers fork, so that they inherit it)
+    with forked_map(on_tuning.score, grid, busy_here=True) as grid_scores:
+        SEARCHES[config.mode](config, evaluate)  # here, while the workers score the baselines' grids
+        scores = iter(grid_scores())
     trials = pd.DataFrame(trial_rows)
     trials["feasible"] = trials.accuracy_drop <= config.budget
     best = _best(trials, objective)
@@ -337,23 +352,27 @@ def tune(
             for r in trials.to_dict("records")
         ],
     }
-    if config.baselines:
-        for name, cls in DEFENSES.items():
-            if name not in candidates and not defender.missing(cls.requires):
-                defenses = [fit_defense(cls(**params), defender, seed) for params in cls.GRID]
-                candidates[name] = [(d, on_tuning.score(d)) for d in defenses]
+    for name, defenses in baselines.items():
+        candidates[name] = [(d, next(scores)) for d in defenses]
 
-    rows = []
+    frames, picked = {}, {}
     for family, points in candidates.items():
         frame = pd.DataFrame([_row(family, d, "tuning", m, config.budget) for d, m in points])
         frame["on_front"] = pareto_mask(frame.accuracy_drop, frame[objective.attack_metric])
         pick = best if family == DynaNoise.name else _best(frame, objective)
         frame["chosen"] = frame.index == pick
-        rows += frame.to_dict("records")
+        frames[family] = frame
         if pick is not None:
-            defense = points[pick][0]
-            confirmed = _row(family, defense, "evaluation", on_evaluation.score(defense), config.budget)
-            rows.append({**confirmed, "on_front": False, "chosen": True})
+            picked[family] = points[pick][0]
+    on_evaluation.baseline  # noqa: B018 (inherited by the workers)
+    with forked_map(on_evaluation.score, list(picked.values())) as confirmations:
+        confirmed = dict(zip(picked, confirmations(), strict=True))
+    rows = []
+    for family, frame in frames.items():
+        rows += frame.to_dict("records")
+        if family in picked:
+            row = _row(family, picked[family], "evaluation", confirmed[family], config.budget)
+            rows.append({**row, "on_front": False, "chosen": True})
     sizes = {
         split: {part: len(getattr(s, part)) for part in SPLIT_PARTS}
         for split, s in zip(SPLITS, (tuning, evaluation), strict=True)

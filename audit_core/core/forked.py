@@ -1,0 +1,105 @@
+"""Independent computations of one audit spread over forked worker processes that inherit their inputs.
+
+The conditions of an audit, and the baselines' grid points of a tuning, are each a pure function of inputs
+already in memory (logits, the target, fitted defenses, the attacks' memos). :func:`forked_map` forks its
+workers once, after those inputs exist, so they inherit them as they are (nothing is pickled but an index
+going out and a result coming back), and computes ``function(item)`` for each item there, one torch and one
+BLAS thread per worker. The results are those of the same calls made here, in the order of ``items``.
+
+It falls back to calling ``function`` in this process where forking is unsafe or useless: no ``fork`` (not
+on Linux or macOS), a CUDA context already made here (a forked child cannot use it), one core, or
+``DYNAUDIT_WORKERS=0`` (the environment variable also caps the workers).
+"""
+
+import itertools
+import multiprocessing
+import os
+import signal
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future, ProcessPoolExecutor
+from contextlib import contextmanager
+from typing import Any, TypeVar
+
+import torch
+from threadpoolctl import threadpool_limits
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+WORKERS_VARIABLE = "DYNAUDIT_WORKERS"
+
+# Work handed to the next fork: token -> (function, items). A worker reads its own copy; the parent drops
+# the entry once its workers exist.
+_INHERITED: dict[int, tuple[Callable[[Any], Any], Sequence[Any]]] = {}
+_tokens = itertools.count()
+
+
+def available_cores() -> int:
+    """The cores this process may run on."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+def worker_count(items: int, busy_here: bool = False) -> int:
+    """How many workers :func:`forked_map` forks for ``items`` calls: one per core (less the one this process
+    keeps busy meanwhile when ``busy_here``), at most one per item and at most ``DYNAUDIT_WORKERS``; 0 where
+    forking is unsafe or would not help."""
+    unsafe = "fork" not in multiprocessing.get_all_start_methods() or torch.cuda.is_initialized()
+    cores = available_cores() - busy_here
+    cap = os.environ.get(WORKERS_VARIABLE, "").strip()
+    if cap.isdigit():
+        cores = min(cores, int(cap))
+    workers = min(cores, items)
+    return 0 if unsafe or workers < (1 if busy_here else 2) else workers
+
+
+def _start_worker() -> None:
+    """A worker owns one core: one torch and one BLAS/OpenMP thread. Ctrl-C is its parent's to handle, and
+    SIGTERM ends it as the operating system does (not through a handler the parent installed, such as the
+    command line's)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    torch.set_num_threads(1)
+    threadpool_limits(1)
+
+
+def _call_inherited(token: int, index: int) -> Any:
+    function, items = _INHERITED[token]
+    return function(items[index])
+
+
+@contextmanager
+def forked_map(
+    function: Callable[[T], R], items: Sequence[T], *, busy_here: bool = False
+) -> Iterator[Callable[[], list[R]]]:
+    """Start ``[function(item) for item in items]`` in forked workers (:func:`worker_count`); yield a callable
+    that waits for the results and returns them in the order of ``items``. Later items are started first (an
+    audit's tuned condition, added last, tends to cost the most). A worker's exception is raised by that
+    callable; leaving the block early ends the workers. Without workers the calls run here, when the results
+    are asked for."""
+    workers = worker_count(len(items), busy_here)
+    if workers == 0:
+        yield lambda: [function(item) for item in items]
+        return
+    token = next(_tokens)
+    _INHERITED[token] = (function, items)
+    pool = ProcessPoolExecutor(workers, multiprocessing.get_context("fork"), initializer=_start_worker)
+    try:
+        futures: dict[int, Future] = {}
+        for index in reversed(range(len(items))):
+            futures[index] = pool.submit(_call_inherited, token, index)
+            _INHERITED.pop(token, None)  # the first submission forked every worker
+        yield lambda: [futures[index].result() for index in range(len(items))]
+    except BaseException:
+        _end_now(pool)
+        raise
+    finally:
+        _INHERITED.pop(token, None)
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _end_now(pool: ProcessPoolExecutor) -> None:
+    """Kill ``pool``'s workers mid-call (they ignore Ctrl-C and hold nothing to clean up), so an error or an
+    interrupt here does not wait for work nobody will read. The executor keeps its processes in
+    ``_processes`` (no public way before Python 3.14's ``kill_workers``)."""
+    for process in list(getattr(pool, "_processes", {}).values()):
+        process.kill()

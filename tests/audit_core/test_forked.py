@@ -1,0 +1,120 @@
+"""Forked workers: the same results as calls made here, in order, from inherited inputs, stopped on error."""
+
+import os
+import signal
+import threading
+import time
+
+import numpy as np
+import pytest
+import torch
+
+from audit_core.audit.conditions import evaluate, evaluate_conditions
+from audit_core.audit.run import gather_inputs
+from audit_core.config import AuditConfig
+from audit_core.core.forked import WORKERS_VARIABLE, available_cores, forked_map, worker_count
+from audit_core.defenses import DynaNoise, StaticNoise, Undefended, fit_defense
+
+needs_two_cores = pytest.mark.skipif(available_cores() < 2, reason="forked workers need two cores")
+
+
+def where(item: int) -> tuple[int, int, int]:
+    return item * item, os.getpid(), torch.get_num_threads()
+
+
+@needs_two_cores
+def test_results_come_back_in_order_from_other_processes_with_one_thread_each(monkeypatch):
+    monkeypatch.delenv(WORKERS_VARIABLE, raising=False)
+    with forked_map(where, list(range(7))) as results:
+        answers = results()
+    assert [square for square, _, _ in answers] == [i * i for i in range(7)]
+    assert {pid for _, pid, _ in answers}.isdisjoint({os.getpid()})
+    assert {threads for _, _, threads in answers} == {1}
+
+
+@needs_two_cores
+def test_workers_inherit_inputs_that_cannot_be_pickled(monkeypatch):
+    monkeypatch.delenv(WORKERS_VARIABLE, raising=False)
+    locks = [threading.Lock() for _ in range(3)]  # pickle refuses a lock; a forked worker has its copy
+    with forked_map(lambda lock: (lock.locked(), os.getpid()), locks) as results:
+        answers = results()
+    assert [locked for locked, _ in answers] == [False] * 3
+    assert os.getpid() not in {pid for _, pid in answers}
+
+
+def test_no_workers_when_told_so_or_with_one_item(monkeypatch):
+    monkeypatch.setenv(WORKERS_VARIABLE, "0")
+    assert worker_count(10) == 0
+    with forked_map(where, [1, 2]) as results:
+        assert {pid for _, pid, _ in results()} == {os.getpid()}
+    monkeypatch.setenv(WORKERS_VARIABLE, "1")
+    assert worker_count(10) == 0  # one worker and an idle parent: no gain
+    assert worker_count(10, busy_here=True) == (1 if available_cores() >= 2 else 0)
+    monkeypatch.delenv(WORKERS_VARIABLE)
+    assert worker_count(1) == 0
+
+
+def fails_on_three(item: int) -> int:
+    if item == 3:
+        raise ValueError("three is not allowed")
+    return item
+
+
+def sleeps(item: int) -> int:
+    time.sleep(60)
+    return item
+
+
+@needs_two_cores
+def test_a_workers_error_is_raised_here_and_an_error_here_stops_the_workers_at_once(monkeypatch):
+    monkeypatch.delenv(WORKERS_VARIABLE, raising=False)
+    failing = forked_map(fails_on_three, [1, 2, 3, 4])
+    with pytest.raises(ValueError, match="three is not allowed"), failing as results:
+        results()
+    started = time.perf_counter()
+    with pytest.raises(KeyboardInterrupt), forked_map(sleeps, [1, 2]):
+        raise KeyboardInterrupt  # as Ctrl-C while the workers sleep for a minute
+    assert time.perf_counter() - started < 20
+
+
+@needs_two_cores
+def test_workers_stop_at_once_under_a_sigterm_handler_like_the_command_lines(monkeypatch):
+    monkeypatch.delenv(WORKERS_VARIABLE, raising=False)
+
+    def terminated(signum, frame):  # `dynaudit` turns SIGTERM into an exception; forked workers inherit it
+        raise SystemExit("terminated")
+
+    before = signal.signal(signal.SIGTERM, terminated)
+    try:
+        started = time.perf_counter()
+        with pytest.raises(KeyboardInterrupt), forked_map(sleeps, [1, 2, 3]):
+            time.sleep(0.5)  # the workers are inside their calls
+            raise KeyboardInterrupt
+        assert time.perf_counter() - started < 20
+    finally:
+        signal.signal(signal.SIGTERM, before)
+
+
+@needs_two_cores
+def test_conditions_evaluated_in_workers_equal_those_evaluated_here(monkeypatch):
+    monkeypatch.delenv(WORKERS_VARIABLE, raising=False)
+    config = AuditConfig(
+        cache_dir=None,
+        reference_models=4,
+        recipe={"epochs": 20},
+        attacks=["loss", "lira_offline", "boundary"],
+        knowledge=["naive", "averaging"],
+        max_queries=4,
+    )
+    inputs = gather_inputs(config)
+    noises = (StaticNoise(sigma_sq=1.0), DynaNoise(noise_mode="per_input", key=b"k" * 16))
+    defenses = [fit_defense(d, inputs.defender, config.seed) for d in (Undefended(), *noises)]
+    forked = evaluate_conditions(config, inputs.signals, defenses)
+    for defense, result in zip(defenses, forked, strict=True):
+        here = evaluate(config, inputs.signals, defense)
+        assert result.condition == here.condition
+        np.testing.assert_array_equal(result.test_correct, here.test_correct)
+        for a, b in zip(result.outcomes, here.outcomes, strict=True):
+            assert (a.attack, a.knowledge, a.auc) == (b.attack, b.knowledge, b.auc)
+            np.testing.assert_array_equal(a.scores, b.scores)
+        assert result.averaging == here.averaging
