@@ -20,6 +20,7 @@ from audit_core.config import DEMO_SETTINGS, AuditConfig, RunnerConfig, load_con
 from audit_core.core.errors import AuditInputError, ConfigError
 from audit_core.core.locations import Location, join, parse_location
 from audit_core.results.artifacts import check_output_dir
+from flows import fast_exit
 from flows.temporary_server import (
     Terminated,
     reap_orphaned_servers,
@@ -382,5 +383,13 @@ def _unexpected_end(error: BaseException) -> int:
     return EXIT_INTERNAL
 
 
+def run() -> None:
+    """The ``dynaudit`` console script: :func:`main`, then an exit that skips the interpreter's teardown
+    (:mod:`flows.fast_exit`) with its exit code."""
+    code = main()
+    fast_exit.arm(code)
+    sys.exit(code)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    run()
