@@ -24,16 +24,25 @@ from audit_core.targets.sklearn import open_sklearn
 from audit_core.training import train_classifier
 from audit_core.training.cache import ModelCache
 from audit_core.training.kinds import ArchitectureModels, CloneModels, FunctionModels, ModelKind, RecipeModels
-from audit_core.training.references import GroupRunner, complementary_in_masks, train_models
+from audit_core.training.references import GroupRunner, complementary_in_masks, model_keys, train_models
 
 
 def train_target(config: AuditConfig, data: AuditData) -> TorchTarget:
-    """Train the target on the member set (the demo's target, trained by dynaudit itself)."""
+    """Train the target on the member set (the demo's target, trained by dynaudit itself), or load the one an
+    earlier run trained alike from the model cache (keyed as the shadow and reference models are)."""
     seed = derive_seed(config.seed, "target")
     device = resolve_device(config.device)
-    model = train_classifier(
-        data.members.features, data.members.labels, data.n_classes, config.recipe, seed=seed, device=device
-    )
+    kind = _recipe(config, data, None)
+    training = data.members
+    in_mask = np.ones((1, len(training)), dtype=bool)  # one model, trained on every member
+    key = model_keys(kind, training, in_mask, role="target", seeds=[seed], data=data.fingerprint())[0]
+    cache = model_cache(config)
+    model = cache.load(key, kind.blank)
+    if model is None:
+        model = train_classifier(
+            training.features, training.labels, data.n_classes, config.recipe, seed=seed, device=device
+        )
+        cache.store(key, model)
     return TorchTarget(model, source="The trained target").to(device)
 
 

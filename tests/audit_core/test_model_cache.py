@@ -279,3 +279,22 @@ def test_the_shadow_trains_on_one_half_of_the_population_and_is_tested_on_the_ot
     shadow_in, shadow_out = audit_models.split_shadow_data(config, data)
     assert (len(shadow_in), len(shadow_out)) == (50, 51)  # not sized by the 200 members: halves of 101
     assert sorted([*shadow_in.ids, *shadow_out.ids]) == sorted(data.population.ids)
+
+
+def test_the_trained_target_is_cached_identical_and_retrained_when_its_recipe_changes(tmp_path, monkeypatch):
+    config = _config(tmp_path)
+    data = load_audit_data(config)
+    trained = audit_models.train_target(config, data)
+    uncached = audit_models.train_target(config.model_copy(update={"cache_dir": None}), data)
+    assert trained.fingerprint() == uncached.fingerprint()
+
+    def no_training(*args, **kwargs):
+        raise AssertionError("the cached target was trained again")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(audit_models, "train_classifier", no_training)
+        reused = audit_models.train_target(config, data)
+    assert reused.fingerprint() == trained.fingerprint()
+    assert np.array_equal(reused.query(data.test), trained.query(data.test))
+    changed = audit_models.train_target(_config(tmp_path, epochs=6), data)
+    assert changed.fingerprint() != trained.fingerprint()

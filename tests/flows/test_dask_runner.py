@@ -69,7 +69,7 @@ def test_an_audit_on_a_dask_cluster_equals_the_single_machine_run(
     local_metrics, local_scores, local_weights = _audit(tmp_path, "threads")
     pd.testing.assert_frame_equal(dask_metrics, local_metrics, check_exact=True)
     pd.testing.assert_frame_equal(dask_scores, local_scores, check_exact=True)
-    assert dask_weights.keys() == local_weights.keys() and len(dask_weights) == 1 + 4  # shadow + references
+    assert dask_weights.keys() == local_weights.keys() and len(dask_weights) == 6  # target, shadow, 4 refs
     for name, state in dask_weights.items():
         assert all(torch.equal(state[k], local_weights[name][k]) for k in state), name
     lira = dask_metrics[(dask_metrics.attack == "lira_online") & (dask_metrics.metric == "auc")]

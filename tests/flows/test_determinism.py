@@ -43,7 +43,7 @@ def _identical(first: dict, second: dict) -> bool:
 @pytest.mark.slow
 def test_fresh_runs_and_trainers_give_identical_metrics_and_weights(prefect_api_url, tmp_path):
     loop_metrics, loop_weights = _fresh_audit(tmp_path, "loop", "loop")
-    assert len(loop_weights) == 5  # one shadow model and four reference models
+    assert len(loop_weights) == 6  # the target, one shadow model and four reference models
     for name, trainer, threads in (
         ("again", "loop", 2),
         ("processes", "processes", 1),
