@@ -28,8 +28,8 @@ R = TypeVar("R")
 
 WORKERS_VARIABLE = "DYNAUDIT_WORKERS"
 
-# Work handed to the next fork: token -> (function, items). A worker reads its own copy; the parent drops
-# the entry once its workers exist.
+# Work handed to the workers a fork makes: token -> (function, items). A worker reads its own copy; the
+# parent drops the entry when the block ends.
 _INHERITED: dict[int, tuple[Callable[[Any], Any], Sequence[Any]]] = {}
 _tokens = itertools.count()
 
@@ -86,8 +86,7 @@ def forked_map(
     try:
         futures: dict[int, Future] = {}
         for index in reversed(range(len(items))):
-            futures[index] = pool.submit(_call_inherited, token, index)
-            _INHERITED.pop(token, None)  # the first submission forked every worker
+            futures[index] = pool.submit(_call_inherited, token, index)  # the first one forks every worker
         yield lambda: [futures[index].result() for index in range(len(items))]
     except BaseException:
         _end_now(pool)
