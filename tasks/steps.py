@@ -8,7 +8,7 @@ from prefect import task
 from prefect.cache_policies import NO_CACHE
 
 from audit_core.audit.run import Steps
-from audit_core.training.optimization import one_thread as single_thread
+from audit_core.core.threads import one_thread as single_thread
 from audit_core.training.references import TrainingGroup, train_group
 from tasks.retries import FILE_RETRIES
 

@@ -17,11 +17,13 @@ import os
 import signal
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from typing import Any, TypeVar
 
 import torch
 from threadpoolctl import threadpool_limits
+
+from audit_core.core.threads import one_thread
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -75,7 +77,8 @@ def forked_map(
     that waits for the results and returns them in the order of ``items``. Later items are started first (an
     audit's tuned condition, added last, tends to cost the most). A worker's exception is raised by that
     callable; leaving the block early ends the workers. Without workers the calls run here, when the results
-    are asked for."""
+    are asked for. With ``busy_here`` this process computes on one thread inside the block (the workers hold
+    the other cores; more threads here would contend with them for no gain)."""
     workers = worker_count(len(items), busy_here)
     if workers == 0:
         yield lambda: [function(item) for item in items]
@@ -87,7 +90,8 @@ def forked_map(
         futures: dict[int, Future] = {}
         for index in reversed(range(len(items))):
             futures[index] = pool.submit(_call_inherited, token, index)  # the first one forks every worker
-        yield lambda: [futures[index].result() for index in range(len(items))]
+        with one_thread() if busy_here else nullcontext():  # this process owns one core beside them
+            yield lambda: [futures[index].result() for index in range(len(items))]
     except BaseException:
         _end_now(pool)
         raise

@@ -26,8 +26,9 @@ import torch
 from torch import nn
 
 from audit_core.config import TrainingRecipe
+from audit_core.core.threads import one_thread
 from audit_core.training.architectures import build_model, training_randomness
-from audit_core.training.optimization import one_thread, optimizer_for
+from audit_core.training.optimization import optimizer_for
 
 #: Floats every padded width is a multiple of: 64 (256 bytes) covers the widest vector loops (AVX-512, two or
 #: four vectors per step) so that no model's elements fall into another code path than its neighbours'.

@@ -10,10 +10,11 @@ import torch
 from torch import nn
 
 from audit_core.config import TrainingRecipe
+from audit_core.core.threads import one_thread
 from audit_core.core.torch_rng import seeded_global_rng
 from audit_core.training.architectures import build_model, training_randomness
 from audit_core.training.batched import train_mlp_stack
-from audit_core.training.optimization import one_thread, optimizer_for
+from audit_core.training.optimization import optimizer_for
 
 
 def train_classifier(

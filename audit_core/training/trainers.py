@@ -7,9 +7,9 @@ from concurrent.futures import ProcessPoolExecutor
 from torch import nn
 
 from audit_core.config import TrainingRecipe
+from audit_core.core.threads import one_thread
 from audit_core.training import build_model, train_classifier
 from audit_core.training.batched import train_classifiers_batched
-from audit_core.training.optimization import one_thread
 
 PROCESS_WORKERS = max(1, os.cpu_count() or 1)
 

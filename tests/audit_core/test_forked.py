@@ -8,6 +8,7 @@ import time
 import numpy as np
 import pytest
 import torch
+from threadpoolctl import threadpool_info, threadpool_limits
 
 from audit_core.audit.conditions import evaluate, evaluate_conditions
 from audit_core.audit.run import gather_inputs
@@ -40,6 +41,29 @@ def test_workers_inherit_inputs_that_cannot_be_pickled(monkeypatch):
         answers = results()
     assert [locked for locked, _ in answers] == [False] * 3
     assert os.getpid() not in {pid for _, pid in answers}
+
+
+def blas_threads() -> set[int]:
+    return {pool["num_threads"] for pool in threadpool_info()}
+
+
+@needs_two_cores
+def test_a_parent_busy_beside_its_workers_computes_on_one_thread_then_gets_its_threads_back(monkeypatch):
+    monkeypatch.delenv(WORKERS_VARIABLE, raising=False)
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)  # the tests' session runs one thread: give this process two, as a user's has
+    try:
+        with threadpool_limits(2):
+            with forked_map(where, [1, 2], busy_here=True) as results:
+                inside = torch.get_num_threads(), blas_threads()
+                results()
+            assert (torch.get_num_threads(), blas_threads()) == (2, {2})
+            with forked_map(where, [1, 2]) as results:  # an idle parent keeps its threads
+                assert torch.get_num_threads() == 2
+                results()
+    finally:
+        torch.set_num_threads(before)
+    assert inside == (1, {1})
 
 
 def test_no_workers_when_told_so_or_with_one_item(monkeypatch):
