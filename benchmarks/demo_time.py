@@ -19,7 +19,8 @@ each run. The parts come from Prefect's log lines (task runs finishing) and the 
 Every run's ``metrics.parquet`` is compared, exactly, with the first run of the same tree: each tree's numbers
 must not change from run to run. The trees are not compared with each other: the base may audit other attacks
 or conditions (547ab47 has fewer rows). The run folder is ``OUTPUT_DIR/demo/latest/`` today and
-``OUTPUT_DIR/demo/`` in older trees; the metrics are read from whichever the tree wrote.
+``OUTPUT_DIR/demo/`` in older trees; the metrics are read from whichever the tree wrote. Both trees run with
+the library defaults for threads (no ``OMP_NUM_THREADS`` and the like), as a user's shell has them.
 """
 
 import argparse
@@ -39,6 +40,8 @@ import pandas as pd
 
 ROOT = Path(__file__).resolve().parents[1]
 BASE = "547ab47"
+#: Thread-count settings a user's environment does not have; both trees run without them.
+THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
 LINE = re.compile(r"^(\d\d:\d\d:\d\d\.\d{3}) \| \w+ +\| (.*)$")
 PARTS = ("start-up", "Prefect server", "inputs", "tuning", "conditions", "report", "end", "total")
 #: The log line that ends each part (before "end", which the process's exit ends).
@@ -91,8 +94,9 @@ def unpack(commit: str, folder: Path) -> Path:
 
 def run_demo(tree: Path, workdir: Path, output: Path, verbose: bool) -> tuple[dict[str, float], pd.DataFrame]:
     """One ``dynaudit demo`` of ``tree`` in ``workdir`` (its model cache); its parts and metrics."""
-    env = {**os.environ, "PYTHONPATH": str(tree), "OMP_NUM_THREADS": "1"}
-    env.pop("PREFECT_API_URL", None)  # a temporary server, as a first-time user gets
+    env = {**os.environ, "PYTHONPATH": str(tree)}
+    for name in ("PREFECT_API_URL", *THREAD_VARIABLES):  # a temporary server and every core's threads, as a
+        env.pop(name, None)  # first-time user gets (OMP_NUM_THREADS=1 hid the tuner's thread contention)
     command = [sys.executable, "-m", "flows.cli", "demo", "--output-dir", str(output)]
     started = time.time()
     done = subprocess.run(

@@ -19,7 +19,6 @@ from typing import Any
 
 import joblib
 import numpy as np
-import skops.io as sio
 from scipy import sparse
 
 from audit_core.config import SklearnTargetConfig
@@ -55,6 +54,8 @@ def _library_class(name: str) -> bool:
 
 def read_skops(path: Path, trusted_types: list[str] | tuple[str, ...], field: str = FIELD) -> Any:
     """The object in a skops file, rebuilding only library classes and ``trusted_types`` (see above)."""
+    import skops.io as sio  # here: most of a second to import, which audits of other targets skip
+
     try:
         untrusted = sio.get_untrusted_types(file=path)
     except Exception as error:  # a corrupt zip or a bad schema

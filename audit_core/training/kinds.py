@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
-import skops.io as sio
 import torch
 from sklearn.base import clone
 from threadpoolctl import threadpool_limits
@@ -210,6 +209,8 @@ def seeded_clone(estimator: Any, seed: int) -> Any:
 
 def _write_skops(model: Any) -> Callable[[Path], None]:
     def write(path: Path) -> None:
+        import skops.io as sio  # here: see targets/sklearn.read_skops
+
         with path.open("wb") as file:
             sio.dump(model, file)
 
