@@ -2,12 +2,15 @@
 
     .venv/bin/python benchmarks/demo_time.py                  # this tree against 547ab47, one timed run each
     .venv/bin/python benchmarks/demo_time.py --base HEAD~3 --repeat 3 --cache .dynaudit-cache
+    .venv/bin/python benchmarks/demo_time.py --base-attacks   # like for like: the base demo's attacks only
 
 The base commit is unpacked (``git archive``) into a temporary folder. Both trees run ``dynaudit demo
 --verbose`` (a base without the flag, which it does not know, logs at INFO anyway) as a user does, in one
 working folder, so they share one model cache: a first untimed run of each warms it. The timed runs then
 alternate between the trees so the machine's load falls on both alike; the load average is printed with
-each run. The parts come from Prefect's log lines (task runs finishing) and the run's own clock:
+each run. With ``--base-attacks`` this tree runs ``dynaudit audit`` on its demo config with the ``attacks``
+of the base's (547ab47's demo lacks qmia, augmentation and boundary, the costliest): like for like. The parts
+come from Prefect's log lines (task runs finishing) and the run's own clock:
 
 - start-up: process start to the temporary Prefect server's first line (imports, input check);
 - Prefect server: that line to the flow run's first line. Today's CLI starts the server itself, without that
@@ -37,6 +40,7 @@ from datetime import datetime
 from pathlib import Path
 
 import pandas as pd
+import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 BASE = "547ab47"
@@ -92,12 +96,16 @@ def unpack(commit: str, folder: Path) -> Path:
     return folder
 
 
-def run_demo(tree: Path, workdir: Path, output: Path, verbose: bool) -> tuple[dict[str, float], pd.DataFrame]:
-    """One ``dynaudit demo`` of ``tree`` in ``workdir`` (its model cache); its parts and metrics."""
+def run_demo(
+    tree: Path, workdir: Path, output: Path, verbose: bool, config: Path | None = None
+) -> tuple[dict[str, float], pd.DataFrame]:
+    """One ``dynaudit demo`` of ``tree`` in ``workdir`` (its model cache), or ``dynaudit audit config``; its
+    parts and metrics."""
     env = {**os.environ, "PYTHONPATH": str(tree)}
     for name in ("PREFECT_API_URL", *THREAD_VARIABLES):  # a temporary server and every core's threads, as a
         env.pop(name, None)  # first-time user gets (OMP_NUM_THREADS=1 hid the tuner's thread contention)
-    command = [sys.executable, "-m", "flows.cli", "demo", "--output-dir", str(output)]
+    what = ["demo"] if config is None else ["audit", str(config)]
+    command = [sys.executable, "-m", "flows.cli", *what, "--output-dir", str(output)]
     started = time.time()
     done = subprocess.run(
         [*command, *(["--verbose"] if verbose else [])], cwd=workdir, env=env, capture_output=True, text=True
@@ -114,6 +122,17 @@ def metrics_file(run_folder: Path) -> Path:
     return latest if latest.exists() else run_folder / "metrics.parquet"
 
 
+def demo_with_attacks_of(tree: Path, base: Path, folder: Path) -> Path:
+    """``tree``'s demo config auditing only the attacks of ``base``'s demo, written to ``folder``."""
+    config, base_config = (
+        yaml.safe_load((root / "configs" / "demo.yaml").read_text(encoding="utf-8")) for root in (tree, base)
+    )
+    config["attacks"] = base_config["attacks"]
+    path = folder / "demo-with-base-attacks.yaml"
+    path.write_text(yaml.safe_dump(config), encoding="utf-8")
+    return path
+
+
 def knows_verbose(tree: Path) -> bool:
     """Whether the tree's command line has ``--verbose`` (older ones log Prefect's INFO lines anyway)."""
     return '"--verbose"' in (tree / "flows" / "cli.py").read_text(encoding="utf-8")
@@ -127,6 +146,11 @@ def main() -> None:
         "--tree", help="a commit to measure instead of the working tree (which must not change)"
     )
     parser.add_argument("--cache", type=Path, help="a model cache to start from (e.g. .dynaudit-cache)")
+    parser.add_argument(
+        "--base-attacks",
+        action="store_true",
+        help="the tree audits its demo with only the attacks the base's demo ran (like for like)",
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="demo-time-") as tmp:
         work = Path(tmp)
@@ -134,19 +158,20 @@ def main() -> None:
         tree = ROOT if args.tree is None else unpack(args.tree, work / "tree")
         if args.cache is not None:  # models trained before: the warm-up runs need not train them again
             shutil.copytree(args.cache, work / ".dynaudit-cache")
+        config = demo_with_attacks_of(tree, base_tree, work) if args.base_attacks else None
         trees = {
-            f"base {args.base}": (base_tree, knows_verbose(base_tree)),
-            args.tree or "this tree": (tree, True),
+            f"base {args.base}": (base_tree, knows_verbose(base_tree), None),
+            (args.tree or "this tree") + (" (base's attacks)" if config else ""): (tree, True, config),
         }
         reference = {  # warm the model cache and compile the modules, untimed; each tree's own numbers
-            name: run_demo(tree, work, work / f"warm-{index}", verbose)[1]
-            for index, (name, (tree, verbose)) in enumerate(trees.items())
+            name: run_demo(tree, work, work / f"warm-{index}", verbose, config)[1]
+            for index, (name, (tree, verbose, config)) in enumerate(trees.items())
         }
         times: dict[str, list[dict[str, float]]] = {name: [] for name in trees}
         for repeat in range(args.repeat):
-            for index, (name, (tree, verbose)) in enumerate(trees.items()):
+            for index, (name, (tree, verbose, config)) in enumerate(trees.items()):
                 load = os.getloadavg()[0]
-                seconds, metrics = run_demo(tree, work, work / f"run-{repeat}-{index}", verbose)
+                seconds, metrics = run_demo(tree, work, work / f"run-{repeat}-{index}", verbose, config)
                 times[name].append(seconds)
                 print(f"{name}: {seconds['total']:.1f} s (load average {load:.1f})", flush=True)
                 pd.testing.assert_frame_equal(metrics, reference[name], check_exact=True)  # or stop
