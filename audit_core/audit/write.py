@@ -2,12 +2,14 @@
 on the way."""
 
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
 from audit_core.config import AuditConfig
+from audit_core.core.forked import forked_map
 from audit_core.core.locations import Location, join
 from audit_core.defenses import Defense
 from audit_core.defenses.serving import PARAMS_FILE, save_params
@@ -15,7 +17,7 @@ from audit_core.gate.check import GateVerdict, check_gate
 from audit_core.gate.inputs import previous_digest, read_metrics
 from audit_core.report.context import build_context
 from audit_core.report.plots import pareto_front
-from audit_core.report.render import write_report
+from audit_core.report.render import write_html, write_pdf
 from audit_core.results.artifacts import write_manifest, write_parquet
 from audit_core.results.runs import new_run_id, prune_runs, staged_run
 from audit_core.results.summary import run_headline
@@ -73,14 +75,18 @@ def write_run_folder(
     verdict = policy_verdict(config, metrics, result, previous_metrics)
 
     def write(folder: Path) -> None:
-        write_parquet(metrics, folder / "metrics.parquet", "metrics")
-        write_parquet(result.scores_table(), folder / "scores.parquet", "scores")
-        write_parquet(result.averaging_table(), folder / "averaging.parquet", "averaging")
-        write_parquet(result.roc_table(), folder / "roc.parquet", "roc")
         front = None if tuning is None else pareto_front(tuning)  # drawn once: front.svg and the report
-        if tuning is not None:
-            write_tuning_files(folder, tuning, result.provenance, front)
-        write_report(build_context(result, defenses, tuning, verdict, front_svg=front), folder)
+        context = build_context(result, defenses, tuning, verdict, front_svg=front)
+        # the PDF (WeasyPrint: most of the writing time) in a forked worker while this process writes the rest
+        with forked_map(partial(write_pdf, folder=folder), [context], busy_here=True) as pdf_written:
+            write_html(context, folder)
+            write_parquet(metrics, folder / "metrics.parquet", "metrics")
+            write_parquet(result.scores_table(), folder / "scores.parquet", "scores")
+            write_parquet(result.averaging_table(), folder / "averaging.parquet", "averaging")
+            write_parquet(result.roc_table(), folder / "roc.parquet", "roc")
+            if tuning is not None:
+                write_tuning_files(folder, tuning, result.provenance, front)
+            pdf_written()
         verdict_record = {} if verdict is None else {"verdict": verdict.summary()}
         conditions = {"chosen": result.chosen, "tuned": result.tuned}
         audit = {

@@ -35,12 +35,18 @@ def _quiet_weasyprint() -> None:
         logging.getLogger(name).setLevel(logging.ERROR)
 
 
-def write_report(context: dict[str, Any], folder: Path) -> tuple[Path, Path]:
-    """Write ``report.html`` and ``report.pdf`` (WeasyPrint) into ``folder``."""
+def write_html(context: dict[str, Any], folder: Path) -> Path:
+    """Write ``report.html`` into ``folder``."""
+    path = folder / "report.html"
+    path.write_text(render_html(context), encoding="utf-8")
+    return path
+
+
+def write_pdf(context: dict[str, Any], folder: Path) -> Path:
+    """Write ``report.pdf`` (WeasyPrint, from the same template) into ``folder``."""
     from weasyprint import HTML  # imported here: loading it costs about a second
 
     _quiet_weasyprint()
-    html_path, pdf_path = folder / "report.html", folder / "report.pdf"
-    html_path.write_text(render_html(context), encoding="utf-8")
-    HTML(string=render_html(context, for_pdf=True), base_url=str(folder)).write_pdf(pdf_path)
-    return html_path, pdf_path
+    path = folder / "report.pdf"
+    HTML(string=render_html(context, for_pdf=True), base_url=str(folder)).write_pdf(path)
+    return path
