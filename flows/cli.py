@@ -22,7 +22,9 @@ from audit_core.core.locations import Location, join, parse_location
 from audit_core.results.artifacts import check_output_dir
 from flows import fast_exit
 from flows.temporary_server import (
+    TemporaryServer,
     Terminated,
+    prefect_api,
     reap_orphaned_servers,
     start_temporary_server,
     stop_on_sigterm,
@@ -190,17 +192,19 @@ def _use_prefect_defaults(verbose: bool = True) -> None:
         os.environ.setdefault(name, value)
 
 
-def _prepare_prefect(verbose: bool = True) -> None:
+def _prepare_prefect(verbose: bool = True) -> TemporaryServer | None:
     """Prefect's defaults (its INFO lines only with ``verbose``); without PREFECT_API_URL, a temporary server
-    started now and recorded, after stopping those that killed commands left behind."""
+    launched now and recorded, after stopping those that killed commands left behind."""
     _use_prefect_defaults(verbose)
     reap_orphaned_servers()
-    start_temporary_server()
+    return start_temporary_server()
 
 
-def _run(flow: Any, **parameters: Any) -> Any:
-    """Run ``flow`` in this process and return its result; re-raise the error of a run that raised."""
-    state = flow(**parameters, return_state=True)
+def _run(flow: Any, server: TemporaryServer | None, **parameters: Any) -> Any:
+    """Run ``flow`` in this process against ``server`` (or the configured one) and return its result;
+    re-raise the error of a run that raised."""
+    with prefect_api(server):
+        state = flow(**parameters, return_state=True)
     outcome = state.result(raise_on_failure=False)
     if isinstance(outcome, BaseException):
         raise outcome
@@ -250,21 +254,21 @@ def _with_output_dir(config: AuditConfig, value: str) -> AuditConfig:
 def _audit_command(args: argparse.Namespace) -> int:
     config = _config(args)
     _check_inputs(config)
-    _prepare_prefect(args.verbose)
-    from flows.audit import audit  # imported late: Prefect takes seconds to import
+    server = _prepare_prefect(args.verbose)
+    from flows.audit import audit  # imported late, while the server starts: Prefect takes seconds to import
     from flows.terminal import print_audit
 
-    print_audit(_run(audit, config=config), verbose=args.verbose)
+    print_audit(_run(audit, server, config=config), verbose=args.verbose)
     return EXIT_OK
 
 
 def _tune_command(args: argparse.Namespace) -> int:
     config = _config(args)
     _check_inputs(config)
-    _prepare_prefect(args.verbose)
-    from flows.tune import tune  # imported late: Prefect takes seconds to import
+    server = _prepare_prefect(args.verbose)
+    from flows.tune import tune  # imported late, while the server starts: Prefect takes seconds to import
 
-    _print_tuning(_run(tune, config=config))
+    _print_tuning(_run(tune, server, config=config))
     return EXIT_OK
 
 
@@ -300,11 +304,12 @@ def _gate_command(args: argparse.Namespace) -> int:
         if report is not None:
             check_output_dir(report.parent)
     _check_inputs(config)
-    _prepare_prefect(args.verbose)
+    server = _prepare_prefect(args.verbose)
     from flows.gate import gate
 
     verdict = _run(
         gate,
+        server,
         config=config,
         policy=policy,
         previous_metrics=previous,

@@ -1,16 +1,25 @@
 """The temporary Prefect server a command starts when no ``PREFECT_API_URL`` is set, never left behind.
 
-Prefect stops its temporary server when the process exits normally (``atexit``). The command line also
-turns SIGTERM into a normal exit (:func:`stop_on_sigterm`), and records each server it starts under
-``PREFECT_HOME`` with its own process id; a command killed outright (SIGKILL) cannot stop its server, so the
-next command stops any recorded server whose command is gone (:func:`reap_orphaned_servers`).
+A command launches the server before it imports Prefect (the two start side by side) and stops it when it
+exits normally (``atexit``). The command line also turns SIGTERM into a normal exit (:func:`stop_on_sigterm`),
+and records each server it starts under ``PREFECT_HOME`` with its own process id; a command killed outright
+(SIGKILL) cannot stop its server, so the next command stops any recorded server whose command is gone
+(:func:`reap_orphaned_servers`).
 """
 
 import atexit
+import importlib.util
 import json
 import os
 import signal
+import socket
+import subprocess
+import sys
 import threading
+import time
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from types import FrameType
 
@@ -82,21 +91,103 @@ def reap_orphaned_servers() -> list[int]:
     return reaped
 
 
-def start_temporary_server() -> None:
-    """Start Prefect's temporary server now (the flow then uses it) and record it until this process ends;
-    does nothing when ``PREFECT_API_URL`` names a server."""
-    from prefect.server.api.server import SubprocessASGIServer
-    from prefect.settings import PREFECT_API_URL
+#: What Prefect's own temporary server runs with (``SubprocessASGIServer``): no UI, ephemeral mode.
+SERVER_ENVIRONMENT = {
+    "PREFECT_UI_ENABLED": "0",
+    "PREFECT__SERVER_EPHEMERAL": "1",
+    "PREFECT__SERVER_FINAL": "1",
+}
+PORT_TAKEN = 3  # uvicorn's exit code when its port is already bound
+STARTUP_TIMEOUT = "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS"
 
-    if PREFECT_API_URL.value():
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+class TemporaryServer:
+    """Prefect's temporary server (the app and settings of Prefect's ``SubprocessASGIServer``), launched at
+    once so that it starts while this command imports Prefect; waited for before the flow runs, stopped when
+    this process ends, and recorded under ``PREFECT_HOME`` meanwhile."""
+
+    def __init__(self) -> None:
+        self.record: Path | None = None
+        self.process = self._launch()
+        atexit.register(self.stop)
+
+    @property
+    def api_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/api"
+
+    def _launch(self) -> subprocess.Popen:
+        self.port = _free_port()
+        site = Path(importlib.util.find_spec("prefect").origin).parent.parent  # found, not imported
+        command = [
+            *(sys.executable, "-m", "uvicorn", "--app-dir", str(site), "--factory", SERVER_APP),
+            *("--host", "127.0.0.1", "--port", str(self.port), "--log-level", "error", "--lifespan", "on"),
+        ]
+        process = subprocess.Popen(command, env={**os.environ, **SERVER_ENVIRONMENT})
+        self._forget()
+        self.record = _records_folder() / f"{process.pid}.json"
+        self.record.parent.mkdir(parents=True, exist_ok=True)
+        entry = {"server_pid": process.pid, "owner_pid": os.getpid(), "port": self.port}
+        self.record.write_text(json.dumps(entry), encoding="utf-8")
+        return process
+
+    def _forget(self) -> None:
+        if self.record is not None:
+            self.record.unlink(missing_ok=True)
+
+    def wait_until_ready(self) -> None:
+        """Return once the server answers its health check (a port taken meanwhile: launched on another)."""
+        timeout = float(os.environ.get(STARTUP_TIMEOUT, "20"))
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() == PORT_TAKEN:
+                self.process = self._launch()
+            elif self.process.poll() is not None:
+                raise RuntimeError(f"Prefect's temporary server exited with code {self.process.returncode}")
+            try:
+                with urllib.request.urlopen(f"{self.api_url}/health", timeout=1) as answer:
+                    if answer.status == 200:
+                        return
+            except OSError:  # not listening yet
+                pass
+            time.sleep(0.05)
+        raise RuntimeError(f"Prefect's temporary server did not answer within {timeout:g} s")
+
+    def stop(self) -> None:
+        """Stop the server (SIGTERM, then SIGKILL after 10 s) and drop its record."""
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self._forget()
+
+
+def start_temporary_server() -> TemporaryServer | None:
+    """Launch a temporary Prefect server now, unless ``PREFECT_API_URL`` names one in the environment (a
+    Prefect profile naming one is honoured by :func:`prefect_api`, which then stops this one)."""
+    return None if os.environ.get("PREFECT_API_URL") else TemporaryServer()
+
+
+@contextmanager
+def prefect_api(server: TemporaryServer | None) -> Iterator[None]:
+    """Inside, Prefect's client uses ``server`` once it answers, or the server Prefect's settings name."""
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    if server is None:
+        yield
         return
-    server = SubprocessASGIServer()  # Prefect's own instance: its client finds it started
-    server.start()
-    if server.server_process is None:
+    if PREFECT_API_URL.value():  # the active profile names a server
+        server.stop()
+        yield
         return
-    folder = _records_folder()
-    folder.mkdir(parents=True, exist_ok=True)
-    record = folder / f"{server.server_process.pid}.json"
-    entry = {"server_pid": server.server_process.pid, "owner_pid": os.getpid(), "port": server.port}
-    record.write_text(json.dumps(entry), encoding="utf-8")
-    atexit.register(record.unlink, missing_ok=True)
+    server.wait_until_ready()
+    with temporary_settings(updates={PREFECT_API_URL: server.api_url}):
+        yield

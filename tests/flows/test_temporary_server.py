@@ -5,6 +5,7 @@ import json
 import os
 import signal
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -75,4 +76,29 @@ def test_the_server_of_a_killed_command_is_stopped_by_the_next_one(tmp_path, mon
     monkeypatch.setenv("PREFECT_HOME", str(tmp_path / "prefect-home"))
     assert reap_orphaned_servers() == [server]
     assert _gone(server)
+    assert not list((tmp_path / "prefect-home" / RECORDS).glob("*.json"))
+
+
+SIDE_BY_SIDE = """
+import subprocess, sys
+from flows.temporary_server import prefect_api, start_temporary_server
+server = start_temporary_server()
+assert "prefect" not in sys.modules, "Prefect was imported before the server was launched"
+with prefect_api(server):
+    from prefect.client.orchestration import get_client
+    with get_client(sync_client=True) as client:
+        assert str(client.api_url).rstrip("/") == server.api_url, (client.api_url, server.api_url)
+        assert client.api_healthcheck() is None
+print(server.process.pid)
+"""
+
+
+@pytest.mark.slow
+def test_the_server_is_launched_before_prefect_is_imported_and_used_once_it_answers(tmp_path):
+    env = {**_cli_env(None), "PREFECT_HOME": str(tmp_path / "prefect-home")}
+    done = subprocess.run(
+        [sys.executable, "-c", SIDE_BY_SIDE], env=env, capture_output=True, text=True, timeout=STARTUP_S
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert _gone(int(done.stdout.split()[-1])), "the temporary server outlived its command"
     assert not list((tmp_path / "prefect-home" / RECORDS).glob("*.json"))
