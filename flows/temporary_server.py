@@ -101,10 +101,20 @@ PORT_TAKEN = 3  # uvicorn's exit code when its port is already bound
 STARTUP_TIMEOUT = "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS"
 
 
-def _free_port() -> int:
+def free_port() -> int:
+    """A loopback TCP port nobody listens on now."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
         probe.bind(("127.0.0.1", 0))
         return probe.getsockname()[1]
+
+
+def answers_health(api_url: str) -> bool:
+    """Whether the Prefect server at ``api_url`` answers its health check."""
+    try:
+        with urllib.request.urlopen(f"{api_url}/health", timeout=1) as answer:
+            return answer.status == 200
+    except OSError:  # not listening (yet)
+        return False
 
 
 class TemporaryServer:
@@ -122,7 +132,7 @@ class TemporaryServer:
         return f"http://127.0.0.1:{self.port}/api"
 
     def _launch(self) -> subprocess.Popen:
-        self.port = _free_port()
+        self.port = free_port()
         site = Path(importlib.util.find_spec("prefect").origin).parent.parent  # found, not imported
         command = [
             *(sys.executable, "-m", "uvicorn", "--app-dir", str(site), "--factory", SERVER_APP),
@@ -149,12 +159,8 @@ class TemporaryServer:
                 self.process = self._launch()
             elif self.process.poll() is not None:
                 raise RuntimeError(f"Prefect's temporary server exited with code {self.process.returncode}")
-            try:
-                with urllib.request.urlopen(f"{self.api_url}/health", timeout=1) as answer:
-                    if answer.status == 200:
-                        return
-            except OSError:  # not listening yet
-                pass
+            if answers_health(self.api_url):
+                return
             time.sleep(0.05)
         raise RuntimeError(f"Prefect's temporary server did not answer within {timeout:g} s")
 

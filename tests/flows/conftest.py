@@ -3,11 +3,9 @@ run it, with a fresh PREFECT_HOME (its own SQLite database) and analytics off.""
 
 import functools
 import os
-import socket
 import subprocess
 import sys
 import time
-import urllib.request
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -15,6 +13,8 @@ import pytest
 from prefect.events.worker import EventsWorker
 from prefect.logging.handlers import APILogWorker
 from prefect.settings import PREFECT_API_URL, temporary_settings
+
+from flows.temporary_server import answers_health, free_port
 
 STARTUP_TIMEOUT_S = 120
 REPOSITORY = Path(__file__).resolve().parents[2]
@@ -32,23 +32,14 @@ Completed = subprocess.CompletedProcess
 Cli = Callable[..., Completed]
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def _wait_until_healthy(server: subprocess.Popen, api_url: str, log: Path) -> None:
     deadline = time.monotonic() + STARTUP_TIMEOUT_S
     while time.monotonic() < deadline:
         if server.poll() is not None:
             pytest.fail(f"prefect server exited with {server.returncode}:\n{log.read_text()[-3000:]}")
-        try:
-            with urllib.request.urlopen(f"{api_url}/health", timeout=2) as response:
-                if response.status == 200:
-                    return
-        except OSError:
-            time.sleep(0.5)
+        if answers_health(api_url):
+            return
+        time.sleep(0.5)
     pytest.fail(f"prefect server did not answer within {STARTUP_TIMEOUT_S} s:\n{log.read_text()[-3000:]}")
 
 
@@ -62,7 +53,7 @@ def prefect_server_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def prefect_api_url(prefect_server_home: Path) -> Iterator[str]:
     """Start ``prefect server start`` for the session; this process's Prefect client points at it."""
     home = prefect_server_home
-    port = _free_port()
+    port = free_port()
     api_url = f"http://127.0.0.1:{port}/api"
     env = {**_cli_env(None), "PREFECT_HOME": str(home), "PREFECT_SERVER_ANALYTICS_ENABLED": "false"}
     command = [sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1", "--port", str(port)]
