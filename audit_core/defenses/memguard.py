@@ -21,6 +21,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from audit_core.core.adam import Adam
 from audit_core.core.torch_rng import seeded_global_rng
 from audit_core.defenses.base import DefenderData, Defense, parameter, register_defense
 
@@ -58,6 +59,7 @@ class MemGuard(Defense):
 
     name = "memguard"
     preserves_label = True
+    searches_per_answer = True
     requires = frozenset({"shadow"})
     GRID = tuple({"distortion_budget": b} for b in (0.1, 0.3, 1.0, 2.0))
 
@@ -73,7 +75,7 @@ class MemGuard(Defense):
             classifier = nn.Sequential(
                 nn.Linear(logits.shape[1], _HIDDEN), nn.ReLU(), nn.Linear(_HIDDEN, 1)
             ).double()
-        optimizer = torch.optim.Adam(classifier.parameters(), lr=_LEARNING_RATE)
+        optimizer = Adam(classifier.parameters(), lr=_LEARNING_RATE)
         inputs = (features - self.feature_mean_) / self.feature_scale_
         with torch.enable_grad():
             for _ in range(_EPOCHS):
@@ -107,7 +109,7 @@ class MemGuard(Defense):
         noise = torch.zeros_like(clean, requires_grad=True)
         best = torch.zeros_like(clean)
         best_gap = torch.full((len(clean),), float("inf"), dtype=clean.dtype)
-        optimizer = torch.optim.Adam([noise], lr=self.step_size)
+        optimizer = Adam([noise], lr=self.step_size)
         stalled = 0
         with torch.enable_grad():
             for _ in range(self.max_iter + 1):
