@@ -1,6 +1,7 @@
 """The audited conditions: the defender's own data, the undefended model and each defense, fitted."""
 
 from collections.abc import Sequence
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -14,7 +15,14 @@ from audit_core.config import AuditConfig
 from audit_core.core.forked import forked_map
 from audit_core.core.seeding import derive_rng
 from audit_core.data import AuditData, Split
-from audit_core.defenses import DefenderData, Defense, DynaNoise, Undefended, fit_defense
+from audit_core.defenses import (
+    DefenderData,
+    Defense,
+    DynaNoise,
+    Undefended,
+    answers_by_search,
+    fit_defense,
+)
 from audit_core.targets import Target
 
 RANDOM_INPUTS = 1000  # queries of the target on random inputs, for HAMP's reference outputs
@@ -57,7 +65,8 @@ def evaluate_conditions(
 ) -> list[ConditionEvaluation]:
     """:func:`evaluate` each condition, in worker processes forked from this one where the machine has the
     cores (:func:`~audit_core.core.forked.forked_map`: the same numbers as one after another here)."""
-    with forked_map(lambda defense: evaluate(config, signals, defense), defenses) as results:
+    score = partial(evaluate, config, signals)
+    with forked_map(score, defenses, costly=answers_by_search) as results:
         return results()
 
 

@@ -71,14 +71,21 @@ def _call_inherited(token: int, index: int) -> Any:
 
 @contextmanager
 def forked_map(
-    function: Callable[[T], R], items: Sequence[T], *, busy_here: bool = False
+    function: Callable[[T], R],
+    items: Sequence[T],
+    *,
+    busy_here: bool = False,
+    costly: Callable[[T], bool] | None = None,
 ) -> Iterator[Callable[[], list[R]]]:
     """Start ``[function(item) for item in items]`` in forked workers (:func:`worker_count`); yield a callable
-    that waits for the results and returns them in the order of ``items``. Later items are started first (an
-    audit's tuned condition, added last, tends to cost the most). A worker's exception is raised by that
+    that waits for the results and returns them in the order of ``items``. The items ``costly`` marks are
+    started first, then later items before earlier ones (an audit's tuned condition, added last, tends to
+    cost the most): the longest first, so that no core is left with one long item at the end. A worker's
+    exception is raised by that
     callable; leaving the block early ends the workers. Without workers the calls run here, when the results
     are asked for. With ``busy_here`` this process computes on one thread inside the block (the workers hold
-    the other cores; more threads here would contend with them for no gain)."""
+    the other cores; more threads here would contend with them for no gain), and once its own work is done
+    the callable computes here, one at a time, the next item no worker has started yet."""
     workers = worker_count(len(items), busy_here)
     if workers == 0:
         yield lambda: [function(item) for item in items]
@@ -87,17 +94,30 @@ def forked_map(
     _INHERITED[token] = (function, items)
     pool = ProcessPoolExecutor(workers, multiprocessing.get_context("fork"), initializer=_start_worker)
     try:
-        futures: dict[int, Future] = {}
-        for index in reversed(range(len(items))):
-            futures[index] = pool.submit(_call_inherited, token, index)  # the first one forks every worker
+        order = list(reversed(range(len(items))))
+        if costly is not None:
+            order.sort(key=lambda index: not costly(items[index]))  # stable: later first among equals
+        futures = {index: pool.submit(_call_inherited, token, index) for index in order}  # the first forks
         with one_thread() if busy_here else nullcontext():  # this process owns one core beside them
-            yield lambda: [futures[index].result() for index in range(len(items))]
+            yield lambda: _results(function, items, futures, share=busy_here)
     except BaseException:
         _end_now(pool)
         raise
     finally:
         _INHERITED.pop(token, None)
         pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _results(
+    function: Callable[[T], R], items: Sequence[T], futures: dict[int, Future], share: bool
+) -> list[R]:
+    """The results in the order of ``items``; with ``share``, this process takes, in the workers' order (that
+    of ``futures``), each item none of them has started yet and computes it here meanwhile."""
+    here: dict[int, R] = {}
+    for index in futures if share else ():
+        if futures[index].cancel():  # not started: a worker will not start it now
+            here[index] = function(items[index])
+    return [here[index] if index in here else futures[index].result() for index in range(len(items))]
 
 
 def _end_now(pool: ProcessPoolExecutor) -> None:

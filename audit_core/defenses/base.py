@@ -60,6 +60,9 @@ class Defense(ABC):
     #: True when the answer's randomness is keyed by the query itself: identical repeats return the identical
     #: answer, but a near-duplicate query (an imperceptibly changed input) gets fresh noise.
     keyed_by_query: ClassVar[bool] = False
+    #: True when answering runs an iterative search per batch of queries (MemGuard): scoring such a defense
+    #: costs many times what a closed-form one does, so parallel scoring starts it first.
+    searches_per_answer: ClassVar[bool] = False
     #: True when the released vector's top class is always the model's top class (up to ties).
     preserves_label: ClassVar[bool] = False
     #: Parameter settings compared on the tuning front (one empty dict: the defense has no knob).
@@ -134,6 +137,11 @@ def fit_defense(defense: D, data: DefenderData, seed: int) -> D:
             "defender's side, which this audit lacks."
         )
     return defense.fit(data, derive_rng(seed, "defense-fit", defense.label))
+
+
+def answers_by_search(defense: Defense) -> bool:
+    """Whether ``defense`` runs a search per batch of answers (the defenses to score first in parallel)."""
+    return defense.searches_per_answer
 
 
 def register_defense(cls: type[Defense]) -> type[Defense]:

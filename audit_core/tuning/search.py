@@ -35,7 +35,15 @@ from audit_core.config import PAPER_CENTRE, PAPER_SETTING, TuneConfig
 from audit_core.core.errors import AuditInputError
 from audit_core.core.forked import forked_map
 from audit_core.core.seeding import derive_key
-from audit_core.defenses import DEFENSES, DefenderData, Defense, DynaNoise, Undefended, fit_defense
+from audit_core.defenses import (
+    DEFENSES,
+    DefenderData,
+    Defense,
+    DynaNoise,
+    Undefended,
+    answers_by_search,
+    fit_defense,
+)
 from audit_core.stats.midput import midput
 from audit_core.stats.names import Metric
 
@@ -330,7 +338,7 @@ def tune(
     baselines = _baseline_grids(defender, config, seed) if config.baselines else {}
     grid = [defense for defenses in baselines.values() for defense in defenses]
     on_tuning.baseline  # noqa: B018 (computed before the workers fork, so that they inherit it)
-    with forked_map(on_tuning.score, grid, busy_here=True) as grid_scores:
+    with forked_map(on_tuning.score, grid, busy_here=True, costly=answers_by_search) as grid_scores:
         SEARCHES[config.mode](config, evaluate)  # here, while the workers score the baselines' grids
         scores = iter(grid_scores())
     trials = pd.DataFrame(trial_rows)
@@ -365,7 +373,7 @@ def tune(
         if pick is not None:
             picked[family] = points[pick][0]
     on_evaluation.baseline  # noqa: B018 (inherited by the workers)
-    with forked_map(on_evaluation.score, list(picked.values())) as confirmations:
+    with forked_map(on_evaluation.score, list(picked.values()), costly=answers_by_search) as confirmations:
         confirmed = dict(zip(picked, confirmations(), strict=True))
     rows = []
     for family, frame in frames.items():

@@ -66,6 +66,44 @@ def test_a_parent_busy_beside_its_workers_computes_on_one_thread_then_gets_its_t
     assert inside == (1, {1})
 
 
+def slow_where(item: int) -> tuple[int, int]:
+    time.sleep(0.2)
+    return item * item, os.getpid()
+
+
+@needs_two_cores
+def test_a_busy_parent_done_with_its_own_work_computes_the_items_no_worker_has_started(monkeypatch):
+    monkeypatch.setenv(WORKERS_VARIABLE, "1")  # one worker beside this process, whatever the cores
+    with forked_map(slow_where, list(range(8)), busy_here=True) as results:
+        time.sleep(0.3)  # this process's own work (the tuner's trials), meanwhile the worker starts
+        answers = results()
+    assert [square for square, _ in answers] == [i * i for i in range(8)]
+    here = [pid == os.getpid() for _, pid in answers]
+    assert not here[-1], "the worker starts with the last item"
+    assert 2 <= sum(here) <= 6, here  # 8 items of 0.2 s shared by two processes: about half each
+    assert len({pid for _, pid in answers}) == 2
+
+
+def started(item: str) -> tuple[float, int]:
+    began = time.monotonic()
+    time.sleep(0.1)
+    return began, os.getpid()
+
+
+@needs_two_cores
+def test_the_items_marked_costly_are_started_first_then_later_items_before_earlier_ones(monkeypatch):
+    monkeypatch.setenv(WORKERS_VARIABLE, "1")
+    items = ["a", "B", "c", "D", "e"]  # upper case: costly
+    with forked_map(started, items, busy_here=True, costly=str.isupper) as results:
+        time.sleep(0.5)  # busy here: the worker alone takes the items meanwhile
+        answers = dict(zip(items, results(), strict=True))
+    there = sorted((item for item in items if answers[item][1] != os.getpid()), key=answers.get)
+    here = [item for item in items if item not in there]
+    expected = ["D", "B", "e", "c", "a"]
+    assert len(there) >= 2 and there == expected[: len(there)]  # started in this order
+    assert sorted(here, key=expected.index) == expected[len(there) :]  # the rest, shared at the end
+
+
 def test_no_workers_when_told_so_or_with_one_item(monkeypatch):
     monkeypatch.setenv(WORKERS_VARIABLE, "0")
     assert worker_count(10) == 0
