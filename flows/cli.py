@@ -12,14 +12,12 @@ import json
 import os
 import socket
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from audit_core.config import DEMO_SETTINGS, AuditConfig, RunnerConfig, load_config, parse_config
 from audit_core.core.errors import AuditInputError, ConfigError
-from audit_core.core.locations import Location, join, parse_location
-from audit_core.results.artifacts import check_output_dir
 from flows import fast_exit
 from flows.temporary_server import (
     TemporaryServer,
@@ -30,6 +28,10 @@ from flows.temporary_server import (
     stop_on_sigterm,
     was_terminated,
 )
+
+if TYPE_CHECKING:  # the rest of dynaudit is imported where it is used, after the server is launched
+    from audit_core.config import AuditConfig, RunnerConfig
+    from audit_core.core.locations import Location
 
 EXIT_OK, EXIT_POLICY_FAILED, EXIT_BAD_INPUT, EXIT_INTERNAL = 0, 1, 2, 3
 EXIT_INTERRUPTED, EXIT_TERMINATED = 130, 143  # Ctrl-C and SIGTERM, as shells report them
@@ -138,7 +140,10 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _config(args: argparse.Namespace) -> AuditConfig:
+def _config(args: argparse.Namespace) -> "AuditConfig":
+    from audit_core.config import DEMO_SETTINGS, load_config, parse_config
+    from audit_core.results.artifacts import check_output_dir
+
     if args.command == "demo":
         config = parse_config(
             {
@@ -164,7 +169,7 @@ def _config(args: argparse.Namespace) -> AuditConfig:
     return config
 
 
-def _check_scheduler(runner: RunnerConfig) -> None:
+def _check_scheduler(runner: "RunnerConfig") -> None:
     """Stop before any work when ``runner.address`` names a Dask scheduler that does not answer."""
     address = getattr(runner, "address", None)
     if address is None:
@@ -179,7 +184,7 @@ def _check_scheduler(runner: RunnerConfig) -> None:
         ) from None
 
 
-def _check_inputs(config: AuditConfig) -> None:
+def _check_inputs(config: "AuditConfig") -> None:
     from audit_core.audit.inputs import check_inputs  # imported late: it loads torch, torchvision and skops
 
     check_inputs(config)
@@ -211,7 +216,8 @@ def _run(flow: Any, server: TemporaryServer | None, **parameters: Any) -> Any:
     return outcome
 
 
-def _print_files(what: str, run_dir: Location) -> None:
+def _print_files(what: str, run_dir: "Location") -> None:
+    from audit_core.core.locations import join
     from audit_core.results.runs import run_files
 
     print(f"\n{what} written to {run_dir}/")
@@ -219,7 +225,7 @@ def _print_files(what: str, run_dir: Location) -> None:
         print(f"  {join(run_dir, name)}")
 
 
-def _read_parquet(run_dir: Location, name: str) -> Any:
+def _read_parquet(run_dir: "Location", name: str) -> Any:
     import pandas as pd
 
     from audit_core.results.runs import read_run_file
@@ -227,7 +233,7 @@ def _read_parquet(run_dir: Location, name: str) -> Any:
     return pd.read_parquet(io.BytesIO(read_run_file(run_dir, name)))
 
 
-def _print_tuning(run_dir: Location) -> None:
+def _print_tuning(run_dir: "Location") -> None:
     from audit_core.defenses.serving import PARAMS_FILE
     from audit_core.results.runs import read_run_file
     from audit_core.results.summary import tuning_table
@@ -242,8 +248,10 @@ def _print_tuning(run_dir: Location) -> None:
     print(tuning_table(_read_parquet(run_dir, "front.parquet"), provenance["objective"]))
 
 
-def _with_output_dir(config: AuditConfig, value: str) -> AuditConfig:
+def _with_output_dir(config: "AuditConfig", value: str) -> "AuditConfig":
     """``config`` writing its runs to ``value`` (``--output-dir``: a folder or an object-store URL)."""
+    from audit_core.core.locations import parse_location
+
     try:
         location = parse_location(value)
     except ValueError as error:
@@ -251,10 +259,9 @@ def _with_output_dir(config: AuditConfig, value: str) -> AuditConfig:
     return config.model_copy(update={"output_dir": location})
 
 
-def _audit_command(args: argparse.Namespace) -> int:
+def _audit_command(args: argparse.Namespace, server: TemporaryServer | None) -> int:
     config = _config(args)
     _check_inputs(config)
-    server = _prepare_prefect(args.verbose)
     from flows.audit import audit  # imported late, while the server starts: Prefect takes seconds to import
     from flows.terminal import print_audit
 
@@ -262,10 +269,9 @@ def _audit_command(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _tune_command(args: argparse.Namespace) -> int:
+def _tune_command(args: argparse.Namespace, server: TemporaryServer | None) -> int:
     config = _config(args)
     _check_inputs(config)
-    server = _prepare_prefect(args.verbose)
     from flows.tune import tune  # imported late, while the server starts: Prefect takes seconds to import
 
     _print_tuning(_run(tune, server, config=config))
@@ -283,9 +289,10 @@ def _check_gate_written(verdict: Any, *reports: Path | None) -> None:
             raise RuntimeError(f"the gate flow ended without writing {report}")
 
 
-def _gate_command(args: argparse.Namespace) -> int:
+def _gate_command(args: argparse.Namespace, server: TemporaryServer | None) -> int:
     from audit_core.gate.inputs import check_policy, load_policy, read_metrics
     from audit_core.gate.reports import markdown_summary
+    from audit_core.results.artifacts import check_output_dir
     from audit_core.results.runs import resolve_previous
 
     config = _config(args)
@@ -304,7 +311,6 @@ def _gate_command(args: argparse.Namespace) -> int:
         if report is not None:
             check_output_dir(report.parent)
     _check_inputs(config)
-    server = _prepare_prefect(args.verbose)
     from flows.gate import gate
 
     verdict = _run(
@@ -321,7 +327,9 @@ def _gate_command(args: argparse.Namespace) -> int:
     return EXIT_OK if verdict.passed else EXIT_POLICY_FAILED
 
 
-def _runs_command(args: argparse.Namespace) -> int:
+def _runs_command(args: argparse.Namespace, server: None) -> int:
+    from audit_core.config import parse_config
+    from audit_core.core.locations import join
     from audit_core.results.runs import completed_runs, runs_table
 
     config = parse_config({"run_name": args.run_name, "output_dir": args.output_dir}, source="command line")
@@ -336,7 +344,7 @@ def _runs_command(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _serve_command(args: argparse.Namespace) -> int:
+def _serve_command(args: argparse.Namespace, server: None) -> int:
     if args.limit < 1:
         raise AuditInputError(f"--limit {args.limit} is invalid; expected at least 1 flow run at a time.")
     _use_prefect_defaults()
@@ -346,7 +354,8 @@ def _serve_command(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-COMMANDS = {
+#: command -> what runs it, given the temporary Prefect server the commands that run a flow get
+COMMANDS: dict[str, Callable[[argparse.Namespace, Any], int]] = {
     "demo": _audit_command,
     "audit": _audit_command,
     "tune": _tune_command,
@@ -354,14 +363,18 @@ COMMANDS = {
     "runs": _runs_command,
     "serve": _serve_command,
 }
+RUN_A_FLOW = ("demo", "audit", "tune", "gate")
 
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``dynaudit`` console script; returns the exit code."""
     args = _parser().parse_args(argv)
     stop_on_sigterm()
+    server = None
     try:
-        return COMMANDS[args.command](args)
+        if args.command in RUN_A_FLOW:  # first: the server starts while the command imports and checks
+            server = _prepare_prefect(args.verbose)
+        return COMMANDS[args.command](args, server)
     except AuditInputError as error:
         print(f"dynaudit: {error}", file=sys.stderr)
         return EXIT_BAD_INPUT
@@ -373,6 +386,9 @@ def main(argv: list[str] | None = None) -> int:
             return _unexpected_end(error)
         print("dynaudit: terminated (SIGTERM); no run folder was written.", file=sys.stderr)
         return EXIT_TERMINATED
+    finally:
+        if server is not None:
+            server.stop()
 
 
 def _unexpected_end(error: BaseException) -> int:

@@ -1,9 +1,10 @@
 """The temporary Prefect server a command starts when no ``PREFECT_API_URL`` is set, never left behind.
 
-A command launches the server before it imports Prefect (the two start side by side) and stops it when it
-exits normally (``atexit``). The command line also turns SIGTERM into a normal exit (:func:`stop_on_sigterm`),
-and records each server it starts under ``PREFECT_HOME`` with its own process id; a command killed outright
-(SIGKILL) cannot stop its server, so the next command stops any recorded server whose command is gone
+A command launches the server first, before it imports the rest of dynaudit and Prefect (the two start side
+by side), and stops it when it ends, also on bad input (and, as a safety net, when the process exits). The
+command line also turns SIGTERM into a normal exit (:func:`stop_on_sigterm`), and records each server it
+starts under ``PREFECT_HOME`` with its own process id; a command killed outright (SIGKILL) cannot stop its
+server, so the next command stops any recorded server whose command is gone
 (:func:`reap_orphaned_servers`).
 """
 

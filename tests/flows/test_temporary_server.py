@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from flows.temporary_server import RECORDS, reap_orphaned_servers
+from flows.temporary_server import RECORDS, SERVER_APP, reap_orphaned_servers
 from tests.flows.conftest import SMALL_AUDIT, _cli_command, _cli_env
 
 LONG = {**SMALL_AUDIT, "run_name": "long", "recipe": {"epochs": 5000}}  # runs until it is stopped
@@ -102,3 +102,41 @@ def test_the_server_is_launched_before_prefect_is_imported_and_used_once_it_answ
     assert done.returncode == 0, done.stderr[-3000:]
     assert _gone(int(done.stdout.split()[-1])), "the temporary server outlived its command"
     assert not list((tmp_path / "prefect-home" / RECORDS).glob("*.json"))
+
+
+def _servers_under(prefect_home: Path) -> list[int]:
+    """The running Prefect server processes whose PREFECT_HOME is ``prefect_home``."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        try:
+            command = (entry / "cmdline").read_bytes()
+            environment = (entry / "environ").read_bytes().split(b"\0")
+        except (OSError, ValueError):  # not a process, gone meanwhile, or not ours to read
+            continue
+        if SERVER_APP.encode() in command and f"PREFECT_HOME={prefect_home}".encode() in environment:
+            found.append(int(entry.name))
+    return [pid for pid in found if not _gone(pid, within_s=0.5)]
+
+
+def test_the_command_line_launches_its_server_before_importing_the_rest_of_dynaudit():
+    heavy = {"torch", "pandas", "prefect", "audit_core.config"}
+    code = f"import sys, flows.cli; print(sorted({heavy!r} & set(sys.modules)))"
+    done = subprocess.run([sys.executable, "-c", code], env=_cli_env(None), capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stdout.strip() == "[]"
+
+
+@pytest.mark.slow
+def test_a_command_with_bad_input_stops_the_server_it_launched_first(tmp_path):
+    (tmp_path / "bad.yaml").write_text(yaml.safe_dump({**SMALL_AUDIT, "attacks": ["no_such_attack"]}))
+    home = tmp_path / "prefect-home"
+    env = {**_cli_env(None), "PREFECT_HOME": str(home)}
+    done = subprocess.run(
+        _cli_command(["audit", "bad.yaml"]), cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 2, done.stderr[-3000:]
+    assert done.stderr.startswith("dynaudit: ") and "no_such_attack" in done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1
+    assert list(home.glob(f"{RECORDS}/*.json")) == []
+    assert _servers_under(home) == []
+    assert not (tmp_path / "out").exists()
