@@ -387,7 +387,7 @@ def main(argv: list[str] | None = None) -> int:
         print("dynaudit: terminated (SIGTERM); no run folder was written.", file=sys.stderr)
         return EXIT_TERMINATED
     finally:
-        if server is not None:
+        if server is not None and not server.serving:  # no flow ran (bad input, say): stop it now
             server.stop()
 
 

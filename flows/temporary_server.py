@@ -1,11 +1,11 @@
 """The temporary Prefect server a command starts when no ``PREFECT_API_URL`` is set, never left behind.
 
 A command launches the server first, before it imports the rest of dynaudit and Prefect (the two start side
-by side), and stops it when it ends, also on bad input (and, as a safety net, when the process exits). The
-command line also turns SIGTERM into a normal exit (:func:`stop_on_sigterm`), and records each server it
-starts under ``PREFECT_HOME`` with its own process id; a command killed outright (SIGKILL) cannot stop its
-server, so the next command stops any recorded server whose command is gone
-(:func:`reap_orphaned_servers`).
+by side). It stops the server when it ends without running a flow (bad input, say); after a flow, the exit
+does, once Prefect's own exit handlers have sent the run's last log lines. The command line also turns
+SIGTERM into a normal exit (:func:`stop_on_sigterm`), and records each server it starts under
+``PREFECT_HOME`` with its own process id; a command killed outright (SIGKILL) cannot stop its server, so the
+next command stops any recorded server whose command is gone (:func:`reap_orphaned_servers`).
 """
 
 import atexit
@@ -126,6 +126,9 @@ class TemporaryServer:
     def __init__(self) -> None:
         self.record: Path | None = None
         self.process = self._launch()
+        #: Whether Prefect's client was pointed at it: then only the exit stops it, after Prefect's own exit
+        #: handlers (registered later, run earlier) have sent it the run's last log lines.
+        self.serving = False
         atexit.register(self.stop)
 
     @property
@@ -196,5 +199,6 @@ def prefect_api(server: TemporaryServer | None) -> Iterator[None]:
         yield
         return
     server.wait_until_ready()
+    server.serving = True
     with temporary_settings(updates={PREFECT_API_URL: server.api_url}):
         yield

@@ -140,3 +140,23 @@ def test_a_command_with_bad_input_stops_the_server_it_launched_first(tmp_path):
     assert list(home.glob(f"{RECORDS}/*.json")) == []
     assert _servers_under(home) == []
     assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.slow
+def test_an_audit_on_its_temporary_server_sends_every_log_line_and_leaves_no_server(tmp_path):
+    (tmp_path / "small.yaml").write_text(yaml.safe_dump({**SMALL_AUDIT, "run_name": "small"}))
+    home = tmp_path / "prefect-home"
+    held = {"PREFECT_LOGGING_TO_API_BATCH_INTERVAL": "600"}  # log lines are sent at exit only
+    env = {**_cli_env(None), "PREFECT_HOME": str(home), **held}
+    done = subprocess.run(
+        _cli_command(["audit", "small.yaml"]),
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=STARTUP_S,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "Error logging to API" not in done.stdout + done.stderr  # the server outlived the last log lines
+    assert list(home.glob(f"{RECORDS}/*.json")) == []
+    assert _servers_under(home) == []
