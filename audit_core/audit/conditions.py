@@ -13,6 +13,7 @@ from audit_core.audit.signals import (
 )
 from audit_core.config import AuditConfig
 from audit_core.core.forked import forked_map
+from audit_core.core.knowledge import Knowledge
 from audit_core.core.seeding import derive_rng
 from audit_core.data import AuditData, Split
 from audit_core.defenses import (
@@ -65,8 +66,12 @@ def evaluate_conditions(
 ) -> list[ConditionEvaluation]:
     """:func:`evaluate` each condition, in worker processes forked from this one where the machine has the
     cores (:func:`~audit_core.core.forked.forked_map`: the same numbers as one after another here)."""
-    score = partial(evaluate, config, signals)
-    with forked_map(score, defenses, costly=answers_by_search) as results:
+    averaging = Knowledge.AVERAGING in config.knowledge
+
+    def costly(defense: Defense) -> bool:  # a search per answer, or answers averaged over every repeat
+        return answers_by_search(defense) or (averaging and defense.averaging_gains)
+
+    with forked_map(partial(evaluate, config, signals), defenses, costly=costly) as results:
         return results()
 
 
