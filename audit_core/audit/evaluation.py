@@ -72,7 +72,7 @@ def observe(defense: Defense, logits: np.ndarray, rng: np.random.Generator, quer
 
         total = RUNNING_SUMS.total(defense, flat, repeats, answer)
     else:
-        total = sum(defense.apply(flat, rng) for _ in range(repeats))
+        total = defense.summed_answers(flat, rng, repeats)
     return (total / repeats).reshape(logits.shape)
 
 

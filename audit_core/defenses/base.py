@@ -92,6 +92,11 @@ class Defense(ABC):
     def apply(self, logits: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         """Release defended probabilities for ``logits``; fresh randomness is drawn from ``rng``."""
 
+    def summed_answers(self, logits: np.ndarray, rng: np.random.Generator, repeats: int) -> np.ndarray:
+        """The sum of ``repeats`` answers to ``logits``, drawn one after another from ``rng`` (what an
+        averaging attacker adds up)."""
+        return sum(self.apply(logits, rng) for _ in range(repeats))
+
     def observed_labels(
         self, logits: np.ndarray, rng: np.random.Generator, repeats: int
     ) -> np.ndarray | None:

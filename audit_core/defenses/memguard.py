@@ -155,12 +155,21 @@ class MemGuard(Defense):
         return rng.random(count)
 
     def apply(self, logits: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        return self.summed_answers(logits, rng, 1)
+
+    def summed_answers(self, logits: np.ndarray, rng: np.random.Generator, repeats: int) -> np.ndarray:
+        """The sum of ``repeats`` answers, each as :meth:`apply` gives it: the clean and the noisy output are
+        computed once, and each answer draws its release coins (step 3)."""
         logits = np.ascontiguousarray(logits, dtype=np.float64)
         clean = torch.softmax(torch.from_numpy(logits), dim=1).numpy()
         noisy = torch.softmax(torch.from_numpy(logits + self._perturbed(logits)), dim=1).numpy()
         distortion = np.abs(noisy - clean).sum(axis=1)
-        keep_noise = self._release_coins(len(logits), rng) * distortion <= self.distortion_budget
-        return np.where(keep_noise[:, None], noisy, clean)
+
+        def answer() -> np.ndarray:
+            keep_noise = self._release_coins(len(logits), rng) * distortion <= self.distortion_budget
+            return np.where(keep_noise[:, None], noisy, clean)
+
+        return sum(answer() for _ in range(repeats))
 
     def observed_labels(self, logits: np.ndarray, rng: np.random.Generator, repeats: int) -> np.ndarray:
         """The clean labels: step 2 accepts only noise that keeps the label and step 3 releases the noisy or

@@ -50,6 +50,18 @@ def test_every_defense_releases_probability_vectors(name, params, defender):
     assert np.allclose(released.sum(axis=1), 1.0, atol=1e-9)
 
 
+@pytest.mark.parametrize(("name", "params"), SETTINGS, ids=lambda v: str(v))
+def test_summed_answers_equal_that_many_answers_drawn_one_after_another(name, params, defender):
+    defense = fit_defense(DEFENSES[name](**params), defender, seed=0)
+    logits = _logits(40, 5)
+    one_by_one, summed = np.random.default_rng(9), np.random.default_rng(9)
+    expected = defense.apply(logits, one_by_one)
+    for _ in range(4):
+        expected = expected + defense.apply(logits, one_by_one)
+    assert np.array_equal(defense.summed_answers(logits, summed, 5), expected)
+    assert one_by_one.random() == summed.random()  # the same draws were made
+
+
 @pytest.mark.parametrize(
     ("name", "params"), [s for s in SETTINGS if DEFENSES[s[0]].preserves_label], ids=lambda v: str(v)
 )
