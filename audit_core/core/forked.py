@@ -81,11 +81,11 @@ def forked_map(
     that waits for the results and returns them in the order of ``items``. The items ``costly`` marks are
     started first, then later items before earlier ones (an audit's tuned condition, added last, tends to
     cost the most): the longest first, so that no core is left with one long item at the end. A worker's
-    exception is raised by that
-    callable; leaving the block early ends the workers. Without workers the calls run here, when the results
-    are asked for. With ``busy_here`` this process computes on one thread inside the block (the workers hold
-    the other cores; more threads here would contend with them for no gain), and once its own work is done
-    the callable computes here, one at a time, the next item no worker has started yet."""
+    exception is raised by that callable; leaving the block early ends the workers. Without workers the
+    calls run here, when the results are asked for. With ``busy_here`` this process computes on one thread
+    inside the block (the workers hold the other cores; more threads here would contend with them for no
+    gain), and once its own work is done the callable computes here, one at a time, the next item no worker
+    has started yet."""
     workers = worker_count(len(items), busy_here)
     if workers == 0:
         yield lambda: [function(item) for item in items]
