@@ -16,14 +16,7 @@ from audit_core.core.forked import forked_map
 from audit_core.core.knowledge import Knowledge
 from audit_core.core.seeding import derive_rng
 from audit_core.data import AuditData, Split
-from audit_core.defenses import (
-    DefenderData,
-    Defense,
-    DynaNoise,
-    Undefended,
-    answers_by_search,
-    fit_defense,
-)
+from audit_core.defenses import DefenderData, Defense, DynaNoise, Undefended, fit_defense
 from audit_core.targets import Target
 
 RANDOM_INPUTS = 1000  # queries of the target on random inputs, for HAMP's reference outputs
@@ -69,7 +62,7 @@ def evaluate_conditions(
     averaging = Knowledge.AVERAGING in config.knowledge
 
     def costly(defense: Defense) -> bool:  # a search per answer, or answers averaged over every repeat
-        return answers_by_search(defense) or (averaging and defense.averaging_gains)
+        return defense.searches_per_answer or (averaging and defense.averaging_gains)
 
     with forked_map(partial(evaluate, config, signals), defenses, costly=costly) as results:
         return results()

@@ -144,11 +144,6 @@ def fit_defense(defense: D, data: DefenderData, seed: int) -> D:
     return defense.fit(data, derive_rng(seed, "defense-fit", defense.label))
 
 
-def answers_by_search(defense: Defense) -> bool:
-    """Whether ``defense`` runs a search per batch of answers (the defenses to score first in parallel)."""
-    return defense.searches_per_answer
-
-
 def register_defense(cls: type[Defense]) -> type[Defense]:
     """Class decorator adding a defense to the :data:`DEFENSES` registry under ``cls.name``."""
     DEFENSES[cls.name] = cls

@@ -21,6 +21,7 @@ import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from functools import cached_property
+from operator import attrgetter
 from typing import Any, Literal
 
 import numpy as np
@@ -35,15 +36,7 @@ from audit_core.config import PAPER_CENTRE, PAPER_SETTING, TuneConfig
 from audit_core.core.errors import AuditInputError
 from audit_core.core.forked import forked_map
 from audit_core.core.seeding import derive_key
-from audit_core.defenses import (
-    DEFENSES,
-    DefenderData,
-    Defense,
-    DynaNoise,
-    Undefended,
-    answers_by_search,
-    fit_defense,
-)
+from audit_core.defenses import DEFENSES, DefenderData, Defense, DynaNoise, Undefended, fit_defense
 from audit_core.stats.midput import midput
 from audit_core.stats.names import Metric
 
@@ -57,6 +50,7 @@ PAPER_SWEEPS = {
     "temperature": np.round(np.arange(2.0, 6.05, 0.1), 1),
 }
 SPLITS = ("tuning", "evaluation")
+SEARCHES_FIRST = attrgetter("searches_per_answer")  # forked_map's costly: MemGuard's grid points first
 METRICS = (
     Metric.ACCURACY,
     Metric.ACCURACY_DROP,
@@ -338,7 +332,7 @@ def tune(
     baselines = _baseline_grids(defender, config, seed) if config.baselines else {}
     grid = [defense for defenses in baselines.values() for defense in defenses]
     on_tuning.baseline  # noqa: B018 (computed before the workers fork, so that they inherit it)
-    with forked_map(on_tuning.score, grid, busy_here=True, costly=answers_by_search) as grid_scores:
+    with forked_map(on_tuning.score, grid, busy_here=True, costly=SEARCHES_FIRST) as grid_scores:
         SEARCHES[config.mode](config, evaluate)  # here, while the workers score the baselines' grids
         scores = iter(grid_scores())
     trials = pd.DataFrame(trial_rows)
@@ -373,7 +367,7 @@ def tune(
         if pick is not None:
             picked[family] = points[pick][0]
     on_evaluation.baseline  # noqa: B018 (inherited by the workers)
-    with forked_map(on_evaluation.score, list(picked.values()), costly=answers_by_search) as confirmations:
+    with forked_map(on_evaluation.score, list(picked.values()), costly=SEARCHES_FIRST) as confirmations:
         confirmed = dict(zip(picked, confirmations(), strict=True))
     rows = []
     for family, frame in frames.items():
