@@ -102,14 +102,19 @@ class DynaNoise(Defense):
         return rng.standard_normal((n, self.ensemble_size, k))
 
     def apply(self, logits: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-        return self.summed_answers(logits, rng, 1)
+        logits = np.asarray(logits, dtype=np.float64)
+        return self._answer(logits, self._noise_scale(logits), rng)
 
     def summed_answers(self, logits: np.ndarray, rng: np.random.Generator, repeats: int) -> np.ndarray:
         """The sum of ``repeats`` answers, each as :meth:`apply` gives it; the noise's scale, which depends
         on the logits alone, is computed once."""
         logits = np.asarray(logits, dtype=np.float64)
-        std = np.sqrt(self.noise_variance(logits))[:, None, None]
-        return sum(self._answer(logits, std, rng) for _ in range(repeats))
+        scale = self._noise_scale(logits)
+        return sum(self._answer(logits, scale, rng) for _ in range(repeats))
+
+    def _noise_scale(self, logits: np.ndarray) -> np.ndarray:
+        """``sigma(q)`` per query, shaped ``(n, 1, 1)`` against the noise ``(n, M, k)``."""
+        return np.sqrt(self.noise_variance(logits))[:, None, None]
 
     def _answer(self, logits: np.ndarray, std: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         noisy = logits[:, None, :] + std * self.standard_noise(logits, rng)

@@ -155,21 +155,27 @@ class MemGuard(Defense):
         return rng.random(count)
 
     def apply(self, logits: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-        return self.summed_answers(logits, rng, 1)
+        return self._answer(*self._outputs(logits), rng)
 
     def summed_answers(self, logits: np.ndarray, rng: np.random.Generator, repeats: int) -> np.ndarray:
         """The sum of ``repeats`` answers, each as :meth:`apply` gives it: the clean and the noisy output are
         computed once, and each answer draws its release coins (step 3)."""
+        outputs = self._outputs(logits)
+        return sum(self._answer(*outputs, rng) for _ in range(repeats))
+
+    def _outputs(self, logits: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The clean output, the noisy one (step 2) and their L1 distance, per query."""
         logits = np.ascontiguousarray(logits, dtype=np.float64)
         clean = torch.softmax(torch.from_numpy(logits), dim=1).numpy()
         noisy = torch.softmax(torch.from_numpy(logits + self._perturbed(logits)), dim=1).numpy()
-        distortion = np.abs(noisy - clean).sum(axis=1)
+        return clean, noisy, np.abs(noisy - clean).sum(axis=1)
 
-        def answer() -> np.ndarray:
-            keep_noise = self._release_coins(len(logits), rng) * distortion <= self.distortion_budget
-            return np.where(keep_noise[:, None], noisy, clean)
-
-        return sum(answer() for _ in range(repeats))
+    def _answer(
+        self, clean: np.ndarray, noisy: np.ndarray, distortion: np.ndarray, rng: np.random.Generator
+    ) -> np.ndarray:
+        """Step 3: the noisy output with probability ``min(1, distortion_budget / distortion)``."""
+        keep_noise = self._release_coins(len(clean), rng) * distortion <= self.distortion_budget
+        return np.where(keep_noise[:, None], noisy, clean)
 
     def observed_labels(self, logits: np.ndarray, rng: np.random.Generator, repeats: int) -> np.ndarray:
         """The clean labels: step 2 accepts only noise that keeps the label and step 3 releases the noisy or
