@@ -29,7 +29,7 @@ from audit_core.report.exposure import (
 )
 from audit_core.report.methodology import references_sentence, shadow_sentence
 from audit_core.report.render import template_text
-from audit_core.report.values import attack_head, chosen_evaluation, condition_modes, interval
+from audit_core.report.values import attack_groups, attack_head, chosen_evaluation, condition_modes, interval
 from audit_core.results.risk import RISK_TIERS, risk_tier, tier_range
 from audit_core.results.tables import REGAINED_FRACTION, AuditResult
 from audit_core.stats.names import FPR_TARGETS, MEANINGS
@@ -289,6 +289,7 @@ def build_context(
         "config_yaml": yaml.safe_dump(provenance["config"], sort_keys=False),
         "attacks": result.attacks,
         "attack_heads": [attack_head(a) for a in result.attacks],
+        "attack_groups": attack_groups(len(result.attacks)),
         "knowledge": result.knowledge,
         "knowledge_text": KNOWLEDGE_TEXT,
         "fpr_targets": [f"{100 * f:g}%" for f in FPR_TARGETS],
