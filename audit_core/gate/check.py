@@ -112,13 +112,17 @@ class GateVerdict:
         target = ", ".join(self.conditions)
         failed = [r for r in self.rules if not r.passed]
         unresolved = [r for r in self.rules if r.passed and r.outcome == "unresolved"]
+        total = f"{len(self.rules)} rule{'' if len(self.rules) == 1 else 's'}"
         if failed:
             details = "; ".join(r.reason for r in failed)
-            text = f"FAILED on {target}: {len(failed)} of {len(self.rules)} rules: {details}"
+            text = f"FAILED on {target}: {len(failed)} of {total}: {details}"
+        elif unresolved:
+            text = f"PASSED on {target}: {len(self.rules) - len(unresolved)} of {total} shown to hold"
         else:
-            text = f"PASSED on {target}: all {len(self.rules)} rules hold"
+            text = f"PASSED on {target}: {'all ' if len(self.rules) > 1 else ''}{total} shown to hold"
         if unresolved:
-            text += f" (unresolved: {', '.join(r.rule for r in unresolved)})"
+            names = ", ".join(r.rule for r in unresolved)
+            text += f"; unresolved: {names} (too few records to decide; not counted as broken)"
         return f"{text} ({self.basis})."
 
     @property

@@ -71,6 +71,9 @@ def test_a_null_audit_passes_the_shipped_policy_and_a_leaky_one_fails_it():
     verdict = check_gate(SHIPPED, null, chosen=DYNANOISE)
     assert verdict.passed and verdict.conditions == [DYNANOISE]
     assert verdict.family_size == 3 * 4 + 1  # three attack rules x (2 attacks x 2 knowledges), one drop
+    assert verdict.headline.startswith(f"PASSED on {DYNANOISE}: all 4 rules shown to hold (family-wise")
+    one_rule = check_gate(GatePolicy(max_auc=0.6), null, chosen=DYNANOISE)
+    assert one_rule.headline.startswith(f"PASSED on {DYNANOISE}: 1 rule shown to hold (family-wise")
     leaky = simulated_metrics({"undefended": 0.0, DYNANOISE: 1.0})
     failed = check_gate(SHIPPED, leaky, chosen=DYNANOISE)
     auc = _rule(failed, "max_auc")
@@ -134,6 +137,11 @@ def test_an_audit_too_small_to_resolve_a_limit_says_so_and_the_policy_decides():
     verdict = check_gate(SHIPPED, small, chosen=DYNANOISE)
     tpr = _rule(verdict, "max_tpr_at_1pct_fpr")
     assert verdict.passed and tpr.outcome == "unresolved"
+    unresolved = [r.rule for r in verdict.rules if r.outcome == "unresolved"]
+    assert verdict.headline.startswith(
+        f"PASSED on {DYNANOISE}: {4 - len(unresolved)} of 4 rules shown to hold; unresolved: "
+        f"{', '.join(unresolved)} (too few records to decide; not counted as broken) (family-wise"
+    )
     assert tpr.reason.startswith("max_tpr_at_1pct_fpr is unresolved: the audit is too small")
     assert tpr.reason.count(".") >= 1 and "\n" not in tpr.reason and tpr.reason in verdict.warnings
     case = ET.fromstring(junit_xml(verdict, "demo")).find("testsuite/testcase[@name='max_tpr_at_1pct_fpr']")
