@@ -308,14 +308,16 @@ def _check_rules(
 
 
 def recommendation(policy: GatePolicy, metrics: pd.DataFrame, chosen: str | None) -> str:
-    """Two or three sentences: whether the chosen defense meets every rule, and which defended condition
-    meets them at the smallest accuracy cost (or, when none does, which comes closest)."""
+    """Two or three sentences: whether the chosen defense meets every rule (or breaks none, some being too
+    close to call), and which defended condition breaks none at the smallest accuracy cost (or, when none
+    does, which comes closest)."""
     labels = list(dict.fromkeys(metrics.condition))
     defended = [c for c in labels if c != "undefended"]
     if not defended:
         return "The audit has no defended condition to recommend."
     drops = metrics[metrics.metric == Metric.ACCURACY_DROP].set_index("condition").value
-    failed = {c: [r.rule for r in _check_rules(policy, metrics, [c])[1] if not r.passed] for c in defended}
+    rules = {c: _check_rules(policy, metrics, [c])[1] for c in defended}
+    failed = {c: [r.rule for r in rules[c] if not r.passed] for c in defended}
     passing = sorted((c for c in defended if not failed[c]), key=lambda c: drops.get(c, 0.0))
 
     def cost(condition: str) -> str:
@@ -323,10 +325,14 @@ def recommendation(policy: GatePolicy, metrics: pd.DataFrame, chosen: str | None
         return "" if drop is None else f" at an accuracy cost of {drop:.4f}"
 
     if chosen in passing:
-        text = f"Deploy the chosen defense, {chosen}: it meets every rule of the policy{cost(chosen)}."
+        unresolved = [r.rule for r in rules[chosen] if r.outcome == "unresolved"]
+        standing = "it meets every rule of the policy"
+        if unresolved:  # passed as policy.unresolved says, not shown to hold
+            standing = f"it breaks no rule of the policy ({', '.join(unresolved)} too close to call)"
+        text = f"Deploy the chosen defense, {chosen}: {standing}{cost(chosen)}."
         cheaper = [c for c in passing if drops.get(c, 0.0) < drops.get(chosen, 0.0)]
         if cheaper:
-            text += f" {cheaper[0]} meets them too{cost(cheaper[0])}."
+            text += f" {cheaper[0]} breaks none either{cost(cheaper[0])}."
         return text
     lead = "" if chosen is None else f"The chosen defense, {chosen}, breaks {', '.join(failed[chosen])}. "
     if passing:

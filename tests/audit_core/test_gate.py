@@ -152,6 +152,10 @@ def test_an_audit_too_small_to_resolve_a_limit_says_so_and_the_policy_decides():
     assert case.find("failure").get("type") == "Unresolved"
     lenient = check_gate(SHIPPED.model_copy(update={"unresolved": "pass"}), small, chosen=DYNANOISE)
     assert lenient.passed
+    assert verdict.recommendation.startswith(
+        f"Deploy the chosen defense, {DYNANOISE}: it breaks no rule of the policy "
+        f"({', '.join(unresolved)} too close to call)"
+    )
     # 75 non-members per cross-fitting half place no threshold at 1% FPR: not a failure, however many flagged
     leaky = simulated_metrics({"undefended": 0.0, DYNANOISE: 2.0}, members=150, non_members=150)
     assert _rule(check_gate(SHIPPED, leaky, chosen=DYNANOISE), "max_tpr_at_1pct_fpr").outcome == "unresolved"
