@@ -62,13 +62,13 @@ def observe(defense: Defense, logits: np.ndarray, rng: np.random.Generator, quer
     its noise is keyed by the query; one answer when the defense is a fixed function of the logits."""
     flat = logits.reshape(-1, logits.shape[-1])
     repeats = queries if defense.averaging_gains else 1
-    if defense.keyed_by_query:  # the sum of fewer near-duplicates, remembered, is continued
+    if defense.keyed_by_query:  # each row's sum of fewer near-duplicates, remembered, is continued
 
-        def answer(step: int) -> np.ndarray:
+        def answer(step: int, rows: np.ndarray) -> np.ndarray:
             if step == 0:
-                return defense.apply(flat, rng)
+                return defense.apply(flat[rows], rng)
             with asked_once():  # a near-duplicate is asked once: its running sum is kept instead
-                return defense.apply(near_duplicate(flat, step), rng)
+                return defense.apply(near_duplicate(flat[rows], step), rng)
 
         total = RUNNING_SUMS.total(defense, flat, repeats, answer)
     else:

@@ -4,11 +4,12 @@ Against noise keyed by the query (DynaNoise ``per_input``) the averaging attacke
 the answers to the near-duplicates ``0, 1, ..., q - 1`` of each query, left to right
 (:func:`audit_core.audit.evaluation.observe`); the next step of its doubling schedule sums ``0, ..., 2q - 1``:
 the same first ``q`` answers, added in the same order. Such a defense draws nothing from the attacker's
-generator (its answers are a function of the query), so the running sum of the first ``q`` answers to a batch,
-remembered, continues to the sum of ``2q`` bit for bit, at half the answers.
+generator (its answers are a function of the query) and answers each query row on its own, so the running sum
+of the first ``q`` answers to a query row, remembered, continues to the sum of ``2q`` bit for bit, at half the
+answers. Sums are kept per row, not per batch: a label-only attack's bisection asks a different batch at each
+budget once one record's path differs, yet most of its rows are the queries of the budget before.
 """
 
-import hashlib
 import threading
 from collections import OrderedDict
 from collections.abc import Callable
@@ -16,13 +17,17 @@ from typing import Any
 
 import numpy as np
 
-#: Bytes of running sums kept (the least recently used go first): a sum is one batch's shape, so 128 MiB hold
-#: the demo's every batch (a few hundred of at most 4,096 x 10 float64).
-MAX_BYTES = 128 * 2**20
+#: Bytes of running sums kept (the least recently used go first): the demo's averaging attacker asks a few
+#: hundred thousand query rows of 10 classes, each kept in about 400 bytes.
+MAX_BYTES = 256 * 2**20
+ROW_OVERHEAD = 240  # bytes per kept row besides its query and its sum: the key tuple, two objects, a slot
+
+#: ``answer(step, rows)``: the answers to the near-duplicates ``step`` of the batch's rows ``rows``.
+Answer = Callable[[int, np.ndarray], np.ndarray]
 
 
 class RunningSums:
-    """Running sums of a keyed defense's answers to the near-duplicates of a batch, by (defense, batch)."""
+    """Running sums of a keyed defense's answers to each query row's near-duplicates, by (defense, row)."""
 
     def __init__(self, max_bytes: int) -> None:
         self.max_bytes = max_bytes
@@ -30,30 +35,37 @@ class RunningSums:
         self.bytes = 0
         self.lock = threading.Lock()
 
-    def total(
-        self, defense: Any, batch: np.ndarray, count: int, answer: Callable[[int], np.ndarray]
-    ) -> np.ndarray:
-        """``answer(0) + answer(1) + ... + answer(count - 1)``, added left to right from ``0`` as
-        :func:`sum` does, continuing the sum remembered for ``(defense, batch)`` if it has at most ``count``
-        terms. ``defense`` must be hashable and equal only to a defense that answers identically."""
-        key = (defense, hashlib.blake2b(batch.tobytes() + str(batch.shape).encode()).digest())
+    def total(self, defense: Any, batch: np.ndarray, count: int, answer: Answer) -> np.ndarray:
+        """Per row of ``batch`` ``(n, k)``: its answers to the near-duplicates ``0, 1, ..., count - 1``,
+        added left to right from ``0`` as :func:`sum` does. A row whose sum of at most ``count`` terms is
+        remembered continues it; ``answer`` must answer each row as it would within any batch, and
+        ``defense`` be hashable and equal only to a defense that answers identically."""
+        keys = [(defense, row.tobytes()) for row in np.ascontiguousarray(batch)]
         with self.lock:
-            done, total = self.sums.get(key, (0, 0))
-            if 0 < done <= count:
-                self.sums.move_to_end(key)
-        if done > count:  # a longer sum is remembered: this one is computed afresh and not kept
-            return sum((answer(index) for index in range(count)), 0)
-        for index in range(done, count):
-            total = total + answer(index)
-        if count > done:
-            self._remember(key, count, total)
+            found = [self.sums.get(key) for key in keys]
+        done = np.array([0 if f is None or f[0] > count else f[0] for f in found], dtype=np.int64)
+        total = np.zeros(batch.shape)
+        for start in np.unique(done):  # rows whose sums stop at the same count continue together
+            rows = np.flatnonzero(done == start)
+            part: Any = np.stack([found[i][1] for i in rows]) if start else 0
+            for step in range(start, count):
+                part = part + answer(step, rows)
+            total[rows] = part
+        with self.lock:
+            for i, key in enumerate(keys):
+                if found[i] is None or found[i][0] < count:  # a longer remembered sum stays
+                    self._remember(key, count, total[i].copy())
+                elif key in self.sums:
+                    self.sums.move_to_end(key)
         return total
 
-    def _remember(self, key: tuple[Any, bytes], count: int, total: np.ndarray) -> None:
-        with self.lock:
-            if key in self.sums:
-                self.bytes -= self.sums.pop(key)[1].nbytes
-            self.sums[key] = (count, total)
-            self.bytes += total.nbytes
-            while self.bytes > self.max_bytes:
-                self.bytes -= self.sums.popitem(last=False)[1][1].nbytes
+    def _remember(self, key: tuple[Any, bytes], count: int, row_sum: np.ndarray) -> None:
+        size = len(key[1]) + row_sum.nbytes + ROW_OVERHEAD
+        if key in self.sums:
+            self.bytes -= size
+            del self.sums[key]
+        self.sums[key] = (count, row_sum)
+        self.bytes += size
+        while self.bytes > self.max_bytes:
+            old_key, (_, old_sum) = self.sums.popitem(last=False)
+            self.bytes -= len(old_key[1]) + old_sum.nbytes + ROW_OVERHEAD

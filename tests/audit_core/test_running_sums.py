@@ -1,7 +1,7 @@
 import numpy as np
 
 from audit_core.audit.evaluation import doubling_schedule, near_duplicate, observe
-from audit_core.audit.running_sums import RunningSums
+from audit_core.audit.running_sums import ROW_OVERHEAD, RunningSums
 from audit_core.defenses import DynaNoise
 
 KEY = b"a secret key of 32 bytes, really"
@@ -26,18 +26,32 @@ def test_the_averaging_attackers_means_along_its_schedule_are_the_means_computed
     assert not (observe(defense, logits, None, 8) == observe(other_key, logits, None, 8)).all()
 
 
-def test_a_running_sum_continues_from_the_remembered_count_and_keeps_within_its_bytes():
-    calls: list[int] = []
-    batch = np.arange(20.0).reshape(2, 10)
+def test_each_rows_running_sum_continues_from_its_remembered_count_and_keeps_within_its_bytes():
+    calls: list[tuple[int, int]] = []  # (step, row) answered, a row named by its index in ``queries``
+    queries = np.arange(30.0).reshape(3, 10)
 
-    def answer(step: int) -> np.ndarray:
-        calls.append(step)
-        return np.sin(batch * (step + 1))
+    def total(sums: RunningSums, rows: list[int], count: int) -> np.ndarray:
+        batch = queries[rows]
 
-    sums = RunningSums(max_bytes=3 * batch.nbytes)
+        def answer(step: int, picked: np.ndarray) -> np.ndarray:
+            calls.extend((step, rows[i]) for i in picked)
+            return np.sin(batch[picked] * (step + 1))
+
+        summed = sums.total("d", batch, count, answer)
+        assert (summed == sum(np.sin(batch * (step + 1)) for step in range(count))).all()  # bit for bit
+        return summed
+
+    row_bytes = queries[0].nbytes * 2 + ROW_OVERHEAD
+    sums = RunningSums(max_bytes=4 * row_bytes)
     for count in (1, 2, 4, 8):
-        assert (sums.total("d", batch, count, answer) == sum(answer(i) for i in range(count))).all()
-    assert calls.count(7) == 2 and calls.count(0) == 5  # 0..7 answered once by the sums, then afresh
-    for shift in range(5):  # more batches than the bytes allow: the oldest go
-        sums.total("d", batch + shift + 1, 2, answer)
-        assert sums.bytes <= 3 * batch.nbytes and len(sums.sums) <= 3
+        total(sums, [0, 1], count)
+    assert sorted(calls) == sorted((step, row) for step in range(8) for row in (0, 1))  # each answer once
+    calls.clear()
+    total(sums, [1, 2], 12)  # row 1 continues from its 8 answers, row 2 starts
+    assert sorted(calls) == sorted([(step, 1) for step in range(8, 12)] + [(step, 2) for step in range(12)])
+    calls.clear()
+    total(sums, [0], 3)  # a shorter sum than the one remembered: afresh, and the longer one stays
+    assert calls == [(0, 0), (1, 0), (2, 0)] and sums.sums[("d", queries[0].tobytes())][0] == 8
+    for shift in range(5):  # more rows than the bytes allow: the oldest go
+        sums.total("d", queries + shift + 1, 2, lambda step, picked: np.ones((len(picked), 10)))
+        assert sums.bytes <= 4 * row_bytes and len(sums.sums) <= 4
