@@ -18,7 +18,7 @@ import signal
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from contextlib import contextmanager, nullcontext
-from typing import Any, TypeVar
+from typing import Any, Generic, TypeVar
 
 import torch
 from threadpoolctl import threadpool_limits
@@ -76,7 +76,8 @@ def forked_map(
     *,
     busy_here: bool = False,
     costly: Callable[[T], bool] | None = None,
-) -> Iterator[Callable[[], list[R]]]:
+    first: int = 0,
+) -> Iterator[Callable[..., list[R]]]:
     """Start ``[function(item) for item in items]`` in forked workers (:func:`worker_count`); yield a callable
     that waits for the results and returns them in the order of ``items``. The items ``costly`` marks are
     started first, then later items before earlier ones (an audit's tuned condition, added last, tends to
@@ -85,21 +86,24 @@ def forked_map(
     calls run here, when the results are asked for. With ``busy_here`` this process computes on one thread
     inside the block (the workers hold the other cores; more threads here would contend with them for no
     gain), and once its own work is done the callable computes here, one at a time, the next item no worker
-    has started yet."""
+    has started yet. The ``first`` items are started before all others, in order: results wanted early, which
+    ``results(first)`` returns alone (computed here too, with ``busy_here``); ``results()`` then returns every
+    item's."""
     workers = worker_count(len(items), busy_here)
     if workers == 0:
-        yield lambda: [function(item) for item in items]
+        yield _Results(function, items, {}, share=False)
         return
     token = next(_tokens)
     _INHERITED[token] = (function, items)
     pool = ProcessPoolExecutor(workers, multiprocessing.get_context("fork"), initializer=_start_worker)
     try:
-        order = list(reversed(range(len(items))))
+        order = list(reversed(range(first, len(items))))
         if costly is not None:
             order.sort(key=lambda index: not costly(items[index]))  # stable: later first among equals
+        order = [*range(first), *order]
         futures = {index: pool.submit(_call_inherited, token, index) for index in order}  # the first forks
         with one_thread() if busy_here else nullcontext():  # this process owns one core beside them
-            yield lambda: _results(function, items, futures, share=busy_here)
+            yield _Results(function, items, futures, share=busy_here)
     except BaseException:
         _end_now(pool)
         raise
@@ -108,16 +112,26 @@ def forked_map(
         pool.shutdown(wait=True, cancel_futures=True)
 
 
-def _results(
-    function: Callable[[T], R], items: Sequence[T], futures: dict[int, Future], share: bool
-) -> list[R]:
-    """The results in the order of ``items``; with ``share``, this process takes, in the workers' order (that
-    of ``futures``), each item none of them has started yet and computes it here meanwhile."""
-    here: dict[int, R] = {}
-    for index in futures if share else ():
-        if futures[index].cancel():  # not started: a worker will not start it now
-            here[index] = function(items[index])
-    return [here[index] if index in here else futures[index].result() for index in range(len(items))]
+class _Results(Generic[T, R]):
+    """The results of ``forked_map``'s items, in order: those of ``futures`` from the workers (with ``share``,
+    those none of them has started are computed here instead, in the workers' order), the others here."""
+
+    def __init__(
+        self, function: Callable[[T], R], items: Sequence[T], futures: dict[int, Future], share: bool
+    ) -> None:
+        self.function, self.items, self.futures, self.share = function, items, futures, share
+        self.here: dict[int, R] = {}
+
+    def __call__(self, count: int | None = None) -> list[R]:
+        """The results of the first ``count`` items (of every item by default)."""
+        wanted = range(len(self.items) if count is None else count)
+        for index in self.futures if self.share else ():
+            if index in wanted and index not in self.here and self.futures[index].cancel():
+                self.here[index] = self.function(self.items[index])  # not started: no worker will now
+        for index in wanted:
+            if index not in self.here and index not in self.futures:
+                self.here[index] = self.function(self.items[index])
+        return [self.here[i] if i in self.here else self.futures[i].result() for i in wanted]
 
 
 def _end_now(pool: ProcessPoolExecutor) -> None:

@@ -204,6 +204,10 @@ def _dynanoise(params: dict[str, float], config: TuneConfig, seed: int) -> DynaN
     return DynaNoise(**params, noise_mode=config.noise_mode, key=derive_key(seed, "dynanoise"))
 
 
+def _key(params: dict[str, float]) -> tuple[float, ...]:
+    return tuple(round(params[n], 10) for n in TUNED)
+
+
 def _inside(point: dict[str, float], config: TuneConfig) -> bool:
     ranges = {n: getattr(config, f"{n}_range") for n in TUNED}
     return all(ranges[n][0] <= point[n] <= ranges[n][1] for n in TUNED)
@@ -218,12 +222,20 @@ def paper_grid() -> list[dict[str, float]]:
 
 
 Evaluate = Callable[[dict[str, float]], tuple[float, float]]  # params -> (objective value, drop - budget)
+#: Trials Optuna's TPE draws at random before it models the scores (its default): none depends on a score.
+STARTUP_TRIALS = 10
 
 
-def _grid_search(config: TuneConfig, evaluate: Evaluate) -> None:
-    """Every point of the paper's sweeps (``n_trials`` and the search ranges do not apply)."""
-    for point in paper_grid():
-        evaluate(point)
+class GridSearch:
+    """The paper's one-at-a-time sweeps, every point (``n_trials`` and the search ranges do not apply); all
+    are ``known`` before any is scored."""
+
+    def __init__(self, config: TuneConfig) -> None:
+        self.known = paper_grid()
+
+    def run(self, evaluate: Evaluate) -> None:
+        for point in self.known:
+            evaluate(point)
 
 
 @contextlib.contextmanager
@@ -237,31 +249,50 @@ def _quiet_optuna() -> Iterator[None]:
         optuna.logging.set_verbosity(verbosity)
 
 
-def _optuna_search(config: TuneConfig, evaluate: Evaluate) -> None:
-    """A seeded, constrained TPE study of ``n_trials`` trials; the paper's best setting is tried first."""
-    objective = OBJECTIVES[config.objective]
-    sampler = optuna.samplers.TPESampler(seed=config.seed)
+class OptunaSearch:
+    """A seeded, constrained TPE study of ``n_trials`` trials; the paper's best setting is tried first.
 
-    def run(trial: optuna.Trial) -> float:
+    Its first :data:`STARTUP_TRIALS` trials (the paper's setting, then random draws) depend on no score, so
+    they are drawn at once: ``known``, to be scored side by side before :meth:`run`. Drawn before any is told,
+    they are the trials drawn one after another (TPE draws at random while fewer than that many are complete).
+    """
+
+    def __init__(self, config: TuneConfig) -> None:
+        self.config = config
+        sampler = optuna.samplers.TPESampler(seed=config.seed, n_startup_trials=STARTUP_TRIALS)
+        with _quiet_optuna():
+            self.study = optuna.create_study(
+                direction=OBJECTIVES[config.objective].direction, sampler=sampler
+            )
+            if _inside(PAPER_SETTING, config):  # the paper's best setting is the first trial
+                self.study.enqueue_trial(dict(PAPER_SETTING))
+            self.drawn = [self._ask() for _ in range(min(STARTUP_TRIALS, config.n_trials))]
+        self.known = [params for _, params in self.drawn]
+
+    def run(self, evaluate: Evaluate) -> None:
+        with _quiet_optuna():
+            for trial, params in self.drawn:
+                self._tell(trial, params, evaluate)
+            for _ in range(self.config.n_trials - len(self.drawn)):
+                self._tell(*self._ask(), evaluate)
+
+    def _ask(self) -> tuple[optuna.Trial, dict[str, float]]:
+        trial = self.study.ask()
         params = {  # rounded so that 1.7000000000000002 is reported (and applied) as 1.7
-            name: round(trial.suggest_float(name, *getattr(config, f"{name}_range"), step=STEPS[name]), 10)
+            name: round(
+                trial.suggest_float(name, *getattr(self.config, f"{name}_range"), step=STEPS[name]), 10
+            )
             for name in TUNED
         }
+        return trial, params
+
+    def _tell(self, trial: optuna.Trial, params: dict[str, float], evaluate: Evaluate) -> None:
         value, excess = evaluate(params)
         trial.set_constraint("accuracy_drop_over_budget", excess)
-        return value
-
-    with _quiet_optuna():
-        study = optuna.create_study(direction=objective.direction, sampler=sampler)
-        if _inside(PAPER_SETTING, config):  # the paper's best setting is the first trial
-            study.enqueue_trial(dict(PAPER_SETTING))
-        study.optimize(run, n_trials=config.n_trials)
+        self.study.tell(trial, value)
 
 
-SEARCHES: dict[str, Callable[[TuneConfig, Evaluate], None]] = {
-    "optuna": _optuna_search,
-    "grid": _grid_search,
-}
+SEARCHES: dict[str, type[GridSearch] | type[OptunaSearch]] = {"optuna": OptunaSearch, "grid": GridSearch}
 
 
 def _best(frame: pd.DataFrame, objective: Objective) -> int | None:
@@ -322,19 +353,25 @@ def tune(
     trial_rows: list[dict] = []
 
     def evaluate(params: dict[str, float]) -> tuple[float, float]:
-        cache_key = tuple(round(params[n], 10) for n in TUNED)
-        if cache_key not in seen:
-            seen[cache_key] = on_tuning.score(_dynanoise(params, config, seed))
-        metrics = seen[cache_key]
+        if _key(params) not in seen:
+            seen[_key(params)] = on_tuning.score(_dynanoise(params, config, seed))
+        metrics = seen[_key(params)]
         trial_rows.append({"trial": len(trial_rows), **params, **metrics})
         return metrics[objective.name], metrics[Metric.ACCURACY_DROP] - config.budget
 
+    search = SEARCHES[config.mode](config)
+    known = [_dynanoise(params, config, seed) for params in search.known]
     baselines = _baseline_grids(defender, config, seed) if config.baselines else {}
     grid = [defense for defenses in baselines.values() for defense in defenses]
     on_tuning.baseline  # noqa: B018 (computed before the workers fork, so that they inherit it)
-    with forked_map(on_tuning.score, grid, busy_here=True, costly=SEARCHES_FIRST) as grid_scores:
-        SEARCHES[config.mode](config, evaluate)  # here, while the workers score the baselines' grids
-        scores = iter(grid_scores())
+    items = [*known, *grid]
+    with forked_map(
+        on_tuning.score, items, busy_here=True, costly=SEARCHES_FIRST, first=len(known)
+    ) as scored:
+        for params, metrics in zip(search.known, scored(len(known)), strict=True):  # both cores
+            seen.setdefault(_key(params), metrics)
+        search.run(evaluate)  # here, while the workers score the baselines' grids
+        scores = iter(scored()[len(known) :])
     trials = pd.DataFrame(trial_rows)
     trials["feasible"] = trials.accuracy_drop <= config.budget
     best = _best(trials, objective)

@@ -104,6 +104,25 @@ def test_the_items_marked_costly_are_started_first_then_later_items_before_earli
     assert sorted(here, key=expected.index) == expected[len(there) :]  # the rest, shared at the end
 
 
+@needs_two_cores
+def test_the_first_items_are_started_before_all_others_and_their_results_come_alone(monkeypatch):
+    monkeypatch.setenv(WORKERS_VARIABLE, "1")
+    items = ["a", "b", "C", "d", "e"]  # C is costly, yet a and b come first
+    with forked_map(started, items, busy_here=True, costly=str.isupper, first=2) as results:
+        early = results(2)
+        answers = results()
+    assert len(early) == 2 and answers[:2] == early  # the same calls' results, not made again
+    assert max(began for began, _ in early) < min(began for began, _ in answers[2:])
+
+
+def test_without_workers_the_first_results_are_computed_once(monkeypatch):
+    monkeypatch.setenv(WORKERS_VARIABLE, "0")
+    calls: list[int] = []
+    with forked_map(lambda item: calls.append(item) or item * item, [1, 2, 3], first=1) as results:
+        assert results(1) == [1] and calls == [1]
+        assert results() == [1, 4, 9] and calls == [1, 2, 3]
+
+
 def test_no_workers_when_told_so_or_with_one_item(monkeypatch):
     monkeypatch.setenv(WORKERS_VARIABLE, "0")
     assert worker_count(10) == 0

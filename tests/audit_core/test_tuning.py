@@ -1,6 +1,7 @@
 """The tuner: budget respected on the tuning split, reproducible, paper grid, baselines on the same front."""
 
 import numpy as np
+import optuna
 import pandas as pd
 import pytest
 
@@ -104,6 +105,37 @@ def test_same_seed_same_choice_and_trials(halves, defender):
 def test_first_optuna_trial_is_the_papers_setting(halves, defender):
     first = _tune(halves, defender, n_trials=1, budget=1.0).trials.iloc[0]
     assert (first.sigma0_sq, first.lam, first.temperature) == (0.3, 2.0, 10.0)
+
+
+def test_the_startup_trials_drawn_at_once_are_those_a_study_draws_one_after_another():
+    config = TuneConfig(n_trials=25, seed=3)
+
+    def outcome(params: dict[str, float]) -> tuple[float, float]:  # any fixed function of the parameters
+        return params["sigma0_sq"] - params["lam"] / 7, params["temperature"] - 12.0
+
+    search = tuning.OptunaSearch(config)
+    assert len(search.known) == tuning.STARTUP_TRIALS
+    told: list[dict[str, float]] = []
+    search.run(lambda params: told.append(params) or outcome(params))
+    # the plain study, each trial drawn after the one before is told
+    sampler = optuna.samplers.TPESampler(seed=3)
+    study = optuna.create_study(direction="maximize", sampler=sampler)
+    study.enqueue_trial(dict(tuning.PAPER_SETTING))
+    drawn: list[dict[str, float]] = []
+
+    def objective(trial: optuna.Trial) -> float:
+        params = {
+            n: round(trial.suggest_float(n, *getattr(config, f"{n}_range"), step=tuning.STEPS[n]), 10)
+            for n in tuning.TUNED
+        }
+        drawn.append(params)
+        value, excess = outcome(params)
+        trial.set_constraint("accuracy_drop_over_budget", excess)
+        return value
+
+    with tuning._quiet_optuna():
+        study.optimize(objective, n_trials=25)
+    assert told == drawn and told[: tuning.STARTUP_TRIALS] == search.known
 
 
 def test_the_paper_grid_is_three_one_at_a_time_sweeps():
