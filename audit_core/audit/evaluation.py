@@ -62,7 +62,7 @@ def observe(defense: Defense, logits: np.ndarray, rng: np.random.Generator, quer
     its noise is keyed by the query; one answer when the defense is a fixed function of the logits."""
     flat = logits.reshape(-1, logits.shape[-1])
     repeats = queries if defense.averaging_gains else 1
-    if defense.keyed_by_query:  # each row's sum of fewer near-duplicates, remembered, is continued
+    if defense.keyed_by_query and repeats > 1:  # each row's sum of fewer near-duplicates is continued
 
         def answer(step: int, rows: np.ndarray) -> np.ndarray:
             if step == 0:

@@ -31,16 +31,19 @@ class RunningSums:
 
     def __init__(self, max_bytes: int) -> None:
         self.max_bytes = max_bytes
-        self.sums: OrderedDict[tuple[Any, bytes], tuple[int, np.ndarray]] = OrderedDict()
+        self.sums: OrderedDict[tuple[int, bytes], tuple[int, np.ndarray]] = OrderedDict()
         self.bytes = 0
         self.lock = threading.Lock()
+        self.tokens: dict[Any, int] = {}  # defense -> a number of its own: a row's key hashes that, not it
 
     def total(self, defense: Any, batch: np.ndarray, count: int, answer: Answer) -> np.ndarray:
         """Per row of ``batch`` ``(n, k)``: its answers to the near-duplicates ``0, 1, ..., count - 1``,
         added left to right from ``0`` as :func:`sum` does. A row whose sum of at most ``count`` terms is
         remembered continues it; ``answer`` must answer each row as it would within any batch, and
         ``defense`` be hashable and equal only to a defense that answers identically."""
-        keys = [(defense, row.tobytes()) for row in np.ascontiguousarray(batch)]
+        with self.lock:
+            token = self.tokens.setdefault(defense, len(self.tokens))
+        keys = [(token, row.tobytes()) for row in np.ascontiguousarray(batch)]
         with self.lock:
             found = [self.sums.get(key) for key in keys]
         done = np.array([0 if f is None or f[0] > count else f[0] for f in found], dtype=np.int64)
@@ -59,7 +62,7 @@ class RunningSums:
                     self.sums.move_to_end(key)
         return total
 
-    def _remember(self, key: tuple[Any, bytes], count: int, row_sum: np.ndarray) -> None:
+    def _remember(self, key: tuple[int, bytes], count: int, row_sum: np.ndarray) -> None:
         size = len(key[1]) + row_sum.nbytes + ROW_OVERHEAD
         if key in self.sums:
             self.bytes -= size
