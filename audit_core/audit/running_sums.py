@@ -41,19 +41,19 @@ class RunningSums:
         added left to right from ``0`` as :func:`sum` does. A row whose sum of at most ``count`` terms is
         remembered continues it; ``answer`` must answer each row as it would within any batch, and
         ``defense`` be hashable and equal only to a defense that answers identically."""
+        rows = [row.tobytes() for row in np.ascontiguousarray(batch)]
         with self.lock:
             token = self.tokens.setdefault(defense, len(self.tokens))
-        keys = [(token, row.tobytes()) for row in np.ascontiguousarray(batch)]
-        with self.lock:
+            keys = [(token, row) for row in rows]
             found = [self.sums.get(key) for key in keys]
         done = np.array([0 if f is None or f[0] > count else f[0] for f in found], dtype=np.int64)
         total = np.zeros(batch.shape)
         for start in np.unique(done):  # rows whose sums stop at the same count continue together
-            rows = np.flatnonzero(done == start)
-            part: Any = np.stack([found[i][1] for i in rows]) if start else 0
+            picked = np.flatnonzero(done == start)
+            part: Any = np.stack([found[i][1] for i in picked]) if start else 0
             for step in range(start, count):
-                part = part + answer(step, rows)
-            total[rows] = part
+                part = part + answer(step, picked)
+            total[picked] = part
         with self.lock:
             for i, key in enumerate(keys):
                 if found[i] is None or found[i][0] < count:  # a longer remembered sum stays
@@ -63,12 +63,15 @@ class RunningSums:
         return total
 
     def _remember(self, key: tuple[int, bytes], count: int, row_sum: np.ndarray) -> None:
-        size = len(key[1]) + row_sum.nbytes + ROW_OVERHEAD
         if key in self.sums:
-            self.bytes -= size
-            del self.sums[key]
+            self.bytes -= _size(key, self.sums.pop(key)[1])
         self.sums[key] = (count, row_sum)
-        self.bytes += size
+        self.bytes += _size(key, row_sum)
         while self.bytes > self.max_bytes:
             old_key, (_, old_sum) = self.sums.popitem(last=False)
-            self.bytes -= len(old_key[1]) + old_sum.nbytes + ROW_OVERHEAD
+            self.bytes -= _size(old_key, old_sum)
+
+
+def _size(key: tuple[int, bytes], row_sum: np.ndarray) -> int:
+    """Bytes a kept row takes: its query, its sum and :data:`ROW_OVERHEAD`."""
+    return len(key[1]) + row_sum.nbytes + ROW_OVERHEAD
