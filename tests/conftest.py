@@ -1,7 +1,9 @@
 """Test-wide settings: one torch and one BLAS/OpenMP thread per worker, and Prefect isolated from the
 user's home."""
 
+import atexit
 import os
+import shutil
 import tempfile
 from collections.abc import Iterator
 
@@ -9,7 +11,9 @@ import pytest
 import torch
 from threadpoolctl import threadpool_limits
 
-os.environ.setdefault("PREFECT_HOME", tempfile.mkdtemp(prefix="dynaudit-test-prefect-"))
+if "PREFECT_HOME" not in os.environ:
+    os.environ["PREFECT_HOME"] = tempfile.mkdtemp(prefix="dynaudit-test-prefect-")
+    atexit.register(shutil.rmtree, os.environ["PREFECT_HOME"], ignore_errors=True)
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
 os.environ.setdefault("DO_NOT_TRACK", "1")
