@@ -3,10 +3,11 @@
 The run id is the UTC time the run was written plus the config's digest (``20261203T081500.123Z-1a2b3c4d``),
 so names sort by time. Locally a run is written into a staging folder beside its final name, renamed into
 place, and then the ``latest`` symlink is switched to it. On an object store (``s3://``, ``gs://``,
-``az://``) it is written into a local temporary folder and uploaded with ``manifest.json`` last; ``latest``
-is then a small file holding the run id. Either way a run is complete exactly when its ``manifest.json``
-exists, and readers list only complete runs, so nobody sees a half-written run. Staging folders (and
-incomplete uploads) whose writing process died are removed by the next run of the name on the same host;
+``az://``) it is written into a staging folder of :func:`upload_staging_root` and uploaded with
+``manifest.json`` last; ``latest`` is then a small file holding the run id. Either way a run is complete
+exactly when its ``manifest.json`` exists, and readers list only complete runs, so nobody sees a half-written
+run. Staging folders (and incomplete uploads) whose writing process died are removed by the next run of the
+name on the same host (an upload's local staging folder by the next upload of any name);
 ``keep`` prunes the oldest runs only when set. A run folder of the old single-folder layout
 (``OUTPUT_DIR/RUN_NAME/manifest.json``) is still read.
 """
@@ -117,18 +118,28 @@ def _commit_remote(staging: Path, root: str, run_id: str) -> None:
     fs.pipe_file(f"{root_path}/{LATEST}", run_id.encode())
 
 
+def upload_staging_root() -> Path:
+    """The local folder (this user's, in the system's temporary folder) where runs bound for an object store
+    are staged before their upload; made readable by this user only."""
+    root = Path(tempfile.gettempdir()) / f"dynaudit-uploads-{os.getuid()}"
+    root.mkdir(mode=0o700, exist_ok=True)
+    if root.is_symlink() or root.stat().st_uid != os.getuid():
+        raise AuditInputError(
+            f"{root} (where uploads are staged) belongs to another user; remove it or set TMPDIR to a folder "
+            "of yours."
+        )
+    return root
+
+
 @contextlib.contextmanager
 def staged_run(output_dir: Location, run_name: str, run_id: str) -> Iterator[Path]:
     """Yield an empty local folder to write a run into; when the block ends without error it becomes
     ``output_dir/run_name/run_id`` and ``latest``, and otherwise nothing of it stays."""
-    if is_remote(output_dir):
-        staging = Path(tempfile.mkdtemp(prefix="dynaudit-run-"))
-    else:
-        root = output_dir / run_name
-        root.mkdir(parents=True, exist_ok=True)
-        remove_dead_staging(root)
-        staging = root / f"{_STAGING}{_writer()}@{run_id}"
-        staging.mkdir()
+    root = upload_staging_root() if is_remote(output_dir) else output_dir / run_name
+    root.mkdir(parents=True, exist_ok=True)
+    remove_dead_staging(root)
+    staging = root / f"{_STAGING}{_writer()}@{run_id}"
+    staging.mkdir()
     try:
         yield staging
         if is_remote(output_dir):

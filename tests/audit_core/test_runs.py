@@ -6,6 +6,7 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import textwrap
 import time
 from datetime import UTC, datetime
@@ -26,6 +27,7 @@ from audit_core.results.runs import (
     resolve_previous,
     runs_table,
     staged_run,
+    upload_staging_root,
 )
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -125,11 +127,10 @@ with staged_run(parse_location({output_dir!r}), "demo", new_run_id("1a2b3c4d")) 
 """
 
 
-def _start_writer(output_dir: str, pause: float) -> subprocess.Popen:
+def _start_writer(output_dir: str, pause: float, tmp: Path | None = None) -> subprocess.Popen:
     code = textwrap.dedent(_SLOW_WRITER.format(output_dir=output_dir, pause=pause))
-    return subprocess.Popen(
-        [sys.executable, "-c", code], cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)}, text=True
-    )
+    env = {**os.environ, "PYTHONPATH": str(ROOT), **({"TMPDIR": str(tmp)} if tmp else {})}
+    return subprocess.Popen([sys.executable, "-c", code], cwd=ROOT, env=env, text=True)
 
 
 def test_a_killed_local_run_leaves_a_staging_folder_that_the_next_run_removes(tmp_path):
@@ -164,10 +165,11 @@ def test_runs_on_s3_are_uploaded_manifest_last_with_a_latest_pointer_file(s3_buc
     assert pd.read_parquet(resolve_previous(root, "out")).value.max() == pytest.approx(0.7)
 
 
-def test_a_killed_upload_leaves_no_run_visible_as_complete(s3_bucket):
+def test_a_killed_upload_leaves_no_run_visible_as_complete(s3_bucket, tmp_path, monkeypatch):
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))  # where this process and the writer stage
     output_dir = f"{s3_bucket}/out"
     kept = _write_run(output_dir, "demo", 0.9)
-    writer = _start_writer(output_dir, pause=0)  # writes locally, then uploads 401 objects
+    writer = _start_writer(output_dir, pause=0, tmp=tmp_path)  # writes locally, then uploads 401 objects
     fs = fsspec.filesystem("s3")
     deadline = time.monotonic() + 120
     while not fs.glob(f"{output_dir}/demo/*/part-*.bin"):
@@ -182,12 +184,16 @@ def test_a_killed_upload_leaves_no_run_visible_as_complete(s3_bucket):
     assert fs.isfile(f"{partial[0]}/.uploader") and not fs.isfile(f"{partial[0]}/manifest.json")
     assert [r.run_id for r in completed_runs(f"{output_dir}/demo")] == [kept]
     assert fs.cat_file(f"{output_dir}/demo/{LATEST}") == kept.encode()
+    (staging,) = upload_staging_root().iterdir()
+    assert staging.name.startswith(".staging@") and len(list(staging.iterdir())) == 401
     assert resolve_previous("demo", output_dir) == f"{output_dir}/demo/{kept}/metrics.parquet"
 
     rerun = _write_run(output_dir, "demo", 0.7)
     fs.invalidate_cache()
     left = sorted(p.rsplit("/", 1)[1] for p in fs.ls(f"{output_dir}/demo"))
     assert left == sorted([kept, rerun, LATEST]), "the next run removes the dead upload"
+    assert list(upload_staging_root().iterdir()) == [], "and the dead upload's local staging folder"
+    assert upload_staging_root().stat().st_mode & 0o777 == 0o700
     assert fs.ls(f"{output_dir}/demo/{rerun}", detail=False) == [
         f"{output_dir}/demo/{rerun}/{name}".removeprefix("s3://")
         for name in ("manifest.json", "metrics.parquet", "report.html")
@@ -209,3 +215,11 @@ def test_keep_in_a_config_prunes_after_each_run_and_the_manifest_holds_the_headl
     assert run.manifest["headline"]["chosen_defense"] == "dynanoise(sigma0_sq=0.3, lam=2, T=10)"
     assert run.manifest["headline"]["strongest_attack"] in TINY["attacks"]
     assert run.manifest["device"] == "cpu"
+
+
+def test_an_upload_staging_folder_planted_as_a_link_is_refused(tmp_path, monkeypatch):
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    (tmp_path / "elsewhere").mkdir()
+    (tmp_path / f"dynaudit-uploads-{os.getuid()}").symlink_to(tmp_path / "elsewhere")
+    with pytest.raises(AuditInputError, match=r"\(where uploads are staged\) belongs to another user"):
+        upload_staging_root()
