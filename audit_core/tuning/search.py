@@ -205,6 +205,7 @@ def _dynanoise(params: dict[str, float], config: TuneConfig, seed: int) -> DynaN
 
 
 def _key(params: dict[str, float]) -> tuple[float, ...]:
+    """A setting as a key: the tuned parameters, rounded as the trials report them."""
     return tuple(round(params[n], 10) for n in TUNED)
 
 
@@ -353,9 +354,10 @@ def tune(
     trial_rows: list[dict] = []
 
     def evaluate(params: dict[str, float]) -> tuple[float, float]:
-        if _key(params) not in seen:
-            seen[_key(params)] = on_tuning.score(_dynanoise(params, config, seed))
-        metrics = seen[_key(params)]
+        key = _key(params)
+        if key not in seen:
+            seen[key] = on_tuning.score(_dynanoise(params, config, seed))
+        metrics = seen[key]
         trial_rows.append({"trial": len(trial_rows), **params, **metrics})
         return metrics[objective.name], metrics[Metric.ACCURACY_DROP] - config.budget
 
