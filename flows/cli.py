@@ -7,8 +7,6 @@ model included), 130 interrupted, 143 terminated (SIGTERM; the temporary Prefect
 """
 
 import argparse
-import io
-import json
 import os
 import socket
 import sys
@@ -31,7 +29,6 @@ from flows.temporary_server import (
 
 if TYPE_CHECKING:  # the rest of dynaudit is imported where it is used, after the server is launched
     from audit_core.config import AuditConfig, RunnerConfig
-    from audit_core.core.locations import Location
 
 EXIT_OK, EXIT_POLICY_FAILED, EXIT_BAD_INPUT, EXIT_INTERNAL = 0, 1, 2, 3
 EXIT_INTERRUPTED, EXIT_TERMINATED = 130, 143  # Ctrl-C and SIGTERM, as shells report them
@@ -216,38 +213,6 @@ def _run(flow: Any, server: TemporaryServer | None, **parameters: Any) -> Any:
     return outcome
 
 
-def _print_files(what: str, run_dir: "Location") -> None:
-    from audit_core.core.locations import join
-    from audit_core.results.runs import run_files
-
-    print(f"\n{what} written to {run_dir}/")
-    for name in run_files(run_dir):
-        print(f"  {join(run_dir, name)}")
-
-
-def _read_parquet(run_dir: "Location", name: str) -> Any:
-    import pandas as pd
-
-    from audit_core.results.runs import read_run_file
-
-    return pd.read_parquet(io.BytesIO(read_run_file(run_dir, name)))
-
-
-def _print_tuning(run_dir: "Location") -> None:
-    from audit_core.defenses.serving import PARAMS_FILE
-    from audit_core.results.runs import read_run_file
-    from audit_core.results.summary import tuning_table
-
-    document = json.loads(read_run_file(run_dir, PARAMS_FILE))
-    _print_files("Tuning", run_dir)
-    provenance = document["provenance"]
-    print(
-        f"\nChosen DynaNoise {document['params']} ({provenance['objective']}, {provenance['knowledge']} "
-        f"attacker, accuracy budget {provenance['budget']:g}, {provenance['n_trials']} trials).\n"
-    )
-    print(tuning_table(_read_parquet(run_dir, "front.parquet"), provenance["objective"]))
-
-
 def _with_output_dir(config: "AuditConfig", value: str) -> "AuditConfig":
     """``config`` writing its runs to ``value`` (``--output-dir``: a folder or an object-store URL)."""
     from audit_core.core.locations import parse_location
@@ -272,9 +237,10 @@ def _audit_command(args: argparse.Namespace, server: TemporaryServer | None) -> 
 def _tune_command(args: argparse.Namespace, server: TemporaryServer | None) -> int:
     config = _config(args)
     _check_inputs(config)
+    from flows.terminal import print_tuning
     from flows.tune import tune  # imported late, while the server starts: Prefect takes seconds to import
 
-    _print_tuning(_run(tune, server, config=config))
+    print_tuning(_run(tune, server, config=config), verbose=args.verbose)
     return EXIT_OK
 
 

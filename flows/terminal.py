@@ -1,8 +1,11 @@
-"""What the ``dynaudit`` command prints when an audit ends: the conclusion first-hand, the details on request.
+"""What the ``dynaudit`` command prints when an audit or a tuning ends: the conclusion first-hand, the details
+on request.
 
-The last block always begins with the verdict (or, without a policy, the undefended risk), then the chosen
-defense, one row per condition and where the report is. ``--verbose`` adds every file of the run folder and
-the full tables. Tables are drawn by ``rich``: styled on a terminal, plain text in a pipe or a log.
+An audit's last block always begins with the verdict (or, without a policy, the undefended risk), then the
+chosen defense, one row per condition and where the report is; a tuning's with the chosen DynaNoise and what
+it costs, then each defense's chosen setting and where the files are. ``--verbose`` adds every file of the
+run folder (and an audit's full tables). Tables are drawn by ``rich``: styled on a terminal, plain text in a
+pipe or a log.
 """
 
 import io
@@ -15,8 +18,16 @@ from rich.measure import Measurement
 from rich.table import Table
 
 from audit_core.core.locations import Location, join
-from audit_core.results.runs import MANIFEST, METRICS, read_run_file, run_files
-from audit_core.results.summary import CONDITION_COLUMNS, conclusion, strongest_per_condition, summary_table
+from audit_core.defenses.serving import PARAMS_FILE
+from audit_core.results.runs import FRONT, MANIFEST, METRICS, TRIALS, read_run_file, run_files
+from audit_core.results.summary import (
+    CONDITION_COLUMNS,
+    conclusion,
+    strongest_per_condition,
+    summary_table,
+    tuning_conclusion,
+    tuning_rows,
+)
 
 REPORT_FILES = ("report.pdf", "report.html")
 
@@ -45,17 +56,25 @@ def conditions_table(rows: list[dict[str, str]]) -> Table:
     return table
 
 
+def _print_files(out: Console, what: str, run_dir: Location) -> None:
+    out.print(f"\n{what} written to {run_dir}/")
+    for name in run_files(run_dir):
+        out.print(f"  {join(run_dir, name)}")
+
+
+def _read_parquet(run_dir: Location, name: str) -> pd.DataFrame:
+    return pd.read_parquet(io.BytesIO(read_run_file(run_dir, name)))
+
+
 def print_audit(run_dir: Location, *, verbose: bool = False, out: Console | None = None) -> None:
     """Print the end of an audit whose run folder is ``run_dir`` (a path, or a URL on an object store)."""
     out = out or console()
-    metrics = pd.read_parquet(io.BytesIO(read_run_file(run_dir, METRICS)))
+    metrics = _read_parquet(run_dir, METRICS)
     manifest = json.loads(read_run_file(run_dir, MANIFEST))
     ending = conclusion(metrics, manifest)
     tuned = manifest.get("conditions", {}).get("tuned")
     if verbose:
-        out.print(f"\nAudit written to {run_dir}/")
-        for name in run_files(run_dir):
-            out.print(f"  {join(run_dir, name)}")
+        _print_files(out, "Audit", run_dir)
         out.print(f"\n{summary_table(metrics, tuned)}")
     fidelity = (manifest.get("reference_fidelity") or {}).get("warning")
     for warning in [*manifest.get("warnings", []), *([fidelity] if fidelity else [])]:
@@ -68,3 +87,26 @@ def print_audit(run_dir: Location, *, verbose: bool = False, out: Console | None
     out.print(ending.models)
     reports = " and ".join(str(join(run_dir, name)) for name in REPORT_FILES)
     out.print(f"Report: {reports}; every metric in {join(run_dir, METRICS)}.")
+
+
+def print_tuning(run_dir: Location, *, verbose: bool = False, out: Console | None = None) -> None:
+    """Print the end of a tuning whose run folder is ``run_dir`` (a path, or a URL on an object store)."""
+    out = out or console()
+    provenance = json.loads(read_run_file(run_dir, PARAMS_FILE))["provenance"]
+    front = _read_parquet(run_dir, FRONT)
+    if verbose:
+        _print_files(out, "Tuning", run_dir)
+    out.print()
+    out.print(tuning_conclusion(front, provenance))
+    header, rows = tuning_rows(front, provenance["objective"])
+    table = Table(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False)
+    for position, name in enumerate(header):  # "metric (tuning / evaluation)" on two lines
+        justify = "left" if position < 2 else "right"
+        table.add_column(name.replace(" (", "\n("), no_wrap=True, justify=justify)
+    for row in rows:
+        table.add_row(*row)
+    print_table(out, table)
+    out.print(
+        f"Parameters: {join(run_dir, PARAMS_FILE)}; every trial in {join(run_dir, TRIALS)}, every defense's "
+        f"settings in {join(run_dir, FRONT)}."
+    )

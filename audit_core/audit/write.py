@@ -19,7 +19,7 @@ from audit_core.report.context import build_context
 from audit_core.report.plots import pareto_front
 from audit_core.report.render import write_html, write_pdf
 from audit_core.results.artifacts import write_manifest, write_parquet
-from audit_core.results.runs import new_run_id, prune_runs, staged_run
+from audit_core.results.runs import FRONT, TRIALS, new_run_id, prune_runs, staged_run
 from audit_core.results.summary import run_headline
 from audit_core.results.tables import AuditResult
 from audit_core.tuning.search import TuningResult
@@ -31,8 +31,8 @@ def write_tuning_files(
     """The chosen parameters (``dynanoise-params.json``), the trial table, the front and its figure
     (``front_svg`` when already drawn)."""
     save_params(folder / PARAMS_FILE, tuning.chosen, {"run_name": provenance["run_name"], **tuning.summary()})
-    write_parquet(tuning.trials, folder / "tuning.parquet", "tuning")
-    write_parquet(tuning.front, folder / "front.parquet", "front")
+    write_parquet(tuning.trials, folder / TRIALS, "tuning")
+    write_parquet(tuning.front, folder / FRONT, "front")
     figure = pareto_front(tuning) if front_svg is None else front_svg
     (folder / "front.svg").write_text(figure, encoding="utf-8")
 

@@ -31,6 +31,8 @@ from audit_core.core.locations import Location, browser_url, filesystem, is_remo
 MANIFEST = "manifest.json"
 LATEST = "latest"
 METRICS = "metrics.parquet"
+TRIALS = "tuning.parquet"  # a tuning's every trial
+FRONT = "front.parquet"  # every defense's settings on the tuning front
 REPORT = "report.html"
 REPORT_LINK_EXPIRES_S = 7 * 24 * 3600  # the longest an S3 presigned URL lasts
 SINGLE_FOLDER = "(single folder)"  # the run id shown for a run of the old single-folder layout

@@ -7,10 +7,11 @@ import pandas as pd
 
 from audit_core.audit.analysis import worst_case_row
 from audit_core.core.knowledge import Knowledge
+from audit_core.defenses import DynaNoise, Undefended
 from audit_core.defenses.names import condition_name
 from audit_core.results.risk import risk_tier
 from audit_core.stats.names import Metric
-from audit_core.tuning.search import SPLITS, comparison, comparison_metrics
+from audit_core.tuning.search import OBJECTIVES, SPLITS, comparison, comparison_metrics
 
 
 def _headline_rows(metrics: pd.DataFrame, tuned: str | None) -> list[str]:
@@ -104,16 +105,44 @@ def model_cache_line(model_cache: dict[str, dict[str, int]]) -> str:
     return f"Shadow and reference models: trained {trained}, reused {reused} from the cache."
 
 
-def tuning_table(front: pd.DataFrame, objective: str) -> str:
-    """A markdown table from a ``front.parquet`` frame: each defense's chosen setting with its accuracy drop,
-    the objective and the objective's attack metric, as "tuning split / evaluation split"."""
+def tuning_rows(front: pd.DataFrame, objective: str) -> tuple[list[str], list[list[str]]]:
+    """The header and rows of each defense's chosen setting in a ``front.parquet`` frame: its accuracy drop,
+    the objective and the objective's attack metric, each as "tuning split / evaluation split"."""
     metrics = comparison_metrics(objective)
     header = ["defense", "chosen setting", *(f"{m} (tuning / evaluation)" for m in metrics)]
+    rows = [
+        [
+            row["family"],
+            row["condition"],
+            *(" / ".join(f"{row[f'{m}/{s}']:+.4f}" for s in SPLITS) for m in metrics),
+        ]
+        for row in comparison(front, objective).to_dict("records")
+    ]
+    return header, rows
+
+
+def tuning_table(front: pd.DataFrame, objective: str) -> str:
+    """:func:`tuning_rows` as a markdown table."""
+    header, rows = tuning_rows(front, objective)
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    for row in comparison(front, objective).to_dict("records"):
-        cells = [" / ".join(f"{row[f'{m}/{s}']:+.4f}" for s in SPLITS) for m in metrics]
-        lines.append("| " + " | ".join([row["family"], row["condition"], *cells]) + " |")
-    return "\n".join(lines)
+    return "\n".join(lines + ["| " + " | ".join(row) + " |" for row in rows])
+
+
+def tuning_conclusion(front: pd.DataFrame, provenance: dict[str, Any]) -> str:
+    """What a tuning chose, and what the choice costs and gains on the evaluation split, from its
+    ``front.parquet`` frame and the ``provenance`` of its parameters file."""
+    objective, budget = provenance["objective"], provenance["budget"]
+    chosen = front[front.chosen & (front.split == "evaluation")].set_index("family")
+    dynanoise, undefended = chosen.loc[DynaNoise.name], chosen.loc[Undefended.name]
+    drop = float(dynanoise[Metric.ACCURACY_DROP])
+    within = "within" if drop <= budget else "over"
+    best = "highest" if OBJECTIVES[objective].direction == "maximize" else "lowest"
+    return (
+        f"Chosen DynaNoise: {dynanoise.condition}, the {best} {objective} within the budget among "
+        f"{provenance['n_trials']} trials against the {provenance['knowledge']} attacker on the tuning "
+        f"split. On the evaluation split: accuracy drop {drop:+.4f} ({within} the budget of {budget:g}), "
+        f"{objective} {dynanoise[objective]:+.4f} (undefended {undefended[objective]:+.4f})."
+    )
 
 
 #: Columns of :func:`strongest_per_condition`, as the terminal heads them.

@@ -9,6 +9,7 @@ from audit_core.audit.signals import LogitSet, Signals
 from audit_core.audit.split import split_signals
 from audit_core.config import TuneConfig
 from audit_core.defenses import DEFENSES, DefenderData, MemGuard
+from audit_core.results.summary import tuning_conclusion
 from audit_core.tuning import search as tuning
 from audit_core.tuning.search import (
     PAPER_CENTRE,
@@ -187,3 +188,25 @@ def test_baselines_the_defender_cannot_fit_are_left_off_the_front(halves, monkey
     monkeypatch.setattr(MemGuard, "GRID", ({"distortion_budget": 1.0},))
     result = _tune(halves, DefenderData(), baselines=True, n_trials=2, budget=1.0)
     assert set(result.front.family) == set(DEFENSES) - {"hamp", "memguard"}
+
+
+@pytest.mark.parametrize(
+    ("objective", "budget", "placed"),
+    [("midput", 0.0, "over"), ("midput", 0.1, "within"), ("worst_case_advantage", 0.1, "within")],
+)
+def test_the_tuning_conclusion_states_the_chosen_setting_and_its_evaluation_split_cost(
+    halves, defender, objective, budget, placed
+):
+    result = _tune(halves, defender, budget=budget, n_trials=12, objective=objective)
+    provenance = {"run_name": "r", **result.summary()}
+    evaluation = result.chosen_metrics()["evaluation"]
+    undefended = result.front[(result.front.family == "undefended") & (result.front.split == "evaluation")]
+    sentence = tuning_conclusion(result.front, provenance)
+    best = "highest" if objective == "midput" else "lowest"
+    assert sentence.startswith(
+        f"Chosen DynaNoise: {result.chosen.label}, the {best} {objective} within the budget among 12 trials "
+    )
+    assert (evaluation["accuracy_drop"] > budget) == (placed == "over")  # the case this budget makes
+    assert f"accuracy drop {evaluation['accuracy_drop']:+.4f} ({placed} the budget of {budget:g})" in sentence
+    value, base = evaluation[objective], undefended[objective].iloc[0]
+    assert f"{objective} {value:+.4f} (undefended {base:+.4f})." in sentence

@@ -158,7 +158,14 @@ def test_tune_command_writes_parameters_trials_and_the_front(dynaudit, tmp_path)
     assert set(front.family) == set(DEFENSES)
     assert set(front[front.chosen].split) == {"tuning", "evaluation"}
     assert (run_dir / "front.svg").read_text().startswith("<svg")
-    assert "Chosen DynaNoise" in result.stdout and "| dynanoise |" in result.stdout
+    lines = result.stdout.rstrip().splitlines()
+    [start] = [i for i, line in enumerate(lines) if line.startswith("Chosen DynaNoise: ")]
+    last_block = lines[start:]  # the conclusion, the table (two header lines, a rule, rows), the files
+    chosen = front[front.chosen & (front.family == "dynanoise")].condition.iloc[0]
+    assert last_block[0].startswith(f"Chosen DynaNoise: {chosen}, the highest midput within the budget among")
+    rows = {line.split()[0] for line in last_block[4:-1]}
+    assert rows == set(front.family)
+    assert last_block[-1].startswith(f"Parameters: {tmp_path / 'out' / 'small-tune'}")
     listing = dynaudit(["runs", "small-tune", "--output-dir", str(tmp_path / "out")], tmp_path)
     assert listing.returncode == 0, listing.stderr
     [row] = [line for line in listing.stdout.splitlines() if line.startswith("| 2")]
