@@ -31,6 +31,7 @@ from audit_core.report.methodology import references_sentence, shadow_sentence
 from audit_core.report.render import template_text
 from audit_core.report.values import attack_groups, attack_head, chosen_evaluation, condition_modes, interval
 from audit_core.results.risk import RISK_TIERS, risk_tier, tier_range
+from audit_core.results.summary import setting, signed
 from audit_core.results.tables import REGAINED_FRACTION, AuditResult
 from audit_core.stats.names import FPR_TARGETS, MEANINGS
 from audit_core.tuning.search import SPLITS, TuningResult, comparison, comparison_metrics
@@ -244,8 +245,8 @@ def _tuning(tuning: TuningResult | None, front_svg: str | None) -> dict[str, Any
     rows = [
         {
             "family": row["family"],
-            "condition": row["condition"],
-            "cells": [f"{row[f'{m}/{s}']:+.4f}" for m in metrics for s in SPLITS],
+            "condition": setting(row["condition"]),
+            "cells": [signed(row[f"{m}/{s}"]) for m in metrics for s in SPLITS],
         }
         for row in comparison(tuning.front, config.objective).to_dict("records")
     ]

@@ -3,6 +3,7 @@
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from audit_core.audit.analysis import worst_case_row
@@ -105,6 +106,20 @@ def model_cache_line(model_cache: dict[str, dict[str, int]]) -> str:
     return f"Shadow and reference models: trained {trained}, reused {reused} from the cache."
 
 
+#: The chosen setting shown for a defense that had none within the accuracy budget.
+NO_SETTING = "none within the budget"
+
+
+def signed(value: float) -> str:
+    """``value`` with its sign and 4 decimals, or a dash where it is missing (NaN)."""
+    return "—" if np.isnan(value) else f"{value:+.4f}"
+
+
+def setting(condition: str | None) -> str:
+    """A :func:`~audit_core.tuning.search.comparison` row's chosen condition, or :data:`NO_SETTING`."""
+    return NO_SETTING if pd.isna(condition) else condition
+
+
 def tuning_rows(front: pd.DataFrame, objective: str) -> tuple[list[str], list[list[str]]]:
     """The header and rows of each defense's chosen setting in a ``front.parquet`` frame: its accuracy drop,
     the objective and the objective's attack metric, each as "tuning split / evaluation split"."""
@@ -113,8 +128,8 @@ def tuning_rows(front: pd.DataFrame, objective: str) -> tuple[list[str], list[li
     rows = [
         [
             row["family"],
-            row["condition"],
-            *(" / ".join(f"{row[f'{m}/{s}']:+.4f}" for s in SPLITS) for m in metrics),
+            setting(row["condition"]),
+            *(" / ".join(signed(row[f"{m}/{s}"]) for s in SPLITS) for m in metrics),
         ]
         for row in comparison(front, objective).to_dict("records")
     ]

@@ -188,12 +188,14 @@ def comparison_metrics(objective: str) -> list[str]:
 
 
 def comparison(front: pd.DataFrame, objective: str) -> pd.DataFrame:
-    """Per defense (``family``), its chosen ``condition`` and, for each split, the :func:`comparison_metrics`
-    in columns ``"<metric>/<split>"`` (NaN where a defense had no setting within the budget)."""
+    """Per defense (``family``) on the front, its chosen ``condition`` and, for each split, the
+    :func:`comparison_metrics` in columns ``"<metric>/<split>"``; a defense with no setting within the budget
+    keeps its row, with a missing condition and NaN metrics."""
     rows = []
-    for family, group in front[front.chosen].groupby("family", sort=False):
-        by_split = group.set_index("split")
-        row: dict[str, Any] = {"family": family, "condition": by_split.condition.iloc[0]}
+    for family, group in front.groupby("family", sort=False):
+        by_split = group[group.chosen].set_index("split")
+        condition = None if by_split.empty else by_split.condition.iloc[0]
+        row: dict[str, Any] = {"family": family, "condition": condition}
         for metric in comparison_metrics(objective):
             row |= {f"{metric}/{s}": by_split[metric].get(s, np.nan) for s in SPLITS}
         rows.append(row)

@@ -9,7 +9,7 @@ from audit_core.audit.signals import LogitSet, Signals
 from audit_core.audit.split import split_signals
 from audit_core.config import TuneConfig
 from audit_core.defenses import DEFENSES, DefenderData, MemGuard
-from audit_core.results.summary import tuning_conclusion
+from audit_core.results.summary import NO_SETTING, tuning_conclusion, tuning_rows
 from audit_core.tuning import search as tuning
 from audit_core.tuning.search import (
     PAPER_CENTRE,
@@ -210,3 +210,22 @@ def test_the_tuning_conclusion_states_the_chosen_setting_and_its_evaluation_spli
     assert f"accuracy drop {evaluation['accuracy_drop']:+.4f} ({placed} the budget of {budget:g})" in sentence
     value, base = evaluation[objective], undefended[objective].iloc[0]
     assert f"{objective} {value:+.4f} (undefended {base:+.4f})." in sentence
+
+
+def test_a_defense_with_no_setting_within_the_budget_keeps_its_row_in_the_comparison(
+    halves, defender, monkeypatch
+):
+    monkeypatch.setattr(MemGuard, "GRID", ({"distortion_budget": 1.0},))
+    front = _tune(halves, defender, baselines=True, n_trials=4, budget=0.1).front
+    over = front.family == "static_noise"  # as if its every grid point had cost more than the budget
+    front = front[~(over & (front.split == "evaluation"))].assign(chosen=front.chosen & ~over)
+    table = comparison(front, "midput")
+    assert table.family.tolist() == list(dict.fromkeys(front.family))  # every defense, in the front's order
+    assert table.condition.isna().tolist() == (table.family == "static_noise").tolist()
+    assert table[table.family == "static_noise"].drop(columns=["family", "condition"]).isna().all(axis=None)
+    _, rows = tuning_rows(front, "midput")
+    by_family = {row[0]: row for row in rows}
+    assert by_family["static_noise"] == ["static_noise", NO_SETTING, "— / —", "— / —", "— / —"]
+    dynanoise = table[table.family == "dynanoise"].iloc[0]
+    drops = (dynanoise["accuracy_drop/tuning"], dynanoise["accuracy_drop/evaluation"])
+    assert by_family["dynanoise"][2] == " / ".join(f"{v:+.4f}" for v in drops)
