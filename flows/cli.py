@@ -11,6 +11,7 @@ import os
 import socket
 import sys
 from collections.abc import Callable
+from contextlib import nullcontext
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
@@ -202,10 +203,13 @@ def _prepare_prefect(verbose: bool = True) -> TemporaryServer | None:
     return start_temporary_server()
 
 
-def _run(flow: Any, server: TemporaryServer | None, **parameters: Any) -> Any:
+def _run(flow: Any, server: TemporaryServer | None, *, verbose: bool, **parameters: Any) -> Any:
     """Run ``flow`` in this process against ``server`` (or the configured one) and return its result;
-    re-raise the error of a run that raised."""
-    with prefect_api(server):
+    re-raise the error of a run that raised. Without ``verbose``, a bad input the run finds is said once, by
+    the command (:mod:`flows.bad_input_logs`)."""
+    from flows.bad_input_logs import bad_input_said_once
+
+    with prefect_api(server), nullcontext() if verbose else bad_input_said_once():
         state = flow(**parameters, return_state=True)
     outcome = state.result(raise_on_failure=False)
     if isinstance(outcome, BaseException):
@@ -230,7 +234,7 @@ def _audit_command(args: argparse.Namespace, server: TemporaryServer | None) -> 
     from flows.audit import audit  # imported late, while the server starts: Prefect takes seconds to import
     from flows.terminal import print_audit
 
-    print_audit(_run(audit, server, config=config), verbose=args.verbose)
+    print_audit(_run(audit, server, verbose=args.verbose, config=config), verbose=args.verbose)
     return EXIT_OK
 
 
@@ -240,7 +244,7 @@ def _tune_command(args: argparse.Namespace, server: TemporaryServer | None) -> i
     from flows.terminal import print_tuning
     from flows.tune import tune  # imported late, while the server starts: Prefect takes seconds to import
 
-    print_tuning(_run(tune, server, config=config), verbose=args.verbose)
+    print_tuning(_run(tune, server, verbose=args.verbose, config=config), verbose=args.verbose)
     return EXIT_OK
 
 
@@ -282,6 +286,7 @@ def _gate_command(args: argparse.Namespace, server: TemporaryServer | None) -> i
     verdict = _run(
         gate,
         server,
+        verbose=args.verbose,
         config=config,
         policy=policy,
         previous_metrics=previous,
