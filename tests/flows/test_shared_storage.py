@@ -81,3 +81,27 @@ def test_a_missing_bucket_is_refused_before_any_work(run_cli, s3_endpoint, tmp_p
         "dynaudit: Output directory 's3://no-such-bucket/out': bucket 'no-such-bucket' does not exist; "
         "create it first.\n"
     )
+
+
+@pytest.mark.slow
+def test_a_tuning_on_s3_ends_with_its_choice_read_back_from_there(dynaudit, s3_bucket, tmp_path):
+    output_dir = f"{s3_bucket}/tunings"
+    tuned = {**SHARED, "output_dir": output_dir, "tune": {"n_trials": 4, "budget": 0.5, "baselines": False}}
+    (tmp_path / "tune.yaml").write_text(yaml.safe_dump(tuned))
+    result = dynaudit(["tune", "tune.yaml"], tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    fs = fsspec.filesystem("s3")
+    fs.invalidate_cache()
+    root = f"{output_dir}/shared-tune"
+    run = f"{root}/{fs.cat_file(f'{root}/latest').decode()}"
+    params = json.loads(fs.cat_file(f"{run}/dynanoise-params.json"))
+    chosen = "dynanoise(sigma0_sq={sigma0_sq:g}, lam={lam:g}, T={temperature:g}, per_input)".format(
+        **params["params"]
+    )
+    lines = result.stdout.strip().splitlines()
+    [conclusion] = [line for line in lines if line.startswith("Chosen DynaNoise: ")]
+    assert conclusion.startswith(f"Chosen DynaNoise: {chosen}, the highest midput within the budget among 4 ")
+    assert lines[-1].startswith(
+        f"Parameters: {run}/dynanoise-params.json; every trial in {run}/tuning.parquet"
+    )
+    assert not (tmp_path / "out").exists(), "nothing is written locally"
