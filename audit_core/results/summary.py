@@ -235,8 +235,12 @@ def conclusion(metrics: pd.DataFrame, manifest: dict[str, Any]) -> Conclusion:
             f"{strongest.value:.3f}"
         )
         cost = accuracy["undefended"] - accuracy[chosen_label]
+        budget = (manifest.get("config", {}).get("tune") or {}).get("budget")
+        over = chosen_label == tuned and budget is not None and cost > budget
+        beyond = f" (over tune.budget = {budget:g}, which it met on the tuning split)" if over else ""
         chosen = (
-            f"Chosen defense: {condition_name(chosen_label, tuned)}, accuracy cost {cost:+.4f}; {attack}."
+            f"Chosen defense: {condition_name(chosen_label, tuned)}, accuracy cost {cost:+.4f}{beyond}; "
+            f"{attack}."
         )
     verdict = manifest.get("verdict")
     return Conclusion(

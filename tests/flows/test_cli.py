@@ -14,6 +14,7 @@ from audit_core.config import DEFAULT_ATTACKS, DEMO_DEFENSES
 from audit_core.core.files import sha256_file
 from audit_core.defenses import DEFENSES
 from audit_core.defenses.serving import load_params
+from audit_core.results.summary import conclusion
 from flows.terminal import print_audit
 from tests.pdf_pages import MOST_BLANK, blank_fraction, page_images
 
@@ -88,6 +89,22 @@ def test_demo_output_fits_40_lines_and_its_last_block_begins_with_the_verdict(de
     assert last[-1].startswith(f"Report: {run_dir / 'report.pdf'} and {run_dir / 'report.html'}")
     rows = [line.split()[0] for line in last[3:] if line.startswith(("undefended", "dynanoise", "memguard"))]
     assert rows == ["undefended", "dynanoise@paper", "memguard(distortion_budget=1)", "dynanoise@tuned"]
+
+
+def test_the_chosen_line_says_when_the_tuned_defense_costs_more_than_the_tuning_budget(demo_run):
+    _, run_dir = demo_run
+    metrics = pq.read_table(run_dir / "metrics.parquet").to_pandas()
+    manifest = json.loads((run_dir / "manifest.json").read_text())
+    accuracy = metrics[(metrics.slice == "all") & (metrics.metric == "test_accuracy")].set_index("condition")
+    tuned = manifest["conditions"]["tuned"]
+    cost = accuracy.value["undefended"] - accuracy.value[tuned]
+    for budget, over in ((cost - 0.001, True), (cost, False)):
+        manifest["config"]["tune"]["budget"] = budget
+        chosen = conclusion(metrics, manifest).chosen
+        assert chosen.startswith(f"Chosen defense: dynanoise@tuned, accuracy cost {cost:+.4f}")
+        assert (f"(over tune.budget = {budget:g}, which it met on the tuning split);" in chosen) is over
+    manifest["config"]["tune"] = None  # the same condition, configured rather than tuned: no budget applies
+    assert "tune.budget" not in conclusion(metrics, manifest).chosen
 
 
 def test_verbose_output_lists_every_file_and_the_full_tables(demo_run):
