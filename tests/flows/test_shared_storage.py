@@ -5,6 +5,7 @@ the report link artifact is a presigned URL that opens the report."""
 import json
 import re
 import urllib.request
+from typing import Any
 
 import fsspec
 import pytest
@@ -29,17 +30,24 @@ def _latest_artifact(key: str):
     return artifact
 
 
+def _run_to_s3(dynaudit, tmp_path, args: list[str], config: dict, root: str) -> tuple[Any, Any, str]:
+    """``dynaudit ARGS`` on ``config`` (written as ``run.yaml``), which must succeed; the S3 file system and
+    the id of the newest run under ``root``."""
+    (tmp_path / "run.yaml").write_text(yaml.safe_dump(config))
+    result = dynaudit([*args, "run.yaml"], tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    fs = fsspec.filesystem("s3")
+    fs.invalidate_cache()
+    return result, fs, fs.cat_file(f"{root}/latest").decode()
+
+
 @pytest.mark.slow
 def test_an_audit_on_s3_and_a_gate_that_reads_previous_from_there(dynaudit, s3_endpoint, s3_bucket, tmp_path):
     output_dir = f"{s3_bucket}/audits"
-    (tmp_path / "shared.yaml").write_text(yaml.safe_dump({**SHARED, "output_dir": output_dir}))
-    (tmp_path / "strict.yaml").write_text(yaml.safe_dump(STRICT))
-    audited = dynaudit(["audit", "shared.yaml"], tmp_path)
-    assert audited.returncode == 0, audited.stderr[-3000:]
-    fs = fsspec.filesystem("s3")
-    fs.invalidate_cache()
     root = f"{output_dir}/shared"
-    first = fs.cat_file(f"{root}/latest").decode()
+    shared = {**SHARED, "output_dir": output_dir}
+    audited, fs, first = _run_to_s3(dynaudit, tmp_path, ["audit"], shared, root)
+    (tmp_path / "strict.yaml").write_text(yaml.safe_dump(STRICT))
     assert f"Report: {root}/{first}/report.pdf and {root}/{first}/report.html" in audited.stdout
     manifest = json.loads(fs.cat_file(f"{root}/{first}/manifest.json"))
     assert sorted(manifest["files"]) == sorted(
@@ -57,7 +65,7 @@ def test_an_audit_on_s3_and_a_gate_that_reads_previous_from_there(dynaudit, s3_e
     summary = _latest_artifact("audit-shared").data
     assert f"Full report: `{root}/{first}/report.html`" in summary and "| undefended | — |" in summary
 
-    gated = dynaudit(["gate", "shared.yaml", "--policy", "strict.yaml", "--previous", root], tmp_path)
+    gated = dynaudit(["gate", "run.yaml", "--policy", "strict.yaml", "--previous", root], tmp_path)
     assert gated.returncode == 1, gated.stderr[-3000:]
     assert "### Against the previous run" in gated.stdout
     fs.invalidate_cache()
@@ -86,14 +94,10 @@ def test_a_missing_bucket_is_refused_before_any_work(run_cli, s3_endpoint, tmp_p
 @pytest.mark.slow
 def test_a_tuning_on_s3_ends_with_its_choice_read_back_from_there(dynaudit, s3_bucket, tmp_path):
     output_dir = f"{s3_bucket}/tunings"
-    tuned = {**SHARED, "output_dir": output_dir, "tune": {"n_trials": 4, "budget": 0.5, "baselines": False}}
-    (tmp_path / "tune.yaml").write_text(yaml.safe_dump(tuned))
-    result = dynaudit(["tune", "tune.yaml"], tmp_path)
-    assert result.returncode == 0, result.stderr[-3000:]
-    fs = fsspec.filesystem("s3")
-    fs.invalidate_cache()
     root = f"{output_dir}/shared-tune"
-    run = f"{root}/{fs.cat_file(f'{root}/latest').decode()}"
+    tuned = {**SHARED, "output_dir": output_dir, "tune": {"n_trials": 4, "budget": 0.5, "baselines": False}}
+    result, fs, latest = _run_to_s3(dynaudit, tmp_path, ["tune"], tuned, root)
+    run = f"{root}/{latest}"
     params = json.loads(fs.cat_file(f"{run}/dynanoise-params.json"))
     chosen = "dynanoise(sigma0_sq={sigma0_sq:g}, lam={lam:g}, T={temperature:g}, per_input)".format(
         **params["params"]
