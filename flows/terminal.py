@@ -13,7 +13,7 @@ import json
 
 import pandas as pd
 from rich import box
-from rich.console import Console
+from rich.console import Console, JustifyMethod
 from rich.measure import Measurement
 from rich.table import Table
 
@@ -44,16 +44,21 @@ def print_table(out: Console, table: Table) -> None:
     out.print(table)
 
 
+def _table(columns: list[tuple[str, JustifyMethod]], rows: list[list[str]]) -> Table:
+    """A borderless table with a rule under its header; ``columns``: (header, justify); no cell wraps."""
+    table = Table(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False)
+    for header, justify in columns:
+        table.add_column(header, no_wrap=True, justify=justify)
+    for row in rows:
+        table.add_row(*row)
+    return table
+
+
 def conditions_table(rows: list[dict[str, str]]) -> Table:
     """One row per condition: the strongest attack over the attacker knowledges, with which one."""
-    table = Table(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False)
-    for key, header in CONDITION_COLUMNS.items():
-        table.add_column(
-            header, no_wrap=True, justify="left" if key in ("name", "attack", "knowledge") else "right"
-        )
-    for row in rows:
-        table.add_row(*(row[key] for key in CONDITION_COLUMNS))
-    return table
+    left = ("name", "attack", "knowledge")
+    columns = [(header, "left" if key in left else "right") for key, header in CONDITION_COLUMNS.items()]
+    return _table(columns, [[row[key] for key in CONDITION_COLUMNS] for row in rows])
 
 
 def _print_files(out: Console, what: str, run_dir: Location) -> None:
@@ -99,13 +104,11 @@ def print_tuning(run_dir: Location, *, verbose: bool = False, out: Console | Non
     out.print()
     out.print(tuning_conclusion(front, provenance))
     header, rows = tuning_rows(front, provenance["objective"])
-    table = Table(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False)
-    for position, name in enumerate(header):  # "metric (tuning / evaluation)" on two lines
-        justify = "left" if position < 2 else "right"
-        table.add_column(name.replace(" (", "\n("), no_wrap=True, justify=justify)
-    for row in rows:
-        table.add_row(*row)
-    print_table(out, table)
+    columns = [  # "metric (tuning / evaluation)" on two lines; the defense and its setting on the left
+        (name.replace(" (", "\n("), "left" if position < 2 else "right")
+        for position, name in enumerate(header)
+    ]
+    print_table(out, _table(columns, rows))
     out.print(
         f"Parameters: {join(run_dir, PARAMS_FILE)}; every trial in {join(run_dir, TRIALS)}, every defense's "
         f"settings in {join(run_dir, FRONT)}."
