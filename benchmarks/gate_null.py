@@ -9,7 +9,7 @@ Rows (each audit is analysed by dynaudit's analysis and decided by check_gate):
 
 - simulated null: every attack's scores are N(0, 1) for members and non-members alike, independent across
   the 9 attacks and 2 attacker knowledges (nothing shared between them: the hardest family), on the chosen
-  condition, plus the paired accuracy drop of a defense that keeps every prediction.
+  condition, plus the paired accuracy drop of a defense that changes no answer of 300.
 - real null split: the demo's MLP and recipe trained on 500 members of scikit-learn's synthetic set (the
   digits are too few for 500/500 audits plus the shadow model's 1000 population records); the 1500 records
   it never trained on (its non-members and the attacker's population) split at random into "members" and
@@ -32,7 +32,7 @@ from dataclasses import replace
 import numpy as np
 import pandas as pd
 
-from audit_core.audit.analysis import METRIC_COLUMNS, analyse_scores, metric_row
+from audit_core.audit.analysis import METRIC_COLUMNS, analyse_scores, drop_rows
 from audit_core.audit.conditions import conditions
 from audit_core.audit.evaluation import score_condition
 from audit_core.audit.run import gather_inputs
@@ -40,8 +40,7 @@ from audit_core.config import DEFAULT_ATTACKS, parse_config
 from audit_core.gate.check import GatePolicy, check_gate
 from audit_core.gate.inputs import load_policy
 from audit_core.stats.metrics import clopper_pearson
-from audit_core.stats.names import Metric
-from audit_core.stats.paired import paired_difference
+from audit_core.stats.paired import PairedDrop
 
 SIZES = (100, 500)
 # every default attack that needs no reference models (those would be trained on every split)
@@ -59,9 +58,9 @@ def _frame(condition: str, scores: dict[tuple[str, str], np.ndarray], is_member:
     )
 
 
-def _with_drop(metrics: pd.DataFrame, condition: str, drop) -> pd.DataFrame:
-    row = (condition, condition.partition("(")[0], None, None, *metric_row(Metric.ACCURACY_DROP, drop))
-    return pd.concat([metrics, pd.DataFrame([row], columns=METRIC_COLUMNS)], ignore_index=True)
+def _with_drop(metrics: pd.DataFrame, condition: str, drop: PairedDrop) -> pd.DataFrame:
+    rows = [(condition, condition.partition("(")[0], None, None, *r) for r in drop_rows(drop)]
+    return pd.concat([metrics, pd.DataFrame(rows, columns=METRIC_COLUMNS)], ignore_index=True)
 
 
 def simulated_null(n: int, rng: np.random.Generator, seed: int):
@@ -69,7 +68,7 @@ def simulated_null(n: int, rng: np.random.Generator, seed: int):
     scores = {(k, a): rng.normal(size=2 * n) for k in KNOWLEDGE for a in ATTACKS}
     metrics = analyse_scores(_frame(CHOSEN, scores, is_member), seed=seed)
     correct = rng.random(300) < 0.9
-    return _with_drop(metrics, CHOSEN, paired_difference(correct, correct, rng=rng)), CHOSEN
+    return _with_drop(metrics, CHOSEN, PairedDrop.of(correct, correct)), CHOSEN
 
 
 class RealTarget:
@@ -109,7 +108,7 @@ class RealTarget:
             self.leaky[defense.label] = self._scores(signals, defense, seed)
         undefended = score_condition(signals, self.undefended, [], seed=seed).test_correct
         defended = score_condition(signals, self.defense, [], seed=seed).test_correct
-        self.drop = paired_difference(undefended, defended, rng=np.random.default_rng(seed))
+        self.drop = PairedDrop.of(undefended, defended)
         self.n_members = len(signals.members)
 
     @staticmethod

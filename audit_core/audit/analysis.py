@@ -34,6 +34,7 @@ from audit_core.stats.metrics import (
     roc_auc,
 )
 from audit_core.stats.names import FPR_TARGETS, Metric
+from audit_core.stats.paired import PairedDrop
 
 N_BOOTSTRAP = 1000  # replicates of the AUC's bootstrap interval
 METRIC_COLUMNS = [
@@ -227,6 +228,19 @@ def metric_row(
     a NaN interval)."""
     est = value if isinstance(value, Estimate) else Estimate(float(value), math.nan, math.nan)
     return slice_, metric, est.value, est.ci_low, est.ci_high, note
+
+
+def drop_rows(drop: PairedDrop) -> list[MetricRow]:
+    """A defended condition's accuracy drop (95% interval) and the counts its bounds come from, as
+    :func:`metric_row` rows; the gate recomputes the bounds at its own error from the counts."""
+    return [
+        metric_row(
+            Metric.ACCURACY_DROP, drop.estimate(), "exact: Clopper-Pearson on lost and gained answers"
+        ),
+        metric_row(Metric.ANSWERS_LOST, drop.lost),
+        metric_row(Metric.ANSWERS_GAINED, drop.gained),
+        metric_row(Metric.TEST_POINTS, drop.points),
+    ]
 
 
 def outcome_rows(outcome: AttackOutcome) -> list[MetricRow]:

@@ -90,7 +90,6 @@ def assemble_result(
         provenance=provenance,
         chosen=chosen,
         explorer=explorer_data(config, signals, key, dynanoise, budget),
-        seed=config.seed,
         tuned=None if tuning is None else tuning.chosen.label,
         vulnerability=reference_vulnerability(signals),
     )

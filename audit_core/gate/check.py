@@ -24,10 +24,12 @@ from audit_core.config.policy import ATTACK_LIMITS, GatePolicy
 from audit_core.core.errors import AuditInputError
 from audit_core.stats import family
 from audit_core.stats.names import Metric
+from audit_core.stats.paired import PairedDrop
 
 Outcome = Literal["pass", "fail", "unresolved"]
 KEY = ["condition", "knowledge", "attack"]
 TPR_TARGET = 0.01  # the FPR of max_tpr_at_1pct_fpr
+DROP_COUNTS = [Metric.ANSWERS_LOST, Metric.ANSWERS_GAINED, Metric.TEST_POINTS]
 
 
 @dataclass(frozen=True)
@@ -184,11 +186,30 @@ def _attack_values(metrics: pd.DataFrame, policy: GatePolicy, conditions: list[s
     return values.join(counts, on=KEY)
 
 
+def _drop_values(metrics: pd.DataFrame, conditions: list[str]) -> pd.DataFrame:
+    """Each condition's accuracy drop with the counts of answers it lost and gained and of test points."""
+    rows = metrics[metrics.condition.isin(conditions)]
+    counts = rows[rows.metric.isin(DROP_COUNTS)].pivot_table(
+        index="condition", columns="metric", values="value"
+    )
+    drops = rows[rows.metric == Metric.ACCURACY_DROP].dropna(subset=["value"])
+    if not drops.empty and not set(DROP_COUNTS) <= set(counts.columns):
+        raise AuditInputError(
+            "The metrics have no counts of the answers a defense changed (rows 'answers_lost', "
+            "'answers_gained', 'test_points'); they were written by an older dynaudit: run the audit again."
+        )
+    return drops.join(counts, on="condition")
+
+
 def _measure(rule: str, row: Any, error: float) -> Measurement:
     """Bounds of one value at ``error``, and a null model's upper bound at the same error."""
     if rule == "max_accuracy_drop":
-        bounds = family.normal_bounds(row.value, row.ci_low, row.ci_high, error)
-        return Measurement(row.value, bounds.low, bounds.high, row.condition, null_high=0.0)
+        points = int(getattr(row, Metric.TEST_POINTS))
+        lost, gained = int(getattr(row, Metric.ANSWERS_LOST)), int(getattr(row, Metric.ANSWERS_GAINED))
+        bounds = PairedDrop(lost, gained, points).bounds(error)
+        null_high = PairedDrop(0, 0, points).bounds(error).high  # a defense that changed no answer
+        where = f"{row.condition}, {lost} of {points} test answers lost and {gained} gained"
+        return Measurement(row.value, bounds.low, bounds.high, where, null_high)
     m, n = int(getattr(row, Metric.MEMBERS)), int(getattr(row, Metric.NON_MEMBERS))
     where = f"attack {row.attack}, {row.knowledge} attacker, {row.condition}"
     if rule == "max_auc":
@@ -207,8 +228,7 @@ def _measure(rule: str, row: Any, error: float) -> Measurement:
 
 def _rule_values(metrics: pd.DataFrame, policy: GatePolicy, conditions: list[str], rule: str) -> pd.DataFrame:
     if rule == "max_accuracy_drop":
-        rows = metrics[(metrics.metric == Metric.ACCURACY_DROP) & metrics.condition.isin(conditions)]
-        return rows.dropna(subset=["value"])
+        return _drop_values(metrics, conditions)
     return _attack_values(metrics, policy, conditions, ATTACK_LIMITS[rule])
 
 
@@ -229,9 +249,14 @@ def _decide(rule: str, limit: float, measured: list[Measurement], policy: GatePo
         return RuleResult(rule, limit, "pass", True, worst, len(measured), reason)
     too_small = max(measured, key=lambda m: m.null_high)
     if too_small.null_high > limit:
+        null = (
+            "a defense that changes no answer"
+            if rule == "max_accuracy_drop"
+            else "a model that leaks nothing"
+        )
         reason = (
-            f"{rule} is unresolved: the audit is too small to show a value within {limit:g}, even a model "
-            f"that leaks nothing would reach an upper bound of {too_small.null_high:.4f} ({too_small.where})."
+            f"{rule} is unresolved: the audit is too small to show a value within {limit:g}, even {null} "
+            f"would reach an upper bound of {too_small.null_high:.4f} ({too_small.where})."
         )
     else:
         reason = (

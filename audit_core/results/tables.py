@@ -8,13 +8,11 @@ import numpy as np
 import pandas as pd
 from sklearn.metrics import roc_curve
 
-from audit_core.audit.analysis import METRIC_COLUMNS, ConditionEvaluation, metric_row, outcome_rows
-from audit_core.core.seeding import derive_rng
+from audit_core.audit.analysis import METRIC_COLUMNS, ConditionEvaluation, drop_rows, metric_row, outcome_rows
 from audit_core.defenses.names import condition_name
-from audit_core.stats.metrics import Estimate
 from audit_core.stats.midput import Midput, midput
 from audit_core.stats.names import Metric
-from audit_core.stats.paired import paired_difference
+from audit_core.stats.paired import PairedDrop
 
 SCORE_COLUMNS = ["record", "is_member", "label", "condition", "knowledge", "attack", "score"]
 AVERAGING_COLUMNS = ["condition", "attack", "queries", Metric.AUC]
@@ -36,8 +34,6 @@ class AuditResult:
     chosen: str | None = None
     #: The report's DynaNoise explorer: set-wide numbers over a parameter grid, nothing per record.
     explorer: dict[str, Any] | None = None
-    #: The run seed the accuracy drop's bootstrap draws derive from.
-    seed: int = 0
     #: The tuned DynaNoise's condition, when the run tuned.
     tuned: str | None = None
     #: Per audit point, its exposure by the reference models' own estimate (None without references).
@@ -80,10 +76,9 @@ class AuditResult:
             self.asr(evaluation, knowledge),
         )
 
-    def accuracy_drop(self, evaluation: ConditionEvaluation) -> Estimate:
-        """Undefended minus ``evaluation``'s test accuracy, paired on the same test points (bootstrap 95%)."""
-        rng = derive_rng(self.seed, "accuracy-drop", evaluation.condition)
-        return paired_difference(self.baseline.test_correct, evaluation.test_correct, rng=rng)
+    def accuracy_drop(self, evaluation: ConditionEvaluation) -> PairedDrop:
+        """Undefended minus ``evaluation``'s test accuracy, paired on the same test points."""
+        return PairedDrop.of(self.baseline.test_correct, evaluation.test_correct)
 
     def queries_to_regain(self, evaluation: ConditionEvaluation, attack: str) -> int | None:
         """The smallest query budget at which the averaging attacker's AUC advantage (AUC - 0.5) reaches 90%
@@ -133,7 +128,7 @@ class AuditResult:
             ):
                 add(self.baseline, None, None, metric, value, None if std is None else spread.format(std))
         for ev in self.defended:
-            add(ev, None, None, Metric.ACCURACY_DROP, self.accuracy_drop(ev), note="paired bootstrap")
+            rows += [(ev.condition, ev.defense, None, None, *r) for r in drop_rows(self.accuracy_drop(ev))]
             for knowledge in self.knowledge:
                 score = self.midput(ev, knowledge)
                 add(

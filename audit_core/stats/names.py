@@ -30,6 +30,9 @@ class Metric(StrEnum):
     # one condition
     TEST_ACCURACY = "test_accuracy"
     ACCURACY_DROP = "accuracy_drop"
+    ANSWERS_LOST = "answers_lost"  # test points answered right undefended and wrong defended
+    ANSWERS_GAINED = "answers_gained"  # test points answered wrong undefended and right defended
+    TEST_POINTS = "test_points"  # the test points the accuracy drop was measured on
     MIDPUT = "midput"
     PUT = "put"
     # the reference models' fidelity to the target (undefended condition; no attack)

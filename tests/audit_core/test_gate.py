@@ -4,15 +4,15 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from scipy import stats
 
-from audit_core.audit.analysis import METRIC_COLUMNS, analyse_scores, metric_row
+from audit_core.audit.analysis import METRIC_COLUMNS, analyse_scores, drop_rows
 from audit_core.config import AuditConfig
 from audit_core.core.errors import AuditInputError, ConfigError
 from audit_core.gate.check import GatePolicy, check_gate
 from audit_core.gate.inputs import check_policy, load_policy, read_metrics
 from audit_core.gate.reports import junit_xml, markdown_summary
-from audit_core.stats.names import Metric
-from audit_core.stats.paired import paired_difference
+from audit_core.stats.paired import PairedDrop
 
 DYNANOISE = "dynanoise(sigma0_sq=0.3, lam=2, T=10)"
 STATIC = "static_noise(sigma_sq=1)"
@@ -26,11 +26,12 @@ def simulated_metrics(
     members: int = 500,
     non_members: int = 500,
     flips: dict[str, int] | None = None,
+    test_points: int = 400,
     seed: int = SEED,
 ) -> pd.DataFrame:
     """metrics.parquet rows of an audit whose attacks score members ``N(shift, 1)`` and non-members
     ``N(0, 1)`` on each condition (two attacks, two attacker knowledges), analysed by dynaudit's analysis;
-    each defended condition answers ``flips[condition]`` of 400 test points wrong that undefended got
+    each defended condition answers ``flips[condition]`` of ``test_points`` wrong that undefended got
     right."""
     rng = np.random.default_rng(seed)
     frames = [
@@ -49,16 +50,14 @@ def simulated_metrics(
         for attack in ("loss", "rmia")
     ]
     metrics = analyse_scores(pd.concat(frames), seed=seed)
-    undefended = rng.random(400) < 0.9
+    undefended = rng.random(test_points) < 0.9
     rows = []
     for condition in shifts:
         if condition != "undefended":
             defended = undefended.copy()
             defended[np.flatnonzero(undefended)[: (flips or {}).get(condition, 0)]] = False
-            drop = paired_difference(undefended, defended, rng=rng)
-            rows.append(
-                (condition, condition.partition("(")[0], None, None, *metric_row(Metric.ACCURACY_DROP, drop))
-            )
+            drop = PairedDrop.of(undefended, defended)
+            rows += [(condition, condition.partition("(")[0], None, None, *r) for r in drop_rows(drop)]
     return pd.concat([metrics, pd.DataFrame(rows, columns=METRIC_COLUMNS)], ignore_index=True)
 
 
@@ -113,23 +112,39 @@ def test_the_policy_aims_at_the_chosen_defense_a_named_one_or_every_one():
         check_gate(SHIPPED, metrics)
 
 
-def test_a_defense_that_keeps_every_prediction_costs_exactly_nothing():
-    metrics = simulated_metrics({"undefended": 0.0, DYNANOISE: 0.0})
-    drop = metrics[metrics.metric == "accuracy_drop"].iloc[0]
-    assert (drop.value, drop.ci_low, drop.ci_high) == (0.0, 0.0, 0.0)
-    verdict = check_gate(GatePolicy(max_accuracy_drop=0.01), metrics, chosen=DYNANOISE)
-    assert verdict.passed and verdict.rules[0].outcome == "pass"
-    # losing 2 of 400 test points is not shown to exceed a 0.05 limit (the marginal intervals' rule failed)
-    costly = simulated_metrics({"undefended": 0.0, DYNANOISE: 0.0}, flips={DYNANOISE: 2})
-    assert check_gate(GatePolicy(max_accuracy_drop=0.05), costly, chosen=DYNANOISE).passed
-    # losing 60 of 400 is shown to exceed it
-    broken = simulated_metrics({"undefended": 0.0, DYNANOISE: 0.0}, flips={DYNANOISE: 60})
+def test_the_accuracy_drop_rule_decides_on_exact_bounds_from_the_changed_answers():
+    def drop_rule(limit, **audit):
+        metrics = simulated_metrics({"undefended": 0.0, DYNANOISE: 0.0}, **audit)
+        return _rule(
+            check_gate(GatePolicy(max_accuracy_drop=limit), metrics, chosen=DYNANOISE), "max_accuracy_drop"
+        )
+
+    # no answer of 14 changed by a defense that may change labels: the rate of lost answers is only bounded by
+    # 1 - (alpha / 2) ** (1 / 14) (one value, Clopper-Pearson at half the error), far above 0.05
+    few = drop_rule(0.05, test_points=14)
+    assert few.outcome == "unresolved" and few.measurement.point == 0.0
+    assert few.measurement.high == pytest.approx(1 - 0.025 ** (1 / 14))
+    assert few.reason.startswith("max_accuracy_drop is unresolved: the audit is too small to show a value")
     assert (
-        _rule(
-            check_gate(GatePolicy(max_accuracy_drop=0.05), broken, chosen=DYNANOISE), "max_accuracy_drop"
-        ).outcome
-        == "fail"
+        "even a defense that changes no answer would reach" in few.reason
+        and f"({DYNANOISE}, 0 of 14 test answers lost and 0 gained)" in few.reason
     )
+    # the same on 400 test points bounds the drop by 1 - 0.025 ** (1 / 400) = 0.0092
+    assert drop_rule(0.01).outcome == "pass" and drop_rule(0.009).outcome == "unresolved"
+    # losing 2 of 400 test points is not shown to exceed a 0.05 limit; losing 60 of 400 is
+    assert drop_rule(0.05, flips={DYNANOISE: 2}).outcome == "pass"
+    broken = drop_rule(0.05, flips={DYNANOISE: 60})
+    # lower bound: 60 of 400 lost at least at Clopper-Pearson's rate, less the most that 0 gained may hide
+    lost_low, gained_high = stats.beta.ppf(0.025, 60, 341), 1 - 0.025 ** (1 / 400)
+    assert broken.outcome == "fail" and broken.measurement.low == pytest.approx(lost_low - gained_high)
+
+
+def test_the_gate_refuses_metrics_without_the_changed_answers_counts():
+    metrics = simulated_metrics({"undefended": 0.0, DYNANOISE: 0.0})
+    older = metrics[~metrics.metric.isin(["answers_lost", "answers_gained", "test_points"])]
+    with pytest.raises(AuditInputError, match="no counts of the answers a defense changed"):
+        check_gate(GatePolicy(max_accuracy_drop=0.05), older, chosen=DYNANOISE)
+    assert check_gate(GatePolicy(max_auc=0.6), older, chosen=DYNANOISE).passed
 
 
 def test_an_audit_too_small_to_resolve_a_limit_says_so_and_the_policy_decides():

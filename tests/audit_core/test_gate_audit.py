@@ -72,17 +72,24 @@ def test_a_null_split_of_a_real_target_passes_the_shipped_policy(null_audit):
     assert verdict["recommendation"].startswith(f"Deploy the chosen defense, {run.result.chosen}")
 
 
-def test_a_defense_that_keeps_every_prediction_has_a_paired_drop_of_exactly_zero(null_audit):
+def test_a_defense_that_changed_no_answer_has_a_drop_of_0_bounded_by_its_test_points(null_audit):
     run, _ = null_audit
     metrics = pq.read_table(run.run_dir / "metrics.parquet").to_pandas()
     temperature = run.result.defended[1].condition
+    # independently: both conditions answered every one of the 200 test points alike
+    assert np.array_equal(run.result.baseline.test_correct, run.result.defended[1].test_correct)
     drop = metrics[(metrics.metric == "accuracy_drop") & (metrics.condition == temperature)]
     assert drop[["knowledge", "attack"]].isna().all(axis=None) and len(drop) == 1
-    assert drop[["value", "ci_low", "ci_high"]].iloc[0].tolist() == [0.0, 0.0, 0.0]
-    verdict = check_gate(GatePolicy(condition="temperature", max_accuracy_drop=0.01), metrics)
+    unseen = 1 - 0.0125 ** (1 / 200)  # none lost of 200: Clopper-Pearson's 98.75% upper bound
+    assert drop.value.iloc[0] == 0 and drop[["ci_low", "ci_high"]].iloc[0].tolist() == pytest.approx(
+        [-unseen, unseen]
+    )
+    # one value at alpha 0.05: none lost of 200 bounds the drop by 1 - 0.025 ** (1 / 200) = 0.0183
+    policy = GatePolicy(condition="temperature", max_accuracy_drop=0.02)
+    verdict = check_gate(policy, metrics)
     assert verdict.passed and verdict.rules[0].outcome == "pass" and verdict.conditions == [temperature]
-    # independently: both conditions answered every test point alike
-    assert np.array_equal(run.result.baseline.test_correct, run.result.defended[1].test_correct)
+    strict = check_gate(policy.model_copy(update={"max_accuracy_drop": 0.01}), metrics)
+    assert strict.rules[0].outcome == "unresolved" and "too small" in strict.rules[0].reason
 
 
 def test_the_policy_aims_at_the_chosen_a_named_or_every_defense(null_audit):
