@@ -8,15 +8,14 @@ and 500/500 audit points, under the shipped policy (policies/ci.yaml).
 Rows (each audit is analysed by dynaudit's analysis and decided by check_gate):
 
 - simulated null: every attack's scores are N(0, 1) for members and non-members alike, independent across
-  the 9 attacks and 2 attacker knowledges (nothing shared between them: the hardest family), on the chosen
+  the 12 attacks and 2 attacker knowledges (nothing shared between them: the hardest family), on the chosen
   condition, plus the paired accuracy drop of a defense that changes no answer of 300.
 - real null split: the demo's MLP and recipe trained on 500 members of scikit-learn's synthetic set (the
   digits are too few for 500/500 audits plus the shadow model's 1000 population records); the 1500 records
   it never trained on (its non-members and the attacker's population) split at random into "members" and
-  "non-members"; the 9
-  shadow-calibrated attacks under naive and adaptive knowledge on DynaNoise at the paper's setting (the
-  chosen condition, with its real paired accuracy drop on the test set). LiRA and RMIA are left out: their
-  reference models would have to be trained on every split.
+  "non-members"; the 12 attacks that need no reference models under naive and adaptive knowledge on DynaNoise
+  at the paper's setting (the chosen condition, with its real paired accuracy drop on the test set). LiRA and
+  RMIA are left out: their reference models would have to be trained on every split.
 - leaky target: the same target's real 500 members and 500 non-members, undefended (the policy aimed at
   `undefended`, without the accuracy limit); 100/100 audits drawn without replacement, 500/500 audits drawn
   with replacement. Its failure rate is the gate's power.
