@@ -71,8 +71,8 @@ class GatePolicy(BaseModel):
     max_regression: float | None = Field(
         None,
         ge=0,
-        description="With a previous run: fail when a limited value present in both runs rose by more than "
-        "this; unset reports regressions without failing on them.",
+        description="With a previous run: fail when a limited value present in both runs is shown (by its "
+        "bounds in both runs) to have risen by more than this; unset reports the changes without deciding.",
     )
 
     @field_validator("attacks")

@@ -5,8 +5,8 @@ condition's accuracy drop) gets simultaneous one-sided bounds at ``alpha / m`` f
 (:mod:`audit_core.stats.family`). A rule FAILS when some value's lower bound exceeds its limit (so an audit
 whose values are all within the limits fails with probability at most ``alpha``), PASSES when every upper
 bound is within the limit, and is UNRESOLVED otherwise; the policy's ``unresolved`` says what that does to
-the verdict. :func:`check_gate` also compares with a previous run's table, value by value
-(docs/statistics.md).
+the verdict. :func:`check_gate` also compares with a previous run's table, value by value; ``max_regression``
+decides on bounds of each matched value's rise, which join the family (docs/statistics.md).
 
 Example:
     >>> policy = GatePolicy(max_auc=0.6)
@@ -30,6 +30,11 @@ Outcome = Literal["pass", "fail", "unresolved"]
 KEY = ["condition", "knowledge", "attack"]
 TPR_TARGET = 0.01  # the FPR of max_tpr_at_1pct_fpr
 DROP_COUNTS = [Metric.ANSWERS_LOST, Metric.ANSWERS_GAINED, Metric.TEST_POINTS]
+#: What reaches a rule's "null" upper bound, where it is not a model that leaks nothing.
+NULL_MODELS = {
+    "max_accuracy_drop": "a defense that changes no answer",
+    "max_regression": "a value measured alike in both runs",
+}
 
 
 @dataclass(frozen=True)
@@ -249,11 +254,7 @@ def _decide(rule: str, limit: float, measured: list[Measurement], policy: GatePo
         return RuleResult(rule, limit, "pass", True, worst, len(measured), reason)
     too_small = max(measured, key=lambda m: m.null_high)
     if too_small.null_high > limit:
-        null = (
-            "a defense that changes no answer"
-            if rule == "max_accuracy_drop"
-            else "a model that leaks nothing"
-        )
+        null = NULL_MODELS.get(rule, "a model that leaks nothing")
         reason = (
             f"{rule} is unresolved: the audit is too small to show a value within {limit:g}, even {null} "
             f"would reach an upper bound of {too_small.null_high:.4f} ({too_small.where})."
@@ -271,27 +272,26 @@ def _key(row: Any) -> str:
     return ", ".join(str(v) for v in (row.condition, row.knowledge, row.attack) if isinstance(v, str))
 
 
-def compare_runs(
-    policy: GatePolicy,
-    metrics: pd.DataFrame,
-    previous: pd.DataFrame,
-    chosen: str | None = None,
-    digests: tuple[str | None, str | None] = (None, None),
-) -> Comparison:
-    """This run's limited values against ``previous``'s on the conditions the policy names in each (the
-    chosen one by its label), matched by (rule, condition, knowledge, attack): a regression only for a value
-    present in both; what is new or gone is listed; differing config ``digests`` (this run's, the previous
-    run's) give a warning."""
-    found: list[dict[tuple[str, str], float]] = [{}, {}]
-    for frame, into in zip((metrics, previous), found, strict=True):
-        conditions = _select(policy, frame, chosen)
-        for rule in policy.limits:
-            for row in _rule_values(frame, policy, conditions, rule).itertuples():
-                into[(rule, _key(row))] = row.value
-    current, before = found
+Limited = dict[tuple[str, str], Any]  # (rule, "condition, knowledge, attack") -> the metrics row
+
+
+def _limited(policy: GatePolicy, metrics: pd.DataFrame, chosen: str | None) -> Limited:
+    """Every value a limit of ``policy`` applies to in ``metrics``, by rule and where it was found."""
+    conditions = _select(policy, metrics, chosen)
+    return {
+        (rule, _key(row)): row
+        for rule in policy.limits
+        for row in _rule_values(metrics, policy, conditions, rule).itertuples()
+    }
+
+
+def _compare(current: Limited, before: Limited, digests: tuple[str | None, str | None]) -> Comparison:
+    """This run's limited values against a previous run's, matched by (rule, condition, knowledge, attack):
+    a regression only for a value present in both; what is new or gone is listed; differing config
+    ``digests`` (this run's, the previous run's) give a warning."""
     regressions = sorted(
         (
-            Regression(rule, key, before[rule, key], current[rule, key])
+            Regression(rule, key, before[rule, key].value, current[rule, key].value)
             for rule, key in current.keys() & before.keys()
         ),
         key=lambda r: (-r.delta, r.rule, r.where),
@@ -312,10 +312,25 @@ def compare_runs(
     return Comparison(regressions, new, gone, warnings)
 
 
+def _rise(rule: str, now: Any, before: Any, error: float) -> Measurement:
+    """Bounds on the rise of one value between two runs: each run's bounds at half the error, subtracted
+    (valid however the two audits depend on each other)."""
+    current, previous = _measure(rule, now, error / 2), _measure(rule, before, error / 2)
+    where = f"{rule}, {_key(now)}: {previous.point:.4f} -> {current.point:.4f}"
+    return Measurement(
+        current.point - previous.point,
+        current.low - previous.high,
+        current.high - previous.low,
+        where,
+        null_high=(current.high - current.point) + (previous.point - previous.low),  # the same point twice
+    )
+
+
 def _check_rules(
-    policy: GatePolicy, metrics: pd.DataFrame, conditions: list[str]
+    policy: GatePolicy, metrics: pd.DataFrame, conditions: list[str], regressions: int = 0
 ) -> tuple[int, list[RuleResult]]:
-    """The family size and every limit's result on ``conditions``."""
+    """The family size (``regressions``: matched values a previous run's comparison adds to it) and every
+    limit's result on ``conditions``."""
     values = {rule: _rule_values(metrics, policy, conditions, rule) for rule in policy.limits}
     for rule, rows in values.items():
         if rows.empty:
@@ -323,7 +338,7 @@ def _check_rules(
                 f"The metrics have no values for policy rule '{rule}' on {', '.join(conditions)} (knowledge "
                 f"{policy.knowledge}); check the policy against the audit's config."
             )
-    size = sum(len(rows) for rows in values.values())
+    size = sum(len(rows) for rows in values.values()) + regressions
     error = policy.alpha / size
     rules = [
         _decide(rule, policy.limits[rule], [_measure(rule, r, error) for r in rows.itertuples()], policy)
@@ -384,17 +399,18 @@ def check_gate(
 ) -> GateVerdict:
     """Check every limit of ``policy`` against ``metrics`` on the conditions it aims at (``chosen`` names
     the audit's chosen defense); compare with ``previous`` when given (``digests``: see
-    :func:`compare_runs`); ``sanity``: the audit's sanity warnings, which the verdict repeats."""
+    :func:`_compare`); ``sanity``: the audit's sanity warnings, which the verdict repeats."""
     conditions = target_conditions(policy, metrics, chosen)
-    size, rules = _check_rules(policy, metrics, conditions)
-    comparison = None if previous is None else compare_runs(policy, metrics, previous, chosen, digests)
-    if comparison is not None and policy.max_regression is not None and comparison.regressions:
-        worst = comparison.regressions[0]
-        where = f"{worst.rule}, {worst.where}: {worst.previous:.4f} -> {worst.current:.4f}"
-        rise = Measurement(worst.delta, worst.delta, worst.delta, where, null_high=0.0)
-        passed = worst.delta <= policy.max_regression
-        reason = f"max_regression: largest rise {worst.delta:+.4f} ({where})"
-        outcome: Outcome = "pass" if passed else "fail"
-        rules.append(RuleResult("max_regression", policy.max_regression, outcome, passed, rise, 1, reason))
+    comparison, matched = None, []
+    if previous is not None:
+        current, before = _limited(policy, metrics, chosen), _limited(policy, previous, chosen)
+        comparison = _compare(current, before, digests)
+        if policy.max_regression is not None:
+            shared = sorted(current.keys() & before.keys())
+            matched = [(rule, current[rule, key], before[rule, key]) for rule, key in shared]
+    size, rules = _check_rules(policy, metrics, conditions, regressions=len(matched))
+    if matched:
+        rises = [_rise(rule, now, then, policy.alpha / size) for rule, now, then in matched]
+        rules.append(_decide("max_regression", policy.max_regression, rises, policy))
     advice = recommendation(policy, metrics, chosen) if policy.condition != "undefended" else ""
     return GateVerdict(conditions, policy.alpha, size, rules, comparison, advice, list(sanity or []))

@@ -178,7 +178,7 @@ def test_an_audit_too_small_to_resolve_a_limit_says_so_and_the_policy_decides():
 
 def test_previous_runs_compare_like_with_like_and_warn_about_another_config():
     previous = simulated_metrics({"undefended": 0.0, DYNANOISE: 0.0}, seed=1)
-    current = simulated_metrics({"undefended": 0.0, DYNANOISE: 0.3, STATIC: 1.0}, seed=2)
+    current = simulated_metrics({"undefended": 0.0, DYNANOISE: 1.0, STATIC: 1.0}, seed=2)
     policy = SHIPPED.model_copy(update={"condition": "any_defended", "max_regression": 0.02})
     verdict = check_gate(policy, current, previous, chosen=DYNANOISE, digests=("aaaa1111", "bbbb2222"))
     comparison = verdict.comparison
@@ -186,11 +186,33 @@ def test_previous_runs_compare_like_with_like_and_warn_about_another_config():
     assert comparison.regressions and all(r.where.startswith(DYNANOISE) for r in comparison.regressions)
     assert any(k.startswith(f"max_auc: {STATIC}") for k in comparison.new) and comparison.gone == []
     assert comparison.warnings[0].startswith("The previous run audited another config (digest bbbb2222")
-    assert _rule(verdict, "max_regression").outcome == "fail"  # DynaNoise's AUC rose by about 0.16
+    regression = _rule(verdict, "max_regression")
+    assert regression.outcome == "fail" and regression.measurement.low > 0.02  # DynaNoise's AUC rose by 0.29
+    assert (
+        regression.values == len(comparison.regressions) and verdict.family_size == 2 * 13 + regression.values
+    )
     summary = markdown_summary(verdict, "r")
     assert "(regression)" in summary and "New in this run" in summary and "another config" in summary
     same = check_gate(policy, previous, previous, chosen=DYNANOISE, digests=("aaaa1111", "aaaa1111"))
     assert same.comparison.warnings == [] and all(r.delta == 0 for r in same.comparison.regressions)
+
+
+def test_max_regression_does_not_fail_two_audits_of_models_that_leak_nothing():
+    """Pairs of null audits (200/200 points, independent draws): the point estimates' largest rise over the
+    matched values exceeds the shipped 0.02 in nearly every pair, a rise shown by the bounds in at most alpha
+    of them; a real rise (AUC 0.5 to 0.76) is shown."""
+    pairs, shown, above = 30, 0, 0
+    sizes = {"members": 200, "non_members": 200}
+    for seed in range(pairs):
+        before = simulated_metrics({"undefended": 0.0, DYNANOISE: 0.0}, **sizes, seed=100 + seed)
+        now = simulated_metrics({"undefended": 0.0, DYNANOISE: 0.0}, **sizes, seed=200 + seed)
+        verdict = check_gate(SHIPPED, now, before, chosen=DYNANOISE)
+        shown += _rule(verdict, "max_regression").outcome == "fail"
+        above += verdict.comparison.regressions[0].delta > SHIPPED.max_regression
+    assert above >= pairs * 0.75  # what the rule decided on before
+    assert shown <= pairs * 0.05 + 3 * (pairs * 0.05 * 0.95) ** 0.5
+    leaky = simulated_metrics({"undefended": 0.0, DYNANOISE: 1.0}, **sizes, seed=300)
+    assert _rule(check_gate(SHIPPED, leaky, before, chosen=DYNANOISE), "max_regression").outcome == "fail"
 
 
 @pytest.mark.parametrize(
