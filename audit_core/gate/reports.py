@@ -68,7 +68,7 @@ def markdown_summary(verdict: GateVerdict, run_name: str) -> str:
         else:
             lines += ["| rule | value | previous | now | change |", "|---|---|---|---|---|"]
         for g in comparison.regressions:
-            flag = " (regression)" if g.delta > 0 else ""
+            flag = " (rise)" if g.delta > 0 else ""
             lines.append(
                 f"| {g.rule} | {g.where} | {g.previous:.4f} | {g.current:.4f} | {g.delta:+.4f}{flag} |"
             )

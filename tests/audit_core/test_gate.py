@@ -192,7 +192,7 @@ def test_previous_runs_compare_like_with_like_and_warn_about_another_config():
         regression.values == len(comparison.regressions) and verdict.family_size == 2 * 13 + regression.values
     )
     summary = markdown_summary(verdict, "r")
-    assert "(regression)" in summary and "New in this run" in summary and "another config" in summary
+    assert "(rise)" in summary and "New in this run" in summary and "another config" in summary
     same = check_gate(policy, previous, previous, chosen=DYNANOISE, digests=("aaaa1111", "aaaa1111"))
     assert same.comparison.warnings == [] and all(r.delta == 0 for r in same.comparison.regressions)
 
