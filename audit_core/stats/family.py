@@ -32,11 +32,12 @@ def z_quantile(error: float) -> float:
 
 
 def normal_bounds(value: float, ci_low: float, ci_high: float, error: float, level: float = 0.95) -> Bounds:
-    """Bounds at ``error`` from a two-sided interval at ``level``, by the normal approximation: the standard
-    error is the interval's width over ``2 z`` (a bootstrap interval's width gives the bootstrap's)."""
+    """Bounds at ``error`` on a quantity in [0, 1] (an AUC) from a two-sided interval at ``level``, by the
+    normal approximation: the standard error is the interval's width over ``2 z`` (a bootstrap interval's
+    width gives the bootstrap's); clipped to [0, 1]."""
     se = (ci_high - ci_low) / (2 * z_quantile((1 - level) / 2))
     margin = z_quantile(error) * se
-    return Bounds(value - margin, value + margin)
+    return Bounds(max(0.0, value - margin), min(1.0, value + margin))
 
 
 def proportion_bounds(successes: int, trials: int, error: float) -> Bounds:

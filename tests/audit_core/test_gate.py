@@ -89,6 +89,12 @@ def test_each_bound_holds_at_alpha_over_the_family_size():
     highs = rows.value + z * (rows.ci_high - rows.ci_low) / (2 * 1.959964)
     assert verdict.family_size == 4 and verdict.rules[0].measurement.high == pytest.approx(highs.max())
     assert "at most 0.05 over 4 values" in verdict.headline
+    # a strong attack on few points: value + z se passes 1, the bound on an AUC stops there
+    strong = simulated_metrics({"undefended": 2.0, DYNANOISE: 2.0}, members=25, non_members=25)
+    rows = strong[(strong.metric == "auc") & (strong.slice == "all") & (strong.condition == "undefended")]
+    assert (rows.value + z * (rows.ci_high - rows.ci_low) / (2 * 1.959964)).max() > 1
+    measured = check_gate(GatePolicy(max_auc=0.9, condition="undefended"), strong).rules[0].measurement
+    assert measured.high == 1.0 and 0 <= measured.low < measured.point
 
 
 def test_the_policy_aims_at_the_chosen_defense_a_named_one_or_every_one():
