@@ -30,7 +30,7 @@ from audit_core.report.exposure import (
 from audit_core.report.methodology import references_sentence, shadow_sentence
 from audit_core.report.render import template_text
 from audit_core.report.values import attack_groups, attack_head, chosen_evaluation, condition_modes, interval
-from audit_core.results.risk import RISK_TIERS, risk_tier, tier_range
+from audit_core.results.risk import RISK_TIERS, MeasuredAuc, risk_statement, risk_tier, tier_range
 from audit_core.results.summary import setting, signed
 from audit_core.results.tables import REGAINED_FRACTION, AuditResult
 from audit_core.stats.names import FPR_TARGETS, MEANINGS
@@ -281,7 +281,13 @@ def build_context(
     focus = [result.baseline] + ([chosen] if chosen is not None else [])
     dynanoise = [d for d in defenses if isinstance(d, DynaNoise)]
     baseline = worst_case(result.baseline.outcomes, knowledge=result.knowledge[0])
-    tier, tier_text = risk_tier(baseline.auc.value)
+    tier, tier_text = risk_statement(
+        [
+            MeasuredAuc(o.auc.value, o.members, o.non_members)
+            for o in result.baseline.outcomes
+            if o.knowledge == result.knowledge[0]
+        ]
+    )
     n_non_members = int((~result.is_member).sum())
     skipped = {a: r for ev in result.evaluations for a, r in ev.skipped.items()}
     return {

@@ -1,6 +1,9 @@
 """Risk tiers: the strongest attack's AUC in plain language, with the thresholds stated once."""
 
+from collections.abc import Sequence
 from dataclasses import dataclass
+
+from audit_core.stats.family import null_auc_high
 
 
 @dataclass(frozen=True)
@@ -28,6 +31,37 @@ def risk_tier(auc: float) -> tuple[str, str]:
     """
     tier = next(t for t in RISK_TIERS if t.below is None or auc < t.below)
     return tier.name, tier.meaning
+
+
+@dataclass(frozen=True)
+class MeasuredAuc:
+    """One attack's AUC and the audit points it was measured on."""
+
+    value: float
+    members: int
+    non_members: int
+
+
+def shown_above_chance(aucs: Sequence[MeasuredAuc], alpha: float = 0.05) -> bool:
+    """True when some AUC is above what a model that leaks nothing reaches with family-wise probability
+    ``alpha`` over all of them (each compared with the Mann-Whitney null's upper bound at
+    ``alpha / len(aucs)``). The strongest of many noisy AUCs is above 0.5 even then; this says whether it
+    is more."""
+    error = alpha / max(1, len(aucs))
+    return any(a.value > null_auc_high(a.members, a.non_members, error) for a in aucs)
+
+
+def risk_statement(aucs: Sequence[MeasuredAuc]) -> tuple[str, str]:
+    """The tier of the strongest of ``aucs`` (one condition's attacks) and what it means; above the lowest
+    tier, when no attack is shown above chance, the sentence says that instead."""
+    tier, meaning = risk_tier(max(a.value for a in aucs))
+    if tier == RISK_TIERS[0].name or shown_above_chance(aucs):
+        return tier, meaning
+    return tier, (
+        f"But no attack is shown better than chance: the strongest AUC is the largest of {len(aucs)} noisy "
+        "estimates, and none is above what a model that leaks nothing reaches at 95% over all of them; more "
+        "audit points would tell."
+    )
 
 
 def tier_range(tier: RiskTier) -> str:

@@ -10,7 +10,7 @@ from audit_core.audit.analysis import worst_case_row
 from audit_core.core.knowledge import Knowledge
 from audit_core.defenses import DynaNoise, Undefended
 from audit_core.defenses.names import condition_name
-from audit_core.results.risk import risk_tier
+from audit_core.results.risk import MeasuredAuc, risk_statement, risk_tier
 from audit_core.stats.names import Metric
 from audit_core.tuning.search import OBJECTIVES, SPLITS, comparison, comparison_metrics
 
@@ -216,8 +216,19 @@ def conclusion(metrics: pd.DataFrame, manifest: dict[str, Any]) -> Conclusion:
     every = metrics[metrics.slice == "all"]
     overall = every[every.metric == Metric.AUC]
     accuracy = every[every.metric == Metric.TEST_ACCURACY].set_index("condition").value
-    undefended = worst_case_row(overall[overall.condition == "undefended"])
-    tier, meaning = risk_tier(undefended.value)
+    baseline = overall[overall.condition == "undefended"]
+    undefended = worst_case_row(baseline)
+    counts = every[
+        (every.condition == "undefended") & every.metric.isin([Metric.MEMBERS, Metric.NON_MEMBERS])
+    ]
+    counts = counts.pivot_table(index=["knowledge", "attack"], columns="metric", values="value")
+    # one knowledge's values, as in the report: undefended, every knowledge asks the same answers
+    first = baseline[baseline.knowledge == baseline.knowledge.iloc[0]].join(
+        counts, on=["knowledge", "attack"]
+    )
+    tier, meaning = risk_statement(
+        [MeasuredAuc(r.value, int(r.members), int(r.non_members)) for r in first.itertuples()]
+    )
     risk = (
         f"Undefended risk: {tier}, strongest attack {undefended.attack} with AUC {undefended.value:.3f} "
         f"[{undefended.ci_low:.3f}, {undefended.ci_high:.3f}]. {meaning}"

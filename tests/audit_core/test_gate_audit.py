@@ -14,6 +14,7 @@ from audit_core.audit.run import run_audit
 from audit_core.config import parse_config
 from audit_core.gate.check import GatePolicy, check_gate
 from audit_core.gate.inputs import load_policy
+from audit_core.results.summary import conclusion
 from tests.audit_core.byo import FEATURES, N_CLASSES, N_FEATURES, RECIPE, blobs, train_torch
 from tests.audit_core.models import mlp
 
@@ -107,3 +108,12 @@ def test_the_policy_aims_at_the_chosen_a_named_or_every_defense(null_audit):
     assert every.conditions == [run.result.chosen, temperature]
     attack_values = 3 * 4 * 2  # three attack rules x four attacks x two knowledges, per condition
     assert (chosen.family_size, every.family_size) == (attack_values + 1, 2 * (attack_values + 1))
+
+
+def test_the_risk_sentence_of_a_model_that_leaks_nothing_claims_no_leak(null_audit):
+    run, manifest = null_audit
+    metrics = pq.read_table(run.run_dir / "metrics.parquet").to_pandas()
+    risk = conclusion(metrics, manifest).risk
+    assert risk.startswith("Undefended risk: low") or "But no attack is shown better than chance" in risk
+    report = (run.run_dir / "report.html").read_text()
+    assert risk.split(". ", 1)[1].split(";")[0] in report  # the same sentence in the report

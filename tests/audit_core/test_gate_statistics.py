@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
+from audit_core.results.risk import MeasuredAuc, risk_statement, risk_tier, shown_above_chance
 from audit_core.stats.family import advantage_bounds, null_auc_high, null_tpr_high
 from audit_core.stats.metrics import crossfit_tpr_at_fpr, max_advantage, roc_auc, tpr_at_fpr
 from audit_core.stats.paired import PairedDrop
@@ -117,3 +118,24 @@ def test_the_null_auc_bound_is_exceeded_by_null_audits_at_its_error_rate():
     high = null_auc_high(200, 200, 0.05)
     above = sum(roc_auc(*_null(rng), n_bootstrap=0).value > high for _ in range(RUNS))
     assert abs(above / RUNS - 0.05) <= SLACK
+
+
+def test_the_risk_sentence_calls_a_model_that_leaks_nothing_better_than_chance_at_most_at_alpha():
+    """Eight attacks on a model that leaks nothing (150/150 points): the strongest AUC falls above the lowest
+    tier in a large share of audits; shown above chance in at most 5% of them. A leak (AUC 0.64) is shown."""
+    rng = np.random.default_rng(6)
+    is_member = np.r_[np.ones(150, bool), np.zeros(150, bool)]
+
+    def audit(shift: float) -> list[MeasuredAuc]:
+        scores = (rng.normal(size=300) + shift * is_member for _ in range(8))
+        return [MeasuredAuc(roc_auc(s, is_member, n_bootstrap=0).value, 150, 150) for s in scores]
+
+    null = [audit(0.0) for _ in range(RUNS)]
+    above_low = np.mean([risk_tier(max(a.value for a in aucs))[0] != "low" for aucs in null])
+    shown = np.mean([shown_above_chance(aucs) for aucs in null])
+    assert above_low > 0.25 and shown <= 0.05 + SLACK
+    tier, meaning = risk_statement(
+        next(aucs for aucs in null if risk_tier(max(a.value for a in aucs))[0] != "low")
+    )
+    assert tier != "low" and meaning.startswith("But no attack is shown better than chance")
+    assert np.mean([shown_above_chance(audit(0.5)) for _ in range(50)]) >= 0.9
