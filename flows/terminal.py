@@ -19,6 +19,7 @@ from rich.table import Table
 
 from audit_core.core.locations import Location, join
 from audit_core.defenses.serving import PARAMS_FILE
+from audit_core.results.risk import UNSHOWN_MARK, UNSHOWN_NOTE
 from audit_core.results.runs import FRONT, MANIFEST, METRICS, TRIALS, read_run_file, run_files
 from audit_core.results.summary import (
     CONDITION_COLUMNS,
@@ -88,7 +89,10 @@ def print_audit(run_dir: Location, *, verbose: bool = False, out: Console | None
     for sentence in (ending.verdict, ending.risk, ending.chosen):
         if sentence is not None:
             out.print(sentence)
-    print_table(out, conditions_table(strongest_per_condition(metrics, tuned)))
+    rows = strongest_per_condition(metrics, tuned)
+    print_table(out, conditions_table(rows))
+    if any(row["tier"].endswith(UNSHOWN_MARK) for row in rows):
+        out.print(UNSHOWN_NOTE)
     out.print(ending.models)
     reports = " and ".join(str(join(run_dir, name)) for name in REPORT_FILES)
     out.print(f"Report: {reports}; every metric in {join(run_dir, METRICS)}.")

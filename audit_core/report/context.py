@@ -2,6 +2,7 @@
 
 import base64
 import json
+from collections.abc import Iterable
 from typing import Any
 
 import yaml
@@ -30,7 +31,16 @@ from audit_core.report.exposure import (
 from audit_core.report.methodology import references_sentence, shadow_sentence
 from audit_core.report.render import template_text
 from audit_core.report.values import attack_groups, attack_head, chosen_evaluation, condition_modes, interval
-from audit_core.results.risk import RISK_TIERS, MeasuredAuc, risk_statement, risk_tier, tier_range
+from audit_core.results.risk import (
+    RISK_TIERS,
+    UNSHOWN_MARK,
+    UNSHOWN_NOTE,
+    MeasuredAuc,
+    risk_statement,
+    risk_tier,
+    tier_range,
+    unshown,
+)
 from audit_core.results.summary import setting, signed
 from audit_core.results.tables import REGAINED_FRACTION, AuditResult
 from audit_core.stats.names import FPR_TARGETS, MEANINGS
@@ -105,6 +115,11 @@ def _verdict(verdict: GateVerdict | None) -> dict[str, Any] | None:
     }
 
 
+def _measured(outcomes: Iterable[AttackOutcome]) -> list[MeasuredAuc]:
+    """Each outcome's AUC with the audit points it was measured on."""
+    return [MeasuredAuc(o.auc.value, o.members, o.non_members) for o in outcomes]
+
+
 def _headline(result: AuditResult, chosen_only: bool = False) -> list[dict[str, Any]]:
     rows = []
     for ev, knowledge in condition_modes(result, chosen_only):
@@ -119,6 +134,7 @@ def _headline(result: AuditResult, chosen_only: bool = False) -> list[dict[str, 
                 "worst_auc": interval(top.auc),
                 "tpr_1pct": interval(top.tpr_at(0.01).tpr),
                 "tier": risk_tier(top.auc.value)[0],
+                "tier_mark": UNSHOWN_MARK if unshown(_measured(ev.outcomes)) else "",
                 "midput": f"{result.midput(ev, knowledge).value:+.4f}" if defended else "—",
             }
         )
@@ -281,13 +297,7 @@ def build_context(
     focus = [result.baseline] + ([chosen] if chosen is not None else [])
     dynanoise = [d for d in defenses if isinstance(d, DynaNoise)]
     baseline = worst_case(result.baseline.outcomes, knowledge=result.knowledge[0])
-    tier, tier_text = risk_statement(
-        [
-            MeasuredAuc(o.auc.value, o.members, o.non_members)
-            for o in result.baseline.outcomes
-            if o.knowledge == result.knowledge[0]
-        ]
-    )
+    tier, tier_text = risk_statement(_measured(result.baseline.outcomes))
     n_non_members = int((~result.is_member).sum())
     skipped = {a: r for ev in result.evaluations for a, r in ev.skipped.items()}
     return {
@@ -302,6 +312,7 @@ def build_context(
         "fpr_targets": [f"{100 * f:g}%" for f in FPR_TARGETS],
         "tier": tier,
         "tier_text": tier_text,
+        "unshown_note": UNSHOWN_NOTE,
         "baseline_attack": baseline.attack,
         "baseline_auc": interval(baseline.auc),
         "verdict": _verdict(verdict),

@@ -44,23 +44,39 @@ class MeasuredAuc:
 
 def shown_above_chance(aucs: Sequence[MeasuredAuc], alpha: float = 0.05) -> bool:
     """True when some AUC is above what a model that leaks nothing reaches with family-wise probability
-    ``alpha`` over all of them (each compared with the Mann-Whitney null's upper bound at
-    ``alpha / len(aucs)``). The strongest of many noisy AUCs is above 0.5 even then; this says whether it
-    is more."""
-    error = alpha / max(1, len(aucs))
-    return any(a.value > null_auc_high(a.members, a.non_members, error) for a in aucs)
+    ``alpha`` over all of them (each compared with the Mann-Whitney null's upper bound at ``alpha / k`` for
+    ``k`` distinct measurements: the same AUC on the same points, e.g. under two attacker knowledges that
+    only calibrate differently, is one test). The strongest of many noisy AUCs is above 0.5 even for a model
+    that leaks nothing; this says whether it is more."""
+    distinct = set(aucs)
+    error = alpha / max(1, len(distinct))
+    return any(a.value > null_auc_high(a.members, a.non_members, error) for a in distinct)
+
+
+def unshown(aucs: Sequence[MeasuredAuc]) -> bool:
+    """True when the strongest of ``aucs`` (one condition's attacks) lies above the lowest tier but no attack
+    is shown above chance: the tier rests on the largest of many noisy estimates."""
+    return risk_tier(max(a.value for a in aucs))[0] != RISK_TIERS[0].name and not shown_above_chance(aucs)
+
+
+#: Marks a table's tier that :func:`unshown` holds for; :data:`UNSHOWN_NOTE` explains it under the table.
+UNSHOWN_MARK = "*"
+UNSHOWN_NOTE = (
+    "* No attack on that condition is shown better than chance: the tier rests on the largest of many noisy "
+    "AUCs (none above what a model that leaks nothing reaches at 95% over them)."
+)
 
 
 def risk_statement(aucs: Sequence[MeasuredAuc]) -> tuple[str, str]:
-    """The tier of the strongest of ``aucs`` (one condition's attacks) and what it means; above the lowest
-    tier, when no attack is shown above chance, the sentence says that instead."""
+    """The tier of the strongest of ``aucs`` (one condition's attacks) and what it means, or, when
+    :func:`unshown`, that no attack is shown above chance."""
     tier, meaning = risk_tier(max(a.value for a in aucs))
-    if tier == RISK_TIERS[0].name or shown_above_chance(aucs):
+    if not unshown(aucs):
         return tier, meaning
     return tier, (
-        f"But no attack is shown better than chance: the strongest AUC is the largest of {len(aucs)} noisy "
-        "estimates, and none is above what a model that leaks nothing reaches at 95% over all of them; more "
-        "audit points would tell."
+        f"But no attack is shown better than chance: the strongest AUC is the largest of {len(set(aucs))} "
+        "distinct noisy estimates, and none is above what a model that leaks nothing reaches at 95% over all "
+        "of them; more audit points would tell."
     )
 
 

@@ -10,7 +10,7 @@ from audit_core.audit.analysis import worst_case_row
 from audit_core.core.knowledge import Knowledge
 from audit_core.defenses import DynaNoise, Undefended
 from audit_core.defenses.names import condition_name
-from audit_core.results.risk import MeasuredAuc, risk_statement, risk_tier
+from audit_core.results.risk import UNSHOWN_MARK, MeasuredAuc, risk_statement, risk_tier, unshown
 from audit_core.stats.names import Metric
 from audit_core.tuning.search import OBJECTIVES, SPLITS, comparison, comparison_metrics
 
@@ -172,6 +172,16 @@ CONDITION_COLUMNS = {
 }
 
 
+def measured_aucs(aucs: pd.DataFrame, metrics: pd.DataFrame) -> list[MeasuredAuc]:
+    """The AUC rows ``aucs`` of a metrics frame with their audit points, read from ``metrics``'s rows
+    ``members`` and ``non_members`` (slice "all")."""
+    key = ["condition", "knowledge", "attack"]
+    counts = metrics[(metrics.slice == "all") & metrics.metric.isin([Metric.MEMBERS, Metric.NON_MEMBERS])]
+    counts = counts.pivot_table(index=key, columns="metric", values="value")
+    rows = aucs.join(counts, on=key)
+    return [MeasuredAuc(r.value, int(r.members), int(r.non_members)) for r in rows.itertuples()]
+
+
 def strongest_per_condition(metrics: pd.DataFrame, tuned: str | None = None) -> list[dict[str, str]]:
     """One row per condition of a ``metrics.parquet`` frame: its name, test accuracy, and the strongest attack
     over every attacker knowledge (highest AUC, first maximal) with that knowledge, its AUC interval, TPR at
@@ -186,6 +196,7 @@ def strongest_per_condition(metrics: pd.DataFrame, tuned: str | None = None) -> 
     rows = []
     for condition, group in overall[overall.metric == Metric.AUC].groupby("condition", sort=False):
         worst = worst_case_row(group)
+        mark = UNSHOWN_MARK if unshown(measured_aucs(group, overall)) else ""
         rows.append(
             {
                 "name": condition_name(str(condition), tuned),
@@ -194,7 +205,7 @@ def strongest_per_condition(metrics: pd.DataFrame, tuned: str | None = None) -> 
                 "knowledge": "—" if condition == "undefended" else str(worst.knowledge),
                 "auc": f"{worst.value:.3f} [{worst.ci_low:.3f}, {worst.ci_high:.3f}]",
                 "tpr": f"{tpr[(condition, worst.knowledge, worst.attack)]:.3f}",
-                "tier": risk_tier(worst.value)[0],
+                "tier": risk_tier(worst.value)[0] + mark,
             }
         )
     return rows
@@ -218,17 +229,7 @@ def conclusion(metrics: pd.DataFrame, manifest: dict[str, Any]) -> Conclusion:
     accuracy = every[every.metric == Metric.TEST_ACCURACY].set_index("condition").value
     baseline = overall[overall.condition == "undefended"]
     undefended = worst_case_row(baseline)
-    counts = every[
-        (every.condition == "undefended") & every.metric.isin([Metric.MEMBERS, Metric.NON_MEMBERS])
-    ]
-    counts = counts.pivot_table(index=["knowledge", "attack"], columns="metric", values="value")
-    # one knowledge's values, as in the report: undefended, every knowledge asks the same answers
-    first = baseline[baseline.knowledge == baseline.knowledge.iloc[0]].join(
-        counts, on=["knowledge", "attack"]
-    )
-    tier, meaning = risk_statement(
-        [MeasuredAuc(r.value, int(r.members), int(r.non_members)) for r in first.itertuples()]
-    )
+    tier, meaning = risk_statement(measured_aucs(baseline, every))
     risk = (
         f"Undefended risk: {tier}, strongest attack {undefended.attack} with AUC {undefended.value:.3f} "
         f"[{undefended.ci_low:.3f}, {undefended.ci_high:.3f}]. {meaning}"
