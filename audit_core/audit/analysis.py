@@ -230,6 +230,14 @@ def metric_row(
     return slice_, metric, est.value, est.ci_low, est.ci_high, note
 
 
+def with_member_counts(values: pd.DataFrame, metrics: pd.DataFrame) -> pd.DataFrame:
+    """Rows ``values`` of a metrics frame with columns ``members`` and ``non_members``: the audit points
+    their attack's metrics were computed on, read from ``metrics``'s rows of those names (absent when it has
+    none)."""
+    counts = metrics[metrics.metric.isin([Metric.MEMBERS, Metric.NON_MEMBERS])]
+    return values.join(counts.pivot_table(index=GROUP, columns="metric", values="value"), on=GROUP)
+
+
 def drop_rows(drop: PairedDrop) -> list[MetricRow]:
     """A defended condition's accuracy drop (95% interval) and the counts its bounds come from, as
     :func:`metric_row` rows; the gate recomputes the bounds at its own error from the counts."""

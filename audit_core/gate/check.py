@@ -20,6 +20,7 @@ from typing import Any, Literal
 
 import pandas as pd
 
+from audit_core.audit.analysis import with_member_counts
 from audit_core.config.policy import ATTACK_LIMITS, GatePolicy
 from audit_core.core.errors import AuditInputError
 from audit_core.stats import family
@@ -27,7 +28,6 @@ from audit_core.stats.names import Metric
 from audit_core.stats.paired import PairedDrop
 
 Outcome = Literal["pass", "fail", "unresolved"]
-KEY = ["condition", "knowledge", "attack"]
 TPR_TARGET = 0.01  # the FPR of max_tpr_at_1pct_fpr
 DROP_COUNTS = [Metric.ANSWERS_LOST, Metric.ANSWERS_GAINED, Metric.TEST_POINTS]
 #: What reaches a rule's "null" upper bound, where it is not a model that leaks nothing.
@@ -179,16 +179,13 @@ def _attack_values(metrics: pd.DataFrame, policy: GatePolicy, conditions: list[s
     if policy.attacks is not None:
         keep &= metrics.attack.isin(policy.attacks)
     rows = metrics[keep]
-    counts = rows[rows.metric.isin([Metric.MEMBERS, Metric.NON_MEMBERS])].pivot_table(
-        index=KEY, columns="metric", values="value"
-    )
-    values = rows[rows.metric == metric].dropna(subset=["value"])
-    if not values.empty and counts.empty:
+    values = with_member_counts(rows[rows.metric == metric].dropna(subset=["value"]), rows)
+    if not values.empty and Metric.MEMBERS not in values.columns:
         raise AuditInputError(
             "The metrics have no member counts (rows 'members', 'non_members'); they were written by an "
             "older dynaudit: run the audit again."
         )
-    return values.join(counts, on=KEY)
+    return values
 
 
 def _drop_values(metrics: pd.DataFrame, conditions: list[str]) -> pd.DataFrame:

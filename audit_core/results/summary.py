@@ -6,7 +6,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from audit_core.audit.analysis import worst_case_row
+from audit_core.audit.analysis import with_member_counts, worst_case_row
 from audit_core.core.knowledge import Knowledge
 from audit_core.defenses import DynaNoise, Undefended
 from audit_core.defenses.names import condition_name
@@ -173,13 +173,11 @@ CONDITION_COLUMNS = {
 
 
 def measured_aucs(aucs: pd.DataFrame, metrics: pd.DataFrame) -> list[MeasuredAuc]:
-    """The AUC rows ``aucs`` of a metrics frame with their audit points, read from ``metrics``'s rows
-    ``members`` and ``non_members`` (slice "all")."""
-    key = ["condition", "knowledge", "attack"]
-    counts = metrics[(metrics.slice == "all") & metrics.metric.isin([Metric.MEMBERS, Metric.NON_MEMBERS])]
-    counts = counts.pivot_table(index=key, columns="metric", values="value")
-    rows = aucs.join(counts, on=key)
-    return [MeasuredAuc(r.value, int(r.members), int(r.non_members)) for r in rows.itertuples()]
+    """The AUC rows ``aucs`` of a metrics frame with their audit points, read from ``metrics``."""
+    return [
+        MeasuredAuc(r.value, int(r.members), int(r.non_members))
+        for r in with_member_counts(aucs, metrics).itertuples()
+    ]
 
 
 def strongest_per_condition(metrics: pd.DataFrame, tuned: str | None = None) -> list[dict[str, str]]:

@@ -151,6 +151,9 @@ def test_the_gate_refuses_metrics_without_the_changed_answers_counts():
     with pytest.raises(AuditInputError, match="no counts of the answers a defense changed"):
         check_gate(GatePolicy(max_accuracy_drop=0.05), older, chosen=DYNANOISE)
     assert check_gate(GatePolicy(max_auc=0.6), older, chosen=DYNANOISE).passed
+    oldest = older[~older.metric.isin(["members", "non_members"])]
+    with pytest.raises(AuditInputError, match="no member counts"):
+        check_gate(GatePolicy(max_auc=0.6), oldest, chosen=DYNANOISE)
 
 
 def test_an_audit_too_small_to_resolve_a_limit_says_so_and_the_policy_decides():
