@@ -172,12 +172,13 @@ CONDITION_COLUMNS = {
 }
 
 
+def _measured(rows: pd.DataFrame) -> list[MeasuredAuc]:
+    return [MeasuredAuc(r.value, int(r.members), int(r.non_members)) for r in rows.itertuples()]
+
+
 def measured_aucs(aucs: pd.DataFrame, metrics: pd.DataFrame) -> list[MeasuredAuc]:
     """The AUC rows ``aucs`` of a metrics frame with their audit points, read from ``metrics``."""
-    return [
-        MeasuredAuc(r.value, int(r.members), int(r.non_members))
-        for r in with_member_counts(aucs, metrics).itertuples()
-    ]
+    return _measured(with_member_counts(aucs, metrics))
 
 
 def strongest_per_condition(metrics: pd.DataFrame, tuned: str | None = None) -> list[dict[str, str]]:
@@ -192,9 +193,10 @@ def strongest_per_condition(metrics: pd.DataFrame, tuned: str | None = None) -> 
         .value
     )
     rows = []
-    for condition, group in overall[overall.metric == Metric.AUC].groupby("condition", sort=False):
+    aucs = with_member_counts(overall[overall.metric == Metric.AUC], overall)  # the counts read once
+    for condition, group in aucs.groupby("condition", sort=False):
         worst = worst_case_row(group)
-        mark = UNSHOWN_MARK if unshown(measured_aucs(group, overall)) else ""
+        mark = UNSHOWN_MARK if unshown(_measured(group)) else ""
         rows.append(
             {
                 "name": condition_name(str(condition), tuned),
