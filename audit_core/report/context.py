@@ -98,7 +98,7 @@ def _verdict(verdict: GateVerdict | None) -> dict[str, Any] | None:
         "broken": sum(not r.passed for r in verdict.rules),
         "basis": verdict.basis,
         "recommendation": verdict.recommendation,
-        "warnings": verdict.warnings,
+        "warnings": [w for w in verdict.warnings if w not in verdict.sanity],  # sanity: "Check the audit"
         "compared": verdict.comparison is not None,
         "rules": [
             {

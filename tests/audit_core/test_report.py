@@ -108,6 +108,9 @@ def test_pdf_pages_convert_and_carry_the_headline_numbers(run_dir, tmp_path):
     assert f"Policy verdict on {result.chosen}: {'PASSED' if verdict.passed else 'FAILED'}" in first_page
     assert f"Recommendation. {verdict.recommendation}" in first_page
     assert f"Chosen defense: {result.name(result.chosen)}" in first_page
+    assert result.provenance["warnings"], "the small audit is expected to warn (150 audited non-members)"
+    for warning in result.provenance["warnings"]:  # the verdict repeats them; the report says each once
+        assert first_page.count(" ".join(warning.split())) == 1, warning
     assert "near-duplicates" in text and "The label-only floor" in text
 
 
