@@ -215,7 +215,7 @@ def _measure(rule: str, row: Any, error: float) -> Measurement:
     m, n = int(getattr(row, Metric.MEMBERS)), int(getattr(row, Metric.NON_MEMBERS))
     where = f"attack {row.attack}, {row.knowledge} attacker, {row.condition}"
     if rule == "max_auc":
-        bounds = family.normal_bounds(row.value, row.ci_low, row.ci_high, error)
+        bounds = family.auc_bounds(row.value, row.ci_low, row.ci_high, error)
         null_high = family.null_auc_high(m, n, error)
     elif rule == "max_advantage":
         bounds = family.advantage_bounds(row.value, m, n, error)

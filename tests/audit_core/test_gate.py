@@ -81,20 +81,29 @@ def test_a_null_audit_passes_the_shipped_policy_and_a_leaky_one_fails_it():
     assert failed.headline.startswith(f"FAILED on {DYNANOISE}") and "max_auc" in failed.headline
 
 
+def _logit_bounds(rows: pd.DataFrame, z: float) -> tuple[pd.Series, pd.Series]:
+    """The AUC bounds of docs/statistics.md, written here: normal on the logit scale."""
+    se = (rows.ci_high - rows.ci_low) / (2 * 1.959964)
+    centre, margin = np.log(rows.value / (1 - rows.value)), z * se / (rows.value * (1 - rows.value))
+    return 1 / (1 + np.exp(-(centre - margin))), 1 / (1 + np.exp(-(centre + margin)))
+
+
 def test_each_bound_holds_at_alpha_over_the_family_size():
     metrics = simulated_metrics({"undefended": 0.3, DYNANOISE: 0.3})
     verdict = check_gate(GatePolicy(max_auc=0.9, condition="undefended"), metrics)
     rows = metrics[(metrics.metric == "auc") & (metrics.slice == "all") & (metrics.condition == "undefended")]
     z = 2.241403  # P(Z > z) = 0.05 / 4: two attacks x two knowledges
-    highs = rows.value + z * (rows.ci_high - rows.ci_low) / (2 * 1.959964)
-    assert verdict.family_size == 4 and verdict.rules[0].measurement.high == pytest.approx(highs.max())
+    assert verdict.family_size == 4
+    assert verdict.rules[0].measurement.high == pytest.approx(_logit_bounds(rows, z)[1].max())
     assert "at most 0.05 over 4 values" in verdict.headline
-    # a strong attack on few points: value + z se passes 1, the bound on an AUC stops there
+    # a strong attack on few points: value + z se passes 1, the logit bound stays below it
     strong = simulated_metrics({"undefended": 2.0, DYNANOISE: 2.0}, members=25, non_members=25)
     rows = strong[(strong.metric == "auc") & (strong.slice == "all") & (strong.condition == "undefended")]
     assert (rows.value + z * (rows.ci_high - rows.ci_low) / (2 * 1.959964)).max() > 1
     measured = check_gate(GatePolicy(max_auc=0.9, condition="undefended"), strong).rules[0].measurement
-    assert measured.high == 1.0 and 0 <= measured.low < measured.point
+    lows, highs = _logit_bounds(rows, z)
+    assert measured.high == pytest.approx(highs.max()) and measured.high < 1
+    assert 0 < measured.low < measured.point and measured.low == pytest.approx(lows[highs.idxmax()])
 
 
 def test_the_policy_aims_at_the_chosen_defense_a_named_one_or_every_one():
