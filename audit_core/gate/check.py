@@ -52,7 +52,8 @@ class Measurement:
 @dataclass(frozen=True)
 class RuleResult:
     """One limit, checked over every value it applies to. ``measurement`` is the deciding value: the one
-    with the highest lower bound when the rule fails, else the one with the highest upper bound."""
+    with the highest lower bound when the rule fails, else the one with the highest upper bound.
+    ``too_small``: unresolved because even a model that leaks nothing could not be shown within the limit."""
 
     rule: str
     limit: float
@@ -61,6 +62,7 @@ class RuleResult:
     measurement: Measurement
     values: int
     reason: str
+    too_small: bool = False
 
 
 @dataclass(frozen=True)
@@ -249,12 +251,13 @@ def _decide(rule: str, limit: float, measured: list[Measurement], policy: GatePo
             f"{rule}: every value is within {limit:g} (highest upper bound {worst.high:.4f}, {worst.where})"
         )
         return RuleResult(rule, limit, "pass", True, worst, len(measured), reason)
-    too_small = max(measured, key=lambda m: m.null_high)
-    if too_small.null_high > limit:
+    smallest = max(measured, key=lambda m: m.null_high)
+    too_small = smallest.null_high > limit
+    if too_small:
         null = NULL_MODELS.get(rule, "a model that leaks nothing")
         reason = (
             f"{rule} is unresolved: the audit is too small to show a value within {limit:g}, even {null} "
-            f"would reach an upper bound of {too_small.null_high:.4f} ({too_small.where})."
+            f"would reach an upper bound of {smallest.null_high:.4f} ({smallest.where})."
         )
     else:
         reason = (
@@ -262,7 +265,8 @@ def _decide(rule: str, limit: float, measured: list[Measurement], policy: GatePo
             f"{limit:g} (simultaneous bounds {worst.low:.4f} to {worst.high:.4f}); more audit points would "
             "resolve it."
         )
-    return RuleResult(rule, limit, "unresolved", policy.unresolved != "fail", worst, len(measured), reason)
+    passed = policy.unresolved != "fail"
+    return RuleResult(rule, limit, "unresolved", passed, worst, len(measured), reason, too_small)
 
 
 def _key(row: Any) -> str:
@@ -345,9 +349,9 @@ def _check_rules(
 
 
 def recommendation(policy: GatePolicy, metrics: pd.DataFrame, chosen: str | None) -> str:
-    """Two or three sentences: whether the chosen defense meets every rule (or breaks none, some being too
-    close to call), and which defended condition breaks none at the smallest accuracy cost (or, when none
-    does, which comes closest)."""
+    """Two to four sentences: whether the chosen defense meets every rule (or breaks none, naming those it
+    was not shown to meet and why), and which defended condition breaks none at the smallest accuracy cost
+    (or, when none does, which comes closest)."""
     labels = list(dict.fromkeys(metrics.condition))
     defended = [c for c in labels if c != "undefended"]
     if not defended:
@@ -362,11 +366,11 @@ def recommendation(policy: GatePolicy, metrics: pd.DataFrame, chosen: str | None
         return "" if drop is None else f" at an accuracy cost of {drop:.4f}"
 
     if chosen in passing:
-        unresolved = [r.rule for r in rules[chosen] if r.outcome == "unresolved"]
-        standing = "it meets every rule of the policy"
+        unresolved = [r for r in rules[chosen] if r.outcome == "unresolved"]
+        standing = "breaks no rule of the policy" if unresolved else "meets every rule of the policy"
+        text = f"Deploy the chosen defense, {chosen}: it {standing}{cost(chosen)}."
         if unresolved:  # passed as policy.unresolved says, not shown to hold
-            standing = f"it breaks no rule of the policy ({', '.join(unresolved)} too close to call)"
-        text = f"Deploy the chosen defense, {chosen}: {standing}{cost(chosen)}."
+            text += f" {_undecided(unresolved)}"
         cheaper = [c for c in passing if drops.get(c, 0.0) < drops.get(chosen, 0.0)]
         if cheaper:
             text += f" {cheaper[0]} breaks none either{cost(cheaper[0])}."
@@ -382,6 +386,21 @@ def recommendation(policy: GatePolicy, metrics: pd.DataFrame, chosen: str | None
         f"{lead}No audited defense meets every rule; the closest is {closest}, which breaks "
         f"{', '.join(failed[closest])}{cost(closest)}. Tune DynaNoise against these limits or relax the "
         "policy."
+    )
+
+
+def _undecided(unresolved: list[RuleResult]) -> str:
+    """One sentence on the rules a passing defense was not shown to meet, by why."""
+
+    def them(items: list) -> str:
+        return "them" if len(items) > 1 else "it"
+
+    small = [r.rule for r in unresolved if r.too_small]
+    close = [r.rule for r in unresolved if not r.too_small]
+    parts = [f"{', '.join(small)} (the audit is too small to show {them(small)} held)"] if small else []
+    parts += [f"{', '.join(close)} (too close to call)"] if close else []
+    return (
+        f"It is not shown to meet {' or '.join(parts)}: more audit records would decide {them(unresolved)}."
     )
 
 

@@ -185,9 +185,16 @@ def test_an_audit_too_small_to_resolve_a_limit_says_so_and_the_policy_decides():
     assert case.find("failure").get("type") == "Unresolved"
     lenient = check_gate(SHIPPED.model_copy(update={"unresolved": "pass"}), small, chosen=DYNANOISE)
     assert lenient.passed
-    assert verdict.recommendation.startswith(
-        f"Deploy the chosen defense, {DYNANOISE}: it breaks no rule of the policy "
-        f"({', '.join(unresolved)} too close to call)"
+    too_small = [
+        r.rule for r in verdict.rules if r.reason.startswith(f"{r.rule} is unresolved: the audit is too")
+    ]
+    close = [r for r in unresolved if r not in too_small]
+    assert [r.rule for r in verdict.rules if r.too_small] == too_small
+    assert too_small == ["max_advantage", "max_tpr_at_1pct_fpr"] and close == ["max_auc"]
+    assert verdict.recommendation == (
+        f"Deploy the chosen defense, {DYNANOISE}: it breaks no rule of the policy at an accuracy cost of "
+        "0.0000. It is not shown to meet max_advantage, max_tpr_at_1pct_fpr (the audit is too small to show "
+        "them held) or max_auc (too close to call): more audit records would decide them."
     )
     # 75 non-members per cross-fitting half place no threshold at 1% FPR: not a failure, however many flagged
     leaky = simulated_metrics({"undefended": 0.0, DYNANOISE: 2.0}, members=150, non_members=150)
