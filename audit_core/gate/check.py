@@ -363,7 +363,7 @@ def recommendation(policy: GatePolicy, metrics: pd.DataFrame, chosen: str | None
 
     def cost(condition: str) -> str:
         drop = drops.get(condition)
-        return "" if drop is None else f" at an accuracy cost of {drop:.4f}"
+        return "" if drop is None else f" at an accuracy cost of {drop:+.4f}"
 
     if chosen in passing:
         unresolved = [r for r in rules[chosen] if r.outcome == "unresolved"]

@@ -193,7 +193,7 @@ def test_an_audit_too_small_to_resolve_a_limit_says_so_and_the_policy_decides():
     assert too_small == ["max_advantage", "max_tpr_at_1pct_fpr"] and close == ["max_auc"]
     assert verdict.recommendation == (
         f"Deploy the chosen defense, {DYNANOISE}: it breaks no rule of the policy at an accuracy cost of "
-        "0.0000. It is not shown to meet max_advantage, max_tpr_at_1pct_fpr (the audit is too small to show "
+        "+0.0000. It is not shown to meet max_advantage, max_tpr_at_1pct_fpr (the audit is too small to show "
         "them held) or max_auc (too close to call): more audit records would decide them."
     )
     # 75 non-members per cross-fitting half place no threshold at 1% FPR: not a failure, however many flagged
