@@ -13,7 +13,7 @@ from prefect.states import Completed, Failed, State
 from audit_core.config import AuditConfig
 from audit_core.core.locations import join
 from audit_core.gate.check import GatePolicy, GateVerdict
-from audit_core.gate.inputs import check_policy, previous_digest
+from audit_core.gate.inputs import check_policy, previous_manifest
 from audit_core.gate.reports import markdown_summary
 from audit_core.results.runs import MANIFEST, METRICS, read_run_file, resolve_previous
 from flows.audit import audit
@@ -41,9 +41,12 @@ def gate(
     previous = read_metrics(previous_metrics) if previous_metrics is not None else None
     run_dir = audit(config.model_copy(update={"policy": policy}), previous_metrics)
     manifest = json.loads(read_run_file(run_dir, MANIFEST))
-    digests = (config.digest, None if previous_metrics is None else previous_digest(previous_metrics))
+    before = {} if previous_metrics is None else previous_manifest(previous_metrics)
+    digests = (config.digest, before.get("config_digest"))
     metrics = read_metrics(str(join(run_dir, METRICS)))
-    verdict = check_gate(policy, metrics, previous, manifest["chosen"], digests, manifest["warnings"])
+    verdict = check_gate(
+        policy, metrics, previous, manifest["chosen"], digests, before.get("chosen"), manifest["warnings"]
+    )
     write_gate_reports(verdict, config.run_name, junit_path, summary_path)
     create_markdown_artifact(
         key=artifact_key("gate", config.run_name),

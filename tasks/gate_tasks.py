@@ -28,11 +28,20 @@ def check_gate(
     previous: pd.DataFrame | None,
     chosen: str | None,
     digests: tuple[str | None, str | None],
+    previous_chosen: str | None,
     sanity: list[str],
 ) -> gate.GateVerdict:
     """Check every limit of the policy on the conditions it names, and compare with the previous run's
-    metrics if given."""
-    return gate.check_gate(policy, metrics, previous, chosen=chosen, digests=digests, sanity=sanity)
+    metrics if given (its chosen defense matched with this run's)."""
+    return gate.check_gate(
+        policy,
+        metrics,
+        previous,
+        chosen=chosen,
+        digests=digests,
+        previous_chosen=previous_chosen,
+        sanity=sanity,
+    )
 
 
 @task(name="write-gate-reports", **_IO)

@@ -14,7 +14,7 @@ from audit_core.core.locations import Location, join
 from audit_core.defenses import Defense
 from audit_core.defenses.serving import PARAMS_FILE, save_params
 from audit_core.gate.check import GateVerdict, check_gate
-from audit_core.gate.inputs import previous_digest, read_metrics
+from audit_core.gate.inputs import previous_manifest, read_metrics
 from audit_core.report.context import build_context
 from audit_core.report.plots import pareto_front
 from audit_core.report.render import write_html, write_pdf
@@ -45,9 +45,16 @@ def policy_verdict(
     if config.policy is None:
         return None
     previous = None if previous_metrics is None else read_metrics(previous_metrics)
-    digests = (config.digest, None if previous_metrics is None else previous_digest(previous_metrics))
-    sanity = result.provenance["warnings"]
-    return check_gate(config.policy, metrics, previous, chosen=result.chosen, digests=digests, sanity=sanity)
+    before = {} if previous_metrics is None else previous_manifest(previous_metrics)
+    return check_gate(
+        config.policy,
+        metrics,
+        previous,
+        chosen=result.chosen,
+        digests=(config.digest, before.get("config_digest")),
+        previous_chosen=before.get("chosen"),
+        sanity=result.provenance["warnings"],
+    )
 
 
 def _keep_run(config: AuditConfig, run_name: str, write: Callable[[Path], None]) -> Location:

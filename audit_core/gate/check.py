@@ -29,6 +29,7 @@ from audit_core.stats.paired import PairedDrop
 
 Outcome = Literal["pass", "fail", "unresolved"]
 TPR_TARGET = 0.01  # the FPR of max_tpr_at_1pct_fpr
+CHOSEN_ROLE = "the chosen defense"  # how a run's chosen condition is named when compared with another run
 DROP_COUNTS = [Metric.ANSWERS_LOST, Metric.ANSWERS_GAINED, Metric.TEST_POINTS]
 #: What reaches a rule's "null" upper bound, where it is not a model that leaks nothing.
 NULL_MODELS = {
@@ -269,8 +270,11 @@ def _decide(rule: str, limit: float, measured: list[Measurement], policy: GatePo
     return RuleResult(rule, limit, "unresolved", passed, worst, len(measured), reason, too_small)
 
 
-def _key(row: Any) -> str:
-    return ", ".join(str(v) for v in (row.condition, row.knowledge, row.attack) if isinstance(v, str))
+def _key(row: Any, chosen: str | None = None) -> str:
+    """Where a value was found: condition, knowledge, attack; the run's ``chosen`` condition is named by its
+    role, so that a chosen defense tuned anew (another label) is matched with the previous run's."""
+    condition = CHOSEN_ROLE if chosen is not None and row.condition == chosen else row.condition
+    return ", ".join(str(v) for v in (condition, row.knowledge, row.attack) if isinstance(v, str))
 
 
 Limited = dict[tuple[str, str], Any]  # (rule, "condition, knowledge, attack") -> the metrics row
@@ -280,7 +284,7 @@ def _limited(policy: GatePolicy, metrics: pd.DataFrame, chosen: str | None) -> L
     """Every value a limit of ``policy`` applies to in ``metrics``, by rule and where it was found."""
     conditions = _select(policy, metrics, chosen)
     return {
-        (rule, _key(row)): row
+        (rule, _key(row, chosen)): row
         for rule in policy.limits
         for row in _rule_values(metrics, policy, conditions, rule).itertuples()
     }
@@ -411,15 +415,18 @@ def check_gate(
     *,
     chosen: str | None = None,
     digests: tuple[str | None, str | None] = (None, None),
+    previous_chosen: str | None = None,
     sanity: list[str] | None = None,
 ) -> GateVerdict:
     """Check every limit of ``policy`` against ``metrics`` on the conditions it aims at (``chosen`` names
-    the audit's chosen defense); compare with ``previous`` when given (``digests``: see
-    :func:`_compare`); ``sanity``: the audit's sanity warnings, which the verdict repeats."""
+    the audit's chosen defense); compare with ``previous`` when given (``digests``: see :func:`_compare`;
+    ``previous_chosen``: that run's chosen defense, matched with this run's by role, by default the same
+    label); ``sanity``: the audit's sanity warnings, which the verdict repeats."""
     conditions = target_conditions(policy, metrics, chosen)
     comparison, matched = None, []
     if previous is not None:
-        current, before = _limited(policy, metrics, chosen), _limited(policy, previous, chosen)
+        current = _limited(policy, metrics, chosen)
+        before = _limited(policy, previous, previous_chosen or chosen)
         comparison = _compare(current, before, digests)
         if policy.max_regression is not None:
             shared = sorted(current.keys() & before.keys())

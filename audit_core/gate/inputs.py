@@ -3,6 +3,7 @@ checked with one sentence on a problem."""
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
@@ -45,12 +46,13 @@ def read_metrics(path: Location) -> pd.DataFrame:
     return frame
 
 
-def previous_digest(metrics_path: Location) -> str | None:
-    """The config digest in the manifest.json beside a previous run's metrics.parquet, local or on an object
-    store (None if absent)."""
+def previous_manifest(metrics_path: Location) -> dict[str, Any]:
+    """The manifest.json beside a previous run's metrics.parquet, local or on an object store (empty if
+    absent or unreadable): its ``config_digest`` and ``chosen`` are what the comparison needs."""
     location = parse_location(metrics_path)
     folder = location.parent if isinstance(location, Path) else location.rsplit("/", 1)[0]
     try:
-        return json.loads(read_run_file(folder, MANIFEST)).get("config_digest")
+        manifest = json.loads(read_run_file(folder, MANIFEST))
     except (OSError, ValueError):
-        return None
+        return {}
+    return manifest if isinstance(manifest, dict) else {}

@@ -5,6 +5,7 @@ import xml.etree.ElementTree as ET
 from audit_core.gate.check import GateVerdict, RuleResult
 
 SUITE = "dynaudit-gate"
+LISTED = 10  # values new or gone since the previous run named in the summary; the manifest has them all
 
 
 def _describe(rule: RuleResult) -> str:
@@ -77,5 +78,7 @@ def markdown_summary(verdict: GateVerdict, run_name: str) -> str:
             ("Gone since the previous run", comparison.gone),
         ):
             if keys:
-                lines += ["", f"{title}: " + "; ".join(keys) + "."]
+                more = len(keys) - LISTED
+                tail = f"; and {more} more (every one in manifest.json's verdict)" if more > 0 else ""
+                lines += ["", f"{title} ({len(keys)}): " + "; ".join(keys[:LISTED]) + tail + "."]
     return "\n".join(lines) + "\n"

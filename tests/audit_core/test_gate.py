@@ -9,7 +9,7 @@ from scipy import stats
 from audit_core.audit.analysis import METRIC_COLUMNS, analyse_scores, drop_rows
 from audit_core.config import AuditConfig
 from audit_core.core.errors import AuditInputError, ConfigError
-from audit_core.gate.check import GatePolicy, check_gate
+from audit_core.gate.check import CHOSEN_ROLE, GatePolicy, check_gate
 from audit_core.gate.inputs import check_policy, load_policy, read_metrics
 from audit_core.gate.reports import junit_xml, markdown_summary
 from audit_core.stats.paired import PairedDrop
@@ -208,7 +208,7 @@ def test_previous_runs_compare_like_with_like_and_warn_about_another_config():
     verdict = check_gate(policy, current, previous, chosen=DYNANOISE, digests=("aaaa1111", "bbbb2222"))
     comparison = verdict.comparison
     assert all(STATIC not in r.where for r in comparison.regressions)
-    assert comparison.regressions and all(r.where.startswith(DYNANOISE) for r in comparison.regressions)
+    assert comparison.regressions and all(r.where.startswith(CHOSEN_ROLE) for r in comparison.regressions)
     assert any(k.startswith(f"max_auc: {STATIC}") for k in comparison.new) and comparison.gone == []
     assert comparison.warnings[0].startswith("The previous run audited another config (digest bbbb2222")
     regression = _rule(verdict, "max_regression")
@@ -220,6 +220,27 @@ def test_previous_runs_compare_like_with_like_and_warn_about_another_config():
     assert "(rise)" in summary and "New in this run" in summary and "another config" in summary
     same = check_gate(policy, previous, previous, chosen=DYNANOISE, digests=("aaaa1111", "aaaa1111"))
     assert same.comparison.warnings == [] and all(r.delta == 0 for r in same.comparison.regressions)
+
+
+def test_a_chosen_defense_tuned_anew_is_compared_with_the_previous_runs_chosen_one():
+    """Nightly audits tune DynaNoise anew, so the chosen condition's label changes from run to run; its
+    values are matched by role (the previous run's chosen, from its manifest), not left all 'new'."""
+    retuned = "dynanoise(sigma0_sq=0.37, lam=2.55, T=17.7, per_input)"
+    previous = simulated_metrics({"undefended": 0.0, DYNANOISE: 0.0}, seed=1)
+    current = simulated_metrics({"undefended": 0.0, retuned: 1.0}, seed=2)
+    verdict = check_gate(SHIPPED, current, previous, chosen=retuned, previous_chosen=DYNANOISE)
+    assert verdict.comparison.new == [] and verdict.comparison.gone == []
+    assert len(verdict.comparison.regressions) == 3 * 4 + 1
+    assert all(r.where.startswith(CHOSEN_ROLE) for r in verdict.comparison.regressions)
+    rise = _rule(verdict, "max_regression")
+    assert rise.outcome == "fail" and retuned in rise.measurement.where  # the AUC rose with the new setting
+    unmatched = check_gate(SHIPPED, current, previous, chosen=retuned)  # the previous chosen unknown
+    assert unmatched.comparison.regressions == [] and len(unmatched.comparison.new) == 3 * 4 + 1
+    summary = markdown_summary(unmatched, "r")
+    assert (
+        f"New in this run ({3 * 4 + 1}): " in summary
+        and "; and 3 more (every one in manifest.json" in summary
+    )
 
 
 def test_max_regression_does_not_fail_two_audits_of_models_that_leak_nothing():

@@ -91,9 +91,12 @@ def test_a_broken_policy_exits_1_and_reports_the_rule_and_the_comparison(failed,
     assert regression.get("type") == "Unresolved" and "max_regression is unresolved" in regression.get(
         "message"
     )
-    assert "### Against the previous run" in result.stdout and "| max_auc | dynanoise(" in result.stdout
+    assert (
+        "### Against the previous run" in result.stdout
+        and "| max_auc | the chosen defense, " in result.stdout
+    )
     assert "The previous run audited another config" in result.stdout
-    new = result.stdout.split("New in this run: ")[1].split("\n")[0]
+    new = result.stdout.split("New in this run (")[1].split("\n")[0]
     assert "temperature(" in new and "| max_auc | temperature(" not in result.stdout
     with get_client(sync_client=True) as client:
         [run] = client.read_flow_runs(
