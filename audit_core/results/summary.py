@@ -214,12 +214,14 @@ def strongest_per_condition(metrics: pd.DataFrame, tuned: str | None = None) -> 
 @dataclass(frozen=True)
 class Conclusion:
     """What an audit concluded, in sentences: the policy's verdict (None without a policy), the undefended
-    risk, the chosen defense (None without a defense) and the model cache's counts."""
+    risk, the chosen defense (None without a defense), the model cache's counts and the attacks that could
+    not run (None when every attack ran)."""
 
     verdict: str | None
     risk: str
     chosen: str | None
     models: str
+    skipped: str | None = None
 
 
 def conclusion(metrics: pd.DataFrame, manifest: dict[str, Any]) -> Conclusion:
@@ -260,4 +262,18 @@ def conclusion(metrics: pd.DataFrame, manifest: dict[str, Any]) -> Conclusion:
         risk=risk,
         chosen=chosen,
         models=model_cache_line(manifest["model_cache"]),
+        skipped=skipped_sentence(metrics),
     )
+
+
+def skipped_sentence(metrics: pd.DataFrame) -> str | None:
+    """The attacks the audit could not run, grouped by why (None when every configured attack ran)."""
+    skipped = metrics[metrics.metric == Metric.SKIPPED].drop_duplicates(["attack", "note"])
+    if skipped.empty:
+        return None
+    by_reason: dict[str, list[str]] = {}
+    for row in skipped.itertuples():
+        by_reason.setdefault(row.note, []).append(row.attack)
+    count = skipped.attack.nunique()
+    reasons = "; ".join(f"{', '.join(attacks)} ({reason})" for reason, attacks in by_reason.items())
+    return f"{count} {'attack' if count == 1 else 'attacks'} did not run: {reasons}."

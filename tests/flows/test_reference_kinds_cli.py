@@ -91,6 +91,9 @@ def test_each_reference_kind_runs_end_to_end(dynaudit, tmp_path, case):
     metrics = pd.read_parquet(tmp_path / "out" / case / "latest" / "metrics.parquet")
     skipped = set(metrics.loc[metrics.metric == "skipped", "attack"])
     assert skipped == ({"loss"} if shadow["kind"] == "none" else set())
+    warned = [line for line in result.stdout.splitlines() if "did not run" in line]  # not only in the report
+    reasons = metrics.loc[metrics.metric == "skipped", "note"].unique()
+    assert warned == [f"Warning: 1 attack did not run: loss ({reason})." for reason in reasons]
     auc = metrics[(metrics.metric == "auc") & (metrics.attack == "lira_offline") & (metrics.slice == "all")]
     assert len(auc) == 1 and 0.0 <= auc.value.iloc[0] <= 1.0
     manifest = json.loads((tmp_path / "out" / case / "latest" / "manifest.json").read_text())
