@@ -83,9 +83,9 @@ def print_audit(run_dir: Location, *, verbose: bool = False, out: Console | None
         _print_files(out, "Audit", run_dir)
         out.print(f"\n{summary_table(metrics, tuned)}")
     fidelity = (manifest.get("reference_fidelity") or {}).get("warning")
-    skipped = [ending.skipped] if ending.skipped else []
-    for warning in [*manifest.get("warnings", []), *([fidelity] if fidelity else []), *skipped]:
-        out.print(f"Warning: {warning}")
+    for warning in [*manifest.get("warnings", []), fidelity, ending.skipped]:
+        if warning:
+            out.print(f"Warning: {warning}")
     out.print()
     for sentence in (ending.verdict, ending.risk, ending.chosen):
         if sentence is not None:

@@ -273,7 +273,7 @@ def _decide(rule: str, limit: float, measured: list[Measurement], policy: GatePo
 def _key(row: Any, chosen: str | None = None) -> str:
     """Where a value was found: condition, knowledge, attack; the run's ``chosen`` condition is named by its
     role, so that a chosen defense tuned anew (another label) is matched with the previous run's."""
-    condition = CHOSEN_ROLE if chosen is not None and row.condition == chosen else row.condition
+    condition = CHOSEN_ROLE if row.condition == chosen else row.condition
     return ", ".join(str(v) for v in (condition, row.knowledge, row.attack) if isinstance(v, str))
 
 
