@@ -2,7 +2,7 @@
 
 from audit_core.attacks import ATTACKS
 from audit_core.audit.conditions import random_inputs_possible
-from audit_core.audit.models import MODEL_KINDS, split_shadow_data
+from audit_core.audit.models import MODEL_KINDS, function_models, split_shadow_data
 from audit_core.audit.reference_table import read_reference_predictions
 from audit_core.audit.shadow import read_shadow, require_numeric_features
 from audit_core.audit.signals import (
@@ -14,7 +14,6 @@ from audit_core.core.errors import AuditInputError
 from audit_core.data import AuditData, DataProbe, load_data, probe_data
 from audit_core.defenses import DEFENSES
 from audit_core.targets import ModelTarget, open_target
-from audit_core.training.kinds import FunctionModels
 
 PROBE_ROWS = 16  # records per audit part that check_inputs decodes and sends through the target
 
@@ -69,11 +68,12 @@ def check_inputs(config: AuditConfig) -> None:
         split_shadow_data(config, data)
     elif config.shadow_kind == "predictions":
         read_shadow(config.shadow, data)
-    for name, section in (("shadow", config.shadow), ("references", config.references)):
-        if section.kind == "function":  # imported and trained once on the probed audit points
+    for section in (config.shadow, config.references):
+        if section.kind == "function":  # imported, trained once on the probed audit points and queried
             sample = probe.sample.audit_points()
-            models = FunctionModels(section.function, data.n_classes, f"{name}.function")
-            models.train([(sample.features, sample.labels)], [0])
+            models = function_models(config, data.n_classes, section)
+            (model,) = models.train([(sample.features, sample.labels)], [0])
+            models.queryable(model).query(sample)
     if config.reference_models and config.reference_kind == "predictions":
         read_reference_predictions(config.references, data, config.reference_models)
     no_population = target is not None and not target.covers(data.population)

@@ -20,6 +20,7 @@ from audit_core.core.errors import DataError
 from audit_core.core.seeding import derive_rng, derive_seed
 from audit_core.data import AuditData, Split
 from audit_core.targets import Target, TorchTarget, open_target
+from audit_core.targets.base import OutputKind
 from audit_core.targets.sklearn import open_sklearn
 from audit_core.training import train_classifier
 from audit_core.training.cache import ModelCache
@@ -89,6 +90,12 @@ def _clone(config: AuditConfig, data: AuditData, section: Any) -> ModelKind:
     return CloneModels(unfitted, data.n_classes, tuple(config.target.trusted_types))
 
 
+def target_output(config: AuditConfig) -> OutputKind:
+    """What the target returns, logits unless its section says otherwise: the models trained like it (its
+    architecture, the user's training function) return the same."""
+    return getattr(config.target, "output", "logits")
+
+
 def _architecture(config: AuditConfig, data: AuditData, section: Any) -> ModelKind:
     target = config.target
     recipe = config.recipe
@@ -99,12 +106,18 @@ def _architecture(config: AuditConfig, data: AuditData, section: Any) -> ModelKi
         device=resolve_device(config.device),
         architecture=target.architecture,
         kwargs=target.architecture_kwargs,
+        output=target_output(config),
     )
 
 
-def _function(config: AuditConfig, data: AuditData, section: Any) -> ModelKind:
+def function_models(config: AuditConfig, n_classes: int, section: Any) -> FunctionModels:
+    """The user's training function of ``section`` (the shadow's or the references')."""
     field = "references.function" if section is config.references else "shadow.function"
-    return FunctionModels(section.function, data.n_classes, field)
+    return FunctionModels(section.function, n_classes, field, output=target_output(config))
+
+
+def _function(config: AuditConfig, data: AuditData, section: Any) -> ModelKind:
+    return function_models(config, data.n_classes, section)
 
 
 #: resolved model kind -> the ModelKind it trains (``trained``: the shadow's name for the recipe)

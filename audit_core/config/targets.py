@@ -43,7 +43,11 @@ class _AnsweringModel(StrictModel):
 class _QueriedModel(_AnsweringModel):
     """Options shared by model files dynaudit queries in batches."""
 
-    output: OutputKind = Field("logits", description="What the model returns per class.")
+    output: OutputKind = Field(
+        "logits",
+        description="What the model returns per class: logits, or probabilities (a softmax at its end); "
+        "shadow and reference models of its architecture or training function return the same.",
+    )
     batch_size: int = Field(256, ge=1, description="Records per model call.")
 
 

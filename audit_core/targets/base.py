@@ -12,6 +12,10 @@ from audit_core.data import Split
 
 OutputKind = Literal["logits", "probabilities"]
 PROBABILITY_FLOOR = 1e-12  # probabilities are clipped here before the logarithm turns them into logits
+PROBABILITY_SUM_TOLERANCE = 1e-3  # a probability row's sum may miss 1 by this much (half-precision softmax)
+#: Rows of probability vectors that tell outputs declared as logits are probabilities: one logit row may lie
+#: in [0, 1] and sum to 1 by chance, so many rows, all of them, do not.
+LOOKALIKE_ROWS = 8
 
 
 class Target(Protocol):
@@ -30,8 +34,17 @@ class Target(Protocol):
         ...
 
 
+def probability_rows(values: np.ndarray) -> np.ndarray:
+    """Whether each row of ``values`` ``(n, k)`` is a probability vector: entries in [0, 1], summing to 1
+    within ``PROBABILITY_SUM_TOLERANCE``."""
+    inside = ((values >= 0) & (values <= 1)).all(axis=1)
+    return inside & (np.abs(values.sum(axis=1) - 1) <= PROBABILITY_SUM_TOLERANCE)
+
+
 def as_logits(outputs: np.ndarray, output: OutputKind, source: str) -> np.ndarray:
     """Model outputs as float64 logits; probabilities become ``log(max(p, 1e-12))`` after a sanity check.
+    Outputs declared as logits are refused when at least ``LOOKALIKE_ROWS`` rows are all probability
+    vectors: a softmax left at the end of a network would otherwise be audited (and noised) as logits.
 
     >>> as_logits(np.array([[0.5, 0.5]]), "probabilities", "model").round(3).tolist()
     [[-0.693, -0.693]]
@@ -40,11 +53,14 @@ def as_logits(outputs: np.ndarray, output: OutputKind, source: str) -> np.ndarra
     if values.ndim != 2:
         raise TargetError(f"{source} returned outputs of shape {values.shape}; expected (records, classes).")
     if output == "logits":
+        if len(values) >= LOOKALIKE_ROWS and probability_rows(values).all():
+            raise TargetError(
+                f"{source} returned probabilities where logits were expected (all {len(values)} rows lie in "
+                "[0, 1] and sum to 1); set output: probabilities, or return the logits before the softmax."
+            )
         return values
-    sums = values.sum(axis=1)
-    if values.size and (
-        np.nanmin(values) < 0 or np.nanmax(values) > 1 or not np.allclose(sums, 1, atol=1e-3)
-    ):
+    if values.size and not probability_rows(values).all():
+        sums = values.sum(axis=1)
         raise TargetError(
             f"{source} returned values outside [0, 1] or rows that do not sum to 1 (sums "
             f"{np.nanmin(sums):.3g} to {np.nanmax(sums):.3g}); expected probabilities, or set output: logits."

@@ -26,6 +26,7 @@ from audit_core.core.seeding import derive_seed
 from audit_core.core.torch_rng import seeded_global_rng
 from audit_core.core.user_code import UserCodeError, call_user_code
 from audit_core.targets import ModelTarget, Target, TorchTarget
+from audit_core.targets.base import OutputKind
 from audit_core.targets.callable import source_file
 from audit_core.targets.sklearn import read_skops
 from audit_core.training import build_model, train_classifier
@@ -88,12 +89,15 @@ class _TorchModels(ModelKind):
 
     def load(self, cache: ModelCache, key: str) -> Target | None:
         module = cache.load(key, self.blank)
-        return None if module is None else TorchTarget(module).to(self.device)
+        return None if module is None else self._target(module)
 
     def store(self, cache: ModelCache, key: str, trained: StateArrays) -> Target:
         module = self.blank()
         module.load_state_dict({name: torch.tensor(value) for name, value in trained.items()})
         cache.store(key, module.eval())
+        return self._target(module)
+
+    def _target(self, module: nn.Module) -> Target:
         return TorchTarget(module).to(self.device)
 
 
@@ -128,14 +132,18 @@ class RecipeModels(_TorchModels):
 
 @dataclass(frozen=True)
 class ArchitectureModels(_TorchModels):
-    """The target's own architecture factory and keyword arguments, trained with the recipe's optimiser."""
+    """The target's own architecture factory and keyword arguments, trained with the recipe's optimiser;
+    its networks return what the target's do (``output``: logits, or probabilities from their own softmax),
+    and train and answer accordingly."""
 
     architecture: str = ""
     kwargs: dict[str, Any] = field(default_factory=dict)
+    output: OutputKind = "logits"
 
     def key(self) -> dict[str, Any]:
         recipe = self.recipe.model_dump(mode="json", exclude={"architecture", "hidden_sizes"})
-        return {"architecture": self.architecture, "architecture_kwargs": self.kwargs, "recipe": recipe}
+        key = {"architecture": self.architecture, "architecture_kwargs": self.kwargs, "recipe": recipe}
+        return key | ({"output": self.output} if self.output != "logits" else {})  # logits: keys as before
 
     def describe(self) -> str:
         return (
@@ -153,11 +161,21 @@ class ArchitectureModels(_TorchModels):
         return _state_arrays(
             [
                 train_classifier(
-                    x, y, self.n_classes, self.recipe, seed=seed, build=self._network, device=self.device
+                    x,
+                    y,
+                    self.n_classes,
+                    self.recipe,
+                    seed=seed,
+                    build=self._network,
+                    device=self.device,
+                    output=self.output,
                 )
                 for (x, y), seed in zip(sets, seeds, strict=True)
             ]
         )
+
+    def _target(self, module: nn.Module) -> Target:
+        return TorchTarget(module, output=self.output).to(self.device)
 
 
 class ProbabilityModelTarget(ModelTarget):
@@ -254,10 +272,17 @@ class CloneModels(ModelKind):
 
 
 class FunctionModelTarget(ModelTarget):
-    """A model the user's training function returned that is a plain callable from records to logits."""
+    """A model the user's training function returned that is a plain callable from records to ``output``."""
 
-    def __init__(self, function: Callable[[np.ndarray], Any], *, source: str, digest: str) -> None:
-        super().__init__(source=source, digest=digest)
+    def __init__(
+        self,
+        function: Callable[[np.ndarray], Any],
+        *,
+        source: str,
+        digest: str,
+        output: OutputKind = "logits",
+    ) -> None:
+        super().__init__(source=source, digest=digest, output=output)
         self.function = function
 
     def predict(self, batch: np.ndarray) -> np.ndarray:
@@ -267,7 +292,8 @@ class FunctionModelTarget(ModelTarget):
 @dataclass(frozen=True)
 class FunctionModels(ModelKind):
     """The user's ``train(features, labels, *, n_classes, seed)``; its result is queried as it is (an object
-    with ``predict_proba``, a torch module, or a callable returning logits). Trained in this process (the
+    with ``predict_proba``, or a torch module or a callable returning what the target returns: ``output``,
+    logits or probabilities). Trained in this process (the
     result need not pickle); the key covers the function's name and source file; only scikit-learn results
     are cached (skops), others retrain each run."""
 
@@ -275,6 +301,7 @@ class FunctionModels(ModelKind):
     function: str
     n_classes: int
     field: str = "references.function"
+    output: OutputKind = "logits"
 
     def key(self) -> dict[str, Any]:
         source = source_file(import_object(self.function, self.field))
@@ -296,18 +323,19 @@ class FunctionModels(ModelKind):
                     f"{self.field}: {self.function}(features, labels, n_classes={self.n_classes}, seed=...) "
                     f"raised {type(error).__name__}: {brief(error)}; expected it to train a model."
                 ) from None
-            self._target(model, "")  # refuses a result that cannot be queried, before the next model trains
+            self.queryable(model)  # refuses a result that cannot be queried, before the next model trains
             trained.append(model)
         return trained
 
-    def _target(self, model: Any, key: str) -> Target:
-        source = f"A model {self.function} returned"
+    def queryable(self, model: Any, key: str = "") -> Target:
+        """What ``model`` (one :meth:`train` returned) answers as a target; refuses what cannot answer."""
+        source = f"A model trained by {self.function}"
         if hasattr(model, "predict_proba"):
             return ProbabilityModelTarget(model, self.n_classes, source=source, digest=key)
         if isinstance(model, nn.Module):
-            return TorchTarget(model.eval(), source=source, digest=key or None)
+            return TorchTarget(model.eval(), source=source, digest=key or None, output=self.output)
         if callable(model):
-            return FunctionModelTarget(model, source=source, digest=key)
+            return FunctionModelTarget(model, source=source, digest=key, output=self.output)
         raise TargetError(
             f"{self.field}: {self.function} returned a {type(model).__name__}; expected an object with "
             "predict_proba, a torch.nn.Module, or a callable from records to logits."
@@ -315,9 +343,9 @@ class FunctionModels(ModelKind):
 
     def load(self, cache: ModelCache, key: str) -> Target | None:
         model = cache.load_file(key, ".skops", lambda path: read_skops(path, (), "the model cache"))
-        return None if model is None else self._target(model, key)
+        return None if model is None else self.queryable(model, key)
 
     def store(self, cache: ModelCache, key: str, trained: Any) -> Target:
         cacheable = hasattr(trained, "get_params") and type(trained).__module__.startswith("sklearn.")
         cache.store_file(key, ".skops", _write_skops(trained) if cacheable else None)
-        return self._target(trained, key)
+        return self.queryable(trained, key)

@@ -12,9 +12,18 @@ from torch import nn
 from audit_core.config import TrainingRecipe
 from audit_core.core.threads import one_thread
 from audit_core.core.torch_rng import seeded_global_rng
+from audit_core.targets.base import PROBABILITY_FLOOR, OutputKind
 from audit_core.training.architectures import build_model, training_randomness
 from audit_core.training.batched import train_mlp_stack
 from audit_core.training.optimization import optimizer_for
+
+
+def classification_loss(outputs: torch.Tensor, labels: torch.Tensor, output: OutputKind) -> torch.Tensor:
+    """Cross-entropy of a network's ``outputs``: logits, or probabilities (a softmax already applied, whose
+    logarithm, floored as the audit floors it, is the log-likelihood)."""
+    if output == "probabilities":
+        return nn.functional.nll_loss(torch.log(outputs.clamp_min(PROBABILITY_FLOOR)), labels)
+    return nn.functional.cross_entropy(outputs, labels)
 
 
 def train_classifier(
@@ -26,12 +35,14 @@ def train_classifier(
     seed: int,
     device: str = "cpu",
     build: Callable[[], nn.Module] | None = None,
+    output: OutputKind = "logits",
 ) -> nn.Module:
     """Train on ``(features, labels)`` with cross-entropy as ``recipe`` says, on ``device``; same seed, same
     weights, with any thread count: it trains on one thread, since torch splits a matrix product's sums
     differently over more threads. ``build()`` makes the untrained network (by default the recipe's
-    architecture), its weights drawn with ``seed``. Initialisation and batch order are drawn on the CPU
-    whatever the device; the model comes back on the CPU."""
+    architecture), its weights drawn with ``seed``; ``output`` says what the network returns (logits, or
+    probabilities from a softmax of its own). Initialisation and batch order are drawn on the CPU whatever
+    the device; the model comes back on the CPU."""
     if build is None and recipe.architecture == "mlp":
         return train_mlp_stack([(features, labels)], n_classes, recipe, [seed], device)[0]
     x = torch.as_tensor(features, dtype=torch.float32).to(device)
@@ -52,6 +63,6 @@ def train_classifier(
             for start in range(0, len(y), recipe.batch_size):
                 batch = order[start : start + recipe.batch_size].to(device)
                 optimizer.zero_grad()
-                nn.functional.cross_entropy(model(x[batch]), y[batch]).backward()
+                classification_loss(model(x[batch]), y[batch], output).backward()
                 optimizer.step()
     return model.to("cpu").eval()

@@ -11,6 +11,19 @@ def mlp(n_features: int, n_classes: int, hidden: int = 64) -> nn.Module:
     return nn.Sequential(nn.Flatten(), nn.Linear(n_features, hidden), nn.ReLU(), nn.Linear(hidden, n_classes))
 
 
+def softmax_mlp(n_features: int, n_classes: int, hidden: int = 64) -> nn.Module:
+    """:func:`mlp` ending in a softmax, as many deployed networks do: it returns probabilities (its state dict
+    has :func:`mlp`'s keys, so the same seed draws the same initial weights)."""
+    return nn.Sequential(*mlp(n_features, n_classes, hidden), nn.Softmax(dim=1))
+
+
+def softmax_scores(batch: np.ndarray) -> np.ndarray:
+    """A model that returns probabilities (a softmax of fixed scores) where logits are expected."""
+    scores = np.asarray(batch, dtype=float)[:, :3]
+    scores = np.exp(scores - scores.max(axis=1, keepdims=True))
+    return scores / scores.sum(axis=1, keepdims=True)
+
+
 def text_logits(batch: np.ndarray) -> np.ndarray:
     """A fixed 'text model': three class scores from each text's length, vowels and spaces."""
     texts = [str(row[0]) for row in batch]
@@ -79,6 +92,11 @@ def train_torch_mlp(features: np.ndarray, labels: np.ndarray, *, n_classes: int,
         nn.functional.cross_entropy(module(x), y).backward()
         optimiser.step()
     return module.eval()
+
+
+def train_softmax_mlp(features: np.ndarray, labels: np.ndarray, *, n_classes: int, seed: int) -> nn.Module:
+    """:func:`train_torch_mlp`'s network with a softmax at its end: a module returning probabilities."""
+    return nn.Sequential(train_torch_mlp(features, labels, n_classes=n_classes, seed=seed), nn.Softmax(dim=1))
 
 
 def train_nothing(features: np.ndarray, labels: np.ndarray, *, n_classes: int, seed: int) -> str:

@@ -308,6 +308,17 @@ CASES = [
         "has 1 row with NaN or infinite outputs (e.g. column 'b' of id 'r5')",
     ),
     Bad(
+        "model returning probabilities where logits are expected",
+        _target(kind="callable", function="tests.audit_core.models:softmax_scores"),
+        "returned probabilities where logits were expected (all 16 rows lie in [0, 1] and sum to 1); set "
+        "output: probabilities",
+    ),
+    Bad(
+        "references' training function returning probabilities where the target returns logits",
+        _top(references={"kind": "function", "function": "tests.audit_core.models:train_softmax_mlp"}),
+        "A model trained by tests.audit_core.models:train_softmax_mlp returned probabilities where logits",
+    ),
+    Bad(
         "probabilities that do not sum to one",
         lambda t, c: _predictions(t, c, probabilities=True),
         "expected probabilities, or set output: logits",

@@ -1,0 +1,86 @@
+"""Networks that end in a softmax return probabilities: declared as logits they are refused, and declared as
+probabilities (``output: probabilities``) the shadow and reference models of their kind train on the
+log-likelihood and answer as the target does."""
+
+import numpy as np
+import pytest
+import torch
+from scipy import special
+
+from audit_core.config import TrainingRecipe
+from audit_core.core.errors import TargetError
+from audit_core.targets import TorchTarget
+from audit_core.targets.base import LOOKALIKE_ROWS, PROBABILITY_FLOOR
+from audit_core.training import train_classifier
+from audit_core.training.cache import ModelCache
+from audit_core.training.kinds import ArchitectureModels, FunctionModels
+from tests.audit_core import models
+from tests.audit_core.byo import N_CLASSES, N_FEATURES, RECIPE, tabular_parts
+
+SEED = 5
+# A network and its softmax twin trained alike differ only by float32 rounding (log of a softmax against
+# log_softmax), which 60 epochs of Adam carry into the answers at around 1e-5; the wrong loss moves them by
+# whole units (measured below in the same test).
+TWIN_TOLERANCE = 1e-3
+
+
+def _architecture(name: str, output: str) -> ArchitectureModels:
+    return ArchitectureModels(
+        TrainingRecipe(**RECIPE),
+        N_CLASSES,
+        N_FEATURES,
+        architecture=f"tests.audit_core.models:{name}",
+        kwargs={"n_features": N_FEATURES, "n_classes": N_CLASSES},
+        output=output,
+    )
+
+
+def _trained_logits(kind: ArchitectureModels) -> np.ndarray:
+    """The logits (as the audit reads them) of one model of ``kind`` trained on the population, on the
+    test records."""
+    x, y, _ = tabular_parts()["population"]
+    (state,) = kind.train([(x, y)], [SEED])
+    return kind.store(ModelCache(None), "unused", state).logits(tabular_parts()["test"][0])
+
+
+def test_a_softmax_architecture_trains_and_answers_as_its_logit_twin():
+    twin_log_probabilities = special.log_softmax(_trained_logits(_architecture("mlp", "logits")), axis=1)
+    twin = np.maximum(twin_log_probabilities, np.log(PROBABILITY_FLOOR))  # as probabilities are read
+    softmax = _trained_logits(_architecture("softmax_mlp", "probabilities"))
+    assert np.abs(softmax - twin).max() < TWIN_TOLERANCE
+    # What it did before: cross-entropy on the probabilities (a second softmax), read back as logits.
+    x, y, _ = tabular_parts()["population"]
+    build = lambda: models.softmax_mlp(N_FEATURES, N_CLASSES)  # noqa: E731
+    wrong = train_classifier(x, y, N_CLASSES, TrainingRecipe(**RECIPE), seed=SEED, build=build)
+    with torch.no_grad():
+        wrong_answers = wrong(torch.as_tensor(tabular_parts()["test"][0])).double().numpy()
+    wrong_logits = np.log(np.maximum(wrong_answers, PROBABILITY_FLOOR))
+    assert np.abs(wrong_logits - twin).max() > 100 * TWIN_TOLERANCE
+
+
+def test_models_answering_probabilities_have_their_own_cache_key_and_logits_keep_theirs():
+    logits, probabilities = _architecture("mlp", "logits"), _architecture("mlp", "probabilities")
+    assert probabilities.key() != logits.key()
+    assert "output" not in logits.key()  # models cached before outputs were declared are still found
+
+
+def test_a_training_function_returning_probabilities_answers_as_the_target_declares():
+    x, y, _ = tabular_parts()["population"]
+    test = tabular_parts()["test"][0]
+    function = "tests.audit_core.models:train_softmax_mlp"
+    (model,) = FunctionModels(function, N_CLASSES).train([(x, y)], [SEED])
+    with torch.no_grad():
+        probabilities = model(torch.as_tensor(test)).double().numpy()
+    answering = FunctionModels(function, N_CLASSES, output="probabilities").queryable(model)
+    np.testing.assert_array_equal(answering.logits(test), np.log(probabilities))
+    with pytest.raises(TargetError, match="returned probabilities where logits were expected"):
+        FunctionModels(function, N_CLASSES).queryable(model).logits(test)
+
+
+def test_a_few_rows_that_happen_to_look_like_probabilities_are_not_refused():
+    """Fewer rows than the refusal needs: one logit row may lie in [0, 1] and sum to 1 by chance."""
+    module = torch.nn.Sequential(torch.nn.Linear(N_FEATURES, N_CLASSES), torch.nn.Softmax(dim=1))
+    few = tabular_parts()["test"][0][: LOOKALIKE_ROWS - 1]
+    np.testing.assert_array_equal(
+        TorchTarget(module).logits(few), module(torch.as_tensor(few)).detach().double().numpy()
+    )
