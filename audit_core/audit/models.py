@@ -14,13 +14,12 @@ from audit_core.audit.signals import (
     shadow_signals,
     shadow_split,
 )
-from audit_core.config import AuditConfig
+from audit_core.config import AuditConfig, OutputKind
 from audit_core.core.devices import resolve_device
 from audit_core.core.errors import DataError
 from audit_core.core.seeding import derive_rng, derive_seed
 from audit_core.data import AuditData, Split
 from audit_core.targets import Target, TorchTarget, open_target
-from audit_core.targets.base import OutputKind
 from audit_core.targets.sklearn import open_sklearn
 from audit_core.training import train_classifier
 from audit_core.training.cache import ModelCache

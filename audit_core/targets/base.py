@@ -2,15 +2,15 @@
 
 import hashlib
 from abc import ABC, abstractmethod
-from typing import Literal, Protocol
+from typing import Protocol
 
 import numpy as np
 
+from audit_core.config import OutputKind
 from audit_core.core.errors import TargetError, brief
 from audit_core.core.user_code import UserCodeError, call_user_code
 from audit_core.data import Split
 
-OutputKind = Literal["logits", "probabilities"]
 PROBABILITY_FLOOR = 1e-12  # probabilities are clipped here before the logarithm turns them into logits
 PROBABILITY_SUM_TOLERANCE = 1e-3  # a probability row's sum may miss 1 by this much (half-precision softmax)
 #: Rows of probability vectors that tell outputs declared as logits are probabilities: one logit row may lie

@@ -18,7 +18,7 @@ from sklearn.base import clone
 from threadpoolctl import threadpool_limits
 from torch import nn
 
-from audit_core.config import TrainingRecipe
+from audit_core.config import OutputKind, TrainingRecipe
 from audit_core.core.errors import TargetError, brief
 from audit_core.core.files import sha256_file
 from audit_core.core.imports import import_object
@@ -26,7 +26,6 @@ from audit_core.core.seeding import derive_seed
 from audit_core.core.torch_rng import seeded_global_rng
 from audit_core.core.user_code import UserCodeError, call_user_code
 from audit_core.targets import ModelTarget, Target, TorchTarget
-from audit_core.targets.base import OutputKind
 from audit_core.targets.callable import source_file
 from audit_core.targets.sklearn import read_skops
 from audit_core.training import build_model, train_classifier
