@@ -6,7 +6,7 @@ from typing import Any
 import numpy as np
 
 from audit_core.audit.analysis import ConditionEvaluation
-from audit_core.audit.fidelity import reference_fidelity
+from audit_core.audit.fidelity import fidelity_advice, reference_fidelity
 from audit_core.audit.models import reference_description
 from audit_core.audit.sanity import sanity_warnings
 from audit_core.audit.signals import (
@@ -71,7 +71,8 @@ def assemble_result(
     provenance["warnings"] = sanity_warnings(data, evaluations[0], len(signals.non_members))
     fidelity = None
     if signals.references is not None:
-        fidelity = reference_fidelity(signals, reference_description(config, data)).as_dict()
+        advice = fidelity_advice(config.reference_kind, config.target.kind)
+        fidelity = reference_fidelity(signals, reference_description(config, data), advice).as_dict()
     provenance["reference_fidelity"] = fidelity
     dynanoise = chosen_dynanoise(config, tuning)
     chosen = dynanoise.label if dynanoise is not None else None

@@ -14,6 +14,24 @@ import numpy as np
 from audit_core.audit.signals import Signals
 
 TOLERANCE = 0.05  # accuracy or gap difference, beyond sampling error, that makes references clearly unlike
+#: What to check when references of each kind are unlike the target (``trained``: the recipe's references
+#: of a target dynaudit trained with the same recipe).
+ADVICE = {
+    "recipe": "give references of the target's own kind (references.kind)",
+    "trained": "the target and its references train alike, so check the audit's data",
+    "architecture": "train them as the target was trained (recipe: epochs, optimizer, learning_rate, "
+    "batch_size), or give the target's training code (references.kind: function)",
+    "clone": "clones refit the target's own estimator, so check that data.members are the records it "
+    "was trained on",
+    "function": "check that references.function trains as the target was trained, on data like the members",
+    "predictions": "check that the reference predictions come from models trained as the target was",
+}
+
+
+def fidelity_advice(reference_kind: str, target_kind: str) -> str:
+    """What to check when references of ``reference_kind`` (resolved) are unlike a target of
+    ``target_kind``."""
+    return ADVICE["trained" if target_kind == "trained" and reference_kind == "recipe" else reference_kind]
 
 
 @dataclass(frozen=True)
@@ -21,6 +39,7 @@ class Fidelity:
     """Accuracies of the target and (mean and spread over models) of its reference models."""
 
     models: str  # what the references are, e.g. "16 clones of RandomForestClassifier()"
+    advice: str  # what to check when they are unlike the target (:func:`fidelity_advice`)
     n_models: int
     target_train: float  # on the members
     target_held_out: float  # on the non-members
@@ -65,7 +84,7 @@ class Fidelity:
             return None
         return (
             f"The reference models are unlike the target ({'; '.join(unlike)}), so LiRA and RMIA may "
-            "understate its risk; give references of the target's own kind (references.kind)."
+            f"understate its risk; {self.advice}."
         )
 
     def as_dict(self) -> dict:
@@ -77,9 +96,9 @@ def _accuracy(correct: np.ndarray, mask: np.ndarray) -> np.ndarray:
     return np.array([row[keep].mean() for row, keep in zip(correct, mask, strict=True)])
 
 
-def reference_fidelity(signals: Signals, models: str) -> Fidelity | None:
+def reference_fidelity(signals: Signals, models: str, advice: str) -> Fidelity | None:
     """The fidelity of the references in ``signals`` (None without references); ``models`` says what they
-    are."""
+    are, ``advice`` what to check when they are unlike the target."""
     refs = signals.references
     if refs is None:
         return None
@@ -93,6 +112,7 @@ def reference_fidelity(signals: Signals, models: str) -> Fidelity | None:
     ]
     return Fidelity(
         models=models,
+        advice=advice,
         n_models=len(correct),
         target_train=target[0],
         target_held_out=target[1],

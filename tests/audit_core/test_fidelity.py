@@ -5,10 +5,11 @@ import json
 
 import numpy as np
 import pandas as pd
+import pytest
 import skops.io as sio
 from sklearn.ensemble import RandomForestClassifier
 
-from audit_core.audit.fidelity import reference_fidelity
+from audit_core.audit.fidelity import fidelity_advice, reference_fidelity
 from audit_core.audit.signals import LogitSet, ReferenceLogits, Signals
 from audit_core.audit.write import write_run_folder
 from audit_core.training.references import complementary_in_masks
@@ -50,7 +51,7 @@ def _signals(
 
 def test_fidelity_is_each_references_accuracy_on_its_in_and_out_points():
     signals = _signals(np.random.default_rng(0), (1.0, 0.9), (1.0, 0.9))
-    fidelity = reference_fidelity(signals, "16 test models")
+    fidelity = reference_fidelity(signals, "16 test models", fidelity_advice("recipe", "sklearn"))
     refs = signals.references
     correct = refs.audit.argmax(-1) == signals.audit_labels
     held_out = [correct[r][~refs.in_mask[r]].mean() for r in range(16)]
@@ -64,16 +65,32 @@ def test_fidelity_is_each_references_accuracy_on_its_in_and_out_points():
     assert fidelity.statement().startswith("16 test models on complementary halves of the 400 audit points")
 
 
-def test_references_that_generalise_unlike_the_target_are_warned_about():
+@pytest.mark.parametrize(
+    ("reference_kind", "target_kind", "advised"),
+    [
+        ("recipe", "onnx", "give references of the target's own kind (references.kind)"),
+        ("recipe", "trained", "check the audit's data"),
+        ("architecture", "torch_state_dict", "train them as the target was trained (recipe: epochs"),
+        ("clone", "sklearn", "check that data.members are the records it was trained on"),
+        ("function", "onnx", "check that references.function trains as the target was trained"),
+        ("predictions", "onnx", "check that the reference predictions come from models trained as"),
+    ],
+)
+def test_references_that_generalise_unlike_the_target_are_warned_about(reference_kind, target_kind, advised):
+    """The warning says what to check for the references' kind: references already of the target's own kind
+    are not told to be of the target's own kind."""
     fidelity = reference_fidelity(
-        _signals(np.random.default_rng(1), (1.0, 0.6), (0.95, 0.93)), "16 test models"
+        _signals(np.random.default_rng(1), (1.0, 0.6), (0.95, 0.93)),
+        "16 test models",
+        fidelity_advice(reference_kind, target_kind),
     )
     warning = fidelity.warning()
     expected = (
         f"held-out accuracy {fidelity.held_out_mean:.2f} against the target's {fidelity.target_held_out:.2f}"
     )
     assert warning is not None and expected in warning
-    assert "train-test gap" in warning and "references.kind" in warning
+    assert "train-test gap" in warning and advised in warning
+    assert ("references.kind)" in warning) == (reference_kind == "recipe" and target_kind != "trained")
 
 
 def test_fidelity_rows_in_metrics_parquet_the_manifest_and_the_report(tmp_path):
