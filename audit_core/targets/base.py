@@ -41,29 +41,59 @@ def probability_rows(values: np.ndarray) -> np.ndarray:
     return inside & (np.abs(values.sum(axis=1) - 1) <= PROBABILITY_SUM_TOLERANCE)
 
 
+def _look_like_probabilities(values: np.ndarray) -> bool:
+    """Whether outputs declared as logits are probabilities: ``LOOKALIKE_ROWS`` or more rows, every one a
+    probability vector (a single score: in [0, 1], where logits of a model that predicts both classes are
+    not)."""
+    if len(values) < LOOKALIKE_ROWS:
+        return False
+    if values.shape[1] == 1:
+        return bool(((values >= 0) & (values <= 1)).all())
+    return bool(probability_rows(values).all())
+
+
+def _both_classes(scores: np.ndarray, output: OutputKind) -> np.ndarray:
+    """A binary classifier's single score per record (class 1's logit or probability) as the two columns of
+    the same softmax: ``[0, z]`` or ``[1 - p, p]``."""
+    return np.hstack([np.zeros_like(scores) if output == "logits" else 1 - scores, scores])
+
+
 def as_logits(outputs: np.ndarray, output: OutputKind, source: str) -> np.ndarray:
     """Model outputs as float64 logits; probabilities become ``log(max(p, 1e-12))`` after a sanity check.
-    Outputs declared as logits are refused when at least ``LOOKALIKE_ROWS`` rows are all probability
-    vectors: a softmax left at the end of a network would otherwise be audited (and noised) as logits.
+    One score per record (shape ``(n,)`` or ``(n, 1)``: a binary classifier's logit or probability of class
+    1) becomes two columns. Outputs declared as logits are refused when they are all probabilities
+    (:func:`_look_like_probabilities`): a softmax or sigmoid left at the end of a network would otherwise be
+    audited, and noised, as logits.
 
     >>> as_logits(np.array([[0.5, 0.5]]), "probabilities", "model").round(3).tolist()
     [[-0.693, -0.693]]
+    >>> as_logits(np.array([2.0]), "logits", "model").tolist()
+    [[0.0, 2.0]]
     """
     values = np.asarray(outputs, dtype=np.float64)
+    values = values[:, None] if values.ndim == 1 else values
     if values.ndim != 2:
         raise TargetError(f"{source} returned outputs of shape {values.shape}; expected (records, classes).")
     if output == "logits":
-        if len(values) >= LOOKALIKE_ROWS and probability_rows(values).all():
+        if _look_like_probabilities(values):
+            seen = "scores lie in [0, 1]" if values.shape[1] == 1 else "rows lie in [0, 1] and sum to 1"
+            last = "sigmoid" if values.shape[1] == 1 else "softmax"
             raise TargetError(
-                f"{source} returned probabilities where logits were expected (all {len(values)} rows lie in "
-                "[0, 1] and sum to 1); set output: probabilities, or return the logits before the softmax."
+                f"{source} returned probabilities where logits were expected (all {len(values)} {seen}); set "
+                f"output: probabilities, or return the logits before the {last}."
             )
-        return values
-    if values.size and not probability_rows(values).all():
-        sums = values.sum(axis=1)
+        return _both_classes(values, output) if values.shape[1] == 1 else values
+    if values.size and not ((values >= 0) & (values <= 1)).all():
         raise TargetError(
-            f"{source} returned values outside [0, 1] or rows that do not sum to 1 (sums "
-            f"{np.nanmin(sums):.3g} to {np.nanmax(sums):.3g}); expected probabilities, or set output: logits."
+            f"{source} returned values outside [0, 1] ({np.nanmin(values):.3g} to {np.nanmax(values):.3g}); "
+            "expected probabilities, or set output: logits."
+        )
+    values = _both_classes(values, output) if values.shape[1] == 1 else values
+    sums = values.sum(axis=1)
+    if values.size and not probability_rows(values).all():
+        raise TargetError(
+            f"{source} returned rows that do not sum to 1 (sums {np.nanmin(sums):.3g} to "
+            f"{np.nanmax(sums):.3g}); expected probabilities, or set output: logits."
         )
     return np.log(np.maximum(values, PROBABILITY_FLOOR))
 

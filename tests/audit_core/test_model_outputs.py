@@ -1,6 +1,6 @@
-"""Networks that end in a softmax return probabilities: declared as logits they are refused, and declared as
-probabilities (``output: probabilities``) the shadow and reference models of their kind train on the
-log-likelihood and answer as the target does."""
+"""What models return: networks that end in a softmax return probabilities (declared as logits they are
+refused; declared as probabilities, the shadow and reference models of their kind train on the
+log-likelihood and answer as the target does), and binary classifiers may return one score per record."""
 
 import numpy as np
 import pytest
@@ -9,7 +9,7 @@ from scipy import special
 
 from audit_core.config import TrainingRecipe
 from audit_core.core.errors import TargetError
-from audit_core.targets import TorchTarget
+from audit_core.targets import TorchTarget, as_logits
 from audit_core.targets.base import LOOKALIKE_ROWS, PROBABILITY_FLOOR
 from audit_core.training import train_classifier
 from audit_core.training.cache import ModelCache
@@ -84,3 +84,23 @@ def test_a_few_rows_that_happen_to_look_like_probabilities_are_not_refused():
     np.testing.assert_array_equal(
         TorchTarget(module).logits(few), module(torch.as_tensor(few)).detach().double().numpy()
     )
+
+
+def _binary_scores(n: int = 40) -> np.ndarray:
+    return np.random.default_rng(0).normal(0, 3, n)
+
+
+@pytest.mark.parametrize("shape", [(-1,), (-1, 1)])
+def test_one_logit_per_record_is_read_as_the_two_columns_of_the_same_softmax(shape):
+    z = _binary_scores()
+    logits = as_logits(z.reshape(shape), "logits", "model")
+    np.testing.assert_allclose(special.softmax(logits, axis=1)[:, 1], special.expit(z), rtol=1e-12)
+    probabilities = as_logits(special.expit(z).reshape(shape), "probabilities", "model")
+    np.testing.assert_allclose(np.exp(probabilities), special.softmax(logits, axis=1), rtol=1e-12, atol=1e-12)
+
+
+def test_a_sigmoid_left_at_the_end_of_a_binary_network_is_refused_as_logits():
+    with pytest.raises(TargetError, match=r"all 40 scores lie in \[0, 1\]\); set output: probabilities"):
+        as_logits(special.expit(_binary_scores()), "logits", "model")
+    with pytest.raises(TargetError, match=r"values outside \[0, 1\] \(-"):
+        as_logits(_binary_scores(), "probabilities", "model")
