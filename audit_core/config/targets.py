@@ -106,7 +106,9 @@ class OnnxTargetConfig(_QueriedModel):
 
     kind: Literal["onnx"] = "onnx"
     path: Path = Field(description="ONNX file.")
-    output_name: str | None = Field(None, description="Model output to read; default: the first.")
+    output_name: str | None = Field(
+        None, description="Model output holding the per-class scores; default: the first float output."
+    )
 
 
 class CallableTargetConfig(_QueriedModel):

@@ -45,11 +45,9 @@ def _look_like_probabilities(values: np.ndarray) -> bool:
     """Whether outputs declared as logits are probabilities: ``LOOKALIKE_ROWS`` or more rows, every one a
     probability vector (a single score: in [0, 1], where logits of a model that predicts both classes are
     not)."""
-    if len(values) < LOOKALIKE_ROWS:
+    if len(values) < LOOKALIKE_ROWS or not 0 <= values.min() <= values.max() <= 1:  # logits: one pass
         return False
-    if values.shape[1] == 1:
-        return bool(((values >= 0) & (values <= 1)).all())
-    return bool(probability_rows(values).all())
+    return values.shape[1] == 1 or bool(probability_rows(values).all())
 
 
 def _both_classes(scores: np.ndarray, output: OutputKind) -> np.ndarray:

@@ -1,4 +1,6 @@
-"""An ONNX model as the target, run by onnxruntime on the CPU; the records feed its first input."""
+"""An ONNX model as the target, run by onnxruntime on the CPU; the records feed its first input, and its
+scores are read from ``output_name`` or else its first float output (a converted scikit-learn classifier's
+first output holds the labels)."""
 
 import numpy as np
 import onnxruntime as ort
@@ -18,6 +20,9 @@ INPUT_TYPES = {
     "tensor(string)": object,
 }
 
+#: ONNX output element types that can hold per-class scores (logits or probabilities)
+SCORE_TYPES = frozenset({"tensor(float)", "tensor(double)", "tensor(float16)"})
+
 
 class OnnxTarget(ModelTarget):
     """Runs one onnxruntime session; a fixed batch dimension in the model caps the batch size."""
@@ -29,11 +34,24 @@ class OnnxTarget(ModelTarget):
             raise TargetError(
                 f"{source} takes {model_input.type} input; expected one of {sorted(INPUT_TYPES)}."
             )
-        outputs = [o.name for o in session.get_outputs()]
+        outputs = {o.name: o.type for o in session.get_outputs()}
+        scores = [name for name, kind in outputs.items() if kind in SCORE_TYPES]
         if config.output_name is not None and config.output_name not in outputs:
             raise TargetError(
                 f"target.output_name: {config.output_name!r} is not an output of '{config.path}'; expected "
-                f"one of {outputs}."
+                f"one of {list(outputs)}."
+            )
+        if config.output_name is None and not scores:
+            raise TargetError(
+                f"{source} has no float output to read per-class scores from (its outputs: {outputs}); "
+                "expected logits or probabilities as a float tensor (a scikit-learn model converted with a "
+                "ZipMap: convert it with zipmap=False)."
+            )
+        output_name = config.output_name or scores[0]
+        if outputs[output_name] not in SCORE_TYPES:
+            raise TargetError(
+                f"target.output_name: output {output_name!r} of '{config.path}' holds "
+                f"{outputs[output_name]}, not per-class scores; expected one of its float outputs {scores or '(none)'}."
             )
         dims = list(model_input.shape)
         fixed_batch = dims[0] if isinstance(dims[0], int) and dims[0] > 0 else None
@@ -48,7 +66,7 @@ class OnnxTarget(ModelTarget):
         self.session = session
         self.input_name = model_input.name
         self.input_dtype = INPUT_TYPES[model_input.type]
-        self.output_name = config.output_name or outputs[0]
+        self.output_name = output_name
 
     def predict(self, batch: np.ndarray) -> np.ndarray:
         feed = {self.input_name: np.asarray(batch, dtype=self.input_dtype)}

@@ -2,20 +2,23 @@
 refused; declared as probabilities, the shadow and reference models of their kind train on the
 log-likelihood and answer as the target does), and binary classifiers may return one score per record."""
 
+from pathlib import Path
+
 import numpy as np
+import onnx
 import pytest
 import torch
 from scipy import special
 
-from audit_core.config import TrainingRecipe
+from audit_core.config import TrainingRecipe, parse_config
 from audit_core.core.errors import TargetError
-from audit_core.targets import TorchTarget, as_logits
+from audit_core.targets import TorchTarget, as_logits, open_target
 from audit_core.targets.base import LOOKALIKE_ROWS, PROBABILITY_FLOOR
 from audit_core.training import train_classifier
 from audit_core.training.cache import ModelCache
 from audit_core.training.kinds import ArchitectureModels, FunctionModels
 from tests.audit_core import models
-from tests.audit_core.byo import N_CLASSES, N_FEATURES, RECIPE, tabular_parts
+from tests.audit_core.byo import N_CLASSES, N_FEATURES, RECIPE, chosen_models, tabular_parts
 
 SEED = 5
 # A network and its softmax twin trained alike differ only by float32 rounding (log of a softmax against
@@ -104,3 +107,47 @@ def test_a_sigmoid_left_at_the_end_of_a_binary_network_is_refused_as_logits():
         as_logits(special.expit(_binary_scores()), "logits", "model")
     with pytest.raises(TargetError, match=r"values outside \[0, 1\] \(-"):
         as_logits(_binary_scores(), "probabilities", "model")
+
+
+def _classifier_onnx(path: Path, outputs: tuple[str, ...]) -> np.ndarray:
+    """An ONNX classifier shaped as scikit-learn's converter writes one: ``label`` (int64, the predicted
+    class) and ``probabilities`` (a softmax of fixed logits), in the order given; returns its weights."""
+    weights = np.random.default_rng(1).normal(size=(N_FEATURES, N_CLASSES)).astype(np.float32)
+    nodes = [
+        onnx.helper.make_node("MatMul", ["x", "w"], ["logits"]),
+        onnx.helper.make_node("Softmax", ["logits"], ["probabilities"], axis=1),
+        onnx.helper.make_node("ArgMax", ["logits"], ["label"], axis=1, keepdims=0),
+    ]
+    kinds = {"label": onnx.TensorProto.INT64, "probabilities": onnx.TensorProto.FLOAT}
+    graph = onnx.helper.make_graph(
+        nodes,
+        "classifier",
+        [onnx.helper.make_tensor_value_info("x", onnx.TensorProto.FLOAT, [None, N_FEATURES])],
+        [onnx.helper.make_tensor_value_info(name, kinds[name], None) for name in outputs],
+        [onnx.numpy_helper.from_array(weights, "w")],
+    )
+    model = onnx.helper.make_model(graph, opset_imports=[onnx.helper.make_opsetid("", 13)])
+    onnx.save(model, path)
+    return weights
+
+
+def _onnx_target(path: Path, **fields):
+    section = {"kind": "onnx", "path": str(path), **fields}
+    return open_target(parse_config({"target": section, **chosen_models({"target": section})}).target)
+
+
+def test_an_onnx_classifier_is_read_from_its_first_float_output_not_its_labels(tmp_path):
+    weights = _classifier_onnx(tmp_path / "m.onnx", ("label", "probabilities"))
+    records = tabular_parts()["test"][0]
+    logits = _onnx_target(tmp_path / "m.onnx", output="probabilities").logits(records)
+    expected = special.log_softmax(records.astype(np.float32) @ weights, axis=1)
+    np.testing.assert_allclose(logits, expected, atol=1e-5)
+
+
+def test_an_onnx_output_without_per_class_scores_is_refused_in_one_sentence(tmp_path):
+    _classifier_onnx(tmp_path / "m.onnx", ("label", "probabilities"))
+    with pytest.raises(TargetError, match=r"output .label. of .* holds tensor\(int64\), not per-class"):
+        _onnx_target(tmp_path / "m.onnx", output_name="label")
+    _classifier_onnx(tmp_path / "labels.onnx", ("label",))
+    with pytest.raises(TargetError, match="has no float output to read per-class scores from"):
+        _onnx_target(tmp_path / "labels.onnx")
