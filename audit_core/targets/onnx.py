@@ -51,7 +51,8 @@ class OnnxTarget(ModelTarget):
         if outputs[output_name] not in SCORE_TYPES:
             raise TargetError(
                 f"target.output_name: output {output_name!r} of '{config.path}' holds "
-                f"{outputs[output_name]}, not per-class scores; expected one of its float outputs {scores or '(none)'}."
+                f"{outputs[output_name]}, not per-class scores; expected one of its float outputs "
+                f"{scores or '(none)'}."
             )
         dims = list(model_input.shape)
         fixed_batch = dims[0] if isinstance(dims[0], int) and dims[0] > 0 else None
