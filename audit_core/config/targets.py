@@ -9,6 +9,7 @@ from pydantic import (
 )
 
 from audit_core.config.base import StrictModel, kinds
+from audit_core.core.probability import OutputKind
 
 ImportPath = Annotated[
     str,
@@ -17,7 +18,6 @@ ImportPath = Annotated[
         description="Python object as package.module:name; dynaudit imports and runs it.",
     ),
 ]
-OutputKind = Literal["logits", "probabilities"]
 
 
 class TrainedTargetConfig(StrictModel):

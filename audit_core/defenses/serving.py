@@ -33,8 +33,9 @@ import torch
 from torch import nn
 
 from audit_core.core.errors import ConfigError
+from audit_core.core.probability import PROBABILITY_FLOOR, OutputKind
 from audit_core.defenses import MIN_KEY_BYTES, DynaNoise
-from audit_core.defenses.torch_dynanoise import TorchDynaNoise, key_tensor
+from audit_core.defenses.torch_dynanoise import TorchDynaNoise, key_tensor, logits_of_probabilities
 
 PARAMS_FILE = "dynanoise-params.json"
 PARAMS_SCHEMA = "dynaudit/dynanoise-params"
@@ -43,15 +44,22 @@ _PARAMS = ("sigma0_sq", "lam", "temperature", "noise_mode", "ensemble_size")
 
 
 class DefendedModel(nn.Module):
-    """``model`` followed by DynaNoise: inputs in, defended probabilities (float64) out."""
+    """``model`` followed by DynaNoise: inputs in, defended probabilities (float64) out. ``output`` says what
+    ``model`` returns, as the audit's ``target.output`` did: probabilities (a softmax at its end) become the
+    logits the audit read before DynaNoise applies."""
 
-    def __init__(self, model: nn.Module, defense: DynaNoise) -> None:
+    def __init__(self, model: nn.Module, defense: DynaNoise, output: OutputKind = "logits") -> None:
         super().__init__()
         self.model = model
         self.defense = TorchDynaNoise(defense)
+        self.probabilities = output == "probabilities"
+        self.probability_floor = PROBABILITY_FLOOR
 
     def forward(self, inputs: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
-        return self.defense(self.model(inputs), generator)
+        outputs = self.model(inputs)
+        if self.probabilities:
+            outputs = logits_of_probabilities(outputs, self.defense.per_input, self.probability_floor)
+        return self.defense(outputs, generator)
 
 
 def _atomic_write(path: Path, write: Callable[[Path], object]) -> Path:

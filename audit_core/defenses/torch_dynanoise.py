@@ -6,7 +6,7 @@ the noise comes from torch's generator (fresh on every call), so the two agree i
 ``dynaudit::keyed_normals`` operator, which TorchScript can call), so they agree number for number.
 
 A TorchScript file that uses ``per_input`` needs this module imported before ``torch.jit.load``, which
-registers the operator.
+registers the operators.
 """
 
 import math
@@ -15,6 +15,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from audit_core.core.probability import probability_logits
 from audit_core.defenses.dynanoise import ENTROPY_EPS, DynaNoise
 from audit_core.defenses.keyed_noise import keyed_normals
 
@@ -34,6 +35,35 @@ _keyed_normals_op = torch.library.custom_op("dynaudit::keyed_normals", mutates_a
 @_keyed_normals_op.register_fake
 def _(logits: torch.Tensor, key: torch.Tensor, count: int) -> torch.Tensor:
     return logits.new_empty((logits.shape[0], count), dtype=torch.float64)
+
+
+def _probability_logits(probabilities: torch.Tensor) -> torch.Tensor:
+    logits = probability_logits(probabilities.detach().cpu().double().numpy())
+    return torch.from_numpy(logits).to(probabilities.device)
+
+
+# A model's probabilities become logits as the audit reads them (numpy's logarithm), through an operator
+# TorchScript can call, so that keyed noise, which hashes the logits' bytes, is the audited noise.
+_probability_logits_op = torch.library.custom_op("dynaudit::probability_logits", mutates_args=())(
+    _probability_logits
+)
+
+
+@_probability_logits_op.register_fake
+def _(probabilities: torch.Tensor) -> torch.Tensor:
+    return probabilities.new_empty(probabilities.shape, dtype=torch.float64)
+
+
+def logits_of_probabilities(probabilities: torch.Tensor, exact: bool, floor: float) -> torch.Tensor:
+    """A model's probabilities as the logits the audit read, ``log(max(p, floor))`` in float64 (``floor``:
+    :data:`~audit_core.core.probability.PROBABILITY_FLOOR`, an argument because TorchScript reads no global):
+    with ``exact`` (per_input noise, keyed by the logits' bytes) by the audit's own numpy logarithm, else by
+    torch's."""
+    if not exact:
+        return torch.log(probabilities.double().clamp_min(floor))
+    if torch.jit.is_scripting():
+        return torch.ops.dynaudit.probability_logits(probabilities)
+    return _probability_logits(probabilities)
 
 
 def key_tensor(key: bytes) -> torch.Tensor:

@@ -6,12 +6,11 @@ from typing import Protocol
 
 import numpy as np
 
-from audit_core.config import OutputKind
 from audit_core.core.errors import TargetError, brief
+from audit_core.core.probability import OutputKind, probability_logits
 from audit_core.core.user_code import UserCodeError, call_user_code
 from audit_core.data import Split
 
-PROBABILITY_FLOOR = 1e-12  # probabilities are clipped here before the logarithm turns them into logits
 PROBABILITY_SUM_TOLERANCE = 1e-3  # a probability row's sum may miss 1 by this much (half-precision softmax)
 #: Rows of probability vectors that tell outputs declared as logits are probabilities: one logit row may lie
 #: in [0, 1] and sum to 1 by chance, so many rows, all of them, do not.
@@ -93,7 +92,7 @@ def as_logits(outputs: np.ndarray, output: OutputKind, source: str) -> np.ndarra
             f"{source} returned rows that do not sum to 1 (sums {np.nanmin(sums):.3g} to "
             f"{np.nanmax(sums):.3g}); expected probabilities, or set output: logits."
         )
-    return np.log(np.maximum(values, PROBABILITY_FLOOR))
+    return probability_logits(values)
 
 
 def combined_digest(*parts: str | bytes) -> str:

@@ -10,9 +10,9 @@ import torch
 from torch import nn
 
 from audit_core.config import OutputKind, TrainingRecipe
+from audit_core.core.probability import PROBABILITY_FLOOR
 from audit_core.core.threads import one_thread
 from audit_core.core.torch_rng import seeded_global_rng
-from audit_core.targets.base import PROBABILITY_FLOOR
 from audit_core.training.architectures import build_model, training_randomness
 from audit_core.training.batched import train_mlp_stack
 from audit_core.training.optimization import optimizer_for

@@ -9,6 +9,7 @@ from scipy import stats
 from torch import nn
 
 from audit_core.core.errors import ConfigError
+from audit_core.core.probability import PROBABILITY_FLOOR
 from audit_core.defenses import DynaNoise
 from audit_core.defenses.serving import (
     PARAMS_SCHEMA_VERSION,
@@ -44,6 +45,34 @@ def test_wrapper_equals_dynanoise_apply_exactly_in_per_input_mode(model, inputs,
         exported = load_torchscript(export_torchscript(wrapped, tmp_path / "defended.pt"), key=KEY)
         np.testing.assert_allclose(exported(inputs).numpy(), expected, rtol=0, atol=1e-14)
         np.testing.assert_array_equal(exported(inputs).numpy(), exported(inputs).numpy())
+
+
+def test_a_network_ending_in_a_softmax_is_defended_as_the_audit_evaluated_it(model, inputs, tmp_path):
+    """Declared as the audit's ``output: probabilities``: per_input noise on the logits the audit read, number
+    for number (also where torch's logarithm differs from numpy's in the last bit); per_query answers from the
+    same logits, so a shared generator gives the same answers as from the network without its softmax."""
+    softmax_network = nn.Sequential(model, nn.Softmax(dim=1)).eval()
+    many = torch.randn(2000, 6, generator=torch.Generator().manual_seed(2)) * 3
+    audited_logits = TorchTarget(softmax_network, output="probabilities").logits(many.numpy())
+    with torch.no_grad():
+        by_torch = torch.log(softmax_network(many).double().clamp_min(PROBABILITY_FLOOR)).numpy()
+    assert (by_torch != audited_logits).any(), "some rows whose logarithms differ in the last bit"
+    defense = DynaNoise(sigma0_sq=0.2, lam=1.5, temperature=4.0, noise_mode="per_input", key=KEY)
+    expected = defense.apply(audited_logits, np.random.default_rng(0))
+    wrapped = DefendedModel(softmax_network, defense, output="probabilities")
+    with torch.no_grad():
+        np.testing.assert_allclose(wrapped(many).numpy(), expected, rtol=0, atol=1e-14)
+        exported = load_torchscript(export_torchscript(wrapped, tmp_path / "defended.pt"), key=KEY)
+        np.testing.assert_allclose(exported(many).numpy(), expected, rtol=0, atol=1e-14)
+        noised_probabilities = DefendedModel(softmax_network, defense)(many).numpy()
+    assert np.abs(noised_probabilities - expected).max() > 0.1, "noise on probabilities: another defense"
+    per_query = DynaNoise(sigma0_sq=0.2, lam=1.5, temperature=4.0)
+    with torch.no_grad():
+        through_softmax = DefendedModel(softmax_network, per_query, output="probabilities")(
+            inputs, torch.Generator().manual_seed(3)
+        )
+        without_softmax = DefendedModel(model, per_query)(inputs, torch.Generator().manual_seed(3))
+    np.testing.assert_allclose(through_softmax.numpy(), without_softmax.numpy(), rtol=0, atol=1e-6)
 
 
 def test_the_exported_file_and_the_state_dict_never_hold_the_key(model, inputs, tmp_path):

@@ -12,8 +12,9 @@ from scipy import special
 
 from audit_core.config import TrainingRecipe, parse_config
 from audit_core.core.errors import TargetError
+from audit_core.core.probability import PROBABILITY_FLOOR
 from audit_core.targets import TorchTarget, as_logits, open_target
-from audit_core.targets.base import LOOKALIKE_ROWS, PROBABILITY_FLOOR
+from audit_core.targets.base import LOOKALIKE_ROWS
 from audit_core.training import train_classifier
 from audit_core.training.cache import ModelCache
 from audit_core.training.kinds import ArchitectureModels, FunctionModels
