@@ -112,7 +112,7 @@ def _architecture(config: AuditConfig, data: AuditData, section: Any) -> ModelKi
 def function_models(config: AuditConfig, n_classes: int, section: Any) -> FunctionModels:
     """The user's training function of ``section`` (the shadow's or the references')."""
     field = "references.function" if section is config.references else "shadow.function"
-    return FunctionModels(section.function, n_classes, field, output=target_output(config))
+    return FunctionModels(section.function, n_classes, field, output=section.output or target_output(config))
 
 
 def _function(config: AuditConfig, data: AuditData, section: Any) -> ModelKind:

@@ -14,6 +14,7 @@ from audit_core.config.targets import (
     TrainedShadowConfig,
     _PredictionTable,
 )
+from audit_core.core.probability import OutputKind
 
 #: target.kind -> the model kind ``auto`` means for it (targets missing here: auto refuses)
 AUTO_KINDS = {"sklearn": "clone", "torch_state_dict": "architecture", "trained": "recipe"}
@@ -46,6 +47,12 @@ class FunctionModelsConfig(StrictModel):
 
     kind: Literal["function"] = "function"
     function: ImportPath = Field(description="The training function, package.module:name.")
+    output: OutputKind | None = Field(
+        None,
+        description="What the torch modules and callables it returns give per class: logits or "
+        "probabilities; default: what the target returns (target.output). Objects with predict_proba give "
+        "probabilities.",
+    )
 
 
 class RecipeModelsConfig(StrictModel):

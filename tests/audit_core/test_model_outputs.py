@@ -10,6 +10,7 @@ import pytest
 import torch
 from scipy import special
 
+from audit_core.audit.inputs import check_inputs
 from audit_core.config import TrainingRecipe, parse_config
 from audit_core.core.errors import TargetError
 from audit_core.core.probability import PROBABILITY_FLOOR
@@ -19,7 +20,15 @@ from audit_core.training import train_classifier
 from audit_core.training.cache import ModelCache
 from audit_core.training.kinds import ArchitectureModels, FunctionModels
 from tests.audit_core import models
-from tests.audit_core.byo import N_CLASSES, N_FEATURES, RECIPE, chosen_models, tabular_parts
+from tests.audit_core.byo import (
+    N_CLASSES,
+    N_FEATURES,
+    RECIPE,
+    chosen_models,
+    config,
+    tabular_parts,
+    write_tables,
+)
 
 SEED = 5
 # A network and its softmax twin trained alike differ only by float32 rounding (log of a softmax against
@@ -152,3 +161,19 @@ def test_an_onnx_output_without_per_class_scores_is_refused_in_one_sentence(tmp_
     _classifier_onnx(tmp_path / "labels.onnx", ("label",))
     with pytest.raises(TargetError, match="has no float output to read per-class scores from"):
         _onnx_target(tmp_path / "labels.onnx")
+
+
+def test_a_training_function_answers_as_the_target_unless_its_own_output_says_otherwise(tmp_path):
+    """A target served with a softmax (``output: probabilities``) whose training code returns the bare
+    network: its models are read as probabilities, refused, until the function's section says logits."""
+    target = {
+        "kind": "callable",
+        "function": "tests.audit_core.models:softmax_scores",
+        "output": "probabilities",
+    }
+    references = {"kind": "function", "function": "tests.audit_core.models:train_torch_mlp"}
+    data = {"kind": "table", "id": "id", **write_tables(tmp_path, ".parquet")}
+    fields = {"data": data, "target": target, "shadow": {"kind": "none"}}
+    with pytest.raises(TargetError, match=r"returned values outside \[0, 1\].*expected probabilities"):
+        check_inputs(config(tmp_path, **fields, references=references))
+    check_inputs(config(tmp_path, **fields, references={**references, "output": "logits"}))
