@@ -8,6 +8,7 @@ from typing import Any
 
 import pandas as pd
 
+from audit_core.audit.models import target_output
 from audit_core.config import AuditConfig
 from audit_core.core.forked import forked_map
 from audit_core.core.locations import Location, join
@@ -26,11 +27,16 @@ from audit_core.tuning.search import TuningResult
 
 
 def write_tuning_files(
-    folder: Path, tuning: TuningResult, provenance: dict[str, Any], front_svg: str | None = None
+    folder: Path,
+    config: AuditConfig,
+    tuning: TuningResult,
+    provenance: dict[str, Any],
+    front_svg: str | None = None,
 ) -> None:
-    """The chosen parameters (``dynanoise-params.json``), the trial table, the front and its figure
-    (``front_svg`` when already drawn)."""
-    save_params(folder / PARAMS_FILE, tuning.chosen, {"run_name": provenance["run_name"], **tuning.summary()})
+    """The chosen parameters (``dynanoise-params.json``, with what the target returns, which the shipped
+    defense needs), the trial table, the front and its figure (``front_svg`` when already drawn)."""
+    shipping = {"run_name": provenance["run_name"], "target_output": target_output(config)}
+    save_params(folder / PARAMS_FILE, tuning.chosen, {**shipping, **tuning.summary()})
     write_parquet(tuning.trials, folder / TRIALS, "tuning")
     write_parquet(tuning.front, folder / FRONT, "front")
     figure = pareto_front(tuning) if front_svg is None else front_svg
@@ -92,7 +98,7 @@ def write_run_folder(
             write_parquet(result.averaging_table(), folder / "averaging.parquet", "averaging")
             write_parquet(result.roc_table(), folder / "roc.parquet", "roc")
             if tuning is not None:
-                write_tuning_files(folder, tuning, result.provenance, front)
+                write_tuning_files(folder, config, tuning, result.provenance, front)
             pdf_written()
         verdict_record = {} if verdict is None else {"verdict": verdict.summary()}
         conditions = {"chosen": result.chosen, "tuned": result.tuned}
@@ -116,7 +122,7 @@ def write_tuning_folder(config: AuditConfig, tuning: TuningResult, provenance: d
     """Write a tuning run (parameters, trials, front, manifest) to ``output_dir/<run_name>-tune/<run id>``."""
 
     def write(folder: Path) -> None:
-        write_tuning_files(folder, tuning, provenance)
+        write_tuning_files(folder, config, tuning, provenance)
         headline = {"chosen_defense": tuning.chosen.label}  # a tuning run attacks only on its front
         write_manifest(folder, {**provenance, "tuning": tuning.summary(), "headline": headline})
 

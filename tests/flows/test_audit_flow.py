@@ -76,6 +76,7 @@ def test_audit_flow_with_tune_adds_the_tuned_condition_and_reports_on_the_evalua
     metrics = pq.read_table(run_dir / "metrics.parquet").to_pandas()
     assert set(metrics.condition) == {"undefended", "dynanoise(sigma0_sq=0.3, lam=2, T=10)", tuned}
     scores = pq.read_table(run_dir / "scores.parquet").to_pandas()
+    assert params["provenance"]["target_output"] == "logits"  # what DefendedModel's output= is to be
     evaluation = params["provenance"]["split_sizes"]["evaluation"]
     assert scores.record.nunique() == evaluation["members"] + evaluation["non_members"] == 150
     confirmed = params["provenance"]["metrics"]["evaluation"]["midput"]
