@@ -9,7 +9,6 @@ from scipy import stats
 from torch import nn
 
 from audit_core.core.errors import ConfigError
-from audit_core.core.probability import PROBABILITY_FLOOR
 from audit_core.defenses import DynaNoise
 from audit_core.defenses.serving import (
     PARAMS_SCHEMA_VERSION,
@@ -49,14 +48,13 @@ def test_wrapper_equals_dynanoise_apply_exactly_in_per_input_mode(model, inputs,
 
 def test_a_network_ending_in_a_softmax_is_defended_as_the_audit_evaluated_it(model, inputs, tmp_path):
     """Declared as the audit's ``output: probabilities``: per_input noise on the logits the audit read, number
-    for number (also where torch's logarithm differs from numpy's in the last bit); per_query answers from the
-    same logits, so a shared generator gives the same answers as from the network without its softmax."""
+    for number (on some CPUs torch's logarithm differs from numpy's in the last bit, on about 0.2% of these
+    rows on an AMD EPYC, and a hash of other bytes is other noise; on others they agree); per_query answers
+    from the same logits, so a shared generator gives the same answers as from the network without its
+    softmax."""
     softmax_network = nn.Sequential(model, nn.Softmax(dim=1)).eval()
     many = torch.randn(2000, 6, generator=torch.Generator().manual_seed(2)) * 3
     audited_logits = TorchTarget(softmax_network, output="probabilities").logits(many.numpy())
-    with torch.no_grad():
-        by_torch = torch.log(softmax_network(many).double().clamp_min(PROBABILITY_FLOOR)).numpy()
-    assert (by_torch != audited_logits).any(), "some rows whose logarithms differ in the last bit"
     defense = DynaNoise(sigma0_sq=0.2, lam=1.5, temperature=4.0, noise_mode="per_input", key=KEY)
     expected = defense.apply(audited_logits, np.random.default_rng(0))
     wrapped = DefendedModel(softmax_network, defense, output="probabilities")
