@@ -1,5 +1,7 @@
 """How often each one-sided AUC bound of the gate errs, on simulated attack scores, side by side with the
-same standard error used as a margin on the AUC's own scale (the gate's bound before the logit scale).
+gate's bound before ("before"). Continuous scores: the gate's bounds are normal on the logit scale, before on
+the AUC's own scale with the same standard error. Binary scores (a label-only attack): the gate's bounds are
+exact, from the counts (``stats.two_valued``), before they were the bootstrap's logit bounds.
 
     .venv/bin/python benchmarks/auc_bounds.py                 # every scenario, 4000 audits each, 2 processes
     .venv/bin/python benchmarks/auc_bounds.py --runs 10000 --error 0.0125
@@ -22,6 +24,7 @@ from threadpoolctl import threadpool_limits
 
 from audit_core.stats.family import auc_bounds, z_quantile
 from audit_core.stats.metrics import roc_auc
+from audit_core.stats.two_valued import TwoValuedScores
 
 
 class Scenario(NamedTuple):
@@ -41,16 +44,23 @@ SCENARIOS = (
     Scenario("binormal", 0.8, 150, 150),
     Scenario("binormal", 0.9, 150, 150),
     Scenario("binary", 0.6, 150, 150),
+    Scenario("binary", 0.6, 50, 50),
+    Scenario("binary", 0.51, 150, 150),
+    Scenario("three values", 0.51005, 150, 150),
 )
-BINARY_NON_MEMBERS_RIGHT = 0.8  # binary scores: the share of non-members the model labels right
+#: Three-valued scores (0, 1, 2: a label-only attack's count of kept labels), the chance of each value for
+#: members and non-members; their AUC is 0.99 * 0.03 + 0.01 * 0.01 + (0.01 * 0.02 + 0.99 * 0.97) / 2.
+THREE_VALUES = ((0.0, 0.01, 0.99), (0.01, 0.02, 0.97))
 
 
 def draw(scenario: Scenario, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
     """Member and non-member scores whose true AUC is ``scenario.auc``."""
     m, n = scenario.members, scenario.non_members
-    if scenario.scores == "binary":  # a label-only attack: 1 when the model is right
-        p0 = BINARY_NON_MEMBERS_RIGHT
-        return (rng.random(m) < p0 + 2 * (scenario.auc - 0.5)) * 1.0, (rng.random(n) < p0) * 1.0
+    if scenario.scores == "binary":  # a label-only attack, 1 when the model is right: on every member
+        return np.ones(m), (rng.random(n) < 2 - 2 * scenario.auc) * 1.0
+    if scenario.scores == "three values":
+        members, non_members = THREE_VALUES
+        return rng.choice(3, size=m, p=members) * 1.0, rng.choice(3, size=n, p=non_members) * 1.0
     spread = 2.0 if scenario.scores == "unequal" else 1.0
     shift = stats.norm.ppf(scenario.auc) * math.sqrt(1 + spread**2)
     members, non_members = rng.normal(shift, spread, m), rng.normal(0, 1, n)
@@ -60,16 +70,21 @@ def draw(scenario: Scenario, rng: np.random.Generator) -> tuple[np.ndarray, np.n
 
 
 def error_rates(scenario: Scenario, runs: int, error: float, seed: int) -> tuple[float, float, float, float]:
-    """(lower bound above the truth, upper below) for the AUC-scale margin and for the gate's bounds."""
+    """(lower bound above the truth, upper below) for the AUC-scale margin (binary scores: the bootstrap's
+    logit bound) and for the gate's bounds."""
     rng = np.random.default_rng(seed)
     is_member = np.r_[np.ones(scenario.members, bool), np.zeros(scenario.non_members, bool)]
     z, z95 = z_quantile(error), z_quantile(0.025)
     wrong = np.zeros(4)
     for _ in range(runs):
-        estimate = roc_auc(np.r_[draw(scenario, rng)], is_member, rng=rng)
+        scores = np.r_[draw(scenario, rng)]
+        estimate = roc_auc(scores, is_member, rng=rng)
         se = (estimate.ci_high - estimate.ci_low) / (2 * z95)
         bounds = auc_bounds(estimate.value, estimate.ci_low, estimate.ci_high, error)
         flat_low, flat_high = estimate.value - z * se, estimate.value + z * se
+        if scenario.scores == "binary":
+            flat_low, flat_high = bounds.low, bounds.high
+            bounds = TwoValuedScores.of(scores, is_member).bounds(error)
         wrong += [flat_low > scenario.auc, flat_high < scenario.auc, bounds.low > scenario.auc,
                   bounds.high < scenario.auc]  # fmt: skip
     return tuple(wrong / runs)
@@ -89,8 +104,8 @@ def main() -> None:
     slack = 3 * math.sqrt(args.error * (1 - args.error) / args.runs)
     print(f"One-sided AUC bounds at error {args.error:g}, {args.runs} simulated audits per row")
     print()
-    print("| scores | true AUC | members/non-members | AUC scale: low > truth | high < truth "
-          "| logit scale (the gate): low > truth | high < truth | 3 SE |")  # fmt: skip
+    print("| scores | true AUC | members/non-members | before: low > truth | high < truth "
+          "| the gate: low > truth | high < truth | 3 SE |")  # fmt: skip
     print("|---|---|---|---|---|---|---|---|")
     for scenario, (flat_low, flat_high, low, high) in zip(SCENARIOS, rates, strict=True):
         print(

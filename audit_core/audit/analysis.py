@@ -35,6 +35,7 @@ from audit_core.stats.metrics import (
 )
 from audit_core.stats.names import FPR_TARGETS, Metric
 from audit_core.stats.paired import PairedDrop
+from audit_core.stats.two_valued import TwoValuedScores
 
 N_BOOTSTRAP = 1000  # replicates of the AUC's bootstrap interval
 METRIC_COLUMNS = [
@@ -52,6 +53,13 @@ METRIC_COLUMNS = [
 #: The columns :func:`analyse_scores` needs.
 REQUIRED_SCORE_COLUMNS = ("condition", "knowledge", "attack", "is_member", "score")
 GROUP = ["condition", "knowledge", "attack"]
+#: The counts of audit points an attack's metrics rest on (the last two only for scores of two values).
+POINT_COUNTS = (
+    Metric.MEMBERS,
+    Metric.NON_MEMBERS,
+    Metric.MEMBERS_SCORED_HIGH,
+    Metric.NON_MEMBERS_SCORED_HIGH,
+)
 
 
 @dataclass(frozen=True)
@@ -103,6 +111,15 @@ class AttackOutcome:
     precision: Estimate | None
     epsilon_lower_bound: float | None
     per_class_auc: dict[int, float]
+    two_valued: TwoValuedScores | None = None  # its counts, when the scores take at most two values
+
+    @property
+    def auc_note(self) -> str:
+        """The AUC row's note: the queries per point, and the interval's method where it is exact."""
+        note = f"{self.queries} queries per point"
+        if self.two_valued is not None:
+            note += "; exact interval: Clopper-Pearson on the points scored high"
+        return note
 
     @property
     def advantage_interval(self) -> Estimate:
@@ -164,7 +181,8 @@ def analyse_attack(
 ) -> AttackOutcome:
     """Every metric of one attack's scores; ``bootstrap=False`` gives the AUC as a point estimate (NaN
     interval) and ``per_class=False`` leaves the per-class AUCs out, what a tuning loop needs. The bootstrap
-    draws and the TPR's cross-fitting halves derive from ``seed`` and the attack's name."""
+    draws and the TPR's cross-fitting halves derive from ``seed`` and the attack's name. Scores of at most
+    two values get the AUC's exact interval, not the bootstrap's (:mod:`audit_core.stats.two_valued`)."""
     values, is_member = scores.scores, np.asarray(is_member, dtype=bool)
     rng = derive_rng(seed, "bootstrap", scores.attack)
     halves = derive_rng(seed, "tpr-halves", scores.attack)
@@ -175,6 +193,12 @@ def analyse_attack(
             per_class_auc[int(c)] = roc_auc(values[in_class], is_member[in_class], n_bootstrap=0).value
     decided = scores.threshold is not None
     decisions = values >= scores.threshold if decided else None
+    two_valued = TwoValuedScores.of(values, is_member)
+    replicates = N_BOOTSTRAP if bootstrap and two_valued is None else 0
+    auc = roc_auc(values, is_member, n_bootstrap=replicates, rng=rng)
+    if bootstrap and two_valued is not None:
+        exact = two_valued.estimate()
+        auc = Estimate(auc.value, exact.ci_low, exact.ci_high)
     return AttackOutcome(
         attack=scores.attack,
         knowledge=scores.knowledge,
@@ -183,13 +207,14 @@ def analyse_attack(
         threshold=scores.threshold,
         members=int(is_member.sum()),
         non_members=int((~is_member).sum()),
-        auc=roc_auc(values, is_member, n_bootstrap=N_BOOTSTRAP if bootstrap else 0, rng=rng),
+        auc=auc,
         balanced_accuracy=balanced_accuracy(decisions, is_member) if decided else None,
         advantage=max_advantage(values, is_member),
         tpr_at_fpr=tuple(crossfit_tpr_at_fpr(values, is_member, f, rng=halves) for f in FPR_TARGETS),
         precision=precision(decisions, is_member) if decided else None,
         epsilon_lower_bound=epsilon_lower_bound(decisions, is_member) if decided else None,
         per_class_auc=per_class_auc,
+        two_valued=two_valued,
     )
 
 
@@ -233,8 +258,9 @@ def metric_row(
 def with_member_counts(values: pd.DataFrame, metrics: pd.DataFrame) -> pd.DataFrame:
     """Rows ``values`` of a metrics frame with columns ``members`` and ``non_members``: the audit points
     their attack's metrics were computed on, read from ``metrics``'s rows of those names (absent when it has
-    none)."""
-    counts = metrics[metrics.metric.isin([Metric.MEMBERS, Metric.NON_MEMBERS])]
+    none); and, where some attack's scores took at most two values, ``members_scored_high`` and
+    ``non_members_scored_high`` (NaN for the other attacks)."""
+    counts = metrics[metrics.metric.isin(POINT_COUNTS)]
     return values.join(counts.pivot_table(index=GROUP, columns="metric", values="value"), on=GROUP)
 
 
@@ -260,7 +286,7 @@ def outcome_rows(outcome: AttackOutcome) -> list[MetricRow]:
             rows.append(metric_row(metric, value, note, slice_))
 
     o = outcome
-    add(Metric.AUC, o.auc, note=f"{o.queries} queries per point")
+    add(Metric.AUC, o.auc, note=o.auc_note)
     add(Metric.BALANCED_ACCURACY, o.balanced_accuracy)
     add(Metric.BEST_ACCURACY, o.best_accuracy, note="upper bound")
     add(Metric.ADVANTAGE, o.advantage_interval, note="largest over thresholds; DKW interval")
@@ -275,6 +301,9 @@ def outcome_rows(outcome: AttackOutcome) -> list[MetricRow]:
         add(Metric.achieved_fpr_at(t.target_fpr), t.achieved_fpr)
     add(Metric.MEMBERS, o.members)
     add(Metric.NON_MEMBERS, o.non_members)
+    if o.two_valued is not None:
+        add(Metric.MEMBERS_SCORED_HIGH, o.two_valued.members_high)
+        add(Metric.NON_MEMBERS_SCORED_HIGH, o.two_valued.non_members_high)
     for c, auc in o.per_class_auc.items():
         add(Metric.AUC, auc, slice_=f"class={c}")
     return rows

@@ -15,6 +15,7 @@ Example:
     >>> verdict.passed  # doctest: +SKIP
 """
 
+import math
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
@@ -26,6 +27,7 @@ from audit_core.core.errors import AuditInputError
 from audit_core.stats import family
 from audit_core.stats.names import Metric
 from audit_core.stats.paired import PairedDrop
+from audit_core.stats.two_valued import TwoValuedScores
 
 Outcome = Literal["pass", "fail", "unresolved"]
 TPR_TARGET = 0.01  # the FPR of max_tpr_at_1pct_fpr
@@ -206,6 +208,15 @@ def _drop_values(metrics: pd.DataFrame, conditions: list[str]) -> pd.DataFrame:
     return drops.join(counts, on="condition")
 
 
+def _two_valued(row: Any, members: int, non_members: int) -> TwoValuedScores | None:
+    """The counts of an attack whose scores took at most two values, from its metrics row; None for any
+    other attack (its AUC's bounds come from the bootstrap interval)."""
+    high = [getattr(row, m, math.nan) for m in (Metric.MEMBERS_SCORED_HIGH, Metric.NON_MEMBERS_SCORED_HIGH)]
+    if any(pd.isna(h) for h in high):
+        return None
+    return TwoValuedScores(int(high[0]), members, int(high[1]), non_members)
+
+
 def _measure(rule: str, row: Any, error: float) -> Measurement:
     """Bounds of one value at ``error``, and a null model's upper bound at the same error."""
     if rule == "max_accuracy_drop":
@@ -217,7 +228,10 @@ def _measure(rule: str, row: Any, error: float) -> Measurement:
         return Measurement(row.value, bounds.low, bounds.high, where, null_high)
     m, n = int(getattr(row, Metric.MEMBERS)), int(getattr(row, Metric.NON_MEMBERS))
     where = f"attack {row.attack}, {row.knowledge} attacker, {row.condition}"
-    if rule == "max_auc":
+    if rule == "max_auc" and (two_valued := _two_valued(row, m, n)) is not None:
+        bounds = two_valued.bounds(error)
+        null_high = two_valued.leaking_nothing().bounds(error).high
+    elif rule == "max_auc":
         bounds = family.auc_bounds(row.value, row.ci_low, row.ci_high, error)
         null_high = family.null_auc_high(m, n, error)
     elif rule == "max_advantage":

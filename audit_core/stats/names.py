@@ -27,6 +27,9 @@ class Metric(StrEnum):
     QUERIES_TO_REGAIN = "queries_to_regain_90pct"
     MEMBERS = "members"  # audit points the metrics of one attack were computed on
     NON_MEMBERS = "non_members"
+    # scores of at most two values: the points scored high (the larger value), what the AUC's bounds rest on
+    MEMBERS_SCORED_HIGH = "members_scored_high"
+    NON_MEMBERS_SCORED_HIGH = "non_members_scored_high"
     # one condition
     TEST_ACCURACY = "test_accuracy"
     ACCURACY_DROP = "accuracy_drop"

@@ -12,6 +12,8 @@ from audit_core.core.errors import AuditInputError, ConfigError
 from audit_core.gate.check import CHOSEN_ROLE, GatePolicy, check_gate
 from audit_core.gate.inputs import check_policy, load_policy, read_metrics
 from audit_core.gate.reports import junit_xml, markdown_summary
+from audit_core.stats.family import auc_bounds
+from audit_core.stats.metrics import roc_auc
 from audit_core.stats.paired import PairedDrop
 
 DYNANOISE = "dynanoise(sigma0_sq=0.3, lam=2, T=10)"
@@ -152,6 +154,45 @@ def test_the_accuracy_drop_rule_decides_on_exact_bounds_from_the_changed_answers
     # lower bound: 60 of 400 lost at least at Clopper-Pearson's rate, less the most that 0 gained may hide
     lost_low, gained_high = stats.beta.ppf(0.025, 60, 341), 1 - 0.025 ** (1 / 400)
     assert broken.outcome == "fail" and broken.measurement.low == pytest.approx(lost_low - gained_high)
+
+
+def test_a_label_only_attack_is_bounded_exactly_from_the_points_it_scored_high():
+    """A label-only attack on a model right on all 150 members and 147 of 150 non-members (AUC 0.51): the
+    bootstrap sees no spread among the members, and its logit upper bound, 0.5198 at 0.05, would pass
+    max_auc 0.52; the exact bounds from the counts (Clopper-Pearson on each rate at half the error, written
+    here) leave the rule unresolved, and the metrics say what the interval rests on."""
+    is_member = np.r_[np.ones(150, bool), np.zeros(150, bool)]
+    right = np.r_[np.ones(297, bool), np.zeros(3, bool)]
+    scores = pd.DataFrame(
+        {"condition": "undefended", "knowledge": "naive", "attack": "label_only", "is_member": is_member}
+    ).assign(score=right * 1.0)
+    metrics = analyse_scores(scores, seed=SEED)
+    values = metrics[metrics.slice == "all"].set_index("metric")
+    assert (values.value["members_scored_high"], values.value["non_members_scored_high"]) == (150, 147)
+    assert (
+        values.note["auc"] == "1 queries per point; exact interval: Clopper-Pearson on the points scored high"
+    )
+    high = 1 - stats.beta.ppf(0.025, 147, 4) / 2  # (1 + 1 - lower bound of 147/150) / 2
+    low = (1 + 0.025 ** (1 / 150) - stats.beta.ppf(0.975, 148, 3)) / 2
+    rule = check_gate(GatePolicy(max_auc=0.52, condition="undefended"), metrics).rules[0]
+    assert rule.measurement.point == pytest.approx(0.51)
+    assert (rule.measurement.low, rule.measurement.high) == pytest.approx((low, high))
+    assert rule.outcome == "unresolved" and high > 0.52
+    bootstrap = roc_auc(right * 1.0, is_member, rng=np.random.default_rng(SEED))
+    assert auc_bounds(bootstrap.value, bootstrap.ci_low, bootstrap.ci_high, 0.05).high < 0.52
+    # the stored 95% interval is the exact one, each side at 0.025 (0.0125 per rate)
+    exact = (
+        (1 + 0.0125 ** (1 / 150) - stats.beta.ppf(0.9875, 148, 3)) / 2,
+        1 - stats.beta.ppf(0.0125, 147, 4) / 2,
+    )
+    assert (values.ci_low["auc"], values.ci_high["auc"]) == pytest.approx(exact)
+    # "too small": a model that leaks nothing at this attack's pooled rate (297 of 300: 148 of each 150)
+    null = check_gate(GatePolicy(max_auc=0.5, condition="undefended"), metrics).rules[0]
+    null_high = (1 + stats.beta.ppf(0.975, 149, 2) - stats.beta.ppf(0.025, 148, 3)) / 2
+    assert null.too_small and null.measurement.null_high == pytest.approx(null_high)
+    # a continuous attack's metrics carry no such counts
+    continuous = simulated_metrics({"undefended": 0.0})
+    assert not continuous.metric.isin(["members_scored_high", "non_members_scored_high"]).any()
 
 
 def test_the_gate_refuses_metrics_without_the_changed_answers_counts():

@@ -10,6 +10,7 @@ from audit_core.results.risk import MeasuredAuc, risk_statement, risk_tier, show
 from audit_core.stats.family import advantage_bounds, auc_bounds, null_auc_high, null_tpr_high
 from audit_core.stats.metrics import crossfit_tpr_at_fpr, max_advantage, roc_auc, tpr_at_fpr
 from audit_core.stats.paired import PairedDrop
+from audit_core.stats.two_valued import TwoValuedScores
 
 RUNS = 300
 SLACK = 3 * math.sqrt(0.05 * 0.95 / RUNS)  # three standard errors of a 5% rate over RUNS simulations
@@ -134,6 +135,59 @@ def test_each_auc_bound_errs_at_most_at_its_error_where_the_same_margin_on_the_a
     slack = 3 * math.sqrt(error * (1 - error) / runs)
     assert low_wrong / runs <= error + slack and high_wrong / runs <= error + slack
     assert flat_low_wrong / runs > error + slack
+
+
+def test_two_valued_scores_give_the_auc_and_its_clopper_pearson_bounds_written_here():
+    def beta_bounds(k, n, error):  # exact one-sided binomial bounds from the beta distribution
+        low = 0.0 if k == 0 else stats.beta.ppf(error, k, n - k + 1)
+        return low, 1.0 if k == n else stats.beta.ppf(1 - error, k + 1, n - k)
+
+    rng = np.random.default_rng(8)
+    for members, non_members, p_members, p_non_members, error in [
+        (150, 150, 1.0, 0.98, 0.0125),
+        (40, 300, 0.7, 0.6, 0.001),
+        (25, 25, 1.0, 1.0, 0.05),  # one value: every point scored high
+    ]:
+        is_member = np.r_[np.ones(members, bool), np.zeros(non_members, bool)]
+        right = np.r_[rng.random(members) < p_members, rng.random(non_members) < p_non_members]
+        scores = np.where(right, 0.25, -3.0)  # any two values: the larger is "high"
+        counts = TwoValuedScores.of(scores, is_member)
+        a, b = int(right[is_member].sum()), int(right[~is_member].sum())
+        assert counts == TwoValuedScores(a, members, b, non_members)
+        assert counts.auc == pytest.approx(roc_auc(scores, is_member, n_bootstrap=0).value, abs=1e-12)
+        member_low, member_high = beta_bounds(a, members, error / 2)
+        non_member_low, non_member_high = beta_bounds(b, non_members, error / 2)
+        bounds = counts.bounds(error)
+        assert bounds.low == pytest.approx((1 + member_low - non_member_high) / 2)
+        assert bounds.high == pytest.approx((1 + member_high - non_member_low) / 2)
+    assert TwoValuedScores.of(np.array([0.0, 1.0, 2.0]), np.array([True, False, True])) is None
+    assert TwoValuedScores.of(np.array([1.0, np.nan]), np.array([True, False])) is None
+    assert TwoValuedScores(150, 150, 120, 150).leaking_nothing() == TwoValuedScores(135, 150, 135, 150)
+
+
+@pytest.mark.parametrize("members_right, non_members_right, points", [(1.0, 0.98, 150), (1.0, 0.8, 50)])
+def test_each_two_valued_auc_bound_errs_at_most_at_its_error_where_the_bootstraps_does_not(
+    members_right, non_members_right, points
+):
+    """A label-only attack on a model right on (nearly) every member: the exact bounds err at most at their
+    error on each side; the bootstrap's logit upper bound (the gate's before) errs far more often, because a
+    rate at 1 shows no spread: the false pass that tells a leaking model it is safe."""
+    auc, error, runs = 0.5 * (1 + members_right - non_members_right), 0.0125, 800
+    is_member = np.r_[np.ones(points, bool), np.zeros(points, bool)]
+    rng = np.random.default_rng(9)
+    low_wrong = high_wrong = bootstrap_high_wrong = 0
+    for _ in range(runs):
+        right = np.r_[rng.random(points) < members_right, rng.random(points) < non_members_right]
+        bounds = TwoValuedScores.of(right * 1.0, is_member).bounds(error)
+        low_wrong += bounds.low > auc
+        high_wrong += bounds.high < auc
+        estimate = roc_auc(right * 1.0, is_member, rng=rng)
+        bootstrap_high_wrong += (
+            auc_bounds(estimate.value, estimate.ci_low, estimate.ci_high, error).high < auc
+        )
+    slack = 3 * math.sqrt(error * (1 - error) / runs)
+    assert low_wrong / runs <= error + slack and high_wrong / runs <= error + slack
+    assert bootstrap_high_wrong / runs > error + slack
 
 
 def test_the_null_auc_bound_is_exceeded_by_null_audits_at_its_error_rate():
