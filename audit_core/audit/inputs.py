@@ -2,7 +2,7 @@
 
 from audit_core.attacks import ATTACKS
 from audit_core.audit.conditions import random_inputs_possible
-from audit_core.audit.models import MODEL_KINDS, function_models, split_shadow_data
+from audit_core.audit.models import MODEL_KINDS, function_models, open_audited_target, split_shadow_data
 from audit_core.audit.reference_table import read_reference_predictions
 from audit_core.audit.shadow import read_shadow, require_numeric_features
 from audit_core.audit.signals import (
@@ -13,7 +13,7 @@ from audit_core.config import AuditConfig
 from audit_core.core.errors import AuditInputError
 from audit_core.data import AuditData, DataProbe, load_data, probe_data
 from audit_core.defenses import DEFENSES
-from audit_core.targets import ModelTarget, open_target
+from audit_core.targets import ModelTarget
 
 PROBE_ROWS = 16  # records per audit part that check_inputs decodes and sends through the target
 
@@ -60,7 +60,7 @@ def check_inputs(config: AuditConfig) -> None:
     config.check_environment_secrets()
     probe = probe_audit_data(config)
     data = probe.records  # every record's label and id
-    target = None if config.target.kind == "trained" else open_target(config.target)
+    target = None if config.target.kind == "trained" else open_audited_target(config)
     if target is not None:
         free = config.target.kind == "predictions"  # a table lookup by id: check every record, not a sample
         target_signals(target, data if free else probe.sample)

@@ -20,7 +20,7 @@ from audit_core.core.errors import DataError
 from audit_core.core.seeding import derive_rng, derive_seed
 from audit_core.data import AuditData, Split
 from audit_core.targets import Target, TorchTarget, open_target
-from audit_core.targets.sklearn import open_sklearn
+from audit_core.targets.sklearn import SklearnTarget, open_sklearn
 from audit_core.training import train_classifier
 from audit_core.training.cache import ModelCache
 from audit_core.training.kinds import ArchitectureModels, CloneModels, FunctionModels, ModelKind, RecipeModels
@@ -46,12 +46,21 @@ def train_target(config: AuditConfig, data: AuditData) -> TorchTarget:
     return TorchTarget(model, source="The trained target").to(device)
 
 
+def open_audited_target(config: AuditConfig) -> Target:
+    """The user's model (any file-based ``target.kind``); a scikit-learn model's classes must be the
+    data's (class indices, or the names in ``data.classes``)."""
+    target = open_target(config.target)
+    if isinstance(target, SklearnTarget):
+        target.require_classes(getattr(config.data, "classes", None))  # only some data kinds name classes
+    return target
+
+
 def build_target(config: AuditConfig, data: AuditData) -> Target:
     """The audited model: trained here for ``target.kind: trained``, else opened from the user's files; a
     torch model answers on ``config.device``."""
     if config.target.kind == "trained":
         return train_target(config, data)
-    target = open_target(config.target)
+    target = open_audited_target(config)
     return target.to(resolve_device(config.device)) if isinstance(target, TorchTarget) else target
 
 

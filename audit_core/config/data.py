@@ -42,23 +42,47 @@ class _PartFiles(StrictModel):
     n_classes: int | None = Field(None, ge=2, description="Number of classes; default: largest label + 1.")
 
 
-class TableDataConfig(_PartFiles):
+class _LabelledFiles(_PartFiles):
+    """Part files that hold each record's label: a class index, or a class name listed in ``classes``."""
+
+    classes: list[str | int] | None = Field(
+        None,
+        min_length=2,
+        description="Class names in the order of the model's outputs (a scikit-learn model's classes_): "
+        "labels given as these names are read as their positions; default: labels are indices 0..k-1.",
+    )
+
+    @model_validator(mode="after")
+    def _classes_distinct_and_counted(self) -> "_LabelledFiles":
+        names = [str(name) for name in self.classes or []]
+        repeated = next((name for i, name in enumerate(names) if name in names[:i]), None)
+        if repeated is not None:
+            raise ValueError(f"classes must be distinct; {repeated!r} appears more than once")
+        if names and self.n_classes is not None and self.n_classes != len(names):
+            raise ValueError(
+                f"n_classes ({self.n_classes}) differs from the {len(names)} names in classes; give one of "
+                "them"
+            )
+        return self
+
+
+class TableDataConfig(_LabelledFiles):
     """Parquet (.parquet) or CSV (.csv) tables: one row per record."""
 
     kind: Literal["table"] = "table"
-    label: str = Field("label", description="Column with the integer class label.")
+    label: str = Field("label", description="Column with the class label: an index, or a name in classes.")
     id: str | None = Field(None, description="Column with a unique record id; default: file and row number.")
     features: list[str] | None = Field(
         None, min_length=1, description="Feature columns in model input order; default: all other columns."
     )
 
 
-class NpzDataConfig(_PartFiles):
+class NpzDataConfig(_LabelledFiles):
     """NumPy ``.npz`` archives (no pickled objects): one per part, with named arrays."""
 
     kind: Literal["npz"] = "npz"
     features_key: str = Field("x", description="Array of records, shape (n, ...).")
-    labels_key: str = Field("y", description="Array of integer labels, shape (n,).")
+    labels_key: str = Field("y", description="Array of labels, shape (n,): indices, or names in classes.")
     ids_key: str | None = Field(None, description="Optional array of unique record ids, shape (n,).")
 
 

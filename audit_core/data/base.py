@@ -2,7 +2,7 @@
 
 import hashlib
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -62,15 +62,31 @@ class Split:
         return np.array([hashlib.sha256(row).digest() for row in rows])
 
 
-def integer_labels(values: np.ndarray, where: str) -> np.ndarray:
-    """``values`` as int64 class indices, or a :class:`DataError` naming ``where`` they came from."""
+def integer_labels(values: np.ndarray, where: str, classes: Sequence[str | int] | None = None) -> np.ndarray:
+    """``values`` as int64 class indices (with ``classes``, names read as their positions in it), or a
+    :class:`DataError` naming ``where`` they came from. Names compare as text: ``3`` names class ``"3"``."""
     values = np.asarray(values)
+    if classes is not None:
+        found, inverse = np.unique(values.astype(str), return_inverse=True)
+        positions = {str(name): i for i, name in enumerate(classes)}
+        unknown = [str(name) for name in found if name not in positions]
+        if unknown:
+            raise DataError(
+                f"Labels in {where} must be names in data.classes {[str(c) for c in classes][:5]}; found "
+                f"{unknown[0]!r}."
+            )
+        return np.array([positions[name] for name in found], dtype=np.int64)[inverse.ravel()]
     if values.dtype.kind in "iub":
         return values.astype(np.int64)
     if values.dtype.kind == "f" and np.all(np.isfinite(values)) and np.all(values == np.round(values)):
         return values.astype(np.int64)
     example = next((v for v in values.ravel() if not _is_integral(v)), values.ravel()[0])
-    raise DataError(f"Labels in {where} must be integer class indices 0..k-1; found {str(example)!r}.")
+    named = "" if _is_number(example) else " (list the class names in data.classes, in the model's order)"
+    raise DataError(f"Labels in {where} must be integer class indices 0..k-1{named}; found {str(example)!r}.")
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, int | float | np.integer | np.floating)
 
 
 def _is_integral(value: object) -> bool:
@@ -251,11 +267,12 @@ class AuditData:
 
 def load_part_files(name: str, config: Any, read_part: Callable[[Path, str], Split]) -> AuditData:
     """AuditData from one file or folder per part (``config.members`` ... ``config.test``), each read by
-    ``read_part(path, field)``, with ``config.n_classes`` (or the largest label + 1) classes."""
+    ``read_part(path, field)``, with as many classes as ``config.classes`` names, else ``config.n_classes``
+    (or the largest label + 1)."""
     paths: dict[str, Path] = {part: getattr(config, part) for part in PARTS}
     return AuditData.from_parts(
         name,
         {part: read_part(path, f"data.{part}") for part, path in paths.items()},
-        n_classes=config.n_classes,
+        n_classes=len(config.classes) if config.classes else config.n_classes,
         sources={part: str(path) for part, path in paths.items()},
     )

@@ -48,7 +48,8 @@ def _read_part(config: NpzDataConfig, path: Path, field: str) -> Split:
             f"{config.labels_key!r} of shape {labels.shape}; expected (n, ...) records and (n,) labels."
         )
     records = features.astype(np.float32) if features.dtype.kind in "biuf" else features.astype(object)
-    return Split(records, integer_labels(labels, f"array {config.labels_key!r} of '{path}'"), ids)
+    where = f"array {config.labels_key!r} of '{path}'"
+    return Split(records, integer_labels(labels, where, config.classes), ids)
 
 
 def load_npz_data(config: NpzDataConfig) -> AuditData:

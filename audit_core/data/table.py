@@ -65,7 +65,8 @@ def _read_part(config: TableDataConfig, path: Path, field: str) -> Split:
         if config.id
         else np.array([f"{path.name}:{row}" for row in range(len(frame))])
     )
-    labels = integer_labels(frame[config.label].to_numpy(), f"column {config.label!r} of '{path}'")
+    where = f"column {config.label!r} of '{path}'"
+    labels = integer_labels(frame[config.label].to_numpy(), where, config.classes)
     return Split(record_array(frame[features]), labels, ids)
 
 

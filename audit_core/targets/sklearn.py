@@ -13,7 +13,7 @@ the config. joblib and pickle files run arbitrary code when loaded, so they are 
 
 import pickle
 import pydoc
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -99,7 +99,8 @@ LOADERS: dict[str, Callable[[Path, SklearnTargetConfig], Any]] = {
 
 
 class SklearnTarget(ModelTarget):
-    """A classifier with ``predict_proba`` and integer classes ``0..k-1``; logits are log probabilities."""
+    """A classifier with ``predict_proba``; logits are log probabilities. Its ``classes_`` must be the
+    data's (:meth:`require_classes`)."""
 
     def __init__(self, model: Any, *, source: str, digest: str, batch_size: int = 4096) -> None:
         classes = getattr(model, "classes_", None)
@@ -107,10 +108,7 @@ class SklearnTarget(ModelTarget):
             raise TargetError(
                 f"{source} holds a {type(model).__name__}; expected a fitted classifier with predict_proba."
             )
-        if not np.array_equal(np.asarray(classes), np.arange(len(classes))):
-            raise TargetError(
-                f"{source} has classes {list(classes)[:5]}; expected integer classes 0..k-1 as in the labels."
-            )
+        self.classes = np.asarray(classes)
         n_features = getattr(model, "n_features_in_", None)
         super().__init__(
             source=source,
@@ -123,6 +121,21 @@ class SklearnTarget(ModelTarget):
 
     def predict(self, batch: np.ndarray) -> np.ndarray:
         return self.model.predict_proba(batch)
+
+    def require_classes(self, names: Sequence[str | int] | None) -> None:
+        """Refuse a model whose classes are not the data's: the class indices ``0..k-1``, or the names of
+        ``data.classes`` (``names``) in the same order, compared as text."""
+        have = [str(c) for c in self.classes]
+        if names is None and not np.array_equal(self.classes, np.arange(len(self.classes))):
+            raise TargetError(
+                f"{self.source} has classes {have[:5]}; list them in data.classes, in this order, to read "
+                "the labels as these names, or train the model on class indices 0..k-1."
+            )
+        if names is not None and have != [str(name) for name in names]:
+            raise TargetError(
+                f"{self.source} has classes {have[:5]} but data.classes lists {[str(n) for n in names][:5]}; "
+                "expected the model's classes in the model's order."
+            )
 
 
 def open_sklearn(config: SklearnTargetConfig) -> SklearnTarget:

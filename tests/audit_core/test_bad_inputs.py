@@ -108,10 +108,31 @@ def _mismatched_state_dict(tmp: Path, cfg: dict) -> None:
     }
 
 
-def _sklearn_model(tmp: Path, cfg: dict, n_features: int, n_classes: int) -> None:
+def _sklearn_model(
+    tmp: Path, cfg: dict, n_features: int, n_classes: int, names: list[str] | None = None
+) -> None:
     x, y = blobs(90, 0)
-    joblib.dump(LogisticRegression().fit(x[:, :n_features], y % n_classes), tmp / "m.joblib")
+    labels = y % n_classes if names is None else np.array(names)[y % n_classes]
+    joblib.dump(LogisticRegression().fit(x[:, :n_features], labels), tmp / "m.joblib")
     cfg["target"] = {"kind": "sklearn", "path": str(tmp / "m.joblib"), "trust_pickle": True}
+
+
+NAMES = ["cat", "dog", "eel"]
+
+
+def _named_labels(names: list[str], members: list[str] | None = None) -> Setup:
+    """Every part's labels as ``names`` (class i is ``names[i]``), the members' as ``members`` if given."""
+    return _steps(
+        *(
+            _table(
+                part,
+                lambda f, n=(members if part == "members" and members else names): f.assign(
+                    label=f.label.map(dict(enumerate(n)))
+                ),
+            )
+            for part in ("members", "non_members", "population", "test")
+        )
+    )
 
 
 def _predictions(
@@ -348,8 +369,37 @@ CASES = [
     ),
     Bad(
         "labels that are not integers",
-        _table("members", lambda f: f.assign(label=f.label.map({0: "cat", 1: "dog", 2: "eel"}))),
-        "of '{tmp}/members.parquet' must be integer class indices 0..k-1; found '",
+        _table("members", lambda f: f.assign(label=f.label.map(dict(enumerate(NAMES))))),
+        "of '{tmp}/members.parquet' must be integer class indices 0..k-1 (list the class names in "
+        "data.classes, in the model's order); found '",
+    ),
+    Bad(
+        "labels named outside data.classes",
+        _steps(_set("data", classes=NAMES), _named_labels(NAMES, members=["cat", "dog", "fox"])),
+        "Labels in column 'label' of '{tmp}/members.parquet' must be names in data.classes ['cat', 'dog', "
+        "'eel']; found 'fox'",
+    ),
+    Bad("class names repeated", _set("data", classes=["cat", "cat", "eel"]), "'cat' appears more than once"),
+    Bad(
+        "class names and n_classes disagree",
+        _set("data", classes=NAMES, n_classes=4),
+        "n_classes (4) differs from the 3 names in classes; give one of them",
+    ),
+    Bad(
+        "model classes are names the data do not list",
+        lambda t, c: _sklearn_model(t, c, 8, 3, names=NAMES),
+        "has classes ['cat', 'dog', 'eel']; list them in data.classes, in this order, to read the labels as "
+        "these names, or train the model on class indices 0..k-1",
+    ),
+    Bad(
+        "data.classes in another order than the model's",
+        _steps(
+            lambda t, c: _sklearn_model(t, c, 8, 3, names=NAMES),
+            _set("data", classes=["dog", "cat", "eel"]),
+            _named_labels(["dog", "cat", "eel"]),
+        ),
+        "has classes ['cat', 'dog', 'eel'] but data.classes lists ['dog', 'cat', 'eel']; expected the "
+        "model's classes in the model's order",
     ),
     Bad(
         "members and non-members share ids",

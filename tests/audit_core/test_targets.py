@@ -14,13 +14,23 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import FunctionTransformer, StandardScaler
 
+from audit_core.audit.models import open_audited_target
+from audit_core.audit.signals import target_signals
 from audit_core.config import parse_config
 from audit_core.core.errors import ConfigError, TargetError
 from audit_core.core.files import sha256_file
-from audit_core.data import Split
+from audit_core.data import Split, load_data
 from audit_core.targets import as_logits, open_target
 from flows import cli
-from tests.audit_core.byo import N_CLASSES, N_FEATURES, blobs, chosen_models, member_mlp
+from tests.audit_core.byo import (
+    FEATURES,
+    N_CLASSES,
+    N_FEATURES,
+    blobs,
+    chosen_models,
+    member_mlp,
+    tabular_parts,
+)
 
 
 def _target(**fields):
@@ -252,3 +262,31 @@ def test_dynaudit_audit_refuses_the_planting_file_with_exit_2_and_writes_nothing
     assert sorted(p.name for p in tmp_path.iterdir()) == ["audit.yaml", "model.pt"], (
         "nothing written or planted"
     )
+
+
+@pytest.mark.parametrize("names", [["cat", "dog", "eel"], [3, 5, 8]])
+def test_labels_named_in_data_classes_are_the_scikit_learn_models_columns(tmp_path, names):
+    """A classifier trained on class names (strings, or integers other than 0..k-1) and CSV tables whose
+    labels are those names: with data.classes the model's classes_, each label becomes its position, the
+    model's column for it, so the audit's accuracy on every part is the model's own score on the names."""
+    parts = tabular_parts()
+    named = {part: (x, np.array(names)[y], ids) for part, (x, y, ids) in parts.items()}
+    paths = {}
+    for part, (x, labels, ids) in named.items():
+        paths[part] = str(tmp_path / f"{part}.csv")
+        pd.DataFrame(x, columns=FEATURES).assign(label=labels, id=ids).to_csv(paths[part], index=False)
+    x, labels, _ = named["members"]
+    model = LogisticRegression(max_iter=500).fit(x, labels)
+    sio.dump(model, tmp_path / "named.skops")
+    fields = {
+        "data": {"kind": "table", "id": "id", "classes": names, **paths},
+        "target": {"kind": "sklearn", "path": str(tmp_path / "named.skops")},
+    }
+    audit = parse_config(yaml.safe_load(yaml.safe_dump({**chosen_models(fields), **fields})))
+    data = load_data(audit.data)
+    signals = target_signals(open_audited_target(audit), data)
+    assert data.n_classes == len(names)
+    for part in ("members", "non_members", "test"):
+        x, labels, _ = named[part]
+        split = getattr(signals, part)
+        assert (split.logits.argmax(axis=1) == split.labels).mean() == pytest.approx(model.score(x, labels))
