@@ -60,7 +60,7 @@ def check_inputs(config: AuditConfig) -> None:
     config.check_environment_secrets()
     probe = probe_audit_data(config)
     data = probe.records  # every record's label and id
-    target = None if config.target.kind == "trained" else open_audited_target(config)
+    target = None if config.target.kind == "trained" else open_audited_target(config, data)
     if target is not None:
         free = config.target.kind == "predictions"  # a table lookup by id: check every record, not a sample
         target_signals(target, data if free else probe.sample)

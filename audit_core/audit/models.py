@@ -46,12 +46,13 @@ def train_target(config: AuditConfig, data: AuditData) -> TorchTarget:
     return TorchTarget(model, source="The trained target").to(device)
 
 
-def open_audited_target(config: AuditConfig) -> Target:
+def open_audited_target(config: AuditConfig, data: AuditData) -> Target:
     """The user's model (any file-based ``target.kind``); a scikit-learn model's classes must be the
-    data's (class indices, or the names in ``data.classes``)."""
+    data's (class indices, or the names in ``data.classes``), and so must the columns it was fitted on."""
     target = open_target(config.target)
     if isinstance(target, SklearnTarget):
         target.require_classes(getattr(config.data, "classes", None))  # only some data kinds name classes
+        target.require_features(data.feature_names)
     return target
 
 
@@ -60,7 +61,7 @@ def build_target(config: AuditConfig, data: AuditData) -> Target:
     torch model answers on ``config.device``."""
     if config.target.kind == "trained":
         return train_target(config, data)
-    target = open_audited_target(config)
+    target = open_audited_target(config, data)
     return target.to(resolve_device(config.device)) if isinstance(target, TorchTarget) else target
 
 
@@ -94,8 +95,14 @@ def _recipe(config: AuditConfig, data: AuditData, section: Any) -> ModelKind:
 
 
 def _clone(config: AuditConfig, data: AuditData, section: Any) -> ModelKind:
-    unfitted = clone(open_sklearn(config.target).model)  # workers get the parameters, never the target
-    return CloneModels(unfitted, data.n_classes, tuple(config.target.trusted_types))
+    target = open_sklearn(config.target).model
+    names = getattr(target, "feature_names_in_", None)
+    return CloneModels(  # workers get the parameters, never the target
+        clone(target),
+        data.n_classes,
+        tuple(config.target.trusted_types),
+        None if names is None else tuple(names),
+    )
 
 
 def target_output(config: AuditConfig) -> OutputKind:

@@ -168,13 +168,20 @@ class AuditData:
     population: Split
     test: Split
     sources: dict[str, str] = field(default_factory=dict)
+    feature_names: tuple[str, ...] | None = None  # the features' column names, where the data have them
 
     def __post_init__(self) -> None:
         self.validate()
 
     @classmethod
     def from_parts(
-        cls, name: str, parts: dict[str, Split], *, n_classes: int | None, sources: dict[str, str]
+        cls,
+        name: str,
+        parts: dict[str, Split],
+        *,
+        n_classes: int | None,
+        sources: dict[str, str],
+        feature_names: tuple[str, ...] | None = None,
     ) -> "AuditData":
         """Assemble and validate the four parts of one audit's data: besides :meth:`validate`, at least two
         classes and no member record repeated among the non-members; ``n_classes`` defaults to the largest
@@ -183,7 +190,7 @@ class AuditData:
             _check_not_empty(part, split, sources)
             _check_audit_size(part, split, sources)
         k = n_classes or _inferred_classes(parts, sources)
-        data = cls(name=name, n_classes=k, sources=sources, **parts)
+        data = cls(name=name, n_classes=k, sources=sources, feature_names=feature_names, **parts)
         data._check_classes()
         data._check_distinct_records()
         return data
@@ -265,7 +272,12 @@ class AuditData:
         return digest.hexdigest()
 
 
-def load_part_files(name: str, config: Any, read_part: Callable[[Path, str], Split]) -> AuditData:
+def load_part_files(
+    name: str,
+    config: Any,
+    read_part: Callable[[Path, str], Split],
+    feature_names: tuple[str, ...] | None = None,
+) -> AuditData:
     """AuditData from one file or folder per part (``config.members`` ... ``config.test``), each read by
     ``read_part(path, field)``, with as many classes as ``config.classes`` names, else ``config.n_classes``
     (or the largest label + 1)."""
@@ -275,4 +287,5 @@ def load_part_files(name: str, config: Any, read_part: Callable[[Path, str], Spl
         {part: read_part(path, f"data.{part}") for part, path in paths.items()},
         n_classes=len(config.classes) if config.classes else config.n_classes,
         sources={part: str(path) for part, path in paths.items()},
+        feature_names=feature_names,
     )

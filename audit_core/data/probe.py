@@ -25,7 +25,13 @@ class DataProbe:
         """The probe of ``records`` whose parts' first records, decoded, are ``sample``."""
         return cls(
             records,
-            AuditData(name=records.name, n_classes=records.n_classes, sources=records.sources, **sample),
+            AuditData(
+                name=records.name,
+                n_classes=records.n_classes,
+                sources=records.sources,
+                feature_names=records.feature_names,
+                **sample,
+            ),
         )
 
     @property

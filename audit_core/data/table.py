@@ -49,11 +49,9 @@ def record_array(frame: pd.DataFrame) -> np.ndarray:
     return frame.to_numpy(dtype=object)
 
 
-def _read_part(config: TableDataConfig, path: Path, field: str) -> Split:
+def _read_part(config: TableDataConfig, features: list[str], path: Path, field: str) -> Split:
     frame = read_table(path, field)
-    named = [config.label, *([config.id] if config.id else []), *(config.features or [])]
-    require_columns(frame, named, path, field)
-    features = config.features or [c for c in frame.columns if c not in (config.label, config.id)]
+    require_columns(frame, [config.label, *([config.id] if config.id else []), *features], path, field)
     if config.id and frame[config.id].isna().any():
         row = int(np.flatnonzero(frame[config.id].isna().to_numpy())[0])
         raise DataError(
@@ -70,6 +68,17 @@ def _read_part(config: TableDataConfig, path: Path, field: str) -> Split:
     return Split(record_array(frame[features]), labels, ids)
 
 
+def feature_columns(config: TableDataConfig) -> list[str]:
+    """The feature columns, in the model's input order: ``data.features``, else the members table's columns
+    other than the label and the id."""
+    if config.features:
+        return config.features
+    columns = read_table(config.members, "data.members").columns
+    return [str(c) for c in columns if c not in (config.label, config.id)]
+
+
 def load_table_data(config: TableDataConfig) -> AuditData:
-    """One table per audit part; columns are selected by name, so their order in the files may differ."""
-    return load_part_files("table", config, partial(_read_part, config))
+    """One table per audit part; columns are selected by name (:func:`feature_columns`), so their order in
+    the files may differ."""
+    features = feature_columns(config)
+    return load_part_files("table", config, partial(_read_part, config, features), tuple(features))

@@ -19,6 +19,7 @@ from typing import Any
 
 import joblib
 import numpy as np
+import pandas as pd
 from scipy import sparse
 
 from audit_core.config import SklearnTargetConfig
@@ -98,6 +99,14 @@ LOADERS: dict[str, Callable[[Path, SklearnTargetConfig], Any]] = {
 }
 
 
+def named_inputs(records: np.ndarray, names: Sequence[str] | None) -> Any:
+    """``records`` as a data frame with the column ``names`` (what a model fitted on a table takes: its
+    ``feature_names_in_``; a ColumnTransformer picks columns by name), or the array itself without names."""
+    if names is None:
+        return records
+    return pd.DataFrame(records.reshape(len(records), -1), columns=list(names)).infer_objects()
+
+
 class SklearnTarget(ModelTarget):
     """A classifier with ``predict_proba``; logits are log probabilities. Its ``classes_`` must be the
     data's (:meth:`require_classes`)."""
@@ -120,7 +129,18 @@ class SklearnTarget(ModelTarget):
         self.model = model
 
     def predict(self, batch: np.ndarray) -> np.ndarray:
-        return self.model.predict_proba(batch)
+        return self.model.predict_proba(named_inputs(batch, getattr(self.model, "feature_names_in_", None)))
+
+    def require_features(self, names: Sequence[str] | None) -> None:
+        """Refuse a model fitted on a table whose columns are not the data's features ``names`` (a table's
+        columns, in order; None when the data have no names, whose features are then taken in the model's
+        order)."""
+        fitted = getattr(self.model, "feature_names_in_", None)
+        if fitted is not None and names is not None and list(fitted) != list(names):
+            raise TargetError(
+                f"{self.source} was fitted on the columns {list(fitted)[:6]} but the data's features are "
+                f"{list(names)[:6]}; set data.features to the model's columns, in its order."
+            )
 
     def require_classes(self, names: Sequence[str | int] | None) -> None:
         """Refuse a model whose classes are not the data's: the class indices ``0..k-1``, or the names of

@@ -27,7 +27,7 @@ from audit_core.core.torch_rng import seeded_global_rng
 from audit_core.core.user_code import UserCodeError, call_user_code
 from audit_core.targets import ModelTarget, Target, TorchTarget
 from audit_core.targets.callable import source_file
-from audit_core.targets.sklearn import read_skops
+from audit_core.targets.sklearn import named_inputs, read_skops
 from audit_core.training import build_model, train_classifier
 from audit_core.training.batched import ARITHMETIC
 from audit_core.training.cache import ModelCache
@@ -186,7 +186,8 @@ class ProbabilityModelTarget(ModelTarget):
         self.n_classes = n_classes
 
     def predict(self, batch: np.ndarray) -> np.ndarray:
-        probs = np.asarray(self.model.predict_proba(batch), dtype=np.float64)
+        inputs = named_inputs(batch, getattr(self.model, "feature_names_in_", None))
+        probs = np.asarray(self.model.predict_proba(inputs), dtype=np.float64)
         classes = getattr(self.model, "classes_", None)
         if classes is None or len(classes) == self.n_classes:
             return probs
@@ -243,9 +244,11 @@ class CloneModels(ModelKind):
     estimator: Any
     n_classes: int
     trusted_types: tuple[str, ...] = ()
+    feature_names: tuple[str, ...] | None = None  # the target's columns, where it was fitted on a table
 
     def key(self) -> dict[str, Any]:
-        return {"estimator": estimator_spec(self.estimator)}
+        names = {} if self.feature_names is None else {"feature_names": list(self.feature_names)}
+        return {"estimator": estimator_spec(self.estimator), **names}
 
     def describe(self) -> str:
         return f"clones of {self.estimator!r}".replace("\n", " ")
@@ -255,7 +258,10 @@ class CloneModels(ModelKind):
         process, a joblib thread, a Dask worker) it is the same model."""
         pairs = zip(sets, seeds, strict=True)
         with threadpool_limits(1):
-            return [seeded_clone(self.estimator, seed).fit(x, y) for (x, y), seed in pairs]
+            return [
+                seeded_clone(self.estimator, seed).fit(named_inputs(x, self.feature_names), y)
+                for (x, y), seed in pairs
+            ]
 
     def _target(self, model: Any, key: str) -> Target:
         return ProbabilityModelTarget(model, self.n_classes, source="A clone of the target", digest=key)

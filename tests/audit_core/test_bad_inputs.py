@@ -23,6 +23,7 @@ from audit_core.audit.inputs import check_inputs
 from flows import cli
 from flows.cli import main
 from tests.audit_core.byo import (
+    FEATURES,
     RECIPE,
     blobs,
     chosen_models,
@@ -118,6 +119,13 @@ def _sklearn_model(
 
 
 NAMES = ["cat", "dog", "eel"]
+
+
+def _sklearn_on_columns(tmp: Path, cfg: dict, columns: list[str]) -> None:
+    """A classifier fitted on a data frame with ``columns`` (it remembers them as feature_names_in_)."""
+    x, y = blobs(90, 0)
+    joblib.dump(LogisticRegression().fit(pd.DataFrame(x, columns=columns), y), tmp / "m.joblib")
+    cfg["target"] = {"kind": "sklearn", "path": str(tmp / "m.joblib"), "trust_pickle": True}
 
 
 def _named_labels(names: list[str], members: list[str] | None = None) -> Setup:
@@ -390,6 +398,12 @@ CASES = [
         lambda t, c: _sklearn_model(t, c, 8, 3, names=NAMES),
         "has classes ['cat', 'dog', 'eel']; list them in data.classes, in this order, to read the labels as "
         "these names, or train the model on class indices 0..k-1",
+    ),
+    Bad(
+        "model fitted on columns in another order",
+        lambda t, c: _sklearn_on_columns(t, c, FEATURES[::-1]),
+        f"target.path '{{tmp}}/m.joblib' was fitted on the columns {FEATURES[::-1][:6]} but the data's "
+        f"features are {FEATURES[:6]}; set data.features to the model's columns, in its order",
     ),
     Bad(
         "data.classes in another order than the model's",

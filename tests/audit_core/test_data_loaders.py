@@ -52,6 +52,21 @@ def test_table_columns_are_chosen_by_name_and_ids_default_to_file_and_row(tmp_pa
     assert data.members.ids[0] == "members.csv:0" and data.members.features.dtype == np.float32
 
 
+def test_without_data_features_every_table_takes_the_members_tables_column_order(tmp_path):
+    """The test table lists its columns in another order: its records are still each feature in the members'
+    order (the model's input order), and the data carry those column names."""
+    paths = write_tables(tmp_path, ".parquet")
+    test = pd.read_parquet(paths["test"])
+    test[["id", *reversed(FEATURES), "label"]].to_parquet(paths["test"])
+    data = _load(kind="table", id="id", **paths)
+    np.testing.assert_allclose(data.test.features, tabular_parts()["test"][0], rtol=1e-6)
+    assert data.feature_names == tuple(FEATURES)
+    members = pd.read_parquet(paths["members"])
+    members.drop(columns=FEATURES[0]).to_parquet(paths["test"])
+    with pytest.raises(DataError, match=f"has no column '{FEATURES[0]}'"):
+        _load(kind="table", id="id", **paths)
+
+
 def test_a_text_column_gives_raw_records(tmp_path):
     paths = {}
     for part, (_, y, ids) in tabular_parts().items():

@@ -10,17 +10,20 @@ import skops.io as sio
 import torch
 import yaml
 from safetensors.torch import save_file
+from sklearn.base import clone
+from sklearn.compose import ColumnTransformer
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
-from sklearn.preprocessing import FunctionTransformer, StandardScaler
+from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, StandardScaler
 
-from audit_core.audit.models import open_audited_target
+from audit_core.audit.models import open_audited_target, reference_model_kind
 from audit_core.audit.signals import target_signals
 from audit_core.config import parse_config
 from audit_core.core.errors import ConfigError, TargetError
 from audit_core.core.files import sha256_file
 from audit_core.data import Split, load_data
 from audit_core.targets import as_logits, open_target
+from audit_core.training.cache import ModelCache
 from flows import cli
 from tests.audit_core.byo import (
     FEATURES,
@@ -284,9 +287,56 @@ def test_labels_named_in_data_classes_are_the_scikit_learn_models_columns(tmp_pa
     }
     audit = parse_config(yaml.safe_load(yaml.safe_dump({**chosen_models(fields), **fields})))
     data = load_data(audit.data)
-    signals = target_signals(open_audited_target(audit), data)
+    signals = target_signals(open_audited_target(audit, data), data)
     assert data.n_classes == len(names)
     for part in ("members", "non_members", "test"):
         x, labels, _ = named[part]
         split = getattr(signals, part)
         assert (split.logits.argmax(axis=1) == split.labels).mean() == pytest.approx(model.score(x, labels))
+
+
+def test_a_pipeline_that_picks_columns_by_name_is_queried_and_cloned_on_named_columns(tmp_path):
+    """A ColumnTransformer pipeline fitted on a data frame (a text column one-hot encoded and the numbers
+    scaled, each picked by name): the target answers the audit's records as the model scores them, its
+    clones (reference models) train on the same named columns, and features in another order are refused."""
+    columns = [*FEATURES, "colour"]
+    tables, paths = {}, {}
+    for part, (x, y, ids) in tabular_parts().items():
+        colour = np.array(["red", "green", "blue"])[(y + (x[:, 0] > 0)) % 3]  # a text feature with signal
+        tables[part] = pd.DataFrame(x, columns=FEATURES).assign(colour=colour, label=y, id=ids)
+        paths[part] = str(tmp_path / f"{part}.parquet")
+        tables[part].to_parquet(paths[part])
+    encode = ColumnTransformer(
+        [("text", OneHotEncoder(), ["colour"]), ("numbers", StandardScaler(), FEATURES)]
+    )
+    model = make_pipeline(encode, LogisticRegression(max_iter=500))
+    model.fit(tables["members"][columns], tables["members"].label)
+    joblib.dump(model, tmp_path / "pipeline.joblib")
+    fields = {
+        "data": {"kind": "table", "id": "id", **paths},
+        "target": {"kind": "sklearn", "path": str(tmp_path / "pipeline.joblib"), "trust_pickle": True},
+        "references": {"kind": "clone"},
+    }
+    audit = parse_config({**chosen_models(fields), **fields})
+    data = load_data(audit.data)
+    signals = target_signals(open_audited_target(audit, data), data)
+    for part in ("members", "test"):
+        split, table = getattr(signals, part), tables[part]
+        assert (split.logits.argmax(axis=1) == split.labels).mean() == model.score(
+            table[columns], table.label
+        )
+    clones = reference_model_kind(audit, data)
+    (fitted,) = clones.train([(data.population.features, data.population.labels)], [0])
+    by_hand = clone(model).fit(tables["population"][columns], tables["population"].label)
+    np.testing.assert_allclose(  # the clone trains on one BLAS thread: its sums in another order
+        clones.store(ModelCache(None), "key", fitted).logits(data.test.features),
+        np.log(by_hand.predict_proba(tables["test"][columns])),
+        rtol=1e-5,
+    )
+    reordered = parse_config(
+        {**chosen_models(fields), **fields, "data": {**fields["data"], "features": columns[::-1]}}
+    )
+    with pytest.raises(
+        TargetError, match=r"was fitted on the columns \['f0', .*set data.features to the model's"
+    ):
+        open_audited_target(reordered, load_data(reordered.data))
