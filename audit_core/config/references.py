@@ -43,7 +43,7 @@ class ArchitectureModelsConfig(StrictModel):
 
 class FunctionModelsConfig(StrictModel):
     """The user's training code: ``train(features, labels, *, n_classes, seed)`` returning an object with
-    ``predict_proba``, a torch module, or a callable from records to logits."""
+    ``predict_proba``, a torch module, or a callable from records to what ``output`` names."""
 
     kind: Literal["function"] = "function"
     function: ImportPath = Field(description="The training function, package.module:name.")

@@ -11,8 +11,8 @@ PROBABILITY_FLOOR = 1e-12  # a model's probabilities are clipped here before the
 
 def probability_logits(probabilities: np.ndarray) -> np.ndarray:
     """A model's probabilities as the logits the audit reads: ``log(max(p, 1e-12))`` in float64 (numpy's
-    logarithm, which the deployed defense calls too: torch's differs in the last bit for about 0.2% of values,
-    which would change keyed noise)."""
+    logarithm, which the deployed defense calls too: on some CPUs torch's differs in the last bit for about
+    0.2% of values, which would change keyed noise)."""
     return np.log(np.maximum(np.asarray(probabilities, dtype=np.float64), PROBABILITY_FLOOR))
 
 

@@ -343,7 +343,7 @@ class FunctionModels(ModelKind):
             return FunctionModelTarget(model, source=source, digest=key, output=self.output)
         raise TargetError(
             f"{self.field}: {self.function} returned a {type(model).__name__}; expected an object with "
-            "predict_proba, a torch.nn.Module, or a callable from records to logits."
+            f"predict_proba, a torch.nn.Module, or a callable from records to {self.output}."
         )
 
     def load(self, cache: ModelCache, key: str) -> Target | None:
