@@ -292,6 +292,7 @@ def build_context(
     keyed hashes. ``defenses`` are the audited conditions' fitted defenses; ``front_svg`` the tuning front
     already drawn (for ``front.svg``), so it is not drawn twice."""
     provenance = result.provenance
+    class_names = provenance["config"]["data"].get("classes")  # labels named in data.classes
     by_condition = {d.label: d for d in defenses}
     chosen = chosen_evaluation(result)
     focus = [result.baseline] + ([chosen] if chosen is not None else [])
@@ -340,8 +341,8 @@ def build_context(
             result.name(ev.condition) if ev is result.baseline else f"{result.name(ev.condition)}, {k}"
             for ev, k in condition_modes(result, chosen_only=True)
         ],
-        "per_class": per_class_rows(result, baseline.attack),
-        "exposed": exposed_records(result, baseline.attack),
+        "per_class": per_class_rows(result, baseline.attack, class_names),
+        "exposed": exposed_records(result, baseline.attack, names=class_names),
         "record_ids": record_ids_sentence(provenance),
         "readers": READERS,
         "vulnerable": vulnerable_rows(result, baseline.attack),

@@ -1,6 +1,7 @@
 """The report's per-record exposure: per-class AUCs, the members an attack ranks first (by keyed hash), the
 most vulnerable members' TPR at a low FPR, how the record ids are keyed, and who may read the report."""
 
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -14,9 +15,14 @@ VULNERABLE_SHARE = 0.01  # the most vulnerable members by the references' estima
 LOW_FPR = 0.01  # the false-positive rate their TPR is read at
 
 
-def per_class_rows(result: AuditResult, attack: str) -> list[dict[str, Any]]:
-    """Per true class: record counts and ``attack``'s AUC on the class's records, undefended and under the
-    chosen defense."""
+def class_label(label: int, names: Sequence[str | int] | None) -> str:
+    """A class as the data name it: its name in ``data.classes`` (``names``), else its index."""
+    return str(label if names is None else names[label])
+
+
+def per_class_rows(result: AuditResult, attack: str, names: Sequence[str | int] | None = None) -> list[dict]:
+    """Per true class (named by ``names``, ``data.classes``, where given): record counts and ``attack``'s
+    AUC on the class's records, undefended and under the chosen defense."""
     rows = []
     for c in sorted(result.baseline.outcome(attack, result.knowledge[0]).per_class_auc):
         in_class = result.labels == c
@@ -26,7 +32,7 @@ def per_class_rows(result: AuditResult, attack: str) -> list[dict[str, Any]]:
             cells.append("—" if auc is None else f"{auc:.3f}")
         rows.append(
             {
-                "label": c,
+                "label": class_label(c, names),
                 "members": int((in_class & result.is_member).sum()),
                 "non_members": int((in_class & ~result.is_member).sum()),
                 "auc": cells,
@@ -35,9 +41,12 @@ def per_class_rows(result: AuditResult, attack: str) -> list[dict[str, Any]]:
     return rows
 
 
-def exposed_records(result: AuditResult, attack: str, count: int = 10) -> list[dict[str, Any]]:
+def exposed_records(
+    result: AuditResult, attack: str, count: int = 10, names: Sequence[str | int] | None = None
+) -> list[dict[str, Any]]:
     """The members ``attack`` ranks as most likely members without a defense, by keyed hash only, with their
-    rank percentile among all audit points, undefended and under the chosen defense (100 = ranked first)."""
+    class (named by ``names`` where given) and rank percentile among all audit points, undefended and under
+    the chosen defense (100 = ranked first)."""
     percentiles = {}
     for ev, knowledge in condition_modes(result, chosen_only=True):
         scores = ev.outcome(attack, knowledge).scores
@@ -48,7 +57,7 @@ def exposed_records(result: AuditResult, attack: str, count: int = 10) -> list[d
     return [
         {
             "record": result.records[i],
-            "label": int(result.labels[i]),
+            "label": class_label(int(result.labels[i]), names),
             "percentiles": [f"{p[i]:.1f}" for p in percentiles.values()],
         }
         for i in top

@@ -18,6 +18,7 @@ from audit_core.config import DEFAULT_ATTACKS
 from audit_core.core.files import sha256_file
 from audit_core.data import PARTS, load_demo_data
 from tests.audit_core.byo import (
+    FEATURES,
     N_CLASSES,
     N_FEATURES,
     class_images,
@@ -285,3 +286,32 @@ def test_qmia_audits_a_model_without_shadow_or_reference_models(tmp_path, mlp):
     assert result.attacks == ["qmia"]
     assert set(result.baseline.skipped) == {"loss", "augmentation"}
     assert result.baseline.outcome("qmia", "naive").auc.ci_low > 0.5
+
+
+def test_classes_named_in_the_data_are_named_in_the_report(tmp_path):
+    """Labels given as names (data.classes) and a model fitted on them: the audit reads each name as the
+    model's column for it, and the report's per-class table and most exposed members show the names."""
+    names = ["cat", "dog", "eel"]
+    paths = {}
+    for part, (x, y, ids) in tabular_parts().items():
+        paths[part] = str(tmp_path / f"{part}.csv")
+        pd.DataFrame(x, columns=FEATURES).assign(label=np.array(names)[y], id=ids).to_csv(
+            paths[part], index=False
+        )
+    x, y, _ = tabular_parts()["members"]
+    model = LogisticRegression(max_iter=500).fit(x, np.array(names)[y])
+    sio.dump(model, tmp_path / "named.skops")
+    audit = config(
+        tmp_path,
+        data={"kind": "table", "id": "id", "classes": names, **paths},
+        target={"kind": "sklearn", "path": str(tmp_path / "named.skops")},
+        attacks=ONE_PER_INPUT,
+    )
+    result = run_audit(audit)
+    x, y, _ = tabular_parts()["test"]
+    assert result.baseline.test_accuracy.value == pytest.approx(model.score(x, np.array(names)[y]), abs=1e-12)
+    html = (write_run_folder(audit, result, []) / "report.html").read_text()
+    per_class = html.split("<h3>Per class</h3>", 1)[1].split("<h3>", 1)[0]
+    assert all(f"<tr><td>{name}</td>" in per_class for name in names)
+    exposed = html.split("<h3>Most exposed members</h3>", 1)[1].split("</table>", 1)[0]
+    assert exposed.count("<td>cat</td>") + exposed.count("<td>dog</td>") + exposed.count("<td>eel</td>") == 10
