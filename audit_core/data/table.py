@@ -1,7 +1,6 @@
 """Parquet and CSV tables: one row per record, feature columns, a label column and an optional id column."""
 
 from collections.abc import Callable
-from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -49,8 +48,8 @@ def record_array(frame: pd.DataFrame) -> np.ndarray:
     return frame.to_numpy(dtype=object)
 
 
-def _read_part(config: TableDataConfig, features: list[str], path: Path, field: str) -> Split:
-    frame = read_table(path, field)
+def _part(config: TableDataConfig, features: list[str], frame: pd.DataFrame, path: Path, field: str) -> Split:
+    """One audit part from its table ``frame``: the ``features`` columns, the labels and the ids."""
     require_columns(frame, [config.label, *([config.id] if config.id else []), *features], path, field)
     if config.id and frame[config.id].isna().any():
         row = int(np.flatnonzero(frame[config.id].isna().to_numpy())[0])
@@ -68,17 +67,15 @@ def _read_part(config: TableDataConfig, features: list[str], path: Path, field: 
     return Split(record_array(frame[features]), labels, ids)
 
 
-def feature_columns(config: TableDataConfig) -> list[str]:
-    """The feature columns, in the model's input order: ``data.features``, else the members table's columns
-    other than the label and the id."""
-    if config.features:
-        return config.features
-    columns = read_table(config.members, "data.members").columns
-    return [str(c) for c in columns if c not in (config.label, config.id)]
-
-
 def load_table_data(config: TableDataConfig) -> AuditData:
-    """One table per audit part; columns are selected by name (:func:`feature_columns`), so their order in
-    the files may differ."""
-    features = feature_columns(config)
-    return load_part_files("table", config, partial(_read_part, config, features), tuple(features))
+    """One table per audit part. The features are ``data.features``, else the members table's columns other
+    than the label and the id, in its order; every table's are picked by name, so their order in the files
+    may differ."""
+    members = read_table(config.members, "data.members")
+    features = config.features or [str(c) for c in members.columns if c not in (config.label, config.id)]
+
+    def read_part(path: Path, field: str) -> Split:
+        frame = members if field == "data.members" else read_table(path, field)  # the members read once
+        return _part(config, features, frame, path, field)
+
+    return load_part_files("table", config, read_part, tuple(features))
