@@ -20,7 +20,7 @@ from audit_core.core.errors import DataError
 from audit_core.core.seeding import derive_rng, derive_seed
 from audit_core.data import AuditData, Split
 from audit_core.targets import Target, TorchTarget, open_target
-from audit_core.targets.sklearn import SklearnTarget, open_sklearn
+from audit_core.targets.sklearn import SklearnTarget, fitted_columns, open_sklearn
 from audit_core.training import train_classifier
 from audit_core.training.cache import ModelCache
 from audit_core.training.kinds import ArchitectureModels, CloneModels, FunctionModels, ModelKind, RecipeModels
@@ -96,12 +96,8 @@ def _recipe(config: AuditConfig, data: AuditData, section: Any) -> ModelKind:
 
 def _clone(config: AuditConfig, data: AuditData, section: Any) -> ModelKind:
     target = open_sklearn(config.target).model
-    names = getattr(target, "feature_names_in_", None)
     return CloneModels(  # workers get the parameters, never the target
-        clone(target),
-        data.n_classes,
-        tuple(config.target.trusted_types),
-        None if names is None else tuple(names),
+        clone(target), data.n_classes, tuple(config.target.trusted_types), fitted_columns(target)
     )
 
 

@@ -99,6 +99,17 @@ LOADERS: dict[str, Callable[[Path, SklearnTargetConfig], Any]] = {
 }
 
 
+def fitted_columns(model: Any) -> tuple[str, ...] | None:
+    """The columns a scikit-learn model was fitted on (``feature_names_in_``), or None if it saw an array."""
+    names = getattr(model, "feature_names_in_", None)
+    return None if names is None else tuple(names)
+
+
+def predict_probabilities(model: Any, records: np.ndarray) -> np.ndarray:
+    """``model.predict_proba`` of ``records``, given as the model was fitted: with its columns' names."""
+    return model.predict_proba(named_inputs(records, fitted_columns(model)))
+
+
 def named_inputs(records: np.ndarray, names: Sequence[str] | None) -> Any:
     """``records`` as a data frame with the column ``names`` (what a model fitted on a table takes: its
     ``feature_names_in_``; a ColumnTransformer picks columns by name), or the array itself without names."""
@@ -129,13 +140,13 @@ class SklearnTarget(ModelTarget):
         self.model = model
 
     def predict(self, batch: np.ndarray) -> np.ndarray:
-        return self.model.predict_proba(named_inputs(batch, getattr(self.model, "feature_names_in_", None)))
+        return predict_probabilities(self.model, batch)
 
     def require_features(self, names: Sequence[str] | None) -> None:
         """Refuse a model fitted on a table whose columns are not the data's features ``names`` (a table's
         columns, in order; None when the data have no names, whose features are then taken in the model's
         order)."""
-        fitted = getattr(self.model, "feature_names_in_", None)
+        fitted = fitted_columns(self.model)
         if fitted is not None and names is not None and list(fitted) != list(names):
             raise TargetError(
                 f"{self.source} was fitted on the columns {list(fitted)[:6]} but the data's features are "

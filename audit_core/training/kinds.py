@@ -27,7 +27,7 @@ from audit_core.core.torch_rng import seeded_global_rng
 from audit_core.core.user_code import UserCodeError, call_user_code
 from audit_core.targets import ModelTarget, Target, TorchTarget
 from audit_core.targets.callable import source_file
-from audit_core.targets.sklearn import named_inputs, read_skops
+from audit_core.targets.sklearn import named_inputs, predict_probabilities, read_skops
 from audit_core.training import build_model, train_classifier
 from audit_core.training.batched import ARITHMETIC
 from audit_core.training.cache import ModelCache
@@ -186,8 +186,7 @@ class ProbabilityModelTarget(ModelTarget):
         self.n_classes = n_classes
 
     def predict(self, batch: np.ndarray) -> np.ndarray:
-        inputs = named_inputs(batch, getattr(self.model, "feature_names_in_", None))
-        probs = np.asarray(self.model.predict_proba(inputs), dtype=np.float64)
+        probs = np.asarray(predict_probabilities(self.model, batch), dtype=np.float64)
         classes = getattr(self.model, "classes_", None)
         if classes is None or len(classes) == self.n_classes:
             return probs
