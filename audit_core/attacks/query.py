@@ -5,7 +5,8 @@ A query attack turns each record into a statistic from the answers to its own qu
 member) and learns, on the shadow model queried the same way (undefended for the naive attacker, through the
 defense for the adaptive one), the threshold that maximises balanced accuracy there. Queries are drawn from
 the attack's own ``seed``, records are queried in blocks of ``BLOCK``, and perturbations are scaled per
-feature by the spread of the shadow's (population) records, which the attacker knows.
+feature by the spread of the shadow's (population) records, which the attacker knows. A missing value (NaN)
+stays missing in every query: the attacker perturbs what the record has.
 """
 
 from abc import abstractmethod
@@ -14,6 +15,7 @@ from typing import Self
 import numpy as np
 
 from audit_core.attacks.base import Attack, AttackInput, CalibrationData
+from audit_core.core.missing import feature_spread
 from audit_core.stats.metrics import best_balanced_accuracy_threshold
 
 BLOCK = 256  # records whose queries are built and answered together, to bound memory on images
@@ -53,7 +55,7 @@ class QueryAttack(Attack):
 
     def fit(self, calibration: CalibrationData) -> Self:
         shadow = calibration.shadow_queries
-        self.scale_ = shadow.outputs.features.astype(np.float64).std(axis=0)
+        self.scale_ = feature_spread(shadow.outputs.features)
         self.threshold_ = best_balanced_accuracy_threshold(self.statistic(shadow.outputs), shadow.is_member)
         return self
 

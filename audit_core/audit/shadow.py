@@ -27,8 +27,8 @@ class ShadowLogits:
 
 
 def require_numeric_features(data: AuditData, field: str, model_kind: str = "trained") -> None:
-    """Raise unless the records are numeric arrays the torch model of ``field`` (``model_kind``) can train
-    on."""
+    """Raise unless the records are numeric arrays, without missing values, that the torch model of
+    ``field`` (``model_kind``) can train on."""
     if not data.population.numeric:
         kind = (
             "no feature columns"
@@ -39,6 +39,20 @@ def require_numeric_features(data: AuditData, field: str, model_kind: str = "tra
             f"{field} {model_kind!r} trains a torch network on numeric features, but the {data.name} data "
             f"have {kind}; expected numeric features, or a {field} that needs no training."
         )
+    for part, split in data.splits().items():
+        missing = split.missing()
+        if missing.any():
+            instead = (
+                "audit a model that takes them (target.kind sklearn, e.g. a HistGradientBoostingClassifier)"
+                if field == "target.kind"
+                else f"give {field} a kind that trains no torch network (clone of a scikit-learn target, "
+                "function or predictions)"
+            )
+            raise AuditInputError(
+                f"{field} {model_kind!r} trains a torch network, which cannot take missing values, but "
+                f"{data.where(part)} has NaN features in {int(missing.sum())} records (e.g. id "
+                f"{str(split.ids[missing][0])!r}); impute them, or {instead}."
+            )
 
 
 def read_shadow(config: PredictionsShadowConfig, data: AuditData) -> ShadowLogits:

@@ -148,10 +148,15 @@ def check_logits(logits: np.ndarray, split: Split, n_classes: int, who: str) -> 
             f"{who} gave logits of shape {logits.shape} but the data have {len(split)} records and "
             f"{n_classes} classes; expected one column per class (set data.n_classes if labels miss some)."
         )
-    broken = int((~np.isfinite(logits)).any(axis=1).sum())
-    if broken:
+    broken = (~np.isfinite(logits)).any(axis=1)
+    if broken.any():
+        missing = int((broken & split.missing()).sum())
+        cause = (
+            f" ({missing} of them have missing (NaN) features: impute them as the model's training data were)"
+        )
         raise DataError(
-            f"{who} gave NaN or infinite logits for {broken} of {len(split)} records; expected finite values."
+            f"{who} gave NaN or infinite logits for {int(broken.sum())} of {len(split)} records"
+            f"{cause if missing else ''}; expected finite values."
         )
     return LogitSet(logits, split.labels, split.ids, split.features if split.numeric else None)
 

@@ -45,8 +45,14 @@ class Split:
 
     @property
     def numeric(self) -> bool:
-        """Whether the records are numeric arrays a torch model can train on."""
+        """Whether the records are numeric arrays (a torch model trains on them unless values are missing)."""
         return self.features.dtype.kind in "biuf" and self.width > 0
+
+    def missing(self) -> np.ndarray:
+        """Whether each record has a missing value: a NaN feature (only float features can have one)."""
+        if self.features.dtype.kind != "f":
+            return np.zeros(len(self), dtype=bool)
+        return np.isnan(self.features.reshape(len(self), -1)).any(axis=1)
 
     @property
     def width(self) -> int:
@@ -126,14 +132,15 @@ def _check_audit_size(part: str, split: Split, sources: dict[str, str]) -> None:
 
 
 def _check_finite(part: str, split: Split, sources: dict[str, str]) -> None:
+    """Refuse infinite features; NaN is a missing value, which the user's model may take (README)."""
     if split.features.dtype.kind != "f":
         return
-    finite = np.isfinite(split.features.reshape(len(split), -1)).all(axis=1)
-    if not finite.all():
+    infinite = np.isinf(split.features.reshape(len(split), -1)).any(axis=1)
+    if infinite.any():
         raise DataError(
-            f"{capitalised(_describe(part, sources))} has NaN or infinite features in {int((~finite).sum())} "
-            f"records (e.g. id {str(split.ids[~finite][0])!r}); expected finite numbers (impute or drop "
-            "those records)."
+            f"{capitalised(_describe(part, sources))} has infinite features in {int(infinite.sum())} "
+            f"records (e.g. id {str(split.ids[infinite][0])!r}); expected finite numbers, or NaN for a "
+            "missing value."
         )
 
 

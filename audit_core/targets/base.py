@@ -165,9 +165,16 @@ class ModelTarget(ABC):
                 f"{self.source} gave no answer for {len(batch)} records within target.timeout_s = "
                 f"{self.timeout_s:g} s; expected a model that answers (or raise target.timeout_s)."
             )
+        missing = batch.dtype.kind == "f" and bool(np.isnan(batch).any())
+        advice = (
+            "the records have missing values (NaN), which this model does not take: impute them as its "
+            "training data were"
+            if missing
+            else "expected records the model accepts (check the data's features)"
+        )
         return (
             f"{self.source} raised {type(cause).__name__} on records of shape {batch.shape[1:]} "
-            f"({brief(cause)}); expected records the model accepts (check the data's features)."
+            f"({brief(cause)}); {advice}."
         )
 
     def query(self, records: Split) -> np.ndarray:

@@ -109,6 +109,18 @@ def _mismatched_state_dict(tmp: Path, cfg: dict) -> None:
     }
 
 
+def _network_without_training(tmp: Path, cfg: dict) -> None:
+    """A state-dict network as the target, with nothing for dynaudit to train (no shadow, no references)."""
+    torch.save(mlp(8, 3).state_dict(), tmp / "weights.pt")
+    cfg["target"] = {
+        "kind": "torch_state_dict",
+        "weights": str(tmp / "weights.pt"),
+        "architecture": "tests.audit_core.models:mlp",
+        "architecture_kwargs": {"n_features": 8, "n_classes": 3},
+    }
+    cfg.update(shadow={"kind": "none"}, reference_models=0, attacks=["label_only"])
+
+
 def _sklearn_model(
     tmp: Path, cfg: dict, n_features: int, n_classes: int, names: list[str] | None = None
 ) -> None:
@@ -453,14 +465,37 @@ CASES = [
         "the 450 records of all parts",
     ),
     Bad(
-        "NaN features",
+        "missing features a model does not take",
         _table("members", lambda f: f.assign(f0=f.f0.where(f.index != 2, np.nan))),
-        "The members set ({tmp}/members.parquet) has NaN or infinite features in 1 records (e.g. id 'r2')",
+        "target.path '{tmp}/model.skops' raised ValueError on records of shape (8,) (Input X contains NaN); "
+        "the records have missing values (NaN), which this model does not take: impute them as its training "
+        "data were.",
+    ),
+    Bad(
+        "missing features for a network dynaudit trains",
+        _steps(
+            _target(kind="trained"),
+            _table("population", lambda f: f.assign(f4=f.f4.where(f.index != 7, np.nan))),
+        ),
+        "target.kind 'trained' trains a torch network, which cannot take missing values, but the "
+        "population set ({tmp}/population.parquet) has NaN features in 1 records (e.g. id 'r127'); impute "
+        "them, or audit a model that takes them",
+    ),
+    Bad(
+        "missing features a network answers NaN on",
+        _steps(
+            _network_without_training,
+            _table("members", lambda f: f.assign(f0=f.f0.where(f.index != 2, np.nan))),
+        ),
+        "The target on the members set ({tmp}/members.parquet) gave NaN or infinite logits for 1 of 16 "
+        "records (1 of them have missing (NaN) features: impute them as the model's training data were); "
+        "expected finite values.",
     ),
     Bad(
         "infinite features",
         _table("test", lambda f: f.assign(f3=f.f3.where(f.index != 0, -np.inf))),
-        "The test set ({tmp}/test.parquet) has NaN or infinite features in 1 records (e.g. id 'r360')",
+        "The test set ({tmp}/test.parquet) has infinite features in 1 records (e.g. id 'r360'); expected "
+        "finite numbers, or NaN for a missing value.",
     ),
     Bad(
         "a string among numeric features",

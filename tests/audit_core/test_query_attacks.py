@@ -60,3 +60,45 @@ def test_images_are_flipped_and_shifted_with_zero_padding():
     assert variants.shape == (1, 17, 1, 3, 3)  # 2 flips x 9 shifts, less the identity
     assert any(np.array_equal(v, image[0, :, :, ::-1]) for v in variants[0])
     assert AugmentationAttack(max_shift=1).queries_per_record((1, 3, 3)) == 17
+
+
+def test_a_missing_value_stays_missing_in_every_query_and_the_spread_leaves_it_out():
+    """Records with missing values (NaN) queried through a model that reads a missing value as 0: each query
+    has NaN exactly where its record does, the perturbation scale is each feature's spread over the values
+    present, and the boundary distance is the bisected step to the hyperplane along the present features."""
+    asked = []
+
+    def missing_as_zero(rows: np.ndarray, inputs: np.ndarray) -> np.ndarray:
+        asked.append((rows, inputs))
+        return linear_ask(rows, np.nan_to_num(inputs))
+
+    def with_missing(n: int, seed: int) -> AttackInput:
+        rng = np.random.default_rng(seed)
+        features = rng.normal(size=(n, 3))
+        features[rng.random((n, 3)) < 0.25] = np.nan
+        present = np.nan_to_num(features)
+        return AttackInput(linear_probs(present), (present @ W > 0).astype(int), features, missing_as_zero)
+
+    shadow = with_missing(40, seed=1)
+    calibration = CalibrationData(shadow=ShadowOutputs(shadow, np.arange(40) < 20))
+    boundary = BoundaryAttack(max_queries=64, directions=4, max_radius=2.0, seed=3).fit(calibration)
+    augmentation = AugmentationAttack(n_augmentations=8, noise=0.5, seed=4).fit(calibration)
+    spread = [np.std(column[~np.isnan(column)]) for column in shadow.features.T]
+    np.testing.assert_allclose(boundary.scale_, spread, rtol=1e-12)
+
+    audit = with_missing(30, seed=2)
+    assert np.isnan(audit.features).any(axis=1).sum() >= 10
+    asked.clear()
+    distance = boundary.score(audit)
+    augmentation.score(audit)
+    assert len(asked) == 16 + 1  # boundary: one round at max_radius and 15 of bisection; augmentation: one
+    for rows, inputs in asked:
+        expected_missing = np.broadcast_to(np.isnan(audit.features[rows])[:, None], inputs.shape)
+        np.testing.assert_array_equal(np.isnan(inputs), expected_missing)
+
+    steps = boundary.scale_ * np.random.default_rng(3).standard_normal((30, 4, 3))
+    steps = np.where(np.isnan(audit.features)[:, None], 0.0, steps)  # a missing value never moves
+    with np.errstate(divide="ignore", invalid="ignore"):
+        r_star = -(np.nan_to_num(audit.features) @ W)[:, None] / (steps @ W)
+    expected = np.where((r_star > 0) & (r_star <= 2.0), r_star, 2.0).mean(axis=1)
+    np.testing.assert_allclose(distance, expected, atol=2.0 / 2**16)
