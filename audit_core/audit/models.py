@@ -102,8 +102,11 @@ def _clone(config: AuditConfig, data: AuditData, section: Any) -> ModelKind:
 
 
 def target_output(config: AuditConfig) -> OutputKind:
-    """What the target returns, logits unless its section says otherwise: the models trained like it (its
-    architecture, the user's training function) return the same."""
+    """What the target returns, logits unless its section says otherwise (a scikit-learn target: what its
+    model scores with, :func:`scores_kind`): the models trained like it (its architecture, the user's
+    training function) return the same."""
+    if config.target.kind == "sklearn":
+        return open_sklearn(config.target).output
     return getattr(config.target, "output", "logits")
 
 

@@ -26,6 +26,7 @@ from audit_core.config import SklearnTargetConfig
 from audit_core.core.errors import TargetError, brief
 from audit_core.core.files import sha256_file
 from audit_core.core.paths import existing_file, suffix_of
+from audit_core.core.probability import OutputKind
 from audit_core.targets.base import ModelTarget
 
 FIELD = "target.path"
@@ -105,9 +106,22 @@ def fitted_columns(model: Any) -> tuple[str, ...] | None:
     return None if names is None else tuple(names)
 
 
-def predict_probabilities(model: Any, records: np.ndarray) -> np.ndarray:
-    """``model.predict_proba`` of ``records``, given as the model was fitted: with its columns' names."""
-    return model.predict_proba(named_inputs(records, fitted_columns(model)))
+def scores_kind(model: Any) -> OutputKind | None:
+    """What a scikit-learn classifier scores records with: probabilities (``predict_proba``), else logits (the
+    margins of ``decision_function``: an SVM without ``probability=True``, a linear classifier with the hinge
+    loss); None when it has neither."""
+    if hasattr(model, "predict_proba"):
+        return "probabilities"
+    return "logits" if hasattr(model, "decision_function") else None
+
+
+def classifier_scores(model: Any, records: np.ndarray) -> np.ndarray:
+    """The scores of :func:`scores_kind` for ``records``, given as the model was fitted: with its columns'
+    names."""
+    inputs = named_inputs(records, fitted_columns(model))
+    if scores_kind(model) == "probabilities":
+        return model.predict_proba(inputs)
+    return model.decision_function(inputs)
 
 
 def named_inputs(records: np.ndarray, names: Sequence[str] | None) -> Any:
@@ -119,28 +133,31 @@ def named_inputs(records: np.ndarray, names: Sequence[str] | None) -> Any:
 
 
 class SklearnTarget(ModelTarget):
-    """A classifier with ``predict_proba``; logits are log probabilities. Its ``classes_`` must be the
+    """A classifier with ``predict_proba`` (logits: log probabilities) or, without it, ``decision_function``
+    (logits: its margins; a binary classifier's one margin ``d`` is ``[0, d]``). Its ``classes_`` must be the
     data's (:meth:`require_classes`)."""
 
     def __init__(self, model: Any, *, source: str, digest: str, batch_size: int = 4096) -> None:
         classes = getattr(model, "classes_", None)
-        if not hasattr(model, "predict_proba") or classes is None:
+        output = scores_kind(model)
+        if output is None or classes is None:
             raise TargetError(
-                f"{source} holds a {type(model).__name__}; expected a fitted classifier with predict_proba."
+                f"{source} holds a {type(model).__name__}; expected a fitted classifier with predict_proba "
+                "or decision_function."
             )
         self.classes = np.asarray(classes)
         n_features = getattr(model, "n_features_in_", None)
         super().__init__(
             source=source,
             digest=digest,
-            output="probabilities",
+            output=output,
             batch_size=batch_size,
             input_shape=None if n_features is None else (int(n_features),),
         )
         self.model = model
 
     def predict(self, batch: np.ndarray) -> np.ndarray:
-        return predict_probabilities(self.model, batch)
+        return classifier_scores(self.model, batch)
 
     def require_features(self, names: Sequence[str] | None) -> None:
         """Refuse a model fitted on a table whose columns are not the data's features ``names`` (a table's

@@ -22,12 +22,14 @@ from audit_core.config import OutputKind, TrainingRecipe
 from audit_core.core.errors import TargetError, brief
 from audit_core.core.files import sha256_file
 from audit_core.core.imports import import_object
+from audit_core.core.probability import PROBABILITY_FLOOR, log_softmax
 from audit_core.core.seeding import derive_seed
 from audit_core.core.torch_rng import seeded_global_rng
 from audit_core.core.user_code import UserCodeError, call_user_code
 from audit_core.targets import ModelTarget, Target, TorchTarget
+from audit_core.targets.base import as_logits
 from audit_core.targets.callable import source_file
-from audit_core.targets.sklearn import named_inputs, predict_probabilities, read_skops
+from audit_core.targets.sklearn import classifier_scores, named_inputs, read_skops, scores_kind
 from audit_core.training import build_model, train_classifier
 from audit_core.training.batched import ARITHMETIC
 from audit_core.training.cache import ModelCache
@@ -177,21 +179,28 @@ class ArchitectureModels(_TorchModels):
         return TorchTarget(module, output=self.output).to(self.device)
 
 
-class ProbabilityModelTarget(ModelTarget):
-    """A trained model with ``predict_proba``; classes missing from its training set get probability 0."""
+class ClassifierModelTarget(ModelTarget):
+    """A trained scikit-learn-style classifier, scored as :class:`~audit_core.targets.sklearn.SklearnTarget`
+    scores the target. A class missing from its training set gets probability 0, or, among margins, the
+    log-probability ``log(PROBABILITY_FLOOR)`` beside the log-softmax of the margins of the classes it saw."""
 
     def __init__(self, model: Any, n_classes: int, *, source: str, digest: str) -> None:
-        super().__init__(source=source, digest=digest, output="probabilities", batch_size=4096)
+        super().__init__(source=source, digest=digest, output=scores_kind(model) or "logits", batch_size=4096)
         self.model = model
         self.n_classes = n_classes
 
     def predict(self, batch: np.ndarray) -> np.ndarray:
-        probs = np.asarray(predict_probabilities(self.model, batch), dtype=np.float64)
+        scores = np.asarray(classifier_scores(self.model, batch), dtype=np.float64)
         classes = getattr(self.model, "classes_", None)
         if classes is None or len(classes) == self.n_classes:
-            return probs
-        full = np.zeros((len(batch), self.n_classes))
-        full[:, np.asarray(classes, dtype=int)] = probs
+            return scores
+        seen = np.asarray(classes, dtype=int)
+        if self.output == "probabilities":
+            full = np.zeros((len(batch), self.n_classes))
+            full[:, seen] = scores
+            return full
+        full = np.full((len(batch), self.n_classes), np.log(PROBABILITY_FLOOR))
+        full[:, seen] = log_softmax(as_logits(scores, "logits", self.source))
         return full
 
 
@@ -263,7 +272,7 @@ class CloneModels(ModelKind):
             ]
 
     def _target(self, model: Any, key: str) -> Target:
-        return ProbabilityModelTarget(model, self.n_classes, source="A clone of the target", digest=key)
+        return ClassifierModelTarget(model, self.n_classes, source="A clone of the target", digest=key)
 
     def load(self, cache: ModelCache, key: str) -> Target | None:
         read = lambda path: read_skops(path, self.trusted_types, "the model cache")  # noqa: E731
@@ -296,8 +305,8 @@ class FunctionModelTarget(ModelTarget):
 @dataclass(frozen=True)
 class FunctionModels(ModelKind):
     """The user's ``train(features, labels, *, n_classes, seed)``; its result is queried as it is (an object
-    with ``predict_proba``, or a torch module or a callable returning what the target returns: ``output``,
-    logits or probabilities). Trained in this process (the
+    with ``predict_proba`` or ``decision_function``, or a torch module or a callable returning what the target
+    returns: ``output``, logits or probabilities). Trained in this process (the
     result need not pickle); the key covers the function's name and source file; only scikit-learn results
     are cached (skops), others retrain each run."""
 
@@ -334,15 +343,16 @@ class FunctionModels(ModelKind):
     def queryable(self, model: Any, key: str = "") -> Target:
         """What ``model`` (one :meth:`train` returned) answers as a target; refuses what cannot answer."""
         source = f"A model trained by {self.function}"
-        if hasattr(model, "predict_proba"):
-            return ProbabilityModelTarget(model, self.n_classes, source=source, digest=key)
+        if scores_kind(model) is not None:
+            return ClassifierModelTarget(model, self.n_classes, source=source, digest=key)
         if isinstance(model, nn.Module):
             return TorchTarget(model.eval(), source=source, digest=key or None, output=self.output)
         if callable(model):
             return FunctionModelTarget(model, source=source, digest=key, output=self.output)
         raise TargetError(
             f"{self.field}: {self.function} returned a {type(model).__name__}; expected an object with "
-            f"predict_proba, a torch.nn.Module, or a callable from records to {self.output}."
+            f"predict_proba or decision_function, a torch.nn.Module, or a callable from records to "
+            f"{self.output}."
         )
 
     def load(self, cache: ModelCache, key: str) -> Target | None:

@@ -356,7 +356,13 @@ CASES = [
     ),
     Bad(
         "references' training function returning probabilities where the target returns logits",
-        _top(references={"kind": "function", "function": "tests.audit_core.models:train_softmax_mlp"}),
+        _steps(
+            _network_without_training,
+            _top(
+                references={"kind": "function", "function": "tests.audit_core.models:train_softmax_mlp"},
+                reference_models=4,
+            ),
+        ),
         "A model trained by tests.audit_core.models:train_softmax_mlp returned probabilities where logits",
     ),
     Bad(
@@ -610,7 +616,7 @@ CASES = [
         "training function returning no model",
         _top(references={"kind": "function", "function": "tests.audit_core.models:train_nothing"}),
         "references.function: tests.audit_core.models:train_nothing returned a str; expected an object with "
-        "predict_proba, a torch.nn.Module, or a callable",
+        "predict_proba or decision_function, a torch.nn.Module, or a callable",
     ),
     Bad(
         "reference table missing a model",

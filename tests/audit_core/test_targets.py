@@ -15,8 +15,9 @@ from sklearn.compose import ColumnTransformer
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, StandardScaler
+from sklearn.svm import SVC, LinearSVC
 
-from audit_core.audit.models import open_audited_target, reference_model_kind
+from audit_core.audit.models import open_audited_target, reference_model_kind, target_output
 from audit_core.audit.signals import target_signals
 from audit_core.config import parse_config
 from audit_core.core.errors import ConfigError, TargetError
@@ -24,6 +25,7 @@ from audit_core.core.files import sha256_file
 from audit_core.data import Split, load_data
 from audit_core.targets import as_logits, open_target
 from audit_core.training.cache import ModelCache
+from audit_core.training.kinds import CloneModels, seeded_clone
 from flows import cli
 from tests.audit_core.byo import (
     FEATURES,
@@ -113,6 +115,8 @@ def test_skops_classifier_gives_log_probabilities(classifier, tmp_path):
     expected = np.log(classifier.predict_proba(records.features))
     np.testing.assert_allclose(target.query(records), expected, rtol=1e-6)
     assert target.fingerprint() == sha256_file(path)
+    fields = {"target": {"kind": "sklearn", "path": str(path)}}
+    assert target_output(parse_config({**chosen_models(fields), **fields})) == "probabilities"
 
 
 def _double(x):
@@ -340,3 +344,42 @@ def test_a_pipeline_that_picks_columns_by_name_is_queried_and_cloned_on_named_co
         TargetError, match=r"was fitted on the columns \['f0', .*set data.features to the model's"
     ):
         open_audited_target(reordered, load_data(reordered.data))
+
+
+@pytest.mark.parametrize("classes", [2, N_CLASSES])
+def test_a_classifier_without_predict_proba_answers_with_its_margins(tmp_path, classes):
+    """An SVM without probability=True (and a binary LinearSVC) has decision_function only: the target's
+    logits are its margins (a binary margin d as [0, d]), its clones answer the same way, and a clone that
+    never saw a class gives it log(1e-12) beside the log-softmax of the margins of the classes it saw."""
+    x, y = blobs(120, seed=3)
+    model = make_pipeline(StandardScaler(), SVC(C=10.0) if classes > 2 else LinearSVC()).fit(x, y % classes)
+    assert not hasattr(model, "predict_proba")
+    joblib.dump(model, tmp_path / "svm.joblib")
+    target = _target(kind="sklearn", path=str(tmp_path / "svm.joblib"), trust_pickle=True)
+    records = _records()
+    margins = model.decision_function(records.features)
+
+    def as_columns(scores: np.ndarray) -> np.ndarray:
+        return np.column_stack([np.zeros_like(scores), scores]) if scores.ndim == 1 else scores
+
+    np.testing.assert_array_equal(target.query(records), as_columns(margins))
+    fields = {"target": {"kind": "sklearn", "path": str(tmp_path / "svm.joblib"), "trust_pickle": True}}
+    assert target_output(parse_config({**chosen_models(fields), **fields})) == "logits"  # the shipped kind
+
+    clones = CloneModels(clone(model), classes)
+    labels = records.labels % classes
+    (fitted,) = clones.train([(records.features, labels)], [0])
+    by_hand = seeded_clone(model, 0).fit(records.features, labels).decision_function(records.features)
+    np.testing.assert_allclose(
+        clones.store(ModelCache(None), "a", fitted).logits(records.features), as_columns(by_hand), rtol=1e-9
+    )
+    if classes > 2:
+        seen = labels != 0
+        (without_first,) = clones.train([(records.features[seen], labels[seen])], [1])
+        partial = clones.store(ModelCache(None), "b", without_first).logits(records.features)
+        assert partial.shape == (len(records), classes)
+        np.testing.assert_array_equal(partial[:, 0], np.log(1e-12))
+        np.testing.assert_allclose(np.exp(partial[:, 1:]).sum(axis=1), 1.0, rtol=1e-12)
+        np.testing.assert_array_equal(
+            partial[:, 1:].argmax(axis=1), without_first.predict(records.features) - 1
+        )
