@@ -68,7 +68,9 @@ def assemble_result(
     ``model_cache`` says per role how many shadow/reference models were trained and how many reused."""
     provenance = run_provenance(config, data, fingerprints, model_cache, started_at)
     provenance["audited_points"] = {"members": len(signals.members), "non_members": len(signals.non_members)}
-    provenance["warnings"] = sanity_warnings(data, evaluations[0], len(signals.non_members))
+    provenance["warnings"] = sanity_warnings(
+        data, evaluations[0], signals.test.labels, len(signals.non_members)
+    )
     fidelity = None
     if signals.references is not None:
         advice = fidelity_advice(config.reference_kind, config.target.kind)
