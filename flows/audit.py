@@ -1,5 +1,6 @@
 """The audit flow: audit_core's one composition of the audit, with each step run as a Prefect task."""
 
+from dataclasses import replace
 from pathlib import Path
 
 from prefect import flow
@@ -10,15 +11,17 @@ from audit_core.core.errors import ConfigError
 from audit_core.results.runs import resolve_previous
 from audit_core.results.summary import model_cache_line
 from flows.credentials import secret_block_value, use_storage_credentials
+from flows.reporting import evaluate_conditions, tune_dynanoise
 from flows.training import train_references
 from tasks.artifacts import publish_run_artifacts
 from tasks.steps import as_tasks
 
 
 def flow_steps() -> Steps:
-    """The audit's steps as Prefect tasks; reference models train on the config's task runner with progress
-    reports, and the steps' messages go into the flow run's log."""
-    return as_tasks(PLAIN, train_references=train_references, notify=print)
+    """The audit's steps as Prefect tasks; reference models train on the config's task runner, they, the
+    tuning trials and the conditions report progress, and the steps' messages go into the flow run's log."""
+    reporting = replace(PLAIN, tune=tune_dynanoise, evaluate=evaluate_conditions)
+    return as_tasks(reporting, train_references=train_references, notify=print)
 
 
 def read_secret_block(name: str) -> str:

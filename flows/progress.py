@@ -1,10 +1,13 @@
 """A progress bar for the terminal: rich's live bar on a TTY, plain lines in logs and CI."""
 
 import sys
+from collections.abc import Callable
 from typing import TextIO
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskProgressColumn, TextColumn
+
+from tasks.artifacts import artifact_key, progress_reporter
 
 BAR_WIDTH = 30
 LOG_STEPS = 10  # without a TTY: one line per tenth of the way
@@ -14,10 +17,11 @@ class TerminalProgress:
     """A ``(done, total)`` callback that shows ``reference models  12/64 ━━━━━     19%`` on ``stream``
     (standard error by default): rich's bar, redrawn in place on a terminal and left complete when ``done``
     reaches ``total``; elsewhere a plain line (``reference models  12/64 [=====     ]  18%``) each time
-    another tenth is done, so logs stay short."""
+    another ``1 / log_steps`` of the way is done, so logs stay short."""
 
-    def __init__(self, label: str, stream: TextIO | None = None) -> None:
+    def __init__(self, label: str, stream: TextIO | None = None, log_steps: int = LOG_STEPS) -> None:
         self.label = label
+        self.log_steps = log_steps
         self.stream = stream if stream is not None else sys.stderr
         self.redraw = self.stream.isatty()
         self._logged_step = -1
@@ -33,7 +37,7 @@ class TerminalProgress:
         if self.redraw:
             self._draw(done, total)
             return
-        step = LOG_STEPS * done // total
+        step = self.log_steps * done // total
         if step == self._logged_step:
             return
         self._logged_step = step
@@ -56,3 +60,18 @@ class TerminalProgress:
         if done == total:
             self._bar.stop()
             self._bar = None
+
+
+def step_progress(
+    kind: str, run_name: str, description: str, log_steps: int = LOG_STEPS
+) -> Callable[[int, int], None]:
+    """A ``(done, total)`` callback for one step of a run: a Prefect progress artifact keyed ``kind`` and the
+    run's name, and a :class:`TerminalProgress` labelled ``kind`` in words."""
+    artifact = progress_reporter(artifact_key(kind, run_name), description)
+    terminal = TerminalProgress(kind.replace("-", " "), log_steps=log_steps)
+
+    def report(done: int, total: int) -> None:
+        artifact(done, total)
+        terminal(done, total)
+
+    return report

@@ -20,8 +20,7 @@ from audit_core.config import AuditConfig, DaskRunnerConfig, RunnerConfig, Threa
 from audit_core.data import AuditData
 from audit_core.targets import Target
 from audit_core.training.references import GroupRunner, GroupsFor, TrainingGroup
-from flows.progress import TerminalProgress
-from tasks.artifacts import artifact_key, progress_reporter
+from flows.progress import step_progress
 from tasks.steps import train_model_group
 
 
@@ -75,19 +74,6 @@ def on_task_runner(config: RunnerConfig) -> GroupRunner:
     return run_groups
 
 
-def _reference_progress(run_name: str) -> Callable[[int, int], None]:
-    artifact = progress_reporter(
-        artifact_key("reference-models", run_name), "Reference models trained or loaded from the cache"
-    )
-    terminal = TerminalProgress("reference models")
-
-    def report(done: int, total: int) -> None:
-        artifact(done, total)
-        terminal(done, total)
-
-    return report
-
-
 def train_references(
     config: AuditConfig, data: AuditData, fingerprints: dict[str, str]
 ) -> tuple[list[Target], np.ndarray, dict[str, int]]:
@@ -95,7 +81,11 @@ def train_references(
     bar in the terminal and a Prefect progress artifact: on Dask one task per group, with the threads
     runner in this process (clones side by side in joblib's threads); return them with their IN/OUT masks and
     the model cache's counts."""
-    progress = _reference_progress(config.run_name) if config.reference_models else None
+    progress = None
+    if config.reference_models:
+        progress = step_progress(
+            "reference-models", config.run_name, "Reference models trained or loaded from the cache"
+        )
     run_groups = on_task_runner(config.runner) if config.runner.kind == "dask" else None
     references, in_mask, counts = models.train_references(
         config, data, fingerprints, on_model_done=progress, run_groups=run_groups

@@ -1,6 +1,6 @@
 """The audited conditions: the defender's own data, the undefended model and each defense, fitted."""
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from functools import partial
 from typing import Any
 
@@ -57,17 +57,21 @@ def conditions(config: AuditConfig, defender: DefenderData, tuned: DynaNoise | N
 
 
 def evaluate_conditions(
-    config: AuditConfig, signals: Signals, defenses: Sequence[Defense]
+    config: AuditConfig,
+    signals: Signals,
+    defenses: Sequence[Defense],
+    on_done: Callable[[int, int], None] | None = None,
 ) -> list[ConditionEvaluation]:
     """:func:`evaluate` each condition, in worker processes forked from this one where the machine has the
-    cores (:func:`~audit_core.core.forked.forked_map`: the same numbers as one after another here)."""
+    cores (:func:`~audit_core.core.forked.forked_map`: the same numbers as one after another here);
+    ``on_done(done, total)`` reports each condition evaluated."""
     averaging = Knowledge.AVERAGING in config.knowledge
 
     def costly(defense: Defense) -> bool:  # a search per answer, or answers averaged over every repeat
         return defense.searches_per_answer or (averaging and defense.averaging_gains)
 
     with forked_map(partial(evaluate, config, signals), defenses, costly=costly) as results:
-        return results()
+        return results(on_done=on_done)
 
 
 def evaluate(config: AuditConfig, signals: Signals, defense: Defense) -> ConditionEvaluation:

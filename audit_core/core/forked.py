@@ -16,7 +16,7 @@ import multiprocessing
 import os
 import signal
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor, as_completed
 from contextlib import contextmanager, nullcontext
 from typing import Any, Generic, TypeVar
 
@@ -122,15 +122,32 @@ class _Results(Generic[T, R]):
         self.function, self.items, self.futures, self.share = function, items, futures, share
         self.here: dict[int, R] = {}
 
-    def __call__(self, count: int | None = None) -> list[R]:
-        """The results of the first ``count`` items (of every item by default)."""
+    def __call__(
+        self, count: int | None = None, on_done: Callable[[int, int], None] | None = None
+    ) -> list[R]:
+        """The results of the first ``count`` items (of every item by default); ``on_done(done, total)`` is
+        called as each of them is ready (first with those already computed here)."""
         wanted = range(len(self.items) if count is None else count)
+        report = on_done or (lambda done, total: None)
+        done = sum(index in self.here for index in wanted)
+        report(done, len(wanted))
+
+        def compute_here(index: int) -> None:
+            nonlocal done
+            self.here[index] = self.function(self.items[index])
+            done += 1
+            report(done, len(wanted))
+
         for index in self.futures if self.share else ():
             if index in wanted and index not in self.here and self.futures[index].cancel():
-                self.here[index] = self.function(self.items[index])  # not started: no worker will now
+                compute_here(index)  # not started: no worker will now
         for index in wanted:
             if index not in self.here and index not in self.futures:
-                self.here[index] = self.function(self.items[index])
+                compute_here(index)
+        for future in as_completed([self.futures[i] for i in wanted if i not in self.here]):
+            future.result()  # a worker's exception is raised now, not after the others finish
+            done += 1
+            report(done, len(wanted))
         return [self.here[i] if i in self.here else self.futures[i].result() for i in wanted]
 
 

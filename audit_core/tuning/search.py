@@ -235,6 +235,7 @@ class GridSearch:
 
     def __init__(self, config: TuneConfig) -> None:
         self.known = paper_grid()
+        self.trials = len(self.known)
 
     def run(self, evaluate: Evaluate) -> None:
         for point in self.known:
@@ -262,6 +263,7 @@ class OptunaSearch:
 
     def __init__(self, config: TuneConfig) -> None:
         self.config = config
+        self.trials = config.n_trials
         sampler = optuna.samplers.TPESampler(seed=config.seed, n_startup_trials=STARTUP_TRIALS)
         with _quiet_optuna():
             self.study = optuna.create_study(
@@ -344,10 +346,12 @@ def tune(
     defender: DefenderData,
     config: TuneConfig,
     against: Attacker,
+    on_trial_done: Callable[[int, int], None] | None = None,
 ) -> TuningResult:
     """Choose DynaNoise's (sigma0_sq, lam, T) on ``tuning``; put every baseline's grid on the same front;
     confirm each family's chosen point on ``evaluation``. ``against.seed`` (the run seed) seeds the noise
-    draws, so the confirmed numbers equal the audit's for the same condition."""
+    draws, so the confirmed numbers equal the audit's for the same condition. ``on_trial_done(done,
+    total)`` reports each DynaNoise trial scored."""
     objective = OBJECTIVES[config.objective]
     seed = against.seed
     on_tuning = SplitScorer(tuning, against)
@@ -361,9 +365,12 @@ def tune(
             seen[key] = on_tuning.score(_dynanoise(params, config, seed))
         metrics = seen[key]
         trial_rows.append({"trial": len(trial_rows), **params, **metrics})
+        report(len(trial_rows), search.trials)
         return metrics[objective.name], metrics[Metric.ACCURACY_DROP] - config.budget
 
+    report = on_trial_done or (lambda done, total: None)
     search = SEARCHES[config.mode](config)
+    report(0, search.trials)
     known = [_dynanoise(params, config, seed) for params in search.known]
     baselines = _baseline_grids(defender, config, seed) if config.baselines else {}
     grid = [defense for defenses in baselines.values() for defense in defenses]

@@ -1,5 +1,7 @@
 """The tuning step of an audit: DynaNoise tuned on the tuning split against the config's attackers."""
 
+from collections.abc import Callable
+
 from audit_core.audit.signals import (
     Signals,
 )
@@ -9,10 +11,15 @@ from audit_core.tuning.search import Attacker, TuningResult, tune
 
 
 def tune_dynanoise(
-    config: AuditConfig, tuning: Signals, evaluation: Signals, defender: DefenderData
+    config: AuditConfig,
+    tuning: Signals,
+    evaluation: Signals,
+    defender: DefenderData,
+    on_trial_done: Callable[[int, int], None] | None = None,
 ) -> TuningResult:
     """Tune DynaNoise on the ``tuning`` part (``config.tune``, or the defaults) against the config's attacks,
-    and confirm the chosen points on the disjoint ``evaluation`` part."""
+    and confirm the chosen points on the disjoint ``evaluation`` part; ``on_trial_done(done, total)`` reports
+    each trial."""
     tune_config = config.tune or TuneConfig()
     against = Attacker(
         tuple(config.attacks),
@@ -21,4 +28,4 @@ def tune_dynanoise(
         config.max_queries,
         config.attack_params,
     )
-    return tune(tuning, evaluation, defender, tune_config, against)
+    return tune(tuning, evaluation, defender, tune_config, against, on_trial_done)

@@ -199,3 +199,18 @@ def test_conditions_evaluated_in_workers_equal_those_evaluated_here(monkeypatch)
             assert (a.attack, a.knowledge, a.auc) == (b.attack, b.knowledge, b.auc)
             np.testing.assert_array_equal(a.scores, b.scores)
         assert result.averaging == here.averaging
+
+
+@pytest.mark.parametrize("workers", ["0", "2"])
+def test_progress_is_reported_as_each_result_is_ready(monkeypatch, workers):
+    """``on_done(done, total)`` counts up from 0 to every item once, whether the items run in workers or
+    here (DYNAUDIT_WORKERS=0), and alongside a busy parent that computes items no worker has started."""
+    if workers != "0" and available_cores() < 2:
+        pytest.skip("forked workers need two cores")
+    monkeypatch.setenv(WORKERS_VARIABLE, workers)
+    for busy_here in (False, True):
+        reports: list[tuple[int, int]] = []
+        with forked_map(where, list(range(6)), busy_here=busy_here) as results:
+            answers = results(on_done=lambda *report, seen=reports: seen.append(report))
+        assert [square for square, _, _ in answers] == [i * i for i in range(6)]
+        assert reports == [(done, 6) for done in range(7)], (busy_here, reports)

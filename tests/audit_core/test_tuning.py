@@ -88,6 +88,14 @@ def test_the_chosen_point_is_the_best_within_budget_on_the_tuning_split(halves, 
     }
 
 
+def test_each_trial_is_reported_as_it_is_scored(halves, defender):
+    config = TuneConfig(n_trials=12, baselines=False)
+    reports: list[tuple[int, int]] = []
+    attacker = Attacker(tuple(ATTACKS), config.knowledge, seed=0)
+    trials = tune(*halves, defender, config, attacker, on_trial_done=lambda *r: reports.append(r)).trials
+    assert len(trials) == 12 and reports == [(done, 12) for done in range(13)]
+
+
 def test_over_budget_trials_exist_so_the_constraint_binds(halves, defender):
     trials = _tune(halves, defender, budget=0.0, n_trials=12).trials
     assert (~trials.feasible).any() and trials.feasible.any()

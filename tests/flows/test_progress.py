@@ -46,3 +46,17 @@ def test_a_log_gets_a_plain_line_per_tenth_of_the_way():
     assert lines[0] == "reference models  0/64 [                              ]   0%"
     assert lines[1].startswith("reference models  7/64 [===") and lines[1].endswith("10%")
     assert lines[-1] == "reference models  64/64 [==============================] 100%"
+
+
+def test_a_log_of_few_items_gets_a_line_per_quarter():
+    log = io.StringIO()
+    progress = TerminalProgress("conditions", log, log_steps=4)
+    for done in range(11):
+        progress(done, 10)
+    assert [line.split(" [")[0] for line in log.getvalue().splitlines()] == [
+        "conditions  0/10",
+        "conditions  3/10",
+        "conditions  5/10",
+        "conditions  8/10",
+        "conditions  10/10",
+    ]

@@ -183,6 +183,7 @@ def test_a_run_triggered_through_the_api_completes_and_publishes_its_artifacts(s
     assert "| undefended | — |" in summary
     assert "Shadow and reference models: trained 5, reused 0 from the cache." in summary
     assert by_key["reference-models-ui"].type == "progress" and by_key["reference-models-ui"].data == 100
+    assert by_key["conditions-ui"].type == "progress" and by_key["conditions-ui"].data == 100
     report = served.workdir / "out" / "ui" / "latest" / "report.pdf"
     assert report.is_file(), "relative paths resolve where serve runs"
 
