@@ -26,6 +26,8 @@ import numpy as np
 from audit_core.attacks import ATTACKS, AttackInput, CalibrationData, ReferenceOutputs, ShadowOutputs
 from audit_core.attacks.base import Ask, Attack
 from audit_core.audit.analysis import AttackScores, ConditionScores
+from audit_core.audit.query_memo import MAX_BYTES as QUERY_MEMO_BYTES
+from audit_core.audit.query_memo import QueryMemo
 from audit_core.audit.running_sums import MAX_BYTES, RunningSums
 from audit_core.audit.signals import Signals, stacked_features
 from audit_core.audit.undefended_fits import CONDITION_INPUTS, UndefendedFits
@@ -48,6 +50,8 @@ REQUIREMENTS = {
 RUNNING_SUMS = RunningSums(MAX_BYTES)
 #: Attacks calibrated on undefended outputs (the naive attacker's): fitted once per Signals, every condition.
 UNDEFENDED_FITS = UndefendedFits()
+#: The models' logits on the query attacks' repeated batches of queries.
+QUERY_MEMO = QueryMemo(QUERY_MEMO_BYTES)
 
 
 def near_duplicate(logits: np.ndarray, step: int) -> np.ndarray:
@@ -106,7 +110,7 @@ def answering(
         logits = [None] * batch
         for m in np.unique(owner[rows]):
             picked = np.flatnonzero(owner[rows] == m)
-            answers = models[m].logits(inputs[picked].reshape(-1, *record_shape))
+            answers = QUERY_MEMO.logits(models[m], inputs[picked].reshape(-1, *record_shape))
             for i, block in zip(picked, answers.reshape(len(picked), per_record, -1), strict=True):
                 logits[i] = block
         return observe_labels(defense, np.stack(logits), rng, queries)

@@ -13,10 +13,12 @@ from audit_core.audit.evaluation import (
     observe,
     score_condition,
 )
+from audit_core.audit.query_memo import MAX_BYTES, QueryMemo
 from audit_core.audit.run import gather_inputs
 from audit_core.audit.undefended_fits import UndefendedFits
 from audit_core.config import AuditConfig
 from audit_core.defenses import DynaNoise, TemperatureScaling, Undefended
+from audit_core.targets import ModelTarget
 
 
 @pytest.fixture(scope="module")
@@ -160,3 +162,29 @@ def test_an_attack_on_the_same_inputs_is_fitted_once_per_condition_and_scores_as
             np.array_equal(shared.scores, alone.scores[0].scores)
             and shared.threshold == alone.scores[0].threshold
         )
+
+
+def test_the_query_attacks_repeated_queries_are_computed_once_and_score_the_same(signals, monkeypatch):
+    """An augmentation attack sends the same queries in every condition, and a boundary attack its first two
+    rounds (every direction at max_radius, then at half of it): with the query memo the models compute them
+    once across conditions, and every score and threshold equals those computed with nothing kept."""
+    names, options = ["augmentation", "boundary"], {"knowledge": ["adaptive"], "seed": 0}
+    computed = []
+    logits = ModelTarget.logits
+    monkeypatch.setattr(ModelTarget, "logits", lambda self, x: computed.append(len(x)) or logits(self, x))
+    defenses = [DynaNoise(sigma0_sq=2.0, noise_mode="per_query"), TemperatureScaling(temperature=3.0)]
+    runs = {}
+    for kept in (0, MAX_BYTES):
+        monkeypatch.setattr(evaluation, "QUERY_MEMO", QueryMemo(kept))
+        computed.clear()
+        runs[kept] = (
+            [score_condition(signals, defense, names, **options) for defense in defenses],
+            sum(computed),
+        )
+    for plain, remembered in zip(runs[0][0], runs[MAX_BYTES][0], strict=True):
+        for a, b in zip(plain.scores, remembered.scores, strict=True):
+            assert np.array_equal(a.scores, b.scores) and a.threshold == b.threshold
+    records = sum(len(part) for part in (signals.members, signals.non_members))
+    records += len(signals.shadow_members) + len(signals.shadow_non_members)
+    saved = runs[0][1] - runs[MAX_BYTES][1]
+    assert saved >= records * (16 + 2 * 16)  # the second condition's augmentations, boundary's two rounds

@@ -1,0 +1,62 @@
+"""A model's logits on the label-only attacks' queries, remembered across conditions, attacker knowledges and
+tuning trials.
+
+Each condition, each attacker knowledge, each budget of the averaging attacker and each tuning trial runs the
+query attacks again, and many of their queries are the same each time: an augmentation attack's perturbations
+are drawn from its own seed, and a boundary attack's first two rounds (every direction at ``max_radius``, then
+at half of it) do not depend on any answer. Only the defense's answer differs; the model's logits, computed on
+the same batch of inputs, are the same bit for bit. So they are kept per model (while it lives) and per batch
+of inputs (by its SHA-256, shape and dtype), the least recently used dropped beyond a byte budget.
+"""
+
+import hashlib
+import itertools
+import threading
+import weakref
+from collections import OrderedDict
+from typing import Any
+
+import numpy as np
+
+#: Bytes of logits kept: the demo's repeated query batches take about 25 MiB.
+MAX_BYTES = 256 * 2**20
+
+
+class QueryMemo:
+    """Logits by (model, batch of inputs); a model's entries go when the model does."""
+
+    def __init__(self, max_bytes: int) -> None:
+        self.max_bytes = max_bytes
+        self.bytes = 0
+        self.lock = threading.Lock()
+        self.entries: OrderedDict[tuple[Any, bytes], np.ndarray] = OrderedDict()
+        self.models: weakref.WeakKeyDictionary[Any, int] = weakref.WeakKeyDictionary()
+        self.tokens = itertools.count()
+
+    def logits(self, model: Any, inputs: np.ndarray) -> np.ndarray:
+        """``model.logits(inputs)``, computed once per identical batch while kept."""
+        digest = hashlib.sha256(np.ascontiguousarray(inputs).view(np.uint8)).digest()
+        with self.lock:
+            token = self.models.get(model)
+            if token is None:
+                token = self.models[model] = next(self.tokens)
+                weakref.finalize(model, self._forget, token)
+            key = (token, f"{inputs.shape}{inputs.dtype}".encode() + digest)
+            found = self.entries.get(key)
+            if found is not None:
+                self.entries.move_to_end(key)
+                return found
+        logits = model.logits(inputs)
+        logits.flags.writeable = False  # shared by every later caller
+        with self.lock:
+            if key not in self.entries and logits.nbytes <= self.max_bytes:
+                self.entries[key] = logits
+                self.bytes += logits.nbytes
+                while self.bytes > self.max_bytes:
+                    self.bytes -= self.entries.popitem(last=False)[1].nbytes
+        return logits
+
+    def _forget(self, token: int) -> None:
+        with self.lock:
+            for key in [key for key in self.entries if key[0] == token]:
+                self.bytes -= self.entries.pop(key).nbytes
