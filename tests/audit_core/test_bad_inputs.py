@@ -99,25 +99,24 @@ def _pickled_module(tmp: Path, cfg: dict) -> None:
     }
 
 
-def _mismatched_state_dict(tmp: Path, cfg: dict) -> None:
+def _state_dict_target(tmp: Path, cfg: dict, architecture: str, **architecture_kwargs: int) -> None:
+    """The weights of ``mlp(8, 3)`` as the target, built by ``architecture``."""
     torch.save(mlp(8, 3).state_dict(), tmp / "weights.pt")
     cfg["target"] = {
         "kind": "torch_state_dict",
         "weights": str(tmp / "weights.pt"),
-        "architecture": "torch.nn:Linear",
-        "architecture_kwargs": {"in_features": 8, "out_features": 3},
+        "architecture": architecture,
+        "architecture_kwargs": architecture_kwargs,
     }
+
+
+def _mismatched_state_dict(tmp: Path, cfg: dict) -> None:
+    _state_dict_target(tmp, cfg, "torch.nn:Linear", in_features=8, out_features=3)
 
 
 def _network_without_training(tmp: Path, cfg: dict) -> None:
     """A state-dict network as the target, with nothing for dynaudit to train (no shadow, no references)."""
-    torch.save(mlp(8, 3).state_dict(), tmp / "weights.pt")
-    cfg["target"] = {
-        "kind": "torch_state_dict",
-        "weights": str(tmp / "weights.pt"),
-        "architecture": "tests.audit_core.models:mlp",
-        "architecture_kwargs": {"n_features": 8, "n_classes": 3},
-    }
+    _state_dict_target(tmp, cfg, "tests.audit_core.models:mlp", n_features=8, n_classes=3)
     cfg.update(shadow={"kind": "none"}, reference_models=0, attacks=["label_only"])
 
 
