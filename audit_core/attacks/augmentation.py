@@ -68,6 +68,6 @@ class AugmentationAttack(QueryAttack):
         self, outputs: AttackInput, rows: np.ndarray, scale: np.ndarray, rng: np.random.Generator
     ) -> np.ndarray:
         labels = outputs.labels[rows]
-        kept = released_labels(outputs, rows, self.augment(outputs.features[rows], scale, rng))
+        kept = released_labels(outputs, rows, self.augment(outputs.features[rows], scale, rng), fixed=True)
         correct = (kept == labels[:, None]).sum(axis=1) + (outputs.probs[rows].argmax(axis=1) == labels)
         return correct / (kept.shape[1] + 1)

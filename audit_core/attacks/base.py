@@ -1,18 +1,21 @@
 """The Attack contract: ``Attack(**params).fit(calibration).score(outputs) -> scores`` (higher = member)."""
 
 from abc import ABC, abstractmethod
-from collections.abc import Callable
 from dataclasses import dataclass
-from typing import ClassVar, Self
+from typing import ClassVar, Protocol, Self
 
 import numpy as np
 
-#: Label-only query access to the model(s) that released a batch of outputs, through the defense under audit:
-#: ``ask(rows, inputs)`` with ``rows`` ``(b,)`` indices into the batch and ``inputs``
-#: ``(b, q, *record shape)`` (``q`` queries about each of those records) -> the released labels ``(b, q)``
-#: (the argmax of each released probability vector), each record's queries answered by the model that
-#: released its row.
-Ask = Callable[[np.ndarray, np.ndarray], np.ndarray]
+
+class Ask(Protocol):
+    """Label-only query access to the model(s) that released a batch of outputs, through the defense under
+    audit: ``ask(rows, inputs)`` with ``rows`` ``(b,)`` indices into the batch and ``inputs``
+    ``(b, q, *record shape)`` (``q`` queries about each of those records) -> the released labels ``(b, q)``
+    (the argmax of each released probability vector), each record's queries answered by the model that
+    released its row. ``fixed``: the queries depend on no answer, so every run of the attack sends them
+    again (the model's logits on them may be kept)."""
+
+    def __call__(self, rows: np.ndarray, inputs: np.ndarray, fixed: bool = False) -> np.ndarray: ...
 
 
 @dataclass(frozen=True)

@@ -47,17 +47,18 @@ class BoundaryAttack(QueryAttack):
         features, labels = outputs.features[rows], outputs.labels[rows]
         steps = scale * rng.standard_normal((len(rows), self.directions, *features.shape[1:]))
 
-        def keeps_label(radius: np.ndarray) -> np.ndarray:
-            """Whether the label survives a move of ``radius`` ``(b, directions)`` along each direction."""
+        def keeps_label(radius: np.ndarray, fixed: bool) -> np.ndarray:
+            """Whether the label survives a move of ``radius`` ``(b, directions)`` along each direction
+            (``fixed``: the radii depend on no answer yet)."""
             moved = features[:, None] + radius.reshape(*radius.shape, *[1] * (features.ndim - 1)) * steps
-            return released_labels(outputs, rows, moved) == labels[:, None]
+            return released_labels(outputs, rows, moved, fixed) == labels[:, None]
 
         low = np.zeros((len(rows), self.directions))
         high = np.full_like(low, self.max_radius)
-        flips = ~keeps_label(high)
-        for _ in range(self.max_queries // self.directions - 1):
+        flips = ~keeps_label(high, fixed=True)
+        for step in range(self.max_queries // self.directions - 1):
             middle = (low + high) / 2
-            kept = keeps_label(middle)
+            kept = keeps_label(middle, fixed=step == 0)  # the first middle is max_radius / 2 everywhere
             low, high = np.where(kept, middle, low), np.where(kept, high, middle)
         distance = np.where(flips, (low + high) / 2, self.max_radius).mean(axis=1)
         return np.where(outputs.probs[rows].argmax(axis=1) == labels, distance, 0.0)

@@ -21,9 +21,12 @@ from audit_core.stats.metrics import best_balanced_accuracy_threshold
 BLOCK = 256  # records whose queries are built and answered together, to bound memory on images
 
 
-def released_labels(outputs: AttackInput, rows: np.ndarray, inputs: np.ndarray) -> np.ndarray:
-    """The labels ``(b, q)`` released for ``inputs`` ``(b, q, ...)`` about the records at ``rows``."""
-    return outputs.ask(rows, inputs.astype(outputs.features.dtype, copy=False))
+def released_labels(
+    outputs: AttackInput, rows: np.ndarray, inputs: np.ndarray, fixed: bool = False
+) -> np.ndarray:
+    """The labels ``(b, q)`` released for ``inputs`` ``(b, q, ...)`` about the records at ``rows``;
+    ``fixed``: queries that depend on no answer (:class:`~audit_core.attacks.base.Ask`)."""
+    return outputs.ask(rows, inputs.astype(outputs.features.dtype, copy=False), fixed=fixed)
 
 
 class QueryAttack(Attack):

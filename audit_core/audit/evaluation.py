@@ -105,12 +105,13 @@ def answering(
     each answer's label is observed as :func:`observe_labels` does (``queries`` answers averaged where that
     gains the attacker)."""
 
-    def ask(rows: np.ndarray, inputs: np.ndarray) -> np.ndarray:
+    def ask(rows: np.ndarray, inputs: np.ndarray, fixed: bool = False) -> np.ndarray:
         batch, per_record, record_shape = len(rows), inputs.shape[1], inputs.shape[2:]
         logits = [None] * batch
         for m in np.unique(owner[rows]):
             picked = np.flatnonzero(owner[rows] == m)
-            answers = QUERY_MEMO.logits(models[m], inputs[picked].reshape(-1, *record_shape))
+            sent = inputs[picked].reshape(-1, *record_shape)
+            answers = QUERY_MEMO.logits(models[m], sent) if fixed else models[m].logits(sent)
             for i, block in zip(picked, answers.reshape(len(picked), per_record, -1), strict=True):
                 logits[i] = block
         return observe_labels(defense, np.stack(logits), rng, queries)

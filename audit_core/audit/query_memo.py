@@ -5,8 +5,11 @@ Each condition, each attacker knowledge, each budget of the averaging attacker a
 query attacks again, and many of their queries are the same each time: an augmentation attack's perturbations
 are drawn from its own seed, and a boundary attack's first two rounds (every direction at ``max_radius``, then
 at half of it) do not depend on any answer. Only the defense's answer differs; the model's logits, computed on
-the same batch of inputs, are the same bit for bit. So they are kept per model (while it lives) and per batch
-of inputs (by its SHA-256, shape and dtype), the least recently used dropped beyond a byte budget.
+the same batch of inputs, are the same bit for bit. So the logits of the batches an attack marks ``fixed``
+(:class:`~audit_core.attacks.base.Ask`: queries that depend on no answer) are kept per model (while it
+lives) and per batch of inputs (by its SHA-256, shape and dtype), the least recently used dropped beyond a
+byte budget. A bisection's later rounds, which depend on the answers, are not kept: in the demo's main
+process they would take 97 MiB where the fixed batches take 9.
 """
 
 import hashlib
@@ -18,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-#: Bytes of logits kept: the demo's repeated query batches take about 25 MiB.
+#: Bytes of logits kept.
 MAX_BYTES = 256 * 2**20
 
 

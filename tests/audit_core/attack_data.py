@@ -27,7 +27,7 @@ def blobs(n: int, seed: int, k: int = 10, d: int = 20) -> tuple[np.ndarray, np.n
 def answers(model: TorchTarget):
     """Undefended label-only query access to ``model``: ``ask(rows, inputs (b, q, d)) -> labels (b, q)``."""
 
-    def ask(rows: np.ndarray, inputs: np.ndarray) -> np.ndarray:
+    def ask(rows: np.ndarray, inputs: np.ndarray, fixed: bool = False) -> np.ndarray:
         flat = inputs.reshape(-1, *inputs.shape[2:])
         return softmax(model.logits(flat), axis=1).argmax(axis=1).reshape(inputs.shape[:2])
 

@@ -14,7 +14,7 @@ def linear_probs(inputs: np.ndarray) -> np.ndarray:
     return np.stack([1.0 - p1, p1], axis=-1)
 
 
-def linear_ask(rows: np.ndarray, inputs: np.ndarray) -> np.ndarray:
+def linear_ask(rows: np.ndarray, inputs: np.ndarray, fixed: bool = False) -> np.ndarray:
     """The released labels ``(b, q)``."""
     return linear_probs(inputs).argmax(axis=-1)
 
@@ -68,7 +68,7 @@ def test_a_missing_value_stays_missing_in_every_query_and_the_spread_leaves_it_o
     present, and the boundary distance is the bisected step to the hyperplane along the present features."""
     asked = []
 
-    def missing_as_zero(rows: np.ndarray, inputs: np.ndarray) -> np.ndarray:
+    def missing_as_zero(rows: np.ndarray, inputs: np.ndarray, fixed: bool = False) -> np.ndarray:
         asked.append((rows, inputs))
         return linear_ask(rows, np.nan_to_num(inputs))
 

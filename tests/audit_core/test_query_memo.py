@@ -26,12 +26,13 @@ def test_a_batch_is_computed_once_while_kept_and_the_same_logits_come_back():
     batch = np.random.default_rng(1).normal(size=(50, 4)).astype(np.float32)
     memo = QueryMemo(2**20)
     first = memo.logits(model, batch)
-    again = memo.logits(model, batch.copy())
-    assert model.computed == 50 and again is first and not first.flags.writeable
+    later = [memo.logits(model, batch.copy()) for _ in range(3)]
+    assert model.computed == 50 and all(logits is first for logits in later)
+    assert not first.flags.writeable and memo.bytes == first.nbytes
     np.testing.assert_array_equal(first, model.logits(batch))
-    memo.logits(model, batch[:49])  # another batch (its first rows alike) is another entry
-    memo.logits(model, batch.astype(np.float64))  # the same numbers in another dtype too
-    assert model.computed == 50 + 50 + 49 + 50
+    for other in (batch[:49], batch.astype(np.float64)):  # fewer rows, or the same numbers in another dtype
+        memo.logits(model, other)
+    assert model.computed == 100 + 49 + 50
 
 
 def test_the_least_recently_used_go_beyond_the_budget_and_a_models_entries_go_with_it():
