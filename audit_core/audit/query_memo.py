@@ -9,7 +9,7 @@ the same batch of inputs, are the same bit for bit. So the logits of the batches
 (:class:`~audit_core.attacks.base.Ask`: queries that depend on no answer) are kept per model (while it
 lives) and per batch of inputs (by its SHA-256, shape and dtype), the least recently used dropped beyond a
 byte budget. A bisection's later rounds, which depend on the answers, are not kept: in the demo's main
-process they would take 97 MiB where the fixed batches take 9.
+process they would take 97 MiB where the fixed batches take 4.
 """
 
 import hashlib
