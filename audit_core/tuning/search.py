@@ -20,8 +20,8 @@ import contextlib
 import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from functools import cached_property
-from operator import attrgetter
+from functools import cached_property, partial
+from operator import attrgetter, call
 from typing import Any, Literal
 
 import numpy as np
@@ -50,7 +50,7 @@ PAPER_SWEEPS = {
     "temperature": np.round(np.arange(2.0, 6.05, 0.1), 1),
 }
 SPLITS = ("tuning", "evaluation")
-SEARCHES_FIRST = attrgetter("searches_per_answer")  # forked_map's costly: MemGuard's grid points first
+SEARCHES_FIRST = attrgetter("searches_per_answer")  # the costliest: MemGuard searches per answer
 METRICS = (
     Metric.ACCURACY,
     Metric.ACCURACY_DROP,
@@ -340,6 +340,67 @@ def _baseline_grids(defender: DefenderData, config: TuneConfig, seed: int) -> di
     }
 
 
+@dataclass(frozen=True)
+class FamilyFront:
+    """One family's rows of the front: its points on the tuning split (``on_front``, ``chosen``) and, when a
+    point is within the budget, the chosen one's row on the evaluation split."""
+
+    tuning: pd.DataFrame
+    evaluation: dict[str, Any] | None
+
+    def rows(self) -> list[dict[str, Any]]:
+        """The family's rows of the front, in FRONT_COLUMNS' order of splits."""
+        return self.tuning.to_dict("records") + ([] if self.evaluation is None else [self.evaluation])
+
+
+def family_front(
+    family: str,
+    points: list[tuple[Defense, dict[str, float]]],
+    config: TuneConfig,
+    on_evaluation: SplitScorer,
+    pick: int | None = None,
+) -> FamilyFront:
+    """The front's rows of ``family``'s scored ``points``: its pick (``pick``, or its best feasible point)
+    confirmed on the evaluation split."""
+    objective = OBJECTIVES[config.objective]
+    frame = pd.DataFrame([_row(family, d, "tuning", m, config.budget) for d, m in points])
+    frame["on_front"] = pareto_mask(frame.accuracy_drop, frame[objective.attack_metric])
+    pick = _best(frame, objective) if pick is None else pick
+    frame["chosen"] = frame.index == pick
+    if pick is None:
+        return FamilyFront(frame, None)
+    picked = points[pick][0]
+    row = _row(family, picked, "evaluation", on_evaluation.score(picked), config.budget)
+    return FamilyFront(frame, {**row, "on_front": False, "chosen": True})
+
+
+def _baseline_front(
+    family: str,
+    defenses: list[Defense],
+    config: TuneConfig,
+    on_tuning: SplitScorer,
+    on_evaluation: SplitScorer,
+) -> FamilyFront:
+    """A baseline's whole grid scored on the tuning split and its pick confirmed: one job, for one worker."""
+    return family_front(family, [(d, on_tuning.score(d)) for d in defenses], config, on_evaluation)
+
+
+def _trial_table(trial_rows: list[dict], config: TuneConfig) -> tuple[pd.DataFrame, int]:
+    """The DynaNoise trials as a table (``feasible``, ``chosen``) and the chosen trial's index; TuningError
+    when none is within the budget."""
+    trials = pd.DataFrame(trial_rows)
+    trials["feasible"] = trials.accuracy_drop <= config.budget
+    best = _best(trials, OBJECTIVES[config.objective])
+    if best is None:
+        raise TuningError(
+            f"No DynaNoise setting among {len(trials)} trials kept the accuracy drop within tune.budget = "
+            f"{config.budget} (smallest drop {trials.accuracy_drop.min():.4f}); raise the budget or widen "
+            "the search ranges."
+        )
+    trials["chosen"] = trials.index == best
+    return trials, best
+
+
 def tune(
     tuning: Signals,
     evaluation: Signals,
@@ -351,7 +412,10 @@ def tune(
     """Choose DynaNoise's (sigma0_sq, lam, T) on ``tuning``; put every baseline's grid on the same front;
     confirm each family's chosen point on ``evaluation``. ``against.seed`` (the run seed) seeds the noise
     draws, so the confirmed numbers equal the audit's for the same condition. ``on_trial_done(done,
-    total)`` reports each DynaNoise trial scored."""
+    total)`` reports each DynaNoise trial scored.
+
+    The trials Optuna draws before any score are scored on every core; then the DynaNoise trials run here
+    while the workers take the baselines, each family's grid, pick and confirmation as one job."""
     objective = OBJECTIVES[config.objective]
     seed = against.seed
     on_tuning = SplitScorer(tuning, against)
@@ -371,60 +435,35 @@ def tune(
     report = on_trial_done or (lambda done, total: None)
     search = SEARCHES[config.mode](config)
     report(0, search.trials)
-    known = [_dynanoise(params, config, seed) for params in search.known]
     baselines = _baseline_grids(defender, config, seed) if config.baselines else {}
-    grid = [defense for defenses in baselines.values() for defense in defenses]
-    on_tuning.baseline  # noqa: B018 (computed before the workers fork, so that they inherit it)
-    items = [*known, *grid]
-    with forked_map(
-        on_tuning.score, items, busy_here=True, costly=SEARCHES_FIRST, first=len(known)
-    ) as scored:
-        for params, metrics in zip(search.known, scored(len(known)), strict=True):  # both cores
+    known = len(search.known)
+    jobs = [partial(on_tuning.score, _dynanoise(params, config, seed)) for params in search.known]
+    jobs += [
+        partial(_baseline_front, name, defenses, config, on_tuning, on_evaluation)
+        for name, defenses in baselines.items()
+    ]
+    searching = {id(job) for job in jobs[known:] if any(map(SEARCHES_FIRST, job.args[1]))}
+    for scorer in (on_tuning, on_evaluation):
+        scorer.baseline  # noqa: B018 (computed before the workers fork, so that they inherit it)
+    with forked_map(call, jobs, busy_here=True, costly=lambda job: id(job) in searching, first=known) as done:
+        for params, metrics in zip(search.known, done(known), strict=True):  # on every core
             seen.setdefault(_key(params), metrics)
-        search.run(evaluate)  # here, while the workers score the baselines' grids
-        scores = iter(scored()[len(known) :])
-    trials = pd.DataFrame(trial_rows)
-    trials["feasible"] = trials.accuracy_drop <= config.budget
-    best = _best(trials, objective)
-    if best is None:
-        raise TuningError(
-            f"No DynaNoise setting among {len(trials)} trials kept the accuracy drop within tune.budget = "
-            f"{config.budget} (smallest drop {trials.accuracy_drop.min():.4f}); raise the budget or widen "
-            "the search ranges."
-        )
-    trials["chosen"] = trials.index == best
-    chosen = _dynanoise({n: float(trials.at[best, n]) for n in TUNED}, config, seed)
-
-    candidates: dict[str, list[tuple[Defense, dict[str, float]]]] = {
-        Undefended.name: [(Undefended(), on_tuning.score(Undefended()))],
-        DynaNoise.name: [
+        search.run(evaluate)  # here, while the workers take the baselines
+        trials, best = _trial_table(trial_rows, config)
+        points = [
             (_dynanoise({n: float(r[n]) for n in TUNED}, config, seed), {m: float(r[m]) for m in METRICS})
             for r in trials.to_dict("records")
-        ],
-    }
-    for name, defenses in baselines.items():
-        candidates[name] = [(d, next(scores)) for d in defenses]
-
-    frames, picked = {}, {}
-    for family, points in candidates.items():
-        frame = pd.DataFrame([_row(family, d, "tuning", m, config.budget) for d, m in points])
-        frame["on_front"] = pareto_mask(frame.accuracy_drop, frame[objective.attack_metric])
-        pick = best if family == DynaNoise.name else _best(frame, objective)
-        frame["chosen"] = frame.index == pick
-        frames[family] = frame
-        if pick is not None:
-            picked[family] = points[pick][0]
-    on_evaluation.baseline  # noqa: B018 (inherited by the workers)
-    with forked_map(on_evaluation.score, list(picked.values()), costly=SEARCHES_FIRST) as confirmations:
-        confirmed = dict(zip(picked, confirmations(), strict=True))
-    rows = []
-    for family, frame in frames.items():
-        rows += frame.to_dict("records")
-        if family in picked:
-            row = _row(family, picked[family], "evaluation", confirmed[family], config.budget)
-            rows.append({**row, "on_front": False, "chosen": True})
+        ]
+        fronts = {
+            Undefended.name: family_front(
+                Undefended.name, [(Undefended(), on_tuning.score(Undefended()))], config, on_evaluation
+            ),
+            DynaNoise.name: family_front(DynaNoise.name, points, config, on_evaluation, best),
+            **dict(zip(baselines, done()[known:], strict=True)),
+        }
     sizes = {
         split: {part: len(getattr(s, part)) for part in SPLIT_PARTS}
         for split, s in zip(SPLITS, (tuning, evaluation), strict=True)
     }
-    return TuningResult(chosen, trials, pd.DataFrame(rows)[FRONT_COLUMNS], config, sizes)
+    rows = [row for front in fronts.values() for row in front.rows()]
+    return TuningResult(points[best][0], trials, pd.DataFrame(rows)[FRONT_COLUMNS], config, sizes)

@@ -8,6 +8,7 @@ import pytest
 from audit_core.audit.signals import LogitSet, Signals
 from audit_core.audit.split import split_signals
 from audit_core.config import TuneConfig
+from audit_core.core.forked import WORKERS_VARIABLE, available_cores, worker_count
 from audit_core.defenses import DEFENSES, DefenderData, MemGuard
 from audit_core.results.summary import NO_SETTING, tuning_conclusion, tuning_rows
 from audit_core.tuning import search as tuning
@@ -184,6 +185,22 @@ def test_baselines_share_the_front_and_are_confirmed_on_the_evaluation_split(hal
     assert evaluation.chosen.all() and set(evaluation.family) <= set(DEFENSES)
     table = comparison(front, "midput")
     assert "midput/evaluation" in table.columns and "dynanoise" in set(table.family)
+
+
+@pytest.mark.skipif(available_cores() < 2, reason="workers need two cores")
+def test_the_front_is_the_same_whether_workers_score_the_baselines_or_this_process_does(
+    halves, defender, monkeypatch
+):
+    monkeypatch.setattr(MemGuard, "GRID", ({"distortion_budget": 1.0},))
+    assert worker_count(8, busy_here=True) >= 1
+    with_workers = _tune(halves, defender, baselines=True, n_trials=6, budget=0.1)
+    monkeypatch.setenv(WORKERS_VARIABLE, "0")
+    alone = _tune(halves, defender, baselines=True, n_trials=6, budget=0.1)
+    assert worker_count(8, busy_here=True) == 0
+    pd.testing.assert_frame_equal(with_workers.front, alone.front, check_exact=True)
+    pd.testing.assert_frame_equal(with_workers.trials, alone.trials, check_exact=True)
+    baselines = [name for name in DEFENSES if name not in ("undefended", "dynanoise")]
+    assert list(with_workers.front.family.drop_duplicates()) == ["undefended", "dynanoise", *baselines]
 
 
 def test_pareto_mask_keeps_exactly_the_non_dominated_points():

@@ -2,7 +2,13 @@ import io
 import os
 import re
 
+from prefect import flow
+from prefect.artifacts import update_progress_artifact
+from prefect.client.orchestration import get_client
+from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
+
 from flows.progress import TerminalProgress
+from tasks import artifacts
 
 
 def read_until_closed(controller: int) -> bytes:
@@ -60,3 +66,29 @@ def test_a_log_of_few_items_gets_a_line_per_quarter():
         "conditions  8/10",
         "conditions  10/10",
     ]
+
+
+def test_a_progress_artifact_moves_a_twentieth_of_the_way_at_a_time_and_ends_at_100(
+    prefect_api_url, monkeypatch
+):
+    sent = []
+
+    def update(artifact_id, progress):  # the real request, counted
+        sent.append(progress)
+        return update_progress_artifact(artifact_id, progress=progress)
+
+    @flow
+    def fifty_items() -> None:
+        report = artifacts.progress_reporter("progress-steps-test", "fifty items")
+        for done in range(51):
+            report(done, 50)
+
+    monkeypatch.setattr(artifacts, "update_progress_artifact", update)
+    fifty_items()
+    assert len(sent) == artifacts.PROGRESS_STEPS == 20
+    assert sent[0] == 6.0 and sent[-1] == 100.0  # 3 of 50 items: the first twentieth passed
+    with get_client(sync_client=True) as client:
+        (artifact,) = client.read_artifacts(
+            artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=["progress-steps-test"]))
+        )
+    assert artifact.type == "progress" and artifact.data == 100
