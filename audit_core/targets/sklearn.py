@@ -11,8 +11,10 @@ the config. joblib and pickle files run arbitrary code when loaded, so they are 
 ``trust_pickle: true``.
 """
 
+import contextlib
 import pickle
 import pydoc
+import weakref
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -186,8 +188,22 @@ class SklearnTarget(ModelTarget):
             )
 
 
+#: The models loaded from a file, by its path, its bytes (SHA-256) and the trust the config gave, while
+#: something holds them: an audit opens its model for the target, its clones and the tuning files, and loads
+#: it once (a large forest takes seconds, and its memory again, for each load).
+_LOADED: weakref.WeakValueDictionary[tuple[Any, ...], Any] = weakref.WeakValueDictionary()
+
+
 def open_sklearn(config: SklearnTargetConfig) -> SklearnTarget:
-    """Load the classifier safely (see the module docstring); its fingerprint is the file's SHA-256."""
+    """Load the classifier safely (see the module docstring); its fingerprint is the file's SHA-256. The
+    same file opened with the same trust while its model is held gives that model again."""
     path = existing_file(config.path, FIELD, "a scikit-learn model file (.skops, or .joblib/.pkl)")
-    model = LOADERS[suffix_of(path, LOADERS, FIELD, "a scikit-learn model")](path, config)
-    return SklearnTarget(model, source=f"{FIELD} '{path}'", digest=sha256_file(path))
+    loader = LOADERS[suffix_of(path, LOADERS, FIELD, "a scikit-learn model")]
+    digest = sha256_file(path)
+    key = (str(path.resolve()), digest, tuple(config.trusted_types), config.trust_pickle)
+    model = _LOADED.get(key)
+    if model is None:
+        model = loader(path, config)
+        with contextlib.suppress(TypeError):  # an object that takes no weak reference is loaded each time
+            _LOADED[key] = model
+    return SklearnTarget(model, source=f"{FIELD} '{path}'", digest=digest)

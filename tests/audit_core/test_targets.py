@@ -1,5 +1,6 @@
 """Each target adapter on a tiny real model in its real file format: same logits, fingerprints, safety."""
 
+import gc
 import warnings
 
 import joblib
@@ -24,6 +25,7 @@ from audit_core.core.errors import ConfigError, TargetError
 from audit_core.core.files import sha256_file
 from audit_core.data import Split, load_data
 from audit_core.targets import as_logits, open_target
+from audit_core.targets import sklearn as sklearn_targets
 from audit_core.training.cache import ModelCache
 from audit_core.training.kinds import CloneModels, seeded_clone
 from flows import cli
@@ -144,6 +146,32 @@ def test_pickles_need_consent(classifier, tmp_path):
     np.testing.assert_allclose(
         np.exp(target.query(_records())), classifier.predict_proba(_records().features)
     )
+
+
+def test_a_model_file_is_loaded_once_while_its_model_is_held_and_consent_is_asked_each_time(
+    classifier, tmp_path, monkeypatch
+):
+    path = tmp_path / "model.joblib"
+    joblib.dump(classifier, path)
+    loads = []
+    load = sklearn_targets.LOADERS[".joblib"]
+    monkeypatch.setitem(sklearn_targets.LOADERS, ".joblib", lambda *args: loads.append(1) or load(*args))
+    fields = {"target": {"kind": "sklearn", "path": str(path), "trust_pickle": True}}
+    config = parse_config({**chosen_models(fields), **fields})
+    first = open_target(config.target)
+    assert target_output(config) == "probabilities"  # what the tuning files record: the model held
+    second = open_target(config.target)
+    assert second.model is first.model and len(loads) == 1
+    with pytest.raises(TargetError, match="is a pickle"):  # the same file without consent: refused again
+        _target(kind="sklearn", path=str(path))
+    joblib.dump(clone(classifier).set_params(logisticregression__C=0.1).fit(*blobs(200, seed=3)), path)
+    third = open_target(config.target)  # other bytes, another model
+    assert third.model is not first.model and len(loads) == 3
+    np.testing.assert_allclose(np.exp(first.query(_records())), classifier.predict_proba(_records().features))
+    del first, second, third
+    gc.collect()
+    open_target(config.target)  # nobody held it: loaded again
+    assert len(loads) == 4
 
 
 def _export_onnx(module, path, *, batch: int | None) -> None:
