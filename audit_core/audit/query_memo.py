@@ -16,10 +16,11 @@ import hashlib
 import itertools
 import threading
 import weakref
-from collections import OrderedDict
 from typing import Any
 
 import numpy as np
+
+from audit_core.core.lru import BytesLRU
 
 #: Bytes of logits kept.
 MAX_BYTES = 256 * 2**20
@@ -29,10 +30,8 @@ class QueryMemo:
     """Logits by (model, batch of inputs); a model's entries go when the model does."""
 
     def __init__(self, max_bytes: int) -> None:
-        self.max_bytes = max_bytes
-        self.bytes = 0
+        self.kept = BytesLRU[tuple[int, bytes], np.ndarray](max_bytes)
         self.lock = threading.Lock()
-        self.entries: OrderedDict[tuple[Any, bytes], np.ndarray] = OrderedDict()
         self.models: weakref.WeakKeyDictionary[Any, int] = weakref.WeakKeyDictionary()
         self.tokens = itertools.count()
 
@@ -45,21 +44,18 @@ class QueryMemo:
                 token = self.models[model] = next(self.tokens)
                 weakref.finalize(model, self._forget, token)
             key = (token, f"{inputs.shape}{inputs.dtype}".encode() + digest)
-            found = self.entries.get(key)
+            found = self.kept.get(key)
             if found is not None:
-                self.entries.move_to_end(key)
                 return found
         logits = model.logits(inputs)
         logits.flags.writeable = False  # shared by every later caller
         with self.lock:
-            if key not in self.entries and logits.nbytes <= self.max_bytes:
-                self.entries[key] = logits
-                self.bytes += logits.nbytes
-                while self.bytes > self.max_bytes:
-                    self.bytes -= self.entries.popitem(last=False)[1].nbytes
+            if key not in self.kept:
+                self.kept.put(key, logits, logits.nbytes)
         return logits
 
     def _forget(self, token: int) -> None:
         with self.lock:
-            for key in [key for key in self.entries if key[0] == token]:
-                self.bytes -= self.entries.pop(key).nbytes
+            for key in self.kept:
+                if key[0] == token:
+                    self.kept.discard(key)

@@ -11,11 +11,12 @@ budget once one record's path differs, yet most of its rows are the queries of t
 """
 
 import threading
-from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any
 
 import numpy as np
+
+from audit_core.core.lru import BytesLRU
 
 #: Bytes of running sums kept (the least recently used go first): a query row of 10 classes is kept in 400
 #: bytes; the demo's tuned per-input condition keeps 84,000 rows (32 MiB).
@@ -30,9 +31,7 @@ class RunningSums:
     """Running sums of a keyed defense's answers to each query row's near-duplicates, by (defense, row)."""
 
     def __init__(self, max_bytes: int) -> None:
-        self.max_bytes = max_bytes
-        self.sums: OrderedDict[tuple[int, bytes], tuple[int, np.ndarray]] = OrderedDict()
-        self.bytes = 0
+        self.sums = BytesLRU[tuple[int, bytes], tuple[int, np.ndarray]](max_bytes)  # (count, sum) per row
         self.lock = threading.Lock()
         self.tokens: dict[Any, int] = {}  # defense -> a number of its own: a row's key hashes that, not it
 
@@ -45,7 +44,7 @@ class RunningSums:
         with self.lock:
             token = self.tokens.setdefault(defense, len(self.tokens))
             keys = [(token, row) for row in rows]
-            found = [self.sums.get(key) for key in keys]
+            found = [self.sums.get(key, touch=False) for key in keys]
         done = np.array([0 if f is None or f[0] > count else f[0] for f in found], dtype=np.int64)
         total = np.zeros(batch.shape)
         for start in np.unique(done):  # rows whose sums stop at the same count continue together
@@ -57,21 +56,8 @@ class RunningSums:
         with self.lock:
             for i, key in enumerate(keys):
                 if found[i] is None or found[i][0] < count:  # a longer remembered sum stays
-                    self._remember(key, count, total[i].copy())
-                elif key in self.sums:
-                    self.sums.move_to_end(key)
+                    row_sum = total[i].copy()
+                    self.sums.put(key, (count, row_sum), len(key[1]) + row_sum.nbytes + ROW_OVERHEAD)
+                else:
+                    self.sums.get(key)  # used: the most recent now
         return total
-
-    def _remember(self, key: tuple[int, bytes], count: int, row_sum: np.ndarray) -> None:
-        if key in self.sums:
-            self.bytes -= _size(key, self.sums.pop(key)[1])
-        self.sums[key] = (count, row_sum)
-        self.bytes += _size(key, row_sum)
-        while self.bytes > self.max_bytes:
-            old_key, (_, old_sum) = self.sums.popitem(last=False)
-            self.bytes -= _size(old_key, old_sum)
-
-
-def _size(key: tuple[int, bytes], row_sum: np.ndarray) -> int:
-    """Bytes a kept row takes: its query, its sum and :data:`ROW_OVERHEAD`."""
-    return len(key[1]) + row_sum.nbytes + ROW_OVERHEAD

@@ -28,7 +28,7 @@ def test_a_batch_is_computed_once_while_kept_and_the_same_logits_come_back():
     first = memo.logits(model, batch)
     later = [memo.logits(model, batch.copy()) for _ in range(3)]
     assert model.computed == 50 and all(logits is first for logits in later)
-    assert not first.flags.writeable and memo.bytes == first.nbytes
+    assert not first.flags.writeable and memo.kept.bytes == first.nbytes
     np.testing.assert_array_equal(first, model.logits(batch))
     for other in (batch[:49], batch.astype(np.float64)):  # fewer rows, or the same numbers in another dtype
         memo.logits(model, other)
@@ -42,7 +42,7 @@ def test_the_least_recently_used_go_beyond_the_budget_and_a_models_entries_go_wi
     for batch in [*batches, batches[2], batches[0]]:
         memo.logits(model, batch)
     assert model.computed == 10 * 4  # the third batch pushed out the first, asked again after
-    assert memo.bytes == 2 * 10 * 3 * 8
+    assert memo.kept.bytes == 2 * 10 * 3 * 8
     del model
     gc.collect()
-    assert memo.bytes == 0 and not memo.entries
+    assert memo.kept.bytes == 0 and not len(memo.kept)

@@ -51,7 +51,9 @@ def test_each_rows_running_sum_continues_from_its_remembered_count_and_keeps_wit
     assert sorted(calls) == sorted([(step, 1) for step in range(8, 12)] + [(step, 2) for step in range(12)])
     calls.clear()
     total(sums, [0], 3)  # a shorter sum than the one remembered: afresh, and the longer one stays
-    assert calls == [(0, 0), (1, 0), (2, 0)] and sums.sums[(sums.tokens["d"], queries[0].tobytes())][0] == 8
+    assert (
+        calls == [(0, 0), (1, 0), (2, 0)] and sums.sums.get((sums.tokens["d"], queries[0].tobytes()))[0] == 8
+    )
     for shift in range(5):  # more rows than the bytes allow: the oldest go
         sums.total("d", queries + shift + 1, 2, lambda step, picked: np.ones((len(picked), 10)))
-        assert sums.bytes <= 4 * row_bytes and len(sums.sums) <= 4
+        assert sums.sums.bytes <= 4 * row_bytes and len(sums.sums) <= 4
