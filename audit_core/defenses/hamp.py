@@ -2,8 +2,10 @@
 
 HAMP replaces the confidence values of each answer with those the model gives a random input, placed in the
 answer's own rank order: ``released[argsort(p)[j]] = sort(F(x_rand))[j]``. The ranking (and so the label)
-is kept, while the confidence values carry no information about the queried record. HAMP's training-time
-part (high-entropy soft labels) is not applied here: this is the post-hoc output modification alone.
+is kept (where the random input's top confidences tie, the answer's top class is made the larger by one unit
+in the last place), while the confidence values carry no information about the queried record. HAMP's
+training-time part (high-entropy soft labels) is not applied here: this is the post-hoc output modification
+alone.
 """
 
 from dataclasses import dataclass
@@ -46,4 +48,9 @@ class HampOutput(Defense):
         ranking = np.argsort(-logits, axis=1, kind="stable")
         released = np.empty_like(reference)
         np.put_along_axis(released, ranking, reference, axis=1)
+        # A random input's confidences may tie at the top (a forest's [0.5, 0.5]); the answer's own top
+        # class then gets the larger by one unit in the last place, so that the label is kept.
+        tied = np.flatnonzero(reference[:, 0] == reference[:, 1]) if reference.shape[1] > 1 else []
+        top = ranking[tied, 0]
+        released[tied, top] = np.nextafter(released[tied, top], np.inf)
         return released

@@ -90,6 +90,17 @@ def test_hamp_keeps_the_whole_ranking_and_uses_random_input_confidences(defender
     assert released.max(axis=1).mean() < softmax(logits, axis=1).max(axis=1).mean()
 
 
+def test_hamp_keeps_the_label_where_the_random_inputs_confidences_tie_at_the_top():
+    tied = np.log([[0.4, 0.4, 0.2] + [1e-12] * (N_CLASSES - 3), [0.5, 0.5] + [1e-12] * (N_CLASSES - 2)])
+    hamp = fit_defense(HampOutput(), DefenderData(None, None, tied), seed=0)
+    logits = _logits(200, 8)
+    released = hamp.apply(logits, np.random.default_rng(1))
+    assert np.array_equal(released.argmax(axis=1), logits.argmax(axis=1))  # first of the tie: half wrong
+    assert np.allclose(released.sum(axis=1), 1.0, atol=1e-12)
+    second = -np.sort(-released, axis=1)[:, 1]
+    assert np.array_equal(np.sort(released, axis=1)[:, -1], np.nextafter(second, np.inf))
+
+
 def test_hamp_must_be_fitted_first():
     with pytest.raises(RuntimeError, match="needs fit"):
         HampOutput().apply(_logits(2, 0), np.random.default_rng(0))
