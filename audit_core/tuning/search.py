@@ -21,7 +21,7 @@ import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from functools import cached_property, partial
-from operator import attrgetter, call
+from operator import call
 from typing import Any, Literal
 
 import numpy as np
@@ -50,7 +50,6 @@ PAPER_SWEEPS = {
     "temperature": np.round(np.arange(2.0, 6.05, 0.1), 1),
 }
 SPLITS = ("tuning", "evaluation")
-SEARCHES_FIRST = attrgetter("searches_per_answer")  # the costliest: MemGuard searches per answer
 METRICS = (
     Metric.ACCURACY,
     Metric.ACCURACY_DROP,
@@ -385,6 +384,12 @@ def _baseline_front(
     return family_front(family, [(d, on_tuning.score(d)) for d in defenses], config, on_evaluation)
 
 
+def _searches_per_answer(job: partial) -> bool:
+    """Whether ``job`` is a baseline whose grid searches per answer (MemGuard's): the costliest, started
+    first."""
+    return job.func is _baseline_front and any(defense.searches_per_answer for defense in job.args[1])
+
+
 def _trial_table(trial_rows: list[dict], config: TuneConfig) -> tuple[pd.DataFrame, int]:
     """The DynaNoise trials as a table (``feasible``, ``chosen``) and the chosen trial's index; TuningError
     when none is within the budget."""
@@ -442,10 +447,9 @@ def tune(
         partial(_baseline_front, name, defenses, config, on_tuning, on_evaluation)
         for name, defenses in baselines.items()
     ]
-    searching = {id(job) for job in jobs[known:] if any(map(SEARCHES_FIRST, job.args[1]))}
     for scorer in (on_tuning, on_evaluation):
         scorer.baseline  # noqa: B018 (computed before the workers fork, so that they inherit it)
-    with forked_map(call, jobs, busy_here=True, costly=lambda job: id(job) in searching, first=known) as done:
+    with forked_map(call, jobs, busy_here=True, costly=_searches_per_answer, first=known) as done:
         for params, metrics in zip(search.known, done(known), strict=True):  # on every core
             seen.setdefault(_key(params), metrics)
         search.run(evaluate)  # here, while the workers take the baselines
