@@ -22,6 +22,7 @@ from flows.temporary_server import (
     TemporaryServer,
     Terminated,
     prefect_api,
+    raise_if_terminated,
     reap_orphaned_servers,
     start_temporary_server,
     stop_on_sigterm,
@@ -209,6 +210,7 @@ def _run(flow: Any, server: TemporaryServer | None, *, verbose: bool, **paramete
     the command (:mod:`flows.bad_input_logs`)."""
     from flows.bad_input_logs import bad_input_said_once
 
+    raise_if_terminated()  # a SIGTERM whose exception was lost stops the command before its run starts
     with prefect_api(server), nullcontext() if verbose else bad_input_said_once():
         state = flow(**parameters, return_state=True)
     outcome = state.result(raise_on_failure=False)

@@ -46,6 +46,13 @@ def was_terminated() -> bool:
     return _SIGTERM_RECEIVED.is_set()
 
 
+def raise_if_terminated() -> None:
+    """Raise :class:`Terminated` if SIGTERM arrived: its exception is lost where the handler ran inside a
+    finalizer (Python prints "Exception ignored" and goes on), as it can while a command imports."""
+    if was_terminated():
+        raise Terminated()
+
+
 def stop_on_sigterm() -> None:
     """Make SIGTERM end this process through Python's normal exit path (Prefect's server stops with it)."""
     signal.signal(signal.SIGTERM, _raise_terminated)

@@ -65,6 +65,45 @@ def test_sigterm_stops_the_command_and_its_temporary_server(tmp_path):
     assert not (tmp_path / "out" / "long").exists()
 
 
+SWALLOWED_SIGTERM = """
+import os, signal, sys
+from flows import cli
+
+launch = cli.start_temporary_server
+
+
+def start_and_get_sigterm_in_a_finalizer():
+    server = launch()
+
+    class Finalized:
+        def __del__(self):
+            os.kill(os.getpid(), signal.SIGTERM)
+            handled_here = True  # the handler runs at this line, inside the finalizer: its exception is lost
+
+    Finalized()
+    return server
+
+
+cli.start_temporary_server = start_and_get_sigterm_in_a_finalizer
+sys.exit(cli.main(["audit", "long.yaml"]))
+"""
+
+
+@pytest.mark.slow
+def test_a_sigterm_whose_exception_a_finalizer_swallowed_still_stops_the_command_before_its_run(tmp_path):
+    (tmp_path / "long.yaml").write_text(yaml.safe_dump(LONG))
+    (tmp_path / "swallowed.py").write_text(SWALLOWED_SIGTERM)
+    env = {**_cli_env(None), "PREFECT_HOME": str(tmp_path / "prefect-home")}
+    done = subprocess.run(
+        [sys.executable, "swallowed.py"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=180
+    )
+    assert "Exception ignored" in done.stderr and "Terminated" in done.stderr  # Python lost the exception
+    assert done.returncode == 143, done.stderr[-3000:]
+    assert done.stderr.strip().endswith("dynaudit: terminated (SIGTERM); no run folder was written.")
+    assert not (tmp_path / "out" / "long").exists()
+    assert not list((tmp_path / "prefect-home" / RECORDS).glob("*.json"))  # its server stopped
+
+
 @pytest.mark.slow
 def test_the_server_of_a_killed_command_is_stopped_by_the_next_one(tmp_path, monkeypatch):
     log = tmp_path / "run.log"
