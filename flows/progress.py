@@ -7,7 +7,7 @@ from typing import TextIO
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskProgressColumn, TextColumn
 
-from tasks.artifacts import artifact_key, progress_reporter
+from tasks.artifacts import StepsPassed, artifact_key, progress_reporter
 
 BAR_WIDTH = 30
 LOG_STEPS = 10  # without a TTY: one line per tenth of the way
@@ -21,10 +21,9 @@ class TerminalProgress:
 
     def __init__(self, label: str, stream: TextIO | None = None, log_steps: int = LOG_STEPS) -> None:
         self.label = label
-        self.log_steps = log_steps
         self.stream = stream if stream is not None else sys.stderr
         self.redraw = self.stream.isatty()
-        self._logged_step = -1
+        self._log_line = StepsPassed(log_steps)
         self._bar: Progress | None = None
 
     def line(self, done: int, total: int) -> str:
@@ -37,10 +36,8 @@ class TerminalProgress:
         if self.redraw:
             self._draw(done, total)
             return
-        step = self.log_steps * done // total
-        if step == self._logged_step:
+        if not self._log_line(done, total):
             return
-        self._logged_step = step
         self.stream.write(self.line(done, total) + "\n")
         self.stream.flush()
 

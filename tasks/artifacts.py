@@ -30,17 +30,27 @@ def artifact_key(kind: str, run_name: str) -> str:
 PROGRESS_STEPS = 20
 
 
+class StepsPassed:
+    """Whether another ``1 / steps`` of the way is done since it last said so: progress shown per step, not
+    per item. ``shown`` is the step already shown (-1: none, so 0 of ``total`` passes)."""
+
+    def __init__(self, steps: int, shown: int = -1) -> None:
+        self.steps, self.shown = steps, shown
+
+    def __call__(self, done: int, total: int) -> bool:
+        step = self.steps * done // total
+        passed, self.shown = step != self.shown, step
+        return passed
+
+
 def progress_reporter(key: str, description: str) -> Callable[[int, int], None]:
     """Create a keyed progress artifact at 0% and return a ``(done, total)`` callback that advances it
     whenever another ``1 / PROGRESS_STEPS`` of the way is done (and at the end)."""
     artifact_id = create_progress_artifact(progress=0.0, key=key, description=description)
-    shown = 0  # the step the artifact shows
+    passed = StepsPassed(PROGRESS_STEPS, shown=0)
 
     def report(done: int, total: int) -> None:
-        nonlocal shown
-        step = PROGRESS_STEPS * done // total
-        if step != shown:
-            shown = step
+        if passed(done, total):
             update_progress_artifact(artifact_id, progress=100.0 * done / total)
 
     return report
