@@ -55,8 +55,8 @@ class GatePolicy(BaseModel):
     )
     unresolved: Literal["fail", "pass", "warn"] = Field(
         "warn",
-        description="What a rule the audit is too small to decide does to the verdict: fail it, pass it, or "
-        "pass it with a warning.",
+        description="What a rule the audit cannot decide does to the verdict: fail it (FAILED, exit 1), pass "
+        "it (PASSED), or pass it with a warning (UNRESOLVED, exit 0).",
     )
     max_auc: float | None = Field(None, ge=0, le=1, description="Largest attack AUC allowed.")
     max_advantage: float | None = Field(

@@ -30,6 +30,7 @@ from audit_core.stats.paired import PairedDrop
 from audit_core.stats.two_valued import TwoValuedScores
 
 Outcome = Literal["pass", "fail", "unresolved"]
+Status = Literal["PASSED", "UNRESOLVED", "FAILED"]
 TPR_TARGET = 0.01  # the FPR of max_tpr_at_1pct_fpr
 CHOSEN_ROLE = "the chosen defense"  # how a run's chosen condition is named when compared with another run
 DROP_COUNTS = [Metric.ANSWERS_LOST, Metric.ANSWERS_GAINED, Metric.TEST_POINTS]
@@ -95,7 +96,8 @@ class Comparison:
 
 @dataclass(frozen=True)
 class GateVerdict:
-    """The gate's decision: the conditions it looked at, every rule, the comparison with a previous run."""
+    """The gate's decision: the conditions it looked at, every rule, the comparison with a previous run, and
+    what the policy's ``unresolved`` made of the rules the audit could not decide."""
 
     conditions: list[str]
     alpha: float
@@ -104,11 +106,25 @@ class GateVerdict:
     comparison: Comparison | None = None
     recommendation: str = ""
     sanity: list[str] = field(default_factory=list)  # the audit's sanity warnings (audit/sanity.py)
+    unresolved: Literal["fail", "pass", "warn"] = "warn"  # the policy's
 
     @property
     def passed(self) -> bool:
-        """True when every rule passes (an unresolved rule counts as the policy says)."""
+        """True when every rule passes (an unresolved rule counts as the policy says): exit code 0."""
         return all(r.passed for r in self.rules)
+
+    @property
+    def undecided(self) -> list[RuleResult]:
+        """The unresolved rules the verdict counts as passed (``unresolved: warn`` or ``pass``)."""
+        return [r for r in self.rules if r.passed and r.outcome == "unresolved"]
+
+    @property
+    def status(self) -> Status:
+        """FAILED when a rule is broken (or unresolved under ``unresolved: fail``); UNRESOLVED when none is
+        but some rule was not decided and ``unresolved: warn`` passes it with a warning; else PASSED."""
+        if not self.passed:
+            return "FAILED"
+        return "UNRESOLVED" if self.undecided and self.unresolved == "warn" else "PASSED"
 
     @property
     def basis(self) -> str:
@@ -120,32 +136,61 @@ class GateVerdict:
 
     @property
     def headline(self) -> str:
-        """One line: PASSED or FAILED, the failed and unresolved rules, and the decisions' basis."""
+        """One line: the status, the broken and undecided rules, and the decisions' basis."""
         target = ", ".join(self.conditions)
         failed = [r for r in self.rules if not r.passed]
-        unresolved = [r for r in self.rules if r.passed and r.outcome == "unresolved"]
+        undecided = self.undecided
+        shown = sum(r.outcome == "pass" for r in self.rules)
         total = f"{len(self.rules)} rule{'' if len(self.rules) == 1 else 's'}"
         if failed:
-            details = "; ".join(r.reason for r in failed)
+            details = "; ".join(r.reason.removesuffix(".") for r in failed)  # one sentence, clauses
             text = f"FAILED on {target}: {len(failed)} of {total}: {details}"
-        elif unresolved:
-            text = f"PASSED on {target}: {len(self.rules) - len(unresolved)} of {total} shown to hold"
-        else:
+        elif not undecided:
             text = f"PASSED on {target}: {'all ' if len(self.rules) > 1 else ''}{total} shown to hold"
-        if unresolved:
-            names = ", ".join(r.rule for r in unresolved)
-            text += f"; unresolved: {names} (too few records to decide; not counted as broken)"
+        elif self.unresolved == "warn":
+            text = f"UNRESOLVED on {target}: {shown} of {total} shown to hold, none broken"
+        else:
+            text = f"PASSED on {target}: {shown} of {total} shown to hold"
+        if undecided:
+            them = _them(undecided)
+            counted = (
+                f"passes {them} with a warning" if self.unresolved == "warn" else f"counts {them} as passed"
+            )
+            text += (
+                f"; not decided: {', '.join(_undecided_reasons(undecided))}; the policy's "
+                f"'unresolved: {self.unresolved}' {counted}"
+            )
         return f"{text} ({self.basis})."
 
     @property
     def warnings(self) -> list[str]:
-        """The audit's sanity warnings, a sentence per unresolved rule, and the comparison's warnings."""
-        lines = [*self.sanity, *(r.reason for r in self.rules if r.outcome == "unresolved")]
+        """The audit's sanity warnings, a sentence per rule passed with a warning (``unresolved: warn``), and
+        the comparison's warnings."""
+        passed_with_warning = self.undecided if self.unresolved == "warn" else []
+        lines = [*self.sanity, *(r.reason for r in passed_with_warning)]
         return lines + ([] if self.comparison is None else self.comparison.warnings)
 
     def summary(self) -> dict[str, Any]:
-        """The verdict as plain data (for manifest.json): passed, headline, warnings, every rule."""
-        return {"passed": self.passed, "headline": self.headline, "warnings": self.warnings, **asdict(self)}
+        """The verdict as plain data (for manifest.json): passed, status, headline, warnings, every rule."""
+        return {
+            "passed": self.passed,
+            "status": self.status,
+            "headline": self.headline,
+            "warnings": self.warnings,
+            **asdict(self),
+        }
+
+
+def _them(items: list) -> str:
+    return "them" if len(items) > 1 else "it"
+
+
+def _undecided_reasons(rules: list[RuleResult]) -> list[str]:
+    """The unresolved ``rules`` by why: the audit too small to show them held, or too close to call."""
+    small = [r.rule for r in rules if r.too_small]
+    close = [r.rule for r in rules if not r.too_small]
+    parts = [f"{', '.join(small)} (the audit is too small to show {_them(small)} held)"] if small else []
+    return parts + ([f"{', '.join(close)} (too close to call)"] if close else [])
 
 
 def _select(policy: GatePolicy, metrics: pd.DataFrame, chosen: str | None) -> list[str]:
@@ -409,17 +454,8 @@ def recommendation(policy: GatePolicy, metrics: pd.DataFrame, chosen: str | None
 
 def _undecided(unresolved: list[RuleResult]) -> str:
     """One sentence on the rules a passing defense was not shown to meet, by why."""
-
-    def them(items: list) -> str:
-        return "them" if len(items) > 1 else "it"
-
-    small = [r.rule for r in unresolved if r.too_small]
-    close = [r.rule for r in unresolved if not r.too_small]
-    parts = [f"{', '.join(small)} (the audit is too small to show {them(small)} held)"] if small else []
-    parts += [f"{', '.join(close)} (too close to call)"] if close else []
-    return (
-        f"It is not shown to meet {' or '.join(parts)}: more audit records would decide {them(unresolved)}."
-    )
+    reasons = " or ".join(_undecided_reasons(unresolved))
+    return f"It is not shown to meet {reasons}: more audit records would decide {_them(unresolved)}."
 
 
 def check_gate(
@@ -450,4 +486,5 @@ def check_gate(
         rises = [_rise(rule, now, then, policy.alpha / size) for rule, now, then in matched]
         rules.append(_decide("max_regression", policy.max_regression, rises, policy))
     advice = recommendation(policy, metrics, chosen) if policy.condition != "undefended" else ""
-    return GateVerdict(conditions, policy.alpha, size, rules, comparison, advice, list(sanity or []))
+    sanity = list(sanity or [])
+    return GateVerdict(conditions, policy.alpha, size, rules, comparison, advice, sanity, policy.unresolved)

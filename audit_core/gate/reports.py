@@ -18,9 +18,11 @@ def _describe(rule: RuleResult) -> str:
 
 def junit_xml(verdict: GateVerdict, run_name: str) -> str:
     """JUnit XML with one ``testcase`` per rule: a failed rule (or an unresolved one the policy fails)
-    carries a ``failure``, an unresolved rule that passes a ``skipped`` element saying why."""
+    carries a ``failure``, an unresolved rule passed with a warning (``unresolved: warn``) a ``skipped``
+    element saying why; a rule shown to hold, or counted as passed (``unresolved: pass``), its reason."""
     failures = sum(not r.passed for r in verdict.rules)
-    skipped = sum(r.passed and r.outcome == "unresolved" for r in verdict.rules)
+    warned = {r.rule for r in verdict.undecided} if verdict.status == "UNRESOLVED" else set()
+    skipped = len(warned)
     counts = {"tests": str(len(verdict.rules)), "failures": str(failures), "skipped": str(skipped)}
     suites = ET.Element("testsuites", name=SUITE, **counts)
     suite = ET.SubElement(suites, "testsuite", name=f"{SUITE}.{run_name}", **counts)
@@ -33,7 +35,7 @@ def junit_xml(verdict: GateVerdict, run_name: str) -> str:
         if not rule.passed:
             kind = "Unresolved" if rule.outcome == "unresolved" else "PolicyBreach"
             ET.SubElement(case, "failure", message=rule.reason, type=kind).text = text
-        elif rule.outcome == "unresolved":
+        elif rule.rule in warned:
             ET.SubElement(case, "skipped", message=rule.reason).text = text
         else:
             ET.SubElement(case, "system-out").text = text
@@ -44,7 +46,7 @@ def junit_xml(verdict: GateVerdict, run_name: str) -> str:
 def markdown_summary(verdict: GateVerdict, run_name: str) -> str:
     """A markdown summary: the verdict, a table of rules, warnings, and the comparison with a previous run."""
     lines = [
-        f"## dynaudit gate `{run_name}`: {'PASSED' if verdict.passed else 'FAILED'}",
+        f"## dynaudit gate `{run_name}`: {verdict.status}",
         "",
         verdict.headline,
         "",

@@ -93,9 +93,10 @@ def _verdict(verdict: GateVerdict | None) -> dict[str, Any] | None:
     if verdict is None:
         return None
     return {
-        "passed": verdict.passed,
+        "status": verdict.status,
         "conditions": ", ".join(verdict.conditions),
         "broken": sum(not r.passed for r in verdict.rules),
+        "shown": sum(r.outcome == "pass" for r in verdict.rules),
         "basis": verdict.basis,
         "recommendation": verdict.recommendation,
         "warnings": [w for w in verdict.warnings if w not in verdict.sanity],  # sanity: "Check the audit"

@@ -234,6 +234,12 @@ def headline_of(run: RunRecord) -> dict[str, Any]:
     return run_headline(pd.read_parquet(io.BytesIO(read_run_file(run.location, METRICS))), None)
 
 
+def verdict_status(verdict: dict[str, Any]) -> str:
+    """A manifest's policy verdict: PASSED, UNRESOLVED or FAILED (from ``passed`` in a manifest written
+    before verdicts had a status)."""
+    return verdict.get("status") or ("PASSED" if verdict["passed"] else "FAILED")
+
+
 def runs_table(runs: list[RunRecord]) -> str:
     """Markdown: one row per run, oldest first: run id, when it finished, the policy's verdict, the strongest
     attack on the chosen defense and that defense."""
@@ -251,7 +257,7 @@ def runs_table(runs: list[RunRecord]) -> str:
         cells = [
             run.run_id,
             f"{finished:%Y-%m-%d %H:%M:%S}",
-            "no policy" if verdict is None else ("PASSED" if verdict["passed"] else "FAILED"),
+            "no policy" if verdict is None else verdict_status(verdict),
             attack,
             headline.get("chosen_defense") or "none",
         ]

@@ -210,22 +210,33 @@ def test_an_audit_too_small_to_resolve_a_limit_says_so_and_the_policy_decides():
     small = simulated_metrics({"undefended": 0.0, DYNANOISE: 0.0}, members=150, non_members=150)
     verdict = check_gate(SHIPPED, small, chosen=DYNANOISE)
     tpr = _rule(verdict, "max_tpr_at_1pct_fpr")
-    assert verdict.passed and tpr.outcome == "unresolved"
+    assert SHIPPED.unresolved == "warn" and verdict.passed and tpr.outcome == "unresolved"
     unresolved = [r.rule for r in verdict.rules if r.outcome == "unresolved"]
+    assert verdict.status == "UNRESOLVED" and [r.rule for r in verdict.undecided] == unresolved
     assert verdict.headline.startswith(
-        f"PASSED on {DYNANOISE}: {4 - len(unresolved)} of 4 rules shown to hold; unresolved: "
-        f"{', '.join(unresolved)} (too few records to decide; not counted as broken) (family-wise"
+        f"UNRESOLVED on {DYNANOISE}: {4 - len(unresolved)} of 4 rules shown to hold, none broken; not "
+        "decided: max_advantage, max_tpr_at_1pct_fpr (the audit is too small to show them held), max_auc "
+        "(too close to call); the policy's 'unresolved: warn' passes them with a warning (family-wise"
     )
     assert tpr.reason.startswith("max_tpr_at_1pct_fpr is unresolved: the audit is too small")
     assert tpr.reason.count(".") >= 1 and "\n" not in tpr.reason and tpr.reason in verdict.warnings
+    assert markdown_summary(verdict, "demo").startswith("## dynaudit gate `demo`: UNRESOLVED\n")
     case = ET.fromstring(junit_xml(verdict, "demo")).find("testsuite/testcase[@name='max_tpr_at_1pct_fpr']")
     assert case.find("skipped").get("message") == tpr.reason and case.find("failure") is None
     strict = check_gate(SHIPPED.model_copy(update={"unresolved": "fail"}), small, chosen=DYNANOISE)
-    assert not strict.passed
+    assert not strict.passed and strict.status == "FAILED" and strict.headline.startswith("FAILED on")
+    assert not strict.undecided and tpr.reason not in strict.warnings and ".;" not in strict.headline
+    assert tpr.reason.removesuffix(".") in strict.headline  # the failed rules' reasons, as clauses
     case = ET.fromstring(junit_xml(strict, "demo")).find("testsuite/testcase[@name='max_tpr_at_1pct_fpr']")
     assert case.find("failure").get("type") == "Unresolved"
+    # `unresolved: pass` decides it: a pass without a warning, the reason kept with the rule
     lenient = check_gate(SHIPPED.model_copy(update={"unresolved": "pass"}), small, chosen=DYNANOISE)
-    assert lenient.passed
+    assert lenient.passed and lenient.status == "PASSED" and tpr.reason not in lenient.warnings
+    assert lenient.headline.startswith(f"PASSED on {DYNANOISE}: 1 of 4 rules shown to hold; not decided: ")
+    assert "the policy's 'unresolved: pass' counts them as passed" in lenient.headline
+    suite = ET.fromstring(junit_xml(lenient, "demo")).find("testsuite")
+    assert suite.get("skipped") == "0" and suite.find("testcase/skipped") is None
+    assert tpr.reason in suite.find("testcase[@name='max_tpr_at_1pct_fpr']/system-out").text
     too_small = [
         r.rule for r in verdict.rules if r.reason.startswith(f"{r.rule} is unresolved: the audit is too")
     ]

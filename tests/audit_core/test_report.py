@@ -105,7 +105,7 @@ def test_pdf_pages_convert_and_carry_the_headline_numbers(run_dir, tmp_path):
     assert f"{result.midput(result.defended[0], 'naive').value:+.4f}" in text
     verdict = check_gate(GatePolicy(**POLICY), result.metrics_table(), chosen=result.chosen)
     first_page = " ".join(text.split("\f")[0].split())
-    assert f"Policy verdict on {result.chosen}: {'PASSED' if verdict.passed else 'FAILED'}" in first_page
+    assert f"Policy verdict on {result.chosen}: {verdict.status}" in first_page
     assert f"Recommendation. {verdict.recommendation}" in first_page
     assert f"Chosen defense: {result.name(result.chosen)}" in first_page
     assert result.provenance["warnings"], "the small audit is expected to warn (150 audited non-members)"

@@ -82,8 +82,9 @@ def test_demo_output_fits_40_lines_and_its_last_block_begins_with_the_verdict(de
     assert len(shown.strip().splitlines()) <= 40, shown
     assert " INFO " not in shown, "Prefect's INFO lines belong in Prefect, not the default output"
     last = result.stdout.strip().split("\n\n")[-1].splitlines()
-    assert last[0].startswith(
-        ("Policy verdict: FAILED on dynanoise(", "Policy verdict: PASSED on dynanoise(")
+    verdict = json.loads((run_dir / "manifest.json").read_text())["verdict"]
+    assert last[0] == f"Policy verdict: {verdict['headline']}" and verdict["headline"].startswith(
+        f"{verdict['status']} on dynanoise("
     )
     assert last[1].startswith("Undefended risk: ") and last[2].startswith("Chosen defense: dynanoise@tuned, ")
     assert last[-1].startswith(f"Report: {run_dir / 'report.pdf'} and {run_dir / 'report.html'}")
