@@ -63,7 +63,8 @@ class Defense(ABC):
     #: True when answering runs an iterative search per batch of queries (MemGuard): scoring such a defense
     #: costs many times what a closed-form one does, so parallel scoring starts it first.
     searches_per_answer: ClassVar[bool] = False
-    #: True when the released vector's top class is always the model's top class (up to ties).
+    #: True when the released vector's ``argmax`` is always the model's label (a tie the defense makes at the
+    #: top is broken for the model's class: :func:`keep_top_unique`).
     preserves_label: ClassVar[bool] = False
     #: Parameter settings compared on the tuning front (one empty dict: the defense has no knob).
     GRID: ClassVar[tuple[dict[str, Any], ...]] = ({},)
@@ -130,6 +131,19 @@ class Defense(ABC):
 
 DEFENSES: dict[str, type[Defense]] = {}
 D = TypeVar("D", bound=Defense)
+
+
+def keep_top_unique(released: np.ndarray, top: np.ndarray) -> np.ndarray:
+    """``released`` with class ``top[i]`` of row ``i`` raised by one unit in the last place wherever another
+    class ties it at the top, so that ``argmax`` reads the model's label (in place). A tie a defense makes
+    (rounding [0.4951, 0.5049] to [0.50, 0.50], a random input's [0.5, 0.5]) would otherwise hand the label to
+    the first of the tied classes."""
+    rows = np.arange(len(released))
+    others = released.copy()
+    others[rows, top] = -np.inf
+    tied = np.flatnonzero(released[rows, top] == others.max(axis=1, initial=-np.inf))
+    released[tied, top[tied]] = np.nextafter(released[tied, top[tied]], np.inf)
+    return released
 
 
 def fit_defense(defense: D, data: DefenderData, seed: int) -> D:

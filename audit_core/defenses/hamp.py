@@ -14,7 +14,7 @@ from typing import Self
 import numpy as np
 
 from audit_core.core.probability import softmax
-from audit_core.defenses.base import DefenderData, Defense, register_defense
+from audit_core.defenses.base import DefenderData, Defense, keep_top_unique, register_defense
 
 
 @register_defense
@@ -48,9 +48,4 @@ class HampOutput(Defense):
         ranking = np.argsort(-logits, axis=1, kind="stable")
         released = np.empty_like(reference)
         np.put_along_axis(released, ranking, reference, axis=1)
-        # A random input's confidences may tie at the top (a forest's [0.5, 0.5]); the answer's own top
-        # class then gets the larger by one unit in the last place, so that the label is kept.
-        tied = np.flatnonzero(reference[:, 0] == reference[:, 1]) if reference.shape[1] > 1 else []
-        top = ranking[tied, 0]
-        released[tied, top] = np.nextafter(released[tied, top], np.inf)
-        return released
+        return keep_top_unique(released, ranking[:, 0])  # a random input's confidences may tie at the top

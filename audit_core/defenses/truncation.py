@@ -5,7 +5,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from audit_core.core.probability import softmax
-from audit_core.defenses.base import Defense, parameter, register_defense
+from audit_core.defenses.base import Defense, keep_top_unique, parameter, register_defense
 
 
 def keep_top_k(probs: np.ndarray, k: int) -> np.ndarray:
@@ -19,7 +19,7 @@ def keep_top_k(probs: np.ndarray, k: int) -> np.ndarray:
 def round_to_sum_one(probs: np.ndarray, decimals: int) -> np.ndarray:
     """Round each row to multiples of ``10**-decimals`` that still sum to one (largest-remainder method).
 
-    Rounding never reorders classes; it can only tie them.
+    Rounding never reorders classes; it can only tie them (:class:`TopKRounding` breaks a tie at the top).
     """
     units = 10**decimals
     scaled = probs * units
@@ -37,7 +37,8 @@ class TopKRounding(Defense):
     """Release the top-k probabilities only, optionally rounded.
 
     The ``k`` largest probabilities are kept (renormalised; ``None`` keeps all) and rounded to ``decimals``
-    (``None``: no rounding). The top class always stays a top class.
+    (``None``: no rounding). The model's label stays the released ``argmax``: where rounding ties another
+    class with the top one, the top one is raised by one unit in the last place.
     """
 
     k: int | None = parameter(3, "Probabilities kept (null keeps all).", ge=1)
@@ -53,7 +54,7 @@ class TopKRounding(Defense):
         if self.k is not None:
             probs = keep_top_k(probs, self.k)
         if self.decimals is not None:
-            probs = round_to_sum_one(probs, self.decimals)
+            probs = keep_top_unique(round_to_sum_one(probs, self.decimals), logits.argmax(axis=1))
         return probs
 
 

@@ -18,6 +18,7 @@ from audit_core.defenses import (
     TopKRounding,
     fit_defense,
 )
+from audit_core.defenses.truncation import round_to_sum_one
 
 N_CLASSES = 10
 
@@ -69,10 +70,7 @@ def test_label_preserving_defenses_keep_the_top_class(name, params, defender):
     defense = fit_defense(DEFENSES[name](**params), defender, seed=0)
     logits = _logits(60, 3)
     released = defense.apply(logits, np.random.default_rng(4))
-    top = released[np.arange(len(logits)), logits.argmax(axis=1)]
-    assert np.array_equal(top, released.max(axis=1)), "the model's top class must stay a top class"
-    if name not in {"top_k", "label_only"}:  # only rounding and truncation may create ties
-        assert np.array_equal(released.argmax(axis=1), logits.argmax(axis=1))
+    assert np.array_equal(released.argmax(axis=1), logits.argmax(axis=1)), "the model's label must stay"
 
 
 def test_labels_name_every_grid_setting_distinctly():
@@ -141,6 +139,18 @@ def test_top_k_rounding_releases_k_values_on_the_decimal_grid_that_sum_to_one():
     assert np.allclose(released.sum(axis=1), 1.0, atol=1e-12)
     unrounded = TopKRounding(k=3).apply(logits, np.random.default_rng(0))
     assert np.all(np.abs(released - unrounded) <= 0.01 + 1e-12)
+
+
+def test_top_k_rounding_keeps_the_label_where_rounding_ties_the_top_class():
+    probs = np.array([[0.4951, 0.5049, 0.0], [0.4010, 0.4011, 0.1979], [0.2, 0.5, 0.3], [0.5, 0.5, 0.0]])
+    logits = np.log(np.maximum(probs, 1e-300))
+    # largest remainders: [0.50, 0.50, 0], [0.40, 0.40, 0.20]; the last row is the model's own tie
+    assert (round_to_sum_one(probs, 2)[:2, :2] == [[0.5, 0.5], [0.4, 0.4]]).all()
+    released = TopKRounding(k=None, decimals=2).apply(logits, np.random.default_rng(0))
+    assert np.array_equal(released.argmax(axis=1), [1, 1, 1, 0])
+    raised = released[[0, 1, 3], [1, 1, 0]]  # the model's own tie too: its argmax, now the unique top
+    assert np.array_equal(raised, np.nextafter([0.5, 0.4, 0.5], 1.0)), "one unit in the last place, no more"
+    assert np.array_equal(np.delete(released, [1, 4, 9]), np.delete(round_to_sum_one(probs, 2), [1, 4, 9]))
 
 
 def test_memguard_pushes_its_classifier_to_one_half_within_the_distortion_budget(defender):
