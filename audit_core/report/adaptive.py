@@ -64,22 +64,27 @@ def knowledge_sentence(result: AuditResult) -> str:
 
 
 def label_only_floor(result: AuditResult, defenses: dict[str, Defense]) -> dict[str, Any] | None:
-    """The label-only attack's AUC per condition next to the strongest attack's (worst over attackers)."""
-    if "label_only" not in result.attacks:
+    """Per condition, the strongest label-only attack (gap or query attack, worst over attackers) next to the
+    strongest attack; the floor is the strongest label-only attack on the undefended model."""
+    names = [a for a in result.attacks if a == "label_only" or issubclass(ATTACKS[a], QueryAttack)]
+    floor = _strongest(result.baseline, names)
+    if floor is None:
         return None
     rows = []
     for ev in result.evaluations:
-        label_only = worst_case(ev.outcomes, attack="label_only")
+        label_only = _strongest(ev, names)
         defense = defenses.get(ev.condition)
         rows.append(
             {
                 "condition": result.name(ev.condition),
                 "keeps_label": "yes" if defense is None or defense.preserves_label else "no",
-                "label_only": interval(label_only.auc),
+                "label_only": "not run"
+                if label_only is None
+                else f"{interval(label_only.auc)} ({label_only.attack})",
                 "worst": f"{worst_case(ev.outcomes).auc.value:.3f}",
             }
         )
-    return {"floor": interval(result.baseline.outcome("label_only", result.knowledge[0]).auc), "rows": rows}
+    return {"floor": interval(floor.auc), "attack": floor.attack, "rows": rows}
 
 
 def per_input_rows(result: AuditResult, defenses: dict[str, Defense]) -> list[dict[str, Any]]:

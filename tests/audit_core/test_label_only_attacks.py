@@ -1,6 +1,8 @@
 """Label-only query attacks against the demo's label-only release: they recover membership that the gap
-attack and the reference attacks reading the same one-hot answers miss."""
+attack and the reference attacks reading the same one-hot answers miss; and a defense that keeps every label
+leaves every label-only attack exactly where it is on the undefended model."""
 
+import numpy as np
 import pytest
 
 from audit_core.audit.run import run_audit
@@ -11,6 +13,14 @@ from audit_core.report.render import render_html
 
 QUERY_ATTACKS = ("augmentation", "boundary")
 REFERENCE_ATTACKS = ("rmia", "lira_online")
+#: Defenses that keep every predicted class (rounding to one or two decimals ties classes often).
+LABEL_KEEPING = [
+    {"name": "top_k", "k": 3, "decimals": 1},
+    {"name": "top_k", "k": 3, "decimals": 2},
+    {"name": "hamp"},
+    {"name": "temperature"},
+    {"name": "memguard"},
+]
 
 
 @pytest.fixture(scope="module")
@@ -20,7 +30,7 @@ def audit(tmp_path_factory):
     config = parse_config(
         {
             **settings,
-            "defenses": [{"name": "label_only"}],
+            "defenses": [{"name": "label_only"}, *LABEL_KEEPING],
             "attacks": ["label_only", *QUERY_ATTACKS, *REFERENCE_ATTACKS],
             "knowledge": ["adaptive"],
             "cache_dir": str(tmp_path_factory.mktemp("cache")),
@@ -65,3 +75,26 @@ def test_the_report_compares_the_query_attacks_with_numbers(audit, label_only):
     assert f"beats the gap attack ({query.value:.3f} vs {gap:.3f}" in html
     assert "augmentation 16, boundary 64 queries per record" in html
     assert "The most vulnerable members" in html and "1% most vulnerable (3)" in html
+    # the floor a label-keeping defense cannot go below: the strongest label-only attack, a query attack here
+    baseline = audit.result.baseline
+    floor = max(
+        (baseline.outcome(n, "adaptive") for n in ("label_only", *QUERY_ATTACKS)), key=lambda o: o.auc.value
+    )
+    assert floor.attack in QUERY_ATTACKS
+    assert f"The strongest, {floor.attack}, reaches AUC {floor.auc.value:.3f} [" in " ".join(html.split())
+
+
+@pytest.mark.slow
+def test_a_defense_that_keeps_every_label_leaves_every_label_only_attack_as_on_the_undefended_model(audit):
+    """Every query (a perturbed record too) gets the model's label, so the label-only attacks' scores are the
+    undefended ones, bit for bit: rounding that tied the top class with another once moved the boundary
+    attack (AUC 0.5910 against 0.5909 on the demo)."""
+    undefended = audit.result.baseline
+    defenses = {defense.label: defense for defense in audit.defenses}
+    assert len(audit.result.defended) == 1 + len(LABEL_KEEPING)
+    for ev in audit.result.defended:
+        assert defenses[ev.condition].preserves_label
+        for name in ("label_only", *QUERY_ATTACKS):
+            defended, baseline = ev.outcome(name, "adaptive"), undefended.outcome(name, "adaptive")
+            assert np.array_equal(defended.scores, baseline.scores), (ev.condition, name)
+            assert defended.threshold == baseline.threshold and defended.auc == baseline.auc
