@@ -133,6 +133,9 @@ class Attack(ABC):
 
     name: ClassVar[str]
     requires: ClassVar[frozenset[str]] = frozenset()
+    #: True when the score reads released labels only (never a confidence): a defense that keeps the label
+    #: of every query leaves it exactly as on the undefended model.
+    reads_labels_only: ClassVar[bool] = False
     threshold_: float
 
     @abstractmethod

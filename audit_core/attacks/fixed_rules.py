@@ -68,6 +68,7 @@ class LabelOnlyAttack(FixedRuleAttack):
     """Member if the released output's top label is the true label (Yeom et al.'s gap attack)."""
 
     name = "label_only"
+    reads_labels_only = True
 
     def rule_threshold(self) -> float:
         return 0.5

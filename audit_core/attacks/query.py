@@ -34,6 +34,7 @@ class QueryAttack(Attack):
     threshold."""
 
     requires = frozenset({"shadow_queries"})
+    reads_labels_only = True
     seed: int
 
     @abstractmethod

@@ -21,6 +21,7 @@ from typing import Any, Literal
 
 import pandas as pd
 
+from audit_core.attacks import ATTACKS
 from audit_core.audit.analysis import with_member_counts
 from audit_core.config.policy import ATTACK_LIMITS, GatePolicy
 from audit_core.core.errors import AuditInputError
@@ -445,11 +446,33 @@ def recommendation(policy: GatePolicy, metrics: pd.DataFrame, chosen: str | None
             f"{passing[0]}, which does{cost(passing[0])}."
         )
     closest = min(defended, key=lambda c: (len(failed[c]), drops.get(c, 0.0)))
-    return (
+    text = (
         f"{lead}No audited defense meets every rule; the closest is {closest}, which breaks "
-        f"{', '.join(failed[closest])}{cost(closest)}. Tune DynaNoise against these limits or relax the "
-        "policy."
+        f"{', '.join(failed[closest])}{cost(closest)}."
     )
+    floor = _label_only_floor(policy, metrics)
+    if floor is None:
+        return f"{text} Tune DynaNoise against these limits or relax the policy."
+    return (
+        f"{text} No defense that keeps the predicted class can meet max_auc: on the undefended model, "
+        f"{floor.where} reaches {floor.point:.4f} (simultaneous lower bound {floor.low:.4f}) from predicted "
+        "classes alone, and such a defense leaves them as they are. Lower the model's own leakage "
+        "(regularisation, more training data, differentially private training) or relax max_auc."
+    )
+
+
+def _label_only_floor(policy: GatePolicy, metrics: pd.DataFrame) -> Measurement | None:
+    """The undefended model's strongest label-only attack (:attr:`Attack.reads_labels_only`) where it is shown
+    above ``max_auc``, decided as the gate decides (over the label-only values alone); else None."""
+    undefended = metrics[(metrics.condition == "undefended") & (metrics.metric == Metric.AUC)]
+    attacks = [a for a in undefended.attack.unique() if a in ATTACKS and ATTACKS[a].reads_labels_only]
+    if policy.max_auc is None or not attacks:
+        return None
+    floor = GatePolicy(
+        max_auc=policy.max_auc, knowledge=policy.knowledge, attacks=attacks, alpha=policy.alpha
+    )
+    [rule] = _check_rules(floor, metrics, ["undefended"])[1]
+    return rule.measurement if rule.outcome == "fail" else None
 
 
 def _undecided(unresolved: list[RuleResult]) -> str:

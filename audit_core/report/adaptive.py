@@ -66,7 +66,7 @@ def knowledge_sentence(result: AuditResult) -> str:
 def label_only_floor(result: AuditResult, defenses: dict[str, Defense]) -> dict[str, Any] | None:
     """Per condition, the strongest label-only attack (gap or query attack, worst over attackers) next to the
     strongest attack; the floor is the strongest label-only attack on the undefended model."""
-    names = [a for a in result.attacks if a == "label_only" or issubclass(ATTACKS[a], QueryAttack)]
+    names = [a for a in result.attacks if ATTACKS[a].reads_labels_only]
     floor = _strongest(result.baseline, names)
     if floor is None:
         return None

@@ -30,9 +30,10 @@ def simulated_metrics(
     flips: dict[str, int] | None = None,
     test_points: int = 400,
     seed: int = SEED,
+    attacks: tuple[str, ...] = ("loss", "rmia"),
 ) -> pd.DataFrame:
-    """metrics.parquet rows of an audit whose attacks score members ``N(shift, 1)`` and non-members
-    ``N(0, 1)`` on each condition (two attacks, two attacker knowledges), analysed by dynaudit's analysis;
+    """metrics.parquet rows of an audit whose ``attacks`` score members ``N(shift, 1)`` and non-members
+    ``N(0, 1)`` on each condition (two attacker knowledges), analysed by dynaudit's analysis;
     each defended condition answers ``flips[condition]`` of ``test_points`` wrong that undefended got
     right."""
     rng = np.random.default_rng(seed)
@@ -49,7 +50,7 @@ def simulated_metrics(
         )
         for condition, shift in shifts.items()
         for knowledge in ("naive", "adaptive")
-        for attack in ("loss", "rmia")
+        for attack in attacks
     ]
     metrics = analyse_scores(pd.concat(frames), seed=seed)
     undefended = rng.random(test_points) < 0.9
@@ -106,6 +107,25 @@ def test_each_bound_holds_at_alpha_over_the_family_size():
     lows, highs = _logit_bounds(rows, z)
     assert measured.high == pytest.approx(highs.max()) and measured.high < 1
     assert 0 < measured.low < measured.point and measured.low == pytest.approx(lows[highs.idxmax()])
+
+
+def test_where_label_only_attacks_alone_break_max_auc_the_advice_is_to_change_the_model_not_the_defense():
+    shifts = {"undefended": 1.5, DYNANOISE: 1.5, STATIC: 1.5}
+    by_labels = check_gate(SHIPPED, simulated_metrics(shifts, attacks=("rmia", "boundary")), chosen=DYNANOISE)
+    floor = check_gate(
+        GatePolicy(max_auc=0.6, condition="undefended", attacks=["boundary"]),
+        simulated_metrics(shifts, attacks=("rmia", "boundary")),
+    ).rules[0]
+    assert floor.outcome == "fail" and floor.measurement.low > 0.6
+    assert by_labels.recommendation.endswith(
+        "No defense that keeps the predicted class can meet max_auc: on the undefended model, "
+        f"{floor.measurement.where} reaches {floor.measurement.point:.4f} (simultaneous lower bound "
+        f"{floor.measurement.low:.4f}) from predicted classes alone, and such a defense leaves them as they "
+        "are. Lower the model's own leakage (regularisation, more training data, differentially private "
+        "training) or relax max_auc."
+    )
+    by_confidences = check_gate(SHIPPED, simulated_metrics(shifts), chosen=DYNANOISE)
+    assert by_confidences.recommendation.endswith("Tune DynaNoise against these limits or relax the policy.")
 
 
 def test_the_policy_aims_at_the_chosen_defense_a_named_one_or_every_one():
