@@ -21,6 +21,8 @@ ATTACK_LIMITS = {
 LIMITS = (*ATTACK_LIMITS, "max_accuracy_drop")
 #: The conditions a policy can aim at besides a defense named by its name or label.
 CONDITION_CHOICES = ("chosen", "undefended", "any_defended")
+#: What an undecided rule does to the verdict: fail it, pass it, or pass it with a warning.
+Unresolved = Literal["fail", "pass", "warn"]
 
 
 class GatePolicy(BaseModel):
@@ -53,7 +55,7 @@ class GatePolicy(BaseModel):
         description="Largest chance that the gate fails an audit whose values are all within the limits "
         "(family-wise, over every rule, attack, knowledge and condition it compares).",
     )
-    unresolved: Literal["fail", "pass", "warn"] = Field(
+    unresolved: Unresolved = Field(
         "warn",
         description="What a rule the audit cannot decide does to the verdict: fail it (FAILED, exit 1), pass "
         "it (PASSED), or pass it with a warning (UNRESOLVED, exit 0).",

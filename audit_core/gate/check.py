@@ -23,7 +23,7 @@ import pandas as pd
 
 from audit_core.attacks import ATTACKS
 from audit_core.audit.analysis import with_member_counts
-from audit_core.config.policy import ATTACK_LIMITS, GatePolicy
+from audit_core.config.policy import ATTACK_LIMITS, GatePolicy, Unresolved
 from audit_core.core.errors import AuditInputError
 from audit_core.stats import family
 from audit_core.stats.names import Metric
@@ -107,7 +107,7 @@ class GateVerdict:
     comparison: Comparison | None = None
     recommendation: str = ""
     sanity: list[str] = field(default_factory=list)  # the audit's sanity warnings (audit/sanity.py)
-    unresolved: Literal["fail", "pass", "warn"] = "warn"  # the policy's
+    unresolved: Unresolved = "warn"  # the policy's
 
     @property
     def passed(self) -> bool:
