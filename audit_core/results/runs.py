@@ -235,9 +235,15 @@ def headline_of(run: RunRecord) -> dict[str, Any]:
 
 
 def verdict_status(verdict: dict[str, Any]) -> str:
-    """A manifest's policy verdict: PASSED, UNRESOLVED or FAILED (from ``passed`` in a manifest written
-    before verdicts had a status)."""
-    return verdict.get("status") or ("PASSED" if verdict["passed"] else "FAILED")
+    """A manifest's policy verdict: PASSED, UNRESOLVED or FAILED. A manifest written before verdicts had a
+    status gets the one its rules give under the shipped ``unresolved: warn`` (a passed verdict with an
+    undecided rule is UNRESOLVED)."""
+    if "status" in verdict:
+        return verdict["status"]
+    if not verdict["passed"]:
+        return "FAILED"
+    undecided = any(rule.get("outcome") == "unresolved" for rule in verdict.get("rules", []))
+    return "UNRESOLVED" if undecided else "PASSED"
 
 
 def runs_table(runs: list[RunRecord]) -> str:

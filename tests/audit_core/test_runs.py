@@ -28,6 +28,7 @@ from audit_core.results.runs import (
     runs_table,
     staged_run,
     upload_staging_root,
+    verdict_status,
 )
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -53,6 +54,15 @@ def _write_run(output_dir, name: str, auc: float, verdict: bool | None = None) -
     with staged_run(output_dir, name, run_id) as folder:
         _fill(folder, auc, verdict)
     return run_id
+
+
+def test_a_verdict_written_before_verdicts_had_a_status_is_listed_as_its_rules_give():
+    held, undecided = {"outcome": "pass"}, {"outcome": "unresolved"}
+    assert verdict_status({"passed": True, "rules": [held, undecided]}) == "UNRESOLVED"  # shipped: warn
+    assert verdict_status({"passed": True, "rules": [held]}) == "PASSED"
+    assert verdict_status({"passed": False, "rules": [undecided]}) == "FAILED"
+    # a verdict with a status (this one under unresolved: pass) is read as written
+    assert verdict_status({"passed": True, "status": "PASSED", "rules": [held, undecided]}) == "PASSED"
 
 
 def test_run_ids_sort_by_time_and_carry_the_digest():
