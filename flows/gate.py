@@ -58,6 +58,8 @@ def gate(
         print(f"Warning: {warning}")
     if verdict.recommendation:
         print(verdict.recommendation)
-    if verdict.passed:
-        return Completed(message=verdict.headline, data=verdict)
-    return Failed(message=verdict.headline, data=verdict)
+    if not verdict.passed:
+        return Failed(message=verdict.headline, data=verdict)
+    if verdict.status == "UNRESOLVED":  # completed (exit 0), but named so in the UI's run list
+        return Completed(name="Unresolved", message=verdict.headline, data=verdict)
+    return Completed(message=verdict.headline, data=verdict)

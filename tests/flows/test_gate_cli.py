@@ -73,6 +73,14 @@ def test_a_policy_none_of_whose_rules_is_broken_exits_0_with_a_junit_file_and_a_
     )
     manifest = json.loads((workdir / "out" / "tiny" / "latest" / "manifest.json").read_text())
     assert manifest["verdict"]["passed"] is True and manifest["verdict"]["status"] == "UNRESOLVED"
+    with get_client(sync_client=True) as client:
+        [run] = client.read_flow_runs(
+            flow_filter=FlowFilter(name=FlowFilterName(any_=["dynaudit-gate"])),
+            sort=FlowRunSort.START_TIME_DESC,
+            limit=1,
+        )
+    assert run.state.is_completed() and run.state.name == "Unresolved"  # so named in Prefect's run list
+    assert run.state.message.startswith("UNRESOLVED on dynanoise(")
 
 
 @pytest.fixture(scope="module")
