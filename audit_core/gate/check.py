@@ -120,12 +120,22 @@ class GateVerdict:
         return [r for r in self.rules if r.passed and r.outcome == "unresolved"]
 
     @property
+    def warned(self) -> list[RuleResult]:
+        """The undecided rules passed with a warning (``unresolved: warn``); none under ``pass``."""
+        return self.undecided if self.unresolved == "warn" else []
+
+    @property
+    def shown(self) -> int:
+        """How many rules were shown to hold."""
+        return sum(r.outcome == "pass" for r in self.rules)
+
+    @property
     def status(self) -> Status:
         """FAILED when a rule is broken (or unresolved under ``unresolved: fail``); UNRESOLVED when none is
         but some rule was not decided and ``unresolved: warn`` passes it with a warning; else PASSED."""
         if not self.passed:
             return "FAILED"
-        return "UNRESOLVED" if self.undecided and self.unresolved == "warn" else "PASSED"
+        return "UNRESOLVED" if self.warned else "PASSED"
 
     @property
     def basis(self) -> str:
@@ -140,8 +150,7 @@ class GateVerdict:
         """One line: the status, the broken and undecided rules, and the decisions' basis."""
         target = ", ".join(self.conditions)
         failed = [r for r in self.rules if not r.passed]
-        undecided = self.undecided
-        shown = sum(r.outcome == "pass" for r in self.rules)
+        undecided, shown = self.undecided, self.shown
         total = f"{len(self.rules)} rule{'' if len(self.rules) == 1 else 's'}"
         if failed:
             details = "; ".join(r.reason.removesuffix(".") for r in failed)  # one sentence, clauses
@@ -167,8 +176,7 @@ class GateVerdict:
     def warnings(self) -> list[str]:
         """The audit's sanity warnings, a sentence per rule passed with a warning (``unresolved: warn``), and
         the comparison's warnings."""
-        passed_with_warning = self.undecided if self.unresolved == "warn" else []
-        lines = [*self.sanity, *(r.reason for r in passed_with_warning)]
+        lines = [*self.sanity, *(r.reason for r in self.warned)]
         return lines + ([] if self.comparison is None else self.comparison.warnings)
 
     def summary(self) -> dict[str, Any]:

@@ -21,7 +21,7 @@ def junit_xml(verdict: GateVerdict, run_name: str) -> str:
     carries a ``failure``, an unresolved rule passed with a warning (``unresolved: warn``) a ``skipped``
     element saying why; a rule shown to hold, or counted as passed (``unresolved: pass``), its reason."""
     failures = sum(not r.passed for r in verdict.rules)
-    warned = {r.rule for r in verdict.undecided} if verdict.status == "UNRESOLVED" else set()
+    warned = {r.rule for r in verdict.warned}
     skipped = len(warned)
     counts = {"tests": str(len(verdict.rules)), "failures": str(failures), "skipped": str(skipped)}
     suites = ET.Element("testsuites", name=SUITE, **counts)

@@ -96,7 +96,7 @@ def _verdict(verdict: GateVerdict | None) -> dict[str, Any] | None:
         "status": verdict.status,
         "conditions": ", ".join(verdict.conditions),
         "broken": sum(not r.passed for r in verdict.rules),
-        "shown": sum(r.outcome == "pass" for r in verdict.rules),
+        "shown": verdict.shown,
         "basis": verdict.basis,
         "recommendation": verdict.recommendation,
         "warnings": [w for w in verdict.warnings if w not in verdict.sanity],  # sanity: "Check the audit"

@@ -270,7 +270,16 @@ def test_an_audit_too_small_to_resolve_a_limit_says_so_and_the_policy_decides():
     )
     # 75 non-members per cross-fitting half place no threshold at 1% FPR: not a failure, however many flagged
     leaky = simulated_metrics({"undefended": 0.0, DYNANOISE: 2.0}, members=150, non_members=150)
-    assert _rule(check_gate(SHIPPED, leaky, chosen=DYNANOISE), "max_tpr_at_1pct_fpr").outcome == "unresolved"
+    failed = check_gate(SHIPPED, leaky, chosen=DYNANOISE)
+    tpr = _rule(failed, "max_tpr_at_1pct_fpr")
+    assert tpr.outcome == "unresolved" and failed.status == "FAILED" and failed.warned == [tpr]
+    # beside a broken rule, an undecided one is still passed with a warning, as the policy says
+    assert (
+        tpr.reason in failed.warnings
+        and "; not decided: max_tpr_at_1pct_fpr (the audit is too" in failed.headline
+    )
+    case = ET.fromstring(junit_xml(failed, "demo")).find("testsuite/testcase[@name='max_tpr_at_1pct_fpr']")
+    assert case.find("skipped").get("message") == tpr.reason
 
 
 def test_previous_runs_compare_like_with_like_and_warn_about_another_config():
