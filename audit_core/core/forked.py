@@ -11,6 +11,7 @@ on Linux or macOS), a CUDA context already made here (a forked child cannot use 
 ``DYNAUDIT_WORKERS=0`` (the environment variable also caps the workers).
 """
 
+import gc
 import itertools
 import multiprocessing
 import os
@@ -101,7 +102,8 @@ def forked_map(
         if costly is not None:
             order.sort(key=lambda index: not costly(items[index]))  # stable: later first among equals
         order = [*range(first), *order]
-        futures = {index: pool.submit(_call_inherited, token, index) for index in order}  # the first forks
+        with _frozen_garbage():
+            futures = {index: pool.submit(_call_inherited, token, index) for index in order}  # the 1st forks
         with one_thread() if busy_here else nullcontext():  # this process owns one core beside them
             yield _Results(function, items, futures, share=busy_here)
     except BaseException:
@@ -110,6 +112,20 @@ def forked_map(
     finally:
         _INHERITED.pop(token, None)
         pool.shutdown(wait=True, cancel_futures=True)
+
+
+@contextmanager
+def _frozen_garbage() -> Iterator[None]:
+    """Within it, what this process holds is out of reach of the garbage collector of a child forked then: a
+    worker never destroys what it copied and does not use. Prefect's services, asyncio tasks on a loop
+    thread here that a forked child forgets (``os.register_at_fork``), would otherwise be destroyed there at
+    some collection, printing "Task was destroyed but it is pending!" and a failed cleanup into the output.
+    This process's objects return to its own collector on leaving."""
+    gc.freeze()
+    try:
+        yield
+    finally:
+        gc.unfreeze()
 
 
 class _Results(Generic[T, R]):

@@ -2,6 +2,8 @@
 
 import os
 import signal
+import subprocess
+import sys
 import threading
 import time
 
@@ -214,3 +216,54 @@ def test_progress_is_reported_as_each_result_is_ready(monkeypatch, workers):
             answers = results(on_done=lambda *report, seen=reports: seen.append(report))
         assert [square for square, _, _ in answers] == [i * i for i in range(6)]
         assert reports == [(done, 6) for done in range(7)], (busy_here, reports)
+
+
+COPIED_SERVICE = """
+import asyncio, gc, os, threading
+from audit_core.core.forked import forked_map
+
+service = {}
+started = threading.Event()
+
+
+async def serve():
+    try:
+        started.set()
+        await asyncio.Future()  # waits for work forever, like a queue service
+    finally:
+        assert service, "cleaned up in a process that reset the service"
+
+
+def loop_thread():
+    loop = asyncio.new_event_loop()
+    service["loop"], service["task"] = loop, loop.create_task(serve())
+    loop.run_forever()
+
+
+def collect_garbage(item):
+    gc.collect()  # what the interpreter does at some point in any long computation
+    return item
+
+
+os.register_at_fork(after_in_child=service.clear)  # what Prefect's services do in a forked child
+threading.Thread(target=loop_thread, daemon=True).start()
+started.wait(10)
+with forked_map(collect_garbage, list(range(4))) as results:
+    print(results())
+"""
+
+
+@needs_two_cores
+def test_a_worker_does_not_destroy_the_asyncio_tasks_it_copied_from_this_process(tmp_path):
+    """Prefect runs its services as asyncio tasks on a loop thread and forgets them in a forked child
+    (``os.register_at_fork``); had a worker's garbage collector destroyed those copies, the worker would print
+    "Task was destroyed but it is pending!" and the coroutine's failed cleanup (seen once in CI, in the demo's
+    output). A task stands in for such a service here, forgotten the same way, in a process of its own
+    (pytest's own hooks would swallow what a worker prints)."""
+    (tmp_path / "copied.py").write_text(COPIED_SERVICE)
+    env = {key: value for key, value in os.environ.items() if key != WORKERS_VARIABLE}
+    done = subprocess.run(
+        [sys.executable, "copied.py"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0 and done.stdout.strip() == "[0, 1, 2, 3]", done.stderr
+    assert "Task was destroyed" not in done.stderr and "Exception ignored" not in done.stderr, done.stderr
