@@ -46,6 +46,23 @@ REQUIREMENTS = {
     "shadow_queries": "a target and a shadow model it can query around each record (not a predictions table)",
 }
 
+
+def requirement(name: str, signals: Signals) -> str:
+    """What the calibration input ``name`` is, for the sentence that says why an attack was skipped; for
+    query access, which part of it this audit lacks."""
+    if name != "shadow_queries":
+        return REQUIREMENTS[name]
+    if signals.audit_features is None:
+        return "numeric features to perturb around each record (these records have none, or other kinds)"
+    if signals.query_models is None:
+        return (
+            "a target it can query around each record (a predictions table answers for its own records only)"
+        )
+    if not signals.query_models.shadows:
+        return "a shadow model it can query around each record (a model, not shadow.kind none or predictions)"
+    return REQUIREMENTS[name]
+
+
 #: The averaging attacker's sums of answers to near-duplicates, continued along its doubling schedule.
 RUNNING_SUMS = RunningSums(MAX_BYTES)
 #: Attacks calibrated on undefended outputs (the naive attacker's): fitted once per Signals, every condition.
@@ -238,9 +255,8 @@ def score_condition(
                 attack_class = ATTACKS[name]
                 missing = calibration.missing(attack_class.requires)
                 if missing:
-                    skipped[name] = (
-                        f"needs {' and '.join(REQUIREMENTS[m] for m in missing)}, which this audit lacks"
-                    )
+                    needs = " and ".join(requirement(m, signals) for m in missing)
+                    skipped[name] = f"needs {needs}, which this audit lacks"
                     continue
                 params = attack_params.get(name, {})
                 fit = partial(_fitted, attack_class, params, calibration)

@@ -59,13 +59,28 @@ def test_attacks_without_their_inputs_are_skipped_with_a_reason(signals):
     assert evaluation.attacks == ["loss", "label_only"]
 
 
-def test_query_attacks_are_skipped_where_the_target_answers_no_queries(signals):
-    """A predictions table answers only for its own records: no query models, so no query attack."""
-    evaluation = evaluate_condition(
-        replace(signals, query_models=None), Undefended(), ["augmentation", "boundary", "loss"], seed=0
-    )
-    assert set(evaluation.skipped) == {"augmentation", "boundary"}
-    assert "not a predictions table" in evaluation.skipped["boundary"]
+def test_query_attacks_are_skipped_with_what_this_audit_lacks_for_them(signals):
+    """A predictions table answers only for its own records, text records cannot be perturbed, and without
+    a shadow model nothing calibrates the threshold: each skip says which."""
+    members, non_members = signals.members, signals.non_members
+    lacking = {
+        "predictions table answers for its own records only": replace(signals, query_models=None),
+        "numeric features to perturb": replace(  # what a model of text records gives (no query models)
+            signals,
+            members=replace(members, features=None),
+            non_members=replace(non_members, features=None),
+            query_models=None,
+        ),
+        "a shadow model it can query": replace(
+            signals, query_models=replace(signals.query_models, shadows=())
+        ),
+    }
+    for reason, lacking_signals in lacking.items():
+        evaluation = evaluate_condition(
+            lacking_signals, Undefended(), ["augmentation", "boundary", "loss"], seed=0, knowledge=["naive"]
+        )
+        assert set(evaluation.skipped) == {"augmentation", "boundary"}
+        assert reason in evaluation.skipped["boundary"], evaluation.skipped["boundary"]
 
 
 def test_query_attacks_query_through_the_defense(signals):
