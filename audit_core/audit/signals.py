@@ -4,6 +4,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
+from audit_core.audit.class_order import check_class_order
 from audit_core.core.errors import DataError, capitalised
 from audit_core.data import AuditData, Split
 from audit_core.targets import ModelTarget, Target
@@ -190,7 +191,8 @@ def shadow_signals(
 def target_signals(target: Target, data: AuditData) -> Signals:
     """The target's logits on the members, non-members and test points, and on the population points when
     the target covers them (a predictions table may not); the target is a query model when it is a model of
-    numeric records. No shadow or reference outputs yet."""
+    numeric records. No shadow or reference outputs yet. Refused when its outputs follow another class order
+    than the labels (:mod:`audit_core.audit.class_order`)."""
     parts = ["members", "non_members", "test"]
     if target.covers(data.population):
         parts.append("population")
@@ -198,6 +200,12 @@ def target_signals(target: Target, data: AuditData) -> Signals:
     for part in parts:
         split = getattr(data, part)
         logit_sets[part] = model_logits(target, split, data.n_classes, f"the target on {data.where(part)}")
+    held_out = [logit_sets["non_members"], logit_sets["test"]]
+    check_class_order(
+        (logit_sets["members"].labels, logit_sets["members"].logits),
+        (np.concatenate([s.labels for s in held_out]), np.vstack([s.logits for s in held_out])),
+        "non-member and test records",
+    )
     queryable = isinstance(target, ModelTarget) and data.members.numeric
     return Signals(**logit_sets, query_models=QueryModels(target) if queryable else None)
 

@@ -114,7 +114,20 @@ class ImageFolderDataConfig(_PartFiles):
     """torchvision ImageFolder layout per part: ``<part folder>/<class name>/<image file>``."""
 
     kind: Literal["image_folder"] = "image_folder"
+    classes: list[str] | None = Field(
+        None,
+        min_length=2,
+        description="Class folders in the order of the model's outputs (others are left out); default: the "
+        "members folder's subfolders, sorted by name.",
+    )
     transform: ImageTransformConfig = Field(default_factory=ImageTransformConfig)
+
+    @model_validator(mode="after")
+    def _classes_distinct(self) -> "ImageFolderDataConfig":
+        repeated = next((c for i, c in enumerate(self.classes or []) if c in self.classes[:i]), None)
+        if repeated is not None:
+            raise ValueError(f"classes must be distinct; {repeated!r} appears more than once")
+        return self
 
 
 class PoolDraw(StrictModel):

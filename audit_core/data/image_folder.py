@@ -16,32 +16,36 @@ from audit_core.data.probe import ListedData, ListedPart
 EXPECTED = "an ImageFolder-style folder with one subfolder per class"
 
 
-def _classes(folders: dict[str, Path]) -> list[str]:
-    classes = class_folders(folders["members"])
+def _classes(folders: dict[str, Path], listed: list[str] | None) -> list[str]:
+    """``listed`` (``data.classes``), or the members folder's class folders, sorted; every part must have
+    each, and without ``listed`` no other."""
+    classes = listed or class_folders(folders["members"])
     if len(classes) < 2:
         raise DataError(
             f"data.members: folder '{folders['members']}' has {len(classes)} class folders; expected one "
             "subfolder per class, at least two."
         )
+    reference = "data.classes" if listed else "the members folder"
     for part, folder in folders.items():
-        check_classes(folder, classes, f"data.{part}", "the members folder")
+        check_classes(folder, classes, f"data.{part}", reference)
         extra = sorted(set(class_folders(folder)) - set(classes))
-        if extra:
+        if extra and not listed:
             raise DataError(
                 f"data.{part}: folder '{folder}' has class folder {extra[0]!r}, which the members folder "
-                "lacks; expected the same class folders everywhere."
+                "lacks; expected the same class folders everywhere (or list those to audit in data.classes)."
             )
     return classes
 
 
 def list_image_folder_data(config: ImageFolderDataConfig) -> ListedData:
-    """Classes are the members folder's subfolders (sorted); every other part must have the same ones.
+    """Classes are ``data.classes`` in that order, or the members folder's subfolders sorted by name; every
+    part must have them.
 
     Record ids are the image paths relative to the folder that holds all four parts, so the same file listed
     in two parts is caught as an overlap.
     """
     folders = {part: existing_folder(getattr(config, part), f"data.{part}", EXPECTED) for part in PARTS}
-    classes = _classes(folders)
+    classes = _classes(folders, config.classes)
     common = Path(os.path.commonpath([f.resolve() for f in folders.values()]))
     transform = build_transform(config.transform)
     parts = {}

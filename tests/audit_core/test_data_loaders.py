@@ -107,6 +107,28 @@ def test_image_folder_resize_and_grayscale(tmp_path):
     assert data.test.features.shape[1:] == (1, 4, 4)
 
 
+def test_image_folder_classes_set_the_class_order_and_leave_other_folders_out(tmp_path):
+    """data.classes: the model's output order (not sorted), a folder not listed is left out, a listed folder
+    that a part lacks is refused."""
+    paths = {}
+    for seed, part in enumerate(PARTS):
+        paths[part] = str(write_image_folder(tmp_path / part, *class_images(18, seed), ["cat", "dog", "eel"]))
+    sorted_order = _load(kind="image_folder", **paths)
+    listed = _load(kind="image_folder", classes=["eel", "cat"], **paths)
+    assert listed.n_classes == 2
+    for part in PARTS:
+        kept = np.isin(getattr(sorted_order, part).labels, [0, 2])
+        ids = dict(zip(getattr(listed, part).ids, getattr(listed, part).labels, strict=True))
+        assert set(ids) == set(getattr(sorted_order, part).ids[kept])
+        assert all(label == (0 if name.split("/")[1] == "eel" else 1) for name, label in ids.items())
+    with pytest.raises(
+        DataError, match=r"data\.members: folder .* has no class folder 'emu', which data\.classes"
+    ):
+        _load(kind="image_folder", classes=["cat", "emu"], **paths)
+    with pytest.raises(ValueError, match="classes must be distinct; 'cat' appears more than once"):
+        _load(kind="image_folder", classes=["cat", "dog", "cat"], **paths)
+
+
 def test_cifar10_batches_load_from_the_standard_folder(tmp_path):
     folder = write_cifar_batches(tmp_path / "cifar-10-batches-py")
     draws = {
