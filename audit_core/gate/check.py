@@ -422,8 +422,9 @@ def _check_rules(
 
 def recommendation(policy: GatePolicy, metrics: pd.DataFrame, chosen: str | None) -> str:
     """Two to four sentences: whether the chosen defense meets every rule (or breaks none, naming those it
-    was not shown to meet and why), and which defended condition breaks none at the smallest accuracy cost
-    (or, when none does, which comes closest)."""
+    was not shown to meet and why; or advises against it where an undecided rule's one value measures above
+    its limit), and which defended condition breaks none at the smallest accuracy cost (or, when none does,
+    which comes closest)."""
     labels = list(dict.fromkeys(metrics.condition))
     defended = [c for c in labels if c != "undefended"]
     if not defended:
@@ -431,7 +432,10 @@ def recommendation(policy: GatePolicy, metrics: pd.DataFrame, chosen: str | None
     drops = metrics[metrics.metric == Metric.ACCURACY_DROP].set_index("condition").value
     rules = {c: _check_rules(policy, metrics, [c])[1] for c in defended}
     failed = {c: [r.rule for r in rules[c] if not r.passed] for c in defended}
-    passing = sorted((c for c in defended if not failed[c]), key=lambda c: drops.get(c, 0.0))
+    above = {c: [r for r in rules[c] if _measured_above(r)] for c in defended}
+    passing = sorted(
+        (c for c in defended if not failed[c]), key=lambda c: (bool(above[c]), drops.get(c, 0.0))
+    )
 
     def cost(condition: str) -> str:
         drop = drops.get(condition)
@@ -439,19 +443,38 @@ def recommendation(policy: GatePolicy, metrics: pd.DataFrame, chosen: str | None
 
     if chosen in passing:
         unresolved = [r for r in rules[chosen] if r.outcome == "unresolved"]
+        within = [c for c in passing if not above[c]]
+        if above[chosen]:
+            text = (
+                f"Do not deploy the chosen defense, {chosen}, on this evidence: it breaks no rule shown, but "
+                f"{_measured(above[chosen])}. {_undecided(unresolved)}"
+            )
+            return (
+                f"{text} {within[0]} breaks none and measures within every limit{cost(within[0])}."
+                if within
+                else text
+            )
         standing = "breaks no rule of the policy" if unresolved else "meets every rule of the policy"
         text = f"Deploy the chosen defense, {chosen}: it {standing}{cost(chosen)}."
         if unresolved:  # passed as policy.unresolved says, not shown to hold
             text += f" {_undecided(unresolved)}"
-        cheaper = [c for c in passing if drops.get(c, 0.0) < drops.get(chosen, 0.0)]
+        cheaper = [c for c in within if drops.get(c, 0.0) < drops.get(chosen, 0.0)]
         if cheaper:
             text += f" {cheaper[0]} breaks none either{cost(cheaper[0])}."
         return text
     lead = "" if chosen is None else f"The chosen defense, {chosen}, breaks {', '.join(failed[chosen])}. "
     if passing:
+        best = passing[0]
+        if above[best]:
+            return (
+                f"{lead}Of the {len(defended)} audited defenses, {_count(passing)} no rule shown, but "
+                f"none measures within every limit: of {best}, which costs least, {_measured(above[best])}. "
+                "More audit records would decide."
+            )
+        shown = all(r.outcome == "pass" for r in rules[best])
         return (
-            f"{lead}Of the {len(defended)} audited defenses, {len(passing)} meet every rule; deploy "
-            f"{passing[0]}, which does{cost(passing[0])}."
+            f"{lead}Of the {len(defended)} audited defenses, {_count(passing)} no rule; deploy {best}, "
+            f"which {'meets every rule' if shown else 'breaks none'}{cost(best)}."
         )
     closest = min(defended, key=lambda c: (len(failed[c]), drops.get(c, 0.0)))
     text = (
@@ -467,6 +490,25 @@ def recommendation(policy: GatePolicy, metrics: pd.DataFrame, chosen: str | None
         "classes alone, and such a defense leaves them as they are. Lower the model's own leakage "
         "(regularisation, more training data, differentially private training) or relax max_auc."
     )
+
+
+def _count(passing: list[str]) -> str:
+    """ "1 breaks" or "3 break"."""
+    return f"{len(passing)} {'breaks' if len(passing) == 1 else 'break'}"
+
+
+def _measured(results: list[RuleResult]) -> str:
+    """The undecided rules whose one value measures above the limit, as a clause."""
+    return "; ".join(
+        f"{r.rule} measures {r.measurement.point:.4f} against a limit of {r.limit:g}" for r in results
+    )
+
+
+def _measured_above(result: RuleResult) -> bool:
+    """Whether an undecided rule's one value measures above its limit: not shown broken, but no ground to
+    deploy on. Only for a rule of one value (a condition's accuracy drop), whose estimate is unbiased; the
+    largest of many noisy values (AUCs over attacks) lies above their true values, so it says less."""
+    return result.outcome == "unresolved" and result.values == 1 and result.measurement.point > result.limit
 
 
 def _label_only_floor(policy: GatePolicy, metrics: pd.DataFrame) -> Measurement | None:
