@@ -343,6 +343,7 @@ def build_context(
             for ev, k in condition_modes(result, chosen_only=True)
         ],
         "per_class": per_class_rows(result, baseline.attack, class_names),
+        "classes": len(result.baseline.outcome(baseline.attack, result.knowledge[0]).per_class_auc),
         "exposed": exposed_records(result, baseline.attack, names=class_names),
         "record_ids": record_ids_sentence(provenance),
         "readers": READERS,

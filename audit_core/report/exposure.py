@@ -13,6 +13,7 @@ from audit_core.stats.metrics import clopper_pearson
 
 VULNERABLE_SHARE = 0.01  # the most vulnerable members by the references' estimate (Aerni et al.'s worst case)
 LOW_FPR = 0.01  # the false-positive rate their TPR is read at
+PER_CLASS_ROWS = 20  # classes the per-class table shows at most (metrics.parquet has every class)
 
 
 def class_label(label: int, names: Sequence[str | int] | None) -> str:
@@ -21,24 +22,35 @@ def class_label(label: int, names: Sequence[str | int] | None) -> str:
 
 
 def per_class_rows(result: AuditResult, attack: str, names: Sequence[str | int] | None = None) -> list[dict]:
-    """Per true class (named by ``names``, ``data.classes``, where given): record counts and ``attack``'s
-    AUC on the class's records, undefended and under the chosen defense."""
+    """Per true class (named by ``names``, ``data.classes``, where given), in class order: record counts and
+    ``attack``'s AUC on the class's records, undefended and under the chosen defense; of more than
+    :data:`PER_CLASS_ROWS` classes, those with the most audited records (:func:`best_resolved`)."""
+    classes = sorted(result.baseline.outcome(attack, result.knowledge[0]).per_class_auc)
+    counts = {
+        c: (
+            int((result.labels[result.is_member] == c).sum()),
+            int((result.labels[~result.is_member] == c).sum()),
+        )
+        for c in classes
+    }
     rows = []
-    for c in sorted(result.baseline.outcome(attack, result.knowledge[0]).per_class_auc):
-        in_class = result.labels == c
+    for c in best_resolved(counts, PER_CLASS_ROWS):
         cells = []
         for ev, knowledge in condition_modes(result, chosen_only=True):
             auc = ev.outcome(attack, knowledge).per_class_auc.get(c)
             cells.append("—" if auc is None else f"{auc:.3f}")
+        members, non_members = counts[c]
         rows.append(
-            {
-                "label": class_label(c, names),
-                "members": int((in_class & result.is_member).sum()),
-                "non_members": int((in_class & ~result.is_member).sum()),
-                "auc": cells,
-            }
+            {"label": class_label(c, names), "members": members, "non_members": non_members, "auc": cells}
         )
     return rows
+
+
+def best_resolved(counts: dict[int, tuple[int, int]], limit: int) -> list[int]:
+    """The at most ``limit`` classes whose AUC rests on the most records (members, non-members): by the
+    smaller count, then the larger, then class order; returned in class order."""
+    ranked = sorted(counts, key=lambda c: (-min(counts[c]), -max(counts[c]), c))
+    return sorted(ranked[:limit])
 
 
 def exposed_records(

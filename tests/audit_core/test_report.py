@@ -14,6 +14,7 @@ from audit_core.audit.run import run_audit
 from audit_core.config import AuditConfig
 from audit_core.data import AuditData, Split
 from audit_core.gate.check import GatePolicy, check_gate
+from audit_core.report.exposure import best_resolved
 from audit_core.report.render import render_html
 from tests.browser import FLAGS, Chromium
 
@@ -219,3 +220,15 @@ def test_an_attacker_with_the_target_and_the_records_finds_nothing_per_record_in
     logits = np.vstack([signals.members.logits, signals.non_members.logits, signals.test.logits])
     assert_nothing_per_record(payload, logits)
     assert not any(record in embedded for record in result.records)
+
+
+def test_the_per_class_table_keeps_the_classes_whose_auc_rests_on_the_most_records():
+    """100 classes of a few records each: the 20 whose smaller count (members or non-members) is largest, in
+    class order; a model of few classes keeps them all."""
+    rng = np.random.default_rng(0)
+    counts = {c: (int(rng.integers(0, 9)), int(rng.integers(0, 9))) for c in range(100)}
+    shown = best_resolved(counts, 20)
+    assert len(shown) == 20 and shown == sorted(shown)
+    left_out = set(counts) - set(shown)
+    assert min(min(counts[c]) for c in shown) >= max(min(counts[c]) for c in left_out)
+    assert best_resolved({0: (3, 1), 1: (0, 9), 2: (5, 5)}, 20) == [0, 1, 2]
