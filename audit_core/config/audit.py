@@ -298,7 +298,10 @@ class AuditConfig(StrictModel):
         """Each defense's label names its condition in every table, so no two entries may share one."""
         first: dict[str, int] = {}
         for index, entry in enumerate(self.defenses):
-            label = entry.condition_label(self.seed)
+            try:
+                label = entry.condition_label(self.seed)
+            except ValueError as error:  # a setting the defense itself refuses
+                raise ValueError(f"defenses.{index}: {error}") from None
             earlier = first.setdefault(label, index)
             if earlier == index:
                 continue

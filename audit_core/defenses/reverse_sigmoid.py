@@ -7,7 +7,9 @@ Each probability is pushed against its own confidence and the vector renormalise
     q   = max(p - r, 0) / sum(max(p - r, 0))
 
 Large probabilities shrink and small ones grow, so confidence-based attacks lose their signal; a large
-``beta`` can reorder classes, so the label is not guaranteed to survive.
+``beta`` can reorder classes, so the label is not guaranteed to survive. With ``gamma = 1`` the answer is
+``p (1 - beta) + beta / 2``, renormalised: at ``beta = 1`` every class gets 1/2, an answer without a label
+(refused).
 """
 
 from dataclasses import dataclass
@@ -34,7 +36,16 @@ class ReverseSigmoid(Defense):
 
     name = "reverse_sigmoid"
     deterministic = True
-    GRID = tuple({"beta": b, "gamma": g} for b in (0.2, 0.5, 1.0) for g in (0.1, 1.0))
+    GRID = tuple({"beta": b, "gamma": g} for b in (0.2, 0.5, 0.9) for g in (0.1, 1.0))
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.beta == 1 and self.gamma == 1:  # sigmoid(logit(p)) = p, so q = p - (p - 1/2) = 1/2
+            raise ValueError(
+                "ReverseSigmoid with beta=1 and gamma=1 releases 1/2 for every class (the perturbation "
+                "cancels each probability), so its answers carry no label but rounding noise; choose beta "
+                "below 1 or another gamma"
+            )
 
     def apply(self, logits: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         probs = softmax(logits)

@@ -7,6 +7,8 @@ from scipy import stats
 from scipy.special import expit, logit, softmax
 
 from audit_core.audit.evaluation import observe, observe_labels
+from audit_core.config import parse_config
+from audit_core.core.errors import ConfigError
 from audit_core.defenses import (
     DEFENSES,
     DefenderData,
@@ -129,6 +131,26 @@ def test_reverse_sigmoid_follows_lee_et_al():
     released = ReverseSigmoid(beta=0.3, gamma=2.0).apply(logits, np.random.default_rng(0))
     assert np.allclose(released, expected)
     assert released.max() < p.max() and released.min() > p.min()
+
+
+@pytest.mark.parametrize(("name", "params"), SETTINGS, ids=lambda v: str(v))
+def test_every_setting_the_tuner_compares_releases_answers_that_tell_classes_apart(name, params, defender):
+    """No grid point releases one value for every class (reverse_sigmoid at beta=1, gamma=1 did: its argmax
+    was rounding noise, which scored as accuracy on the front)."""
+    defense = fit_defense(DEFENSES[name](**params), defender, seed=0)
+    released = defense.apply(_logits(40, 3) * 3, np.random.default_rng(4))
+    spread = released.max(axis=1) - released.min(axis=1)
+    assert np.all(spread > 1e-6), spread.min()
+
+
+def test_reverse_sigmoid_refuses_the_setting_that_releases_one_half_for_every_class():
+    p = softmax(_logits(5, 0), axis=1)
+    cancelled = p - 1.0 * (expit(logit(p)) - 0.5)  # gamma = 1: sigmoid(logit(p)) = p
+    assert np.allclose(cancelled, 0.5)
+    with pytest.raises(ValueError, match="beta=1 and gamma=1 releases 1/2 for every class"):
+        ReverseSigmoid(beta=1.0, gamma=1.0)
+    with pytest.raises(ConfigError, match=r"defenses\.1: ReverseSigmoid with beta=1 and gamma=1"):
+        parse_config({"defenses": [{"name": "hamp"}, {"name": "reverse_sigmoid", "beta": 1, "gamma": 1}]})
 
 
 def test_top_k_rounding_releases_k_values_on_the_decimal_grid_that_sum_to_one():
