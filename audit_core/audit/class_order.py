@@ -54,10 +54,8 @@ def class_order_problem(
     better = np.bincount(labels[as_matched], minlength=n_classes) > np.bincount(
         labels[as_labelled], minlength=n_classes
     )
-    if better.sum() < 2:
-        return (
-            None  # one class answered better: a model that answers one output, not outputs in another order
-        )
+    if better.sum() < 2:  # one class answered better: a model that answers one output, not another order
+        return None
     moved = [c for c in np.unique(labels) if output[c] != c][:NAMED]
     examples = ", ".join(f"class {c} answered as output {output[c]}" for c in moved)
     return (

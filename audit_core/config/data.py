@@ -32,6 +32,13 @@ class DemoDataConfig(StrictModel):
     split_seed: int = Field(0, ge=0, description="Seed of the random split.")
 
 
+def _refuse_repeats(classes: list[str]) -> None:
+    """Refuse a class listed twice in ``classes``, in one sentence."""
+    repeated = next((name for i, name in enumerate(classes) if name in classes[:i]), None)
+    if repeated is not None:
+        raise ValueError(f"classes must be distinct; {repeated!r} appears more than once")
+
+
 class _PartFiles(StrictModel):
     """One file (or folder) per audit part."""
 
@@ -55,9 +62,7 @@ class _LabelledFiles(_PartFiles):
     @model_validator(mode="after")
     def _classes_distinct_and_counted(self) -> "_LabelledFiles":
         names = [str(name) for name in self.classes or []]
-        repeated = next((name for i, name in enumerate(names) if name in names[:i]), None)
-        if repeated is not None:
-            raise ValueError(f"classes must be distinct; {repeated!r} appears more than once")
+        _refuse_repeats(names)
         if names and self.n_classes is not None and self.n_classes != len(names):
             raise ValueError(
                 f"n_classes ({self.n_classes}) differs from the {len(names)} names in classes; give one of "
@@ -124,9 +129,7 @@ class ImageFolderDataConfig(_PartFiles):
 
     @model_validator(mode="after")
     def _classes_distinct(self) -> "ImageFolderDataConfig":
-        repeated = next((c for i, c in enumerate(self.classes or []) if c in self.classes[:i]), None)
-        if repeated is not None:
-            raise ValueError(f"classes must be distinct; {repeated!r} appears more than once")
+        _refuse_repeats(self.classes or [])
         return self
 
 

@@ -493,7 +493,7 @@ def recommendation(policy: GatePolicy, metrics: pd.DataFrame, chosen: str | None
 
 
 def _count(passing: list[str]) -> str:
-    """ "1 breaks" or "3 break"."""
+    """How many of the defenses break no rule, with the verb: 1 breaks, 3 break."""
     return f"{len(passing)} {'breaks' if len(passing) == 1 else 'break'}"
 
 
