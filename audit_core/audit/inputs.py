@@ -40,10 +40,11 @@ def load_audit_data(config: AuditConfig) -> AuditData:
 
 
 def probe_audit_data(config: AuditConfig, rows: int = PROBE_ROWS) -> DataProbe:
-    """A probe of the audit data (only the first ``rows`` records of each part decoded), its features checked
-    to suit the models dynaudit must train on them."""
+    """A probe of the audit data (``rows`` records of each part decoded), its features checked to suit the
+    models dynaudit must train on them: every record's where the probe read them all (tables, npz), else the
+    decoded ones'."""
     probe = probe_data(config.data, rows)
-    _require_trainable(config, probe.sample)
+    _require_trainable(config, probe.records if probe.records.members.width else probe.sample)
     return probe
 
 

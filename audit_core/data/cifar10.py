@@ -76,9 +76,9 @@ def _batch_folder(root: Path) -> Path:
 
 
 def _transformed(
-    images: np.ndarray, index: np.ndarray, transform: ImageTransform, n: int | None
+    images: np.ndarray, index: np.ndarray, transform: ImageTransform, rows: np.ndarray | None
 ) -> np.ndarray:
-    pixels = torch.from_numpy(images[index[:n]]).float() / 255.0
+    pixels = torch.from_numpy(images[index if rows is None else index[rows]]).float() / 255.0
     return transform_batch(pixels, transform, "data.transform")
 
 

@@ -10,7 +10,7 @@ from audit_core.config import ImageFolderDataConfig
 from audit_core.core.errors import DataError
 from audit_core.core.paths import existing_folder
 from audit_core.data.base import PARTS, AuditData
-from audit_core.data.images import build_transform, check_classes, class_folders, decode_first, image_files
+from audit_core.data.images import build_transform, check_classes, class_folders, decode_rows, image_files
 from audit_core.data.probe import ListedData, ListedPart
 
 EXPECTED = "an ImageFolder-style folder with one subfolder per class"
@@ -54,7 +54,7 @@ def list_image_folder_data(config: ImageFolderDataConfig) -> ListedData:
         ids = np.array([Path(file).resolve().relative_to(common).as_posix() for file, _ in files])
         labels = np.array([label for _, label in files], dtype=np.int64)
         paths = [file for file, _ in files]
-        parts[part] = ListedPart(labels, ids, partial(decode_first, paths, transform, f"data.{part}"))
+        parts[part] = ListedPart(labels, ids, partial(decode_rows, paths, transform, f"data.{part}"))
     return ListedData(
         "image_folder", parts, config.n_classes, {part: str(folder) for part, folder in folders.items()}
     )

@@ -10,7 +10,7 @@ from audit_core.config import ImageNetDataConfig
 from audit_core.core.errors import DataError
 from audit_core.core.paths import existing_folder
 from audit_core.data.base import PARTS, AuditData
-from audit_core.data.images import build_transform, class_folders, decode_first, image_files
+from audit_core.data.images import build_transform, class_folders, decode_rows, image_files
 from audit_core.data.pools import draw_parts
 from audit_core.data.probe import ListedData, ListedPart
 
@@ -49,7 +49,7 @@ def list_imagenet_data(config: ImageNetDataConfig) -> ListedData:
         ids = np.array([f"{pool}/{Path(file).relative_to(pools[pool]).as_posix()}" for file, _ in chosen])
         labels = np.array([label for _, label in chosen], dtype=np.int64)
         paths = [file for file, _ in chosen]
-        parts[part] = ListedPart(labels, ids, partial(decode_first, paths, transform, f"data.{part}"))
+        parts[part] = ListedPart(labels, ids, partial(decode_rows, paths, transform, f"data.{part}"))
     return ListedData(
         "imagenet", parts, len(classes), {part: f"{pools[pool]}" for part, (pool, _) in drawn.items()}
     )

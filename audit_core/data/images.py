@@ -94,6 +94,8 @@ def decode_images(files: Sequence[str], transform: ImageTransform, field: str) -
     return np.stack(arrays)
 
 
-def decode_first(files: Sequence[str], transform: ImageTransform, field: str, n: int | None) -> np.ndarray:
-    """:func:`decode_images` on the first ``n`` of ``files`` (``None``: on all of them)."""
-    return decode_images(files[:n], transform, field)
+def decode_rows(
+    files: Sequence[str], transform: ImageTransform, field: str, rows: np.ndarray | None
+) -> np.ndarray:
+    """:func:`decode_images` on the ``files`` at ``rows`` (``None``: on all of them)."""
+    return decode_images(files if rows is None else [files[i] for i in rows], transform, field)

@@ -1,4 +1,4 @@
-"""A probe of the audit data: every record listed and checked, only the first records of each part decoded."""
+"""A probe of the audit data: every record listed and checked, only a few records of each part decoded."""
 
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -13,8 +13,9 @@ class DataProbe:
     """What the input check learns of the data without decoding every record.
 
     ``records`` holds every record's label and id, checked like the full data (features too where reading
-    them all is cheap, else none: zero columns); ``sample`` holds the first records of each part with their
-    features decoded, for querying the target and judging the features.
+    them all is cheap, else none: zero columns); ``sample`` holds a few records of each part with their
+    features decoded, spread over the part (:func:`spread_rows`), for querying the target and judging the
+    features.
     """
 
     records: AuditData
@@ -22,7 +23,7 @@ class DataProbe:
 
     @classmethod
     def of(cls, records: AuditData, sample: dict[str, Split]) -> "DataProbe":
-        """The probe of ``records`` whose parts' first records, decoded, are ``sample``."""
+        """The probe of ``records`` whose parts' probed records, decoded, are ``sample``."""
         return cls(
             records,
             AuditData(
@@ -43,18 +44,28 @@ class DataProbe:
 def probe_loaded(data: AuditData, rows: int) -> DataProbe:
     """The probe of data already loaded whole (cheap to read, so every check has run on every record)."""
     return DataProbe.of(
-        data, {part: split.subset(np.arange(min(rows, len(split)))) for part, split in data.splits().items()}
+        data, {part: split.subset(spread_rows(len(split), rows)) for part, split in data.splits().items()}
     )
 
 
 @dataclass(frozen=True)
 class ListedPart:
-    """One audit part before decoding: every record's label and id, and ``decode(n)``: the features of the
-    first ``n`` records (``None``: of all of them)."""
+    """One audit part before decoding: every record's label and id, and ``decode(rows)``: the features of
+    the records at ``rows`` (``None``: of all of them)."""
 
     labels: np.ndarray
     ids: np.ndarray
-    decode: Callable[[int | None], np.ndarray]
+    decode: Callable[[np.ndarray | None], np.ndarray]
+
+
+def spread_rows(size: int, rows: int) -> np.ndarray:
+    """``rows`` positions evenly spread over ``size`` records (all of them when fewer): image folders are
+    listed class by class, and a probe of the first records would see one class.
+
+    >>> spread_rows(100, 4).tolist(), spread_rows(3, 16).tolist()
+    ([0, 33, 66, 99], [0, 1, 2])
+    """
+    return np.unique(np.linspace(0, size - 1, min(rows, size)).round().astype(np.int64))
 
 
 @dataclass(frozen=True)
@@ -71,14 +82,15 @@ class ListedData:
         return self._assemble({part: listed.decode(None) for part, listed in self.parts.items()})
 
     def probe(self, rows: int) -> DataProbe:
-        """Every record's label and id checked, the features of the first ``rows`` of each part decoded."""
+        """Every record's label and id checked, the features of ``rows`` records of each part, spread over
+        it (:func:`spread_rows`), decoded."""
         records = self._assemble(
             {part: np.empty((len(listed.ids), 0), np.float32) for part, listed in self.parts.items()}
         )
-        sample = {
-            part: Split(listed.decode(rows), listed.labels[:rows], listed.ids[:rows])
-            for part, listed in self.parts.items()
-        }
+        sample = {}
+        for part, listed in self.parts.items():
+            picked = spread_rows(len(listed.ids), rows)
+            sample[part] = Split(listed.decode(picked), listed.labels[picked], listed.ids[picked])
         return DataProbe.of(records, sample)
 
     def _assemble(self, features: dict[str, np.ndarray]) -> AuditData:

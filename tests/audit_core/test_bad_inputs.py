@@ -471,7 +471,7 @@ CASES = [
     ),
     Bad(
         "missing features a model does not take",
-        _table("members", lambda f: f.assign(f0=f.f0.where(f.index != 2, np.nan))),
+        _table("members", lambda f: f.assign(f0=f.f0.where(f.index != 0, np.nan))),
         "target.path '{tmp}/model.skops' raised ValueError on records of shape (8,) (Input X contains NaN); "
         "the records have missing values (NaN), which this model does not take: impute them as its training "
         "data were.",
@@ -490,7 +490,7 @@ CASES = [
         "missing features a network answers NaN on",
         _steps(
             _network_without_training,
-            _table("members", lambda f: f.assign(f0=f.f0.where(f.index != 2, np.nan))),
+            _table("members", lambda f: f.assign(f0=f.f0.where(f.index != 0, np.nan))),
         ),
         "The target on the members set ({tmp}/members.parquet) gave NaN or infinite logits for 1 of 16 "
         "records (1 of them have missing (NaN) features: impute them as the model's training data were); "
@@ -504,7 +504,7 @@ CASES = [
     ),
     Bad(
         "a string among numeric features",
-        _table("population", lambda f: f.assign(f1=f.f1.astype(str).where(f.index != 7, "7,5"))),
+        _table("population", lambda f: f.assign(f1=f.f1.astype(str).where(f.index != 0, "7,5"))),
         "(could not convert string to float: '7,5'); expected records",
     ),
     Bad(

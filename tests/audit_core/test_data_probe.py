@@ -81,7 +81,9 @@ def _data_config(data: dict):
 
 
 @pytest.mark.parametrize("kind", DATA)
-def test_the_probe_sees_every_record_of_the_full_load_and_decodes_its_first_ones(kind, tmp_path):
+def test_the_probe_sees_every_record_of_the_full_load_and_decodes_records_spread_over_each_part(
+    kind, tmp_path
+):
     config = _data_config(DATA[kind](tmp_path))
     full = load_data(config)
     probe = probe_data(config, rows=5)
@@ -92,13 +94,16 @@ def test_the_probe_sees_every_record_of_the_full_load_and_decodes_its_first_ones
         records, sample = getattr(probe.records, part), getattr(probe.sample, part)
         np.testing.assert_array_equal(records.ids, split.ids)
         np.testing.assert_array_equal(records.labels, split.labels)
-        np.testing.assert_array_equal(sample.ids, split.ids[:5])
-        np.testing.assert_array_equal(sample.features, split.features[:5])
+        spread = np.linspace(0, len(split) - 1, 5).round().astype(int)  # first, last and between
+        np.testing.assert_array_equal(sample.ids, split.ids[spread])
+        np.testing.assert_array_equal(sample.features, split.features[spread])
 
 
-def _probed_first(folder: str, rows: int) -> list[Path]:
-    """The image files of an ImageFolder part in listing order (class by class, files by name)."""
-    return sorted(Path(folder).glob("*/*.png"))[:rows]
+def _probed(folder: str, rows: int) -> list[Path]:
+    """The image files of an ImageFolder part that a probe of ``rows`` decodes: in listing order (class by
+    class, files by name), evenly spread over the part."""
+    files = sorted(Path(folder).glob("*/*.png"))
+    return [files[i] for i in np.linspace(0, len(files) - 1, rows).round().astype(int)]
 
 
 def _spoil_all_but(root: Path, keep: set[Path]) -> int:
@@ -112,7 +117,7 @@ def _spoil_all_but(root: Path, keep: set[Path]) -> int:
 
 def test_the_input_check_decodes_only_the_probed_images(tmp_path):
     data = _image_folders(tmp_path / "images")
-    keep = {file for part in PARTS for file in _probed_first(data[part], PROBE_ROWS)}
+    keep = {file for part in PARTS for file in _probed(data[part], PROBE_ROWS)}
     assert _spoil_all_but(tmp_path / "images", keep) == 5 * 40 - 4 * PROBE_ROWS
 
     check_inputs(config(tmp_path, data=data, target={"kind": "trained"}))
