@@ -9,6 +9,7 @@ from sklearn.linear_model import LogisticRegression
 
 from audit_core.audit.inputs import PROBE_ROWS
 from audit_core.core.files import sha256_file
+from audit_core.data.probe import spread_rows
 from flows.cli import main
 from tests.audit_core.byo import RECIPE, class_images, tabular_parts, write_image_folder, write_tables
 
@@ -61,12 +62,13 @@ def test_a_bad_input_found_during_the_flow_exits_2_and_writes_nothing(prefect_ap
 
 
 def test_an_unreadable_image_the_input_check_did_not_probe_stops_the_flow_with_exit_2(dynaudit, tmp_path):
-    """The input check decodes only the first images of each part; the flow's full load finds the rest."""
+    """The input check decodes only 16 images spread over each part; the flow's full load finds the rest."""
     parts = {}
     for seed, part in enumerate(("members", "non_members", "population", "test")):
         images, labels = class_images(2 * PROBE_ROWS * (1 + (part == "population")), seed)
         parts[part] = str(write_image_folder(tmp_path / part, images, labels, ["a", "b", "c"]))
-    unprobed = sorted((tmp_path / "members").glob("*/*.png"))[PROBE_ROWS]
+    files = sorted((tmp_path / "members").glob("*/*.png"))
+    unprobed = files[min(set(range(len(files))) - set(spread_rows(len(files), PROBE_ROWS)))]
     unprobed.write_bytes(b"not an image")
     config = {
         "run_name": "late-image",
