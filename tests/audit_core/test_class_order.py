@@ -13,6 +13,11 @@ from scipy.stats import binom
 from sklearn.linear_model import LogisticRegression
 
 from audit_core.audit.class_order import ALPHA, best_matching, class_order_problem
+from audit_core.audit.inputs import load_audit_data
+from audit_core.audit.models import build_target
+from audit_core.audit.signals import target_signals
+from audit_core.config import parse_config
+from audit_core.core.errors import DataError
 from flows.cli import main
 from tests.audit_core.byo import tabular_parts, write_tables
 
@@ -95,8 +100,9 @@ def test_the_matching_is_the_permutation_the_answers_follow():
 
 
 def test_the_command_line_refuses_such_a_target_in_one_sentence_before_training_anything(tmp_path, capsys):
-    """Too noisy for the input check's 16 records per part, so the audit's own check refuses it, on every
-    record, before any shadow or reference model trains: exit 2, one sentence, nothing written."""
+    """A logistic regression trained on labels moved by one (3 classes, about 0.8 accurate): the input check
+    refuses it on its probe (16 records spread over each part) before Prefect starts, exit 2, one sentence,
+    nothing written; the audit's own query of every record refuses it too."""
     x, y, _ = tabular_parts()["members"]
     sio.dump(LogisticRegression(max_iter=500).fit(x, (y + 1) % 3), tmp_path / "model.skops")
     config = {
@@ -112,10 +118,15 @@ def test_the_command_line_refuses_such_a_target_in_one_sentence_before_training_
     stderr = capsys.readouterr().err
     assert code == 2, stderr
     assert stderr.startswith(
-        "dynaudit: The target's outputs follow another class order than the data's labels"
+        "dynaudit: The target's outputs follow another class order than the data's labels: on 32 non-member "
+        "and test records"
     )
     assert (
         "(class 0 answered as output 1, class 1 answered as output 2, class 2 answered as output 0)" in stderr
     )
     assert stderr.count("\n") == 1
-    assert not (tmp_path / "out").exists() and not list((tmp_path / "cache").rglob("*.skops"))
+    assert not (tmp_path / "out").exists() and not (tmp_path / "cache").exists()
+    audit = parse_config(config)
+    data = load_audit_data(audit)
+    with pytest.raises(DataError, match="on 150 non-member and test records it is right on 18% as labelled"):
+        target_signals(build_target(audit, data), data)
