@@ -10,6 +10,7 @@ from audit_core.audit.inputs import PROBE_ROWS, check_inputs
 from audit_core.config import parse_config
 from audit_core.core.errors import DataError
 from audit_core.data import PARTS, load_data, probe_data
+from audit_core.data.probe import spread_rows
 from tests.audit_core.byo import (
     class_images,
     config,
@@ -103,7 +104,7 @@ def _probed(folder: str, rows: int) -> list[Path]:
     """The image files of an ImageFolder part that a probe of ``rows`` decodes: in listing order (class by
     class, files by name), evenly spread over the part."""
     files = sorted(Path(folder).glob("*/*.png"))
-    return [files[i] for i in np.linspace(0, len(files) - 1, rows).round().astype(int)]
+    return [files[i] for i in spread_rows(len(files), rows)]
 
 
 def _spoil_all_but(root: Path, keep: set[Path]) -> int:
