@@ -16,6 +16,10 @@ export DO_NOT_TRACK ?= 1
 SYSTEM_TOOLS := chromium pdftoppm pdftotext
 SYSTEM_PACKAGES := chromium poppler-utils
 PIP := $(BIN)/python -m pip --quiet --quiet
+# Test processes (pytest-xdist), each with one torch and one BLAS thread and its own Prefect server; a test file
+# stays in one process, so its module fixtures (the demo run) start once. `make test TEST_WORKERS=1`: serially.
+TEST_WORKERS ?= 2
+PYTEST := $(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadfile
 
 bootstrap: $(STAMP) system-packages
 
@@ -44,11 +48,11 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check .
 
 test: lint system-packages
-	$(BIN)/python -m pytest -q
+	$(PYTEST)
 
 # The quick loop: lint, then every test not marked slow.
 test-fast: lint system-packages
-	$(BIN)/python -m pytest -q -m "not slow"
+	$(PYTEST) -m "not slow"
 
 clean:
 	rm -rf $(VENV) out .pytest_cache .ruff_cache
