@@ -154,7 +154,7 @@ class GateVerdict:
         total = f"{len(self.rules)} rule{'' if len(self.rules) == 1 else 's'}"
         if failed:
             details = "; ".join(r.reason.removesuffix(".") for r in failed)  # one sentence, clauses
-            text = f"FAILED on {target}: {len(failed)} of {total}: {details}"
+            text = f"FAILED on {target}: {len(failed)} of {total} broken: {details}"
         elif not undecided:
             text = f"PASSED on {target}: {'all ' if len(self.rules) > 1 else ''}{total} shown to hold"
         elif self.unresolved == "warn":

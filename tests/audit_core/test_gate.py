@@ -81,7 +81,9 @@ def test_a_null_audit_passes_the_shipped_policy_and_a_leaky_one_fails_it():
     auc = _rule(failed, "max_auc")
     assert not failed.passed and auc.outcome == "fail" and auc.measurement.low > 0.6
     assert auc.measurement.where.startswith("attack ") and DYNANOISE in auc.measurement.where
-    assert failed.headline.startswith(f"FAILED on {DYNANOISE}") and "max_auc" in failed.headline
+    broken = f"{sum(not r.passed for r in failed.rules)} of {len(failed.rules)} rules broken: "
+    assert failed.headline.startswith(f"FAILED on {DYNANOISE}: {broken}")
+    assert "max_auc" in failed.headline
 
 
 def _logit_bounds(rows: pd.DataFrame, z: float) -> tuple[pd.Series, pd.Series]:

@@ -119,7 +119,7 @@ def test_a_broken_policy_exits_1_and_reports_the_rule_and_the_comparison(failed,
             limit=1,
         )
     assert run.state.is_failed() and run.state.message.startswith("FAILED on dynanoise(")
-    assert ": 2 of 3 rules: max_auc" in run.state.message
+    assert ": 2 of 3 rules broken: max_auc" in run.state.message
     verdict = json.loads((workdir / "out" / "tiny" / "latest" / "manifest.json").read_text())["verdict"]
     assert not verdict["passed"] and verdict["comparison"]["gone"] == [] and verdict["comparison"]["new"]
     assert [r["rule"] for r in verdict["rules"]] == list(cases), "the report states the gate's verdict"
