@@ -12,7 +12,7 @@ import itertools
 import numpy as np
 
 from audit_core.attacks.base import AttackInput, register_attack
-from audit_core.attacks.query import QueryAttack, released_labels
+from audit_core.attacks.query import CALIBRATION_RECORDS, QueryAttack, released_labels
 
 IMAGE_DIMS = 3  # records of shape (channels, height, width) are images
 
@@ -45,11 +45,18 @@ class AugmentationAttack(QueryAttack):
     name = "augmentation"
 
     def __init__(
-        self, *, n_augmentations: int = 16, noise: float = 0.3, max_shift: int = 1, seed: int = 0
+        self,
+        *,
+        n_augmentations: int = 16,
+        noise: float = 0.3,
+        max_shift: int = 1,
+        calibration_records: int = CALIBRATION_RECORDS,
+        seed: int = 0,
     ) -> None:
         self.n_augmentations = n_augmentations
         self.noise = noise
         self.max_shift = max_shift
+        self.calibration_records = calibration_records
         self.seed = seed
 
     def queries_per_record(self, record_shape: tuple[int, ...]) -> int:

@@ -13,7 +13,7 @@ from typing import Self
 import numpy as np
 
 from audit_core.attacks.base import AttackInput, CalibrationData, register_attack
-from audit_core.attacks.query import QueryAttack, released_labels
+from audit_core.attacks.query import CALIBRATION_RECORDS, QueryAttack, released_labels
 
 
 @register_attack
@@ -23,11 +23,18 @@ class BoundaryAttack(QueryAttack):
     name = "boundary"
 
     def __init__(
-        self, *, max_queries: int = 64, directions: int = 16, max_radius: float = 2.0, seed: int = 0
+        self,
+        *,
+        max_queries: int = 64,
+        directions: int = 16,
+        max_radius: float = 2.0,
+        calibration_records: int = CALIBRATION_RECORDS,
+        seed: int = 0,
     ) -> None:
         self.max_queries = max_queries
         self.directions = directions
         self.max_radius = max_radius
+        self.calibration_records = calibration_records
         self.seed = seed
 
     def queries_per_record(self, record_shape: tuple[int, ...]) -> int:

@@ -45,3 +45,18 @@ def tuning_split(signals: Signals, config: TuneConfig) -> tuple[Signals, Signals
 def split_for_tuning(config: AuditConfig, signals: Signals) -> tuple[Signals, Signals]:
     """The audit's (tuning, evaluation) split, as ``config.tune`` (or the default tuning) asks for."""
     return tuning_split(signals, config.tune or TuneConfig())
+
+
+def scored_points(tuning: Signals, config: TuneConfig) -> Signals:
+    """The tuning part's points every candidate is scored on: at most ``config.trial_points`` members and as
+    many non-members (a random subset, seeded by ``config.seed``, where there are more) and every test point.
+    A candidate's cost grows with the audited points (the query attacks ask dozens of queries about each);
+    on a thousand of each, an attack's AUC or balanced accuracy is measured to about +-0.025 (95%), and the
+    chosen settings are confirmed on every point of the evaluation part."""
+    rng = derive_rng(config.seed, "trial-points")
+    rows = {
+        part: np.sort(rng.choice(size, config.trial_points, replace=False))
+        for part in ("members", "non_members")
+        if (size := len(getattr(tuning, part))) > config.trial_points
+    }
+    return tuning.select(**rows) if rows else tuning

@@ -33,6 +33,15 @@ class TuneConfig(StrictModel):
     tuning_fraction: float = Field(
         0.5, gt=0, lt=1, description="Share of audit and test points used to tune; the rest confirms."
     )
+    trial_points: int = Field(
+        1000,
+        ge=50,
+        description=(
+            "Members, and as many non-members, of the tuning part that every candidate is scored on (a "
+            "random subset where the part has more; every test point); the chosen points are confirmed on "
+            "the whole evaluation part."
+        ),
+    )
     sigma0_sq_range: tuple[float, float] = Field((0.0, 1.0), description="Search range of sigma0_sq.")
     lam_range: tuple[float, float] = Field((0.0, 6.0), description="Search range of lam.")
     temperature_range: tuple[float, float] = Field((1.0, 20.0), description="Search range of T.")

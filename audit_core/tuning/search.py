@@ -1,10 +1,11 @@
 """Auto-tuning of DynaNoise under an accuracy budget, with every baseline on the same front.
 
 The audit points (members, non-members) and the test set are split once into a *tuning* part and a disjoint
-*evaluation* part. Every candidate is scored on the tuning part only; the chosen setting, and each baseline's
-best setting, are then confirmed on the evaluation part, so the reported numbers are not the ones the choice
-was made on. Candidates reuse the logits in :class:`~audit_core.audit.signals.Signals`: nothing is
-retrained or re-queried inside the loop.
+*evaluation* part. Every candidate is scored on the tuning part only (on at most ``trial_points`` members and
+as many non-members of it); the chosen setting, and each baseline's best setting, are then confirmed on the
+evaluation part, so the reported numbers are not the ones the choice was made on. Candidates reuse the
+logits in :class:`~audit_core.audit.signals.Signals`: nothing is retrained inside the loop, and only the
+label-only query attacks query the models again.
 
 Objectives (under one attacker knowledge, adaptive by default):
 
@@ -31,7 +32,7 @@ import pandas as pd
 from audit_core.audit.analysis import ConditionEvaluation, analyse_condition, worst_case
 from audit_core.audit.evaluation import score_condition
 from audit_core.audit.signals import Signals
-from audit_core.audit.split import SPLIT_PARTS
+from audit_core.audit.split import SPLIT_PARTS, scored_points
 from audit_core.config import PAPER_CENTRE, PAPER_SETTING, TuneConfig
 from audit_core.core.errors import AuditInputError
 from audit_core.core.forked import forked_map
@@ -414,7 +415,8 @@ def tune(
     against: Attacker,
     on_trial_done: Callable[[int, int], None] | None = None,
 ) -> TuningResult:
-    """Choose DynaNoise's (sigma0_sq, lam, T) on ``tuning``; put every baseline's grid on the same front;
+    """Choose DynaNoise's (sigma0_sq, lam, T) on ``tuning`` (the points
+    :func:`~audit_core.audit.split.scored_points` keeps of it); put every baseline's grid on the same front;
     confirm each family's chosen point on ``evaluation``. ``against.seed`` (the run seed) seeds the noise
     draws, so the confirmed numbers equal the audit's for the same condition. ``on_trial_done(done,
     total)`` reports each DynaNoise trial scored.
@@ -423,6 +425,7 @@ def tune(
     while the workers take the baselines, each family's grid, pick and confirmation as one job."""
     objective = OBJECTIVES[config.objective]
     seed = against.seed
+    tuning = scored_points(tuning, config)
     on_tuning = SplitScorer(tuning, against)
     on_evaluation = SplitScorer(evaluation, against)
     seen: dict[tuple[float, ...], dict[str, float]] = {}

@@ -1,9 +1,12 @@
 """The label-only query attacks against independent computations on a linear model with known geometry."""
 
 import numpy as np
+import pytest
 
 from audit_core.attacks import AttackInput, AugmentationAttack, BoundaryAttack, CalibrationData, ShadowOutputs
 from audit_core.attacks.augmentation import image_augmentations, shifted
+from audit_core.attacks.query import CALIBRATION_RECORDS
+from audit_core.stats.metrics import best_balanced_accuracy_threshold
 
 W = np.array([1.0, -2.0, 0.5])
 
@@ -102,3 +105,57 @@ def test_a_missing_value_stays_missing_in_every_query_and_the_spread_leaves_it_o
         r_star = -(np.nan_to_num(audit.features) @ W)[:, None] / (steps @ W)
     expected = np.where((r_star > 0) & (r_star <= 2.0), r_star, 2.0).mean(axis=1)
     np.testing.assert_allclose(distance, expected, atol=2.0 / 2**16)
+
+
+@pytest.mark.parametrize("calibration_records", [10, 40])
+def test_the_threshold_is_learned_on_at_most_calibration_records_shadow_members_and_non_members(
+    calibration_records,
+):
+    """A shadow of 40 members and 40 non-members: with ``calibration_records=10`` the boundary attack asks
+    about 10 of each only, and its threshold is the best on their bisected distances to the hyperplane,
+    computed here; with 40 it asks about every record."""
+    asked = []
+
+    def counting(rows: np.ndarray, inputs: np.ndarray, fixed: bool = False) -> np.ndarray:
+        asked.append(rows)
+        return linear_ask(rows, inputs)
+
+    shadow = records(80, seed=1)
+    shadow = AttackInput(shadow.probs, shadow.labels, shadow.features, counting)
+    is_member = np.arange(80) % 2 == 0
+    attack = BoundaryAttack(max_queries=64, directions=4, calibration_records=calibration_records, seed=3)
+    attack.fit(CalibrationData(shadow=ShadowOutputs(shadow, is_member)))
+
+    rows = np.unique(np.concatenate(asked))
+    assert is_member[rows].sum() == (~is_member[rows]).sum() == min(calibration_records, 40)
+    steps = attack.scale_ * np.random.default_rng(3).standard_normal((len(rows), 4, 3))
+    with np.errstate(divide="ignore"):
+        r_star = -(shadow.features[rows] @ W)[:, None] / (steps @ W)
+    distance = np.where((r_star > 0) & (r_star <= 2.0), r_star, 2.0).mean(axis=1)
+    expected = best_balanced_accuracy_threshold(distance, is_member[rows])
+    assert attack.threshold_ == pytest.approx(expected, abs=2.0 / 2**16)
+
+
+def test_a_threshold_learned_on_calibration_records_of_each_side_loses_little_balanced_accuracy():
+    """Simulated: member statistics N(0.7, 1), non-members N(0, 1), a shadow of 8,000 of each. The threshold
+    learned on CALIBRATION_RECORDS of each reaches, on fresh records, a balanced accuracy at most a few
+    thousandths below the threshold learned on all 16,000 (mean 0.0014, 95th percentile 0.0062 over these
+    200 shadows), against a
+    standard error of about 0.0055 for a balanced accuracy measured on 4,000 audited records of each."""
+    rng = np.random.default_rng(0)
+    is_member = np.arange(16_000) < 8_000
+    fresh = np.r_[rng.normal(0.7, 1, 20_000), rng.normal(0, 1, 20_000)]
+
+    def balanced_accuracy(threshold: float) -> float:
+        return 0.5 * ((fresh[:20_000] >= threshold).mean() + (fresh[20_000:] < threshold).mean())
+
+    losses = []
+    for _ in range(200):
+        statistic = np.where(is_member, 0.7, 0.0) + rng.standard_normal(16_000)
+        subset = BoundaryAttack(calibration_records=CALIBRATION_RECORDS, seed=int(rng.integers(2**31)))
+        rows = subset.calibration_rows(is_member)
+        assert len(rows) == 2 * CALIBRATION_RECORDS and is_member[rows].sum() == CALIBRATION_RECORDS
+        every = best_balanced_accuracy_threshold(statistic, is_member)
+        some = best_balanced_accuracy_threshold(statistic[rows], is_member[rows])
+        losses.append(balanced_accuracy(every) - balanced_accuracy(some))
+    assert np.mean(losses) < 0.005 and np.quantile(losses, 0.95) < 0.015

@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 
 from audit_core.audit.signals import LogitSet, Signals
-from audit_core.audit.split import split_signals
+from audit_core.audit.split import SPLIT_PARTS, scored_points, split_signals
 from audit_core.config import TuneConfig
 from audit_core.core.forked import WORKERS_VARIABLE, available_cores, worker_count
 from audit_core.defenses import DEFENSES, DefenderData, MemGuard
@@ -254,3 +254,25 @@ def test_a_defense_with_no_setting_within_the_budget_keeps_its_row_in_the_compar
     dynanoise = table[table.family == "dynanoise"].iloc[0]
     drops = (dynanoise["accuracy_drop/tuning"], dynanoise["accuracy_drop/evaluation"])
     assert by_family["dynanoise"][2] == " / ".join(f"{v:+.4f}" for v in drops)
+
+
+def test_candidates_are_scored_on_at_most_trial_points_members_and_non_members_of_the_tuning_part(
+    halves, defender
+):
+    tuning, evaluation = halves  # 60 members, 60 non-members, 200 test points
+    config = TuneConfig(trial_points=50)
+    scored = scored_points(tuning, config)
+    assert (len(scored.members), len(scored.non_members)) == (50, 50)
+    assert scored.test is tuning.test and scored.shadow_members is tuning.shadow_members
+    for part in ("members", "non_members"):
+        assert set(getattr(scored, part).ids) < set(getattr(tuning, part).ids)
+    again = scored_points(tuning, config)
+    assert list(again.members.ids) == list(scored.members.ids), "seeded by tune.seed"
+    assert scored_points(tuning, TuneConfig(trial_points=60)) is tuning
+
+    capped = _tune(halves, defender, trial_points=50)
+    assert capped.sizes["tuning"] == {"members": 50, "non_members": 50, "test": 200}
+    assert capped.sizes["evaluation"] == {part: len(getattr(evaluation, part)) for part in SPLIT_PARTS}
+    on_the_subset = _tune((scored, evaluation), defender)
+    pd.testing.assert_frame_equal(capped.trials, on_the_subset.trials)
+    pd.testing.assert_frame_equal(capped.front, on_the_subset.front)
