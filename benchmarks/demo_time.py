@@ -3,14 +3,17 @@
     .venv/bin/python benchmarks/demo_time.py                  # this tree against 547ab47, one timed run each
     .venv/bin/python benchmarks/demo_time.py --base HEAD~3 --repeat 3 --cache .dynaudit-cache
     .venv/bin/python benchmarks/demo_time.py --base-attacks   # like for like: the base demo's attacks only
+    .venv/bin/python benchmarks/demo_time.py --large 8000 --base f45c652   # a big audit instead of the demo
 
 The base commit is unpacked (``git archive``) into a temporary folder. Both trees run ``dynaudit demo
 --verbose`` (a base without the flag, which it does not know, logs at INFO anyway) as a user does, in one
 working folder, so they share one model cache: a first untimed run of each warms it. The timed runs then
 alternate between the trees so the machine's load falls on both alike; the load average is printed with
 each run. With ``--base-attacks`` this tree runs ``dynaudit audit`` on its demo config with the ``attacks``
-of the base's (547ab47's demo lacks qmia, augmentation and boundary, the costliest): like for like. The parts
-come from Prefect's log lines (task runs finishing) and the run's own clock:
+of the base's (547ab47's demo lacks qmia, augmentation and boundary, the costliest): like for like. With
+``--large N`` both trees audit, instead of the demo, a workload nobody tuned for (:func:`large_workload`: a
+scikit-learn random forest on N members, with 8 clones as references and a tuning section). The parts come
+from Prefect's log lines (task runs finishing) and the run's own clock:
 
 - start-up: process start to the temporary Prefect server's first line (imports, input check);
 - Prefect server: that line to the flow run's first line. Today's CLI starts the server itself, without that
@@ -39,6 +42,7 @@ import time
 from datetime import datetime
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import yaml
 
@@ -99,8 +103,8 @@ def unpack(commit: str, folder: Path) -> Path:
 def run_demo(
     tree: Path, workdir: Path, output: Path, verbose: bool, config: Path | None = None
 ) -> tuple[dict[str, float], pd.DataFrame]:
-    """One ``dynaudit demo`` of ``tree`` in ``workdir`` (its model cache), or ``dynaudit audit config``; its
-    parts and metrics."""
+    """One ``dynaudit demo`` of ``tree`` in ``workdir`` (its model cache), or ``dynaudit audit config`` (whose
+    run name is ``demo`` too); its parts and metrics."""
     env = {**os.environ, "PYTHONPATH": str(tree)}
     for name in ("PREFECT_API_URL", *THREAD_VARIABLES):  # a temporary server and every core's threads, as a
         env.pop(name, None)  # first-time user gets (OMP_NUM_THREADS=1 hid the tuner's thread contention)
@@ -133,6 +137,46 @@ def demo_with_attacks_of(tree: Path, base: Path, folder: Path) -> Path:
     return path
 
 
+def large_workload(folder: Path, members: int) -> Path:
+    """A big audit's config in ``folder``: a scikit-learn random forest (100 trees, leaves of at least 2
+    records) trained on ``members`` synthetic records (20 features, 3 classes, 8% of labels flipped), audited
+    against as many non-members, with twice as many population records, half as many test records, 8 reference
+    models (the forest's clones) and DynaNoise tuned to a budget of 0.03; run name ``demo``."""
+    import skops.io
+    from sklearn.datasets import make_classification
+    from sklearn.ensemble import RandomForestClassifier
+
+    features, labels = make_classification(
+        n_samples=4 * members + members // 2, n_features=20, n_informative=8, n_redundant=4, n_classes=3,
+        flip_y=0.08, class_sep=0.8, random_state=3,
+    )  # fmt: skip
+    table = pd.DataFrame(features.astype(np.float32), columns=[f"f{i}" for i in range(20)])
+    table["label"] = labels
+    ends = {"members": members, "non_members": 2 * members, "population": 4 * members, "test": None}
+    start = 0
+    for part, end in ends.items():
+        table[start:end].to_parquet(folder / f"{part}.parquet", index=False)
+        start = end
+    forest = RandomForestClassifier(n_estimators=100, min_samples_leaf=2, n_jobs=1, random_state=0)
+    skops.io.dump(
+        forest.fit(features[:members].astype(np.float32), labels[:members]), folder / "forest.skops"
+    )
+    config = {
+        "run_name": "demo",
+        "data": {
+            "kind": "table",
+            "label": "label",
+            **{part: str(folder / f"{part}.parquet") for part in ends},
+        },
+        "target": {"kind": "sklearn", "path": str(folder / "forest.skops")},
+        "reference_models": 8,
+        "tune": {"budget": 0.03},
+    }
+    path = folder / "large.yaml"
+    path.write_text(yaml.safe_dump(config), encoding="utf-8")
+    return path
+
+
 def knows_verbose(tree: Path) -> bool:
     """Whether the tree's command line has ``--verbose`` (older ones log Prefect's INFO lines anyway)."""
     return '"--verbose"' in (tree / "flows" / "cli.py").read_text(encoding="utf-8")
@@ -151,6 +195,12 @@ def main() -> None:
         action="store_true",
         help="the tree audits its demo with only the attacks the base's demo ran (like for like)",
     )
+    parser.add_argument(
+        "--large",
+        type=int,
+        metavar="N",
+        help="both trees audit a random forest on N members (large_workload)",
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="demo-time-") as tmp:
         work = Path(tmp)
@@ -159,9 +209,14 @@ def main() -> None:
         if args.cache is not None:  # models trained before: the warm-up runs need not train them again
             shutil.copytree(args.cache, work / ".dynaudit-cache")
         config = demo_with_attacks_of(tree, base_tree, work) if args.base_attacks else None
+        workload = None if args.large is None else large_workload(work, args.large)
         trees = {
-            f"base {args.base}": (base_tree, knows_verbose(base_tree), None),
-            (args.tree or "this tree") + (" (base's attacks)" if config else ""): (tree, True, config),
+            f"base {args.base}": (base_tree, knows_verbose(base_tree), workload),
+            (args.tree or "this tree") + (" (base's attacks)" if config else ""): (
+                tree,
+                True,
+                config or workload,
+            ),
         }
         reference = {  # warm the model cache and compile the modules, untimed; each tree's own numbers
             name: run_demo(tree, work, work / f"warm-{index}", verbose, config)[1]
@@ -175,8 +230,9 @@ def main() -> None:
                 times[name].append(seconds)
                 print(f"{name}: {seconds['total']:.1f} s (load average {load:.1f})", flush=True)
                 pd.testing.assert_frame_equal(metrics, reference[name], check_exact=True)  # or stop
+    what = "Warm demo" if workload is None else f"Warm audit of a random forest on {args.large} members"
     print(
-        f"\nWarm demo, median of {args.repeat} run(s) per tree on {os.cpu_count()} cores; each tree's "
+        f"\n{what}, median of {args.repeat} run(s) per tree on {os.cpu_count()} cores; each tree's "
         "metrics.parquet identical in every run (its warm-up included)\n"
     )
     print("| part | " + " | ".join(f"{name} (s)" for name in times) + " |")
