@@ -138,6 +138,11 @@ class Attack(ABC):
     reads_labels_only: ClassVar[bool] = False
     threshold_: float
 
+    def check(self) -> None:
+        """Raise ``ValueError`` with one sentence if the hyperparameters cannot work (the config's check calls
+        it before the audit starts); every setting works unless an attack says otherwise."""
+        return None
+
     @abstractmethod
     def fit(self, calibration: CalibrationData) -> Self:
         """Learn the attack's state from what the attacker knows; returns ``self``."""

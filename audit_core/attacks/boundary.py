@@ -8,11 +8,9 @@ spread), the attacker finds by bisection the smallest step ``r`` (in units of fe
 ``max_queries``. The score is the mean step over directions; a record the model already mislabels scores 0.
 """
 
-from typing import Self
-
 import numpy as np
 
-from audit_core.attacks.base import AttackInput, CalibrationData, register_attack
+from audit_core.attacks.base import AttackInput, register_attack
 from audit_core.attacks.query import CALIBRATION_RECORDS, QueryAttack, released_labels
 
 
@@ -40,13 +38,13 @@ class BoundaryAttack(QueryAttack):
     def queries_per_record(self, record_shape: tuple[int, ...]) -> int:
         return self.directions * (self.max_queries // self.directions)
 
-    def fit(self, calibration: CalibrationData) -> Self:
+    def check(self) -> None:
+        super().check()
         if self.max_queries < self.directions:
             raise ValueError(
-                f"boundary's max_queries ({self.max_queries}) must allow a query per direction "
-                f"({self.directions})."
+                f"max_queries = {self.max_queries}; expected at least one query per direction "
+                f"(directions = {self.directions})."
             )
-        return super().fit(calibration)
 
     def block_statistic(
         self, outputs: AttackInput, rows: np.ndarray, scale: np.ndarray, rng: np.random.Generator

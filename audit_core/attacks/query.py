@@ -73,10 +73,6 @@ class QueryAttack(Attack):
     def calibration_rows(self, is_member: np.ndarray) -> np.ndarray:
         """The shadow records the threshold is learned on: on each side (members, non-members) every one, or
         ``calibration_records`` of them at random where there are more (in their order)."""
-        if self.calibration_records < 1:
-            raise ValueError(
-                f"{self.name}'s calibration_records must be at least 1; got {self.calibration_records}."
-            )
         rng = derive_rng(self.seed, "calibration-records")
         sides = [np.flatnonzero(is_member == side) for side in (True, False)]
         kept = [
@@ -85,7 +81,12 @@ class QueryAttack(Attack):
         ]
         return np.sort(np.concatenate(kept))
 
+    def check(self) -> None:
+        if self.calibration_records < 1:
+            raise ValueError(f"calibration_records = {self.calibration_records}; expected at least 1.")
+
     def fit(self, calibration: CalibrationData) -> Self:
+        self.check()
         shadow = calibration.shadow_queries
         self.scale_ = feature_spread(shadow.outputs.features)
         rows = self.calibration_rows(shadow.is_member)

@@ -335,6 +335,10 @@ class AuditConfig(StrictModel):
                     raise ValueError(
                         f"attack_params.{name}.{key} = {value!r} is a {given}; expected {expected}"
                     ) from None
+            try:
+                ATTACKS[name](**params).check()
+            except ValueError as error:
+                raise ValueError(f"attack_params.{name}: {str(error).rstrip('.')}") from None
         return self
 
     @model_validator(mode="after")

@@ -98,6 +98,14 @@ def test_tune_section_defaults():
         ("attacks: []\n", "field 'attacks'"),
         ("reference_models: 5\n", "field 'reference_models' = 5 is invalid: must be 0 or an even number"),
         ("attack_params: {rmia: {gama: 2}}\n", "attack_params.rmia has unknown parameter 'gama'"),
+        (
+            "attack_params: {boundary: {calibration_records: 0}}\n",
+            "attack_params.boundary: calibration_records = 0; expected at least 1",
+        ),
+        (
+            "attack_params: {boundary: {max_queries: 8}}\n",
+            "attack_params.boundary: max_queries = 8; expected at least one query per direction",
+        ),
         ("knowledge: [psychic]\n", "field 'knowledge.0' = 'psychic' is invalid"),
         ("runner: {kind: ray}\n", "field 'runner' is invalid: Input tag 'ray' found using kind()"),
         ("runner: {kind: dask, address: 'h:8786'}\n", "must be a Dask scheduler address such as tcp://"),
