@@ -11,7 +11,7 @@ import itertools
 
 import numpy as np
 
-from audit_core.attacks.base import AttackInput, register_attack
+from audit_core.attacks.base import AttackInput, register_attack, require
 from audit_core.attacks.query import CALIBRATION_RECORDS, QueryAttack, released_labels
 
 IMAGE_DIMS = 3  # records of shape (channels, height, width) are images
@@ -58,6 +58,12 @@ class AugmentationAttack(QueryAttack):
         self.max_shift = max_shift
         self.calibration_records = calibration_records
         self.seed = seed
+
+    def check(self) -> None:
+        super().check()
+        require(self.n_augmentations >= 1, "n_augmentations", self.n_augmentations, "at least 1")
+        require(self.noise > 0, "noise", self.noise, "a positive number")
+        require(self.max_shift >= 0, "max_shift", self.max_shift, "0 or more pixels")
 
     def queries_per_record(self, record_shape: tuple[int, ...]) -> int:
         if len(record_shape) == IMAGE_DIMS:

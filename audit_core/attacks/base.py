@@ -156,6 +156,12 @@ class Attack(ABC):
         return self.score(outputs) >= self.threshold_
 
 
+def require(holds: bool, name: str, value: object, expected: str) -> None:
+    """:meth:`Attack.check`'s sentence for one hyperparameter, unless ``holds``."""
+    if not holds:
+        raise ValueError(f"{name} = {value!r}; expected {expected}.")
+
+
 ATTACKS: dict[str, type[Attack]] = {}
 
 

@@ -10,7 +10,7 @@ spread), the attacker finds by bisection the smallest step ``r`` (in units of fe
 
 import numpy as np
 
-from audit_core.attacks.base import AttackInput, register_attack
+from audit_core.attacks.base import AttackInput, register_attack, require
 from audit_core.attacks.query import CALIBRATION_RECORDS, QueryAttack, released_labels
 
 
@@ -40,11 +40,10 @@ class BoundaryAttack(QueryAttack):
 
     def check(self) -> None:
         super().check()
-        if self.max_queries < self.directions:
-            raise ValueError(
-                f"max_queries = {self.max_queries}; expected at least one query per direction "
-                f"(directions = {self.directions})."
-            )
+        require(self.directions >= 1, "directions", self.directions, "at least 1")
+        expected = f"at least one query per direction (directions = {self.directions})"
+        require(self.max_queries >= self.directions, "max_queries", self.max_queries, expected)
+        require(self.max_radius > 0, "max_radius", self.max_radius, "a positive number")
 
     def block_statistic(
         self, outputs: AttackInput, rows: np.ndarray, scale: np.ndarray, rng: np.random.Generator

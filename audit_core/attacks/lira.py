@@ -4,7 +4,7 @@ from typing import Any, Self
 
 import numpy as np
 
-from audit_core.attacks.base import Attack, AttackInput, CalibrationData, register_attack
+from audit_core.attacks.base import Attack, AttackInput, CalibrationData, register_attack, require
 from audit_core.attacks.reference import ReferenceAttack, masked_mean_std
 from audit_core.core.probability import safe_log, true_class_probability
 
@@ -41,6 +41,10 @@ class _LiRA(ReferenceAttack):
         super().__init__(calibration_models=calibration_models)
         self.fixed_variance = fixed_variance
         self.min_std = min_std
+
+    def check(self) -> None:
+        super().check()
+        require(self.min_std > 0, "min_std", self.min_std, "a positive number")
 
     def statistic(self, probs: np.ndarray, labels: np.ndarray) -> np.ndarray:
         return logit_confidence(probs, labels)

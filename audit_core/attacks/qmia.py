@@ -15,7 +15,7 @@ from typing import Self
 import numpy as np
 from sklearn.ensemble import HistGradientBoostingRegressor
 
-from audit_core.attacks.base import Attack, AttackInput, CalibrationData, register_attack
+from audit_core.attacks.base import Attack, AttackInput, CalibrationData, register_attack, require
 from audit_core.attacks.lira import logit_confidence
 
 
@@ -48,6 +48,13 @@ class QMIA(Attack):
         self.min_samples_leaf = min_samples_leaf
         self.holdout = holdout
         self.seed = seed
+
+    def check(self) -> None:
+        require(0 < self.fpr < 1, "fpr", self.fpr, "a rate between 0 and 1")
+        require(0 < self.holdout < 1, "holdout", self.holdout, "a share between 0 and 1")
+        require(self.max_iter >= 1, "max_iter", self.max_iter, "at least 1")
+        require(self.learning_rate > 0, "learning_rate", self.learning_rate, "a positive number")
+        require(self.min_samples_leaf >= 1, "min_samples_leaf", self.min_samples_leaf, "at least 1")
 
     def fit(self, calibration: CalibrationData) -> Self:
         population = calibration.population_features

@@ -21,7 +21,7 @@ from typing import Self
 
 import numpy as np
 
-from audit_core.attacks.base import Attack, AttackInput, CalibrationData
+from audit_core.attacks.base import Attack, AttackInput, CalibrationData, require
 from audit_core.core.missing import feature_spread
 from audit_core.core.seeding import derive_rng
 from audit_core.stats.metrics import best_balanced_accuracy_threshold
@@ -82,8 +82,7 @@ class QueryAttack(Attack):
         return np.sort(np.concatenate(kept))
 
     def check(self) -> None:
-        if self.calibration_records < 1:
-            raise ValueError(f"calibration_records = {self.calibration_records}; expected at least 1.")
+        require(self.calibration_records >= 1, "calibration_records", self.calibration_records, "at least 1")
 
     def fit(self, calibration: CalibrationData) -> Self:
         self.check()

@@ -11,7 +11,7 @@ from typing import Any, Self
 
 import numpy as np
 
-from audit_core.attacks.base import Attack, AttackInput, CalibrationData
+from audit_core.attacks.base import Attack, AttackInput, CalibrationData, require
 from audit_core.stats.metrics import best_balanced_accuracy_threshold
 
 CHUNK = 8_192  # audit points per block when reducing over reference models, to bound temporary memory
@@ -62,6 +62,10 @@ class ReferenceAttack(Attack):
     def __init__(self, *, calibration_models: int = 2, calibration_points: int = 50_000) -> None:
         self.calibration_models = calibration_models
         self.calibration_points = calibration_points
+
+    def check(self) -> None:
+        require(self.calibration_models >= 1, "calibration_models", self.calibration_models, "at least 1")
+        require(self.calibration_points >= 1, "calibration_points", self.calibration_points, "at least 1")
 
     @abstractmethod
     def statistic(self, probs: np.ndarray, labels: np.ndarray) -> np.ndarray:

@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from audit_core.attacks.base import CalibrationData, register_attack
+from audit_core.attacks.base import CalibrationData, register_attack, require
 from audit_core.attacks.reference import ReferenceAttack, masked_mean_std
 from audit_core.core.probability import LOG_FLOOR, true_class_probability
 from audit_core.stats.metrics import roc_auc
@@ -37,6 +37,11 @@ class RMIA(ReferenceAttack):
         super().__init__(calibration_models=calibration_models, calibration_points=calibration_points)
         self.a = a
         self.gamma = gamma
+
+    def check(self) -> None:
+        super().check()
+        require(self.a is None or 0 <= self.a <= 1, "a", self.a, "a number from 0 to 1, or none (tuned)")
+        require(self.gamma > 0, "gamma", self.gamma, "a positive number")
 
     def statistic(self, probs: np.ndarray, labels: np.ndarray) -> np.ndarray:
         if probs.ndim == 2:

@@ -11,7 +11,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from audit_core.attacks.base import Attack, AttackInput, CalibrationData, register_attack
+from audit_core.attacks.base import Attack, AttackInput, CalibrationData, register_attack, require
 from audit_core.core.probability import entropy, modified_entropy, safe_log, true_class_probability
 
 
@@ -38,6 +38,9 @@ class ShadowModelAttack(Attack):
 
     def __init__(self, *, regularisation: float = 1.0) -> None:
         self.regularisation = regularisation
+
+    def check(self) -> None:
+        require(self.regularisation > 0, "regularisation", self.regularisation, "a positive number")
 
     def fit(self, calibration: CalibrationData) -> Self:
         shadow = calibration.shadow

@@ -6,6 +6,7 @@ and is queried on the target's audit points (with query access to the target).
 """
 
 import copy
+import inspect
 from dataclasses import fields, is_dataclass
 
 import numpy as np
@@ -101,3 +102,20 @@ def test_inputs_are_not_mutated(audit, name):
     assert len(after) == len(before) == 15
     for old, new in zip(before, after, strict=True):
         assert old.dtype == new.dtype and np.array_equal(old, new)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_default_hyperparameters_pass_the_check_and_a_negative_number_fails_it_with_one_sentence(name):
+    """Every attack's defaults pass ``check`` (the config's check calls it); each numeric hyperparameter set
+    to -1 fails it with a sentence naming the parameter, or runs (a threshold of a fixed rule may be any
+    number)."""
+    ATTACKS[name]().check()
+    defaults = inspect.signature(ATTACKS[name]).parameters.values()
+    for parameter in defaults:
+        if type(parameter.default) not in (int, float) or parameter.name == "seed":
+            continue
+        try:
+            ATTACKS[name](**{parameter.name: -1}).check()
+        except ValueError as error:
+            assert str(error).startswith(f"{parameter.name} = -1; expected "), error
+            assert str(error).count(".") == 1 and str(error).endswith(".")

@@ -103,6 +103,12 @@ def test_tune_section_defaults():
             "attack_params.boundary: calibration_records = 0; expected at least 1",
         ),
         (
+            "attack_params: {qmia: {fpr: 5.0}}\n",
+            "attack_params.qmia: fpr = 5.0; expected a rate between 0 and 1",
+        ),
+        ("attack_params: {rmia: {a: 1.5}}\n", "attack_params.rmia: a = 1.5; expected a number from 0 to 1"),
+        ("attack_params: {lira_online: {min_std: 0.0}}\n", "lira_online: min_std = 0.0; expected a positive"),
+        (
             "attack_params: {boundary: {max_queries: 8}}\n",
             "attack_params.boundary: max_queries = 8; expected at least one query per direction",
         ),
