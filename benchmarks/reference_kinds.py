@@ -28,7 +28,7 @@ from torch import nn
 from audit_core.audit.evaluation import score_condition
 from audit_core.audit.inputs import load_audit_data
 from audit_core.audit.models import build_target, train_references
-from audit_core.audit.signals import reference_logits, target_signals
+from audit_core.audit.signals import Signals, reference_logits, target_signals
 from audit_core.config import AuditConfig, parse_config
 from audit_core.defenses import Undefended
 from audit_core.stats.metrics import roc_auc, tpr_at_fpr
@@ -86,23 +86,31 @@ TARGETS = {
 }
 
 
-def audit(config: AuditConfig) -> tuple[dict[str, tuple[float, float]], float]:
-    """``attack -> (AUC, TPR at 1% FPR)`` undefended, and the seconds the references took to train."""
+def reference_signals(config: AuditConfig) -> tuple[Signals, float]:
+    """The target's signals with its reference models' outputs, and the seconds the references took to
+    train."""
     data = load_audit_data(config)
     signals = target_signals(build_target(config, data), data)
     start = time.perf_counter()
     references, in_mask, _ = train_references(config, data, {"data": data.fingerprint()})
     seconds = time.perf_counter() - start
-    signals = signals.with_models(None, reference_logits(references, in_mask, data))
-    scores = score_condition(signals, Undefended(), ATTACKS, seed=config.seed, knowledge=["naive"])
-    results = {
+    return signals.with_models(None, reference_logits(references, in_mask, data)), seconds
+
+
+def attack_results(
+    signals: Signals, attacks: list[str], seed: int, attack_params: dict | None = None
+) -> dict[str, tuple[float, float]]:
+    """``attack -> (AUC, TPR at 1% FPR)``, undefended, against the naive attacker."""
+    scores = score_condition(
+        signals, Undefended(), attacks, seed=seed, knowledge=["naive"], attack_params=attack_params or {}
+    )
+    return {
         s.attack: (
             roc_auc(s.scores, signals.is_member, n_bootstrap=0).value,
             tpr_at_fpr(s.scores, signals.is_member, 0.01).tpr.value,
         )
         for s in scores.scores
     }
-    return results, seconds
 
 
 def main() -> None:
@@ -122,7 +130,8 @@ def main() -> None:
                 config = parse_config(
                     {**base, "target": target, "references": {"kind": kind}, "reference_models": size}
                 )
-                results, seconds = audit(config)
+                signals, seconds = reference_signals(config)
+                results = attack_results(signals, ATTACKS, config.seed)
                 cells = " | ".join(f"{results[a][0]:.3f} / {results[a][1]:.3f}" for a in ATTACKS)
                 print(f"| {name} | {kind} | {size} | {cells} | {seconds:.1f} |", flush=True)
 

@@ -5,7 +5,12 @@ from typing import Any, Self
 import numpy as np
 
 from audit_core.attacks.base import Attack, AttackInput, CalibrationData, register_attack, require
-from audit_core.attacks.reference import ReferenceAttack, masked_mean_std
+from audit_core.attacks.reference import (
+    CALIBRATION_MODELS,
+    CALIBRATION_POINTS,
+    ReferenceAttack,
+    masked_mean_std,
+)
 from audit_core.core.probability import safe_log, true_class_probability
 
 
@@ -36,9 +41,14 @@ class _LiRA(ReferenceAttack):
     online: bool
 
     def __init__(
-        self, *, fixed_variance: bool = False, min_std: float = 1e-2, calibration_models: int = 2
+        self,
+        *,
+        fixed_variance: bool | None = None,
+        min_std: float = 1e-2,
+        calibration_models: int = CALIBRATION_MODELS,
+        calibration_points: int = CALIBRATION_POINTS,
     ) -> None:
-        super().__init__(calibration_models=calibration_models)
+        super().__init__(calibration_models=calibration_models, calibration_points=calibration_points)
         self.fixed_variance = fixed_variance
         self.min_std = min_std
 
@@ -51,11 +61,26 @@ class _LiRA(ReferenceAttack):
 
     def _fit_side(self, stats: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         mean, std, count = masked_mean_std(stats, mask)
-        if self.fixed_variance:  # one global spread over all selected values, as the reference code has it
+        if self.fixed_variance_:  # one global spread over all selected values, as the reference code has it
             pooled_mean = (mean * count).sum() / count.sum()
             pooled_var = ((std**2) * np.maximum(count - 1, 0) + count * (mean - pooled_mean) ** 2).sum()
             std = np.full_like(mean, np.sqrt(pooled_var / count.sum()))
         return mean, np.maximum(std, self.min_std)
+
+    def prepare(self, stats: np.ndarray, in_mask: np.ndarray, population: Any) -> None:
+        """Choose the spread (per point, or one global spread) by the AUC of attacking reference model 0 with
+        the others, unless ``fixed_variance`` was given: per-point spreads need many references of the
+        target's kind, a global one is steadier with few (Carlini et al.), and which wins depends on the
+        audit (the first of equals: per point)."""
+        if self.fixed_variance is not None:
+            self.fixed_variance_ = self.fixed_variance
+            return
+
+        def auc_for(fixed: bool) -> float:
+            self.fixed_variance_ = fixed
+            return self.pseudo_target_auc(stats, in_mask, population)
+
+        self.fixed_variance_ = max((False, True), key=auc_for)
 
     def build(
         self,

@@ -12,9 +12,11 @@ from typing import Any, Self
 import numpy as np
 
 from audit_core.attacks.base import Attack, AttackInput, CalibrationData, require
-from audit_core.stats.metrics import best_balanced_accuracy_threshold
+from audit_core.stats.metrics import best_balanced_accuracy_threshold, roc_auc
 
 CHUNK = 8_192  # audit points per block when reducing over reference models, to bound temporary memory
+CALIBRATION_MODELS = 2  # references that play the target to calibrate the threshold
+CALIBRATION_POINTS = 50_000  # audit points the hyperparameters and the threshold are tuned on, at most
 
 
 def masked_mean_std(values: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -59,7 +61,9 @@ class ReferenceAttack(Attack):
 
     requires = frozenset({"references"})
 
-    def __init__(self, *, calibration_models: int = 2, calibration_points: int = 50_000) -> None:
+    def __init__(
+        self, *, calibration_models: int = CALIBRATION_MODELS, calibration_points: int = CALIBRATION_POINTS
+    ) -> None:
         self.calibration_models = calibration_models
         self.calibration_points = calibration_points
 
@@ -102,6 +106,12 @@ class ReferenceAttack(Attack):
         keep = np.arange(len(population)) != target
         state = self.build(stats, others_in, others_out, population[keep], population[target])
         return self.score_statistic(state, stats[target])
+
+    def pseudo_target_auc(self, stats: np.ndarray, in_mask: np.ndarray, population: Any) -> float:
+        """The AUC of attacking reference model 0 with the others, as the attack is set now: how a
+        hyperparameter is chosen on the references (:meth:`prepare`)."""
+        scores = self.pseudo_target_scores(stats, in_mask, population, 0)
+        return roc_auc(scores, in_mask[0], n_bootstrap=0).value
 
     def fit(self, calibration: CalibrationData) -> Self:
         refs = calibration.references

@@ -12,9 +12,13 @@ from typing import Any
 import numpy as np
 
 from audit_core.attacks.base import CalibrationData, register_attack, require
-from audit_core.attacks.reference import ReferenceAttack, masked_mean_std
+from audit_core.attacks.reference import (
+    CALIBRATION_MODELS,
+    CALIBRATION_POINTS,
+    ReferenceAttack,
+    masked_mean_std,
+)
 from audit_core.core.probability import LOG_FLOOR, true_class_probability
-from audit_core.stats.metrics import roc_auc
 
 A_GRID = tuple(np.round(np.linspace(0.0, 1.0, 11), 2))
 
@@ -31,8 +35,8 @@ class RMIA(ReferenceAttack):
         *,
         a: float | None = None,
         gamma: float = 1.0,
-        calibration_models: int = 2,
-        calibration_points: int = 50_000,
+        calibration_models: int = CALIBRATION_MODELS,
+        calibration_points: int = CALIBRATION_POINTS,
     ) -> None:
         super().__init__(calibration_models=calibration_models, calibration_points=calibration_points)
         self.a = a
@@ -90,7 +94,6 @@ class RMIA(ReferenceAttack):
 
         def auc_for(a: float) -> float:
             self.a_ = a
-            scores = self.pseudo_target_scores(stats, in_mask, population, 0)
-            return roc_auc(scores, in_mask[0], n_bootstrap=0).value
+            return self.pseudo_target_auc(stats, in_mask, population)
 
         self.a_ = max(A_GRID, key=auc_for)

@@ -65,7 +65,7 @@ def test_complementary_masks_put_every_point_in_half_of_the_models():
 
 def test_lira_online_gaussian_scores_match_scipy(memorising_audit):
     calibration, outputs, _ = memorising_audit
-    attack = ATTACKS["lira_online"](min_std=0.0).fit(calibration)
+    attack = ATTACKS["lira_online"](fixed_variance=False, min_std=0.0).fit(calibration)
     refs = calibration.references
     phi = logit_confidence(refs.audit, refs.labels)
     i = 7
@@ -80,10 +80,69 @@ def test_lira_online_gaussian_scores_match_scipy(memorising_audit):
 def test_fixed_variance_uses_the_spread_of_all_selected_values(memorising_audit):
     calibration, _, _ = memorising_audit
     refs = calibration.references
-    attack = ATTACKS["lira_offline"](fixed_variance=True, min_std=0.0)
+    attack = ATTACKS["lira_offline"](fixed_variance=True, min_std=0.0).fit(calibration)
     phi = logit_confidence(refs.audit, refs.labels)
-    _, std = attack._fit_side(phi, ~refs.in_mask)
+    _, (_, std) = attack.state_
     assert std == pytest.approx(np.full(phi.shape[1], phi[~refs.in_mask].std()))
+
+
+def _synthetic_references(n_models: int, spreads: np.ndarray, seed: int) -> CalibrationData:
+    """Binary outputs whose LiRA statistic is exactly a drawn ``phi``: point ``i`` has ``phi ~ N(1 + s_i,
+    s_i)`` in a model trained on it and ``N(1, s_i)`` otherwise, ``s_i = spreads[i]``."""
+    rng = np.random.default_rng(seed)
+    n = len(spreads)
+    in_mask = complementary_in_masks(n, n_models, rng)
+    phi = 1.0 + spreads * (in_mask + rng.standard_normal((n_models, n)))
+    p_true = 1 / (1 + np.exp(-phi))  # log p_1 - log p_0 = phi for label 1
+    audit = np.stack([1 - p_true, p_true], axis=-1)
+    population = np.full((n_models, 1, 2), 0.5)
+    return CalibrationData(
+        references=ReferenceOutputs(audit, np.ones(n, dtype=int), in_mask, population, np.ones(1, dtype=int))
+    )
+
+
+def _pseudo_target_auc(calibration: CalibrationData, online: bool, global_spread: bool) -> float:
+    """LiRA attacking reference 0 with the others, written out: per-point or pooled Gaussians of phi."""
+    refs = calibration.references
+    p = refs.audit[..., 1]
+    phi = np.log(p) - np.log(1 - p)
+    target, others, inside = phi[0], phi[1:], refs.in_mask[1:]
+
+    def fit(selected: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        values = [others[selected[:, i], i] for i in range(phi.shape[1])]
+        mean = np.array([v.mean() for v in values])
+        if global_spread:  # the spread of all selected values around the pooled mean
+            return mean, np.full_like(mean, others[selected].std())
+        return mean, np.maximum([v.std(ddof=1) for v in values], 1e-2)
+
+    mean_out, std_out = fit(~inside)
+    if online:
+        mean_in, std_in = fit(inside)
+        scores = stats.norm.logpdf(target, mean_in, std_in) - stats.norm.logpdf(target, mean_out, std_out)
+    else:  # how unlikely so high a phi is without the point
+        scores = -stats.norm.sf(target, mean_out, std_out)
+    return roc_auc(scores, refs.in_mask[0], n_bootstrap=0).value
+
+
+@pytest.mark.parametrize("name", ["lira_online", "lira_offline"])
+@pytest.mark.parametrize(
+    ("n_models", "spreads", "global_wins"),
+    [
+        # Many references and points whose spreads differ 50-fold: per-point spreads see which are tight.
+        (32, np.geomspace(0.1, 5.0, 400), False),
+        # Six references (two or three per side for each point) and one spread: per-point spreads are noise.
+        (6, np.full(400, 1.0), True),
+    ],
+)
+def test_lira_chooses_the_spread_that_attacks_reference_0_best(name, n_models, spreads, global_wins):
+    calibration = _synthetic_references(n_models, spreads, seed=3)
+    online = name == "lira_online"
+    aucs = {fixed: _pseudo_target_auc(calibration, online, fixed) for fixed in (False, True)}
+    assert (aucs[True] > aucs[False]) == global_wins, aucs  # the scenario favours the side it names
+    attack = ATTACKS[name]().fit(calibration)
+    assert attack.fixed_variance_ == global_wins
+    given = ATTACKS[name](fixed_variance=not global_wins).fit(calibration)
+    assert given.fixed_variance_ == (not global_wins)  # a given spread is kept, not chosen
 
 
 def test_rmia_scores_label_only_outputs_without_nan(memorising_audit):

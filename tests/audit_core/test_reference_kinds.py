@@ -69,10 +69,14 @@ def _saved_target(tmp_path: Path, name: str) -> Path:
     return path
 
 
-def _lira_scores(config: AuditConfig):
-    """dynaudit's online and offline LiRA scores (undefended, naive) and the signals they came from."""
+def _lira_scores(config: AuditConfig, fixed_variance: bool | None = None):
+    """dynaudit's online and offline LiRA scores (undefended, naive; the spread as given, or chosen) and the
+    signals they came from."""
     signals = gather_inputs(config).signals
-    scores = score_condition(signals, Undefended(), config.attacks, seed=config.seed, knowledge=["naive"])
+    params = {attack: {"fixed_variance": fixed_variance} for attack in config.attacks}
+    scores = score_condition(
+        signals, Undefended(), config.attacks, seed=config.seed, knowledge=["naive"], attack_params=params
+    )
     return {s.attack: s.scores for s in scores.scores}, signals
 
 
@@ -105,7 +109,8 @@ def independent_lira(signals) -> tuple[np.ndarray, np.ndarray]:
 
 @pytest.mark.parametrize("name", sorted(TARGETS))
 def test_clone_lira_matches_an_independent_implementation(tmp_path, name):
-    scores, signals = _lira_scores(_config(tmp_path, _saved_target(tmp_path, name), "clone"))
+    config = _config(tmp_path, _saved_target(tmp_path, name), "clone")
+    scores, signals = _lira_scores(config, fixed_variance=False)  # per point, as the paper's main method
     refs = signals.references
     assert refs.audit.shape == (16, 400, 2) and set(refs.in_mask.sum(axis=0)) == {8}
     online, offline = independent_lira(signals)
