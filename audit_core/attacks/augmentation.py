@@ -3,8 +3,8 @@ changes more often than non-members.
 
 The record and its augmentations are sent to the model; the score is the fraction whose released label is
 the true label. Images (records of shape ``(c, h, w)``) are augmented by every horizontal flip and shift of
-up to ``max_shift`` pixels (zero-padded); other numeric records by ``n_augmentations`` Gaussian perturbations
-of ``noise`` times each feature's spread.
+up to ``max_shift`` pixels (zero-padded); other records by ``n_augmentations`` Gaussian perturbations of
+``noise`` times each number field's spread.
 """
 
 import itertools
@@ -80,7 +80,8 @@ class AugmentationAttack(QueryAttack):
     def block_statistic(
         self, outputs: AttackInput, rows: np.ndarray, scale: np.ndarray, rng: np.random.Generator
     ) -> np.ndarray:
-        labels = outputs.labels[rows]
-        kept = released_labels(outputs, rows, self.augment(outputs.features[rows], scale, rng), fixed=True)
+        labels, records = outputs.labels[rows], outputs.features[rows]
+        moved = self.augment(self.number_fields(records), scale, rng)
+        kept = released_labels(outputs, rows, self.queries(records, moved), fixed=True)
         correct = (kept == labels[:, None]).sum(axis=1) + (outputs.probs[rows].argmax(axis=1) == labels)
         return correct / (kept.shape[1] + 1)

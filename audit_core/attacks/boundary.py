@@ -1,8 +1,8 @@
 """The decision-boundary distance attack (Choquette-Choo et al., ICML 2021; Li & Zhang, CCS 2021): members lie
 farther from the decision boundary than non-members.
 
-A query-efficient estimate: along ``directions`` random Gaussian directions (each feature scaled by its
-spread), the attacker finds by bisection the smallest step ``r`` (in units of feature spread, at most
+A query-efficient estimate: along ``directions`` random Gaussian directions (each number field scaled by
+its spread), the attacker finds by bisection the smallest step ``r`` (in units of feature spread, at most
 ``max_radius``) at which the released label stops being the true label. Each direction costs one query at
 ``max_radius`` and ``max_queries // directions - 1`` bisection queries, so no record costs more than
 ``max_queries``. The score is the mean step over directions; a record the model already mislabels scores 0.
@@ -48,14 +48,15 @@ class BoundaryAttack(QueryAttack):
     def block_statistic(
         self, outputs: AttackInput, rows: np.ndarray, scale: np.ndarray, rng: np.random.Generator
     ) -> np.ndarray:
-        features, labels = outputs.features[rows], outputs.labels[rows]
+        records, labels = outputs.features[rows], outputs.labels[rows]
+        features = self.number_fields(records)
         steps = scale * rng.standard_normal((len(rows), self.directions, *features.shape[1:]))
 
         def keeps_label(radius: np.ndarray, fixed: bool) -> np.ndarray:
             """Whether the label survives a move of ``radius`` ``(b, directions)`` along each direction
             (``fixed``: the radii depend on no answer yet)."""
             moved = features[:, None] + radius.reshape(*radius.shape, *[1] * (features.ndim - 1)) * steps
-            return released_labels(outputs, rows, moved, fixed) == labels[:, None]
+            return released_labels(outputs, rows, self.queries(records, moved), fixed) == labels[:, None]
 
         low = np.zeros((len(rows), self.directions))
         high = np.full_like(low, self.max_radius)

@@ -1,7 +1,8 @@
 """QMIA, membership inference by quantile regression (Bertran et al., NeurIPS 2023).
 
 No reference model: a quantile regressor learns, on population records (non-members of the target) from
-their features and label, the ``1 - fpr`` quantile of the target's statistic ``phi = log p_y - log(1 - p_y)``
+their features (a table's text columns as categories: :class:`~audit_core.core.records.RegressionFields`)
+and label, the ``1 - fpr`` quantile of the target's statistic ``phi = log p_y - log(1 - p_y)``
 (LiRA's logit-scaled confidence). A record is a member when its statistic exceeds its own predicted quantile,
 so each record is judged against records like it. The regressor trains on a random ``1 - holdout`` of the
 population; on the rest, the ``1 - fpr`` quantile of ``phi - predicted quantile`` becomes ``threshold_``
@@ -17,12 +18,12 @@ from sklearn.ensemble import HistGradientBoostingRegressor
 
 from audit_core.attacks.base import Attack, AttackInput, CalibrationData, register_attack, require
 from audit_core.attacks.lira import logit_confidence
+from audit_core.core.records import RegressionFields
 
 
-def regression_inputs(outputs: AttackInput, n_classes: int) -> np.ndarray:
-    """The regressor's inputs: the flattened features and the one-hot label of each record."""
-    features = outputs.features.reshape(len(outputs), -1).astype(np.float64)
-    return np.hstack([features, np.eye(n_classes)[outputs.labels]])
+def regression_inputs(outputs: AttackInput, fields: RegressionFields, n_classes: int) -> np.ndarray:
+    """The regressor's inputs: each record's fields as ``fields`` encodes them, and its one-hot label."""
+    return np.hstack([fields.encode(outputs.features), np.eye(n_classes)[outputs.labels]])
 
 
 @register_attack
@@ -59,7 +60,9 @@ class QMIA(Attack):
     def fit(self, calibration: CalibrationData) -> Self:
         population = calibration.population_features
         self.n_classes_ = population.probs.shape[1]
-        inputs = regression_inputs(population, self.n_classes_)
+        self.fields_ = RegressionFields.fit(population.features)
+        inputs = regression_inputs(population, self.fields_, self.n_classes_)
+        categorical = self.fields_.categorical
         statistic = logit_confidence(population.probs, population.labels)
         order = np.random.default_rng(self.seed).permutation(len(population))
         held_out, train = np.split(order, [round(self.holdout * len(population))])
@@ -70,6 +73,9 @@ class QMIA(Attack):
             learning_rate=self.learning_rate,
             min_samples_leaf=self.min_samples_leaf,
             random_state=self.seed,
+            categorical_features=None
+            if categorical is None
+            else np.r_[categorical, [False] * self.n_classes_],
         ).fit(inputs[train], statistic[train])
         residuals = statistic[held_out] - self.regressor_.predict(inputs[held_out])
         self.threshold_ = float(np.quantile(residuals, 1.0 - self.fpr, method="higher"))
@@ -78,5 +84,5 @@ class QMIA(Attack):
     def score(self, outputs: AttackInput) -> np.ndarray:
         if outputs.features is None:
             raise ValueError("qmia scores records by their features; the queried outputs come without them.")
-        quantile = self.regressor_.predict(regression_inputs(outputs, self.n_classes_))
+        quantile = self.regressor_.predict(regression_inputs(outputs, self.fields_, self.n_classes_))
         return logit_confidence(outputs.probs, outputs.labels) - quantile

@@ -6,7 +6,8 @@ member) and learns, on the shadow model queried the same way (undefended for the
 defense for the adaptive one), the threshold that maximises balanced accuracy there. Queries are drawn from
 the attack's own ``seed``, records are queried in blocks of ``BLOCK``, and perturbations are scaled per
 feature by the spread of the shadow's (population) records, which the attacker knows. A missing value (NaN)
-stays missing in every query: the attacker perturbs what the record has.
+stays missing in every query: the attacker perturbs what the record has. Of a table's rows with text columns
+only the number columns move; the other fields of every query are the record's own.
 
 The threshold is learned on at most ``calibration_records`` shadow members and as many non-members (a random
 subset, from the attack's seed, where the shadow has more): each costs ``queries_per_record`` queries, and a
@@ -23,6 +24,7 @@ import numpy as np
 
 from audit_core.attacks.base import Attack, AttackInput, CalibrationData, require
 from audit_core.core.missing import feature_spread
+from audit_core.core.records import number_columns, numbers, with_numbers
 from audit_core.core.seeding import derive_rng
 from audit_core.stats.metrics import best_balanced_accuracy_threshold
 
@@ -56,7 +58,16 @@ class QueryAttack(Attack):
     def block_statistic(
         self, outputs: AttackInput, rows: np.ndarray, scale: np.ndarray, rng: np.random.Generator
     ) -> np.ndarray:
-        """The statistic of the records at ``rows`` from their queries; ``scale``: per-feature spread."""
+        """The statistic of the records at ``rows`` from their queries; ``scale``: each number field's
+        spread."""
+
+    def number_fields(self, records: np.ndarray) -> np.ndarray:
+        """The fields of ``records`` the attack moves, as float64 (a table's number columns)."""
+        return numbers(records, self.columns_)
+
+    def queries(self, records: np.ndarray, moved: np.ndarray) -> np.ndarray:
+        """Queries ``(b, q, ...)`` about ``records``: their number fields ``moved``, the others kept."""
+        return with_numbers(records, self.columns_, moved)
 
     def statistic(self, outputs: AttackInput, rows: np.ndarray | None = None) -> np.ndarray:
         """The statistic of the records of ``outputs`` at ``rows`` (default: every record), queried in blocks
@@ -87,7 +98,8 @@ class QueryAttack(Attack):
     def fit(self, calibration: CalibrationData) -> Self:
         self.check()
         shadow = calibration.shadow_queries
-        self.scale_ = feature_spread(shadow.outputs.features)
+        self.columns_ = number_columns(shadow.outputs.features)
+        self.scale_ = feature_spread(numbers(shadow.outputs.features, self.columns_))
         rows = self.calibration_rows(shadow.is_member)
         statistic = self.statistic(shadow.outputs, rows)
         self.threshold_ = best_balanced_accuracy_threshold(statistic, shadow.is_member[rows])

@@ -32,6 +32,7 @@ from audit_core.audit.running_sums import MAX_BYTES, RunningSums
 from audit_core.audit.signals import Signals, stacked_features
 from audit_core.audit.undefended_fits import CONDITION_INPUTS, UndefendedFits
 from audit_core.core.knowledge import Knowledge
+from audit_core.core.records import movable
 from audit_core.core.seeding import derive_rng
 from audit_core.defenses import Defense, Undefended
 from audit_core.defenses.keyed_noise import asked_once
@@ -42,7 +43,7 @@ REQUIREMENTS = {
     "shadow": "shadow outputs",
     "references": "reference models",
     "target_population": "the target's outputs on population records",
-    "population_features": "the target's outputs on population records with numeric features",
+    "population_features": "the target's outputs on population records of numbers or of a table's fields",
     "shadow_queries": "a target and a shadow model it can query around each record (not a predictions table)",
 }
 
@@ -52,8 +53,8 @@ def requirement(name: str, signals: Signals) -> str:
     query access, which part of it this audit lacks."""
     if name != "shadow_queries":
         return REQUIREMENTS[name]
-    if signals.audit_features is None:
-        return "numeric features to perturb around each record (these records have none, or other kinds)"
+    if signals.audit_features is None or not movable(signals.audit_features):
+        return "number fields to perturb around each record (these records have none)"
     if signals.query_models is None:
         return (
             "a target it can query around each record (a predictions table answers for its own records only)"

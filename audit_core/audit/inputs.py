@@ -11,6 +11,7 @@ from audit_core.audit.signals import (
 from audit_core.audit.split import SPLIT_PARTS, tuning_size
 from audit_core.config import AuditConfig
 from audit_core.core.errors import AuditInputError
+from audit_core.core.records import movable, readable
 from audit_core.data import AuditData, DataProbe, load_data, probe_data
 from audit_core.defenses import DEFENSES
 from audit_core.targets import ModelTarget
@@ -78,12 +79,12 @@ def check_inputs(config: AuditConfig) -> None:
     if config.reference_models and config.reference_kind == "predictions":
         read_reference_predictions(config.references, data, config.reference_models)
     no_population = target is not None and not target.covers(data.population)
-    queryable = (target is None or isinstance(target, ModelTarget)) and data.members.numeric
+    queryable = (target is None or isinstance(target, ModelTarget)) and movable(data.members.features)
     lacking = {
         "shadow": config.shadow.kind == "none",
         "references": config.reference_models == 0,
         "target_population": no_population,
-        "population_features": no_population or not data.population.numeric,
+        "population_features": no_population or not readable(data.population.features),
         "shadow_queries": config.shadow.kind != "trained" or not queryable,
     }
     needs = {name: sorted(n for n in ATTACKS[name].requires if lacking[n]) for name in config.attacks}

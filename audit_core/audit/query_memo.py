@@ -7,9 +7,9 @@ are drawn from its own seed, and a boundary attack's first two rounds (every dir
 at half of it) do not depend on any answer. Only the defense's answer differs; the model's logits, computed on
 the same batch of inputs, are the same bit for bit. So the logits of the batches an attack marks ``fixed``
 (:class:`~audit_core.attacks.base.Ask`: queries that depend on no answer) are kept per model (while it
-lives) and per batch of inputs (by its SHA-256, shape and dtype), the least recently used dropped beyond a
-byte budget. A bisection's later rounds, which depend on the answers, are not kept: in the demo's main
-process they would take 97 MiB where the fixed batches take 4.
+lives) and per batch of inputs (by the SHA-256 of its values, its shape and dtype), the least recently used
+dropped beyond a byte budget. A bisection's later rounds, which depend on the answers, are not kept: in the
+demo's main process they would take 97 MiB where the fixed batches take 4.
 """
 
 import hashlib
@@ -26,6 +26,15 @@ from audit_core.core.lru import BytesLRU
 MAX_BYTES = 256 * 2**20
 
 
+def batch_digest(inputs: np.ndarray) -> bytes:
+    """SHA-256 of a batch's values: its bytes, or, for a table's rows with text fields (an object array,
+    whose bytes are pointers), each field's type and ``repr`` in order."""
+    if inputs.dtype != object:
+        return hashlib.sha256(np.ascontiguousarray(inputs).view(np.uint8)).digest()
+    fields = "\x1f".join(f"{type(value).__name__}:{value!r}" for value in inputs.ravel())
+    return hashlib.sha256(fields.encode()).digest()
+
+
 class QueryMemo:
     """Logits by (model, batch of inputs); a model's entries go when the model does."""
 
@@ -37,7 +46,7 @@ class QueryMemo:
 
     def logits(self, model: Any, inputs: np.ndarray) -> np.ndarray:
         """``model.logits(inputs)``, computed once per identical batch while kept."""
-        digest = hashlib.sha256(np.ascontiguousarray(inputs).view(np.uint8)).digest()
+        digest = batch_digest(inputs)
         with self.lock:
             token = self.models.get(model)
             if token is None:

@@ -6,6 +6,7 @@ import numpy as np
 
 from audit_core.audit.class_order import check_class_order
 from audit_core.core.errors import DataError, capitalised
+from audit_core.core.records import movable, readable
 from audit_core.data import AuditData, Split
 from audit_core.targets import ModelTarget, Target
 
@@ -13,7 +14,8 @@ from audit_core.targets import ModelTarget, Target
 @dataclass(frozen=True)
 class LogitSet:
     """Logits ``(n, k)`` of one model on one set of points, with their labels and record ids, and the
-    records' features when they are numeric (what QMIA regresses on and query attacks perturb)."""
+    records' features when attacks can read them (:func:`~audit_core.core.records.readable`: what QMIA
+    regresses on and query attacks perturb)."""
 
     logits: np.ndarray
     labels: np.ndarray
@@ -159,7 +161,7 @@ def check_logits(logits: np.ndarray, split: Split, n_classes: int, who: str) -> 
             f"{who} gave NaN or infinite logits for {int(broken.sum())} of {len(split)} records"
             f"{cause if missing else ''}; expected finite values."
         )
-    return LogitSet(logits, split.labels, split.ids, split.features if split.numeric else None)
+    return LogitSet(logits, split.labels, split.ids, split.features if readable(split.features) else None)
 
 
 def model_logits(model: Target, split: Split, n_classes: int, who: str) -> LogitSet:
@@ -191,8 +193,9 @@ def shadow_signals(
 def target_signals(target: Target, data: AuditData) -> Signals:
     """The target's logits on the members, non-members and test points, and on the population points when
     the target covers them (a predictions table may not); the target is a query model when it is a model of
-    numeric records. No shadow or reference outputs yet. Refused when its outputs follow another class order
-    than the labels (:mod:`audit_core.audit.class_order`)."""
+    records the query attacks can move (:func:`~audit_core.core.records.movable`). No shadow or reference
+    outputs yet. Refused when its outputs follow another class order than the labels
+    (:mod:`audit_core.audit.class_order`)."""
     parts = ["members", "non_members", "test"]
     if target.covers(data.population):
         parts.append("population")
@@ -206,7 +209,7 @@ def target_signals(target: Target, data: AuditData) -> Signals:
         (np.concatenate([s.labels for s in held_out]), np.vstack([s.logits for s in held_out])),
         "non-member and test records",
     )
-    queryable = isinstance(target, ModelTarget) and data.members.numeric
+    queryable = isinstance(target, ModelTarget) and movable(data.members.features)
     return Signals(**logit_sets, query_models=QueryModels(target) if queryable else None)
 
 

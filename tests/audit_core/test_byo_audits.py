@@ -11,8 +11,11 @@ import pytest
 import skops.io as sio
 import torch
 from safetensors.torch import save_file
-from sklearn.ensemble import HistGradientBoostingClassifier
+from sklearn.compose import ColumnTransformer
+from sklearn.ensemble import HistGradientBoostingClassifier, RandomForestClassifier
 from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import OneHotEncoder
 
 from audit_core.audit.write import write_run_folder
 from audit_core.config import DEFAULT_ATTACKS
@@ -258,7 +261,7 @@ def test_black_box_audit_without_a_shadow_skips_the_calibrated_attacks_and_says_
     assert set(result.baseline.skipped) == {"loss", "rmia", "boundary"}
     assert "needs shadow" in result.baseline.skipped["loss"]
     assert "reference models and the target's outputs on population" in result.baseline.skipped["rmia"]
-    assert "numeric features to perturb" in result.baseline.skipped["boundary"]  # the table holds ids only
+    assert "number fields to perturb" in result.baseline.skipped["boundary"]  # the table holds ids only
     gap = result.baseline.outcome("label_only", "naive")
     assert gap.balanced_accuracy.ci_low > 0.5  # members are all classified correctly, non-members are not
 
@@ -346,3 +349,35 @@ def test_a_model_that_takes_missing_values_is_audited_on_them(tmp_path):
         for attack in attacks:
             assert 0.0 <= evaluation.outcome(attack, "naive").auc.value <= 1.0
     assert result.baseline.outcome("loss", "naive").auc.ci_low > 0.5  # the boosted trees memorised members
+
+
+def test_a_table_with_a_text_column_is_audited_by_every_attack(tmp_path):
+    """A table with a text column (``region``, which sets the class) and a pipeline that one-hot encodes it:
+    QMIA reads the region as categories and the label-only query attacks move the numbers only, so nothing
+    is skipped; the test accuracy is the model's own score on the table."""
+    regions = np.array(["north", "south", "east"])
+    paths, frames = {}, {}
+    for part, (x, y, ids) in tabular_parts().items():
+        frames[part] = pd.DataFrame(x[:, :3], columns=FEATURES[:3]).assign(region=regions[y], label=y, id=ids)
+        paths[part] = str(tmp_path / f"{part}.csv")
+        frames[part].to_csv(paths[part], index=False)
+    columns = [*FEATURES[:3], "region"]
+    encode = ColumnTransformer([("region", OneHotEncoder(), ["region"])], remainder="passthrough")
+    model = make_pipeline(encode, RandomForestClassifier(n_estimators=30, random_state=0))
+    model.fit(frames["members"][columns], frames["members"].label)
+    joblib.dump(model, tmp_path / "pipeline.joblib")
+    attacks = ["loss", "lira_offline", "qmia", "augmentation", "boundary"]
+    audit = config(
+        tmp_path,
+        data={"kind": "table", "id": "id", **paths},
+        target={"kind": "sklearn", "path": str(tmp_path / "pipeline.joblib"), "trust_pickle": True},
+        attacks=attacks,
+    )
+    result = run_audit(audit)
+    assert result.attacks == attacks and not result.baseline.skipped
+    test = frames["test"]
+    assert result.baseline.test_accuracy.value == pytest.approx(
+        model.score(test[columns], test.label), abs=1e-12
+    )
+    for attack in ("loss", "qmia"):  # the forest memorised its members
+        assert result.baseline.outcome(attack, "naive").auc.ci_low > 0.5, attack

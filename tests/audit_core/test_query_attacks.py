@@ -107,6 +107,40 @@ def test_a_missing_value_stays_missing_in_every_query_and_the_spread_leaves_it_o
     np.testing.assert_allclose(distance, expected, atol=2.0 / 2**16)
 
 
+def test_a_tables_number_columns_move_and_its_text_fields_stay_in_every_query():
+    """The linear model's records as a table's rows, a text column between the numbers: every query keeps
+    each record's text, and both statistics equal those of the numbers alone (the same draws)."""
+    asked = []
+
+    def as_table(numeric: AttackInput) -> AttackInput:
+        rows = np.empty((len(numeric), 4), dtype=object)
+        rows[:, [0, 2, 3]] = numeric.features
+        rows[:, 1] = [f"colour {i % 3}" for i in range(len(numeric))]
+
+        def ask(rows_asked: np.ndarray, inputs: np.ndarray, fixed: bool = False) -> np.ndarray:
+            asked.append((rows_asked, inputs))
+            return linear_ask(rows_asked, inputs[..., [0, 2, 3]].astype(np.float64))
+
+        return AttackInput(numeric.probs, numeric.labels, rows, ask)
+
+    for attack in (
+        BoundaryAttack(max_queries=64, directions=4, max_radius=2.0, seed=3),
+        AugmentationAttack(n_augmentations=8, noise=0.5, seed=4),
+    ):
+        shadow = records(40, seed=1)
+        numbers_only = type(attack)(**vars(attack)).fit(
+            CalibrationData(shadow=ShadowOutputs(shadow, np.arange(40) < 20))
+        )
+        table = attack.fit(CalibrationData(shadow=ShadowOutputs(as_table(shadow), np.arange(40) < 20)))
+        np.testing.assert_array_equal(table.scale_, numbers_only.scale_)
+        audit = records(30, seed=2)
+        asked.clear()
+        np.testing.assert_array_equal(table.score(as_table(audit)), numbers_only.score(audit))
+        for rows_asked, inputs in asked:
+            expected_text = [[f"colour {i % 3}"] * inputs.shape[1] for i in rows_asked]
+            assert inputs[..., 1].tolist() == expected_text
+
+
 @pytest.mark.parametrize("calibration_records", [10, 40])
 def test_the_threshold_is_learned_on_at_most_calibration_records_shadow_members_and_non_members(
     calibration_records,

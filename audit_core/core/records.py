@@ -1,0 +1,122 @@
+"""What attacks can read of records: numeric arrays, and the rows of a table with text columns.
+
+A table whose columns are not all numbers loads as an object array ``(n, d)`` of raw fields (strings, numbers,
+missing values). QMIA regresses on such rows (numbers as numbers, text as categories) and the label-only query
+attacks move their number columns, the others kept as they are; records of other kinds (raw text, objects)
+are opaque to both.
+"""
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+#: pandas' inferred types of a column of numbers (missing values skipped).
+NUMBER_TYPES = frozenset({"integer", "floating", "mixed-integer-float", "decimal"})
+#: Most distinct values of a text column a regressor reads as categories (HistGradientBoosting's most bins).
+MAX_CATEGORIES = 255
+
+
+def is_table(features: np.ndarray) -> bool:
+    """Whether ``features`` are the rows of a table with text columns: an object array ``(n, d)``,
+    ``d > 0``."""
+    return features.dtype == object and features.ndim == 2 and features.shape[1] > 0
+
+
+def readable(features: np.ndarray) -> bool:
+    """Whether attacks can read records ``features``: numeric ones with a field, or a table's rows."""
+    return (features.dtype.kind in "biuf" and math.prod(features.shape[1:]) > 0) or is_table(features)
+
+
+def movable(features: np.ndarray) -> bool:
+    """Whether the query attacks can move records ``features``: readable ones with a number field."""
+    return readable(features) and bool(number_columns(features).any())
+
+
+def number_columns(features: np.ndarray) -> np.ndarray:
+    """Which fields of records ``(n, ...)`` hold numbers: every field of a numeric array; of a table's rows,
+    the columns whose values are all numbers or missing (not all missing).
+
+    >>> rows = np.array([[1, "a", 2.5, None], [3, "b", np.nan, None]], dtype=object)
+    >>> number_columns(rows).tolist()
+    [True, False, True, False]
+    """
+    if not is_table(features):
+        return np.ones(features.shape[1:], dtype=bool)
+    return np.array(
+        [
+            pd.api.types.infer_dtype(features[:, j], skipna=True) in NUMBER_TYPES
+            for j in range(features.shape[1])
+        ]
+    )
+
+
+def numbers(features: np.ndarray, columns: np.ndarray) -> np.ndarray:
+    """The fields ``columns`` (a mask from :func:`number_columns`) of records as float64, missing as NaN:
+    ``(n, k)`` of a table's rows, the whole records ``(n, ...)`` of a numeric array.
+
+    >>> rows = np.array([[1, "a", 2.5], [3, "b", None]], dtype=object)
+    >>> numbers(rows, number_columns(rows)).tolist()
+    [[1.0, 2.5], [3.0, nan]]
+    """
+    if not is_table(features):
+        return features.astype(np.float64)
+    picked = pd.DataFrame(features[:, columns])  # a value of another kind in a number column reads as missing
+    values = picked.apply(pd.to_numeric, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
+    return np.ascontiguousarray(values)  # row-major as a numeric array's records: the same sums, bit for bit
+
+
+def with_numbers(records: np.ndarray, columns: np.ndarray, moved: np.ndarray) -> np.ndarray:
+    """Queries about ``records`` ``(b, ...)`` whose number fields are ``moved`` ``(b, q, ...)``: ``moved``
+    itself for numeric records; for a table's rows, each row repeated ``q`` times with its ``columns`` set
+    to the moved numbers, its other fields unchanged."""
+    if not is_table(records):
+        return moved
+    queries = np.repeat(records[:, None], moved.shape[1], axis=1)
+    queries[..., columns] = moved
+    return queries
+
+
+def _texts(column: np.ndarray) -> np.ndarray:
+    """A column's values as strings, missing ones as None."""
+    return np.where(pd.isna(column), None, pd.Series(column, dtype=object).astype(str))
+
+
+@dataclass(frozen=True)
+class RegressionFields:
+    """How a regressor reads records: numbers as numbers, each other column of a table's rows with at most
+    ``MAX_CATEGORIES`` distinct values as category codes (a value not seen when fitted reads as missing),
+    the columns with more (free text, identifiers) left out."""
+
+    columns: np.ndarray  # the number columns (every field of numeric records)
+    categories: dict[int, pd.Index]  # text column -> its categories, in code order
+
+    @classmethod
+    def fit(cls, features: np.ndarray) -> "RegressionFields":
+        """The fields of records ``features`` (numeric, or a table's rows) and their categories."""
+        columns = number_columns(features)
+        categories = {}
+        if is_table(features):
+            for j in np.flatnonzero(~columns):
+                seen = pd.Index(pd.unique(_texts(features[:, j]))).dropna()
+                if 0 < len(seen) <= MAX_CATEGORIES:
+                    categories[int(j)] = seen
+        return cls(columns, categories)
+
+    @property
+    def categorical(self) -> np.ndarray | None:
+        """Which encoded columns are category codes, or None if none is."""
+        if not self.categories:
+            return None
+        return np.r_[np.zeros(int(self.columns.sum()), dtype=bool), np.ones(len(self.categories), dtype=bool)]
+
+    def encode(self, features: np.ndarray) -> np.ndarray:
+        """Records ``(n, ...)`` as float64 ``(n, k)``: the number fields, then one code per category column
+        (missing: NaN)."""
+        values = numbers(features, self.columns).reshape(len(features), -1)
+        codes = [known.get_indexer(_texts(features[:, j])) for j, known in self.categories.items()]
+        if not codes:
+            return values
+        coded = np.column_stack(codes).astype(np.float64)
+        return np.hstack([values, np.where(coded < 0, np.nan, coded)])
