@@ -12,14 +12,11 @@ last lines give each way's mean AUC over the rows and how often the chosen one h
 """
 
 import argparse
-import tempfile
-from pathlib import Path
 
 import numpy as np
 import torch
 
-from audit_core.config import parse_config
-from benchmarks.reference_kinds import DATA, TARGETS, attack_results, reference_signals
+from benchmarks.reference_kinds import attack_results, audited_targets
 
 ATTACKS = ["lira_online", "lira_offline"]
 WAYS = {"per record": False, "global": True, "chosen": None}
@@ -30,32 +27,21 @@ def main() -> None:
     parser.add_argument("--sizes", type=int, nargs="+", default=[8, 16], help="numbers of reference models")
     args = parser.parse_args()
     torch.set_num_threads(1)
-    folder = Path(tempfile.mkdtemp(prefix="lira-variance-"))
-    base = {"cache_dir": None, "data": DATA, "shadow": {"kind": "none"}, "attacks": ATTACKS, "defenses": []}
     print("| target | references | R | attack | " + " | ".join(WAYS) + " |")
     print("|---|---|---|---|---|---|---|")
     aucs = {way: [] for way in WAYS}
-    for name, (save, own_kind) in TARGETS.items():
-        target = save(parse_config(base), folder)
-        for size in args.sizes:
-            for kind in ("recipe", own_kind):
-                config = parse_config(
-                    {**base, "target": target, "references": {"kind": kind}, "reference_models": size}
-                )
-                signals, _ = reference_signals(config)
-                results = {
-                    way: attack_results(
-                        signals, ATTACKS, config.seed, {a: {"fixed_variance": fixed} for a in ATTACKS}
-                    )
-                    for way, fixed in WAYS.items()
-                }
-                for attack in ATTACKS:
-                    cells = " | ".join(
-                        f"{results[w][attack][0]:.3f} / {results[w][attack][1]:.3f}" for w in WAYS
-                    )
-                    print(f"| {name} | {kind} | {size} | {attack} | {cells} |", flush=True)
-                    for way in WAYS:
-                        aucs[way].append(results[way][attack][0])
+    for name, kind, size, config, signals, _ in audited_targets(args.sizes, ATTACKS, "lira-variance-"):
+        results = {
+            way: attack_results(
+                signals, ATTACKS, config.seed, {a: {"fixed_variance": fixed} for a in ATTACKS}
+            )
+            for way, fixed in WAYS.items()
+        }
+        for attack in ATTACKS:
+            cells = " | ".join(f"{results[w][attack][0]:.3f} / {results[w][attack][1]:.3f}" for w in WAYS)
+            print(f"| {name} | {kind} | {size} | {attack} | {cells} |", flush=True)
+            for way in WAYS:
+                aucs[way].append(results[way][attack][0])
     print("\n" + ", ".join(f"{way}: mean AUC {np.mean(values):.4f}" for way, values in aucs.items()))
     best = np.maximum(aucs["per record"], aucs["global"])
     picked = np.isclose(aucs["chosen"], best)

@@ -14,7 +14,7 @@ references (no model cache).
 import argparse
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import skops.io as sio
@@ -113,27 +113,37 @@ def attack_results(
     }
 
 
+def audited_targets(
+    sizes: list[int], attacks: list[str], prefix: str
+) -> Iterator[tuple[str, str, int, AuditConfig, Signals, float]]:
+    """Each target with ``R`` of each size of the recipe's references and of its own kind's: ``(target,
+    references kind, R, config, signals with the references' outputs, seconds of reference training)``."""
+    folder = Path(tempfile.mkdtemp(prefix=prefix))
+    base = {"cache_dir": None, "data": DATA, "shadow": {"kind": "none"}, "attacks": attacks, "defenses": []}
+    for name, (save, own_kind) in TARGETS.items():
+        target = save(parse_config(base), folder)
+        for size in sizes:
+            for kind in ("recipe", own_kind):
+                config = parse_config(
+                    {**base, "target": target, "references": {"kind": kind}, "reference_models": size}
+                )
+                yield name, kind, size, config, *reference_signals(config)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[16, 64], help="numbers of reference models")
     args = parser.parse_args()
     torch.set_num_threads(1)
-    folder = Path(tempfile.mkdtemp(prefix="reference-kinds-"))
-    base = {"cache_dir": None, "data": DATA, "shadow": {"kind": "none"}, "attacks": ATTACKS, "defenses": []}
     columns = " | ".join(f"{a} AUC / TPR@1%FPR" for a in ATTACKS)
     print(f"| target | references | R | {columns} | training s |")
     print("|---|---|---|---|---|---|---|")
-    for name, (save, own_kind) in TARGETS.items():
-        target = save(parse_config(base), folder)
-        for size in args.sizes:
-            for kind in ("recipe", own_kind):
-                config = parse_config(
-                    {**base, "target": target, "references": {"kind": kind}, "reference_models": size}
-                )
-                signals, seconds = reference_signals(config)
-                results = attack_results(signals, ATTACKS, config.seed)
-                cells = " | ".join(f"{results[a][0]:.3f} / {results[a][1]:.3f}" for a in ATTACKS)
-                print(f"| {name} | {kind} | {size} | {cells} | {seconds:.1f} |", flush=True)
+    for name, kind, size, config, signals, seconds in audited_targets(
+        args.sizes, ATTACKS, "reference-kinds-"
+    ):
+        results = attack_results(signals, ATTACKS, config.seed)
+        cells = " | ".join(f"{results[a][0]:.3f} / {results[a][1]:.3f}" for a in ATTACKS)
+        print(f"| {name} | {kind} | {size} | {cells} | {seconds:.1f} |", flush=True)
 
 
 if __name__ == "__main__":
