@@ -2,7 +2,7 @@
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
-from typing import ClassVar, Protocol, Self
+from typing import Any, ClassVar, Protocol, Self
 
 import numpy as np
 
@@ -150,6 +150,10 @@ class Attack(ABC):
     @abstractmethod
     def score(self, outputs: AttackInput) -> np.ndarray:
         """One membership score per row of ``outputs``; larger means more likely a member."""
+
+    def chosen(self) -> dict[str, Any]:
+        """The hyperparameters the attack chose itself when fitted (none unless an attack says otherwise)."""
+        return {}
 
     def predict(self, outputs: AttackInput) -> np.ndarray:
         """Membership decisions at the calibrated threshold: ``score >= threshold_``."""

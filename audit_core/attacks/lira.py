@@ -67,6 +67,9 @@ class _LiRA(ReferenceAttack):
             std = np.full_like(mean, np.sqrt(pooled_var / count.sum()))
         return mean, np.maximum(std, self.min_std)
 
+    def chosen(self) -> dict[str, Any]:
+        return {"fixed_variance": bool(self.fixed_variance_)} if self.fixed_variance is None else {}
+
     def prepare(self, stats: np.ndarray, in_mask: np.ndarray, population: Any) -> None:
         """Choose the spread (per point, or one global spread) by the AUC of attacking reference model 0 with
         the others, unless ``fixed_variance`` was given: per-point spreads need many references of the

@@ -86,6 +86,9 @@ class RMIA(ReferenceAttack):
         # keeps that order and breaks its ties, e.g. among records that beat every population point.
         return (beaten + ratio_x / (1 + ratio_x)) / (len(ratio_z) + 1)
 
+    def chosen(self) -> dict[str, Any]:
+        return {"a": float(self.a_)} if self.a is None else {}
+
     def prepare(self, stats: np.ndarray, in_mask: np.ndarray, population: Any) -> None:
         """Choose ``a`` by the AUC of attacking reference model 0 with the others, unless it was given."""
         if self.a is not None:

@@ -15,6 +15,7 @@ Example, another tool's scores (one row per record and attack)::
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -73,6 +74,7 @@ class AttackScores:
     queries: int
     scores: np.ndarray
     threshold: float | None
+    chosen: dict[str, Any] = field(default_factory=dict)  # hyperparameters the attack chose when fitted
 
 
 @dataclass(frozen=True)
@@ -112,11 +114,15 @@ class AttackOutcome:
     epsilon_lower_bound: float | None
     per_class_auc: dict[int, float]
     two_valued: TwoValuedScores | None = None  # its counts, when the scores take at most two values
+    chosen: dict[str, Any] = field(default_factory=dict)  # hyperparameters the attack chose when fitted
 
     @property
     def auc_note(self) -> str:
-        """The AUC row's note: the queries per point, and the interval's method where it is exact."""
+        """The AUC row's note: the queries per point, the hyperparameters the attack chose itself, and the
+        interval's method where it is exact."""
         note = f"{self.queries} queries per point"
+        if self.chosen:
+            note += "; chosen when fitted: " + ", ".join(f"{k} = {v}" for k, v in self.chosen.items())
         if self.two_valued is not None:
             note += "; exact interval: Clopper-Pearson on the points scored high"
         return note
@@ -215,6 +221,7 @@ def analyse_attack(
         epsilon_lower_bound=epsilon_lower_bound(decisions, is_member) if decided else None,
         per_class_auc=per_class_auc,
         two_valued=two_valued,
+        chosen=scores.chosen,
     )
 
 

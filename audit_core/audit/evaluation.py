@@ -271,7 +271,13 @@ def score_condition(
                         fitted[key] = (fit(), inputs)  # the inputs kept alive, so that their ids stay theirs
                     attack = fitted[key][0]
                 result = AttackScores(
-                    defense.label, mode, name, queries, attack.score(answers), float(attack.threshold_)
+                    defense.label,
+                    mode,
+                    name,
+                    queries,
+                    attack.score(answers),
+                    float(attack.threshold_),
+                    attack.chosen(),
                 )
                 if mode == "averaging":
                     averaging.append(result)

@@ -42,6 +42,14 @@ def references_sentence(provenance: dict[str, Any]) -> str:
     return _references(provenance["config"]) + measured
 
 
+#: How LiRA and RMIA set their thresholds and the hyperparameters they choose themselves.
+REFERENCE_CALIBRATION = (
+    "their decision thresholds, and the settings they choose themselves (LiRA's spread, each record's own or "
+    "one global spread; RMIA's a), come from attacking reference models with the others (the choices are in "
+    "the AUC notes of metrics.parquet)."
+)
+
+
 def _references(config: dict[str, Any]) -> str:
     count = config["reference_models"]
     if not count:
@@ -50,11 +58,9 @@ def _references(config: dict[str, Any]) -> str:
     if kind == "predictions":
         return (
             f"Reference outputs ({count} models) for LiRA and RMIA were computed by the user elsewhere, each "
-            "audited record marked IN or OUT of each model's training set; their decision thresholds are "
-            "calibrated by attacking reference models themselves."
+            f"audited record marked IN or OUT of each model's training set; {REFERENCE_CALIBRATION}"
         )
     return (
         f"Reference models ({count}) for LiRA and RMIA are {MODEL_KINDS_TEXT[kind]}, on complementary random "
-        "halves of the audited records, so each record is IN for half of them; their decision thresholds are "
-        "calibrated by attacking reference models themselves."
+        f"halves of the audited records, so each record is IN for half of them; {REFERENCE_CALIBRATION}"
     )

@@ -6,6 +6,7 @@ import pytest
 
 from audit_core.attacks.qmia import QMIA
 from audit_core.audit import evaluation
+from audit_core.audit.analysis import analyse_condition
 from audit_core.audit.conditions import evaluate_condition
 from audit_core.audit.evaluation import (
     doubling_schedule,
@@ -208,3 +209,23 @@ def test_repeated_queries_are_computed_once_and_score_the_same(signals, monkeypa
     records += len(signals.shadow_members) + len(signals.shadow_non_members)
     saved = runs[0][1] - runs[MAX_BYTES][1]
     assert saved == 2 * records * (16 + 2 * 16)  # the later conditions' augmentations, boundary's two rounds
+
+
+def test_the_settings_an_attack_chose_itself_are_in_its_auc_note(signals):
+    """LiRA's spread and RMIA's a, chosen on the references, are each scored attack's; a setting the config
+    gives is not a choice and goes unmentioned."""
+    scores = score_condition(
+        signals,
+        Undefended(),
+        ["lira_online", "rmia", "loss"],
+        seed=0,
+        knowledge=["naive"],
+        attack_params={"rmia": {"a": 0.5}},
+    )
+    chosen = {s.attack: s.chosen for s in scores.scores}
+    assert set(chosen["lira_online"]) == {"fixed_variance"} and chosen["rmia"] == chosen["loss"] == {}
+    analysed = analyse_condition(scores, seed=0, bootstrap=False)
+    notes = {attack: analysed.outcome(attack, "naive").auc_note for attack in chosen}
+    spread = chosen["lira_online"]["fixed_variance"]
+    assert notes["lira_online"] == f"1 queries per point; chosen when fitted: fixed_variance = {spread}"
+    assert notes["rmia"] == notes["loss"] == "1 queries per point"

@@ -30,7 +30,8 @@ def test_reference_attacks_separate_members_and_calibrate_a_threshold(memorising
 def test_rmia_tunes_a_and_matches_a_brute_force_pairwise_definition(memorising_audit):
     calibration, outputs, _ = memorising_audit
     attack = ATTACKS["rmia"](gamma=1.5).fit(calibration)
-    assert 0.0 <= attack.a_ <= 1.0
+    assert 0.0 <= attack.a_ <= 1.0 and attack.chosen() == {"a": attack.a_}
+    assert ATTACKS["rmia"](a=0.5).fit(calibration).chosen() == {}
     refs = calibration.references
     p_ref = refs.audit[:, np.arange(len(outputs)), outputs.labels]
     mean_out = np.array([p_ref[~refs.in_mask[:, i], i].mean() for i in range(len(outputs))])
@@ -140,9 +141,9 @@ def test_lira_chooses_the_spread_that_attacks_reference_0_best(name, n_models, s
     aucs = {fixed: _pseudo_target_auc(calibration, online, fixed) for fixed in (False, True)}
     assert (aucs[True] > aucs[False]) == global_wins, aucs  # the scenario favours the side it names
     attack = ATTACKS[name]().fit(calibration)
-    assert attack.fixed_variance_ == global_wins
+    assert attack.fixed_variance_ == global_wins and attack.chosen() == {"fixed_variance": global_wins}
     given = ATTACKS[name](fixed_variance=not global_wins).fit(calibration)
-    assert given.fixed_variance_ == (not global_wins)  # a given spread is kept, not chosen
+    assert given.fixed_variance_ == (not global_wins) and given.chosen() == {}  # kept, not chosen
 
 
 def test_rmia_scores_label_only_outputs_without_nan(memorising_audit):
