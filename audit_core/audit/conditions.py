@@ -14,7 +14,7 @@ from audit_core.audit.signals import (
 from audit_core.config import AuditConfig
 from audit_core.core.forked import forked_map
 from audit_core.core.knowledge import Knowledge
-from audit_core.core.missing import feature_range
+from audit_core.core.records import random_records, readable
 from audit_core.core.seeding import derive_rng
 from audit_core.data import AuditData, Split
 from audit_core.defenses import DefenderData, Defense, DynaNoise, Undefended, fit_defense
@@ -24,21 +24,19 @@ RANDOM_INPUTS = 1000  # queries of the target on random inputs, for HAMP's refer
 
 
 def random_inputs_possible(config: AuditConfig, data: AuditData) -> bool:
-    return config.target.kind != "predictions" and np.issubdtype(data.population.features.dtype, np.number)
+    """Whether the target answers random records like the population's (a model of readable records)."""
+    return config.target.kind != "predictions" and readable(data.population.features)
 
 
 def defender_data(config: AuditConfig, target: Target, data: AuditData, signals: Signals) -> DefenderData:
     """What the defender computes with its own model: the shadow's outputs on its in/out records (standing
-    in for a model the defender trains like the target) and the target's logits on random inputs drawn
-    uniformly per feature between the population's minimum and maximum (a feature missing from every
-    population record is missing from them); each absent where impossible."""
+    in for a model the defender trains like the target) and the target's logits on random records like the
+    population's (:func:`~audit_core.core.records.random_records`: numbers uniformly in their range, a
+    table's other values among its column's); each absent where impossible."""
     random_logits = None
     if random_inputs_possible(config, data):
-        features = data.population.features
         rng = derive_rng(config.seed, "random-inputs")
-        random_inputs = rng.uniform(
-            *feature_range(features), size=(RANDOM_INPUTS, *features.shape[1:])
-        ).astype(features.dtype)
+        random_inputs = random_records(data.population.features, RANDOM_INPUTS, rng)
         ids = np.array([f"random:{i}" for i in range(RANDOM_INPUTS)])
         random_logits = target.query(Split(random_inputs, np.zeros(RANDOM_INPUTS, dtype=np.int64), ids))
     return DefenderData(

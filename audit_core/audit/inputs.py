@@ -117,6 +117,6 @@ def check_inputs(config: AuditConfig) -> None:
 #: What a fitted defense may need from the defender's side, in words (keys of ``Defense.requires``).
 DEFENDER_INPUTS = {
     "shadow": "a shadow model's outputs on its in/out records (any shadow.kind but none)",
-    "random_inputs": "the target's answers to random inputs (a model with numeric features, not a "
+    "random_inputs": "the target's answers to random inputs (a model of numbers or of a table's rows, not a "
     "predictions table)",
 }

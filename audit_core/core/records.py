@@ -12,6 +12,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from audit_core.core.missing import feature_range
+
 #: pandas' inferred types of a column of numbers (missing values skipped).
 NUMBER_TYPES = frozenset({"integer", "floating", "mixed-integer-float", "decimal"})
 #: Most distinct values of a text column a regressor reads as categories (HistGradientBoosting's most bins).
@@ -120,3 +122,20 @@ class RegressionFields:
             return values
         coded = np.column_stack(codes).astype(np.float64)
         return np.hstack([values, np.where(coded < 0, np.nan, coded)])
+
+
+def random_records(features: np.ndarray, count: int, rng: np.random.Generator) -> np.ndarray:
+    """``count`` random records like ``features`` (numeric, or a table's rows), each field drawn on its own:
+    a number uniformly between the records' smallest and largest (missing where every record misses it),
+    another value of a table's column among the column's values (missing where the column has none)."""
+    if not is_table(features):
+        low, high = feature_range(features)
+        return rng.uniform(low, high, size=(count, *features.shape[1:])).astype(features.dtype)
+    columns = number_columns(features)
+    low, high = feature_range(numbers(features, columns))
+    drawn = np.empty((count, features.shape[1]), dtype=object)
+    drawn[:, columns] = rng.uniform(low, high, size=(count, int(columns.sum())))
+    for j in np.flatnonzero(~columns):
+        present = features[:, j][pd.notna(features[:, j])]
+        drawn[:, j] = rng.choice(present, count) if len(present) else None
+    return drawn

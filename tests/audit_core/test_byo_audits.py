@@ -354,7 +354,8 @@ def test_a_model_that_takes_missing_values_is_audited_on_them(tmp_path):
 def test_a_table_with_a_text_column_is_audited_by_every_attack(tmp_path):
     """A table with a text column (``region``, which sets the class) and a pipeline that one-hot encodes it:
     QMIA reads the region as categories and the label-only query attacks move the numbers only, so nothing
-    is skipped; the test accuracy is the model's own score on the table."""
+    is skipped; HAMP gets the model's answers on random rows of the table; the test accuracy is the model's
+    own score on the table."""
     regions = np.array(["north", "south", "east"])
     paths, frames = {}, {}
     for part, (x, y, ids) in tabular_parts().items():
@@ -372,9 +373,11 @@ def test_a_table_with_a_text_column_is_audited_by_every_attack(tmp_path):
         data={"kind": "table", "id": "id", **paths},
         target={"kind": "sklearn", "path": str(tmp_path / "pipeline.joblib"), "trust_pickle": True},
         attacks=attacks,
+        defenses=[{"name": "hamp"}],
     )
     result = run_audit(audit)
     assert result.attacks == attacks and not result.baseline.skipped
+    assert [e.condition for e in result.evaluations] == ["undefended", "hamp"]
     test = frames["test"]
     assert result.baseline.test_accuracy.value == pytest.approx(
         model.score(test[columns], test.label), abs=1e-12
