@@ -41,7 +41,7 @@ def census(n: int, seed: int) -> pd.DataFrame:
     education = rng.choice(list(EDUCATION), n, p=list(EDUCATION.values()))
     frame = pd.DataFrame(
         {
-            "record": [f"r{seed}-{i}" for i in range(n)],
+            "record": [f"r{i}" for i in range(n)],
             "age": rng.integers(18, 80, n),
             "hours": np.round(rng.normal(40, 12, n).clip(1, 99), 1),
             "education": education,
@@ -58,10 +58,13 @@ def census(n: int, seed: int) -> pd.DataFrame:
 def write_audit(folder: Path, members: int) -> dict:
     """The four CSV files and the skops target in ``folder``; the audit's config."""
     sizes = {"members": members, "non_members": members, "population": members, "test": members // 2}
-    paths = {}
-    for seed, (part, n) in enumerate(sizes.items()):
+    total = sum(sizes.values())
+    rows = census(2 * total, seed=0).drop_duplicates(subset=NUMBERS + TEXT)  # no record in two parts
+    paths, start = {}, 0
+    for part, n in sizes.items():
         paths[part] = str(folder / f"{part}.csv")
-        census(n, seed).to_csv(paths[part], index=False)
+        rows[start : start + n].to_csv(paths[part], index=False)
+        start += n
     train = pd.read_csv(paths["members"])
     encode = ColumnTransformer(
         [("text", OneHotEncoder(handle_unknown="ignore"), TEXT), ("numbers", StandardScaler(), NUMBERS)]
