@@ -1,6 +1,6 @@
 """Likelihood-ratio attacks: LiRA (Carlini et al. 2022) and the DynaNoise paper's simplified variant."""
 
-from typing import Any, Self
+from typing import Any, ClassVar, Self
 
 import numpy as np
 
@@ -39,6 +39,9 @@ class _LiRA(ReferenceAttack):
     """Gaussian fits of the reference models' logit-scaled confidence per audit point."""
 
     online: bool
+    #: The spread, each point's own or one global spread: per-point spreads need many references of the
+    #: target's kind, a global one is steadier with few (Carlini et al.); which wins depends on the audit.
+    choices: ClassVar[dict[str, tuple[Any, ...]]] = {"fixed_variance": (False, True)}
 
     def __init__(
         self,
@@ -66,24 +69,6 @@ class _LiRA(ReferenceAttack):
             pooled_var = ((std**2) * np.maximum(count - 1, 0) + count * (mean - pooled_mean) ** 2).sum()
             std = np.full_like(mean, np.sqrt(pooled_var / count.sum()))
         return mean, np.maximum(std, self.min_std)
-
-    def chosen(self) -> dict[str, Any]:
-        return {"fixed_variance": bool(self.fixed_variance_)} if self.fixed_variance is None else {}
-
-    def prepare(self, stats: np.ndarray, in_mask: np.ndarray, population: Any) -> None:
-        """Choose the spread (per point, or one global spread) by the AUC of attacking reference model 0 with
-        the others, unless ``fixed_variance`` was given: per-point spreads need many references of the
-        target's kind, a global one is steadier with few (Carlini et al.), and which wins depends on the
-        audit (the first of equals: per point)."""
-        if self.fixed_variance is not None:
-            self.fixed_variance_ = self.fixed_variance
-            return
-
-        def auc_for(fixed: bool) -> float:
-            self.fixed_variance_ = fixed
-            return self.pseudo_target_auc(stats, in_mask, population)
-
-        self.fixed_variance_ = max((False, True), key=auc_for)
 
     def build(
         self,

@@ -7,7 +7,7 @@ against the others, and its known IN/OUT mask gives the labels.
 """
 
 from abc import abstractmethod
-from typing import Any, Self
+from typing import Any, ClassVar, Self
 
 import numpy as np
 
@@ -60,6 +60,8 @@ class ReferenceAttack(Attack):
     """Base of LiRA and RMIA: per-point statistics, reference-model expectations, pseudo-target thresholds."""
 
     requires = frozenset({"references"})
+    #: Hyperparameters chosen on the references where the config gives none (None): name -> values tried.
+    choices: ClassVar[dict[str, tuple[Any, ...]]] = {}
 
     def __init__(
         self, *, calibration_models: int = CALIBRATION_MODELS, calibration_points: int = CALIBRATION_POINTS
@@ -107,12 +109,6 @@ class ReferenceAttack(Attack):
         state = self.build(stats, others_in, others_out, population[keep], population[target])
         return self.score_statistic(state, stats[target])
 
-    def pseudo_target_auc(self, stats: np.ndarray, in_mask: np.ndarray, population: Any) -> float:
-        """The AUC of attacking reference model 0 with the others, as the attack is set now: how a
-        hyperparameter is chosen on the references (:meth:`prepare`)."""
-        scores = self.pseudo_target_scores(stats, in_mask, population, 0)
-        return roc_auc(scores, in_mask[0], n_bootstrap=0).value
-
     def fit(self, calibration: CalibrationData) -> Self:
         refs = calibration.references
         if refs.n_models < 2:
@@ -123,7 +119,7 @@ class ReferenceAttack(Attack):
         # ``calibration_points`` audit points: plenty for an AUC, and it keeps large audits linear.
         sample = np.arange(0, stats.shape[1], max(1, -(-stats.shape[1] // self.calibration_points)))
         sample_stats, sample_mask = stats[:, sample], refs.in_mask[:, sample]
-        self.prepare(sample_stats, sample_mask, population)
+        self.choose(sample_stats, sample_mask, population)
         pseudo = range(min(self.calibration_models, refs.n_models))
         scores = np.concatenate(
             [self.pseudo_target_scores(sample_stats, sample_mask, population, r) for r in pseudo]
@@ -134,8 +130,25 @@ class ReferenceAttack(Attack):
         self.n_points_ = stats.shape[1]
         return self
 
-    def prepare(self, stats: np.ndarray, in_mask: np.ndarray, population: Any) -> None:
-        """Tune hyperparameters on the references before calibration (nothing by default)."""
+    def choose(self, stats: np.ndarray, in_mask: np.ndarray, population: Any) -> None:
+        """Set each hyperparameter ``name`` of :attr:`choices` as ``name_``: as given, or, given none, to the
+        value of its grid whose attack on reference model 0 with the others has the highest AUC (the first
+        of equals), before the threshold is calibrated."""
+        for name, grid in self.choices.items():
+            given = getattr(self, name)
+            if given is not None:
+                setattr(self, f"{name}_", given)
+                continue
+
+            def auc_for(value: Any, name: str = name) -> float:
+                setattr(self, f"{name}_", value)
+                scores = self.pseudo_target_scores(stats, in_mask, population, 0)
+                return roc_auc(scores, in_mask[0], n_bootstrap=0).value
+
+            setattr(self, f"{name}_", max(grid, key=auc_for))
+
+    def chosen(self) -> dict[str, Any]:
+        return {name: getattr(self, f"{name}_") for name in self.choices if getattr(self, name) is None}
 
     def score(self, outputs: AttackInput) -> np.ndarray:
         if len(outputs) != self.n_points_:

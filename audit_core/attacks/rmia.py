@@ -7,7 +7,7 @@ a monotone step function of ``Pr(x|theta) / Pr(x)``; its ties are broken by that
 does not collapse the low-FPR end of the ROC curve.
 """
 
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -29,6 +29,7 @@ class RMIA(ReferenceAttack):
 
     name = "rmia"
     requires = frozenset({"references", "target_population"})
+    choices: ClassVar[dict[str, tuple[Any, ...]]] = {"a": A_GRID}
 
     def __init__(
         self,
@@ -85,18 +86,3 @@ class RMIA(ReferenceAttack):
         # The fraction beaten is a monotone step function of ratio_x; adding ratio_x / (1 + ratio_x) in [0, 1)
         # keeps that order and breaks its ties, e.g. among records that beat every population point.
         return (beaten + ratio_x / (1 + ratio_x)) / (len(ratio_z) + 1)
-
-    def chosen(self) -> dict[str, Any]:
-        return {"a": float(self.a_)} if self.a is None else {}
-
-    def prepare(self, stats: np.ndarray, in_mask: np.ndarray, population: Any) -> None:
-        """Choose ``a`` by the AUC of attacking reference model 0 with the others, unless it was given."""
-        if self.a is not None:
-            self.a_ = self.a
-            return
-
-        def auc_for(a: float) -> float:
-            self.a_ = a
-            return self.pseudo_target_auc(stats, in_mask, population)
-
-        self.a_ = max(A_GRID, key=auc_for)

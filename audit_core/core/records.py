@@ -26,9 +26,14 @@ def is_table(features: np.ndarray) -> bool:
     return features.dtype == object and features.ndim == 2 and features.shape[1] > 0
 
 
+def is_numeric(features: np.ndarray) -> bool:
+    """Whether ``features`` are numeric records with at least one field each."""
+    return features.dtype.kind in "biuf" and math.prod(features.shape[1:]) > 0
+
+
 def readable(features: np.ndarray) -> bool:
-    """Whether attacks can read records ``features``: numeric ones with a field, or a table's rows."""
-    return (features.dtype.kind in "biuf" and math.prod(features.shape[1:]) > 0) or is_table(features)
+    """Whether attacks can read records ``features``: numeric ones, or a table's rows."""
+    return is_numeric(features) or is_table(features)
 
 
 def movable(features: np.ndarray) -> bool:

@@ -11,6 +11,7 @@ import numpy as np
 
 from audit_core.config.data import MIN_PART_RECORDS
 from audit_core.core.errors import DataError, capitalised
+from audit_core.core.records import is_numeric
 
 PARTS = ("members", "non_members", "population", "test")
 SIZED_PARTS = ("members", "non_members", "test")  # the parts every reported number is measured on
@@ -46,7 +47,7 @@ class Split:
     @property
     def numeric(self) -> bool:
         """Whether the records are numeric arrays (a torch model trains on them unless values are missing)."""
-        return self.features.dtype.kind in "biuf" and self.width > 0
+        return is_numeric(self.features)
 
     def missing(self) -> np.ndarray:
         """Whether each record has a missing value: a NaN feature (only float features can have one)."""
