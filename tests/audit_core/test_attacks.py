@@ -68,6 +68,44 @@ def test_class_dependent_thresholds_are_learned_per_class():
     assert not np.array_equal(single.predict(outputs), is_member)
 
 
+def _confidence_outputs(member_margin: float, n: int, seed: int) -> tuple[AttackInput, np.ndarray]:
+    """Two-class outputs whose true-class logit margin is N(member_margin, 1) for members and N(2, 1) for
+    non-members, n of each."""
+    rng = np.random.default_rng(seed)
+    is_member = np.r_[np.ones(n, bool), np.zeros(n, bool)]
+    margin = rng.normal(np.where(is_member, member_margin, 2.0), 1.0)
+    labels = rng.integers(0, 2, 2 * n)
+    p_y = 1 / (1 + np.exp(-margin))
+    probs = np.column_stack([np.where(labels == 0, p_y, 1 - p_y), np.where(labels == 1, p_y, 1 - p_y)])
+    return AttackInput(probs, labels), is_member
+
+
+@pytest.mark.parametrize("name", ["confidence", "loss", "entropy", "modified_entropy"])
+def test_threshold_attacks_learn_from_the_shadow_which_side_members_lie_on(name):
+    """A defense can reverse a signal without removing it: here members' true-class margin is one standard
+    deviation *below* non-members' (less confident, higher loss and entropy) on the shadow and the target
+    alike. Calibrated on that shadow, the attack reads the statistic reversed and its AUC on the target is the
+    published statistic's reflected (1 - AUC, the statistic computed independently here); calibrated on a
+    shadow with the published side, it keeps it."""
+    target, is_member = _confidence_outputs(1.0, 500, seed=1)
+    p_y = target.probs[np.arange(len(target.labels)), target.labels]
+    published = {  # larger means member in the published attacks; two classes: -Mentr = 2 (1 - p_y) log p_y
+        "confidence": p_y,
+        "loss": np.log(p_y),
+        "entropy": -stats.entropy(target.probs, axis=1),
+        "modified_entropy": 2 * (1 - p_y) * np.log(p_y),
+    }[name]
+    published_auc = roc_auc(published, is_member).value
+    assert published_auc < 0.5 - 4 * np.sqrt((1000 + 1) / (12 * 500 * 500))  # the reversal is real
+    for member_margin, side in ((1.0, "reversed"), (3.0, "published")):
+        shadow, shadow_member = _confidence_outputs(member_margin, 500, seed=2)
+        calibration = CalibrationData(shadow=ShadowOutputs(shadow, shadow_member))
+        attack = ATTACKS[name](per_class=False).fit(calibration)  # one threshold: the AUC is the statistic's
+        assert attack.chosen() == {"side": side}
+        expected = 1 - published_auc if side == "reversed" else published_auc
+        assert roc_auc(attack.score(target), is_member).value == pytest.approx(expected, abs=1e-12)
+
+
 def test_paper_fixed_rules_and_label_only():
     probs = np.array([[0.95, 0.05], [0.9, 0.1], [0.3, 0.7], [0.6, 0.4]])
     outputs = AttackInput(probs, np.array([0, 0, 0, 0]))
