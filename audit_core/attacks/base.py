@@ -6,6 +6,13 @@ from typing import Any, ClassVar, Protocol, Self
 
 import numpy as np
 
+from audit_core.stats.family import null_auc_high
+from audit_core.stats.metrics import roc_auc
+
+#: The chance that calibration data without any membership signal make a side-learning attack read its
+#: statistic reversed (one-sided).
+SIDE_EVIDENCE = 0.025
+
 
 class Ask(Protocol):
     """Label-only query access to the model(s) that released a batch of outputs, through the defense under
@@ -158,6 +165,29 @@ class Attack(ABC):
     def predict(self, outputs: AttackInput) -> np.ndarray:
         """Membership decisions at the calibrated threshold: ``score >= threshold_``."""
         return self.score(outputs) >= self.threshold_
+
+
+class SideLearningAttack(Attack):
+    """An attack whose statistic is published with members on the higher side, and which learns from its
+    calibration data whether they are. A defense that over-corrects can reverse a signal without removing it;
+    an attacker who calibrates on defended outputs (the adaptive attacker) sees that and reads the signal the
+    other way. The published side stands unless the calibration data show the reversal beyond chance: an AUC
+    below what a statistic without any signal falls under with probability :data:`SIDE_EVIDENCE` (the
+    Mann-Whitney null; fewer than that where the statistic has ties), so a weak published signal keeps its
+    side."""
+
+    side_: float
+
+    def learn_side(self, statistic: np.ndarray, is_member: np.ndarray) -> np.ndarray:
+        """Set ``side_`` (1.0 published, -1.0 reversed) from the calibration ``statistic`` and return it
+        read on that side."""
+        members = int(np.sum(is_member))
+        chance_low = 1 - null_auc_high(members, len(is_member) - members, SIDE_EVIDENCE)  # the null's mirror
+        self.side_ = -1.0 if roc_auc(statistic, is_member, n_bootstrap=0).value < chance_low else 1.0
+        return self.side_ * statistic
+
+    def chosen(self) -> dict[str, Any]:
+        return {"side": "published" if self.side_ > 0 else "reversed"}
 
 
 def require(holds: bool, name: str, value: object, expected: str) -> None:

@@ -3,7 +3,8 @@ the model around each record, through the defense under audit, and reads only th
 
 A query attack turns each record into a statistic from the answers to its own queries (larger: more likely a
 member) and learns, on the shadow model queried the same way (undefended for the naive attacker, through the
-defense for the adaptive one), the threshold that maximises balanced accuracy there. Queries are drawn from
+defense for the adaptive one), the side members lie on (:class:`~audit_core.attacks.base.SideLearningAttack`)
+and the threshold that maximises balanced accuracy there. Queries are drawn from
 the attack's own ``seed``, records are queried in blocks of ``BLOCK``, and perturbations are scaled per
 feature by the spread of the shadow's (population) records, which the attacker knows. A missing value (NaN)
 stays missing in every query: the attacker perturbs what the record has. Of a table's rows with text columns
@@ -22,7 +23,7 @@ from typing import Self
 
 import numpy as np
 
-from audit_core.attacks.base import Attack, AttackInput, CalibrationData, require
+from audit_core.attacks.base import AttackInput, CalibrationData, SideLearningAttack, require
 from audit_core.core.missing import feature_spread
 from audit_core.core.records import number_columns, numbers, with_numbers
 from audit_core.core.seeding import derive_rng
@@ -41,9 +42,9 @@ def released_labels(
     return outputs.ask(rows, inputs.astype(outputs.features.dtype, copy=False), fixed=fixed)
 
 
-class QueryAttack(Attack):
-    """Base of the label-only query attacks: a per-record statistic from queries, a shadow-calibrated
-    threshold."""
+class QueryAttack(SideLearningAttack):
+    """Base of the label-only query attacks: a per-record statistic from queries, a shadow-calibrated side
+    and threshold."""
 
     requires = frozenset({"shadow_queries"})
     reads_labels_only = True
@@ -101,9 +102,9 @@ class QueryAttack(Attack):
         self.columns_ = number_columns(shadow.outputs.features)
         self.scale_ = feature_spread(numbers(shadow.outputs.features, self.columns_))
         rows = self.calibration_rows(shadow.is_member)
-        statistic = self.statistic(shadow.outputs, rows)
+        statistic = self.learn_side(self.statistic(shadow.outputs, rows), shadow.is_member[rows])
         self.threshold_ = best_balanced_accuracy_threshold(statistic, shadow.is_member[rows])
         return self
 
     def score(self, outputs: AttackInput) -> np.ndarray:
-        return self.statistic(outputs)
+        return self.side_ * self.statistic(outputs)

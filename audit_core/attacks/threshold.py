@@ -5,10 +5,7 @@ shadow model's outputs, the threshold that maximises balanced accuracy there: on
 class-dependent thresholds) or one for all. The score is the statistic minus the threshold of the point's
 class, so ``score >= 0`` is the decision and scores are comparable across classes.
 
-The published side (members score higher) is learned too: where the shadow's members score *lower* (AUC
-below one half on the shadow), the attack negates the statistic. A defense that over-corrects, making
-confident outputs the noisier ones, can reverse a signal without removing it; an attacker who calibrates on
-the defended shadow (the adaptive attacker) sees that and reads the signal the other way round.
+The side members lie on is learned there too (:class:`~audit_core.attacks.base.SideLearningAttack`).
 """
 
 from abc import abstractmethod
@@ -16,14 +13,14 @@ from typing import Self
 
 import numpy as np
 
-from audit_core.attacks.base import Attack, AttackInput, CalibrationData, register_attack
+from audit_core.attacks.base import AttackInput, CalibrationData, SideLearningAttack, register_attack
 from audit_core.core.probability import entropy, modified_entropy, safe_log, true_class_probability
-from audit_core.stats.metrics import best_balanced_accuracy_threshold, roc_auc
+from audit_core.stats.metrics import best_balanced_accuracy_threshold
 
 MIN_PER_CLASS = 2  # members and non-members a class needs for its own threshold; else the global one
 
 
-class ThresholdAttack(Attack):
+class ThresholdAttack(SideLearningAttack):
     """Member if ``side * statistic(output) >= threshold of its class``, side and thresholds learned on shadow
     outputs."""
 
@@ -42,9 +39,7 @@ class ThresholdAttack(Attack):
 
     def fit(self, calibration: CalibrationData) -> Self:
         shadow = calibration.shadow
-        values = self.statistic(shadow.outputs)
-        self.side_ = 1.0 if roc_auc(values, shadow.is_member, n_bootstrap=0).value >= 0.5 else -1.0
-        values = self.side_ * values
+        values = self.learn_side(self.statistic(shadow.outputs), shadow.is_member)
         overall = best_balanced_accuracy_threshold(values, shadow.is_member)
         self.class_thresholds_ = np.full(shadow.outputs.probs.shape[1], overall)
         if self.per_class:
@@ -60,9 +55,6 @@ class ThresholdAttack(Attack):
 
     def score(self, outputs: AttackInput) -> np.ndarray:
         return self.side_ * self.statistic(outputs) - self.class_thresholds_[self.class_of(outputs)]
-
-    def chosen(self) -> dict[str, str]:
-        return {"side": "published" if self.side_ > 0 else "reversed"}
 
 
 @register_attack

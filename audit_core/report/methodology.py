@@ -20,8 +20,9 @@ def shadow_sentence(config: dict[str, Any]) -> str:
         f"Shadow models ({config['shadow_models']}) are {what}, "
         "trained on one half of the population records; threshold, shadow-model and the paper's LiRA attacks "
         "calibrate on their outputs for that half (members) and the other (non-members), never on the "
-        "audited records. The threshold attacks learn there which side of their statistic members lie on "
-        "(a defense can reverse it; the side is in the AUC notes of metrics.parquet)."
+        "audited records. The threshold and label-only query attacks learn there which side of their "
+        "statistic members lie on: the published one unless the shadow shows it reversed beyond chance, as a "
+        "defense can make it (the side is in the AUC notes of metrics.parquet)."
     )
 
 

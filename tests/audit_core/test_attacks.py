@@ -3,6 +3,7 @@ import pytest
 from scipy import stats
 
 from audit_core.attacks import ATTACKS, AttackInput, CalibrationData, ShadowOutputs
+from audit_core.attacks.base import SIDE_EVIDENCE
 from audit_core.stats.metrics import roc_auc
 from audit_core.targets import TorchTarget
 from audit_core.training import train_classifier
@@ -104,6 +105,21 @@ def test_threshold_attacks_learn_from_the_shadow_which_side_members_lie_on(name)
         assert attack.chosen() == {"side": side}
         expected = 1 - published_auc if side == "reversed" else published_auc
         assert roc_auc(attack.score(target), is_member).value == pytest.approx(expected, abs=1e-12)
+
+
+def test_a_shadow_without_signal_reads_reversed_at_the_side_evidence_rate():
+    """Membership independent of the outputs: over 2,000 simulated shadows (100 members, 100 non-members), the
+    loss attack takes the reversed side at SIDE_EVIDENCE's rate, within four binomial standard deviations."""
+    rng = np.random.default_rng(7)
+    is_member = np.arange(200) < 100
+    reversed_count, runs = 0, 2000
+    for _ in range(runs):
+        p_y = rng.uniform(0.05, 0.95, 200)
+        outputs = AttackInput(np.column_stack([p_y, 1 - p_y]), np.zeros(200, int))
+        attack = ATTACKS["loss"]().fit(CalibrationData(shadow=ShadowOutputs(outputs, is_member)))
+        reversed_count += attack.chosen() == {"side": "reversed"}
+    sd = np.sqrt(SIDE_EVIDENCE * (1 - SIDE_EVIDENCE) / runs)
+    assert abs(reversed_count / runs - SIDE_EVIDENCE) < 4 * sd
 
 
 def test_paper_fixed_rules_and_label_only():

@@ -55,6 +55,22 @@ def test_augmentation_score_is_the_fraction_of_perturbed_queries_keeping_the_lab
     np.testing.assert_allclose(attack.score(audit), (kept + 1) / 9)
 
 
+def test_a_shadow_whose_members_sit_nearer_the_boundary_makes_the_attack_read_it_reversed():
+    """Shadow members are the 20 of 40 records nearest the hyperplane (the fewest perturbations keep their
+    label), as a defense could make them: the attack learns the reversed side, its score is the negated
+    statistic, and its threshold is learned on that."""
+    shadow = records(40, seed=1)
+    nearest = np.argsort(np.abs(shadow.features @ W))[:20]
+    is_member = np.isin(np.arange(40), nearest)
+    calibration = CalibrationData(shadow=ShadowOutputs(shadow, is_member))
+    attack = AugmentationAttack(n_augmentations=8, noise=0.5, seed=4).fit(calibration)
+    published = fitted(AugmentationAttack(n_augmentations=8, noise=0.5, seed=4))
+    assert attack.chosen() == {"side": "reversed"} and published.chosen() == {"side": "published"}
+    audit = records(30, seed=2)
+    np.testing.assert_array_equal(attack.score(audit), -published.score(audit))
+    assert np.mean(attack.predict(shadow) == is_member) > 0.75
+
+
 def test_images_are_flipped_and_shifted_with_zero_padding():
     image = np.arange(9.0).reshape(1, 1, 3, 3)
     assert shifted(image, 1, 0)[0, 0].tolist() == [[0, 0, 0], [0, 1, 2], [3, 4, 5]]
