@@ -13,22 +13,20 @@ attackers' shadow passes through the defense), then the strongest attack of each
 """
 
 import argparse
-import tempfile
-import time
+from functools import partial
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import skops.io as sio
-import torch
 from sklearn.datasets import make_classification
 from sklearn.neighbors import KNeighborsClassifier
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from audit_core.audit.analysis import worst_case
-from audit_core.audit.run import run_audit
-from audit_core.config import PAPER_SETTING, parse_config
+from audit_core.config import PAPER_SETTING
+from benchmarks.text_table import timed_audit
 
 CLASSES = 20
 SIZES = {"members": 600, "non_members": 600, "population": 1800, "test": 1000}
@@ -81,11 +79,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--neighbours", type=int, default=5, help="the k-NN's k")
     args = parser.parse_args()
-    torch.set_num_threads(1)
-    config = parse_config(write_audit(Path(tempfile.mkdtemp(prefix="reversed-signal-")), args.neighbours))
-    start = time.perf_counter()
-    result = run_audit(config).result
-    seconds = time.perf_counter() - start
+    result, seconds = timed_audit(partial(write_audit, neighbours=args.neighbours), "reversed-signal-")
     undefended, defended = result.evaluations
     print(f"| attack | {defended.condition}: " + " | ".join(KNOWLEDGE) + " |")
     print("|---|" + "---|" * len(KNOWLEDGE))

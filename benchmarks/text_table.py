@@ -14,6 +14,8 @@ on HAMP under the adaptive one, the attacks skipped and why, and the audit's wal
 import argparse
 import tempfile
 import time
+from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -27,6 +29,7 @@ from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
 from audit_core.audit.run import run_audit
 from audit_core.config import parse_config
+from audit_core.results.tables import AuditResult
 
 TEXT = ["education", "occupation", "sex"]
 NUMBERS = ["age", "hours"]
@@ -86,15 +89,21 @@ def write_audit(folder: Path, members: int) -> dict:
     }
 
 
+def timed_audit(write: Callable[[Path], dict], prefix: str) -> tuple[AuditResult, float]:
+    """The result and wall seconds of the audit whose files and config ``write`` puts in a new temporary
+    folder (its name starting with ``prefix``), run on one torch thread."""
+    torch.set_num_threads(1)
+    config = parse_config(write(Path(tempfile.mkdtemp(prefix=prefix))))
+    start = time.perf_counter()
+    result = run_audit(config).result
+    return result, time.perf_counter() - start
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--members", type=int, default=1000, help="members (and as many non-members)")
     args = parser.parse_args()
-    torch.set_num_threads(1)
-    config = parse_config(write_audit(Path(tempfile.mkdtemp(prefix="text-table-")), args.members))
-    start = time.perf_counter()
-    result = run_audit(config).result
-    seconds = time.perf_counter() - start
+    result, seconds = timed_audit(partial(write_audit, members=args.members), "text-table-")
     undefended, hamp = result.evaluations
     print("| attack | undefended AUC (naive) | HAMP AUC (adaptive) |")
     print("|---|---|---|")
