@@ -3,7 +3,8 @@
 A reference attack reduces every output to one per-point statistic, builds per-point expectations from the
 reference models, and scores the target's statistic against them. Its decision threshold is calibrated by
 attacking reference models themselves: each of the first ``calibration_models`` references plays the target
-against the others, and its known IN/OUT mask gives the labels.
+against the others, and its known IN/OUT mask gives the labels; so does the side members lie on
+(:class:`~audit_core.attacks.base.SideLearningAttack`).
 """
 
 from abc import abstractmethod
@@ -11,7 +12,7 @@ from typing import Any, ClassVar, Self
 
 import numpy as np
 
-from audit_core.attacks.base import Attack, AttackInput, CalibrationData, require
+from audit_core.attacks.base import AttackInput, CalibrationData, SideLearningAttack, require
 from audit_core.stats.metrics import best_balanced_accuracy_threshold, roc_auc
 
 CHUNK = 8_192  # audit points per block when reducing over reference models, to bound temporary memory
@@ -56,7 +57,7 @@ def blockwise(function, probs: np.ndarray, labels: np.ndarray) -> np.ndarray:
     )
 
 
-class ReferenceAttack(Attack):
+class ReferenceAttack(SideLearningAttack):
     """Base of LiRA and RMIA: per-point statistics, reference-model expectations, pseudo-target thresholds."""
 
     requires = frozenset({"references"})
@@ -125,7 +126,7 @@ class ReferenceAttack(Attack):
             [self.pseudo_target_scores(sample_stats, sample_mask, population, r) for r in pseudo]
         )
         truth = np.concatenate([sample_mask[r] for r in pseudo])
-        self.threshold_ = best_balanced_accuracy_threshold(scores, truth)
+        self.threshold_ = best_balanced_accuracy_threshold(self.learn_side(scores, truth), truth)
         self.state_ = self.build(stats, refs.in_mask, ~refs.in_mask, population, target_population)
         self.n_points_ = stats.shape[1]
         return self
@@ -148,7 +149,8 @@ class ReferenceAttack(Attack):
             setattr(self, f"{name}_", max(grid, key=auc_for))
 
     def chosen(self) -> dict[str, Any]:
-        return {name: getattr(self, f"{name}_") for name in self.choices if getattr(self, name) is None}
+        choices = {name: getattr(self, f"{name}_") for name in self.choices if getattr(self, name) is None}
+        return choices | super().chosen()
 
     def score(self, outputs: AttackInput) -> np.ndarray:
         if len(outputs) != self.n_points_:
@@ -156,4 +158,4 @@ class ReferenceAttack(Attack):
                 f"{self.name} was fitted on references for {self.n_points_} audit points, "
                 f"but got {len(outputs)}."
             )
-        return self.score_statistic(self.state_, self.statistic(outputs.probs, outputs.labels))
+        return self.side_ * self.score_statistic(self.state_, self.statistic(outputs.probs, outputs.labels))

@@ -1,3 +1,5 @@
+from dataclasses import replace
+
 import numpy as np
 import pytest
 from scipy import stats
@@ -30,8 +32,8 @@ def test_reference_attacks_separate_members_and_calibrate_a_threshold(memorising
 def test_rmia_tunes_a_and_matches_a_brute_force_pairwise_definition(memorising_audit):
     calibration, outputs, _ = memorising_audit
     attack = ATTACKS["rmia"](gamma=1.5).fit(calibration)
-    assert 0.0 <= attack.a_ <= 1.0 and attack.chosen() == {"a": attack.a_}
-    assert ATTACKS["rmia"](a=0.5).fit(calibration).chosen() == {}
+    assert 0.0 <= attack.a_ <= 1.0 and attack.chosen() == {"a": attack.a_, "side": "published"}
+    assert ATTACKS["rmia"](a=0.5).fit(calibration).chosen() == {"side": "published"}  # a given a is no choice
     refs = calibration.references
     p_ref = refs.audit[:, np.arange(len(outputs)), outputs.labels]
     mean_out = np.array([p_ref[~refs.in_mask[:, i], i].mean() for i in range(len(outputs))])
@@ -87,13 +89,15 @@ def test_fixed_variance_uses_the_spread_of_all_selected_values(memorising_audit)
     assert std == pytest.approx(np.full(phi.shape[1], phi[~refs.in_mask].std()))
 
 
-def _synthetic_references(n_models: int, spreads: np.ndarray, seed: int) -> CalibrationData:
-    """Binary outputs whose LiRA statistic is exactly a drawn ``phi``: point ``i`` has ``phi ~ N(1 + s_i,
-    s_i)`` in a model trained on it and ``N(1, s_i)`` otherwise, ``s_i = spreads[i]``."""
+def _synthetic_references(
+    n_models: int, spreads: np.ndarray, seed: int, in_shift: float = 1.0
+) -> CalibrationData:
+    """Binary outputs whose LiRA statistic is exactly a drawn ``phi``: point ``i`` has ``phi ~ N(1 +
+    in_shift s_i, s_i)`` in a model trained on it and ``N(1, s_i)`` otherwise, ``s_i = spreads[i]``."""
     rng = np.random.default_rng(seed)
     n = len(spreads)
     in_mask = complementary_in_masks(n, n_models, rng)
-    phi = 1.0 + spreads * (in_mask + rng.standard_normal((n_models, n)))
+    phi = 1.0 + spreads * (in_shift * in_mask + rng.standard_normal((n_models, n)))
     p_true = 1 / (1 + np.exp(-phi))  # log p_1 - log p_0 = phi for label 1
     audit = np.stack([1 - p_true, p_true], axis=-1)
     population = np.full((n_models, 1, 2), 0.5)
@@ -141,9 +145,38 @@ def test_lira_chooses_the_spread_that_attacks_reference_0_best(name, n_models, s
     aucs = {fixed: _pseudo_target_auc(calibration, online, fixed) for fixed in (False, True)}
     assert (aucs[True] > aucs[False]) == global_wins, aucs  # the scenario favours the side it names
     attack = ATTACKS[name]().fit(calibration)
-    assert attack.fixed_variance_ == global_wins and attack.chosen() == {"fixed_variance": global_wins}
+    chosen = {"fixed_variance": global_wins, "side": "published"}
+    assert attack.fixed_variance_ == global_wins and attack.chosen() == chosen
     given = ATTACKS[name](fixed_variance=not global_wins).fit(calibration)
-    assert given.fixed_variance_ == (not global_wins) and given.chosen() == {}  # kept, not chosen
+    assert given.fixed_variance_ == (not global_wins) and given.chosen() == {"side": "published"}  # kept
+
+
+@pytest.mark.parametrize(
+    ("name", "reads_reversed"), [("lira_offline", True), ("rmia", True), ("lira_online", False)]
+)
+def test_reference_attacks_read_a_reversed_signal_the_other_way(name, reads_reversed):
+    """Models trained on a point give it a *lower* statistic (phi one spread below, as a defense could make
+    it) in 16 references and in a target. Offline LiRA and RMIA, which ask how far *above* the OUT models the
+    target lies, learn the reversed side on their pseudo-targets and then separate the target's members as
+    well as with a published shift; online LiRA, a likelihood ratio of the IN and OUT fits, needs no side."""
+    rng = np.random.default_rng(11)
+    is_member = rng.random(400) < 0.5
+    target_population = AttackInput(np.full((1, 2), 0.5), np.ones(1, dtype=int))
+    aucs, sides = {}, {}
+    for in_shift in (-1.0, 1.0):
+        phi = 1.0 + in_shift * is_member + rng.standard_normal(400)
+        p_true = 1 / (1 + np.exp(-phi))
+        target = AttackInput(np.column_stack([1 - p_true, p_true]), np.ones(400, dtype=int))
+        calibration = replace(
+            _synthetic_references(16, np.ones(400), seed=5, in_shift=in_shift),
+            target_population=target_population,
+        )
+        attack = ATTACKS[name]().fit(calibration)
+        aucs[in_shift] = roc_auc(attack.score(target), is_member, n_bootstrap=0).value
+        sides[in_shift] = attack.chosen()["side"]
+    assert sides == {-1.0: "reversed" if reads_reversed else "published", 1.0: "published"}
+    # Each setting's AUC is that of a unit shift between unit normals, 0.76, within 4 standard errors.
+    assert aucs[-1.0] == pytest.approx(aucs[1.0], abs=0.1) and min(aucs.values()) > 0.65, aucs
 
 
 def test_rmia_scores_label_only_outputs_without_nan(memorising_audit):
