@@ -176,17 +176,25 @@ class SideLearningAttack(Attack):
     Mann-Whitney null; fewer than that where the statistic has ties), so a weak published signal keeps its
     side."""
 
+    #: False for an attack whose statistic compares members' and non-members' fits itself (a likelihood
+    #: ratio): it has no side to learn, and a side learned on few calibration models would only add noise.
+    learns_side: ClassVar[bool] = True
     side_: float
 
     def learn_side(self, statistic: np.ndarray, is_member: np.ndarray) -> np.ndarray:
         """Set ``side_`` (1.0 published, -1.0 reversed) from the calibration ``statistic`` and return it
         read on that side."""
+        if not self.learns_side:
+            self.side_ = 1.0
+            return statistic
         members = int(np.sum(is_member))
         chance_low = 1 - null_auc_high(members, len(is_member) - members, SIDE_EVIDENCE)  # the null's mirror
         self.side_ = -1.0 if roc_auc(statistic, is_member, n_bootstrap=0).value < chance_low else 1.0
         return self.side_ * statistic
 
     def chosen(self) -> dict[str, Any]:
+        if not self.learns_side:
+            return {}
         return {"side": "published" if self.side_ > 0 else "reversed"}
 
 

@@ -95,6 +95,7 @@ class OnlineLiRA(_LiRA):
 
     name = "lira_online"
     online = True
+    learns_side = False  # the ratio of the IN and OUT fits reads either direction by itself
 
 
 @register_attack

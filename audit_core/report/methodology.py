@@ -47,8 +47,8 @@ def references_sentence(provenance: dict[str, Any]) -> str:
 #: How LiRA and RMIA set their thresholds and the hyperparameters they choose themselves.
 REFERENCE_CALIBRATION = (
     "their decision thresholds, and the settings they choose themselves (LiRA's spread, each record's own or "
-    "one global spread; RMIA's a; the side members lie on), come from attacking reference models with the "
-    "others (the choices are in the AUC notes of metrics.parquet)."
+    "one global spread; RMIA's a; for RMIA and offline LiRA, the side members lie on), come from attacking "
+    "reference models with the others (the choices are in the AUC notes of metrics.parquet)."
 )
 
 

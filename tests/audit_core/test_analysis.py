@@ -78,8 +78,8 @@ def _with_run_details(scores: pd.DataFrame, metrics: pd.DataFrame) -> pd.DataFra
 
 
 def test_analysing_a_runs_scores_table_gives_its_metric_rows(result):
-    """Every row, but for the settings the attacks chose when fitted (LiRA's spread and side on the
-    references, the loss attack's side on the shadow), which scores do not carry."""
+    """Every row, but for the settings the attacks chose when fitted (LiRA's spread on the references,
+    the loss attack's side on the shadow), which scores do not carry."""
     metrics = result.metrics_table()
     scores = _with_run_details(result.scores_table(), metrics)
     expected = _attack_metrics(metrics)
