@@ -26,7 +26,7 @@ from sklearn.preprocessing import StandardScaler
 
 from audit_core.audit.analysis import worst_case
 from audit_core.config import PAPER_SETTING
-from benchmarks.text_table import timed_audit
+from benchmarks.text_table import auc_text, timed_audit
 
 CLASSES = 20
 SIZES = {"members": 600, "non_members": 600, "population": 1800, "test": 1000}
@@ -84,11 +84,8 @@ def main() -> None:
     print(f"| attack | {defended.condition}: " + " | ".join(KNOWLEDGE) + " |")
     print("|---|" + "---|" * len(KNOWLEDGE))
     for attack in THRESHOLD_ATTACKS:
-        cells = []
-        for knowledge in KNOWLEDGE:
-            outcome = defended.outcome(attack, knowledge)
-            auc = outcome.auc
-            cells.append(f"{auc.value:.3f} [{auc.ci_low:.3f}, {auc.ci_high:.3f}] {outcome.chosen['side']}")
+        outcomes = [defended.outcome(attack, knowledge) for knowledge in KNOWLEDGE]
+        cells = [f"{auc_text(outcome.auc)} {outcome.chosen['side']}" for outcome in outcomes]
         print(f"| {attack} | " + " | ".join(cells) + " |")
     print()
     for evaluation in (undefended, defended):

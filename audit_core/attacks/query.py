@@ -4,11 +4,11 @@ the model around each record, through the defense under audit, and reads only th
 A query attack turns each record into a statistic from the answers to its own queries (larger: more likely a
 member) and learns, on the shadow model queried the same way (undefended for the naive attacker, through the
 defense for the adaptive one), the side members lie on (:class:`~audit_core.attacks.base.SideLearningAttack`)
-and the threshold that maximises balanced accuracy there. Queries are drawn from
-the attack's own ``seed``, records are queried in blocks of ``BLOCK``, and perturbations are scaled per
-feature by the spread of the shadow's (population) records, which the attacker knows. A missing value (NaN)
-stays missing in every query: the attacker perturbs what the record has. Of a table's rows with text columns
-only the number columns move; the other fields of every query are the record's own.
+and the threshold that maximises balanced accuracy there. Queries are drawn from the attack's own ``seed``,
+records are queried in blocks of ``BLOCK``, and perturbations are scaled per feature by the spread of the
+shadow's (population) records, which the attacker knows. A missing value (NaN) stays missing in every query:
+the attacker perturbs what the record has. Of a table's rows with text columns only the number columns move;
+the other fields of every query are the record's own.
 
 The threshold is learned on at most ``calibration_records`` shadow members and as many non-members (a random
 subset, from the attack's seed, where the shadow has more): each costs ``queries_per_record`` queries, and a
