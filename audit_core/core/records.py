@@ -20,6 +20,17 @@ NUMBER_TYPES = frozenset({"integer", "floating", "mixed-integer-float", "decimal
 MAX_CATEGORIES = 255
 
 
+def exact_float(*dtypes: np.dtype) -> np.dtype:
+    """The float dtype, float32 or float64, that holds every value of the numeric ``dtypes`` exactly: the
+    records a model is asked about are then the records it was trained on (a float64 column rounded to float32
+    moves each record; a k-nearest-neighbours model no longer finds its member at distance zero).
+
+    >>> [str(exact_float(np.dtype(t))) for t in ("uint8", "float32", "int64", "float64")]
+    ['float32', 'float32', 'float64', 'float64']
+    """
+    return np.result_type(np.float32, *(getattr(dtype, "numpy_dtype", dtype) for dtype in dtypes))
+
+
 def is_table(features: np.ndarray) -> bool:
     """Whether ``features`` are the rows of a table with text columns: an object array ``(n, d)``,
     ``d > 0``."""

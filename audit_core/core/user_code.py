@@ -12,6 +12,12 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
+import numpy as np
+
+#: What the user's code (a ``callable`` target, a ``function`` trainer and the models it returns) receives for
+#: numeric records, whatever precision the data hold: float32 arrays, as the README promises.
+USER_CODE_FLOAT = np.dtype(np.float32)
+
 
 class UserCodeError(Exception):
     """User code raised ``cause`` (any exception, ``SystemExit`` included) or did not return in time (then
@@ -44,6 +50,12 @@ def call_user_code(
         except BaseException as error:  # the user's code may raise anything, SystemExit(0) included
             raise UserCodeError(error) from None
     return _CALLERS.call(function, args, kwargs, timeout_s)
+
+
+def user_records(features: np.ndarray) -> np.ndarray:
+    """``features`` as the user's code receives them: float records as :data:`USER_CODE_FLOAT`, others as
+    they are (a table's raw fields, text)."""
+    return features.astype(USER_CODE_FLOAT, copy=False) if features.dtype.kind == "f" else features
 
 
 Request = tuple[Callable[..., Any], tuple, dict[str, Any], dict[str, Any], threading.Event]

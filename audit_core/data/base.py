@@ -3,7 +3,7 @@
 import hashlib
 import math
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -21,8 +21,9 @@ SIZED_PARTS = ("members", "non_members", "test")  # the parts every reported num
 class Split:
     """Records (``features``, shape ``(n, ...)``), integer labels and unique record ids of one audit part.
 
-    Features are numeric arrays (float32) for models that take vectors or images, or object arrays of raw
-    records (e.g. text) for ``callable`` targets; they may have zero columns for ``predictions`` audits.
+    Features are numeric arrays (float32, or float64 where the source needs it to stay exact) for models
+    that take vectors or images, or object arrays of raw records (e.g. text) for ``callable`` targets; they
+    may have zero columns for ``predictions`` audits.
     """
 
     features: np.ndarray
@@ -197,6 +198,15 @@ class AuditData:
         for part, split in parts.items():
             _check_not_empty(part, split, sources)
             _check_audit_size(part, split, sources)
+        floats = [split.features.dtype for split in parts.values() if split.features.dtype.kind == "f"]
+        if floats:  # one float dtype for every part (exact for each), so identical records compare equal
+            common = np.result_type(*floats)
+            parts = {
+                part: replace(split, features=split.features.astype(common, copy=False))
+                if split.features.dtype.kind == "f"
+                else split
+                for part, split in parts.items()
+            }
         k = n_classes or _inferred_classes(parts, sources)
         data = cls(name=name, n_classes=k, sources=sources, feature_names=feature_names, **parts)
         data._check_classes()

@@ -9,6 +9,7 @@ import numpy as np
 from audit_core.config import NpzDataConfig
 from audit_core.core.errors import DataError
 from audit_core.core.paths import existing_file
+from audit_core.core.records import exact_float
 from audit_core.data.base import AuditData, Split, integer_labels, load_part_files
 
 
@@ -47,7 +48,11 @@ def _read_part(config: NpzDataConfig, path: Path, field: str) -> Split:
             f"{field}: '{path}' has {config.features_key!r} of shape {features.shape} and "
             f"{config.labels_key!r} of shape {labels.shape}; expected (n, ...) records and (n,) labels."
         )
-    records = features.astype(np.float32) if features.dtype.kind in "biuf" else features.astype(object)
+    records = (
+        features.astype(exact_float(features.dtype))
+        if features.dtype.kind in "biuf"
+        else features.astype(object)
+    )
     where = f"array {config.labels_key!r} of '{path}'"
     return Split(records, integer_labels(labels, where, config.classes), ids)
 

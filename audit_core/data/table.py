@@ -9,6 +9,7 @@ import pandas as pd
 from audit_core.config import TableDataConfig
 from audit_core.core.errors import DataError
 from audit_core.core.paths import existing_file, suffix_of
+from audit_core.core.records import exact_float
 from audit_core.data.base import AuditData, Split, integer_labels, load_part_files
 
 READERS: dict[str, Callable[[Path], pd.DataFrame]] = {
@@ -42,9 +43,10 @@ def require_columns(frame: pd.DataFrame, columns: list[str], path: Path, field: 
 
 
 def record_array(frame: pd.DataFrame) -> np.ndarray:
-    """Feature columns as float32 when all are numeric, else as an object array of raw records."""
+    """Feature columns as floats when all are numeric (float32, or float64 where a column needs it to keep its
+    values exactly: :func:`~audit_core.core.records.exact_float`), else as an object array of raw records."""
     if all(pd.api.types.is_numeric_dtype(dtype) for dtype in frame.dtypes):
-        return frame.to_numpy(dtype=np.float32)
+        return frame.to_numpy(dtype=exact_float(*frame.dtypes))
     return frame.to_numpy(dtype=object)
 
 

@@ -8,7 +8,7 @@ import numpy as np
 
 from audit_core.core.errors import TargetError, brief
 from audit_core.core.probability import OutputKind, probability_logits
-from audit_core.core.user_code import UserCodeError, call_user_code
+from audit_core.core.user_code import UserCodeError, call_user_code, user_records
 from audit_core.data import Split
 
 PROBABILITY_SUM_TOLERANCE = 1e-3  # a probability row's sum may miss 1 by this much (half-precision softmax)
@@ -114,6 +114,10 @@ class ModelTarget(ABC):
     """
 
     timeout_s: float | None = None
+    #: Whether :meth:`predict` runs the user's code, which receives float records as float32
+    #: (:func:`~audit_core.core.user_code.user_records`); models dynaudit loads get the records as the data
+    #: hold them, so a model is asked about exactly the records it was trained on.
+    user_code: bool = False
 
     def __init__(
         self,
@@ -144,6 +148,8 @@ class ModelTarget(ABC):
         chunks = []
         for start in range(0, len(features), self.batch_size):
             batch = features[start : start + self.batch_size]
+            if self.user_code:
+                batch = user_records(batch)
             try:
                 chunks.append(call_user_code(self._answer, batch, timeout_s=self.timeout_s))
             except UserCodeError as failure:  # the user's model failed on the user's data, or hung

@@ -20,6 +20,8 @@ from audit_core.targets.base import ModelTarget, combined_digest
 class CallableTarget(ModelTarget):
     """Calls ``function(batch)`` with a numpy array of records ``(n, ...)`` and reads an ``(n, k)`` array."""
 
+    user_code = True
+
     def __init__(self, function: Callable[[np.ndarray], object], config: CallableTargetConfig, digest: str):
         super().__init__(
             source=f"target.function {config.function}",

@@ -25,7 +25,7 @@ from audit_core.core.imports import import_object
 from audit_core.core.probability import PROBABILITY_FLOOR, log_softmax
 from audit_core.core.seeding import derive_seed
 from audit_core.core.torch_rng import seeded_global_rng
-from audit_core.core.user_code import UserCodeError, call_user_code
+from audit_core.core.user_code import UserCodeError, call_user_code, user_records
 from audit_core.targets import ModelTarget, Target, TorchTarget
 from audit_core.targets.base import as_logits
 from audit_core.targets.callable import source_file
@@ -329,7 +329,7 @@ class FunctionModels(ModelKind):
         for (x, y), seed in zip(sets, seeds, strict=True):
             try:
                 with seeded_global_rng(seed):  # a function drawing from torch's generator is reproducible
-                    model = call_user_code(train, x, y, n_classes=self.n_classes, seed=seed)
+                    model = call_user_code(train, user_records(x), y, n_classes=self.n_classes, seed=seed)
             except UserCodeError as failure:  # any exception of the user's training code, SystemExit too
                 error = failure.cause
                 raise TargetError(
@@ -343,17 +343,21 @@ class FunctionModels(ModelKind):
     def queryable(self, model: Any, key: str = "") -> Target:
         """What ``model`` (one :meth:`train` returned) answers as a target; refuses what cannot answer."""
         source = f"A model trained by {self.function}"
+        target: ModelTarget
         if scores_kind(model) is not None:
-            return ClassifierModelTarget(model, self.n_classes, source=source, digest=key)
-        if isinstance(model, nn.Module):
-            return TorchTarget(model.eval(), source=source, digest=key or None, output=self.output)
-        if callable(model):
-            return FunctionModelTarget(model, source=source, digest=key, output=self.output)
-        raise TargetError(
-            f"{self.field}: {self.function} returned a {type(model).__name__}; expected an object with "
-            f"predict_proba or decision_function, a torch.nn.Module, or a callable from records to "
-            f"{self.output}."
-        )
+            target = ClassifierModelTarget(model, self.n_classes, source=source, digest=key)
+        elif isinstance(model, nn.Module):
+            target = TorchTarget(model.eval(), source=source, digest=key or None, output=self.output)
+        elif callable(model):
+            target = FunctionModelTarget(model, source=source, digest=key, output=self.output)
+        else:
+            raise TargetError(
+                f"{self.field}: {self.function} returned a {type(model).__name__}; expected an object with "
+                f"predict_proba or decision_function, a torch.nn.Module, or a callable from records to "
+                f"{self.output}."
+            )
+        target.user_code = True  # queried with the records the user's training function was given
+        return target
 
     def load(self, cache: ModelCache, key: str) -> Target | None:
         model = cache.load_file(key, ".skops", lambda path: read_skops(path, (), "the model cache"))

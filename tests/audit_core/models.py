@@ -102,3 +102,17 @@ def train_softmax_mlp(features: np.ndarray, labels: np.ndarray, *, n_classes: in
 def train_nothing(features: np.ndarray, labels: np.ndarray, *, n_classes: int, seed: int) -> str:
     """A broken training function: returns something dynaudit cannot query."""
     return "a model"
+
+
+def float32_logits(batch: np.ndarray) -> np.ndarray:
+    """A user's model written to the README's contract: it takes float32 records only (as torch would)."""
+    if batch.dtype != np.float32:
+        raise TypeError(f"expected float32 records, got {batch.dtype}")
+    return batch[:, :3].astype(np.float64)
+
+
+def train_float32_only(features: np.ndarray, labels: np.ndarray, *, n_classes: int, seed: int) -> object:
+    """A user's training function that takes float32 records only and returns :func:`float32_logits`."""
+    if features.dtype != np.float32:
+        raise TypeError(f"expected float32 records, got {features.dtype}")
+    return float32_logits

@@ -43,13 +43,36 @@ def test_parquet_csv_and_npz_give_the_same_records(tmp_path):
             np.testing.assert_array_equal(split.ids, ids)
 
 
+def test_numbers_load_exactly_and_every_part_as_one_float_type(tmp_path):
+    """float32 where it holds every value, float64 where it does not (integers beyond 2**24, float64
+    decimals); parts of different types meet in the wider one, so a record repeated across them is caught."""
+    paths = write_npz(tmp_path)
+    assert {
+        split.features.dtype for split in _load(kind="npz", ids_key="ids", **paths).splits().values()
+    } == {np.dtype(np.float32)}
+    parts = tabular_parts()
+    x, y, ids = parts["members"]
+    wide = (x.astype(np.int64) + 2**24 + 1).astype(np.int64)
+    np.savez(paths["members"], x=wide, y=y, ids=ids)
+    data = _load(kind="npz", ids_key="ids", **paths)
+    assert {split.features.dtype for split in data.splits().values()} == {np.dtype(np.float64)}
+    np.testing.assert_array_equal(data.members.features, wide)  # exact: float32 would round 2**24 + 1
+    np.savez(paths["members"], x=x.astype(np.float64), y=y, ids=ids)
+    non_x, non_y, non_ids = parts["non_members"]
+    np.savez(paths["non_members"], x=np.vstack([x[:1], non_x[1:]]), y=np.r_[y[:1], non_y[1:]], ids=non_ids)
+    with pytest.raises(
+        DataError, match=r"1 records of the non_members set .* are identical to member records"
+    ):
+        _load(kind="npz", ids_key="ids", **paths)
+
+
 def test_table_columns_are_chosen_by_name_and_ids_default_to_file_and_row(tmp_path):
     paths = write_tables(tmp_path, ".csv")
     members = pd.read_csv(paths["members"])
     members[["label", *reversed(FEATURES), "id"]].to_csv(paths["members"], index=False)  # shuffled columns
     data = _load(kind="table", features=FEATURES[:3], **paths)
-    np.testing.assert_allclose(data.members.features, tabular_parts()["members"][0][:, :3], rtol=1e-6)
-    assert data.members.ids[0] == "members.csv:0" and data.members.features.dtype == np.float32
+    np.testing.assert_array_equal(data.members.features, members[FEATURES[:3]].to_numpy())  # bit for bit
+    assert data.members.ids[0] == "members.csv:0" and data.members.features.dtype == np.float64
 
 
 def test_without_data_features_every_table_takes_the_members_tables_column_order(tmp_path):

@@ -14,6 +14,7 @@ from safetensors.torch import save_file
 from sklearn.base import clone
 from sklearn.compose import ColumnTransformer
 from sklearn.linear_model import LogisticRegression
+from sklearn.neighbors import KNeighborsClassifier
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, StandardScaler
 from sklearn.svm import SVC, LinearSVC
@@ -372,6 +373,61 @@ def test_a_pipeline_that_picks_columns_by_name_is_queried_and_cloned_on_named_co
         TargetError, match=r"was fitted on the columns \['f0', .*set data.features to the model's"
     ):
         open_audited_target(reordered, load_data(reordered.data))
+
+
+def _decimal_tables(tmp_path) -> dict[str, str]:
+    """CSV tables of numbers with more digits than float32 holds (any decimal of ``normal``), 3 classes."""
+    rng, paths = np.random.default_rng(5), {}
+    for part, n in {"members": 120, "non_members": 120, "population": 120, "test": 120}.items():
+        frame = pd.DataFrame(rng.normal(size=(n, len(FEATURES))), columns=FEATURES)
+        paths[part] = str(tmp_path / f"{part}.csv")
+        frame.assign(label=rng.integers(0, 3, n)).to_csv(paths[part], index=False)
+    return paths
+
+
+def test_a_loaded_model_is_asked_about_exactly_the_records_it_was_trained_on(tmp_path):
+    """A distance-weighted k-NN answers a member with certainty only at distance zero from itself: asked
+    about the member rounded to float32, it would answer 1 - 1e-8 or so, and a non-member whose neighbours
+    all agree (certain too) would outrank it. The audit's logits are the model's own answers on the tables as
+    pandas reads them, bit for bit, and every member's is certain."""
+    paths = _decimal_tables(tmp_path)
+    members = pd.read_csv(paths["members"])
+    model = make_pipeline(StandardScaler(), KNeighborsClassifier(5, weights="distance"))
+    sio.dump(model.fit(members[FEATURES], members.label), tmp_path / "knn.skops")
+    fields = {
+        "data": {"kind": "table", **paths},
+        "target": {"kind": "sklearn", "path": str(tmp_path / "knn.skops")},
+    }
+    audit = parse_config({**chosen_models(fields), **fields})
+    data = load_data(audit.data)
+    signals = target_signals(open_audited_target(audit, data), data)
+    for part in ("members", "non_members"):
+        table = pd.read_csv(paths[part])
+        expected = as_logits(model.predict_proba(table[FEATURES]), "probabilities", "the k-NN")
+        np.testing.assert_array_equal(getattr(signals, part).logits, expected)
+    probs = model.predict_proba(members[FEATURES])
+    assert (probs[np.arange(len(members)), members.label] == 1.0).all()
+
+
+def test_user_code_receives_float32_records_whatever_precision_the_data_hold(tmp_path):
+    """The README's contract for a ``callable`` target and a ``function`` trainer (and the models it returns):
+    float records arrive as float32, also from a table of float64 decimals."""
+    paths = _decimal_tables(tmp_path)
+    fields = {
+        "data": {"kind": "table", **paths},
+        "target": {"kind": "callable", "function": "tests.audit_core.models:float32_logits"},
+        "references": {"kind": "function", "function": "tests.audit_core.models:train_float32_only"},
+        "shadow": {"kind": "function", "function": "tests.audit_core.models:train_float32_only"},
+    }
+    audit = parse_config(fields)
+    data = load_data(audit.data)
+    assert data.members.features.dtype == np.float64
+    signals = target_signals(open_audited_target(audit, data), data)
+    np.testing.assert_array_equal(signals.test.logits, data.test.features[:, :3].astype(np.float32))
+    references = reference_model_kind(audit, data)
+    (trained,) = references.train([(data.population.features, data.population.labels)], [0])
+    answers = references.store(ModelCache(None), "key", trained).logits(data.test.features)
+    np.testing.assert_array_equal(answers, signals.test.logits)
 
 
 @pytest.mark.parametrize("classes", [2, N_CLASSES])
