@@ -10,7 +10,7 @@ export PREFECT_SERVER_ANALYTICS_ENABLED ?= false
 export PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS ?= 120
 export DO_NOT_TRACK ?= 1
 
-.PHONY: demo test test-fast lint lock bootstrap system-packages clean
+.PHONY: demo test test-fast lint lock bootstrap system-packages clean peers-env
 
 # Debian packages the tests use: headless Chromium (HTML report) and poppler (PDF pages and text).
 SYSTEM_TOOLS := chromium pdftoppm pdftotext
@@ -54,8 +54,16 @@ test: lint system-packages
 test-fast: lint system-packages
 	$(PYTEST) -m "not slow"
 
+# Optional, for benchmarks/peer_lira.py: SACRO-ML (whose LiRA dynaudit's is compared with) in its own environment,
+# since it needs pandas < 3 and torch (about 6 GB). Installs only when missing.
+PEERS_VENV := .venv-peers
+peers-env:
+	@test -x $(PEERS_VENV)/bin/python || $(PYTHON) -m venv $(PEERS_VENV)
+	@$(PEERS_VENV)/bin/python -c "import sacroml, skops, pyarrow" 2>/dev/null || \
+	  $(PEERS_VENV)/bin/python -m pip --quiet --quiet install sacroml==2.0.1 "scikit-learn==1.9.1" skops pyarrow
+
 clean:
-	rm -rf $(VENV) out .pytest_cache .ruff_cache
+	rm -rf $(VENV) $(PEERS_VENV) out .pytest_cache .ruff_cache
 
 lock: $(STAMP)
 	( echo "# Exact pins for a reproducible install (pip freeze of a working .venv). Regenerate with: make lock"; \

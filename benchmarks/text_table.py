@@ -98,10 +98,15 @@ def auc_text(auc: Estimate) -> str:
 def timed_audit(write: Callable[[Path], dict], prefix: str) -> tuple[AuditResult, float]:
     """The result and wall seconds of the audit whose files and config ``write`` puts in a new temporary
     folder (its name starting with ``prefix``), run on one torch thread."""
+    return timed_run(write(Path(tempfile.mkdtemp(prefix=prefix))))
+
+
+def timed_run(config: dict) -> tuple[AuditResult, float]:
+    """The result and wall seconds of the audit ``config``, run on one torch thread."""
     torch.set_num_threads(1)
-    config = parse_config(write(Path(tempfile.mkdtemp(prefix=prefix))))
+    parsed = parse_config(config)
     start = time.perf_counter()
-    result = run_audit(config).result
+    result = run_audit(parsed).result
     return result, time.perf_counter() - start
 
 
