@@ -248,6 +248,8 @@ def conclusion(metrics: pd.DataFrame, manifest: dict[str, Any]) -> Conclusion:
             else f"strongest adaptive attack {strongest.attack} ({strongest.knowledge}) with AUC "
             f"{strongest.value:.3f}"
         )
+        if strongest is not None and strongest.value >= undefended.value:
+            attack += f", no lower than undefended ({undefended.value:.3f}): it does not lower the risk"
         cost = accuracy["undefended"] - accuracy[chosen_label]
         budget = (manifest.get("config", {}).get("tune") or {}).get("budget")
         over = chosen_label == tuned and budget is not None and cost > budget

@@ -108,6 +108,23 @@ def test_the_chosen_line_says_when_the_tuned_defense_costs_more_than_the_tuning_
     assert "tune.budget" not in conclusion(metrics, manifest).chosen
 
 
+def test_the_chosen_line_says_when_the_chosen_defense_lowers_no_attack(demo_run):
+    """A defense whose strongest adaptive attack reaches the undefended model's AUC (the tuner found no
+    setting within the budget that helps) is called chosen, but the line says it does not lower the risk."""
+    _, run_dir = demo_run
+    metrics = pq.read_table(run_dir / "metrics.parquet").to_pandas()
+    manifest = json.loads((run_dir / "manifest.json").read_text())
+    aucs = metrics[(metrics.slice == "all") & (metrics.metric == "auc")]
+    undefended = aucs[aucs.condition == "undefended"].value.max()
+    chosen = aucs[(aucs.condition == manifest["conditions"]["chosen"]) & (aucs.knowledge != "naive")]
+    assert chosen.value.max() < undefended and "does not lower" not in conclusion(metrics, manifest).chosen
+    metrics.loc[chosen.value.idxmax(), "value"] = undefended
+    line = conclusion(metrics, manifest).chosen
+    assert line.endswith(
+        f"with AUC {undefended:.3f}, no lower than undefended ({undefended:.3f}): it does not lower the risk."
+    )
+
+
 def test_verbose_output_lists_every_file_and_the_full_tables(demo_run):
     _, run_dir = demo_run
     shown = io.StringIO()
