@@ -54,13 +54,14 @@ test: lint system-packages
 test-fast: lint system-packages
 	$(PYTEST) -m "not slow"
 
-# Optional, for benchmarks/peer_lira.py: SACRO-ML (whose LiRA dynaudit's is compared with) in its own environment,
-# since it needs pandas < 3 and torch (about 6 GB). Installs only when missing.
+# Optional, for benchmarks/peers.py: SACRO-ML and ART (whose attacks dynaudit's are compared with) in their own
+# environment, since SACRO-ML needs pandas < 3 and torch (about 6 GB). Installs only when missing.
 PEERS_VENV := .venv-peers
 peers-env:
 	@test -x $(PEERS_VENV)/bin/python || $(PYTHON) -m venv $(PEERS_VENV)
-	@$(PEERS_VENV)/bin/python -c "import sacroml, skops, pyarrow" 2>/dev/null || \
-	  $(PEERS_VENV)/bin/python -m pip --quiet --quiet install sacroml==2.0.1 "scikit-learn==1.9.1" skops pyarrow
+	@$(PEERS_VENV)/bin/python -c "import sacroml, art, skops, pyarrow" 2>/dev/null || \
+	  $(PEERS_VENV)/bin/python -m pip --quiet --quiet install sacroml==2.0.1 adversarial-robustness-toolbox==1.20.1 \
+	    "scikit-learn==1.9.1" skops pyarrow
 
 clean:
 	rm -rf $(VENV) $(PEERS_VENV) out .pytest_cache .ruff_cache
