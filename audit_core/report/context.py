@@ -82,6 +82,7 @@ def _chosen(result: AuditResult, tuning: TuningResult | None) -> dict[str, Any] 
         "drop": f"{before.value - after.value:+.4f}",
         "worst_auc": f"{worst[chosen.condition].auc.value:.3f}",
         "worst_attack": worst[chosen.condition].attack,
+        "lowers_nothing": worst[chosen.condition].auc.value >= worst_case(result.baseline.outcomes).auc.value,
         "n_defended": len(result.defended),
         "best": result.name(best.condition),
         "best_auc": f"{worst[best.condition].auc.value:.3f}",

@@ -158,6 +158,27 @@ def test_user_supplied_names_are_escaped_in_the_html(run_dir):
     assert "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;" in html
 
 
+def test_the_summary_says_when_the_chosen_defense_lowers_no_attack(run_dir):
+    """With the chosen condition's strongest AUC raised to the undefended model's, the first page says the
+    defense does not lower the risk; as audited (lower), it does not say so."""
+    from audit_core.audit.analysis import worst_case
+    from audit_core.defenses import DynaNoise
+    from audit_core.report.context import build_context
+
+    _, result = run_dir
+
+    def summary(audited) -> str:
+        return " ".join(render_html(build_context(audited, [DynaNoise()])).split())
+
+    chosen = next(ev for ev in result.evaluations if ev.condition == result.chosen)
+    strongest, undefended = worst_case(chosen.outcomes), worst_case(result.baseline.outcomes)
+    assert strongest.auc.value < undefended.auc.value and "does not lower the risk" not in summary(result)
+    raised = replace(strongest, auc=replace(strongest.auc, value=undefended.auc.value))
+    outcomes = [raised if o is strongest else o for o in chosen.outcomes]
+    evaluations = [replace(ev, outcomes=outcomes) if ev is chosen else ev for ev in result.evaluations]
+    assert "this defense does not lower the risk." in summary(replace(result, evaluations=evaluations))
+
+
 def test_the_explorer_shows_the_grid_numbers_at_the_chosen_point_and_after_a_slider_moves(run_dir, tmp_path):
     from audit_core.report.explorer import PARAMS, within_budget
 
