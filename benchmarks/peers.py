@@ -24,15 +24,13 @@ from collections.abc import Callable
 from functools import partial
 from pathlib import Path
 
-import pandas as pd
-import skops.io as sio
-from sklearn.datasets import make_classification
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from audit_core.audit.analysis import ConditionEvaluation
 from benchmarks import reversed_signal, text_table
+from benchmarks.reversed_signal import write_classification_audit
 from benchmarks.text_table import auc_text, timed_run
 
 PEER_SIDE = Path(__file__).with_name("peer_side.py")
@@ -45,33 +43,16 @@ SIZES = {"members": 1500, "non_members": 1500, "population": 2000, "test": 1000}
 
 def write_many_classes(folder: Path) -> dict:
     """The 100-class logistic regression's Parquet parts and skops target in ``folder``; its config."""
-    features, labels = make_classification(
-        n_samples=sum(SIZES.values()),
-        n_features=30,
-        n_informative=20,
-        n_classes=100,
-        n_clusters_per_class=1,
-        class_sep=2.0,
-        random_state=5,
-    )
-    columns = [f"x{i}" for i in range(features.shape[1])]
-    rows = pd.DataFrame(features, columns=columns).assign(label=labels)
-    paths, start = {}, 0
-    for part, n in SIZES.items():
-        paths[part] = str(folder / f"{part}.parquet")
-        rows[start : start + n].to_parquet(paths[part], index=False)
-        start += n
-    members = rows[: SIZES["members"]]
-    model = make_pipeline(StandardScaler(), LogisticRegression(C=10, max_iter=2000))
-    sio.dump(model.fit(members[columns], members.label), folder / "model.skops")
-    return {
-        "run_name": "many-classes",
-        "data": {"kind": "table", "label": "label", **paths},
-        "target": {"kind": "sklearn", "path": str(folder / "model.skops")},
-        "reference_models": 8,
-        "cache_dir": None,
-        "output_dir": str(folder / "out"),
+    classification = {
+        "n_features": 30,
+        "n_informative": 20,
+        "n_classes": 100,
+        "n_clusters_per_class": 1,
+        "class_sep": 2.0,
+        "random_state": 5,
     }
+    model = make_pipeline(StandardScaler(), LogisticRegression(C=10, max_iter=2000))
+    return write_classification_audit(folder, SIZES, model, classification, run_name="many-classes")
 
 
 #: Each target's writer, and whether every feature is a number (ART's boundary distance moves numbers only).

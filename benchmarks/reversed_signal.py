@@ -15,6 +15,7 @@ attackers' shadow passes through the defense), then the strongest attack of each
 import argparse
 from functools import partial
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -34,45 +35,56 @@ THRESHOLD_ATTACKS = ("confidence", "loss", "entropy", "modified_entropy")
 KNOWLEDGE = ("naive", "adaptive", "averaging")
 
 
-def write_audit(folder: Path, neighbours: int) -> dict:
-    """The four Parquet parts and the skops target in ``folder``; the audit's config."""
-    weights = 1 / np.arange(1, CLASSES + 1)
-    features, labels = make_classification(
-        n_samples=sum(SIZES.values()),
-        n_features=12,
-        n_informative=8,
-        n_classes=CLASSES,
-        n_clusters_per_class=1,
-        weights=list(weights / weights.sum()),
-        class_sep=1.5,
-        random_state=3,
-    )
+def write_classification_audit(
+    folder: Path, sizes: dict[str, int], model: Any, classification: dict[str, Any], **config: Any
+) -> dict:
+    """``make_classification(**classification)`` records as the Parquet parts of ``sizes`` (in that order) and
+    ``model`` fitted on the members, saved with skops, in ``folder``; the audit's config: those files, 8 clone
+    references, no model cache, and ``config`` (``target`` entries merged into the target's)."""
+    features, labels = make_classification(n_samples=sum(sizes.values()), **classification)
     columns = [f"f{i}" for i in range(features.shape[1])]
     rows = pd.DataFrame(features, columns=columns).assign(label=labels)
     paths, start = {}, 0
-    for part, n in SIZES.items():
+    for part, n in sizes.items():
         paths[part] = str(folder / f"{part}.parquet")
         rows[start : start + n].to_parquet(paths[part], index=False)
         start += n
-    members = rows[: SIZES["members"]]
-    model = make_pipeline(StandardScaler(), KNeighborsClassifier(n_neighbors=neighbours, weights="distance"))
+    members = rows[: sizes["members"]]
     sio.dump(model.fit(members[columns], members.label), folder / "model.skops")
+    target = {"kind": "sklearn", "path": str(folder / "model.skops"), **config.pop("target", {})}
     return {
-        "run_name": "reversed-signal",
         "data": {"kind": "table", "label": "label", **paths},
-        "target": {
-            "kind": "sklearn",
-            "path": str(folder / "model.skops"),
-            "trusted_types": [
-                "sklearn.metrics._dist_metrics.EuclideanDistance64",
-                "sklearn.neighbors._kd_tree.KDTree",
-            ],
-        },
+        "target": target,
         "reference_models": 8,
-        "defenses": [{"name": "dynanoise", **PAPER_SETTING}],
         "cache_dir": None,
         "output_dir": str(folder / "out"),
+        **config,
     }
+
+
+def write_audit(folder: Path, neighbours: int) -> dict:
+    """The four Parquet parts and the skops k-NN in ``folder``; the audit's config."""
+    weights = 1 / np.arange(1, CLASSES + 1)
+    classification = {
+        "n_features": 12,
+        "n_informative": 8,
+        "n_classes": CLASSES,
+        "n_clusters_per_class": 1,
+        "weights": list(weights / weights.sum()),
+        "class_sep": 1.5,
+        "random_state": 3,
+    }
+    model = make_pipeline(StandardScaler(), KNeighborsClassifier(n_neighbors=neighbours, weights="distance"))
+    trusted = ["sklearn.metrics._dist_metrics.EuclideanDistance64", "sklearn.neighbors._kd_tree.KDTree"]
+    return write_classification_audit(
+        folder,
+        SIZES,
+        model,
+        classification,
+        run_name="reversed-signal",
+        target={"trusted_types": trusted},
+        defenses=[{"name": "dynanoise", **PAPER_SETTING}],
+    )
 
 
 def main() -> None:
