@@ -53,6 +53,7 @@ def open_audited_target(config: AuditConfig, data: AuditData) -> Target:
     if isinstance(target, SklearnTarget):
         target.require_classes(getattr(config.data, "classes", None))  # only some data kinds name classes
         target.require_features(data.feature_names)
+        target.categories = data.categories
     return target
 
 
@@ -97,7 +98,11 @@ def _recipe(config: AuditConfig, data: AuditData, section: Any) -> ModelKind:
 def _clone(config: AuditConfig, data: AuditData, section: Any) -> ModelKind:
     target = open_sklearn(config.target).model
     return CloneModels(  # workers get the parameters, never the target
-        clone(target), data.n_classes, tuple(config.target.trusted_types), fitted_columns(target)
+        clone(target),
+        data.n_classes,
+        tuple(config.target.trusted_types),
+        fitted_columns(target),
+        data.categories,
     )
 
 

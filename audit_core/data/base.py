@@ -178,6 +178,9 @@ class AuditData:
     test: Split
     sources: dict[str, str] = field(default_factory=dict)
     feature_names: tuple[str, ...] | None = None  # the features' column names, where the data have them
+    #: The table's categorical feature columns and their pandas dtypes (the members table's), so a model
+    #: fitted on categories (e.g. HistGradientBoosting's from_dtype) gets its records as it was fitted.
+    categories: tuple[tuple[str, Any], ...] = ()
 
     def __post_init__(self) -> None:
         self.validate()
@@ -191,6 +194,7 @@ class AuditData:
         n_classes: int | None,
         sources: dict[str, str],
         feature_names: tuple[str, ...] | None = None,
+        categories: tuple[tuple[str, Any], ...] = (),
     ) -> "AuditData":
         """Assemble and validate the four parts of one audit's data: besides :meth:`validate`, at least two
         classes and no member record repeated among the non-members; ``n_classes`` defaults to the largest
@@ -208,7 +212,14 @@ class AuditData:
                 for part, split in parts.items()
             }
         k = n_classes or _inferred_classes(parts, sources)
-        data = cls(name=name, n_classes=k, sources=sources, feature_names=feature_names, **parts)
+        data = cls(
+            name=name,
+            n_classes=k,
+            sources=sources,
+            feature_names=feature_names,
+            categories=categories,
+            **parts,
+        )
         data._check_classes()
         data._check_distinct_records()
         return data
@@ -295,6 +306,7 @@ def load_part_files(
     config: Any,
     read_part: Callable[[Path, str], Split],
     feature_names: tuple[str, ...] | None = None,
+    categories: tuple[tuple[str, Any], ...] = (),
 ) -> AuditData:
     """AuditData from one file or folder per part (``config.members`` ... ``config.test``), each read by
     ``read_part(path, field)``, with as many classes as ``config.classes`` names, else ``config.n_classes``
@@ -306,4 +318,5 @@ def load_part_files(
         n_classes=len(config.classes) if config.classes else config.n_classes,
         sources={part: str(path) for part, path in paths.items()},
         feature_names=feature_names,
+        categories=categories,
     )

@@ -31,6 +31,7 @@ class DataProbe:
                 n_classes=records.n_classes,
                 sources=records.sources,
                 feature_names=records.feature_names,
+                categories=records.categories,
                 **sample,
             ),
         )

@@ -80,4 +80,9 @@ def load_table_data(config: TableDataConfig) -> AuditData:
         frame = members if field == "data.members" else read_table(path, field)  # the members read once
         return _part(config, features, frame, path, field)
 
-    return load_part_files("table", config, read_part, tuple(features))
+    categories = tuple(
+        (name, members[name].dtype)
+        for name in features
+        if isinstance(members[name].dtype, pd.CategoricalDtype)
+    )
+    return load_part_files("table", config, read_part, tuple(features), categories)

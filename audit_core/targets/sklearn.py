@@ -32,6 +32,8 @@ from audit_core.core.probability import OutputKind
 from audit_core.targets.base import ModelTarget
 
 FIELD = "target.path"
+#: A table's categorical feature columns: (name, pandas categorical dtype) pairs (``AuditData.categories``).
+Categories = tuple[tuple[str, Any], ...]
 
 LIBRARY_CLASSES: dict[str, Callable[[type], bool]] = {
     "sklearn": lambda cls: True,
@@ -117,21 +119,25 @@ def scores_kind(model: Any) -> OutputKind | None:
     return "logits" if hasattr(model, "decision_function") else None
 
 
-def classifier_scores(model: Any, records: np.ndarray) -> np.ndarray:
+def classifier_scores(model: Any, records: np.ndarray, categories: Categories = ()) -> np.ndarray:
     """The scores of :func:`scores_kind` for ``records``, given as the model was fitted: with its columns'
-    names."""
-    inputs = named_inputs(records, fitted_columns(model))
+    names (and ``categories``' dtypes)."""
+    inputs = named_inputs(records, fitted_columns(model), categories)
     if scores_kind(model) == "probabilities":
         return model.predict_proba(inputs)
     return model.decision_function(inputs)
 
 
-def named_inputs(records: np.ndarray, names: Sequence[str] | None) -> Any:
+def named_inputs(records: np.ndarray, names: Sequence[str] | None, categories: Categories = ()) -> Any:
     """``records`` as a data frame with the column ``names`` (what a model fitted on a table takes: its
-    ``feature_names_in_``; a ColumnTransformer picks columns by name), or the array itself without names."""
+    ``feature_names_in_``; a ColumnTransformer picks columns by name), each of ``categories`` (column, pandas
+    categorical dtype) in its dtype, a value outside it missing; or the array itself without names."""
     if names is None:
         return records
-    return pd.DataFrame(records.reshape(len(records), -1), columns=list(names)).infer_objects()
+    frame = pd.DataFrame(records.reshape(len(records), -1), columns=list(names)).infer_objects()
+    for name, dtype in categories:
+        frame[name] = frame[name].astype(dtype)
+    return frame
 
 
 class SklearnTarget(ModelTarget):
@@ -157,9 +163,10 @@ class SklearnTarget(ModelTarget):
             input_shape=None if n_features is None else (int(n_features),),
         )
         self.model = model
+        self.categories: Categories = ()  # the data's categorical columns (set by the audit that reads them)
 
     def predict(self, batch: np.ndarray) -> np.ndarray:
-        return classifier_scores(self.model, batch)
+        return classifier_scores(self.model, batch, self.categories)
 
     def require_features(self, names: Sequence[str] | None) -> None:
         """Refuse a model fitted on a table whose columns are not the data's features ``names`` (a table's

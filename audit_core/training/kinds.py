@@ -29,7 +29,7 @@ from audit_core.core.user_code import UserCodeError, call_user_code, user_record
 from audit_core.targets import ModelTarget, Target, TorchTarget
 from audit_core.targets.base import as_logits
 from audit_core.targets.callable import source_file
-from audit_core.targets.sklearn import classifier_scores, named_inputs, read_skops, scores_kind
+from audit_core.targets.sklearn import Categories, classifier_scores, named_inputs, read_skops, scores_kind
 from audit_core.training import build_model, train_classifier
 from audit_core.training.batched import ARITHMETIC
 from audit_core.training.cache import ModelCache
@@ -184,13 +184,16 @@ class ClassifierModelTarget(ModelTarget):
     scores the target. A class missing from its training set gets probability 0, or, among margins, the
     log-probability ``log(PROBABILITY_FLOOR)`` beside the log-softmax of the margins of the classes it saw."""
 
-    def __init__(self, model: Any, n_classes: int, *, source: str, digest: str) -> None:
+    def __init__(
+        self, model: Any, n_classes: int, *, source: str, digest: str, categories: Categories = ()
+    ) -> None:
         super().__init__(source=source, digest=digest, output=scores_kind(model) or "logits", batch_size=4096)
         self.model = model
         self.n_classes = n_classes
+        self.categories = categories
 
     def predict(self, batch: np.ndarray) -> np.ndarray:
-        scores = np.asarray(classifier_scores(self.model, batch), dtype=np.float64)
+        scores = np.asarray(classifier_scores(self.model, batch, self.categories), dtype=np.float64)
         classes = getattr(self.model, "classes_", None)
         if classes is None or len(classes) == self.n_classes:
             return scores
@@ -253,9 +256,15 @@ class CloneModels(ModelKind):
     n_classes: int
     trusted_types: tuple[str, ...] = ()
     feature_names: tuple[str, ...] | None = None  # the target's columns, where it was fitted on a table
+    categories: Categories = ()  # the table's categorical columns, each in its dtype
 
     def key(self) -> dict[str, Any]:
         names = {} if self.feature_names is None else {"feature_names": list(self.feature_names)}
+        if self.categories:
+            names["categories"] = {
+                name: [[str(c) for c in dtype.categories], bool(dtype.ordered)]
+                for name, dtype in self.categories
+            }
         return {"estimator": estimator_spec(self.estimator), **names}
 
     def describe(self) -> str:
@@ -267,12 +276,16 @@ class CloneModels(ModelKind):
         pairs = zip(sets, seeds, strict=True)
         with threadpool_limits(1):
             return [
-                seeded_clone(self.estimator, seed).fit(named_inputs(x, self.feature_names), y)
+                seeded_clone(self.estimator, seed).fit(
+                    named_inputs(x, self.feature_names, self.categories), y
+                )
                 for (x, y), seed in pairs
             ]
 
     def _target(self, model: Any, key: str) -> Target:
-        return ClassifierModelTarget(model, self.n_classes, source="A clone of the target", digest=key)
+        return ClassifierModelTarget(
+            model, self.n_classes, source="A clone of the target", digest=key, categories=self.categories
+        )
 
     def load(self, cache: ModelCache, key: str) -> Target | None:
         read = lambda path: read_skops(path, self.trusted_types, "the model cache")  # noqa: E731

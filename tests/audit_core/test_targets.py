@@ -13,6 +13,7 @@ import yaml
 from safetensors.torch import save_file
 from sklearn.base import clone
 from sklearn.compose import ColumnTransformer
+from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.linear_model import LogisticRegression
 from sklearn.neighbors import KNeighborsClassifier
 from sklearn.pipeline import make_pipeline
@@ -373,6 +374,46 @@ def test_a_pipeline_that_picks_columns_by_name_is_queried_and_cloned_on_named_co
         TargetError, match=r"was fitted on the columns \['f0', .*set data.features to the model's"
     ):
         open_audited_target(reordered, load_data(reordered.data))
+
+
+def test_a_model_fitted_on_categorical_columns_is_queried_and_cloned_on_them(tmp_path):
+    """HistGradientBoosting fitted on a Parquet table whose text column is a pandas categorical (its
+    categories then split natively, from the dtype): the target answers the audit's records exactly as the
+    model scores the tables, and its clones train and answer on the same categorical column. Given the text as
+    plain strings, the model cannot read them (it would take them for numbers)."""
+    columns = [*FEATURES, "colour"]
+    tables, paths = {}, {}
+    dtype = pd.CategoricalDtype(["blue", "green", "red"])
+    for part, (x, y, _) in tabular_parts().items():
+        colour = np.array(["red", "green", "blue"])[(y + (x[:, 0] > 0)) % 3]  # a text feature with signal
+        tables[part] = pd.DataFrame(x, columns=FEATURES).assign(
+            colour=pd.Series(colour, dtype=dtype), label=y
+        )
+        paths[part] = str(tmp_path / f"{part}.parquet")
+        tables[part].to_parquet(paths[part])
+    model = HistGradientBoostingClassifier(max_iter=20, random_state=0)
+    model.fit(tables["members"][columns], tables["members"].label)
+    assert model.is_categorical_.tolist() == [False] * len(FEATURES) + [True]
+    sio.dump(model, tmp_path / "hgb.skops")
+    trusted = sio.get_untrusted_types(file=tmp_path / "hgb.skops")
+    fields = {
+        "data": {"kind": "table", **paths},
+        "target": {"kind": "sklearn", "path": str(tmp_path / "hgb.skops"), "trusted_types": trusted},
+    }
+    audit = parse_config({**chosen_models(fields), **fields})
+    data = load_data(audit.data)
+    signals = target_signals(open_audited_target(audit, data), data)
+    for part in ("members", "test"):
+        expected = as_logits(model.predict_proba(tables[part][columns]), "probabilities", "the model")
+        np.testing.assert_array_equal(getattr(signals, part).logits, expected)
+    clones = reference_model_kind(audit, data)
+    (fitted,) = clones.train([(data.population.features, data.population.labels)], [0])
+    by_hand = seeded_clone(model, 0).fit(tables["population"][columns], tables["population"].label)
+    np.testing.assert_allclose(
+        clones.store(ModelCache(None), "key", fitted).logits(data.test.features),
+        as_logits(by_hand.predict_proba(tables["test"][columns]), "probabilities", "the clone"),
+        rtol=1e-6,
+    )
 
 
 def _decimal_tables(tmp_path) -> dict[str, str]:
