@@ -273,14 +273,22 @@ class CloneModels(ModelKind):
     def train(self, sets: list[TrainingSet], seeds: list[int]) -> list[Any]:
         """Fitted clones, each on one BLAS thread: its sums in one order, so wherever it trains (this
         process, a joblib thread, a Dask worker) it is the same model."""
-        pairs = zip(sets, seeds, strict=True)
         with threadpool_limits(1):
-            return [
-                seeded_clone(self.estimator, seed).fit(
-                    named_inputs(x, self.feature_names, self.categories), y
-                )
-                for (x, y), seed in pairs
-            ]
+            return [self._fit(x, y, seed) for (x, y), seed in zip(sets, seeds, strict=True)]
+
+    def _fit(self, records: np.ndarray, labels: np.ndarray, seed: int) -> Any:
+        """One clone fitted on ``records``; the estimator's own failure becomes one sentence."""
+        try:
+            return seeded_clone(self.estimator, seed).fit(
+                named_inputs(records, self.feature_names, self.categories), labels
+            )
+        except Exception as error:  # the user's estimator failed on the user's data
+            raise TargetError(
+                f"A clone of the target ({type(self.estimator).__name__}) could not be fitted on "
+                f"{len(labels)} of the data's records: {type(error).__name__}: {brief(error)}; expected the "
+                "target's estimator to fit on them (or set references.kind and shadow.kind to 'function' to "
+                "train with your own code)."
+            ) from None
 
     def _target(self, model: Any, key: str) -> Target:
         return ClassifierModelTarget(

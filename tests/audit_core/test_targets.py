@@ -416,6 +416,19 @@ def test_a_model_fitted_on_categorical_columns_is_queried_and_cloned_on_them(tmp
     )
 
 
+def test_a_clone_that_cannot_be_fitted_is_one_sentence():
+    """The user's estimator failing on the data (here a parameter set out of range after fitting) stops the
+    audit with one sentence naming the estimator and its error, not an internal error."""
+    x, y = blobs(60, seed=3)
+    clones = CloneModels(LogisticRegression(C=-1.0), N_CLASSES)
+    with pytest.raises(
+        TargetError,
+        match=r"^A clone of the target \(LogisticRegression\) could not be fitted on 60 of the data's "
+        r"records: InvalidParameterError: The 'C' parameter .*; expected the target's estimator to fit",
+    ):
+        clones.train([(x, y)], [0])
+
+
 def _decimal_tables(tmp_path) -> dict[str, str]:
     """CSV tables of numbers with more digits than float32 holds (any decimal of ``normal``), 3 classes."""
     rng, paths = np.random.default_rng(5), {}
