@@ -18,6 +18,8 @@ from audit_core.core.missing import feature_range
 NUMBER_TYPES = frozenset({"integer", "floating", "mixed-integer-float", "decimal"})
 #: Most distinct values of a text column a regressor reads as categories (HistGradientBoosting's most bins).
 MAX_CATEGORIES = 255
+#: A table's categorical feature columns: (name, pandas categorical dtype) pairs, the members table's.
+Categories = tuple[tuple[str, pd.CategoricalDtype], ...]
 
 
 def exact_float(*dtypes: np.dtype) -> np.dtype:

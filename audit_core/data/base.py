@@ -11,7 +11,7 @@ import numpy as np
 
 from audit_core.config.data import MIN_PART_RECORDS
 from audit_core.core.errors import DataError, capitalised
-from audit_core.core.records import is_numeric
+from audit_core.core.records import Categories, exact_float, is_numeric
 
 PARTS = ("members", "non_members", "population", "test")
 SIZED_PARTS = ("members", "non_members", "test")  # the parts every reported number is measured on
@@ -180,7 +180,7 @@ class AuditData:
     feature_names: tuple[str, ...] | None = None  # the features' column names, where the data have them
     #: The table's categorical feature columns and their pandas dtypes (the members table's), so a model
     #: fitted on categories (e.g. HistGradientBoosting's from_dtype) gets its records as it was fitted.
-    categories: tuple[tuple[str, Any], ...] = ()
+    categories: Categories = ()
 
     def __post_init__(self) -> None:
         self.validate()
@@ -194,7 +194,7 @@ class AuditData:
         n_classes: int | None,
         sources: dict[str, str],
         feature_names: tuple[str, ...] | None = None,
-        categories: tuple[tuple[str, Any], ...] = (),
+        categories: Categories = (),
     ) -> "AuditData":
         """Assemble and validate the four parts of one audit's data: besides :meth:`validate`, at least two
         classes and no member record repeated among the non-members; ``n_classes`` defaults to the largest
@@ -204,7 +204,7 @@ class AuditData:
             _check_audit_size(part, split, sources)
         floats = [split.features.dtype for split in parts.values() if split.features.dtype.kind == "f"]
         if floats:  # one float dtype for every part (exact for each), so identical records compare equal
-            common = np.result_type(*floats)
+            common = exact_float(*floats)
             parts = {
                 part: replace(split, features=split.features.astype(common, copy=False))
                 if split.features.dtype.kind == "f"

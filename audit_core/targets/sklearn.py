@@ -29,11 +29,10 @@ from audit_core.core.errors import TargetError, brief
 from audit_core.core.files import sha256_file
 from audit_core.core.paths import existing_file, suffix_of
 from audit_core.core.probability import OutputKind
+from audit_core.core.records import Categories
 from audit_core.targets.base import ModelTarget
 
 FIELD = "target.path"
-#: A table's categorical feature columns: (name, pandas categorical dtype) pairs (``AuditData.categories``).
-Categories = tuple[tuple[str, Any], ...]
 
 LIBRARY_CLASSES: dict[str, Callable[[type], bool]] = {
     "sklearn": lambda cls: True,

@@ -23,13 +23,14 @@ from audit_core.core.errors import TargetError, brief
 from audit_core.core.files import sha256_file
 from audit_core.core.imports import import_object
 from audit_core.core.probability import PROBABILITY_FLOOR, log_softmax
+from audit_core.core.records import Categories
 from audit_core.core.seeding import derive_seed
 from audit_core.core.torch_rng import seeded_global_rng
 from audit_core.core.user_code import UserCodeError, call_user_code, user_records
 from audit_core.targets import ModelTarget, Target, TorchTarget
 from audit_core.targets.base import as_logits
 from audit_core.targets.callable import source_file
-from audit_core.targets.sklearn import Categories, classifier_scores, named_inputs, read_skops, scores_kind
+from audit_core.targets.sklearn import classifier_scores, named_inputs, read_skops, scores_kind
 from audit_core.training import build_model, train_classifier
 from audit_core.training.batched import ARITHMETIC
 from audit_core.training.cache import ModelCache
