@@ -18,7 +18,7 @@ from audit_core.core.records import random_records, readable
 from audit_core.core.seeding import derive_rng
 from audit_core.data import AuditData, Split
 from audit_core.defenses import DefenderData, Defense, DynaNoise, Undefended, fit_defense
-from audit_core.targets import Target
+from audit_core.targets import ModelTarget, Target
 
 RANDOM_INPUTS = 1000  # queries of the target on random inputs, for HAMP's reference outputs
 
@@ -31,12 +31,14 @@ def random_inputs_possible(config: AuditConfig, data: AuditData) -> bool:
 def defender_data(config: AuditConfig, target: Target, data: AuditData, signals: Signals) -> DefenderData:
     """What the defender computes with its own model: the shadow's outputs on its in/out records (standing
     in for a model the defender trains like the target) and the target's logits on random records like the
-    population's (:func:`~audit_core.core.records.random_records`: numbers uniformly in their range, a
-    table's other values among its column's); each absent where impossible."""
+    population's (:func:`~audit_core.core.records.random_records`: numbers uniformly in their range, whole
+    ones for a target that takes whole numbers, a table's other values among its column's); each absent
+    where impossible."""
     random_logits = None
     if random_inputs_possible(config, data):
         rng = derive_rng(config.seed, "random-inputs")
-        random_inputs = random_records(data.population.features, RANDOM_INPUTS, rng)
+        whole = isinstance(target, ModelTarget) and target.integer_inputs
+        random_inputs = random_records(data.population.features, RANDOM_INPUTS, rng, whole=whole)
         ids = np.array([f"random:{i}" for i in range(RANDOM_INPUTS)])
         random_logits = target.query(Split(random_inputs, np.zeros(RANDOM_INPUTS, dtype=np.int64), ids))
     return DefenderData(

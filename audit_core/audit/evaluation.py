@@ -55,6 +55,8 @@ def requirement(name: str, signals: Signals) -> str:
         return REQUIREMENTS[name]
     if signals.audit_features is None or not movable(signals.audit_features):
         return "number fields to perturb around each record (these records have none)"
+    if signals.integer_inputs:
+        return "a target that takes numbers it can move around each record (this one takes whole numbers)"
     if signals.query_models is None:
         return (
             "a target it can query around each record (a predictions table answers for its own records only)"

@@ -6,6 +6,7 @@ from audit_core.audit.models import MODEL_KINDS, function_models, open_audited_t
 from audit_core.audit.reference_table import read_reference_predictions
 from audit_core.audit.shadow import read_shadow, require_numeric_features
 from audit_core.audit.signals import (
+    moves_records,
     target_signals,
 )
 from audit_core.audit.split import SPLIT_PARTS, tuning_size
@@ -14,7 +15,6 @@ from audit_core.core.errors import AuditInputError
 from audit_core.core.records import movable, readable
 from audit_core.data import AuditData, DataProbe, load_data, probe_data
 from audit_core.defenses import DEFENSES
-from audit_core.targets import ModelTarget
 
 PROBE_ROWS = 16  # records per audit part that check_inputs decodes and sends through the target
 
@@ -79,7 +79,8 @@ def check_inputs(config: AuditConfig) -> None:
     if config.reference_models and config.reference_kind == "predictions":
         read_reference_predictions(config.references, data, config.reference_models)
     no_population = target is not None and not target.covers(data.population)
-    queryable = (target is None or isinstance(target, ModelTarget)) and movable(data.members.features)
+    features = data.members.features
+    queryable = movable(features) if target is None else moves_records(target, features)  # None: trained
     lacking = {
         "shadow": config.shadow.kind == "none",
         "references": config.reference_models == 0,

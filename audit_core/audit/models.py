@@ -126,6 +126,7 @@ def _architecture(config: AuditConfig, data: AuditData, section: Any) -> ModelKi
         architecture=target.architecture,
         kwargs=target.architecture_kwargs,
         output=target_output(config),
+        input_dtype=target.input_dtype,
     )
 
 

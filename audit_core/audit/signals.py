@@ -72,6 +72,8 @@ class Signals:
     shadow_non_members: LogitSet | None = None
     references: ReferenceLogits | None = None
     query_models: QueryModels | None = None
+    #: whether the target takes whole numbers (token ids, category codes), which the query attacks cannot move
+    integer_inputs: bool = False
 
     @property
     def audit_labels(self) -> np.ndarray:
@@ -192,8 +194,8 @@ def shadow_signals(
 
 def target_signals(target: Target, data: AuditData) -> Signals:
     """The target's logits on the members, non-members and test points, and on the population points when
-    the target covers them (a predictions table may not); the target is a query model when it is a model of
-    records the query attacks can move (:func:`~audit_core.core.records.movable`). No shadow or reference
+    the target covers them (a predictions table may not); the target is a query model when the query attacks
+    can move its records (:func:`moves_records`). No shadow or reference
     outputs yet. Refused when its outputs follow another class order than the labels
     (:mod:`audit_core.audit.class_order`)."""
     parts = ["members", "non_members", "test"]
@@ -209,8 +211,18 @@ def target_signals(target: Target, data: AuditData) -> Signals:
         (np.concatenate([s.labels for s in held_out]), np.vstack([s.logits for s in held_out])),
         "non-member and test records",
     )
-    queryable = isinstance(target, ModelTarget) and movable(data.members.features)
-    return Signals(**logit_sets, query_models=QueryModels(target) if queryable else None)
+    return Signals(
+        **logit_sets,
+        query_models=QueryModels(target) if moves_records(target, data.members.features) else None,
+        integer_inputs=isinstance(target, ModelTarget) and target.integer_inputs,
+    )
+
+
+def moves_records(target: Target, features: np.ndarray) -> bool:
+    """Whether the query attacks can ask ``target`` about moved copies of records ``features``: a model (not a
+    predictions table) of records with a number field (:func:`~audit_core.core.records.movable`) that takes
+    numbers, not whole-number codes."""
+    return isinstance(target, ModelTarget) and not target.integer_inputs and movable(features)
 
 
 def reference_logits(

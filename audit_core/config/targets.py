@@ -18,6 +18,8 @@ ImportPath = Annotated[
         description="Python object as package.module:name; dynaudit imports and runs it.",
     ),
 ]
+#: Tensor types a torch target takes its records in.
+TorchInputType = Literal["float32", "int64"]
 
 
 class TrainedTargetConfig(StrictModel):
@@ -51,7 +53,18 @@ class _QueriedModel(_AnsweringModel):
     batch_size: int = Field(256, ge=1, description="Records per model call.")
 
 
-class TorchScriptTargetConfig(_QueriedModel):
+class _TorchModel(_QueriedModel):
+    """Options shared by the torch kinds."""
+
+    input_dtype: TorchInputType = Field(
+        "float32",
+        description="Tensor type of the records the network takes: float32, or int64 for whole numbers such "
+        "as token ids or category codes (an embedding's indices); the label-only query attacks, which move "
+        "records by small amounts, are then skipped.",
+    )
+
+
+class TorchScriptTargetConfig(_TorchModel):
     """A TorchScript file (``torch.jit.save``), loaded only with ``trust_code: true``."""
 
     kind: Literal["torch_script"] = "torch_script"
@@ -75,7 +88,7 @@ class TorchScriptTargetConfig(_QueriedModel):
         return trust_code
 
 
-class TorchStateDictTargetConfig(_QueriedModel):
+class TorchStateDictTargetConfig(_TorchModel):
     """A state dict (``.pt``/``.pth``, loaded with ``weights_only=True``, or ``.safetensors``) plus the code
     that builds the empty network."""
 

@@ -142,13 +142,21 @@ class RegressionFields:
         return np.hstack([values, np.where(coded < 0, np.nan, coded)])
 
 
-def random_records(features: np.ndarray, count: int, rng: np.random.Generator) -> np.ndarray:
+def random_records(
+    features: np.ndarray, count: int, rng: np.random.Generator, *, whole: bool = False
+) -> np.ndarray:
     """``count`` random records like ``features`` (numeric, or a table's rows), each field drawn on its own:
-    a number uniformly between the records' smallest and largest (missing where every record misses it),
+    a number uniformly between the records' smallest and largest (missing where every record misses it;
+    with ``whole``, for a model of token ids or category codes, a whole number between them, both included),
     another value of a table's column among the column's values (missing where the column has none)."""
     if not is_table(features):
         low, high = feature_range(features)
-        return rng.uniform(low, high, size=(count, *features.shape[1:])).astype(features.dtype)
+        size = (count, *features.shape[1:])
+        if whole:
+            drawn = rng.integers(low.astype(np.int64), high.astype(np.int64), size=size, endpoint=True)
+        else:
+            drawn = rng.uniform(low, high, size=size)
+        return drawn.astype(features.dtype)
     columns = number_columns(features)
     low, high = feature_range(numbers(features, columns))
     drawn = np.empty((count, features.shape[1]), dtype=object)

@@ -118,6 +118,9 @@ class ModelTarget(ABC):
     #: (:func:`~audit_core.core.user_code.user_records`); models dynaudit loads get the records as the data
     #: hold them, so a model is asked about exactly the records it was trained on.
     user_code: bool = False
+    #: Whether the model takes whole numbers (token ids, category codes): records the label-only query
+    #: attacks cannot move by small amounts.
+    integer_inputs: bool = False
 
     def __init__(
         self,
@@ -145,6 +148,13 @@ class ModelTarget(ABC):
                 f"{self.source} expects records of shape {self.input_shape} but the data's records have "
                 f"shape {features.shape[1:]}; expected the features the model was trained on."
             )
+        if self.integer_inputs and features.dtype.kind == "f":
+            fractional = features[features != np.round(features)]  # NaN included
+            if fractional.size:
+                raise TargetError(
+                    f"{self.source} takes integer inputs, but a record holds {fractional[0]:g}; expected "
+                    "whole numbers such as token ids or category codes."
+                )
         chunks = []
         for start in range(0, len(features), self.batch_size):
             batch = features[start : start + self.batch_size]
@@ -171,17 +181,19 @@ class ModelTarget(ABC):
                 f"{self.source} gave no answer for {len(batch)} records within target.timeout_s = "
                 f"{self.timeout_s:g} s; expected a model that answers (or raise target.timeout_s)."
             )
-        missing = batch.dtype.kind == "f" and bool(np.isnan(batch).any())
-        advice = (
-            "the records have missing values (NaN), which this model does not take: impute them as its "
-            "training data were"
-            if missing
-            else "expected records the model accepts (check the data's features)"
-        )
         return (
             f"{self.source} raised {type(cause).__name__} on records of shape {batch.shape[1:]} "
-            f"({brief(cause)}); {advice}."
+            f"({brief(cause)}); {self._advice(cause, batch)}."
         )
+
+    def _advice(self, cause: BaseException, batch: np.ndarray) -> str:
+        """What to do about the model's failure ``cause`` on ``batch``."""
+        if batch.dtype.kind == "f" and bool(np.isnan(batch).any()):
+            return (
+                "the records have missing values (NaN), which this model does not take: impute them as its "
+                "training data were"
+            )
+        return "expected records the model accepts (check the data's features)"
 
     def query(self, records: Split) -> np.ndarray:
         return self.logits(records.features)

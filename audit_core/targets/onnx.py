@@ -67,6 +67,7 @@ class OnnxTarget(ModelTarget):
         self.session = session
         self.input_name = model_input.name
         self.input_dtype = INPUT_TYPES[model_input.type]
+        self.integer_inputs = np.dtype(self.input_dtype).kind == "i"
         self.output_name = output_name
 
     def predict(self, batch: np.ndarray) -> np.ndarray:

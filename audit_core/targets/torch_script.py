@@ -33,4 +33,5 @@ def open_torch_script(config: TorchScriptTargetConfig) -> TorchTarget:
         source=f"target.path '{path}'",
         digest=sha256_file(path),
         output=config.output,
+        input_dtype=config.input_dtype,
     )

@@ -93,6 +93,7 @@ def open_torch_state_dict(config: TorchStateDictTargetConfig) -> TorchTarget:
         source=f"target.architecture {config.architecture} with weights '{path}'",
         digest=combined_digest(sha256_file(path), config.architecture, kwargs),
         output=config.output,
+        input_dtype=config.input_dtype,
     )
 
 

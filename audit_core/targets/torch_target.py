@@ -6,7 +6,10 @@ import numpy as np
 import torch
 from torch import nn
 
+from audit_core.config import TorchInputType
 from audit_core.targets.base import ModelTarget, OutputKind
+
+TORCH_TYPES: dict[str, torch.dtype] = {"float32": torch.float32, "int64": torch.int64}
 
 
 def parameter_digest(module: nn.Module) -> str:
@@ -19,7 +22,8 @@ def parameter_digest(module: nn.Module) -> str:
 
 
 class TorchTarget(ModelTarget):
-    """Wraps a torch classifier; queries it in eval mode, in batches, without gradients, on float32 inputs.
+    """Wraps a torch classifier; queries it in eval mode, in batches, without gradients, on inputs of
+    ``input_dtype`` (float32, or int64 for token ids and category codes, which must be whole numbers).
 
     The fingerprint is ``digest`` when given (the SHA-256 of the model file), else the parameters' digest.
     """
@@ -32,11 +36,14 @@ class TorchTarget(ModelTarget):
         source: str = "The torch model",
         digest: str | None = None,
         output: OutputKind = "logits",
+        input_dtype: TorchInputType = "float32",
     ) -> None:
         super().__init__(
             source=source, digest=digest or parameter_digest(module), output=output, batch_size=batch_size
         )
         self.module = module
+        self.input_dtype = input_dtype
+        self.integer_inputs = input_dtype != "float32"
 
     def to(self, device: str) -> "TorchTarget":
         """Move the model to ``device`` (a torch device name); queries then run there. Returns ``self``."""
@@ -47,5 +54,13 @@ class TorchTarget(ModelTarget):
         self.module.eval()
         device = next(self.module.parameters(), torch.empty(0)).device
         with torch.no_grad():
-            inputs = torch.tensor(batch, dtype=torch.float32, device=device)
+            inputs = torch.tensor(batch, dtype=TORCH_TYPES[self.input_dtype], device=device)
             return self.module(inputs).double().cpu().numpy()
+
+    def _advice(self, cause: BaseException, batch: np.ndarray) -> str:
+        if not self.integer_inputs and "indices" in str(cause) and "Long" in str(cause):
+            return (
+                "the network takes integer indices (an embedding's); set target.input_dtype: int64 for "
+                "records of token ids or category codes"
+            )
+        return super()._advice(cause, batch)

@@ -18,7 +18,7 @@ from sklearn.base import clone
 from threadpoolctl import threadpool_limits
 from torch import nn
 
-from audit_core.config import OutputKind, TrainingRecipe
+from audit_core.config import OutputKind, TorchInputType, TrainingRecipe
 from audit_core.core.errors import TargetError, brief
 from audit_core.core.files import sha256_file
 from audit_core.core.imports import import_object
@@ -141,11 +141,13 @@ class ArchitectureModels(_TorchModels):
     architecture: str = ""
     kwargs: dict[str, Any] = field(default_factory=dict)
     output: OutputKind = "logits"
+    input_dtype: TorchInputType = "float32"
 
     def key(self) -> dict[str, Any]:
         recipe = self.recipe.model_dump(mode="json", exclude={"architecture", "hidden_sizes"})
         key = {"architecture": self.architecture, "architecture_kwargs": self.kwargs, "recipe": recipe}
-        return key | ({"output": self.output} if self.output != "logits" else {})  # logits: keys as before
+        key |= {"output": self.output} if self.output != "logits" else {}  # the defaults: keys as before
+        return key | ({"input_dtype": self.input_dtype} if self.input_dtype != "float32" else {})
 
     def describe(self) -> str:
         return (
@@ -171,13 +173,14 @@ class ArchitectureModels(_TorchModels):
                     build=self._network,
                     device=self.device,
                     output=self.output,
+                    input_dtype=self.input_dtype,
                 )
                 for (x, y), seed in zip(sets, seeds, strict=True)
             ]
         )
 
     def _target(self, module: nn.Module) -> Target:
-        return TorchTarget(module, output=self.output).to(self.device)
+        return TorchTarget(module, output=self.output, input_dtype=self.input_dtype).to(self.device)
 
 
 class ClassifierModelTarget(ModelTarget):

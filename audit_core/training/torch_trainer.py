@@ -9,10 +9,11 @@ import numpy as np
 import torch
 from torch import nn
 
-from audit_core.config import OutputKind, TrainingRecipe
+from audit_core.config import OutputKind, TorchInputType, TrainingRecipe
 from audit_core.core.probability import PROBABILITY_FLOOR
 from audit_core.core.threads import one_thread
 from audit_core.core.torch_rng import seeded_global_rng
+from audit_core.targets.torch_target import TORCH_TYPES
 from audit_core.training.architectures import build_model, training_randomness
 from audit_core.training.batched import train_mlp_stack
 from audit_core.training.optimization import optimizer_for
@@ -36,16 +37,17 @@ def train_classifier(
     device: str = "cpu",
     build: Callable[[], nn.Module] | None = None,
     output: OutputKind = "logits",
+    input_dtype: TorchInputType = "float32",
 ) -> nn.Module:
     """Train on ``(features, labels)`` with cross-entropy as ``recipe`` says, on ``device``; same seed, same
     weights, with any thread count: it trains on one thread, since torch splits a matrix product's sums
     differently over more threads. ``build()`` makes the untrained network (by default the recipe's
     architecture), its weights drawn with ``seed``; ``output`` says what the network returns (logits, or
-    probabilities from a softmax of its own). Initialisation and batch order are drawn on the CPU whatever
-    the device; the model comes back on the CPU."""
+    probabilities from a softmax of its own), ``input_dtype`` what it takes. Initialisation and batch order
+    are drawn on the CPU whatever the device; the model comes back on the CPU."""
     if build is None and recipe.architecture == "mlp":
         return train_mlp_stack([(features, labels)], n_classes, recipe, [seed], device)[0]
-    x = torch.as_tensor(features, dtype=torch.float32).to(device)
+    x = torch.as_tensor(features, dtype=TORCH_TYPES[input_dtype]).to(device)
     y = torch.as_tensor(labels, dtype=torch.int64).to(device)
     if build is None:
         model = build_model(recipe, x[0].numel(), n_classes, seed=seed)

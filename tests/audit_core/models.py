@@ -116,3 +116,16 @@ def train_float32_only(features: np.ndarray, labels: np.ndarray, *, n_classes: i
     if features.dtype != np.float32:
         raise TypeError(f"expected float32 records, got {features.dtype}")
     return float32_logits
+
+
+class TokenMean(nn.Module):
+    """A text classifier on token ids: each token's embedding, averaged over the record, then a linear
+    layer; it takes int64 indices, not floats."""
+
+    def __init__(self, vocab: int, n_classes: int, dim: int = 16) -> None:
+        super().__init__()
+        self.embed = nn.Embedding(vocab, dim)
+        self.head = nn.Linear(dim, n_classes)
+
+    def forward(self, tokens):
+        return self.head(self.embed(tokens).mean(dim=1))

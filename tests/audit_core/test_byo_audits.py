@@ -16,9 +16,12 @@ from sklearn.ensemble import HistGradientBoostingClassifier, RandomForestClassif
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import OneHotEncoder
+from torch import nn
 
+from audit_core.audit.inputs import check_inputs
 from audit_core.audit.write import write_run_folder
-from audit_core.config import DEFAULT_ATTACKS
+from audit_core.config import DEFAULT_ATTACKS, AuditConfig
+from audit_core.core.errors import TargetError
 from audit_core.core.files import sha256_file
 from audit_core.data import PARTS, load_demo_data
 from tests.audit_core.byo import (
@@ -35,7 +38,7 @@ from tests.audit_core.byo import (
     write_npz,
     write_tables,
 )
-from tests.audit_core.models import text_logits
+from tests.audit_core.models import TokenMean, text_logits
 
 # One attack for each kind of input: a shadow, references, references and target population, nothing.
 ONE_PER_INPUT = ["loss", "lira_offline", "rmia", "label_only"]
@@ -384,3 +387,93 @@ def test_a_table_with_a_text_column_is_audited_by_every_attack(tmp_path):
     )
     for attack in ("loss", "qmia"):  # the forest memorised its members
         assert result.baseline.outcome(attack, "naive").auc.ci_low > 0.5, attack
+
+
+VOCAB, TOKENS = 200, 12  # token ids and tokens per record of the text-classifier tests
+TOKEN_FACTORY = {
+    "architecture": "tests.audit_core.models:TokenMean",
+    "architecture_kwargs": {"vocab": VOCAB, "n_classes": N_CLASSES},
+}
+
+
+def token_parts() -> dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """``part -> (token ids (n, TOKENS) int64, labels, ids)``: half of each record's tokens drawn from its
+    class's topic, half uniformly, so a small training set is memorised."""
+    topics = np.random.default_rng(98).dirichlet(np.full(VOCAB, 0.1), size=N_CLASSES)
+    parts = {}
+    for seed, (part, (_, y, ids)) in enumerate(tabular_parts().items()):
+        rng = np.random.default_rng(seed)
+        chances = 0.5 * topics[y] + 0.5 / VOCAB
+        tokens = np.array([rng.choice(VOCAB, size=TOKENS, p=row) for row in chances], dtype=np.int64)
+        parts[part] = (tokens, y, ids)
+    return parts
+
+
+@pytest.fixture(scope="module")
+def token_model():
+    """The text classifier: :class:`~tests.audit_core.models.TokenMean` that memorised the members."""
+    torch.manual_seed(0)
+    module = TokenMean(VOCAB, N_CLASSES)
+    x, y, _ = token_parts()["members"]
+    optimiser = torch.optim.Adam(module.parameters(), lr=0.01)
+    for _ in range(300):
+        optimiser.zero_grad()
+        nn.functional.cross_entropy(module(torch.as_tensor(x)), torch.as_tensor(y)).backward()
+        optimiser.step()
+    return module.eval()
+
+
+def _token_audit(tmp_path: Path, module, kind: str, records: dict | None = None, **target) -> AuditConfig:
+    """An audit of ``module`` saved as ``kind`` on npz archives of token ids (or of ``records``)."""
+    paths = {}
+    for part, (x, y, ids) in token_parts().items():
+        np.savez(tmp_path / f"{part}.npz", x=(records or {}).get(part, x), y=y, ids=ids)
+        paths[part] = str(tmp_path / f"{part}.npz")
+    if kind == "onnx":
+        torch.onnx.export(
+            module, (torch.zeros(2, TOKENS, dtype=torch.int64),), str(tmp_path / "m.onnx"), input_names=["x"],
+            dynamic_axes={"x": {0: "n"}}, dynamo=False,
+        )  # fmt: skip
+        target = {"kind": "onnx", "path": str(tmp_path / "m.onnx"), **target}
+    else:
+        save_file(module.state_dict(), tmp_path / "m.safetensors")
+        target = {"kind": kind, "weights": str(tmp_path / "m.safetensors"), **TOKEN_FACTORY, **target}
+    attacks = ["loss", "lira_offline", "rmia", "augmentation", "boundary"]
+    data = {"kind": "npz", "ids_key": "ids", **paths}
+    return config(tmp_path, data=data, target=target, attacks=attacks, defenses=[{"name": "hamp"}])
+
+
+@pytest.mark.parametrize(
+    ("kind", "target"), [("torch_state_dict", {"input_dtype": "int64"}), ("onnx", {})], ids=["torch", "onnx"]
+)
+def test_a_text_classifier_on_token_ids_is_audited_on_whole_numbers(tmp_path, token_model, kind, target):
+    """A network whose first layer is an embedding takes int64 token ids (a torch target with
+    ``input_dtype: int64``, an ONNX graph with an int64 input): it is asked about exactly the records, its
+    own architecture trains as references (torch), HAMP's random inputs are whole token ids, and the
+    label-only query attacks, which move records by small amounts, are skipped and say why."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        audit = _token_audit(tmp_path, token_model, kind, **target)
+        result = run_audit(audit)
+    x, y, _ = token_parts()["test"]
+    with torch.no_grad():
+        accuracy = float((token_model(torch.as_tensor(x)).argmax(1).numpy() == y).mean())
+    assert result.baseline.test_accuracy.value == pytest.approx(accuracy, abs=1e-12)
+    assert set(result.baseline.skipped) == {"augmentation", "boundary"}
+    assert all("takes whole numbers" in reason for reason in result.baseline.skipped.values())
+    assert result.baseline.outcome("loss", "naive").auc.ci_low > 0.5  # the members are memorised
+    assert result.baseline.outcome("lira_offline", "naive").auc.ci_low > 0.5
+
+
+def test_a_text_classifier_without_input_dtype_or_with_fractional_records_is_one_sentence(
+    tmp_path, token_model
+):
+    """Token ids sent as float32 (``input_dtype`` left out) fail in the embedding: the sentence says to set
+    ``input_dtype: int64``. Records that are not whole numbers are refused before the model sees them."""
+    with pytest.raises(TargetError, match=r"set target.input_dtype: int64 for records of token ids"):
+        check_inputs(_token_audit(tmp_path, token_model, "torch_state_dict"))
+    x, *_ = token_parts()["test"]
+    halves = {"test": x + 0.5}
+    audit = _token_audit(tmp_path, token_model, "torch_state_dict", halves, input_dtype="int64")
+    with pytest.raises(TargetError, match=r"takes integer inputs, but a record holds \d+\.5; expected whole"):
+        check_inputs(audit)

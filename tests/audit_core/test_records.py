@@ -91,3 +91,16 @@ def test_random_records_draw_each_field_in_the_populations_range_or_among_its_va
     numeric = np.random.default_rng(2).normal(size=(50, 4)).astype(np.float32)
     expected = np.random.default_rng(3).uniform(*feature_range(numeric), size=(7, 4)).astype(np.float32)
     np.testing.assert_array_equal(random_records(numeric, 7, np.random.default_rng(3)), expected)
+
+
+def test_whole_random_records_are_whole_numbers_spread_over_the_populations_range():
+    """For a model of token ids: every drawn value a whole number between the column's smallest and largest,
+    both included, each of them drawn about equally often."""
+    tokens = np.array([[2, 0, 10], [5, 0, 12], [3, 0, 11]], dtype=np.float32)
+    drawn = random_records(tokens, 4000, np.random.default_rng(4), whole=True)
+    assert drawn.dtype == np.float32 and (drawn == np.round(drawn)).all()
+    for column, values in enumerate((range(2, 6), [0], range(10, 13))):
+        counts = pd.Series(drawn[:, column]).value_counts()
+        assert sorted(counts.index) == list(values)
+        expected = 4000 / len(values)  # binomial counts: 5 standard deviations of slack
+        assert (abs(counts - expected) <= 5 * np.sqrt(expected)).all()
