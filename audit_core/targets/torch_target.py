@@ -12,6 +12,21 @@ from audit_core.targets.base import ModelTarget, OutputKind
 TORCH_TYPES: dict[str, torch.dtype] = {"float32": torch.float32, "int64": torch.int64}
 
 
+class NetworkOutputError(TypeError):
+    """A network returned something other than its per-class scores."""
+
+
+def class_scores(outputs: object) -> torch.Tensor:
+    """A network's per-class scores: the tensor it returns, or the ``logits`` tensor of the output object a
+    Hugging Face classifier returns; a tuple or anything else is refused, not guessed at."""
+    if isinstance(outputs, torch.Tensor):
+        return outputs
+    logits = getattr(outputs, "logits", None)
+    if isinstance(logits, torch.Tensor):
+        return logits
+    raise NetworkOutputError(type(outputs).__name__)
+
+
 def parameter_digest(module: nn.Module) -> str:
     """SHA-256 over the module's state dict (names and tensor bytes), in order."""
     digest = hashlib.sha256()
@@ -55,7 +70,16 @@ class TorchTarget(ModelTarget):
         device = next(self.module.parameters(), torch.empty(0)).device
         with torch.no_grad():
             inputs = torch.tensor(batch, dtype=TORCH_TYPES[self.input_dtype], device=device)
-            return self.module(inputs).double().cpu().numpy()
+            return class_scores(self.module(inputs)).double().cpu().numpy()
+
+    def _failure(self, cause: BaseException, batch: np.ndarray) -> str:
+        if isinstance(cause, NetworkOutputError):
+            return (
+                f"{self.source} returned a {cause} instead of a tensor of per-class scores; expected forward "
+                "to return the logits (or probabilities, with output: probabilities), or an object with a "
+                "logits tensor as Hugging Face classifiers return."
+            )
+        return super()._failure(cause, batch)
 
     def _advice(self, cause: BaseException, batch: np.ndarray) -> str:
         if not self.integer_inputs and "indices" in str(cause) and "Long" in str(cause):

@@ -13,7 +13,7 @@ from audit_core.config import OutputKind, TorchInputType, TrainingRecipe
 from audit_core.core.probability import PROBABILITY_FLOOR
 from audit_core.core.threads import one_thread
 from audit_core.core.torch_rng import seeded_global_rng
-from audit_core.targets.torch_target import TORCH_TYPES
+from audit_core.targets.torch_target import TORCH_TYPES, class_scores
 from audit_core.training.architectures import build_model, training_randomness
 from audit_core.training.batched import train_mlp_stack
 from audit_core.training.optimization import optimizer_for
@@ -65,6 +65,6 @@ def train_classifier(
             for start in range(0, len(y), recipe.batch_size):
                 batch = order[start : start + recipe.batch_size].to(device)
                 optimizer.zero_grad()
-                classification_loss(model(x[batch]), y[batch], output).backward()
+                classification_loss(class_scores(model(x[batch])), y[batch], output).backward()
                 optimizer.step()
     return model.to("cpu").eval()

@@ -1,8 +1,10 @@
 """Importable model code for the tests: what a user's ``package.module:name`` would point at."""
 
 import time
+from dataclasses import dataclass
 
 import numpy as np
+import torch
 from torch import nn
 
 
@@ -129,3 +131,25 @@ class TokenMean(nn.Module):
 
     def forward(self, tokens):
         return self.head(self.embed(tokens).mean(dim=1))
+
+
+@dataclass
+class ClassifierOutput:
+    """What a Hugging Face classifier returns: an object holding a ``logits`` tensor, and more."""
+
+    logits: torch.Tensor
+    hidden: torch.Tensor
+
+
+class WrappedOutputs(nn.Module):
+    """:func:`mlp`'s layers (its state dict keys under ``body.``), returning its logits inside a
+    :class:`ClassifierOutput`, or, with ``as_tuple``, as the first of a tuple."""
+
+    def __init__(self, n_features: int, n_classes: int, as_tuple: bool = False) -> None:
+        super().__init__()
+        self.body = mlp(n_features, n_classes)
+        self.as_tuple = as_tuple
+
+    def forward(self, x):
+        logits = self.body(x)
+        return (logits, x) if self.as_tuple else ClassifierOutput(logits, x)

@@ -2,6 +2,7 @@
 
 import gc
 import warnings
+from functools import partial
 
 import joblib
 import numpy as np
@@ -22,12 +23,13 @@ from sklearn.svm import SVC, LinearSVC
 
 from audit_core.audit.models import open_audited_target, reference_model_kind, target_output
 from audit_core.audit.signals import target_signals
-from audit_core.config import parse_config
+from audit_core.config import TrainingRecipe, parse_config
 from audit_core.core.errors import ConfigError, TargetError
 from audit_core.core.files import sha256_file
 from audit_core.data import Split, load_data
 from audit_core.targets import as_logits, open_target
 from audit_core.targets import sklearn as sklearn_targets
+from audit_core.training import train_classifier
 from audit_core.training.cache import ModelCache
 from audit_core.training.kinds import CloneModels, seeded_clone
 from flows import cli
@@ -40,6 +42,7 @@ from tests.audit_core.byo import (
     member_mlp,
     tabular_parts,
 )
+from tests.audit_core.models import WrappedOutputs
 
 
 def _target(**fields):
@@ -94,6 +97,31 @@ def test_state_dict_with_factory_matches_the_module(module, tmp_path, suffix):
         architecture_kwargs={"n_features": N_FEATURES, "n_classes": N_CLASSES, "hidden": 64},
     )
     assert other.fingerprint() != target.fingerprint(), "factory arguments are part of the fingerprint"
+
+
+def test_a_network_returning_an_output_object_is_read_by_its_logits_and_trains(module, tmp_path):
+    """A network that returns an object with a ``logits`` tensor (as Hugging Face classifiers do) is
+    queried by those logits, and trains as a reference of its architecture; one that returns a tuple is one
+    sentence, not guessed at."""
+    state = {f"body.{name}": value.contiguous() for name, value in module.state_dict().items()}
+    save_file(state, tmp_path / "w.safetensors")
+    fields = {
+        "kind": "torch_state_dict",
+        "weights": str(tmp_path / "w.safetensors"),
+        "architecture": "tests.audit_core.models:WrappedOutputs",
+        "architecture_kwargs": {"n_features": N_FEATURES, "n_classes": N_CLASSES},
+    }
+    records = _records()
+    np.testing.assert_array_equal(_target(**fields).query(records), _torch_logits(module, records))
+    x, y = blobs(60, seed=8)
+    recipe = TrainingRecipe(epochs=40, learning_rate=0.01, batch_size=30)
+    build = partial(WrappedOutputs, N_FEATURES, N_CLASSES)
+    trained = train_classifier(x, y, N_CLASSES, recipe, seed=0, build=build)
+    with torch.no_grad():
+        assert (trained(torch.as_tensor(x)).logits.argmax(1).numpy() == y).mean() > 0.9  # it learnt
+    fields["architecture_kwargs"]["as_tuple"] = True
+    with pytest.raises(TargetError, match=r"returned a tuple instead of a tensor of per-class scores"):
+        _target(**fields).query(records)
 
 
 def test_a_pickled_module_is_refused_by_weights_only(module, tmp_path):
