@@ -35,6 +35,15 @@ def _normal_logpdf(x: np.ndarray, mean: np.ndarray, std: np.ndarray) -> np.ndarr
     return -0.5 * ((x - mean) / std) ** 2 - np.log(std) - 0.5 * np.log(2 * np.pi)
 
 
+#: Fewest references on each side of every point (trained on it, and not), besides reference 0, with which
+#: a point's own spread is tried on the references as the audit uses it. With four references, the three
+#: that attack reference 0 leave one on a side for half the points, whose spread would then be the global
+#: one: the trial would rate a blend, and the audit would use spreads of two values each, which lose to one
+#: global spread (Carlini et al. use it with few references; tests/audit_core/test_reference_attacks.py
+#: simulates it), so one spread is taken.
+MIN_SPREAD_MODELS = 2
+
+
 class _LiRA(ReferenceAttack):
     """Gaussian fits of the reference models' logit-scaled confidence per audit point."""
 
@@ -61,6 +70,13 @@ class _LiRA(ReferenceAttack):
 
     def statistic(self, probs: np.ndarray, labels: np.ndarray) -> np.ndarray:
         return logit_confidence(probs, labels)
+
+    def grid(self, name: str, in_mask: np.ndarray) -> tuple[Any, ...]:
+        others = in_mask[1:]
+        fewest = min(others.sum(axis=0).min(), (~others).sum(axis=0).min())
+        if name == "fixed_variance" and fewest < MIN_SPREAD_MODELS:
+            return (True,)
+        return super().grid(name, in_mask)
 
     def _fit_side(self, stats: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         mean, std, count = masked_mean_std(stats, mask)

@@ -133,9 +133,9 @@ class ReferenceAttack(SideLearningAttack):
 
     def choose(self, stats: np.ndarray, in_mask: np.ndarray, population: Any) -> None:
         """Set each hyperparameter ``name`` of :attr:`choices` as ``name_``: as given, or, given none, to the
-        value of its grid whose attack on reference model 0 with the others has the highest AUC (the first
-        of equals), before the threshold is calibrated."""
-        for name, grid in self.choices.items():
+        value of its :meth:`grid` whose attack on reference model 0 with the others has the highest AUC (the
+        first of equals), before the threshold is calibrated."""
+        for name in self.choices:
             given = getattr(self, name)
             if given is not None:
                 setattr(self, f"{name}_", given)
@@ -146,7 +146,12 @@ class ReferenceAttack(SideLearningAttack):
                 scores = self.pseudo_target_scores(stats, in_mask, population, 0)
                 return roc_auc(scores, in_mask[0], n_bootstrap=0).value
 
-            setattr(self, f"{name}_", max(grid, key=auc_for))
+            setattr(self, f"{name}_", max(self.grid(name, in_mask), key=auc_for))
+
+    def grid(self, name: str, in_mask: np.ndarray) -> tuple[Any, ...]:
+        """The values of hyperparameter ``name`` worth trying with references ``in_mask``: all of
+        :attr:`choices`' by default."""
+        return self.choices[name]
 
     def chosen(self) -> dict[str, Any]:
         choices = {name: getattr(self, f"{name}_") for name in self.choices if getattr(self, name) is None}

@@ -197,3 +197,30 @@ def test_rmia_scores_label_only_outputs_without_nan(memorising_audit):
     )
     attack = ATTACKS["rmia"](a=1.0).fit(released)
     assert np.all(np.isfinite(attack.score(AttackInput(one_hot(outputs.probs), outputs.labels))))
+
+
+@pytest.mark.parametrize("name", ["lira_online", "lira_offline"])
+def test_with_four_references_lira_takes_one_spread_which_attacks_better(name):
+    """Four references leave two on each side of a point, too few for its own spread: the attack takes the
+    global one, given no choice. Simulated on fresh targets (20 seeds, 1,000 points whose spreads differ
+    5-fold), the global spread attacks them at the higher mean AUC, by more than three standard errors of
+    the paired differences. (With spreads 50-fold apart offline LiRA's two are within 0.01.)"""
+    spreads = np.geomspace(0.5, 2.5, 1000)
+    side = {} if name == "lira_online" else {"side": "published"}
+    differences = []
+    for seed in range(20):
+        six = _synthetic_references(6, spreads, seed=seed).references
+        four = replace(six, audit=six.audit[:4], in_mask=six.in_mask[:4], population=six.population[:4])
+        calibration = CalibrationData(references=four)
+        assert ATTACKS[name]().fit(calibration).chosen() == {"fixed_variance": True} | side
+        target = AttackInput(six.audit[4], six.labels)  # a fifth model, trained on its own half
+        aucs = [
+            roc_auc(
+                ATTACKS[name](fixed_variance=fixed).fit(calibration).score(target),
+                six.in_mask[4],
+                n_bootstrap=0,
+            ).value
+            for fixed in (False, True)
+        ]
+        differences.append(aucs[1] - aucs[0])
+    assert np.mean(differences) > 3 * np.std(differences, ddof=1) / np.sqrt(len(differences)), differences
