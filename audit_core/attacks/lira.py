@@ -72,10 +72,10 @@ class _LiRA(ReferenceAttack):
         return logit_confidence(probs, labels)
 
     def grid(self, name: str, in_mask: np.ndarray) -> tuple[Any, ...]:
-        others = in_mask[1:]
-        fewest = min(others.sum(axis=0).min(), (~others).sum(axis=0).min())
-        if name == "fixed_variance" and fewest < MIN_SPREAD_MODELS:
-            return (True,)
+        if name == "fixed_variance":
+            others = in_mask[1:]
+            if min(others.sum(axis=0).min(), (~others).sum(axis=0).min()) < MIN_SPREAD_MODELS:
+                return (True,)
         return super().grid(name, in_mask)
 
     def _fit_side(self, stats: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -195,9 +195,8 @@ def shadow_signals(
 def target_signals(target: Target, data: AuditData) -> Signals:
     """The target's logits on the members, non-members and test points, and on the population points when
     the target covers them (a predictions table may not); the target is a query model when the query attacks
-    can move its records (:func:`moves_records`). No shadow or reference
-    outputs yet. Refused when its outputs follow another class order than the labels
-    (:mod:`audit_core.audit.class_order`)."""
+    can move its records (:func:`moves_records`). No shadow or reference outputs yet. Refused when its
+    outputs follow another class order than the labels (:mod:`audit_core.audit.class_order`)."""
     parts = ["members", "non_members", "test"]
     if target.covers(data.population):
         parts.append("population")

@@ -42,12 +42,52 @@ def require_columns(frame: pd.DataFrame, columns: list[str], path: Path, field: 
         )
 
 
-def record_array(frame: pd.DataFrame) -> np.ndarray:
+def record_array(frame: pd.DataFrame, where: str = "the table") -> np.ndarray:
     """Feature columns as floats when all are numeric (float32, or float64 where a column needs it to keep its
-    values exactly: :func:`~audit_core.core.records.exact_float`), else as an object array of raw records."""
+    values exactly: :func:`~audit_core.core.records.exact_float`), a vector column (a Parquet list of numbers
+    per record, e.g. an embedding) as its numbers side by side (:func:`_with_vectors`), else as an object
+    array of raw records."""
+    if any(_holds_vectors(frame[name]) for name in frame.columns):
+        return _with_vectors(frame, where)
     if all(pd.api.types.is_numeric_dtype(dtype) for dtype in frame.dtypes):
         return frame.to_numpy(dtype=exact_float(*frame.dtypes))
     return frame.to_numpy(dtype=object)
+
+
+def _holds_vectors(column: pd.Series) -> bool:
+    """Whether a column's cells are sequences (arrays, lists), as a Parquet list column reads."""
+    return column.dtype == object and any(isinstance(cell, list | tuple | np.ndarray) for cell in column)
+
+
+def _with_vectors(frame: pd.DataFrame, where: str) -> np.ndarray:
+    """The records of a table with vector columns: each vector's numbers in its column's place, number
+    columns as they are, in one float type; a vector column's cells must all be numbers of one length."""
+    blocks = []
+    for name in frame.columns:
+        column = frame[name]
+        if not _holds_vectors(column):
+            if not pd.api.types.is_numeric_dtype(column.dtype):
+                raise DataError(
+                    f"Column {name!r} of {where} holds text beside vector columns; expected numbers or "
+                    "vectors of numbers in every feature column."
+                )
+            blocks.append(column.to_numpy()[:, None])
+            continue
+        cells = [np.asarray(cell) if isinstance(cell, list | tuple | np.ndarray) else None for cell in column]
+        row = next((i for i, cell in enumerate(cells) if cell is None or cell.dtype.kind not in "biuf"), None)
+        if row is not None:
+            raise DataError(
+                f"Column {name!r} of {where} holds {column.iloc[row]!r} at row {row}; expected a vector of "
+                "numbers for every record."
+            )
+        lengths = sorted({cell.shape for cell in cells})
+        if len(lengths) > 1 or len(lengths[0]) != 1:
+            raise DataError(
+                f"Column {name!r} of {where} holds vectors of shapes {lengths[:3]}; expected one length for "
+                "every record."
+            )
+        blocks.append(np.stack(cells))
+    return np.hstack(blocks).astype(exact_float(*(block.dtype for block in blocks)))
 
 
 def _part(config: TableDataConfig, features: list[str], frame: pd.DataFrame, path: Path, field: str) -> Split:
@@ -66,7 +106,7 @@ def _part(config: TableDataConfig, features: list[str], frame: pd.DataFrame, pat
     )
     where = f"column {config.label!r} of '{path}'"
     labels = integer_labels(frame[config.label].to_numpy(), where, config.classes)
-    return Split(record_array(frame[features]), labels, ids)
+    return Split(record_array(frame[features], f"'{path}'"), labels, ids)
 
 
 def load_table_data(config: TableDataConfig) -> AuditData:

@@ -121,6 +121,22 @@ def skops_on_breast_cancer(tmp, mlp) -> Case:
     return Case({"data": data, "target": target}, accuracy, sha256_file(tmp / "lr.skops"))
 
 
+def skops_on_an_embedding_column(tmp, mlp) -> Case:
+    """A model fitted on arrays, the data a Parquet list column of each record's features (an embedding)."""
+    parts = tabular_parts()
+    x, y, _ = parts["members"]
+    model = LogisticRegression(C=100.0, max_iter=2000).fit(x, y)
+    sio.dump(model, tmp / "lr.skops")
+    paths = {}
+    for part, (x, y, ids) in parts.items():
+        pd.DataFrame({"embedding": list(x), "label": y, "id": ids}).to_parquet(tmp / f"{part}.parquet")
+        paths[part] = str(tmp / f"{part}.parquet")
+    x, y, _ = parts["test"]
+    target = {"kind": "sklearn", "path": str(tmp / "lr.skops")}
+    fields = {"data": {"kind": "table", "id": "id", **paths}, "target": target}
+    return Case(fields, model.score(x, y), sha256_file(tmp / "lr.skops"))
+
+
 def joblib_on_wine(tmp, mlp) -> Case:
     sizes = {"n_members": 30, "n_non_members": 30, "n_population": 70}
     data, accuracy = _demo_classifier("wine", sizes, tmp / "lr.joblib", joblib.dump)
@@ -212,6 +228,7 @@ CASES = [
     safetensors_on_csv,
     onnx_on_parquet,
     skops_on_breast_cancer,
+    skops_on_an_embedding_column,
     joblib_on_wine,
     callable_on_text_with_reference_predictions,
     predictions_on_parquet_with_trained_shadow,

@@ -90,6 +90,50 @@ def test_without_data_features_every_table_takes_the_members_tables_column_order
         _load(kind="table", id="id", **paths)
 
 
+def _vector_tables(tmp_path, edit=None) -> dict[str, str]:
+    """Tables with an int column ``n`` and a float32 list column ``v`` (the other features, per record),
+    ``edit(part, frame)`` applied to each."""
+    paths = {}
+    for part, (x, y, ids) in tabular_parts().items():
+        frame = pd.DataFrame({"n": np.arange(len(y)), "v": list(x[:, 1:]), "label": y, "id": ids})
+        (edit(part, frame) if edit else frame).to_parquet(tmp_path / f"{part}.parquet")
+        paths[part] = str(tmp_path / f"{part}.parquet")
+    return paths
+
+
+def test_a_vector_column_gives_its_numbers_in_its_place(tmp_path):
+    """A Parquet list column (an embedding per record) reads as its numbers side by side, in the column's
+    place, exactly; vectors of unequal length, a missing vector or text beside a vector column are one
+    sentence each."""
+    data = _load(kind="table", id="id", **_vector_tables(tmp_path))
+    for part, (x, _, _) in tabular_parts().items():
+        features = getattr(data, part).features
+        assert features.dtype == np.float64  # an int64 column and float32 vectors, exactly
+        np.testing.assert_array_equal(features, np.column_stack([np.arange(len(x)), x[:, 1:]]))
+
+    def ragged(part, frame):
+        if part == "test":
+            frame.at[3, "v"] = frame.at[3, "v"][:-1]
+        return frame
+
+    with pytest.raises(
+        DataError, match=r"Column 'v' of '.*test.parquet' holds vectors of shapes \[\(6,\), \(7,\)\]"
+    ):
+        _load(kind="table", id="id", **_vector_tables(tmp_path, ragged))
+
+    def gap(part, frame):
+        frame["v"] = frame["v"].astype(object)
+        frame.at[2, "v"] = None
+        return frame
+
+    with pytest.raises(
+        DataError, match=r"holds None at row 2; expected a vector of numbers for every record"
+    ):
+        _load(kind="table", id="id", **_vector_tables(tmp_path, gap))
+    with pytest.raises(DataError, match=r"Column 'n' of .* holds text beside vector columns"):
+        _load(kind="table", id="id", **_vector_tables(tmp_path, lambda _, f: f.assign(n=f.n.astype(str))))
+
+
 def test_a_text_column_gives_raw_records(tmp_path):
     paths = {}
     for part, (_, y, ids) in tabular_parts().items():
