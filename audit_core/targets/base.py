@@ -11,7 +11,9 @@ from audit_core.core.probability import OutputKind, probability_logits
 from audit_core.core.user_code import UserCodeError, call_user_code, user_records
 from audit_core.data import Split
 
-PROBABILITY_SUM_TOLERANCE = 1e-3  # a probability row's sum may miss 1 by this much (half-precision softmax)
+#: How far a probability may fall outside [0, 1], and a row's sum miss 1: the rounding of float32 and
+#: half-precision outputs (a converted forest's 1.0000001, a half-precision softmax's sums).
+PROBABILITY_TOLERANCE = 1e-3
 #: Rows of probability vectors that tell outputs declared as logits are probabilities: one logit row may lie
 #: in [0, 1] and sum to 1 by chance, so many rows, all of them, do not.
 LOOKALIKE_ROWS = 8
@@ -33,19 +35,24 @@ class Target(Protocol):
         ...
 
 
+def probabilities_range(values: np.ndarray) -> np.ndarray:
+    """Whether each of ``values`` is a probability: in [0, 1] within ``PROBABILITY_TOLERANCE``."""
+    return (values >= -PROBABILITY_TOLERANCE) & (values <= 1 + PROBABILITY_TOLERANCE)
+
+
 def probability_rows(values: np.ndarray) -> np.ndarray:
-    """Whether each row of ``values`` ``(n, k)`` is a probability vector: entries in [0, 1], summing to 1
-    within ``PROBABILITY_SUM_TOLERANCE``."""
-    inside = ((values >= 0) & (values <= 1)).all(axis=1)
-    return inside & (np.abs(values.sum(axis=1) - 1) <= PROBABILITY_SUM_TOLERANCE)
+    """Whether each row of ``values`` ``(n, k)`` is a probability vector: entries in [0, 1], summing to 1,
+    each within ``PROBABILITY_TOLERANCE``."""
+    inside = probabilities_range(values).all(axis=1)
+    return inside & (np.abs(values.sum(axis=1) - 1) <= PROBABILITY_TOLERANCE)
 
 
 def _look_like_probabilities(values: np.ndarray) -> bool:
     """Whether outputs declared as logits are probabilities: ``LOOKALIKE_ROWS`` or more rows, every one a
     probability vector (a single score: in [0, 1], where logits of a model that predicts both classes are
     not)."""
-    if len(values) < LOOKALIKE_ROWS or not 0 <= values.min() <= values.max() <= 1:  # logits: one pass
-        return False
+    if len(values) < LOOKALIKE_ROWS or not probabilities_range(np.array([values.min(), values.max()])).all():
+        return False  # logits: one pass
     return values.shape[1] == 1 or bool(probability_rows(values).all())
 
 
@@ -80,7 +87,7 @@ def as_logits(outputs: np.ndarray, output: OutputKind, source: str) -> np.ndarra
                 f"output: probabilities, or return the logits before the {last}."
             )
         return _both_classes(values, output) if values.shape[1] == 1 else values
-    if values.size and not ((values >= 0) & (values <= 1)).all():
+    if values.size and not probabilities_range(values).all():
         raise TargetError(
             f"{source} returned values outside [0, 1] ({np.nanmin(values):.3g} to {np.nanmax(values):.3g}); "
             "expected probabilities, or set output: logits."

@@ -119,6 +119,21 @@ def test_a_sigmoid_left_at_the_end_of_a_binary_network_is_refused_as_logits():
         as_logits(_binary_scores(), "probabilities", "model")
 
 
+def test_float32_probabilities_a_rounding_past_one_are_read_as_they_are():
+    """A converted forest's float32 probabilities reach 1.0000001 (one unit in the last place above 1): read
+    as probabilities, their logarithm unclipped (the deployed defense takes the same), as is a half-precision
+    softmax's 1.0005; 1.01 is refused, as are outputs declared as logits that are such probabilities."""
+    above = np.nextafter(np.float32(1), np.float32(2))
+    rows = np.array([[above, 0, 0], [0.25, 0.25, 0.5]] * LOOKALIKE_ROWS, dtype=np.float32)
+    np.testing.assert_array_equal(as_logits(rows, "probabilities", "model"), probability_logits(rows))
+    assert as_logits(rows, "probabilities", "model")[0, 0] == np.log(np.float64(above)) > 0
+    as_logits(np.array([[1.0005, 0.0], [0.5, 0.5]]), "probabilities", "model")
+    with pytest.raises(TargetError, match=r"values outside \[0, 1\] \(0 to 1.01\)"):
+        as_logits(np.array([[1.01, 0.0], [0.5, 0.5]]), "probabilities", "model")
+    with pytest.raises(TargetError, match=r"returned probabilities where logits were expected"):
+        as_logits(rows, "logits", "model")
+
+
 def _classifier_onnx(path: Path, outputs: tuple[str, ...]) -> np.ndarray:
     """An ONNX classifier shaped as scikit-learn's converter writes one: ``label`` (int64, the predicted
     class) and ``probabilities`` (a softmax of fixed logits), in the order given; returns its weights."""
