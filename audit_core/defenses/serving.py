@@ -57,6 +57,8 @@ class DefendedModel(nn.Module):
 
     def forward(self, inputs: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
         outputs = self.model(inputs)
+        if not isinstance(outputs, torch.Tensor):  # a Hugging Face classifier's output object, run eagerly
+            outputs = outputs.logits
         if self.probabilities:
             outputs = logits_of_probabilities(outputs, self.defense.per_input, self.probability_floor)
         return self.defense(outputs, generator)

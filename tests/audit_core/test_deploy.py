@@ -19,6 +19,7 @@ from audit_core.defenses.serving import (
     save_params,
 )
 from audit_core.targets import TorchTarget
+from tests.audit_core.models import ClassifierOutput
 
 KEY = b"deployment key, 32 bytes long..."
 
@@ -44,6 +45,28 @@ def test_wrapper_equals_dynanoise_apply_exactly_in_per_input_mode(model, inputs,
         exported = load_torchscript(export_torchscript(wrapped, tmp_path / "defended.pt"), key=KEY)
         np.testing.assert_allclose(exported(inputs).numpy(), expected, rtol=0, atol=1e-14)
         np.testing.assert_array_equal(exported(inputs).numpy(), exported(inputs).numpy())
+
+
+class _WithOutputObject(nn.Module):
+    """``model`` answering as a Hugging Face classifier does: an object holding its logits."""
+
+    def __init__(self, model: nn.Module) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(self, x):
+        return ClassifierOutput(self.model(x), x)
+
+
+def test_a_network_returning_an_output_object_is_defended_by_its_logits(model, inputs):
+    """Run in Python (such networks rarely compile to TorchScript), the wrapper defends the ``logits`` of a
+    Hugging Face style output object, exactly as the audit read them."""
+    defense = DynaNoise(sigma0_sq=0.2, lam=1.5, temperature=4.0, noise_mode="per_input", key=KEY)
+    network = _WithOutputObject(model).eval()
+    expected = defense.apply(TorchTarget(network).logits(inputs.numpy()), np.random.default_rng(0))
+    with torch.no_grad():
+        defended = DefendedModel(network, defense)(inputs).numpy()
+    np.testing.assert_allclose(defended, expected, rtol=0, atol=1e-14)
 
 
 def test_a_network_ending_in_a_softmax_is_defended_as_the_audit_evaluated_it(model, inputs, tmp_path):
