@@ -55,8 +55,12 @@ def record_array(frame: pd.DataFrame, where: str = "the table") -> np.ndarray:
 
 
 def _holds_vectors(column: pd.Series) -> bool:
-    """Whether a column's cells are sequences (arrays, lists), as a Parquet list column reads."""
-    return column.dtype == object and any(isinstance(cell, list | tuple | np.ndarray) for cell in column)
+    """Whether a column's cells are sequences of numbers (arrays, lists), as a Parquet list column of numbers
+    reads; its first sequence decides (a list of words, e.g. tags, stays a raw value)."""
+    if column.dtype != object:
+        return False
+    first = next((cell for cell in column if isinstance(cell, list | tuple | np.ndarray)), None)
+    return first is not None and np.asarray(first).dtype.kind in "biuf"
 
 
 def _with_vectors(frame: pd.DataFrame, where: str) -> np.ndarray:

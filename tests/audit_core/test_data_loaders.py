@@ -133,6 +133,13 @@ def test_a_vector_column_gives_its_numbers_in_its_place(tmp_path):
     with pytest.raises(DataError, match=r"Column 'n' of .* holds text beside vector columns"):
         _load(kind="table", id="id", **_vector_tables(tmp_path, lambda _, f: f.assign(n=f.n.astype(str))))
 
+    def tags(_, frame):
+        return frame.assign(v=[[record, "tag"] for record in frame.id])
+
+    words = _load(kind="table", id="id", **_vector_tables(tmp_path, tags))
+    assert words.members.features.dtype == object  # a list of words (tags) stays a raw value for the model
+    assert list(words.members.features[0, 1]) == ["r0", "tag"]
+
 
 def test_a_text_column_gives_raw_records(tmp_path):
     paths = {}
