@@ -29,7 +29,14 @@ class OnnxTarget(ModelTarget):
 
     def __init__(self, session: ort.InferenceSession, config: OnnxTargetConfig, *, digest: str) -> None:
         source = f"target.path '{config.path}'"
-        model_input = session.get_inputs()[0]
+        inputs = session.get_inputs()
+        if len(inputs) > 1:
+            raise TargetError(
+                f"{source} takes {len(inputs)} inputs ({', '.join(i.name for i in inputs)}); expected one, "
+                "which the records feed (export the model with its other inputs fixed inside, e.g. a text "
+                "model's attention mask computed from its token ids)."
+            )
+        model_input = inputs[0]
         if model_input.type not in INPUT_TYPES:
             raise TargetError(
                 f"{source} takes {model_input.type} input; expected one of {sorted(INPUT_TYPES)}."

@@ -178,6 +178,22 @@ def test_an_onnx_output_without_per_class_scores_is_refused_in_one_sentence(tmp_
         _onnx_target(tmp_path / "labels.onnx")
 
 
+def test_an_onnx_model_with_two_inputs_is_refused_in_one_sentence(tmp_path):
+    """A text model exported with its attention mask as a second input: the records can feed only one, and
+    guessing the other (all ones) would attend padding the model never saw."""
+    tensor = onnx.helper.make_tensor_value_info
+    graph = onnx.helper.make_graph(
+        [onnx.helper.make_node("Mul", ["input_ids", "attention_mask"], ["logits"])],
+        "two_inputs",
+        [tensor(name, onnx.TensorProto.FLOAT, [None, 3]) for name in ("input_ids", "attention_mask")],
+        [tensor("logits", onnx.TensorProto.FLOAT, None)],
+    )
+    model = onnx.helper.make_model(graph, opset_imports=[onnx.helper.make_opsetid("", 13)])
+    onnx.save(model, tmp_path / "two.onnx")
+    with pytest.raises(TargetError, match=r"takes 2 inputs \(input_ids, attention_mask\); expected one"):
+        _onnx_target(tmp_path / "two.onnx")
+
+
 def test_a_training_function_answers_as_the_target_unless_its_own_output_says_otherwise(tmp_path):
     """A target served with a softmax (``output: probabilities``) whose training code returns the bare
     network: its models are read as probabilities, refused, until the function's section says logits."""
