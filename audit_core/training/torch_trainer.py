@@ -44,7 +44,9 @@ def train_classifier(
     differently over more threads. ``build()`` makes the untrained network (by default the recipe's
     architecture), its weights drawn with ``seed``; ``output`` says what the network returns (logits, or
     probabilities from a softmax of its own), ``input_dtype`` what it takes. Initialisation and batch order
-    are drawn on the CPU whatever the device; the model comes back on the CPU."""
+    are drawn on the CPU whatever the device; the model comes back on the CPU. A network with batch norm
+    leaves out an epoch's last batch when it holds one record (it cannot train on it: another record each
+    epoch)."""
     if build is None and recipe.architecture == "mlp":
         return train_mlp_stack([(features, labels)], n_classes, recipe, [seed], device)[0]
     x = torch.as_tensor(features, dtype=TORCH_TYPES[input_dtype]).to(device)
@@ -58,12 +60,15 @@ def train_classifier(
     shuffle = torch.Generator().manual_seed(seed)
     optimizer = optimizer_for(list(model.parameters()), recipe)
     randomness = training_randomness(recipe, seed) if build is None else seeded_global_rng(seed)
+    smallest = 2 if any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in model.modules()) else 1
     with one_thread(), randomness:
         model.train()
         for _ in range(recipe.epochs):
             order = torch.randperm(len(y), generator=shuffle)
             for start in range(0, len(y), recipe.batch_size):
                 batch = order[start : start + recipe.batch_size].to(device)
+                if len(batch) < smallest:  # batch norm cannot train on one record: an epoch's last is left
+                    continue
                 optimizer.zero_grad()
                 classification_loss(class_scores(model(x[batch])), y[batch], output).backward()
                 optimizer.step()

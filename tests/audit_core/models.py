@@ -153,3 +153,10 @@ class WrappedOutputs(nn.Module):
     def forward(self, x):
         logits = self.body(x)
         return (logits, x) if self.as_tuple else ClassifierOutput(logits, x)
+
+
+def batch_norm_mlp(n_features: int, n_classes: int, hidden: int = 32) -> nn.Module:
+    """:func:`mlp` with batch norm after its hidden layer, as many tabular networks have it."""
+    return nn.Sequential(
+        nn.Linear(n_features, hidden), nn.BatchNorm1d(hidden), nn.ReLU(), nn.Linear(hidden, n_classes)
+    )

@@ -2,6 +2,7 @@
 refused; declared as probabilities, the shadow and reference models of their kind train on the
 log-likelihood and answer as the target does), and binary classifiers may return one score per record."""
 
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -24,6 +25,7 @@ from tests.audit_core.byo import (
     N_CLASSES,
     N_FEATURES,
     RECIPE,
+    blobs,
     chosen_models,
     config,
     tabular_parts,
@@ -69,6 +71,17 @@ def test_a_softmax_architecture_trains_and_answers_as_its_logit_twin():
         wrong_answers = wrong(torch.as_tensor(tabular_parts()["test"][0])).double().numpy()
     wrong_logits = probability_logits(wrong_answers)  # as the audit reads them
     assert np.abs(wrong_logits - twin).max() > 100 * TWIN_TOLERANCE
+
+
+def test_a_batch_norm_network_trains_when_an_epochs_last_batch_holds_one_record():
+    """33 records in batches of 32: batch norm cannot train on the last one alone (torch raises), so each
+    epoch leaves it out, another record each time; the network trains and learns its records."""
+    x, y = blobs(33, seed=4)
+    recipe = TrainingRecipe(epochs=60, batch_size=32, learning_rate=0.01)
+    build = partial(models.batch_norm_mlp, N_FEATURES, N_CLASSES)
+    model = train_classifier(x, y, N_CLASSES, recipe, seed=0, build=build)
+    with torch.no_grad():
+        assert (model(torch.as_tensor(x)).argmax(1).numpy() == y).mean() > 0.9
 
 
 def test_models_answering_probabilities_have_their_own_cache_key_and_logits_keep_theirs():
