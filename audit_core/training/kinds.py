@@ -6,6 +6,9 @@ A :class:`ModelKind` is plain data that pickles to a worker: it trains a group o
 the model cache's key without the data, role, index, seed and training set), and caches and queries them.
 """
 
+import contextlib
+import threading
+import warnings
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -232,6 +235,22 @@ def estimator_spec(value: Any) -> Any:
     return value
 
 
+#: Held while a clone that draws from the C library's one random generator fits (:func:`draws_from_c_rand`):
+#: two such fits in threads at once interleave their draws, and the clones then differ from run to run.
+_C_RAND = threading.Lock()
+
+
+def draws_from_c_rand(estimator: Any) -> bool:
+    """Whether fitting ``estimator`` (or an estimator inside it) draws from the C library's random generator,
+    shared by the whole process: libsvm's (scikit-learn's ``sklearn.svm`` estimators, e.g. ``SVC`` with
+    ``probability=True``) and liblinear's (the ``liblinear`` solver)."""
+    parts = [estimator, *estimator.get_params(deep=True).values()]
+    return any(
+        type(part).__module__.startswith("sklearn.svm") or getattr(part, "solver", None) == "liblinear"
+        for part in parts
+    )
+
+
 def seeded_clone(estimator: Any, seed: int) -> Any:
     """An unfitted ``sklearn.base.clone`` of ``estimator`` with every ``random_state`` (nested ones too)
     set from ``seed``, each its own derived seed."""
@@ -281,11 +300,17 @@ class CloneModels(ModelKind):
             return [self._fit(x, y, seed) for (x, y), seed in zip(sets, seeds, strict=True)]
 
     def _fit(self, records: np.ndarray, labels: np.ndarray, seed: int) -> Any:
-        """One clone fitted on ``records``; the estimator's own failure becomes one sentence."""
+        """One clone fitted on ``records``; the estimator's own failure becomes one sentence. Its warnings
+        (a deprecated parameter, a solver short of convergence) are the target's own, repeated once per
+        clone, and reached the terminal after the audit's summary, so they are not shown: how the clones
+        compare with the target is in the report (their train and held-out accuracy beside its)."""
+        turns = _C_RAND if draws_from_c_rand(self.estimator) else contextlib.nullcontext()
         try:
-            return seeded_clone(self.estimator, seed).fit(
-                named_inputs(records, self.feature_names, self.categories), labels
-            )
+            with turns, warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                return seeded_clone(self.estimator, seed).fit(
+                    named_inputs(records, self.feature_names, self.categories), labels
+                )
         except Exception as error:  # the user's estimator failed on the user's data
             raise TargetError(
                 f"A clone of the target ({type(self.estimator).__name__}) could not be fitted on "

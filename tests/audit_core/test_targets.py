@@ -11,6 +11,7 @@ import pytest
 import skops.io as sio
 import torch
 import yaml
+from joblib import Parallel, delayed
 from safetensors.torch import save_file
 from sklearn.base import clone
 from sklearn.compose import ColumnTransformer
@@ -31,7 +32,7 @@ from audit_core.targets import as_logits, open_target
 from audit_core.targets import sklearn as sklearn_targets
 from audit_core.training import train_classifier
 from audit_core.training.cache import ModelCache
-from audit_core.training.kinds import CloneModels, seeded_clone
+from audit_core.training.kinds import CloneModels, draws_from_c_rand, seeded_clone
 from flows import cli
 from tests.audit_core.byo import (
     FEATURES,
@@ -122,6 +123,26 @@ def test_a_network_returning_an_output_object_is_read_by_its_logits_and_trains(m
     fields["architecture_kwargs"]["as_tuple"] = True
     with pytest.raises(TargetError, match=r"returned a tuple instead of a tensor of per-class scores"):
         _target(**fields).query(records)
+
+
+def test_clones_drawing_from_the_c_random_generator_are_the_same_fitted_side_by_side():
+    """SVC(probability=True) calibrates on libsvm's cross-validation, whose folds come from the C library's
+    one random generator: clones fitted in two threads at once interleaved their draws and differed from run
+    to run. They take turns now, and equal clones fitted one after another, bit for bit."""
+    assert draws_from_c_rand(make_pipeline(StandardScaler(), SVC()))
+    assert draws_from_c_rand(LogisticRegression(solver="liblinear"))
+    assert not draws_from_c_rand(LogisticRegression())
+    x, y = blobs(200, seed=5)
+    clones = CloneModels(SVC(probability=True), N_CLASSES)
+    sets = [((x[i::4], y[i::4]), seed) for i, seed in enumerate((11, 12, 13, 14))]
+    one_by_one = [clones.train([data], [seed])[0].predict_proba(x) for data, seed in sets]
+    for _ in range(3):
+        side_by_side = Parallel(n_jobs=2, prefer="threads")(
+            delayed(lambda data, seed: clones.train([data], [seed])[0].predict_proba(x))(data, seed)
+            for data, seed in sets
+        )
+        for alone, beside in zip(one_by_one, side_by_side, strict=True):
+            np.testing.assert_array_equal(beside, alone)
 
 
 def test_a_pickled_module_is_refused_by_weights_only(module, tmp_path):
