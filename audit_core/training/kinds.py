@@ -8,7 +8,6 @@ the model cache's key without the data, role, index, seed and training set), and
 
 import contextlib
 import threading
-import warnings
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -300,14 +299,11 @@ class CloneModels(ModelKind):
             return [self._fit(x, y, seed) for (x, y), seed in zip(sets, seeds, strict=True)]
 
     def _fit(self, records: np.ndarray, labels: np.ndarray, seed: int) -> Any:
-        """One clone fitted on ``records``; the estimator's own failure becomes one sentence. Its warnings
-        (a deprecated parameter, a solver short of convergence) are the target's own, repeated once per
-        clone, and reached the terminal after the audit's summary, so they are not shown: how the clones
-        compare with the target is in the report (their train and held-out accuracy beside its)."""
+        """One clone fitted on ``records``, in turn with others that draw from the C library's random
+        generator; the estimator's own failure becomes one sentence."""
         turns = _C_RAND if draws_from_c_rand(self.estimator) else contextlib.nullcontext()
         try:
-            with turns, warnings.catch_warnings():
-                warnings.simplefilter("ignore")
+            with turns:
                 return seeded_clone(self.estimator, seed).fit(
                     named_inputs(records, self.feature_names, self.categories), labels
                 )
