@@ -306,7 +306,7 @@ def load_part_files(
     config: Any,
     read_part: Callable[[Path, str], Split],
     feature_names: tuple[str, ...] | None = None,
-    categories: tuple[tuple[str, Any], ...] = (),
+    categories: Categories = (),
 ) -> AuditData:
     """AuditData from one file or folder per part (``config.members`` ... ``config.test``), each read by
     ``read_part(path, field)``, with as many classes as ``config.classes`` names, else ``config.n_classes``

@@ -47,11 +47,16 @@ def record_array(frame: pd.DataFrame, where: str = "the table") -> np.ndarray:
     values exactly: :func:`~audit_core.core.records.exact_float`), a vector column (a Parquet list of numbers
     per record, e.g. an embedding) as its numbers side by side (:func:`_with_vectors`), else as an object
     array of raw records."""
-    if any(_holds_vectors(frame[name]) for name in frame.columns):
-        return _with_vectors(frame, where)
+    vectors = {name for name in frame.columns if _holds_vectors(frame[name])}
+    if vectors:
+        return _with_vectors(frame, vectors, where)
     if all(pd.api.types.is_numeric_dtype(dtype) for dtype in frame.dtypes):
         return frame.to_numpy(dtype=exact_float(*frame.dtypes))
     return frame.to_numpy(dtype=object)
+
+
+#: What a Parquet list column's cells read as.
+SEQUENCES = (list, tuple, np.ndarray)
 
 
 def _holds_vectors(column: pd.Series) -> bool:
@@ -59,17 +64,17 @@ def _holds_vectors(column: pd.Series) -> bool:
     reads; its first sequence decides (a list of words, e.g. tags, stays a raw value)."""
     if column.dtype != object:
         return False
-    first = next((cell for cell in column if isinstance(cell, list | tuple | np.ndarray)), None)
+    first = next((cell for cell in column if isinstance(cell, SEQUENCES)), None)
     return first is not None and np.asarray(first).dtype.kind in "biuf"
 
 
-def _with_vectors(frame: pd.DataFrame, where: str) -> np.ndarray:
-    """The records of a table with vector columns: each vector's numbers in its column's place, number
+def _with_vectors(frame: pd.DataFrame, vectors: set[str], where: str) -> np.ndarray:
+    """The records of a table with ``vectors`` columns: each vector's numbers in its column's place, number
     columns as they are, in one float type; a vector column's cells must all be numbers of one length."""
     blocks = []
     for name in frame.columns:
         column = frame[name]
-        if not _holds_vectors(column):
+        if name not in vectors:
             if not pd.api.types.is_numeric_dtype(column.dtype):
                 raise DataError(
                     f"Column {name!r} of {where} holds text beside vector columns; expected numbers or "
@@ -77,7 +82,7 @@ def _with_vectors(frame: pd.DataFrame, where: str) -> np.ndarray:
                 )
             blocks.append(column.to_numpy()[:, None])
             continue
-        cells = [np.asarray(cell) if isinstance(cell, list | tuple | np.ndarray) else None for cell in column]
+        cells = [np.asarray(cell) if isinstance(cell, SEQUENCES) else None for cell in column]
         row = next((i for i, cell in enumerate(cells) if cell is None or cell.dtype.kind not in "biuf"), None)
         if row is not None:
             raise DataError(
