@@ -51,6 +51,7 @@ BASE = "547ab47"
 #: Thread-count settings a user's environment does not have; both trees run without them.
 THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
 LINE = re.compile(r"^(\d\d:\d\d:\d\d\.\d{3}) \| \w+ +\| (.*)$")
+DAY = 24 * 60 * 60
 PARTS = ("start-up", "Prefect server", "inputs", "tuning", "conditions", "report", "end", "total")
 #: The log line that ends each part (before "end", which the process's exit ends).
 MARKS = {
@@ -63,23 +64,25 @@ MARKS = {
 }
 
 
-def _clock(stamp: str, day: datetime) -> float:
-    """Seconds since the epoch of a log line's ``HH:MM:SS.mmm`` on ``day`` (the run started that day)."""
+def _clock(stamp: str, started: float) -> float:
+    """Seconds since the epoch of a log line's ``HH:MM:SS.mmm``, the first such moment from ``started`` on
+    (a run that passes midnight logs the next day's hours)."""
     moment = datetime.strptime(stamp, "%H:%M:%S.%f")
-    return day.replace(hour=moment.hour, minute=moment.minute, second=moment.second,
-                       microsecond=moment.microsecond).timestamp()  # fmt: skip
+    day = datetime.fromtimestamp(started)
+    clock = day.replace(hour=moment.hour, minute=moment.minute, second=moment.second,
+                        microsecond=moment.microsecond).timestamp()  # fmt: skip
+    return clock + DAY if clock < started - 1 else clock  # a second's slack: log stamps are rounded
 
 
 def parts(log: str, started: float, ended: float) -> dict[str, float]:
     """The seconds of each of :data:`PARTS`, from the run's log and its start and end times."""
-    day = datetime.fromtimestamp(started)
     marks = {}
     for line in log.splitlines():
         match = LINE.match(line)
         if match:
             for part, text in MARKS.items():
                 if text in match.group(2) and ("Finished" in line or part in ("start-up", "Prefect server")):
-                    marks[part] = _clock(match.group(1), day)  # the last such line: the step's end
+                    marks[part] = _clock(match.group(1), started)  # the last such line: the step's end
     seconds, previous = {}, started
     for part in PARTS[:-2]:
         if part not in marks:  # no such line: the next part includes this one
