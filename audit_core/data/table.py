@@ -52,7 +52,15 @@ def record_array(frame: pd.DataFrame, where: str = "the table") -> np.ndarray:
         return _with_vectors(frame, vectors, where)
     if all(pd.api.types.is_numeric_dtype(dtype) for dtype in frame.dtypes):
         return frame.to_numpy(dtype=exact_float(*frame.dtypes))
-    return frame.to_numpy(dtype=object)
+    return np.column_stack([_values(frame[name], object) for name in frame.columns])
+
+
+def _values(column: pd.Series, dtype: type | np.dtype) -> np.ndarray:
+    """A column's values as a numpy array of ``dtype``; a missing value of pandas' nullable types (``Int64``,
+    ``boolean``, ``string``: ``pd.NA``, which neither scikit-learn nor float conversion reads) as NaN."""
+    if getattr(column.dtype, "na_value", None) is pd.NA:
+        return column.to_numpy(dtype=dtype, na_value=np.nan)
+    return column.to_numpy(dtype=dtype)
 
 
 #: What a Parquet list column's cells read as.
@@ -80,7 +88,7 @@ def _with_vectors(frame: pd.DataFrame, vectors: set[str], where: str) -> np.ndar
                     f"Column {name!r} of {where} holds text beside vector columns; expected numbers or "
                     "vectors of numbers in every feature column."
                 )
-            blocks.append(column.to_numpy()[:, None])
+            blocks.append(_values(column, exact_float(column.dtype))[:, None])
             continue
         cells = [np.asarray(cell) if isinstance(cell, SEQUENCES) else None for cell in column]
         row = next((i for i, cell in enumerate(cells) if cell is None or cell.dtype.kind not in "biuf"), None)

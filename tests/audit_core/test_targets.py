@@ -465,6 +465,44 @@ def test_a_model_fitted_on_categorical_columns_is_queried_and_cloned_on_them(tmp
     )
 
 
+def test_a_table_of_pandas_nullable_columns_is_queried_with_their_gaps(tmp_path):
+    """A Parquet table with pandas' nullable columns (``Int64`` and ``boolean`` with gaps, ``string``), whose
+    gaps read as ``pd.NA``, and a pipeline fitted on it: the target answers the audit's records exactly as the
+    model scores the tables (a gap is NaN to it), and its clones train on them."""
+    rng = np.random.default_rng(11)
+    tables, paths = {}, {}
+    for part, (x, y, _) in tabular_parts().items():
+        gaps = rng.random((2, len(y))) < 0.2
+        tables[part] = pd.DataFrame(x[:, :2], columns=FEATURES[:2]).assign(
+            count=pd.array(np.where(gaps[0], None, 2 * y + (x[:, 2] > 0)), dtype="Int64"),
+            flag=pd.array(np.where(gaps[1], None, y == 1), dtype="boolean"),
+            colour=pd.array(np.array(["red", "green", "blue"])[y], dtype="string"),
+            label=y,
+        )
+        paths[part] = str(tmp_path / f"{part}.parquet")
+        tables[part].to_parquet(paths[part])
+    columns = [*FEATURES[:2], "count", "flag", "colour"]
+    encode = ColumnTransformer(
+        [("colour", OneHotEncoder(sparse_output=False), ["colour"])], remainder="passthrough"
+    ).set_output(transform="pandas")
+    model = make_pipeline(encode, HistGradientBoostingClassifier(max_iter=20, random_state=0))
+    model.fit(tables["members"][columns], tables["members"].label)
+    joblib.dump(model, tmp_path / "pipeline.joblib")
+    fields = {
+        "data": {"kind": "table", **paths},
+        "target": {"kind": "sklearn", "path": str(tmp_path / "pipeline.joblib"), "trust_pickle": True},
+    }
+    audit = parse_config({**chosen_models(fields), **fields})
+    data = load_data(audit.data)
+    signals = target_signals(open_audited_target(audit, data), data)
+    for part in ("members", "test"):
+        expected = as_logits(model.predict_proba(tables[part][columns]), "probabilities", "the model")
+        np.testing.assert_array_equal(getattr(signals, part).logits, expected)
+    clones = reference_model_kind(audit, data)
+    (fitted,) = clones.train([(data.population.features, data.population.labels)], [0])
+    assert np.isfinite(clones.store(ModelCache(None), "key", fitted).logits(data.test.features)).all()
+
+
 def test_a_clone_that_cannot_be_fitted_is_one_sentence():
     """The user's estimator failing on the data (here a parameter set out of range after fitting) stops the
     audit with one sentence naming the estimator and its error, not an internal error."""
