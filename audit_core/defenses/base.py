@@ -2,7 +2,7 @@
 
 import operator
 from abc import ABC, abstractmethod
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from typing import Any, ClassVar, Self, TypeVar
 
 import numpy as np
@@ -70,6 +70,9 @@ class Defense(ABC):
     GRID: ClassVar[tuple[dict[str, Any], ...]] = ({},)
     #: What ``fit`` needs from :class:`DefenderData` (``shadow``, ``random_inputs``).
     requires: ClassVar[frozenset[str]] = frozenset()
+    #: Parameters that only say how a fitted state's answers are released (MemGuard's distortion budget):
+    #: settings that differ in them alone are fitted identically (:attr:`fit_label`).
+    RELEASE_ONLY: ClassVar[frozenset[str]] = frozenset()
 
     def __post_init__(self) -> None:
         """Refuse parameters outside their :func:`parameter` bounds, in one sentence."""
@@ -128,6 +131,16 @@ class Defense(ABC):
         )
         return f"{self.name}({shown})" if shown else self.name
 
+    @property
+    def fit_label(self) -> str:
+        """The label :func:`fit_defense` derives ``fit``'s random draws from: this setting's, with every
+        :data:`RELEASE_ONLY` parameter at its default, so that the settings of a grid that differ only in
+        those share one fitted state (and MemGuard one search per query)."""
+        if not self.RELEASE_ONLY:
+            return self.label
+        defaults = {f.name: f.default for f in fields(self) if f.name in self.RELEASE_ONLY}  # type: ignore[arg-type]
+        return replace(self, **defaults).label  # type: ignore[type-var]
+
 
 DEFENSES: dict[str, type[Defense]] = {}
 D = TypeVar("D", bound=Defense)
@@ -147,15 +160,16 @@ def keep_top_unique(released: np.ndarray, top: np.ndarray) -> np.ndarray:
 
 
 def fit_defense(defense: D, data: DefenderData, seed: int) -> D:
-    """``defense.fit(data, rng)`` with a Generator derived from the run seed and the defense's label, so a
-    defense is fitted identically wherever it is used; one sentence if ``data`` lacks what it needs."""
+    """``defense.fit(data, rng)`` with a Generator derived from the run seed and the defense's
+    :attr:`~Defense.fit_label`, so a defense is fitted identically wherever it is used; one sentence if
+    ``data`` lacks what it needs."""
     missing = data.missing(defense.requires)
     if missing:
         raise AuditInputError(
             f"The {defense.name} defense needs {' and '.join(m.replace('_', ' ') for m in missing)} from the "
             "defender's side, which this audit lacks."
         )
-    return defense.fit(data, derive_rng(seed, "defense-fit", defense.label))
+    return defense.fit(data, derive_rng(seed, "defense-fit", defense.fit_label))
 
 
 def register_defense(cls: type[Defense]) -> type[Defense]:

@@ -62,6 +62,7 @@ class MemGuard(Defense):
     searches_per_answer = True
     requires = frozenset({"shadow"})
     GRID = tuple({"distortion_budget": b} for b in (0.1, 0.3, 1.0, 2.0))
+    RELEASE_ONLY = frozenset({"distortion_budget"})  # steps 1 and 2 do not read it: one search for a grid
 
     def fit(self, data: DefenderData, rng: np.random.Generator) -> Self:
         logits = torch.from_numpy(np.vstack([data.member_logits, data.non_member_logits]).astype(np.float64))

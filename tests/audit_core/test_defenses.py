@@ -1,5 +1,7 @@
 """Every registered defense: probability vectors out, labels and rankings kept where promised."""
 
+from functools import partial
+
 import numpy as np
 import pytest
 import torch
@@ -9,6 +11,7 @@ from scipy.special import expit, logit, softmax
 from audit_core.audit.evaluation import observe, observe_labels
 from audit_core.config import parse_config
 from audit_core.core.errors import ConfigError
+from audit_core.core.seeding import derive_rng
 from audit_core.defenses import (
     DEFENSES,
     DefenderData,
@@ -206,6 +209,28 @@ def test_memguard_repeated_queries_reuse_the_perturbation_and_redraw_only_the_re
         is_noisy = np.isclose(answer, noisy).all(axis=1)
         assert np.all(is_noisy | np.isclose(answer, clean).all(axis=1))
     assert not all(np.array_equal(answers[0], a) for a in answers[1:]), "the release coin is redrawn"
+
+
+def test_memguard_settings_differing_in_the_budget_alone_share_one_fit_and_one_search(defender):
+    """The distortion budget is step 3's alone: MemGuards of a grid that differ only in it fit one classifier
+    (drawn as the default budget's is) and search each query once; each releases by its own budget."""
+    searches = []
+    grid = [fit_defense(MemGuard(**setting), defender, seed=0) for setting in MemGuard.GRID]
+    for memguard in grid:
+        memguard.perturb = partial(lambda m, z: searches.append(z) or MemGuard.perturb(m, z), memguard)
+    default = MemGuard()
+    default.fit(defender, derive_rng(0, "defense-fit", default.label))  # as every budget fitted before
+    assert {m.fitted_digest_ for m in grid} == {default.fitted_digest_}
+    logits = defender.non_member_logits[:60] + 2e-9  # logits no other test has perturbed
+    clean = softmax(logits, axis=1)
+    distortions = []
+    for memguard in grid:
+        released = memguard.apply(logits, np.random.default_rng(3))
+        distortions.append(np.abs(released - clean).sum(axis=1).mean())
+    assert len(searches) == 1
+    assert distortions == sorted(distortions) and distortions[0] < distortions[-1]
+    other = fit_defense(MemGuard(max_iter=50), defender, seed=0)  # a search parameter: its own fit
+    assert other.fitted_digest_ != default.fitted_digest_
 
 
 @pytest.mark.parametrize("queries", [1, 4])
