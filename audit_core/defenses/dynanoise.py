@@ -76,13 +76,15 @@ class DynaNoise(Defense):
 
     @property
     def deterministic(self) -> bool:  # type: ignore[override]
-        """per_input answers repeat exactly, so averaging identical repeats gains nothing."""
-        return self.noise_mode == "per_input"
+        """per_input answers repeat exactly, as do answers without noise (``sigma0_sq = 0``: ``softmax(z /
+        T)``, which the tuner may choose), so averaging identical repeats gains nothing."""
+        return self.noise_mode == "per_input" or self.sigma0_sq == 0
 
     @property
     def keyed_by_query(self) -> bool:  # type: ignore[override]
-        """per_input noise is keyed by the query's exact logits: a near-duplicate query gets fresh noise."""
-        return self.noise_mode == "per_input"
+        """per_input noise is keyed by the query's exact logits: a near-duplicate query gets fresh noise (a
+        setting without noise has none to refresh)."""
+        return self.noise_mode == "per_input" and self.sigma0_sq > 0
 
     @property
     def label(self) -> str:

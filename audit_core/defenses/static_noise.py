@@ -24,6 +24,11 @@ class StaticNoise(Defense):
     name = "static_noise"
     GRID = tuple({"sigma_sq": s} for s in (0.1, 0.3, 1.0, 3.0, 10.0))
 
+    @property
+    def deterministic(self) -> bool:  # type: ignore[override]
+        """Without noise (``sigma_sq = 0``) every answer is the softmax itself."""
+        return self.sigma_sq == 0
+
     def apply(self, logits: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         logits = np.asarray(logits, dtype=np.float64)
         return softmax(logits + np.sqrt(self.sigma_sq) * rng.standard_normal(logits.shape))

@@ -3,6 +3,7 @@ from dataclasses import replace
 
 import numpy as np
 import pytest
+from scipy.special import softmax
 
 from audit_core.attacks.qmia import QMIA
 from audit_core.audit import evaluation
@@ -18,7 +19,7 @@ from audit_core.audit.query_memo import MAX_BYTES, QueryMemo
 from audit_core.audit.run import gather_inputs
 from audit_core.audit.undefended_fits import UndefendedFits
 from audit_core.config import AuditConfig
-from audit_core.defenses import DynaNoise, TemperatureScaling, Undefended
+from audit_core.defenses import DynaNoise, StaticNoise, TemperatureScaling, Undefended
 from audit_core.targets import ModelTarget
 
 
@@ -119,6 +120,30 @@ def test_per_input_noise_repeats_exactly_but_near_duplicates_get_fresh_noise():
     assert np.abs(nudged - logits).max() < 1e-14 and (nudged != logits).all()
     assert (defense.apply(nudged, rng) != defense.apply(logits, rng)).all(axis=1).all()
     assert defense.averaging_gains and not TemperatureScaling(temperature=2.0).averaging_gains
+
+
+@pytest.mark.parametrize(
+    "defense",
+    [
+        DynaNoise(sigma0_sq=0.0, temperature=4.0),
+        DynaNoise(sigma0_sq=0.0, temperature=4.0, noise_mode="per_input", key=b"k" * 16),
+        StaticNoise(sigma_sq=0.0),
+    ],
+    ids=["dynanoise", "dynanoise_per_input", "static_noise"],
+)
+def test_a_noise_defense_set_to_no_noise_is_not_averaged(signals, defense):
+    """DynaNoise with sigma0_sq = 0 (a setting the tuner may choose) is softmax(z / T) and static noise of
+    variance 0 the softmax itself: every answer is the same, so the averaging attacker asks once, and sees
+    what the adaptive one sees."""
+    evaluation = evaluate_condition(signals, defense, ATTACKS, seed=0, max_queries=8)
+    assert {p.queries for p in evaluation.averaging} == {1}
+    for attack in ATTACKS:
+        adaptive, averaging = evaluation.outcome(attack, "adaptive"), evaluation.outcome(attack, "averaging")
+        assert np.array_equal(adaptive.scores, averaging.scores), attack
+    temperature = getattr(defense, "temperature", 1.0)
+    logits = signals.members.logits
+    answers = defense.apply(logits, np.random.default_rng(0))
+    np.testing.assert_allclose(answers, softmax(logits / temperature, axis=1), rtol=1e-12, atol=1e-15)
 
 
 def test_the_averaging_attacker_reaches_per_input_noise_through_near_duplicates(signals):
