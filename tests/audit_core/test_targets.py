@@ -445,21 +445,11 @@ def test_a_model_fitted_on_categorical_columns_is_queried_and_cloned_on_them(tmp
     assert model.is_categorical_.tolist() == [False] * len(FEATURES) + [True]
     sio.dump(model, tmp_path / "hgb.skops")
     trusted = sio.get_untrusted_types(file=tmp_path / "hgb.skops")
-    fields = {
-        "data": {"kind": "table", **paths},
-        "target": {"kind": "sklearn", "path": str(tmp_path / "hgb.skops"), "trusted_types": trusted},
-    }
-    audit = parse_config({**chosen_models(fields), **fields})
-    data = load_data(audit.data)
-    signals = target_signals(open_audited_target(audit, data), data)
-    for part in ("members", "test"):
-        expected = as_logits(model.predict_proba(tables[part][columns]), "probabilities", "the model")
-        np.testing.assert_array_equal(getattr(signals, part).logits, expected)
-    clones = reference_model_kind(audit, data)
-    (fitted,) = clones.train([(data.population.features, data.population.labels)], [0])
+    target = {"kind": "sklearn", "path": str(tmp_path / "hgb.skops"), "trusted_types": trusted}
+    clone, data = _audited_as_the_model_scores_the_tables(target, paths, tables, model, columns)
     by_hand = seeded_clone(model, 0).fit(tables["population"][columns], tables["population"].label)
     np.testing.assert_allclose(
-        clones.store(ModelCache(None), "key", fitted).logits(data.test.features),
+        clone.logits(data.test.features),
         as_logits(by_hand.predict_proba(tables["test"][columns]), "probabilities", "the clone"),
         rtol=1e-6,
     )
@@ -488,10 +478,18 @@ def test_a_table_of_pandas_nullable_columns_is_queried_with_their_gaps(tmp_path)
     model = make_pipeline(encode, HistGradientBoostingClassifier(max_iter=20, random_state=0))
     model.fit(tables["members"][columns], tables["members"].label)
     joblib.dump(model, tmp_path / "pipeline.joblib")
-    fields = {
-        "data": {"kind": "table", **paths},
-        "target": {"kind": "sklearn", "path": str(tmp_path / "pipeline.joblib"), "trust_pickle": True},
-    }
+    target = {"kind": "sklearn", "path": str(tmp_path / "pipeline.joblib"), "trust_pickle": True}
+    clone, data = _audited_as_the_model_scores_the_tables(target, paths, tables, model, columns)
+    assert np.isfinite(clone.logits(data.test.features)).all()
+
+
+def _audited_as_the_model_scores_the_tables(
+    target: dict, paths: dict, tables: dict, model, columns: list[str]
+) -> tuple:
+    """The audit of ``target`` on the tables at ``paths``, checked to answer the members and the test set
+    exactly as ``model`` scores ``tables``' ``columns``; returns one of its clones, fitted on the population,
+    and the audit's data."""
+    fields = {"data": {"kind": "table", **paths}, "target": target}
     audit = parse_config({**chosen_models(fields), **fields})
     data = load_data(audit.data)
     signals = target_signals(open_audited_target(audit, data), data)
@@ -500,7 +498,7 @@ def test_a_table_of_pandas_nullable_columns_is_queried_with_their_gaps(tmp_path)
         np.testing.assert_array_equal(getattr(signals, part).logits, expected)
     clones = reference_model_kind(audit, data)
     (fitted,) = clones.train([(data.population.features, data.population.labels)], [0])
-    assert np.isfinite(clones.store(ModelCache(None), "key", fitted).logits(data.test.features)).all()
+    return clones.store(ModelCache(None), "key", fitted), data
 
 
 def test_a_clone_that_cannot_be_fitted_is_one_sentence():
