@@ -118,9 +118,10 @@ class AttackOutcome:
 
     @property
     def auc_note(self) -> str:
-        """The AUC row's note: the queries per point, the hyperparameters the attack chose itself, and the
-        interval's method where it is exact."""
-        note = f"{self.queries} queries per point"
+        """The AUC row's note: the answers averaged per query (the averaging attacker's budget, whatever
+        number of queries the attack sends about a record), the hyperparameters the attack chose itself, and
+        the interval's method where it is exact."""
+        note = "1 answer per query" if self.queries == 1 else f"{self.queries} answers averaged per query"
         if self.chosen:
             note += "; chosen when fitted: " + ", ".join(f"{k} = {v}" for k, v in self.chosen.items())
         if self.two_valued is not None:

@@ -255,6 +255,6 @@ def test_the_settings_an_attack_chose_itself_are_in_its_auc_note(signals):
     analysed = analyse_condition(scores, seed=0, bootstrap=False)
     notes = {attack: analysed.outcome(attack, "naive").auc_note for attack in chosen}
     spread = chosen["lira_online"]["fixed_variance"]
-    assert notes["lira_online"] == f"1 queries per point; chosen when fitted: fixed_variance = {spread}"
-    assert notes["loss"] == notes["rmia"] == "1 queries per point; chosen when fitted: side = published"
-    assert notes["paper_loss"] == "1 queries per point"
+    assert notes["lira_online"] == f"1 answer per query; chosen when fitted: fixed_variance = {spread}"
+    assert notes["loss"] == notes["rmia"] == "1 answer per query; chosen when fitted: side = published"
+    assert notes["paper_loss"] == "1 answer per query"

@@ -220,7 +220,7 @@ def test_a_label_only_attack_is_bounded_exactly_from_the_points_it_scored_high()
     values = metrics[metrics.slice == "all"].set_index("metric")
     assert (values.value["members_scored_high"], values.value["non_members_scored_high"]) == (150, 147)
     assert (
-        values.note["auc"] == "1 queries per point; exact interval: Clopper-Pearson on the points scored high"
+        values.note["auc"] == "1 answer per query; exact interval: Clopper-Pearson on the points scored high"
     )
     high = 1 - stats.beta.ppf(0.025, 147, 4) / 2  # (1 + 1 - lower bound of 147/150) / 2
     low = (1 + 0.025 ** (1 / 150) - stats.beta.ppf(0.975, 148, 3)) / 2
