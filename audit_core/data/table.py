@@ -44,15 +44,23 @@ def require_columns(frame: pd.DataFrame, columns: list[str], path: Path, field: 
 
 def record_array(frame: pd.DataFrame, where: str = "the table") -> np.ndarray:
     """Feature columns as floats when all are numeric (float32, or float64 where a column needs it to keep its
-    values exactly: :func:`~audit_core.core.records.exact_float`), a vector column (a Parquet list of numbers
-    per record, e.g. an embedding) as its numbers side by side (:func:`_with_vectors`), else as an object
-    array of raw records."""
+    values exactly: :func:`~audit_core.core.records.exact_float`; a decimal column as float64, missing as
+    NaN), a vector column (a Parquet list of numbers per record, e.g. an embedding) as its numbers side by
+    side (:func:`_with_vectors`), else as an object array of raw records."""
+    decimals = [name for name in frame.columns if _holds_decimals(frame[name])]
+    frame = frame.astype(dict.fromkeys(decimals, np.float64)) if decimals else frame
     vectors = {name for name in frame.columns if _holds_vectors(frame[name])}
     if vectors:
         return _with_vectors(frame, vectors, where)
     if all(pd.api.types.is_numeric_dtype(dtype) for dtype in frame.dtypes):
         return frame.to_numpy(dtype=exact_float(*frame.dtypes))
     return np.column_stack([_values(frame[name], object) for name in frame.columns])
+
+
+def _holds_decimals(column: pd.Series) -> bool:
+    """Whether a column holds exact decimals (a Parquet ``decimal128`` column, as Spark and databases write
+    amounts; pandas reads it as ``Decimal`` objects), which models take as the floats they convert to."""
+    return column.dtype == object and pd.api.types.infer_dtype(column, skipna=True) == "decimal"
 
 
 def _values(column: pd.Series, dtype: type | np.dtype) -> np.ndarray:

@@ -1,10 +1,13 @@
 """Every data loader on small generated files in the real format."""
 
+import decimal
 import os
 import pickle
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 
 from audit_core.config import PoolDraw, parse_config
@@ -12,6 +15,7 @@ from audit_core.core.errors import DataError
 from audit_core.data import PARTS, load_data
 from audit_core.data.cifar10 import read_batch
 from audit_core.data.pools import draw_parts
+from audit_core.data.table import record_array
 from tests.audit_core.byo import (
     FEATURES,
     N_CLASSES,
@@ -139,6 +143,34 @@ def test_a_vector_column_gives_its_numbers_in_its_place(tmp_path):
     words = _load(kind="table", id="id", **_vector_tables(tmp_path, tags))
     assert words.members.features.dtype == object  # a list of words (tags) stays a raw value for the model
     assert list(words.members.features[0, 1]) == ["r0", "tag"]
+
+
+def test_a_decimal_column_reads_as_the_floats_a_model_was_fitted_on(tmp_path):
+    """A Parquet decimal128 column (amounts, as Spark writes them; pandas reads Decimal objects, None where
+    missing) reads as float64, missing as NaN: the numbers pandas' float conversion gives a model, beside
+    number columns and beside text."""
+    paths = {}
+    for part, (x, y, ids) in tabular_parts().items():
+        amounts = [decimal.Decimal(cents) / 100 for cents in range(1001, 1001 + len(y))]
+        amounts[7] = None
+        table = pa.table(
+            {
+                "amount": pa.array(amounts, pa.decimal128(8, 2)),
+                "f0": x[:, 0],
+                "label": y,
+                "id": ids,
+            }
+        )
+        paths[part] = str(tmp_path / f"{part}.parquet")
+        pq.write_table(table, paths[part])
+    data = _load(kind="table", id="id", **paths)
+    expected = pd.read_parquet(paths["members"])[["amount", "f0"]].astype(np.float64).to_numpy()
+    assert data.members.features.dtype == np.float64 and np.isnan(data.members.features[7, 0])
+    np.testing.assert_array_equal(data.members.features, expected)
+    assert data.members.features[0, 0] == 10.01
+    frame = pd.read_parquet(paths["members"]).assign(note="text")[["amount", "note"]]
+    rows = record_array(frame)  # beside text: the rows' number field is a float, not a Decimal
+    assert type(rows[0, 0]) is float and rows[0, 0] == 10.01 and np.isnan(rows[7, 0])
 
 
 def test_a_text_column_gives_raw_records(tmp_path):
