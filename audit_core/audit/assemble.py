@@ -14,6 +14,7 @@ from audit_core.audit.signals import (
 )
 from audit_core.audit.vulnerability import reference_vulnerability
 from audit_core.config import AuditConfig, TuneConfig
+from audit_core.core.probability import PROBABILITY_FLOOR
 from audit_core.core.record_ids import RecordKey
 from audit_core.data import AuditData
 from audit_core.defenses import DynaNoise
@@ -29,6 +30,16 @@ def chosen_dynanoise(config: AuditConfig, tuning: TuningResult | None) -> DynaNo
         return tuning.chosen
     built = (d.defense(config.seed) for d in config.defenses)
     return next((d for d in built if isinstance(d, DynaNoise)), None)
+
+
+def one_hot_answers(signals: Signals) -> bool:
+    """Whether the target answered every audited and test record with probability 1 for one class and 0
+    (the floor) for the others: a model that releases its label alone
+    (:func:`~audit_core.targets.sklearn.releases_labels_only`), or one certain of every record (a
+    1-nearest-neighbour classifier)."""
+    logits = np.vstack([signals.members.logits, signals.non_members.logits, signals.test.logits])
+    certain = logits == 0.0
+    return bool((certain.sum(axis=1) == 1).all() and (certain | (logits == np.log(PROBABILITY_FLOOR))).all())
 
 
 def explorer_data(
@@ -76,6 +87,7 @@ def assemble_result(
         advice = fidelity_advice(config.reference_kind, config.target.kind)
         fidelity = reference_fidelity(signals, reference_description(config, data), advice).as_dict()
     provenance["reference_fidelity"] = fidelity
+    provenance["one_hot_answers"] = one_hot_answers(signals)
     dynanoise = chosen_dynanoise(config, tuning)
     chosen = dynanoise.label if dynanoise is not None else None
     if chosen is None and len(evaluations) > 1:

@@ -109,19 +109,30 @@ def fitted_columns(model: Any) -> tuple[str, ...] | None:
     return None if names is None else tuple(names)
 
 
+def releases_labels_only(model: Any) -> bool:
+    """Whether a fitted classifier answers with its predicted labels alone: ``predict`` and ``classes_``, but
+    neither ``predict_proba`` nor ``decision_function`` (a hard-voting ensemble, a rule set)."""
+    scores = hasattr(model, "predict_proba") or hasattr(model, "decision_function")
+    return not scores and hasattr(model, "predict") and hasattr(model, "classes_")
+
+
 def scores_kind(model: Any) -> OutputKind | None:
-    """What a scikit-learn classifier scores records with: probabilities (``predict_proba``), else logits (the
-    margins of ``decision_function``: an SVM without ``probability=True``, a linear classifier with the hinge
-    loss); None when it has neither."""
-    if hasattr(model, "predict_proba"):
+    """What a scikit-learn classifier scores records with: probabilities (``predict_proba``; a classifier that
+    :func:`releases_labels_only` gives probability 1 to its label), else logits (the margins of
+    ``decision_function``: an SVM without ``probability=True``, a linear classifier with the hinge loss); None
+    when it has none of these."""
+    if hasattr(model, "predict_proba") or releases_labels_only(model):
         return "probabilities"
     return "logits" if hasattr(model, "decision_function") else None
 
 
 def classifier_scores(model: Any, records: np.ndarray, categories: Categories = ()) -> np.ndarray:
     """The scores of :func:`scores_kind` for ``records``, given as the model was fitted: with its columns'
-    names (and ``categories``' dtypes)."""
+    names (and ``categories``' dtypes). A label outside ``classes_`` gives a row of zeros."""
     inputs = named_inputs(records, fitted_columns(model), categories)
+    if releases_labels_only(model):
+        predicted = np.asarray(model.predict(inputs))
+        return (predicted[:, None] == np.asarray(model.classes_)[None, :]).astype(np.float64)
     if scores_kind(model) == "probabilities":
         return model.predict_proba(inputs)
     return model.decision_function(inputs)
@@ -141,16 +152,17 @@ def named_inputs(records: np.ndarray, names: Sequence[str] | None, categories: C
 
 class SklearnTarget(ModelTarget):
     """A classifier with ``predict_proba`` (logits: log probabilities) or, without it, ``decision_function``
-    (logits: its margins; a binary classifier's one margin ``d`` is ``[0, d]``). Its ``classes_`` must be the
-    data's (:meth:`require_classes`)."""
+    (logits: its margins; a binary classifier's one margin ``d`` is ``[0, d]``), or with ``predict`` alone
+    (its label as probability 1, :func:`releases_labels_only`). Its ``classes_`` must be the data's
+    (:meth:`require_classes`)."""
 
     def __init__(self, model: Any, *, source: str, digest: str, batch_size: int = 4096) -> None:
         classes = getattr(model, "classes_", None)
         output = scores_kind(model)
         if output is None or classes is None:
             raise TargetError(
-                f"{source} holds a {type(model).__name__}; expected a fitted classifier with predict_proba "
-                "or decision_function."
+                f"{source} holds a {type(model).__name__}; expected a fitted classifier (classes_ and "
+                "predict_proba, decision_function or predict)."
             )
         self.classes = np.asarray(classes)
         n_features = getattr(model, "n_features_in_", None)

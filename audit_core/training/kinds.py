@@ -398,9 +398,9 @@ class FunctionModels(ModelKind):
             target = FunctionModelTarget(model, source=source, digest=key, output=self.output)
         else:
             raise TargetError(
-                f"{self.field}: {self.function} returned a {type(model).__name__}; expected an object with "
-                f"predict_proba or decision_function, a torch.nn.Module, or a callable from records to "
-                f"{self.output}."
+                f"{self.field}: {self.function} returned a {type(model).__name__}; expected a classifier "
+                f"(classes_ and predict_proba, decision_function or predict), a torch.nn.Module, or a "
+                f"callable from records to {self.output}."
             )
         target.user_code = True  # queried with the records the user's training function was given
         return target

@@ -614,8 +614,8 @@ CASES = [
     Bad(
         "training function returning no model",
         _top(references={"kind": "function", "function": "tests.audit_core.models:train_nothing"}),
-        "references.function: tests.audit_core.models:train_nothing returned a str; expected an object with "
-        "predict_proba or decision_function, a torch.nn.Module, or a callable",
+        "references.function: tests.audit_core.models:train_nothing returned a str; expected a classifier "
+        "(classes_ and predict_proba, decision_function or predict), a torch.nn.Module, or a callable",
     ),
     Bad(
         "reference table missing a model",

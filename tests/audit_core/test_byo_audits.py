@@ -1,5 +1,6 @@
 """Every target kind and data format through a full audit (the plain composition, no Prefect)."""
 
+import json
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -12,7 +13,7 @@ import skops.io as sio
 import torch
 from safetensors.torch import save_file
 from sklearn.compose import ColumnTransformer
-from sklearn.ensemble import HistGradientBoostingClassifier, RandomForestClassifier
+from sklearn.ensemble import HistGradientBoostingClassifier, RandomForestClassifier, VotingClassifier
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import OneHotEncoder
@@ -494,3 +495,45 @@ def test_a_text_classifier_without_input_dtype_or_with_fractional_records_is_one
     audit = _token_audit(tmp_path, token_model, "torch_state_dict", halves, input_dtype="int64")
     with pytest.raises(TargetError, match=r"takes integer inputs, but a record holds \d+\.5; expected whole"):
         check_inputs(audit)
+
+
+def test_a_classifier_that_releases_its_label_alone_is_audited_by_its_labels(tmp_path):
+    """A hard-voting ensemble has predict alone (no predict_proba, no decision_function): it answers its label
+    at probability 1, its clones are the references, the label-only query attack runs through it, and the
+    manifest and the report say the answers are one-hot; a model with probabilities is not read so."""
+    x, y, _ = tabular_parts()["members"]
+    members = (LogisticRegression(C=100.0, max_iter=2000), RandomForestClassifier(20, random_state=0))
+    model = VotingClassifier([("lr", members[0]), ("forest", members[1])], voting="hard").fit(x, y)
+    assert not hasattr(model, "predict_proba") and not hasattr(model, "decision_function")
+    sio.dump(model, tmp_path / "vote.skops")
+    data = {"kind": "npz", "ids_key": "ids", **write_npz(tmp_path)}
+    audit = config(
+        tmp_path,
+        data=data,
+        target={"kind": "sklearn", "path": str(tmp_path / "vote.skops")},
+        attacks=["loss", "lira_online", "label_only", "boundary"],
+        knowledge=["adaptive"],
+    )
+    result = run_audit(audit)
+    assert result.provenance["one_hot_answers"] is True
+    assert result.attacks == ["loss", "lira_online", "label_only", "boundary"]
+    x_test, y_test, _ = tabular_parts()["test"]
+    accuracy = result.baseline.test_accuracy.value
+    assert accuracy == pytest.approx(float((model.predict(x_test) == y_test).mean()), abs=1e-12)
+    run_dir = write_run_folder(audit, result, [])
+    assert json.loads((run_dir / "manifest.json").read_text())["one_hot_answers"] is True
+    report = " ".join((run_dir / "report.html").read_text().split())
+    assert "It answered every audited and test record with one class at probability 1" in report
+
+    sio.dump(LogisticRegression(max_iter=500).fit(x, y), tmp_path / "lr.skops")
+    with_probabilities = run_audit(
+        config(
+            tmp_path,
+            data=data,
+            target={"kind": "sklearn", "path": str(tmp_path / "lr.skops")},
+            attacks=["loss"],
+            defenses=[],
+            reference_models=0,
+        )
+    )
+    assert with_probabilities.provenance["one_hot_answers"] is False

@@ -15,12 +15,13 @@ from joblib import Parallel, delayed
 from safetensors.torch import save_file
 from sklearn.base import clone
 from sklearn.compose import ColumnTransformer
-from sklearn.ensemble import HistGradientBoostingClassifier
-from sklearn.linear_model import LogisticRegression
+from sklearn.ensemble import HistGradientBoostingClassifier, VotingClassifier
+from sklearn.linear_model import LinearRegression, LogisticRegression
 from sklearn.neighbors import KNeighborsClassifier
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, StandardScaler
 from sklearn.svm import SVC, LinearSVC
+from sklearn.tree import DecisionTreeClassifier
 
 from audit_core.audit.models import open_audited_target, reference_model_kind, target_output
 from audit_core.audit.signals import target_signals
@@ -606,3 +607,39 @@ def test_a_classifier_without_predict_proba_answers_with_its_margins(tmp_path, c
         np.testing.assert_array_equal(
             partial[:, 1:].argmax(axis=1), without_first.predict(records.features) - 1
         )
+
+
+def test_a_classifier_with_predict_alone_answers_its_label_and_a_regressor_is_refused(tmp_path):
+    """A hard-voting ensemble answers its label at probability 1 (logits 0 and log(1e-12)); its clones answer
+    the same way, a class a clone never saw at probability 0; a regressor (predict, no classes_) is refused
+    in one sentence."""
+    x, y = blobs(120, seed=3)
+    estimators = [("lr", LogisticRegression(max_iter=500)), ("tree", DecisionTreeClassifier(random_state=0))]
+    model = VotingClassifier(estimators, voting="hard").fit(x, y)
+    sio.dump(model, tmp_path / "vote.skops")
+    fields = {"kind": "sklearn", "path": str(tmp_path / "vote.skops")}
+    target, records = _target(**fields), _records()
+
+    def one_hot_logits(predicted: np.ndarray) -> np.ndarray:
+        return np.where(predicted[:, None] == np.arange(N_CLASSES), 0.0, np.log(1e-12))
+
+    np.testing.assert_array_equal(target.query(records), one_hot_logits(model.predict(records.features)))
+    assert (
+        target_output(parse_config({**chosen_models({"target": fields}), "target": fields}))
+        == "probabilities"
+    )
+
+    seen = records.labels != 0
+    clones = CloneModels(clone(model), N_CLASSES)
+    (fitted,) = clones.train([(records.features[seen], records.labels[seen])], [0])
+    by_hand = seeded_clone(model, 0).fit(records.features[seen], records.labels[seen])
+    np.testing.assert_array_equal(
+        clones.store(ModelCache(None), "a", fitted).logits(records.features),
+        one_hot_logits(by_hand.predict(records.features)),
+    )
+
+    sio.dump(LinearRegression().fit(x, y), tmp_path / "regressor.skops")
+    with pytest.raises(
+        TargetError, match=r"holds a LinearRegression; expected a fitted classifier \(classes_"
+    ):
+        _target(kind="sklearn", path=str(tmp_path / "regressor.skops"))
