@@ -37,6 +37,23 @@ class HampOutput(Defense):
         return self
 
     def apply(self, logits: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        logits = self._checked(logits)
+        reference = self.reference_[self._drawn(len(logits), rng)]
+        ranking = np.argsort(-logits, axis=1, kind="stable")
+        released = np.empty_like(reference)
+        np.put_along_axis(released, ranking, reference, axis=1)
+        return keep_top_unique(released, ranking[:, 0])  # a random input's confidences may tie at the top
+
+    def observed_labels(self, logits: np.ndarray, rng: np.random.Generator, repeats: int) -> np.ndarray:
+        """The model's labels: every answer keeps the ranking with its top unique, and so does a mean of
+        answers. The random inputs are drawn, so what is drawn from ``rng`` afterwards is what it would be."""
+        logits = self._checked(logits)
+        for _ in range(repeats):
+            self._drawn(len(logits), rng)
+        return logits.argmax(axis=1)
+
+    def _checked(self, logits: np.ndarray) -> np.ndarray:
+        """``logits`` as float64, refused before ``fit`` or with another number of classes."""
         if not hasattr(self, "reference_"):
             raise RuntimeError("HampOutput needs fit() with the target's outputs on random inputs first.")
         logits = np.asarray(logits, dtype=np.float64)
@@ -44,8 +61,8 @@ class HampOutput(Defense):
             raise ValueError(
                 f"HampOutput was fitted on {self.reference_.shape[1]} classes but got {logits.shape[1]}."
             )
-        reference = self.reference_[rng.integers(len(self.reference_), size=len(logits))]
-        ranking = np.argsort(-logits, axis=1, kind="stable")
-        released = np.empty_like(reference)
-        np.put_along_axis(released, ranking, reference, axis=1)
-        return keep_top_unique(released, ranking[:, 0])  # a random input's confidences may tie at the top
+        return logits
+
+    def _drawn(self, n: int, rng: np.random.Generator) -> np.ndarray:
+        """Which random input's confidences each of ``n`` answers gets."""
+        return rng.integers(len(self.reference_), size=n)

@@ -104,6 +104,22 @@ def test_hamp_keeps_the_label_where_the_random_inputs_confidences_tie_at_the_top
     assert np.array_equal(np.sort(released, axis=1)[:, -1], np.nextafter(second, np.inf))
 
 
+@pytest.mark.parametrize("queries", [1, 4, 64])
+def test_hamp_tells_a_label_only_attacker_the_models_labels_and_draws_as_its_answers_do(queries, defender):
+    """What a label-only attacker reads off HAMP is the model's label, without building the answers: the
+    argmax of the averaged answers, and the random stream is left where answering would leave it."""
+    hamp = fit_defense(HampOutput(), defender, seed=0)
+    logits = _logits(200, 13)[:, None, :].repeat(3, axis=1)  # (records, queries, k), as a query attack asks
+    logits[:, 1:] += np.random.default_rng(14).normal(0, 0.5, (200, 2, N_CLASSES))
+    told, answered = np.random.default_rng(15), np.random.default_rng(15)
+    hamp.apply = None  # the label-only path must not build answers
+    labels = observe_labels(hamp, logits, told, queries)
+    del hamp.apply
+    assert np.array_equal(labels, observe(hamp, logits, answered, queries).argmax(axis=-1))
+    assert np.array_equal(labels, logits.argmax(axis=-1))
+    assert answered.random() == told.random()
+
+
 def test_hamp_must_be_fitted_first():
     with pytest.raises(RuntimeError, match="needs fit"):
         HampOutput().apply(_logits(2, 0), np.random.default_rng(0))
