@@ -35,6 +35,8 @@ WORKERS_VARIABLE = "DYNAUDIT_WORKERS"
 # parent drops the entry when the block ends.
 _INHERITED: dict[int, tuple[Callable[[Any], Any], Sequence[Any]]] = {}
 _tokens = itertools.count()
+#: True in the workers :func:`forked_map` forks (:func:`in_worker`).
+_worker = False
 
 
 def available_cores() -> int:
@@ -55,10 +57,17 @@ def worker_count(items: int, busy_here: bool = False) -> int:
     return 0 if unsafe or workers < (1 if busy_here else 2) else workers
 
 
+def in_worker() -> bool:
+    """Whether this process is a worker :func:`forked_map` forked, which owns one core."""
+    return _worker
+
+
 def _start_worker() -> None:
     """A worker owns one core: one torch and one BLAS/OpenMP thread. Ctrl-C is its parent's to handle, and
     SIGTERM ends it as the operating system does (not through a handler the parent installed, such as the
     command line's)."""
+    global _worker
+    _worker = True
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     torch.set_num_threads(1)

@@ -27,6 +27,7 @@ from scipy import sparse
 from audit_core.config import SklearnTargetConfig
 from audit_core.core.errors import TargetError, brief
 from audit_core.core.files import sha256_file
+from audit_core.core.forked import in_worker
 from audit_core.core.paths import existing_file, suffix_of
 from audit_core.core.probability import OutputKind
 from audit_core.core.records import Categories
@@ -126,9 +127,30 @@ def scores_kind(model: Any) -> OutputKind | None:
     return "logits" if hasattr(model, "decision_function") else None
 
 
+#: The models whose jobs this worker process has set to one (:func:`one_job_in_a_worker`).
+_ONE_JOB: weakref.WeakSet[Any] = weakref.WeakSet()
+
+
+def one_job_in_a_worker(model: Any) -> None:
+    """In a forked worker (:func:`~audit_core.core.forked.in_worker`), which owns one core, set every
+    ``n_jobs`` of ``model`` (its steps' and members' too) to 1, once. LightGBM hands OpenMP its own thread
+    count, the cores it sees, and in a forked child OpenMP waits forever for the threads of its parent's
+    pool, which the fork did not copy; other models would contend for the core. A model's answers do not
+    depend on its jobs."""
+    if not in_worker() or not hasattr(model, "get_params") or model in _ONE_JOB:
+        return
+    params = model.get_params(deep=True)
+    jobs = {name: 1 for name, value in params.items() if name.rsplit("__")[-1] == "n_jobs" and value != 1}
+    if jobs:
+        model.set_params(**jobs)
+    _ONE_JOB.add(model)
+
+
 def classifier_scores(model: Any, records: np.ndarray, categories: Categories = ()) -> np.ndarray:
     """The scores of :func:`scores_kind` for ``records``, given as the model was fitted: with its columns'
-    names (and ``categories``' dtypes). A label outside ``classes_`` gives a row of zeros."""
+    names (and ``categories``' dtypes), on one job in a forked worker (:func:`one_job_in_a_worker`). A label
+    outside ``classes_`` gives a row of zeros."""
+    one_job_in_a_worker(model)
     inputs = named_inputs(records, fitted_columns(model), categories)
     if releases_labels_only(model):
         predicted = np.asarray(model.predict(inputs))

@@ -10,6 +10,10 @@ import time
 import numpy as np
 import pytest
 import torch
+from sklearn.ensemble import RandomForestClassifier, VotingClassifier
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
 from threadpoolctl import threadpool_info, threadpool_limits
 
 from audit_core.audit.conditions import evaluate, evaluate_conditions
@@ -17,6 +21,7 @@ from audit_core.audit.run import gather_inputs
 from audit_core.config import AuditConfig
 from audit_core.core.forked import WORKERS_VARIABLE, available_cores, forked_map, worker_count
 from audit_core.defenses import DynaNoise, StaticNoise, Undefended, fit_defense
+from audit_core.targets.sklearn import classifier_scores
 
 needs_two_cores = pytest.mark.skipif(available_cores() < 2, reason="forked workers need two cores")
 
@@ -267,3 +272,35 @@ def test_a_worker_does_not_destroy_the_asyncio_tasks_it_copied_from_this_process
     )
     assert done.returncode == 0 and done.stdout.strip() == "[0, 1, 2, 3]", done.stderr
     assert "Task was destroyed" not in done.stderr and "Exception ignored" not in done.stderr, done.stderr
+
+
+def _jobs(model) -> set:
+    return {value for name, value in model.get_params(deep=True).items() if name.rsplit("__")[-1] == "n_jobs"}
+
+
+@needs_two_cores
+def test_a_model_queried_in_a_worker_runs_on_one_job_there_and_keeps_its_own_here(monkeypatch):
+    """In a forked worker a scikit-learn model answers on one job: every n_jobs in it (a voting ensemble's,
+    its members', a pipeline step's) is 1 there, as LightGBM needs (it hands OpenMP the cores it sees, and in
+    a forked child OpenMP waits forever for the threads of its parent's pool); here the model keeps its own,
+    and the answers agree."""
+    monkeypatch.delenv(WORKERS_VARIABLE, raising=False)
+    rng = np.random.default_rng(0)
+    x, y = rng.normal(size=(200, 4)), rng.integers(0, 3, 200)
+    members = [
+        ("lr", make_pipeline(StandardScaler(), LogisticRegression(n_jobs=2))),
+        ("forest", RandomForestClassifier(10, n_jobs=2, random_state=0)),
+    ]
+    model = VotingClassifier(members, voting="soft", n_jobs=2).fit(x, y)
+
+    def answer(_: int) -> tuple[set, np.ndarray]:
+        scores = classifier_scores(model, x)
+        return _jobs(model), scores
+
+    with forked_map(answer, [0, 1]) as results:
+        answers = results()
+    assert [jobs for jobs, _ in answers] == [{1}, {1}]
+    jobs, here = answer(0)
+    assert jobs == {2}
+    for _, scores in answers:
+        np.testing.assert_allclose(scores, here, rtol=1e-12)
