@@ -20,7 +20,7 @@ from audit_core.core.errors import DataError
 from audit_core.core.seeding import derive_rng, derive_seed
 from audit_core.data import AuditData, Split
 from audit_core.targets import Target, TorchTarget, open_target
-from audit_core.targets.sklearn import SklearnTarget, fitted_columns, open_sklearn
+from audit_core.targets.sklearn import SklearnTarget, clone_trusted_types, fitted_columns, open_sklearn
 from audit_core.training import train_classifier
 from audit_core.training.cache import ModelCache
 from audit_core.training.kinds import ArchitectureModels, CloneModels, FunctionModels, ModelKind, RecipeModels
@@ -100,7 +100,7 @@ def _clone(config: AuditConfig, data: AuditData, section: Any) -> ModelKind:
     return CloneModels(  # workers get the parameters, never the target
         clone(target),
         data.n_classes,
-        tuple(config.target.trusted_types),
+        clone_trusted_types(config.target, target),
         fitted_columns(target),
         data.categories,
     )

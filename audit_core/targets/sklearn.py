@@ -78,6 +78,20 @@ def read_skops(path: Path, trusted_types: list[str] | tuple[str, ...], field: st
     return sio.load(path, trusted=untrusted)
 
 
+def clone_trusted_types(config: SklearnTargetConfig, model: Any) -> tuple[str, ...]:
+    """The types a skops file of the target's clones (a model cache entry) may rebuild: the config's
+    ``trusted_types`` and, for a pickle the config trusts, the types the target ``model`` itself is made of,
+    whose code the user consented to run (a LightGBM model's classes). Any other type in a cache entry is
+    refused as ever."""
+    trusted = set(config.trusted_types)
+    if config.trust_pickle:
+        import skops.io as sio  # here: see read_skops
+
+        with contextlib.suppress(Exception):  # a model skops cannot write: nor can its clones be cached
+            trusted |= set(sio.get_untrusted_types(data=sio.dumps(model)))
+    return tuple(sorted(trusted))
+
+
 def _load_skops(path: Path, config: SklearnTargetConfig) -> Any:
     return read_skops(path, config.trusted_types)
 

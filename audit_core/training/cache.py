@@ -26,9 +26,11 @@ from safetensors.torch import load as load_tensors
 from safetensors.torch import save as save_tensors
 from torch import nn
 
-from audit_core.core.errors import ConfigError
+from audit_core.core.errors import ConfigError, brief
 
 SUFFIX = ".safetensors"
+#: Characters of a loader's error quoted in the warning (a refusal names the file and the types it holds).
+BRIEF_REASON = 400
 KEY_FIELD, CHECKSUM_FIELD = "dynaudit.key", "dynaudit.sha256"
 
 
@@ -152,7 +154,7 @@ class ModelCache:
             try:
                 model = read(path)
             except Exception as error:  # each model format fails in its own way on a damaged file
-                problem = f"cannot be loaded ({type(error).__name__})"
+                problem = f"cannot be loaded ({type(error).__name__}: {brief(error, BRIEF_REASON)})"
         if problem is not None:
             warnings.warn(
                 f"Model cache entry '{path}' {problem}; retraining it.", CacheEntryWarning, stacklevel=2

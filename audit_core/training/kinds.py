@@ -271,7 +271,8 @@ def _write_skops(model: Any) -> Callable[[Path], None]:
 @dataclass(frozen=True)
 class CloneModels(ModelKind):
     """``sklearn.base.clone`` of the target's estimator, seeded per model (:func:`seeded_clone`), cached as
-    skops files that rebuild only library classes and the target's ``trusted_types``."""
+    skops files that rebuild only library classes and ``trusted_types``
+    (:func:`~audit_core.targets.sklearn.clone_trusted_types`)."""
 
     parallel_here: ClassVar[bool] = True
     estimator: Any

@@ -5,6 +5,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
+from sklearn.linear_model import LogisticRegression
 from torch import nn
 
 
@@ -160,3 +161,14 @@ def batch_norm_mlp(n_features: int, n_classes: int, hidden: int = 32) -> nn.Modu
     return nn.Sequential(
         nn.Linear(n_features, hidden), nn.BatchNorm1d(hidden), nn.ReLU(), nn.Linear(hidden, n_classes)
     )
+
+
+class CentredLogistic(LogisticRegression):
+    """A user's own estimator class (outside scikit-learn): logistic regression on centred features."""
+
+    def fit(self, X, y):
+        self.centre_ = np.asarray(X).mean(axis=0)
+        return super().fit(np.asarray(X) - self.centre_, y)
+
+    def decision_function(self, X):
+        return super().decision_function(np.asarray(X) - self.centre_)

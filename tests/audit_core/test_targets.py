@@ -32,8 +32,8 @@ from audit_core.data import Split, load_data
 from audit_core.targets import as_logits, open_target
 from audit_core.targets import sklearn as sklearn_targets
 from audit_core.training import train_classifier
-from audit_core.training.cache import ModelCache
-from audit_core.training.kinds import CloneModels, draws_from_c_rand, seeded_clone
+from audit_core.training.cache import CacheEntryWarning, ModelCache
+from audit_core.training.kinds import CloneModels, _write_skops, draws_from_c_rand, seeded_clone
 from flows import cli
 from tests.audit_core.byo import (
     FEATURES,
@@ -44,7 +44,7 @@ from tests.audit_core.byo import (
     member_mlp,
     tabular_parts,
 )
-from tests.audit_core.models import WrappedOutputs
+from tests.audit_core.models import CentredLogistic, WrappedOutputs
 
 
 def _target(**fields):
@@ -643,3 +643,33 @@ def test_a_classifier_with_predict_alone_answers_its_label_and_a_regressor_is_re
         TargetError, match=r"holds a LinearRegression; expected a fitted classifier \(classes_"
     ):
         _target(kind="sklearn", path=str(tmp_path / "regressor.skops"))
+
+
+def test_clones_of_a_trusted_pickle_are_cached_trusting_the_types_of_the_target(tmp_path):
+    """The clones of a pickled estimator of the user's own class (trust_pickle: the user consented to its
+    code) load back from the model cache, which trusts the types the target is made of; a cache entry
+    holding any other type is refused and retrained. Without the pickle's consent nothing extra is
+    trusted."""
+    x, y = blobs(120, seed=3)
+    model = CentredLogistic(max_iter=500).fit(x, y)
+    joblib.dump(model, tmp_path / "own.joblib")
+    fields = {"kind": "sklearn", "path": str(tmp_path / "own.joblib"), "trust_pickle": True}
+    config = parse_config({**chosen_models({"target": fields}), "target": fields}).target
+    trusted = sklearn_targets.clone_trusted_types(config, model)
+    assert "tests.audit_core.models.CentredLogistic" in trusted
+    assert sklearn_targets.clone_trusted_types(config.model_copy(update={"trust_pickle": False}), model) == ()
+
+    cache = ModelCache(tmp_path / "cache")
+    clones = CloneModels(clone(model), N_CLASSES, trusted)
+    (fitted,) = clones.train([(x, y)], [0])
+    stored = clones.store(cache, "a", fitted)
+    loaded = clones.load(cache, "a")
+    assert loaded is not None and type(loaded.model) is CentredLogistic
+    np.testing.assert_array_equal(loaded.logits(x), stored.logits(x))
+
+    untrusting = CloneModels(clone(model), N_CLASSES, ())
+    with pytest.warns(CacheEntryWarning, match=r"not trusted: \['tests.audit_core.models.CentredLogistic'\]"):
+        assert untrusting.load(cache, "a") is None
+    cache.store_file("b", ".skops", _write_skops(FunctionTransformer(func=np.load)))
+    with pytest.warns(CacheEntryWarning, match=r"not trusted: \['numpy.load'\]"):
+        assert clones.load(cache, "b") is None
