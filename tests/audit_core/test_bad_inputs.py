@@ -29,6 +29,7 @@ from tests.audit_core.byo import (
     chosen_models,
     class_images,
     config,
+    member_mlp,
     tabular_parts,
     write_cifar_batches,
     write_image_folder,
@@ -100,8 +101,10 @@ def _pickled_module(tmp: Path, cfg: dict) -> None:
 
 
 def _state_dict_target(tmp: Path, cfg: dict, architecture: str, **architecture_kwargs: int) -> None:
-    """The weights of ``mlp(8, 3)`` as the target, built by ``architecture``."""
-    torch.save(mlp(8, 3).state_dict(), tmp / "weights.pt")
+    """The weights of ``mlp(8, 3)`` trained on the members (its outputs follow the labels, which those of an
+    untrained network, drawn from the global random state, need not) as the target, built by
+    ``architecture``."""
+    torch.save(member_mlp().state_dict(), tmp / "weights.pt")
     cfg["target"] = {
         "kind": "torch_state_dict",
         "weights": str(tmp / "weights.pt"),
