@@ -15,6 +15,7 @@ from audit_core.core.records import Categories, exact_float, is_numeric
 
 PARTS = ("members", "non_members", "population", "test")
 SIZED_PARTS = ("members", "non_members", "test")  # the parts every reported number is measured on
+MAX_NAMED_LABELS = 10  # labels an error message lists at most
 
 
 @dataclass(frozen=True)
@@ -255,10 +256,18 @@ class AuditData:
             _check_finite(part, split, self.sources)
             bad = (split.labels < 0) | (split.labels >= self.n_classes)
             if bad.any():
+                label = split.labels[bad][0]
+                names = ""
+                if label < 0:  # not an index: a name, such as -1 of the labels -1 and 1
+                    seen = np.unique(np.concatenate([s.labels for s in self.splits().values()]))
+                    names = (
+                        "; a negative label is a class name: list the names in data.classes, in the order "
+                        f"of the model's outputs (e.g. {seen[:MAX_NAMED_LABELS].tolist()})"
+                    )
                 raise DataError(
-                    f"{capitalised(self.where(part))} has label {split.labels[bad][0]}, outside the "
-                    f"{self.n_classes} classes [0, {self.n_classes - 1}]; expected integer class indices "
-                    "(set data.n_classes if some classes are absent)."
+                    f"{capitalised(self.where(part))} has label {label}, outside the {self.n_classes} "
+                    f"classes [0, {self.n_classes - 1}]; expected integer class indices (set data.n_classes "
+                    f"if some classes are absent){names}."
                 )
             if len(np.unique(split.ids)) != len(split):
                 raise DataError(

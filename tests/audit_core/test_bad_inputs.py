@@ -396,6 +396,13 @@ CASES = [
         "has label 7, outside the 3 classes [0, 2]",
     ),
     Bad(
+        "labels -1 and 1 without data.classes",
+        _table("members", lambda f: f.assign(label=f.label.replace({0: -1}))),
+        "has label -1, outside the 3 classes [0, 2]; expected integer class indices (set data.n_classes if "
+        "some classes are absent); a negative label is a class name: list the names in data.classes, in the "
+        "order of the model's outputs (e.g. [-1, 0, 1, 2])",
+    ),
+    Bad(
         "labels that are not integers",
         _table("members", lambda f: f.assign(label=f.label.map(dict(enumerate(NAMES))))),
         "of '{tmp}/members.parquet' must be integer class indices 0..k-1 (list the class names in "
