@@ -151,13 +151,17 @@ def one_job_in_a_worker(model: Any) -> None:
     count, the cores it sees, and in a forked child OpenMP waits forever for the threads of its parent's
     pool, which the fork did not copy; other models would contend for the core. A model's answers do not
     depend on its jobs."""
-    if not in_worker() or not hasattr(model, "get_params") or model in _ONE_JOB:
+    if not in_worker() or not hasattr(model, "get_params"):
         return
+    with contextlib.suppress(TypeError):  # a model without a hash or weak reference is looked at each time
+        if model in _ONE_JOB:
+            return
     params = model.get_params(deep=True)
     jobs = {name: 1 for name, value in params.items() if name.rsplit("__")[-1] == "n_jobs" and value != 1}
     if jobs:
         model.set_params(**jobs)
-    _ONE_JOB.add(model)
+    with contextlib.suppress(TypeError):
+        _ONE_JOB.add(model)
 
 
 def classifier_scores(model: Any, records: np.ndarray, categories: Categories = ()) -> np.ndarray:

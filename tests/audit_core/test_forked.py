@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import torch
 from sklearn.ensemble import RandomForestClassifier, VotingClassifier
-from sklearn.linear_model import LogisticRegression
+from sklearn.neighbors import KNeighborsClassifier
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from threadpoolctl import threadpool_info, threadpool_limits
@@ -288,7 +288,7 @@ def test_a_model_queried_in_a_worker_runs_on_one_job_there_and_keeps_its_own_her
     rng = np.random.default_rng(0)
     x, y = rng.normal(size=(200, 4)), rng.integers(0, 3, 200)
     members = [
-        ("lr", make_pipeline(StandardScaler(), LogisticRegression(n_jobs=2))),
+        ("neighbours", make_pipeline(StandardScaler(), KNeighborsClassifier(n_jobs=2))),
         ("forest", RandomForestClassifier(10, n_jobs=2, random_state=0)),
     ]
     model = VotingClassifier(members, voting="soft", n_jobs=2).fit(x, y)
@@ -304,3 +304,28 @@ def test_a_model_queried_in_a_worker_runs_on_one_job_there_and_keeps_its_own_her
     assert jobs == {2}
     for _, scores in answers:
         np.testing.assert_allclose(scores, here, rtol=1e-12)
+
+
+class _ComparedByValue(KNeighborsClassifier):
+    """A user's estimator that compares by value, and so has no hash."""
+
+    def __eq__(self, other: object) -> bool:
+        return type(other) is type(self) and other.get_params() == self.get_params()
+
+    __hash__ = None  # type: ignore[assignment]
+
+
+@needs_two_cores
+def test_a_model_without_a_hash_is_queried_on_one_job_in_a_worker_too(monkeypatch):
+    monkeypatch.delenv(WORKERS_VARIABLE, raising=False)
+    rng = np.random.default_rng(1)
+    x, y = rng.normal(size=(60, 3)), rng.integers(0, 2, 60)
+    model = _ComparedByValue(n_jobs=2).fit(x, y)
+
+    def answer(_: int) -> set:
+        classifier_scores(model, x)
+        return _jobs(model)
+
+    with forked_map(answer, [0, 1]) as results:
+        assert results() == [{1}, {1}]
+    assert _jobs(model) == {2}
