@@ -18,10 +18,11 @@ def probability_logits(probabilities: np.ndarray) -> np.ndarray:
 
 def softmax(logits: np.ndarray, temperature: float = 1.0) -> np.ndarray:
     """Row-wise ``softmax(logits / temperature)`` in float64, stable for large logits."""
-    scaled = np.asarray(logits, dtype=np.float64) / temperature
-    scaled = scaled - scaled.max(axis=1, keepdims=True)
-    exp = np.exp(scaled)
-    return exp / exp.sum(axis=1, keepdims=True)
+    scaled = np.asarray(logits, dtype=np.float64) / temperature  # a new array: the steps below work in it
+    scaled -= scaled.max(axis=1, keepdims=True)
+    np.exp(scaled, out=scaled)
+    scaled /= scaled.sum(axis=1, keepdims=True)
+    return scaled
 
 
 def log_softmax(logits: np.ndarray) -> np.ndarray:

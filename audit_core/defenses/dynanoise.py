@@ -121,4 +121,6 @@ class DynaNoise(Defense):
     def _answer(self, logits: np.ndarray, std: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         noisy = logits[:, None, :] + std * self.standard_noise(logits, rng)
         released = softmax(noisy.reshape(-1, logits.shape[1]), temperature=self.temperature)
+        if self.ensemble_size == 1:
+            return released  # the mean of one draw, bit for bit
         return released.reshape(noisy.shape).mean(axis=1)
