@@ -118,7 +118,7 @@ def keyed_normals(logits: np.ndarray, key: bytes, count: int, *, remember: bool 
     if len(key) < MIN_KEY_BYTES:
         raise ValueError(f"per-input noise needs a secret key of at least {MIN_KEY_BYTES} bytes.")
     rows = np.ascontiguousarray(logits, dtype="<f8")
-    data, width = rows.tobytes(), rows[0].nbytes if len(rows) else 0
-    if remember and not getattr(_asked_once, "active", False):
-        return _memo.normals([data[i * width : (i + 1) * width] for i in range(len(rows))], key, count)
-    return _row_normals(data, len(rows), key, count)
+    if remember and not getattr(_asked_once, "active", False) and rows.size:
+        each = rows.view(np.dtype((np.void, rows[0].nbytes))).ravel().tolist()  # every row's bytes
+        return _memo.normals(each, key, count)
+    return _row_normals(rows.tobytes(), len(rows), key, count)
