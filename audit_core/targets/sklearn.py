@@ -78,6 +78,11 @@ def read_skops(path: Path, trusted_types: list[str] | tuple[str, ...], field: st
     return sio.load(path, trusted=untrusted)
 
 
+#: The types each trusted pickle's model is made of, while something holds the model: an audit builds its
+#: clones' kind for the shadow, the references and their description, and writing a large model takes time.
+_MADE_OF: weakref.WeakKeyDictionary[Any, frozenset[str]] = weakref.WeakKeyDictionary()
+
+
 def clone_trusted_types(config: SklearnTargetConfig, model: Any) -> tuple[str, ...]:
     """The types a skops file of the target's clones (a model cache entry) may rebuild: the config's
     ``trusted_types`` and, for a pickle the config trusts, the types the target ``model`` itself is made of,
@@ -85,11 +90,23 @@ def clone_trusted_types(config: SklearnTargetConfig, model: Any) -> tuple[str, .
     refused as ever."""
     trusted = set(config.trusted_types)
     if config.trust_pickle:
-        import skops.io as sio  # here: see read_skops
-
-        with contextlib.suppress(Exception):  # a model skops cannot write: nor can its clones be cached
-            trusted |= set(sio.get_untrusted_types(data=sio.dumps(model)))
+        trusted |= _made_of(model)
     return tuple(sorted(trusted))
+
+
+def _made_of(model: Any) -> frozenset[str]:
+    """The type names skops finds in ``model`` written as a skops file, found once per model held."""
+    with contextlib.suppress(TypeError):  # a model without a hash or weak reference is written each time
+        if model in _MADE_OF:
+            return _MADE_OF[model]
+    import skops.io as sio  # here: see read_skops
+
+    types: frozenset[str] = frozenset()
+    with contextlib.suppress(Exception):  # a model skops cannot write: nor can its clones be cached
+        types = frozenset(sio.get_untrusted_types(data=sio.dumps(model)))
+    with contextlib.suppress(TypeError):
+        _MADE_OF[model] = types
+    return types
 
 
 def _load_skops(path: Path, config: SklearnTargetConfig) -> Any:
