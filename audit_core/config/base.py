@@ -15,6 +15,7 @@ from pydantic import (
     WithJsonSchema,
 )
 
+from audit_core.config.fields import place, unknown_field_hint
 from audit_core.core.errors import ConfigError
 from audit_core.core.knowledge import Knowledge
 
@@ -44,18 +45,41 @@ def kinds(default: str, *models: type[BaseModel]) -> Any:
     return Annotated[functools.reduce(operator.or_, tagged), Discriminator(kind)]
 
 
-def _describe(error: ValidationError, source: str) -> str:
+def _discriminator(error: dict[str, Any]) -> str | None:
+    """The field a tagged union is told apart by (``'name'`` or our ``kind()``), or None for another rule."""
+    found = str(error.get("ctx", {}).get("discriminator", ""))
+    if found == "kind()":
+        return "kind"
+    return found.strip("'") if found.startswith("'") else None
+
+
+def _describe(error: ValidationError, model: type[BaseModel], source: str) -> str:
     first = error.errors()[0]
-    where = ".".join(str(part) for part in first["loc"]) or "(top level)"
+    location = tuple(first["loc"])
+    at = place(model, location)
+    where = ".".join(at.path) or "(top level)"
     message = first["msg"].removeprefix("Value error, ")
+    tag_field = _discriminator(first)
     if first["type"] == "extra_forbidden":
-        return f"{source}: unknown field '{where}'; check its spelling against the {error.title} fields."
+        hint = unknown_field_hint(place(model, location[:-1]), str(location[-1]))
+        return f"{source}: unknown field '{where}'; " + (
+            f"{hint}." if hint else f"check its spelling against the {error.title} fields."
+        )
+    if first["type"] == "union_tag_invalid" and tag_field:
+        context = first["ctx"]
+        return (
+            f"{source}: field '{where}.{tag_field}' = {context['tag']!r} is invalid: "
+            f"expected one of {context['expected_tags']}."
+        )
+    if first["type"] == "union_tag_not_found" and tag_field and at.tags:
+        expected = ", ".join(repr(tag) for tag in at.tags)
+        return f"{source}: field '{where}' has no '{tag_field}'; expected one of {expected}."
     if first["type"] == "missing":
         return f"{source}: required field '{where}' is missing."
-    if not first["loc"]:
+    if not location:
         return f"{source}: {message}."
     value = first.get("input")
-    secret = any(part in SECRET_FIELDS for part in first["loc"])
+    secret = any(part in SECRET_FIELDS for part in location)
     shown = "" if isinstance(value, dict | list) or secret else f" = {value!r}"
     return f"{source}: field '{where}'{shown} is invalid: {message}."
 
@@ -69,7 +93,7 @@ def parse_model(model: type[M], raw: Any, source: str) -> M:
     try:
         return model.model_validate(raw)
     except ValidationError as error:
-        raise ConfigError(_describe(error, source)) from None
+        raise ConfigError(_describe(error, model, source)) from None
 
 
 def load_model(model: type[M], path: str | Path, what: str) -> M:

@@ -670,7 +670,7 @@ CASES = [
     Bad(
         "unknown defense",
         _top(defenses=[{"name": "dp_sgd"}]),
-        "field 'defenses.0' is invalid: Input tag 'dp_sgd' found using 'name' does not match any",
+        "field 'defenses.0.name' = 'dp_sgd' is invalid: expected one of 'dynanoise', 'hamp'",
     ),
     Bad(
         "memguard without a shadow",
@@ -685,7 +685,7 @@ CASES = [
     Bad(
         "unknown target kind",
         _target(kind="keras", path="m.h5"),
-        "field 'target' is invalid: Input tag 'keras' found using kind() does not match any of the expected",
+        "field 'target.kind' = 'keras' is invalid: expected one of 'trained', 'torch_script'",
     ),
     Bad(
         "run name with path separators",

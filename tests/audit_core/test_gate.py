@@ -381,7 +381,7 @@ def test_max_regression_does_not_fail_two_audits_of_models_that_leak_nothing():
         ("condition: any_defended\n", "sets no limit; expected at least one of max_auc"),
         ("{condition: undefended, max_accuracy_drop: 0.1}\n", "condition 'undefended' has none"),
         ("{max_auc: 0.6, attacks: [lira2]}\n", "unknown attack 'lira2'"),
-        ("max_aux: 0.6\n", "unknown field 'max_aux'; check its spelling against the GatePolicy fields"),
+        ("max_aux: 0.6\n", "unknown field 'max_aux'; did you mean 'max_auc'? the top level takes"),
         ("- 1\n", "expected a mapping of GatePolicy fields, got list"),
     ],
 )

@@ -37,8 +37,8 @@ def test_secrets_in_clear_are_masked_in_every_dump_and_repr():
         ),
         ({"defenses": [{**PER_INPUT, "key": "**********"}]}, "is the mask '**********' that Prefect shows"),
         ({"defenses": [{**PER_INPUT, "key": KEY[:15]}]}, "key' is invalid: must be at least 16 bytes."),
-        ({"id_salt": {"env": "1NOT_A_NAME"}}, "field 'id_salt.env.env' is invalid: String should match"),
-        ({"id_salt": 12345}, "field 'id_salt.clear' is invalid: Input should be a valid string."),
+        ({"id_salt": {"env": "1NOT_A_NAME"}}, "field 'id_salt.env' is invalid: String should match"),
+        ({"id_salt": 12345}, "field 'id_salt' is invalid: Input should be a valid string."),
     ],
 )
 def test_a_bad_secret_is_refused_in_one_sentence_that_never_quotes_it(fields, sentence):

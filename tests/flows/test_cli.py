@@ -211,9 +211,9 @@ def test_tune_command_writes_parameters_trials_and_the_front(dynaudit, tmp_path)
     ("args", "sentence", "within_s"),  # within_s: how long the refusal may take (measured: refusal_s)
     [
         (["audit", "missing.yaml"], "Config file 'missing.yaml' does not exist", 60),
-        (["audit", "bad.yaml"], "field 'defenses.0.dynanoise.lam' = -2 is invalid", 60),
+        (["audit", "bad.yaml"], "field 'defenses.0.lam' = -2 is invalid", 60),
         (["demo", "--run-name", "../escape"], "field 'run_name' = '../escape' is invalid", 60),
-        (["tune", "bad.yaml"], "field 'defenses.0.dynanoise.lam' = -2 is invalid", 60),
+        (["tune", "bad.yaml"], "field 'defenses.0.lam' = -2 is invalid", 60),
         (["demo", "--output-dir", "file/out"], "Output directory 'file/out' cannot be created", 60),
     ],
 )
