@@ -36,6 +36,7 @@ from audit_core.results.risk import (
     UNSHOWN_MARK,
     UNSHOWN_NOTE,
     MeasuredAuc,
+    defense_effect,
     risk_statement,
     risk_tier,
     tier_range,
@@ -82,7 +83,9 @@ def _chosen(result: AuditResult, tuning: TuningResult | None) -> dict[str, Any] 
         "drop": f"{before.value - after.value:+.4f}",
         "worst_auc": f"{worst[chosen.condition].auc.value:.3f}",
         "worst_attack": worst[chosen.condition].attack,
-        "lowers_nothing": worst[chosen.condition].auc.value >= worst_case(result.baseline.outcomes).auc.value,
+        "effect": defense_effect(
+            worst[chosen.condition].auc.value, worst_case(result.baseline.outcomes).auc.value
+        ),
         "n_defended": len(result.defended),
         "best": result.name(best.condition),
         "best_auc": f"{worst[best.condition].auc.value:.3f}",

@@ -33,6 +33,25 @@ def risk_tier(auc: float) -> tuple[str, str]:
     return tier.name, tier.meaning
 
 
+def defense_effect(defended: float, undefended: float) -> str | None:
+    """What a defense's strongest-attack AUC says against the undefended model's, when the defense does not
+    lower the risk tier (None when it does): a clause for the sentence that names the chosen defense.
+
+    >>> defense_effect(0.70, 0.68)
+    'no lower than undefended (0.680): it does not lower the risk'
+    >>> defense_effect(0.66, 0.68)
+    'lower than undefended (0.680), but its risk tier stays high'
+    >>> defense_effect(0.60, 0.68) is None
+    True
+    """
+    if defended >= undefended:
+        return f"no lower than undefended ({undefended:.3f}): it does not lower the risk"
+    tier = risk_tier(defended)[0]
+    if tier == risk_tier(undefended)[0]:
+        return f"lower than undefended ({undefended:.3f}), but its risk tier stays {tier}"
+    return None
+
+
 @dataclass(frozen=True)
 class MeasuredAuc:
     """One attack's AUC and the audit points it was measured on."""

@@ -10,7 +10,14 @@ from audit_core.audit.analysis import with_member_counts, worst_case_row
 from audit_core.core.knowledge import Knowledge
 from audit_core.defenses import DynaNoise, Undefended
 from audit_core.defenses.names import condition_name
-from audit_core.results.risk import UNSHOWN_MARK, MeasuredAuc, risk_statement, risk_tier, unshown
+from audit_core.results.risk import (
+    UNSHOWN_MARK,
+    MeasuredAuc,
+    defense_effect,
+    risk_statement,
+    risk_tier,
+    unshown,
+)
 from audit_core.stats.names import Metric
 from audit_core.tuning.search import OBJECTIVES, SPLITS, comparison, comparison_metrics
 
@@ -248,8 +255,9 @@ def conclusion(metrics: pd.DataFrame, manifest: dict[str, Any]) -> Conclusion:
             else f"strongest adaptive attack {strongest.attack} ({strongest.knowledge}) with AUC "
             f"{strongest.value:.3f}"
         )
-        if strongest is not None and strongest.value >= undefended.value:
-            attack += f", no lower than undefended ({undefended.value:.3f}): it does not lower the risk"
+        effect = None if strongest is None else defense_effect(strongest.value, undefended.value)
+        if effect is not None:
+            attack += f", {effect}"
         cost = accuracy["undefended"] - accuracy[chosen_label]
         budget = (manifest.get("config", {}).get("tune") or {}).get("budget")
         over = chosen_label == tuned and budget is not None and cost > budget

@@ -158,25 +158,38 @@ def test_user_supplied_names_are_escaped_in_the_html(run_dir):
     assert "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;" in html
 
 
-def test_the_summary_says_when_the_chosen_defense_lowers_no_attack(run_dir):
-    """With the chosen condition's strongest AUC raised to the undefended model's, the first page says the
-    defense does not lower the risk; as audited (lower), it does not say so."""
+def test_the_summary_says_when_the_chosen_defense_does_not_lower_the_risk_tier(run_dir):
+    """With the chosen condition's strongest AUC set to the undefended model's (its others no higher), the
+    first page says the defense does not lower the risk; set a little lower in the same tier, that the tier
+    stays; set to chance, neither."""
     from audit_core.audit.analysis import worst_case
     from audit_core.defenses import DynaNoise
     from audit_core.report.context import build_context
+    from audit_core.results.risk import risk_tier
 
     _, result = run_dir
-
-    def summary(audited) -> str:
-        return " ".join(render_html(build_context(audited, [DynaNoise()])).split())
-
     chosen = next(ev for ev in result.evaluations if ev.condition == result.chosen)
     strongest, undefended = worst_case(chosen.outcomes), worst_case(result.baseline.outcomes)
-    assert strongest.auc.value < undefended.auc.value and "does not lower the risk" not in summary(result)
-    raised = replace(strongest, auc=replace(strongest.auc, value=undefended.auc.value))
-    outcomes = [raised if o is strongest else o for o in chosen.outcomes]
-    evaluations = [replace(ev, outcomes=outcomes) if ev is chosen else ev for ev in result.evaluations]
-    assert "this defense does not lower the risk." in summary(replace(result, evaluations=evaluations))
+    tier = risk_tier(undefended.auc.value)[0]
+
+    def summary(auc: float) -> str:
+        def at_most(outcome, value):
+            return replace(outcome, auc=replace(outcome.auc, value=min(outcome.auc.value, value)))
+
+        raised = replace(strongest, auc=replace(strongest.auc, value=auc))
+        outcomes = [raised if o is strongest else at_most(o, auc) for o in chosen.outcomes]
+        evaluations = [replace(ev, outcomes=outcomes) if ev is chosen else ev for ev in result.evaluations]
+        return " ".join(
+            render_html(build_context(replace(result, evaluations=evaluations), [DynaNoise()])).split()
+        )
+
+    same = undefended.auc.value - 0.001
+    assert risk_tier(same)[0] == tier, "the audit's undefended AUC sits on a tier's lower edge"
+    before = f"undefended ({undefended.auc.value:.3f})"
+    assert f"That is no lower than {before}: it does not lower the risk." in summary(undefended.auc.value)
+    assert f"That is lower than {before}, but its risk tier stays {tier}." in summary(same)
+    text = summary(0.5)
+    assert f"lower than {before}" not in text and "risk tier stays" not in text
 
 
 def test_the_explorer_shows_the_grid_numbers_at_the_chosen_point_and_after_a_slider_moves(run_dir, tmp_path):

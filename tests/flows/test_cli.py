@@ -5,6 +5,7 @@ import json
 import time
 from pathlib import Path
 
+import numpy as np
 import pyarrow.parquet as pq
 import pytest
 from pypdf import PdfReader
@@ -14,6 +15,7 @@ from audit_core.config import DEFAULT_ATTACKS, DEMO_DEFENSES
 from audit_core.core.files import sha256_file
 from audit_core.defenses import DEFENSES
 from audit_core.defenses.serving import load_params
+from audit_core.results.risk import risk_tier
 from audit_core.results.summary import conclusion
 from flows.terminal import print_audit
 from tests.pdf_pages import MOST_BLANK, blank_fraction, page_images
@@ -108,21 +110,33 @@ def test_the_chosen_line_says_when_the_tuned_defense_costs_more_than_the_tuning_
     assert "tune.budget" not in conclusion(metrics, manifest).chosen
 
 
-def test_the_chosen_line_says_when_the_chosen_defense_lowers_no_attack(demo_run):
+def test_the_chosen_line_says_when_the_chosen_defense_does_not_lower_the_risk_tier(demo_run):
     """A defense whose strongest adaptive attack reaches the undefended model's AUC (the tuner found no
-    setting within the budget that helps) is called chosen, but the line says it does not lower the risk."""
+    setting within the budget that helps) is called chosen, but the line says it does not lower the risk; one
+    a little lower in the same tier, that the tier stays; one in a lower tier, neither."""
     _, run_dir = demo_run
     metrics = pq.read_table(run_dir / "metrics.parquet").to_pandas()
     manifest = json.loads((run_dir / "manifest.json").read_text())
     aucs = metrics[(metrics.slice == "all") & (metrics.metric == "auc")]
     undefended = aucs[aucs.condition == "undefended"].value.max()
     chosen = aucs[(aucs.condition == manifest["conditions"]["chosen"]) & (aucs.knowledge != "naive")]
-    assert chosen.value.max() < undefended and "does not lower" not in conclusion(metrics, manifest).chosen
-    metrics.loc[chosen.value.idxmax(), "value"] = undefended
-    line = conclusion(metrics, manifest).chosen
-    assert line.endswith(
+    tier = risk_tier(undefended)[0]
+
+    def line(auc: float) -> str:
+        changed = metrics.copy()
+        changed.loc[chosen.index, "value"] = np.minimum(changed.loc[chosen.index, "value"], auc)
+        changed.loc[chosen.value.idxmax(), "value"] = auc
+        return conclusion(changed, manifest).chosen
+
+    assert line(undefended).endswith(
         f"with AUC {undefended:.3f}, no lower than undefended ({undefended:.3f}): it does not lower the risk."
     )
+    same = undefended - 0.001
+    assert risk_tier(same)[0] == tier
+    assert line(same).endswith(
+        f"with AUC {same:.3f}, lower than undefended ({undefended:.3f}), but its risk tier stays {tier}."
+    )
+    assert line(0.5).endswith("with AUC 0.500.")
 
 
 def test_verbose_output_lists_every_file_and_the_full_tables(demo_run):
