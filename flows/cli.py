@@ -28,6 +28,7 @@ from flows.temporary_server import (
     stop_on_sigterm,
     was_terminated,
 )
+from flows.warnings_once import show_each_warning_once
 
 if TYPE_CHECKING:  # the rest of dynaudit is imported where it is used, after the server is launched
     from audit_core.config import AuditConfig, RunnerConfig
@@ -343,6 +344,7 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``dynaudit`` console script; returns the exit code."""
     args = _parser().parse_args(argv)
     stop_on_sigterm()
+    show_each_warning_once()
     server = None
     try:
         if args.command in RUN_A_FLOW:  # first: the server starts while the command imports and checks
