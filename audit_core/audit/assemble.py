@@ -73,15 +73,18 @@ def assemble_result(
     model_cache: dict[str, dict[str, int]],
     started_at: datetime,
     tuning: TuningResult | None = None,
+    untuned: str | None = None,
 ) -> AuditResult:
     """Bundle the evaluations with the ids of the audited points (all of them, or the evaluation split when
     the run tunes), the run's provenance (with the sanity warnings), the chosen defense and the explorer data;
-    ``model_cache`` says per role how many shadow/reference models were trained and how many reused."""
+    ``model_cache`` says per role how many shadow/reference models were trained and how many reused;
+    ``untuned`` says why a configured tuning chose no setting (a warning)."""
     provenance = run_provenance(config, data, fingerprints, model_cache, started_at)
     provenance["audited_points"] = {"members": len(signals.members), "non_members": len(signals.non_members)}
     provenance["warnings"] = sanity_warnings(
         data, evaluations[0], signals.test.labels, len(signals.non_members)
-    )
+    ) + ([untuned] if untuned else [])
+    provenance["untuned"] = untuned
     fidelity = None
     if signals.references is not None:
         advice = fidelity_advice(config.reference_kind, config.target.kind)

@@ -25,7 +25,7 @@ from audit_core.results.provenance import run_provenance
 from audit_core.results.summary import model_cache_line
 from audit_core.results.tables import AuditResult
 from audit_core.targets import Target
-from audit_core.tuning.search import TuningResult
+from audit_core.tuning.search import TuningError, TuningResult
 from audit_core.tuning.step import tune_dynanoise
 
 
@@ -114,20 +114,34 @@ def run_audit(
     previous_metrics: Location | None = None,
 ) -> AuditRun:
     """Audit one model, undefended and under each defense; with ``tune`` set, DynaNoise is first tuned on
-    the tuning split, joins the conditions, and every condition is reported on the evaluation split.
+    the tuning split, joins the conditions, and every condition is reported on the evaluation split (when no
+    setting keeps the accuracy budget, the audit goes on with the configured defenses and warns why).
     ``write`` writes the run folder (with the policy's verdict, regressions against ``previous_metrics``).
     Secret references in environment variables are resolved here (the flows resolve Prefect blocks first)."""
     started_at = datetime.now(UTC)
     config = config.resolved()
     inputs = gather_inputs(config, steps=steps, data=data)
-    tuning, audited = None, inputs.signals
+    tuning, untuned, audited = None, None, inputs.signals
     if config.tune is not None:
         tuning_part, audited = steps.split(config, inputs.signals)
-        tuning = steps.tune(config, tuning_part, audited, inputs.defender)
+        try:
+            tuning = steps.tune(config, tuning_part, audited, inputs.defender)
+        except TuningError as error:  # a finding about the model, not a reason to lose the audit ...
+            if not config.defenses:  # ... unless the tuned DynaNoise was to be its one defense
+                raise
+            untuned = f"{error} The audit went on without a tuned DynaNoise."
     defenses = steps.conditions(config, inputs.defender, None if tuning is None else tuning.chosen)
     evaluations = steps.evaluate(config, audited, defenses)
     result = steps.assemble(
-        config, inputs.data, audited, evaluations, inputs.fingerprints, inputs.model_cache, started_at, tuning
+        config,
+        inputs.data,
+        audited,
+        evaluations,
+        inputs.fingerprints,
+        inputs.model_cache,
+        started_at,
+        tuning,
+        untuned,
     )
     run_dir = steps.write(config, result, defenses, tuning, previous_metrics) if write else None
     return AuditRun(result, defenses, tuning, run_dir)

@@ -70,6 +70,8 @@ def _chosen(result: AuditResult, tuning: TuningResult | None) -> dict[str, Any] 
             f"{tuning.config.objective.replace('_', ' ')} against the {tuning.config.knowledge} attacker "
             f"with a test-accuracy drop of at most {tuning.config.budget:g}"
         )
+    elif result.provenance.get("untuned"):
+        how = "as configured, since the tuning kept no setting within its accuracy budget (see above)"
     else:
         how = "as configured (no tuning in this run)"
     before, after = result.baseline.test_accuracy, chosen.test_accuracy

@@ -20,11 +20,14 @@ from sklearn.preprocessing import OneHotEncoder
 from torch import nn
 
 from audit_core.audit.inputs import check_inputs
+from audit_core.audit.run import run_tuning
 from audit_core.audit.write import write_run_folder
 from audit_core.config import DEFAULT_ATTACKS, AuditConfig
 from audit_core.core.errors import TargetError
 from audit_core.core.files import sha256_file
 from audit_core.data import PARTS, load_demo_data
+from audit_core.defenses import DynaNoise
+from audit_core.tuning.search import TuningError
 from tests.audit_core.byo import (
     FEATURES,
     N_CLASSES,
@@ -256,6 +259,28 @@ def test_full_audit(build, tmp_path, mlp):
         assert result.provenance["fingerprints"]["target"] == case.target_digest
     if case.leaks:  # a memorised training set: the loss attack's AUC interval lies above chance
         assert baseline.outcome("loss", "naive").auc.ci_low > 0.5
+
+
+def test_a_budget_no_setting_keeps_is_warned_about_and_the_audit_goes_on(tmp_path, mlp):
+    """Every DynaNoise trial costs more accuracy than the budget (all very noisy). The tuning command ends
+    with that sentence, but an audit goes on without a tuned DynaNoise: the configured DynaNoise is audited,
+    and the warning (in the report too) says why; an audit whose one defense was to be the tuned one ends."""
+    case = state_dict_on_npz(tmp_path, mlp)
+    tune = {"n_trials": 3, "budget": 0.0, "sigma0_sq_range": [50.0, 60.0], "baselines": False}
+    audit = config(tmp_path, attacks=["loss", "label_only"], tune=tune, **case.fields)
+    result = run_audit(audit)
+    assert result.tuned is None
+    assert [e.condition for e in result.evaluations] == ["undefended", DynaNoise().label]
+    [warning] = [w for w in result.provenance["warnings"] if "No DynaNoise setting among 3 trials" in w]
+    assert warning.endswith(
+        "raise the budget or widen the search ranges. The audit went on without a tuned DynaNoise."
+    )
+    report = " ".join((write_run_folder(audit, result, []) / "report.html").read_text().split())
+    assert warning in report
+    with pytest.raises(TuningError, match="No DynaNoise setting among 3 trials"):
+        run_tuning(audit)
+    with pytest.raises(TuningError, match="No DynaNoise setting among 3 trials"):  # it was the one defense
+        run_audit(config(tmp_path, attacks=["loss"], tune=tune, defenses=[], **case.fields))
 
 
 def test_black_box_audit_without_a_shadow_skips_the_calibrated_attacks_and_says_why(tmp_path, mlp):
