@@ -20,6 +20,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import FunctionTransformer
 
 from audit_core.audit.inputs import check_inputs
+from audit_core.core.errors import AuditInputError
 from flows import cli
 from flows.cli import main
 from tests.audit_core.byo import (
@@ -768,6 +769,22 @@ def test_bad_input_is_one_sentence_exit_2_and_nothing_written(
     assert stderr.startswith("dynaudit: ") and stderr.endswith(".\n") and stderr.count("\n") == 1
     assert _files(tmp_path) == before, "a rejected audit must write nothing"
     assert not (tmp_path / "out").exists()
+
+
+def test_a_missing_relative_path_names_the_working_folder_it_was_looked_for_in(tmp_path, monkeypatch):
+    """A config's relative paths are read from the folder dynaudit runs in (not the config's): a missing
+    one says which folder that was."""
+    cfg = _base(tmp_path)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    cfg["data"]["test"] = "test.parquet"  # beside the config, not in the working folder
+    with pytest.raises(AuditInputError) as refused:
+        check_inputs(config(tmp_path, **cfg))
+    assert str(refused.value) == (
+        f"data.test: file 'test.parquet' does not exist in the working folder '{elsewhere}'; expected a "
+        "Parquet or CSV table."
+    )
 
 
 def test_the_demo_refuses_an_unwritable_output_dir_at_once(tmp_path, capsys, monkeypatch):
