@@ -260,8 +260,10 @@ def conclusion(metrics: pd.DataFrame, manifest: dict[str, Any]) -> Conclusion:
             attack += f", {effect}"
         cost = accuracy["undefended"] - accuracy[chosen_label]
         budget = (manifest.get("config", {}).get("tune") or {}).get("budget")
-        over = chosen_label == tuned and budget is not None and cost > budget
-        beyond = f" (over tune.budget = {budget:g}, which it met on the tuning split)" if over else ""
+        beyond = ""
+        if budget is not None and cost > budget:  # tuned: met on the tuning split; else none kept it
+            met = ", which it met on the tuning split" if chosen_label == tuned else ""
+            beyond = f" (over tune.budget = {budget:g}{met})"
         chosen = (
             f"Chosen defense: {condition_name(chosen_label, tuned)}, accuracy cost {cost:+.4f}{beyond}; "
             f"{attack}."

@@ -106,6 +106,11 @@ def test_the_chosen_line_says_when_the_tuned_defense_costs_more_than_the_tuning_
         chosen = conclusion(metrics, manifest).chosen
         assert chosen.startswith(f"Chosen defense: dynanoise@tuned, accuracy cost {cost:+.4f}")
         assert (f"(over tune.budget = {budget:g}, which it met on the tuning split);" in chosen) is over
+    manifest["config"]["tune"]["budget"] = budget = cost - 0.001
+    manifest["conditions"]["tuned"] = None  # as if no trial had kept the budget: the configured one, over it
+    assert (
+        f"accuracy cost {cost:+.4f} (over tune.budget = {budget:g});" in conclusion(metrics, manifest).chosen
+    )
     manifest["config"]["tune"] = None  # the same condition, configured rather than tuned: no budget applies
     assert "tune.budget" not in conclusion(metrics, manifest).chosen
 
