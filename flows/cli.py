@@ -31,6 +31,7 @@ from flows.temporary_server import (
 from flows.warnings_once import show_each_warning_once
 
 if TYPE_CHECKING:  # the rest of dynaudit is imported where it is used, after the server is launched
+    from audit_core.audit.inputs import CheckedInputs
     from audit_core.config import AuditConfig, RunnerConfig
 
 EXIT_OK, EXIT_POLICY_FAILED, EXIT_BAD_INPUT, EXIT_INTERNAL = 0, 1, 2, 3
@@ -115,6 +116,19 @@ def _parser() -> argparse.ArgumentParser:
     )
     gate.add_argument("--junit", type=Path, help="write a JUnit XML file here (one test case per rule)")
     gate.add_argument("--summary", type=Path, help="write a markdown summary here")
+    check = commands.add_parser(
+        "check",
+        help="check a YAML config and its inputs without running the audit (for CI)",
+        description="Check CONFIG and all it names as an audit does before any work: its fields, the data "
+        "(a few records of each part decoded), the target (asked about them), the shadow and reference "
+        "inputs, the output and cache folders and the policy. Nothing is trained, run or written and no "
+        "Prefect server starts. Exit 0 when an audit could start, 2 on bad input (one sentence).",
+    )
+    check.add_argument("config", type=Path, help="YAML file with an AuditConfig")
+    check.add_argument("--output-dir", help=OVERRIDE_HELP)
+    check.add_argument(
+        "--policy", type=Path, help="also check this GatePolicy file (default: the config's 'policy:')"
+    )
     runs = commands.add_parser(
         "runs",
         help="list the kept runs of a run name",
@@ -184,11 +198,12 @@ def _check_scheduler(runner: "RunnerConfig") -> None:
         ) from None
 
 
-def _check_inputs(config: "AuditConfig") -> None:
+def _check_inputs(config: "AuditConfig") -> "CheckedInputs":
     from audit_core.audit.inputs import check_inputs  # imported late: it loads torch, torchvision and skops
 
-    check_inputs(config)
+    checked = check_inputs(config)
     _check_scheduler(config.runner)
+    return checked
 
 
 def _use_prefect_defaults(verbose: bool = True) -> None:
@@ -301,6 +316,18 @@ def _gate_command(args: argparse.Namespace, server: TemporaryServer | None) -> i
     return EXIT_OK if verdict.passed else EXIT_POLICY_FAILED
 
 
+def _check_command(args: argparse.Namespace, server: None) -> int:
+    from audit_core.gate.inputs import check_policy, load_policy
+    from flows.check import checked_lines
+
+    config = _config(args)
+    policy = config.policy if args.policy is None else load_policy(args.policy)
+    if policy is not None:
+        check_policy(policy, config)
+    print("\n".join(checked_lines(args.config, config, _check_inputs(config), policy)))
+    return EXIT_OK
+
+
 def _runs_command(args: argparse.Namespace, server: None) -> int:
     from audit_core.config import parse_config
     from audit_core.core.locations import join
@@ -334,6 +361,7 @@ COMMANDS: dict[str, Callable[[argparse.Namespace, Any], int]] = {
     "audit": _audit_command,
     "tune": _tune_command,
     "gate": _gate_command,
+    "check": _check_command,
     "runs": _runs_command,
     "serve": _serve_command,
 }

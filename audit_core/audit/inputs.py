@@ -1,5 +1,7 @@
 """The input check: every input probed before any expensive work, one sentence on the first problem."""
 
+from dataclasses import dataclass
+
 from audit_core.attacks import ATTACKS
 from audit_core.audit.conditions import random_inputs_possible
 from audit_core.audit.models import MODEL_KINDS, function_models, open_audited_target, split_shadow_data
@@ -49,15 +51,24 @@ def probe_audit_data(config: AuditConfig, rows: int = PROBE_ROWS) -> DataProbe:
     return probe
 
 
-def check_inputs(config: AuditConfig) -> None:
+@dataclass(frozen=True)
+class CheckedInputs:
+    """What the input check found: the records of each audit part and the classes."""
+
+    sizes: dict[str, int]
+    n_classes: int
+
+
+def check_inputs(config: AuditConfig) -> CheckedInputs:
     """Check every input before any expensive work: the environment variables that hold secrets, probe the
     data, open the target and query it on the probed records of each part, read shadow and reference
     predictions, train the user's training function once on the probed audit points, size the shadow split,
     and make sure some requested attack has the inputs it needs.
 
-    Raises :class:`AuditInputError` with one sentence on the first problem. The CLI runs it before
-    starting Prefect, so bad input never reaches a flow run or the output folder. The few checks that need
-    every record decoded (see :func:`audit_core.data.probe_data`) run when the flow loads the data.
+    Raises :class:`AuditInputError` with one sentence on the first problem; returns what it found. The CLI
+    runs it before starting Prefect, so bad input never reaches a flow run or the output folder. The few
+    checks that need every record decoded (see :func:`audit_core.data.probe_data`) run when the flow loads
+    the data.
     """
     config.check_environment_secrets()
     probe = probe_audit_data(config)
@@ -113,6 +124,7 @@ def check_inputs(config: AuditConfig) -> None:
                 f"defenses.{index} ({defense.name}) needs {needs}, which this audit cannot provide; remove "
                 "it or change target.kind / shadow.kind."
             )
+    return CheckedInputs(probe.sizes, data.n_classes)
 
 
 #: What a fitted defense may need from the defender's side, in words (keys of ``Defense.requires``).

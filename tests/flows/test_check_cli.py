@@ -1,0 +1,75 @@
+"""``dynaudit check``: a config and everything it names checked as an audit checks them before any work,
+with nothing trained, run or written and no Prefect server started."""
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import skops.io as sio
+import yaml
+from sklearn.linear_model import LogisticRegression
+
+from flows import cli
+from flows.cli import main
+from tests.audit_core.byo import tabular_parts, write_tables
+
+
+def _not_started(*_: object) -> None:
+    raise AssertionError("dynaudit check must not start a Prefect server or run a flow")
+
+
+@pytest.fixture
+def audit_yaml(tmp_path, monkeypatch) -> Path:
+    """A valid audit of a scikit-learn model on Parquet tables, with a policy; no server may start."""
+    monkeypatch.setattr(cli, "start_temporary_server", _not_started)
+    monkeypatch.setattr(cli, "_run", _not_started)
+    x, y, _ = tabular_parts()["members"]
+    sio.dump(LogisticRegression(max_iter=500).fit(x, y), tmp_path / "model.skops")
+    config = {
+        "run_name": "checked",
+        "data": {"kind": "table", "id": "id", **write_tables(tmp_path, ".parquet")},
+        "target": {"kind": "sklearn", "path": str(tmp_path / "model.skops")},
+        "reference_models": 4,
+        "output_dir": str(tmp_path / "out"),
+        "cache_dir": str(tmp_path / "cache"),
+        "policy": {"max_auc": 0.6},
+    }
+    path = tmp_path / "audit.yaml"
+    path.write_text(yaml.safe_dump(config))
+    return path
+
+
+def test_a_ready_config_is_summed_up_and_nothing_is_written(audit_yaml, capsys):
+    before = set(audit_yaml.parent.rglob("*"))
+    assert main(["check", str(audit_yaml)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    sizes = {part: len(pd.read_parquet(audit_yaml.parent / f"{part}.parquet")) for part in tabular_parts()}
+    assert lines[0] == f"{audit_yaml}: ready to audit (nothing was trained, run or written)."
+    assert lines[1] == (
+        f"data: {sizes['members']} members, {sizes['non_members']} non-members, {sizes['population']} "
+        f"population and {sizes['test']} test records of 3 classes (table)"
+    )
+    assert lines[2] == "target: sklearn; shadow: clone; reference models: 4 (clone)"
+    assert lines[-1] == "policy: max_auc 0.6 on condition 'chosen'"
+    assert set(audit_yaml.parent.rglob("*")) == before
+
+
+@pytest.mark.parametrize(
+    ("edit", "policy", "sentence"),
+    [
+        ({"data": {"kind": "table", "members": "nope.parquet"}}, None, "required field 'data.non_members'"),
+        ({"target": {"kind": "sklearn", "path": "nope.skops"}}, None, "file 'nope.skops' does not exist"),
+        ({}, "max_aux: 0.6\n", "unknown field 'max_aux'; did you mean 'max_auc'?"),
+        ({}, "max_auc: 0.6\ncondition: hamp\n", "Policy condition 'hamp' is no defense of the config"),
+    ],
+)
+def test_a_bad_config_input_or_policy_is_one_sentence_and_exit_2(audit_yaml, capsys, edit, policy, sentence):
+    config = {**yaml.safe_load(audit_yaml.read_text()), **edit}
+    audit_yaml.write_text(yaml.safe_dump(config))
+    args = ["check", str(audit_yaml)]
+    if policy is not None:
+        (audit_yaml.parent / "policy.yaml").write_text(policy)
+        args += ["--policy", str(audit_yaml.parent / "policy.yaml")]
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert sentence in err and err.startswith("dynaudit: ") and err.count("\n") == 1
