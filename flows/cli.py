@@ -21,6 +21,7 @@ from flows import fast_exit
 from flows.temporary_server import (
     TemporaryServer,
     Terminated,
+    answers_health,
     prefect_api,
     raise_if_terminated,
     reap_orphaned_servers,
@@ -37,6 +38,7 @@ if TYPE_CHECKING:  # the rest of dynaudit is imported where it is used, after th
 EXIT_OK, EXIT_POLICY_FAILED, EXIT_BAD_INPUT, EXIT_INTERNAL = 0, 1, 2, 3
 EXIT_INTERRUPTED, EXIT_TERMINATED = 130, 143  # Ctrl-C and SIGTERM, as shells report them
 SCHEDULER_TIMEOUT_S = 10  # how long the input check waits for a Dask scheduler to accept a connection
+API_TIMEOUT_S = 10  # how long it waits for the Prefect server PREFECT_API_URL names to answer
 
 # Prefect settings that suit a one-machine, offline audit; anything the user exported wins.
 PREFECT_DEFAULTS = {
@@ -198,11 +200,22 @@ def _check_scheduler(runner: "RunnerConfig") -> None:
         ) from None
 
 
+def _check_prefect_server() -> None:
+    """Stop before any work when ``PREFECT_API_URL`` names a Prefect server that does not answer."""
+    api_url = os.environ.get("PREFECT_API_URL")
+    if api_url and not answers_health(api_url, timeout=API_TIMEOUT_S):
+        raise AuditInputError(
+            f"PREFECT_API_URL: no Prefect server answers at {api_url}; start it "
+            "(prefect server start), correct the URL, or unset it to let dynaudit start a temporary server."
+        )
+
+
 def _check_inputs(config: "AuditConfig") -> "CheckedInputs":
     from audit_core.audit.inputs import check_inputs  # imported late: it loads torch, torchvision and skops
 
     checked = check_inputs(config)
     _check_scheduler(config.runner)
+    _check_prefect_server()
     return checked
 
 

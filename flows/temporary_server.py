@@ -116,10 +116,10 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-def answers_health(api_url: str) -> bool:
-    """Whether the Prefect server at ``api_url`` answers its health check."""
+def answers_health(api_url: str, timeout: float = 1) -> bool:
+    """Whether the Prefect server at ``api_url`` answers its health check within ``timeout`` seconds."""
     try:
-        with urllib.request.urlopen(f"{api_url}/health", timeout=1) as answer:
+        with urllib.request.urlopen(f"{api_url.rstrip('/')}/health", timeout=timeout) as answer:
             return answer.status == 200
     except OSError:  # not listening (yet)
         return False

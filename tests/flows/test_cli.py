@@ -234,6 +234,7 @@ def test_tune_command_writes_parameters_trials_and_the_front(dynaudit, tmp_path)
         (["demo", "--run-name", "../escape"], "field 'run_name' = '../escape' is invalid", 60),
         (["tune", "bad.yaml"], "field 'defenses.0.lam' = -2 is invalid", 60),
         (["demo", "--output-dir", "file/out"], "Output directory 'file/out' cannot be created", 60),
+        (["demo"], "PREFECT_API_URL: no Prefect server answers at http://127.0.0.1:9/api; start it", 60),
     ],
 )
 def test_bad_input_exits_2_with_one_sentence_and_writes_nothing(
