@@ -398,10 +398,12 @@ def _trial_table(trial_rows: list[dict], config: TuneConfig) -> tuple[pd.DataFra
     trials["feasible"] = trials.accuracy_drop <= config.budget
     best = _best(trials, OBJECTIVES[config.objective])
     if best is None:
+        random = config.mode == "optuna" and config.n_trials <= STARTUP_TRIALS
+        more = f", or run more than {STARTUP_TRIALS} trials (the first {STARTUP_TRIALS} are drawn at random)"
         raise TuningError(
             f"No DynaNoise setting among {len(trials)} trials kept the accuracy drop within tune.budget = "
             f"{config.budget} (smallest drop {trials.accuracy_drop.min():.4f}); raise the budget or widen "
-            "the search ranges."
+            f"the search ranges{more if random else ''}."
         )
     trials["chosen"] = trials.index == best
     return trials, best

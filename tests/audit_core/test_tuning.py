@@ -167,8 +167,11 @@ def test_grid_mode_evaluates_every_grid_point_in_order(halves, defender, monkeyp
 
 
 def test_an_impossible_budget_is_an_error_not_a_silent_choice(halves, defender):
-    with pytest.raises(TuningError, match="No DynaNoise setting among 5 trials"):
+    with pytest.raises(TuningError, match="No DynaNoise setting among 5 trials") as refused:
         _tune(halves, defender, budget=0.0, n_trials=5, sigma0_sq_range=(50.0, 60.0), lam_range=(2.0, 3.0))
+    assert str(refused.value).endswith(
+        "widen the search ranges, or run more than 10 trials (the first 10 are drawn at random)."
+    )
 
 
 def test_baselines_share_the_front_and_are_confirmed_on_the_evaluation_split(halves, defender, monkeypatch):
