@@ -6,6 +6,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import skops.io as sio
 import torch
 from PIL import Image
 from sklearn.linear_model import LogisticRegression
@@ -53,6 +54,21 @@ def write_tables(folder: Path, suffix: str) -> dict[str, str]:
         frame.to_parquet(path) if suffix == ".parquet" else frame.to_csv(path, index=False)
         paths[part] = str(path)
     return paths
+
+
+def skops_on_tables(folder: Path, run_name: str, fit_labels: Callable = lambda y: y) -> dict:
+    """The raw config of a logistic regression fitted on the members' ``fit_labels(labels)``, saved with
+    skops and audited on Parquet tables with four reference models; files, runs and cache under ``folder``."""
+    x, y, _ = tabular_parts()["members"]
+    sio.dump(LogisticRegression(max_iter=500).fit(x, fit_labels(y)), folder / "model.skops")
+    return {
+        "run_name": run_name,
+        "data": {"kind": "table", "id": "id", **write_tables(folder, ".parquet")},
+        "target": {"kind": "sklearn", "path": str(folder / "model.skops")},
+        "reference_models": 4,
+        "output_dir": str(folder / "out"),
+        "cache_dir": str(folder / "cache"),
+    }
 
 
 def write_npz(folder: Path) -> dict[str, str]:

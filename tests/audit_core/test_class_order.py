@@ -7,10 +7,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import skops.io as sio
 import yaml
 from scipy.stats import binom
-from sklearn.linear_model import LogisticRegression
 
 from audit_core.audit.class_order import ALPHA, best_matching, class_order_problem
 from audit_core.audit.inputs import load_audit_data
@@ -19,7 +17,7 @@ from audit_core.audit.signals import target_signals
 from audit_core.config import parse_config
 from audit_core.core.errors import DataError
 from flows.cli import main
-from tests.audit_core.byo import tabular_parts, write_tables
+from tests.audit_core.byo import skops_on_tables
 
 SIMULATIONS = 2000
 
@@ -103,16 +101,7 @@ def test_the_command_line_refuses_such_a_target_in_one_sentence_before_training_
     """A logistic regression trained on labels moved by one (3 classes, about 0.8 accurate): the input check
     refuses it on its probe (16 records spread over each part) before Prefect starts, exit 2, one sentence,
     nothing written; the audit's own query of every record refuses it too."""
-    x, y, _ = tabular_parts()["members"]
-    sio.dump(LogisticRegression(max_iter=500).fit(x, (y + 1) % 3), tmp_path / "model.skops")
-    config = {
-        "run_name": "shifted",
-        "data": {"kind": "table", "id": "id", **write_tables(tmp_path, ".parquet")},
-        "target": {"kind": "sklearn", "path": str(tmp_path / "model.skops")},
-        "reference_models": 4,
-        "output_dir": str(tmp_path / "out"),
-        "cache_dir": str(tmp_path / "cache"),
-    }
+    config = skops_on_tables(tmp_path, "shifted", fit_labels=lambda y: (y + 1) % 3)
     Path(tmp_path / "audit.yaml").write_text(yaml.safe_dump(config))
     code = main(["audit", str(tmp_path / "audit.yaml")])
     stderr = capsys.readouterr().err

@@ -5,13 +5,11 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-import skops.io as sio
 import yaml
-from sklearn.linear_model import LogisticRegression
 
 from flows import cli
 from flows.cli import main
-from tests.audit_core.byo import tabular_parts, write_tables
+from tests.audit_core.byo import skops_on_tables, tabular_parts
 
 
 def _not_started(*_: object) -> None:
@@ -23,17 +21,7 @@ def audit_yaml(tmp_path, monkeypatch) -> Path:
     """A valid audit of a scikit-learn model on Parquet tables, with a policy; no server may start."""
     monkeypatch.setattr(cli, "start_temporary_server", _not_started)
     monkeypatch.setattr(cli, "_run", _not_started)
-    x, y, _ = tabular_parts()["members"]
-    sio.dump(LogisticRegression(max_iter=500).fit(x, y), tmp_path / "model.skops")
-    config = {
-        "run_name": "checked",
-        "data": {"kind": "table", "id": "id", **write_tables(tmp_path, ".parquet")},
-        "target": {"kind": "sklearn", "path": str(tmp_path / "model.skops")},
-        "reference_models": 4,
-        "output_dir": str(tmp_path / "out"),
-        "cache_dir": str(tmp_path / "cache"),
-        "policy": {"max_auc": 0.6},
-    }
+    config = {**skops_on_tables(tmp_path, "checked"), "policy": {"max_auc": 0.6}}
     path = tmp_path / "audit.yaml"
     path.write_text(yaml.safe_dump(config))
     return path
