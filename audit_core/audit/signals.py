@@ -145,14 +145,31 @@ def shadow_split(population: Split, n_in: int, n_out: int, rng: np.random.Genera
     return population.subset(order[:n_in]), population.subset(order[n_in : n_in + n_out])
 
 
+def _shape_problem(shape: tuple[int, ...], records: int, n_classes: int) -> str:
+    """What is wrong with logits of ``shape`` for ``records`` records of ``n_classes`` classes, and what
+    to change."""
+    classes = f"the data have {n_classes} classes (labels 0..{n_classes - 1})"
+    if len(shape) != 2 or shape[0] != records:
+        return (
+            f"gave logits of shape {shape} for {records} records; expected a row of class scores per record."
+        )
+    if shape[1] < n_classes:
+        return (
+            f"gives {shape[1]} class scores per record but {classes}; expected labels that index the model's "
+            f"outputs, 0..{shape[1] - 1} (labels counted from 1 must start at 0, and data.n_classes must not "
+            "exceed the model's outputs)."
+        )
+    return (
+        f"gives {shape[1]} class scores per record but {classes}; set data.n_classes: {shape[1]} if the "
+        "data lack some of the model's classes."
+    )
+
+
 def check_logits(logits: np.ndarray, split: Split, n_classes: int, who: str) -> LogitSet:
     """``logits`` for ``split`` as a LogitSet, after checking one finite column per class."""
     who = capitalised(who)
     if logits.shape != (len(split), n_classes):
-        raise DataError(
-            f"{who} gave logits of shape {logits.shape} but the data have {len(split)} records and "
-            f"{n_classes} classes; expected one column per class (set data.n_classes if labels miss some)."
-        )
+        raise DataError(f"{who} {_shape_problem(logits.shape, len(split), n_classes)}")
     broken = (~np.isfinite(logits)).any(axis=1)
     if broken.any():
         missing = int((broken & split.missing()).sum())

@@ -379,9 +379,22 @@ CASES = [
         "has no row for 3 of 60 queried records (e.g. id 'r0')",
     ),
     Bad(
-        "model classes differ from the labels",
+        "model has fewer classes than the labels",
         lambda t, c: _sklearn_model(t, c, 8, 2),
-        "members set ({tmp}/members.parquet) gave logits of shape (16, 2) but the data have 16 records",
+        "members set ({tmp}/members.parquet) gives 2 class scores per record but the data have 3 classes "
+        "(labels 0..2); expected labels that index the model's outputs, 0..1",
+    ),
+    Bad(
+        "labels counted from 1 for a model of classes 0..k-1",
+        _steps(_named_labels([1, 2, 3]), lambda t, c: _sklearn_model(t, c, 8, 3)),
+        "gives 3 class scores per record but the data have 4 classes (labels 0..3); expected labels that "
+        "index the model's outputs, 0..2 (labels counted from 1 must start at 0",
+    ),
+    Bad(
+        "data lacking one of the model's classes",
+        _steps(_named_labels([0, 1, 1]), lambda t, c: _sklearn_model(t, c, 8, 3)),
+        "gives 3 class scores per record but the data have 2 classes (labels 0..1); set data.n_classes: 3 if "
+        "the data lack some of the model's classes.",
     ),
     Bad(
         "model expects other features",
