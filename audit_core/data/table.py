@@ -19,10 +19,16 @@ READERS: dict[str, Callable[[Path], pd.DataFrame]] = {
 }
 
 
+#: Separators that a CSV file with no comma in its header line is read as written with, to say so.
+OTHER_SEPARATORS = {";": "semicolons", "\t": "tabs", "|": "vertical bars"}
+
+
 def read_table(path: Path, field: str) -> pd.DataFrame:
     """Read a Parquet or CSV file named by config ``field``, with one-sentence errors."""
     existing_file(path, field, "a Parquet or CSV table")
     reader = READERS[suffix_of(path, READERS, field, "a table")]
+    if reader is pd.read_csv:
+        _require_commas(path, field)
     try:
         return reader(path)
     except Exception as error:  # pyarrow and pandas raise many types for a corrupt file
@@ -30,6 +36,23 @@ def read_table(path: Path, field: str) -> pd.DataFrame:
             f"{field}: '{path}' is not a readable {path.suffix[1:]} table ({type(error).__name__}); "
             "expected a valid file."
         ) from None
+
+
+def _require_commas(path: Path, field: str) -> None:
+    """Refuse a CSV file whose header line has no comma: every table has at least a feature and a label
+    column, so its fields are separated by something else (semicolons, as spreadsheets with decimal commas
+    write them, or tabs) and pandas would read each line as one field."""
+    with path.open("rb") as file:
+        header = file.readline(1 << 16).decode("utf-8", errors="replace").rstrip("\r\n")
+    if "," in header or not header.strip():  # an empty file gets pandas' EmptyDataError
+        return
+    used = next((name for separator, name in OTHER_SEPARATORS.items() if separator in header), None)
+    shown = header if len(header) <= 60 else header[:57] + "..."
+    raise DataError(
+        f"{field}: '{path}' has no comma in its header line ({shown!r})"
+        + (f"; its fields are separated by {used}" if used else "")
+        + "; expected a comma-separated table with a header row and '.' as the decimal point (or Parquet)."
+    )
 
 
 def require_columns(frame: pd.DataFrame, columns: list[str], path: Path, field: str) -> None:

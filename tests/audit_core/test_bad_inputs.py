@@ -575,6 +575,17 @@ CASES = [
         "data.test: file '{tmp}/nope.csv' does not exist; expected a Parquet or CSV table",
     ),
     Bad(
+        "CSV separated by semicolons",
+        _steps(_write("t.csv", b"a;b;label\n0,5;1,25;0\n"), _set("data", test="{tmp}/t.csv")),
+        "data.test: '{tmp}/t.csv' has no comma in its header line ('a;b;label'); its fields are separated by "
+        "semicolons; expected a comma-separated table with a header row and '.' as the decimal point",
+    ),
+    Bad(
+        "empty CSV",
+        _steps(_write("t.csv", b""), _set("data", test="{tmp}/t.csv")),
+        "data.test: '{tmp}/t.csv' is not a readable csv table (EmptyDataError)",
+    ),
+    Bad(
         "unknown table format",
         _steps(_write("t.xlsx", b""), _set("data", test="{tmp}/t.xlsx")),
         "data.test: '{tmp}/t.xlsx' has an unknown format '.xlsx'",
