@@ -16,6 +16,7 @@ from pydantic import (
 )
 
 from audit_core.config.fields import place, unknown_field_hint
+from audit_core.config.strict_yaml import RepeatedKeyError, load_yaml
 from audit_core.core.errors import ConfigError
 from audit_core.core.knowledge import Knowledge
 
@@ -105,7 +106,12 @@ def load_model(model: type[M], path: str | Path, what: str) -> M:
             f"{what} '{path}' does not exist; expected a YAML file with {article} {model.__name__}."
         )
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        raw = load_yaml(path.read_text(encoding="utf-8"))
+    except RepeatedKeyError as error:
+        raise ConfigError(
+            f"{what} '{path}' has the key {error.key!r} twice, on lines {error.first_line} and "
+            f"{error.second_line}; expected each key once (the second would silently replace the first)."
+        ) from None
     except (yaml.YAMLError, UnicodeDecodeError) as error:
         mark = getattr(error, "problem_mark", None)
         where = f" at line {mark.line + 1}" if mark else ""

@@ -12,6 +12,7 @@ from audit_core.config import (
     load_config,
     parse_config,
 )
+from audit_core.config.strict_yaml import RepeatedKeyError, load_yaml
 from audit_core.core.errors import ConfigError
 from audit_core.defenses import DEFENSES
 
@@ -113,6 +114,11 @@ def test_tune_section_defaults():
         ("data: {kind: table, members: m.csv}\n", "required field 'data.non_members' is missing."),
         ("- just\n- a list\n", "expected a mapping of AuditConfig fields, got list"),
         ("seed: [unclosed\n", "is not valid YAML at line"),
+        (
+            "seed: 1\nreference_models: 4\nreference_models: 16\n",
+            "has the key 'reference_models' twice, on lines 2 and 3; expected each key once",
+        ),
+        ("tune:\n  budget: 0.02\n  seed: 1\n  budget: 0.5\n", "has the key 'budget' twice, on lines 2 and 4"),
         ("attacks: []\n", "field 'attacks'"),
         ("reference_models: 5\n", "field 'reference_models' = 5 is invalid: must be 0 or an even number"),
         ("attack_params: {rmia: {gama: 2}}\n", "attack_params.rmia has unknown parameter 'gama'"),
@@ -157,6 +163,13 @@ def test_invalid_configs_get_one_sentence_naming_the_field(tmp_path, yaml_text, 
 def test_missing_config_file(tmp_path):
     with pytest.raises(ConfigError, match="does not exist; expected a YAML file"):
         load_config(tmp_path / "nope.yaml")
+
+
+def test_a_key_that_a_merge_brings_in_may_be_overridden():
+    text = "base: &b {budget: 0.05, seed: 3}\ntune:\n  <<: *b\n  budget: 0.01\n"
+    assert load_yaml(text)["tune"] == {"budget": 0.01, "seed": 3}
+    with pytest.raises(RepeatedKeyError):
+        load_yaml(text + "  seed: 4\n  seed: 5\n")
 
 
 def test_parse_config_accepts_a_mapping():
