@@ -18,6 +18,7 @@ answer observed as above, so the averaging attacker averages them too), and the 
 """
 
 from collections.abc import Sequence
+from dataclasses import replace
 from functools import partial
 from typing import Any
 
@@ -244,15 +245,31 @@ def score_condition(
     skipped: dict[str, str] = {}
     fitted: dict[tuple[str, tuple[int, ...]], tuple[Attack, tuple]] = {}  # e.g. qmia: one population, 3 modes
     schedule = doubling_schedule(max_queries if defense.averaging_gains else 1)
+    # A defense whose every answer is a fixed function of the logits draws nothing that changes an answer: two
+    # attacker knowledges calibrated alike (the adaptive attacker and the averaging one, who asks once; every
+    # knowledge of the undefended model) score alike, so the first one's scores serve the others.
+    fixed_answers = not defense.averaging_gains
+    by_calibration: dict[bool, list[AttackScores]] = {}  # by whether the calibration is undefended
     for mode in knowledge:
         rng = derive_rng(seed, "attacker", mode, defense.label)
         for queries in schedule if mode == "averaging" else [1]:
+            calibration_defense = Undefended() if mode == "naive" else defense
+            undefended_calibration = isinstance(calibration_defense, Undefended)
+            if fixed_answers and undefended_calibration in by_calibration:
+                for earlier in by_calibration[undefended_calibration]:
+                    result = replace(
+                        earlier, knowledge=mode, scores=earlier.scores.copy(), chosen=dict(earlier.chosen)
+                    )
+                    scores.append(result)
+                    if mode == "averaging":
+                        averaging.append(result)
+                continue
+            results = by_calibration.setdefault(undefended_calibration, []) if fixed_answers else []
             if queries == 1:
                 answers, population = single_answers, single_population
             else:
                 answers = audit_answers(defense, signals, audit_logits, rng, queries)
                 population = population_answers(defense, signals, rng, queries)
-            calibration_defense = Undefended() if mode == "naive" else defense
             calibration = calibration_data(signals, calibration_defense, rng, queries, population)
             for name in attack_names:
                 attack_class = ATTACKS[name]
@@ -263,8 +280,7 @@ def score_condition(
                     continue
                 params = attack_params.get(name, {})
                 fit = partial(_fitted, attack_class, params, calibration)
-                undefended = isinstance(calibration_defense, Undefended)
-                if undefended and not attack_class.requires & CONDITION_INPUTS:
+                if undefended_calibration and not attack_class.requires & CONDITION_INPUTS:
                     attack = UNDEFENDED_FITS.fitted(signals, f"{name} {sorted(params.items())!r}", fit)
                 else:  # an attack reads only the inputs it requires: on the same ones, fitted once
                     inputs = tuple(getattr(calibration, r) for r in sorted(attack_class.requires))
@@ -281,6 +297,7 @@ def score_condition(
                     float(attack.threshold_),
                     attack.chosen(),
                 )
+                results.append(result)
                 if mode == "averaging":
                     averaging.append(result)
                     if queries != schedule[-1]:

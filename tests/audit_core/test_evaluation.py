@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 from scipy.special import softmax
 
+from audit_core.attacks.boundary import BoundaryAttack
 from audit_core.attacks.qmia import QMIA
 from audit_core.audit import evaluation
 from audit_core.audit.analysis import analyse_condition
@@ -203,6 +204,38 @@ def test_an_attack_on_the_same_inputs_is_fitted_once_per_condition_and_scores_as
             np.array_equal(shared.scores, alone.scores[0].scores)
             and shared.threshold == alone.scores[0].threshold
         )
+
+
+@pytest.mark.parametrize(
+    ("defense", "distinct"),
+    [(Undefended(), 1), (TemperatureScaling(temperature=3.0), 2), (StaticNoise(sigma_sq=0.0), 2)],
+)
+def test_knowledges_calibrated_alike_on_fixed_answers_are_scored_once_and_as_if_alone(
+    signals, monkeypatch, defense, distinct
+):
+    """A defense whose answers are a fixed function of the logits: the averaging attacker asks once and
+    calibrates as the adaptive one does, and without a defense all three knowledges calibrate alike. Each
+    calibration is scored once (a boundary attack's bisections run once per calibration, on the shadow
+    records and on the audit points), and each knowledge's scores, threshold and choices equal those of that
+    knowledge scored alone."""
+    names = ["loss", "qmia", "boundary"]
+    monkeypatch.setattr(evaluation, "UNDEFENDED_FITS", UndefendedFits())  # no naive fit from other tests
+    runs = []
+    real = BoundaryAttack.statistic
+    monkeypatch.setattr(
+        BoundaryAttack, "statistic", lambda self, *a, **k: runs.append(1) or real(self, *a, **k)
+    )
+    every = score_condition(signals, defense, names, seed=0, max_queries=8)
+    assert len(runs) == 2 * distinct
+    assert [(s.knowledge, s.attack) for s in every.scores] == [
+        (knowledge, name) for knowledge in ("naive", "adaptive", "averaging") for name in names
+    ]
+    assert [s.knowledge for s in every.averaging] == ["averaging"] * len(names)
+    for knowledge in ("naive", "adaptive", "averaging"):
+        alone = score_condition(signals, defense, names, seed=0, knowledge=(knowledge,), max_queries=8)
+        shared = [s for s in every.scores if s.knowledge == knowledge]
+        for a, b in zip(shared, alone.scores, strict=True):
+            assert np.array_equal(a.scores, b.scores) and a.threshold == b.threshold and a.chosen == b.chosen
 
 
 def test_repeated_queries_are_computed_once_and_score_the_same(signals, monkeypatch):
