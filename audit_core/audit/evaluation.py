@@ -73,6 +73,9 @@ RUNNING_SUMS = RunningSums(MAX_BYTES)
 UNDEFENDED_FITS = UndefendedFits()
 #: The models' logits on the query attacks' repeated batches of queries.
 QUERY_MEMO = QueryMemo(QUERY_MEMO_BYTES)
+#: Label-only query attacks fitted and scored on the models' own labels, once per Signals: what they read
+#: through every defense that keeps each label and answers alike each time (:func:`reads_model_labels`).
+MODEL_LABEL_SCORES = UndefendedFits()
 
 
 def near_duplicate(logits: np.ndarray, step: int) -> np.ndarray:
@@ -279,23 +282,26 @@ def score_condition(
                     skipped[name] = f"needs {needs}, which this audit lacks"
                     continue
                 params = attack_params.get(name, {})
-                fit = partial(_fitted, attack_class, params, calibration)
-                if undefended_calibration and not attack_class.requires & CONDITION_INPUTS:
-                    attack = UNDEFENDED_FITS.fitted(signals, f"{name} {sorted(params.items())!r}", fit)
-                else:  # an attack reads only the inputs it requires: on the same ones, fitted once
-                    inputs = tuple(getattr(calibration, r) for r in sorted(attack_class.requires))
-                    key = (name, tuple(map(id, inputs)))
-                    if key not in fitted:
-                        fitted[key] = (fit(), inputs)  # the inputs kept alive, so that their ids stay theirs
-                    attack = fitted[key][0]
+                key_name = f"{name} {sorted(params.items())!r}"
+                if reads_model_labels(attack_class, defense):
+                    scored = partial(
+                        _scored_on_model_labels, signals, attack_class, params, key_name, audit_logits
+                    )
+                    attack, statistic = MODEL_LABEL_SCORES.fitted(signals, key_name, scored)
+                    statistic = statistic.copy()
+                else:
+                    fit = partial(_fitted, attack_class, params, calibration)
+                    if undefended_calibration and not attack_class.requires & CONDITION_INPUTS:
+                        attack = UNDEFENDED_FITS.fitted(signals, key_name, fit)
+                    else:  # an attack reads only the inputs it requires: on the same ones, fitted once
+                        inputs = tuple(getattr(calibration, r) for r in sorted(attack_class.requires))
+                        key = (name, tuple(map(id, inputs)))
+                        if key not in fitted:
+                            fitted[key] = (fit(), inputs)  # the inputs kept alive, so their ids stay theirs
+                        attack = fitted[key][0]
+                    statistic = attack.score(answers)
                 result = AttackScores(
-                    defense.label,
-                    mode,
-                    name,
-                    queries,
-                    attack.score(answers),
-                    float(attack.threshold_),
-                    attack.chosen(),
+                    defense.label, mode, name, queries, statistic, float(attack.threshold_), attack.chosen()
                 )
                 results.append(result)
                 if mode == "averaging":
@@ -318,6 +324,33 @@ def score_condition(
 
 def _fitted(attack_class: type[Attack], params: dict[str, Any], calibration: CalibrationData) -> Attack:
     return attack_class(**params).fit(calibration)
+
+
+def reads_model_labels(attack_class: type[Attack], defense: Defense) -> bool:
+    """Whether ``attack_class`` reads through ``defense`` exactly what it reads from the undefended models: a
+    label-only query attack (its queries, and the shadow's it calibrates on, answered by their labels alone)
+    against a defense that releases each query's own label (:attr:`~Defense.preserves_label`) and draws
+    nothing for it (not :attr:`~Defense.averaging_gains`): temperature, top-k, the label alone."""
+    return (
+        attack_class.reads_labels_only
+        and "shadow_queries" in attack_class.requires
+        and defense.preserves_label
+        and not defense.averaging_gains
+    )
+
+
+def _scored_on_model_labels(
+    signals: Signals, attack_class: type[Attack], params: dict[str, Any], key: str, audit_logits: np.ndarray
+) -> tuple[Attack, np.ndarray]:
+    """``attack_class`` fitted on the undefended shadow (the naive attacker's fit, ``key`` in
+    :data:`UNDEFENDED_FITS`) and its scores on the undefended target's answers; an undefended answer draws
+    nothing, so any generator serves."""
+    undefended, rng = Undefended(), np.random.default_rng(0)
+    fit = partial(_fitted, attack_class, params, calibration_data(signals, undefended, rng, 1, None))
+    attack = UNDEFENDED_FITS.fitted(signals, key, fit)
+    scores = attack.score(audit_answers(undefended, signals, audit_logits, rng, 1))
+    scores.flags.writeable = False  # shared by every condition that reads it
+    return attack, scores
 
 
 def _parameters(defense: Defense) -> dict[str, float]:

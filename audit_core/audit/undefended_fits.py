@@ -11,25 +11,28 @@ hands the same fitted attack to every condition (attacks' ``score`` does not cha
 import threading
 import weakref
 from collections.abc import Callable
+from typing import Any, TypeVar
 
-from audit_core.attacks import Attack
 from audit_core.audit.signals import Signals
+
+T = TypeVar("T")
 
 #: Calibration inputs that come from the condition's own answers: an attack requiring one is fitted anew.
 CONDITION_INPUTS = frozenset({"target_population", "population_features"})
 
 
 class UndefendedFits:
-    """Fitted attacks per live ``Signals`` object (held while it lives, dropped with it) and per attack."""
+    """Fitted attacks (or what else is computed once per set of signals) per live ``Signals`` object (held
+    while it lives, dropped with it) and per attack."""
 
     def __init__(self) -> None:
-        self._fits: dict[int, tuple[weakref.ref[Signals], dict[str, Attack]]] = {}
+        self._fits: dict[int, tuple[weakref.ref[Signals], dict[str, Any]]] = {}
         self._lock = threading.RLock()  # a dropped Signals' callback may run while it is held
 
     def __len__(self) -> int:
         return sum(len(fits) for _, fits in self._fits.values())
 
-    def fitted(self, signals: Signals, attack: str, fit: Callable[[], Attack]) -> Attack:
+    def fitted(self, signals: Signals, attack: str, fit: Callable[[], T]) -> T:
         """The attack fitted on ``signals``' undefended calibration: ``fit()`` the first time, then the same
         object. ``attack`` names the attack and its parameters."""
         with self._lock:

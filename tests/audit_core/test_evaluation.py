@@ -7,6 +7,7 @@ from scipy.special import softmax
 
 from audit_core.attacks.boundary import BoundaryAttack
 from audit_core.attacks.qmia import QMIA
+from audit_core.attacks.query import QueryAttack
 from audit_core.audit import evaluation
 from audit_core.audit.analysis import analyse_condition
 from audit_core.audit.conditions import evaluate_condition
@@ -20,7 +21,16 @@ from audit_core.audit.query_memo import MAX_BYTES, QueryMemo
 from audit_core.audit.run import gather_inputs
 from audit_core.audit.undefended_fits import UndefendedFits
 from audit_core.config import AuditConfig
-from audit_core.defenses import DynaNoise, StaticNoise, TemperatureScaling, Undefended
+from audit_core.defenses import (
+    DynaNoise,
+    LabelOnly,
+    MemGuard,
+    ReverseSigmoid,
+    StaticNoise,
+    TemperatureScaling,
+    TopKRounding,
+    Undefended,
+)
 from audit_core.targets import ModelTarget
 
 
@@ -208,7 +218,7 @@ def test_an_attack_on_the_same_inputs_is_fitted_once_per_condition_and_scores_as
 
 @pytest.mark.parametrize(
     ("defense", "distinct"),
-    [(Undefended(), 1), (TemperatureScaling(temperature=3.0), 2), (StaticNoise(sigma_sq=0.0), 2)],
+    [(Undefended(), 1), (ReverseSigmoid(), 2), (StaticNoise(sigma_sq=0.0), 2)],
 )
 def test_knowledges_calibrated_alike_on_fixed_answers_are_scored_once_and_as_if_alone(
     signals, monkeypatch, defense, distinct
@@ -219,7 +229,8 @@ def test_knowledges_calibrated_alike_on_fixed_answers_are_scored_once_and_as_if_
     records and on the audit points), and each knowledge's scores, threshold and choices equal those of that
     knowledge scored alone."""
     names = ["loss", "qmia", "boundary"]
-    monkeypatch.setattr(evaluation, "UNDEFENDED_FITS", UndefendedFits())  # no naive fit from other tests
+    monkeypatch.setattr(evaluation, "UNDEFENDED_FITS", UndefendedFits())  # nothing from other tests
+    monkeypatch.setattr(evaluation, "MODEL_LABEL_SCORES", UndefendedFits())
     runs = []
     real = BoundaryAttack.statistic
     monkeypatch.setattr(
@@ -238,6 +249,36 @@ def test_knowledges_calibrated_alike_on_fixed_answers_are_scored_once_and_as_if_
             assert np.array_equal(a.scores, b.scores) and a.threshold == b.threshold and a.chosen == b.chosen
 
 
+def test_query_attacks_through_label_keeping_fixed_defenses_read_the_model_labels_once(signals, monkeypatch):
+    """Temperature, top-k and the label alone release each query's own label every time: a label-only query
+    attack reads through them what it reads from the undefended models. Its fit and audit scores are
+    computed once for every such condition and knowledge, and equal, score for score, those computed by
+    querying through each defense (HAMP and MemGuard keep labels but draw for them, and are queried)."""
+    names = ["augmentation", "boundary"]
+    keeping = [
+        Undefended(),
+        TemperatureScaling(temperature=50.0),
+        TopKRounding(k=3, decimals=1),
+        LabelOnly(),
+    ]
+    assert not evaluation.reads_model_labels(BoundaryAttack, MemGuard())
+    assert not evaluation.reads_model_labels(BoundaryAttack, StaticNoise(sigma_sq=0.0))  # may change a label
+    monkeypatch.setattr(evaluation, "UNDEFENDED_FITS", UndefendedFits())
+    monkeypatch.setattr(evaluation, "MODEL_LABEL_SCORES", UndefendedFits())
+    runs = []
+    real = QueryAttack.statistic
+    monkeypatch.setattr(QueryAttack, "statistic", lambda self, *a, **k: runs.append(1) or real(self, *a, **k))
+    shared = [score_condition(signals, defense, names, seed=0, max_queries=8) for defense in keeping]
+    assert len(runs) == 2 * len(names)  # each attack's shadow calibration and audit scores, once
+    monkeypatch.setattr(evaluation, "reads_model_labels", lambda attack, defense: False)
+    for defense, once in zip(keeping, shared, strict=True):
+        queried = score_condition(signals, defense, names, seed=0, max_queries=8)
+        assert len(once.scores) == len(queried.scores) == 3 * len(names)
+        for a, b in zip(once.scores, queried.scores, strict=True):
+            assert (a.condition, a.knowledge, a.attack) == (b.condition, b.knowledge, b.attack)
+            assert np.array_equal(a.scores, b.scores) and a.threshold == b.threshold and a.chosen == b.chosen
+
+
 def test_repeated_queries_are_computed_once_and_score_the_same(signals, monkeypatch):
     """An augmentation attack sends the same queries in every condition, and a boundary attack its first two
     rounds (every direction at max_radius, then at half of it), which they mark fixed: with the query memo
@@ -249,7 +290,7 @@ def test_repeated_queries_are_computed_once_and_score_the_same(signals, monkeypa
     monkeypatch.setattr(ModelTarget, "logits", lambda self, x: computed.append(len(x)) or logits(self, x))
     defenses = [
         DynaNoise(sigma0_sq=2.0, noise_mode="per_query"),
-        TemperatureScaling(temperature=3.0),
+        ReverseSigmoid(),  # a defense that keeps every label is not queried at all: see the test above
         DynaNoise(sigma0_sq=0.5, noise_mode="per_query"),
     ]
     runs = {}
