@@ -87,4 +87,26 @@ class TorchTarget(ModelTarget):
                 "the network takes integer indices (an embedding's); set target.input_dtype: int64 for "
                 "records of token ids or category codes"
             )
-        return super()._advice(cause, batch)
+        return channel_advice(self.module, batch.shape[1:]) or super()._advice(cause, batch)
+
+
+def channel_advice(module: nn.Module, record_shape: tuple[int, ...]) -> str | None:
+    """What to change when records of ``record_shape`` lack the channel axis that ``module``'s first
+    convolution takes first, or hold it last (images saved height, width, channels); None otherwise."""
+    convolution = next((m for m in module.modules() if isinstance(m, nn.modules.conv._ConvNd)), None)
+    if convolution is None:
+        return None
+    channels, spatial = convolution.in_channels, len(convolution.kernel_size)
+    name = type(convolution).__name__
+    if len(record_shape) == spatial:
+        shape = ", ".join(map(str, ("n", channels, *record_shape)))
+        return (
+            f"the network's {name} takes a channel axis first, which the records lack: save them as ({shape})"
+        )
+    if len(record_shape) == spatial + 1 and record_shape[-1] == channels and record_shape[0] != channels:
+        shape = ", ".join(map(str, ("n", channels, *record_shape[:-1])))
+        return (
+            f"the records hold their {channels} channels last, and the network's {name} takes them first: "
+            f"save them transposed to ({shape})"
+        )
+    return None

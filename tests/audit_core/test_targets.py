@@ -29,7 +29,7 @@ from audit_core.config import TrainingRecipe, parse_config
 from audit_core.core.errors import ConfigError, TargetError
 from audit_core.core.files import sha256_file
 from audit_core.data import Split, load_data
-from audit_core.targets import as_logits, open_target
+from audit_core.targets import TorchTarget, as_logits, open_target
 from audit_core.targets import sklearn as sklearn_targets
 from audit_core.training import train_classifier
 from audit_core.training.cache import CacheEntryWarning, ModelCache
@@ -673,3 +673,35 @@ def test_clones_of_a_trusted_pickle_are_cached_trusting_the_types_of_the_target(
     cache.store_file("b", ".skops", _write_skops(FunctionTransformer(func=np.load)))
     with pytest.warns(CacheEntryWarning, match=r"not trusted: \['numpy.load'\]"):
         assert clones.load(cache, "b") is None
+
+
+@pytest.mark.parametrize(
+    ("channels", "record_shape", "advice"),
+    [
+        (
+            1,
+            (8, 8),
+            "the network's Conv2d takes a channel axis first, which the records lack: save them as "
+            "(n, 1, 8, 8).",
+        ),
+        (
+            3,
+            (8, 8, 3),
+            "the records hold their 3 channels last, and the network's Conv2d takes them first: save them "
+            "transposed to (n, 3, 8, 8).",
+        ),
+    ],
+)
+def test_images_without_their_channel_axis_first_get_the_shape_the_network_takes(
+    channels, record_shape, advice
+):
+    torch.manual_seed(0)
+    network = torch.nn.Sequential(
+        torch.nn.Conv2d(channels, 4, 3, padding=1), torch.nn.Flatten(), torch.nn.Linear(4 * 64, 3)
+    )
+    target = TorchTarget(network, source="The CNN")
+    with pytest.raises(TargetError) as caught:
+        target.logits(np.zeros((5, *record_shape), np.float32))
+    assert str(caught.value).startswith(f"The CNN raised RuntimeError on records of shape {record_shape} (")
+    assert str(caught.value).endswith(advice)
+    assert target.logits(np.zeros((5, channels, 8, 8), np.float32)).shape == (5, 3)  # as the advice says
