@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pyarrow.parquet as pq
 import pytest
+import yaml
 from pypdf import PdfReader
 from rich.console import Console
 
@@ -193,13 +194,10 @@ def test_audit_command_runs_the_shipped_config(dynaudit, tmp_path):
 
 def test_tune_command_writes_parameters_trials_and_the_front(dynaudit, tmp_path):
     config = tmp_path / "tune.yaml"
-    shipped = (Path(__file__).parents[2] / "configs" / "demo.yaml").read_text()
-    config.write_text(
-        shipped.replace("epochs: 200", "epochs: 30")
-        .replace("run_name: demo", "run_name: small")
-        .replace("reference_models: 8", "reference_models: 4")
-        + "tune:\n  n_trials: 8\n  budget: 0.03\n"
-    )
+    shipped = yaml.safe_load((Path(__file__).parents[2] / "configs" / "demo.yaml").read_text())
+    shipped["recipe"]["epochs"] = 30
+    shipped.update(run_name="small", reference_models=4, tune={"n_trials": 8, "budget": 0.03})
+    config.write_text(yaml.safe_dump(shipped))
     result = dynaudit(["tune", str(config), "--output-dir", str(tmp_path / "out")], tmp_path)
     assert result.returncode == 0, result.stderr[-3000:]
     run_dir = tmp_path / "out" / "small-tune" / "latest"
