@@ -43,7 +43,7 @@ def _require_commas(path: Path, field: str) -> None:
     column, so its fields are separated by something else (semicolons, as spreadsheets with decimal commas
     write them, or tabs) and pandas would read each line as one field."""
     with path.open("rb") as file:
-        header = file.readline(1 << 16).decode("utf-8", errors="replace").rstrip("\r\n")
+        header = file.readline(1 << 16).decode("utf-8-sig", errors="replace").rstrip("\r\n")
     if "," in header or not header.strip():  # an empty file gets pandas' EmptyDataError
         return
     used = next((name for separator, name in OTHER_SEPARATORS.items() if separator in header), None)
