@@ -141,6 +141,14 @@ def fitted_columns(model: Any) -> tuple[str, ...] | None:
     return None if names is None else tuple(names)
 
 
+def _predicts_several_labels(model: Any) -> bool:
+    """Whether ``model`` is a multi-output classifier (``classes_`` a list of arrays, one per output) or a
+    multi-label one (``multilabel_``: a one-vs-rest classifier fitted on indicator columns)."""
+    classes = getattr(model, "classes_", None)
+    several_outputs = isinstance(classes, list | tuple) and any(np.ndim(c) > 0 for c in classes)
+    return several_outputs or bool(getattr(model, "multilabel_", False))
+
+
 def releases_labels_only(model: Any) -> bool:
     """Whether a fitted classifier answers with its predicted labels alone: ``predict`` and ``classes_``, but
     neither ``predict_proba`` nor ``decision_function`` (a hard-voting ensemble, a rule set)."""
@@ -216,6 +224,12 @@ class SklearnTarget(ModelTarget):
     def __init__(self, model: Any, *, source: str, digest: str, batch_size: int = 4096) -> None:
         classes = getattr(model, "classes_", None)
         output = scores_kind(model)
+        if _predicts_several_labels(model):
+            raise TargetError(
+                f"{source} holds a {type(model).__name__} that predicts several labels per record (one per "
+                "output or indicator column); expected a classifier of one label per record (audit each "
+                "label with a classifier fitted on it alone)."
+            )
         if output is None or classes is None:
             raise TargetError(
                 f"{source} holds a {type(model).__name__}; expected a fitted classifier (classes_ and "

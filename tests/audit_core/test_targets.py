@@ -17,6 +17,8 @@ from sklearn.base import clone
 from sklearn.compose import ColumnTransformer
 from sklearn.ensemble import HistGradientBoostingClassifier, VotingClassifier
 from sklearn.linear_model import LinearRegression, LogisticRegression
+from sklearn.multiclass import OneVsRestClassifier
+from sklearn.multioutput import MultiOutputClassifier
 from sklearn.neighbors import KNeighborsClassifier
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, StandardScaler
@@ -705,3 +707,23 @@ def test_images_without_their_channel_axis_first_get_the_shape_the_network_takes
     assert str(caught.value).startswith(f"The CNN raised RuntimeError on records of shape {record_shape} (")
     assert str(caught.value).endswith(advice)
     assert target.logits(np.zeros((5, channels, 8, 8), np.float32)).shape == (5, 3)  # as the advice says
+
+
+@pytest.mark.parametrize(
+    "fit",
+    [
+        lambda x, y: MultiOutputClassifier(LogisticRegression()).fit(x, np.c_[y, y % 2]),
+        lambda x, y: DecisionTreeClassifier(random_state=0).fit(x, np.c_[y, y % 2]),
+        lambda x, y: OneVsRestClassifier(LogisticRegression()).fit(
+            x, np.eye(N_CLASSES, dtype=int)[y] | (x[:, :1] > 0)
+        ),
+    ],
+    ids=["multi-output wrapper", "multi-output tree", "multi-label one-vs-rest"],
+)
+def test_a_classifier_of_several_labels_per_record_is_one_sentence(fit):
+    x, y = blobs(60, seed=3)
+    model = fit(x, y)
+    with pytest.raises(
+        TargetError, match=r"that predicts several labels per record \(one per output or indicator "
+    ):
+        sklearn_targets.SklearnTarget(model, source="target.path 'm.skops'", digest="0")
