@@ -44,9 +44,14 @@ def _read_part(config: NpzDataConfig, path: Path, field: str) -> Split:
             else np.array([f"{path.name}:{row}" for row in range(len(labels))])
         )
     if features.ndim < 2 or len(features) != len(labels) or labels.ndim != 1:
+        hint = (
+            f" (its labels are one-hot rows: save {config.labels_key}.argmax(axis=1))"
+            if _one_hot(labels)
+            else ""
+        )
         raise DataError(
             f"{field}: '{path}' has {config.features_key!r} of shape {features.shape} and "
-            f"{config.labels_key!r} of shape {labels.shape}; expected (n, ...) records and (n,) labels."
+            f"{config.labels_key!r} of shape {labels.shape}; expected (n, ...) records and (n,) labels{hint}."
         )
     records = (
         features.astype(exact_float(features.dtype))
@@ -60,3 +65,13 @@ def _read_part(config: NpzDataConfig, path: Path, field: str) -> Split:
 def load_npz_data(config: NpzDataConfig) -> AuditData:
     """One archive per audit part, each with the configured feature, label and (optional) id arrays."""
     return load_part_files("npz", config, partial(_read_part, config))
+
+
+def _one_hot(labels: np.ndarray) -> bool:
+    """Whether ``labels`` are rows of zeros with a single one: class indices saved one-hot."""
+    return (
+        labels.ndim == 2
+        and labels.size > 0
+        and labels.dtype.kind in "biuf"
+        and bool(((labels == 0) | (labels == 1)).all() and (labels.sum(axis=1) == 1).all())
+    )

@@ -207,6 +207,13 @@ def _npz_fewer_features(tmp: Path, cfg: dict) -> None:
     cfg["data"] = {"kind": "npz", "ids_key": "ids", **paths}
 
 
+def _npz_one_hot_labels(tmp: Path, cfg: dict) -> None:
+    paths = write_npz(tmp)
+    x, y, ids = tabular_parts()["test"]
+    np.savez(tmp / "test.npz", x=x, y=np.eye(3, dtype=np.int64)[y], ids=ids)
+    cfg["data"] = {"kind": "npz", "ids_key": "ids", **paths}
+
+
 def _cifar(tmp: Path, cfg: dict, *, drop: str | None = None, members: int = 20, mean: int = 3) -> None:
     folder = write_cifar_batches(tmp / "cifar-10-batches-py", n_per_batch=20)
     if drop:
@@ -594,6 +601,12 @@ CASES = [
         "NPZ with pickled objects",
         _npz_object_array,
         "holds pickled Python objects, which dynaudit does not load",
+    ),
+    Bad(
+        "NPZ with one-hot labels",
+        _npz_one_hot_labels,
+        "'y' of shape (90, 3); expected (n, ...) records and (n,) labels (its labels are one-hot rows: save "
+        "y.argmax(axis=1)).",
     ),
     Bad(
         "CIFAR-10 folder missing a batch",
