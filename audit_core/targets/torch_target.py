@@ -87,6 +87,12 @@ class TorchTarget(ModelTarget):
                 "the network takes integer indices (an embedding's); set target.input_dtype: int64 for "
                 "records of token ids or category codes"
             )
+        floating = {p.dtype for p in self.module.parameters() if p.is_floating_point()} - {torch.float32}
+        if not self.integer_inputs and floating and "dtype" in str(cause).lower():
+            return (
+                f"the network's parameters are {', '.join(sorted(map(str, floating)))} and its inputs "
+                "torch.float32: build it with float32 parameters (without .double() or .half())"
+            )
         return channel_advice(self.module, batch.shape[1:]) or super()._advice(cause, batch)
 
 

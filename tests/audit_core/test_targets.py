@@ -727,3 +727,14 @@ def test_a_classifier_of_several_labels_per_record_is_one_sentence(fit):
         TargetError, match=r"that predicts several labels per record \(one per output or indicator "
     ):
         sklearn_targets.SklearnTarget(model, source="target.path 'm.skops'", digest="0")
+
+
+def test_a_network_built_in_double_precision_is_told_to_take_float32():
+    network = torch.nn.Sequential(torch.nn.Linear(4, 3)).double()
+    with pytest.raises(TargetError) as caught:
+        TorchTarget(network, source="The MLP").logits(np.zeros((5, 4), np.float32))
+    assert str(caught.value).endswith(
+        "the network's parameters are torch.float64 and its inputs torch.float32: build it with float32 "
+        "parameters (without .double() or .half())."
+    )
+    assert TorchTarget(network.float(), source="The MLP").logits(np.zeros((5, 4), np.float32)).shape == (5, 3)
