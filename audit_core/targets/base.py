@@ -62,12 +62,13 @@ def _both_classes(scores: np.ndarray, output: OutputKind) -> np.ndarray:
     return np.hstack([np.zeros_like(scores) if output == "logits" else 1 - scores, scores])
 
 
-def as_logits(outputs: np.ndarray, output: OutputKind, source: str) -> np.ndarray:
+def as_logits(outputs: np.ndarray, output: OutputKind, source: str, *, configured: bool = True) -> np.ndarray:
     """Model outputs as float64 logits; probabilities become ``log(max(p, 1e-12))`` after a sanity check.
     One score per record (shape ``(n,)`` or ``(n, 1)``: a binary classifier's logit or probability of class
     1) becomes two columns. Outputs declared as logits are refused when they are all probabilities
     (:func:`_look_like_probabilities`): a softmax or sigmoid left at the end of a network would otherwise be
-    audited, and noised, as logits.
+    audited, and noised, as logits. ``configured``: the sentences name the ``output:`` setting (a
+    scikit-learn model's ``predict_proba`` has none).
 
     >>> as_logits(np.array([[0.5, 0.5]]), "probabilities", "model").round(3).tolist()
     [[-0.693, -0.693]]
@@ -87,17 +88,18 @@ def as_logits(outputs: np.ndarray, output: OutputKind, source: str) -> np.ndarra
                 f"output: probabilities, or return the logits before the {last}."
             )
         return _both_classes(values, output) if values.shape[1] == 1 else values
+    expected = "expected probabilities, or set output: logits" if configured else "expected probabilities"
     if values.size and not probabilities_range(values).all():
         raise TargetError(
             f"{source} returned values outside [0, 1] ({np.nanmin(values):.3g} to {np.nanmax(values):.3g}); "
-            "expected probabilities, or set output: logits."
+            f"{expected}."
         )
     values = _both_classes(values, output) if values.shape[1] == 1 else values
     sums = values.sum(axis=1)
     if values.size and not probability_rows(values).all():
         raise TargetError(
             f"{source} returned rows that do not sum to 1 (sums {np.nanmin(sums):.3g} to "
-            f"{np.nanmax(sums):.3g}); expected probabilities, or set output: logits."
+            f"{np.nanmax(sums):.3g}); {expected}."
         )
     return probability_logits(values)
 
@@ -128,6 +130,8 @@ class ModelTarget(ABC):
     #: Whether the model takes whole numbers (token ids, category codes): records the label-only query
     #: attacks cannot move by small amounts.
     integer_inputs: bool = False
+    #: Whether the config says what the model returns (``output:``); a scikit-learn model says it itself.
+    output_configured: bool = True
 
     def __init__(
         self,
@@ -177,7 +181,7 @@ class ModelTarget(ABC):
                 f"{self.source} returned {widths[-1]} columns for some batches of one query and {widths[0]} "
                 "for others; expected the same classes for every record."
             )
-        return as_logits(np.concatenate(chunks), self.output, self.source)
+        return as_logits(np.concatenate(chunks), self.output, self.source, configured=self.output_configured)
 
     def _answer(self, batch: np.ndarray) -> np.ndarray:
         return np.asarray(self.predict(batch), dtype=np.float64)

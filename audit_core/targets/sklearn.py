@@ -221,6 +221,8 @@ class SklearnTarget(ModelTarget):
     (its label as probability 1, :func:`releases_labels_only`). Its ``classes_`` must be the data's
     (:meth:`require_classes`)."""
 
+    output_configured = False  # predict_proba, decision_function or predict says what it returns
+
     def __init__(self, model: Any, *, source: str, digest: str, batch_size: int = 4096) -> None:
         classes = getattr(model, "classes_", None)
         output = scores_kind(model)

@@ -190,6 +190,8 @@ class ClassifierModelTarget(ModelTarget):
     scores the target. A class missing from its training set gets probability 0, or, among margins, the
     log-probability ``log(PROBABILITY_FLOOR)`` beside the log-softmax of the margins of the classes it saw."""
 
+    output_configured = False  # as for the target: the estimator says what it returns
+
     def __init__(
         self, model: Any, n_classes: int, *, source: str, digest: str, categories: Categories = ()
     ) -> None:

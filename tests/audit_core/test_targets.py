@@ -46,7 +46,7 @@ from tests.audit_core.byo import (
     member_mlp,
     tabular_parts,
 )
-from tests.audit_core.models import CentredLogistic, WrappedOutputs
+from tests.audit_core.models import CentredLogistic, UnnormalisedProbabilities, WrappedOutputs
 
 
 def _target(**fields):
@@ -738,3 +738,18 @@ def test_a_network_built_in_double_precision_is_told_to_take_float32():
         "parameters (without .double() or .half())."
     )
     assert TorchTarget(network.float(), source="The MLP").logits(np.zeros((5, 4), np.float32)).shape == (5, 3)
+
+
+def test_predict_proba_rows_not_summing_to_one_are_refused_without_naming_an_output_setting():
+    """A scikit-learn model says itself what it returns, so the sentence names no ``output:`` to set (only
+    queried model files have one)."""
+    x, y = blobs(60, seed=4)
+    target = sklearn_targets.SklearnTarget(
+        UnnormalisedProbabilities().fit(x, y), source="target.path 'm.joblib'", digest="0"
+    )
+    with pytest.raises(TargetError) as caught:
+        target.logits(x)
+    assert str(caught.value).startswith(
+        "target.path 'm.joblib' returned rows that do not sum to 1 (sums 0.9 to"
+    )
+    assert str(caught.value).endswith("; expected probabilities.")
