@@ -98,7 +98,8 @@ class TorchTarget(ModelTarget):
 
 def channel_advice(module: nn.Module, record_shape: tuple[int, ...]) -> str | None:
     """What to change when records of ``record_shape`` lack the channel axis that ``module``'s first
-    convolution takes first, or hold it last (images saved height, width, channels); None otherwise."""
+    convolution takes first, hold it last (images saved height, width, channels), or have another number of
+    channels; None otherwise."""
     convolution = next((m for m in module.modules() if isinstance(m, nn.modules.conv._ConvNd)), None)
     if convolution is None:
         return None
@@ -109,10 +110,16 @@ def channel_advice(module: nn.Module, record_shape: tuple[int, ...]) -> str | No
         return (
             f"the network's {name} takes a channel axis first, which the records lack: save them as ({shape})"
         )
-    if len(record_shape) == spatial + 1 and record_shape[-1] == channels and record_shape[0] != channels:
+    if len(record_shape) != spatial + 1 or record_shape[0] == channels:
+        return None
+    if record_shape[-1] == channels:
         shape = ", ".join(map(str, ("n", channels, *record_shape[:-1])))
         return (
             f"the records hold their {channels} channels last, and the network's {name} takes them first: "
             f"save them transposed to ({shape})"
         )
-    return None
+    have = f"{record_shape[0]} channel{'' if record_shape[0] == 1 else 's'}"
+    return (
+        f"the records have {have} and the network's {name} takes {channels}: give it images of that many "
+        "channels (an image folder's transform.grayscale makes one)"
+    )

@@ -692,6 +692,12 @@ def test_clones_of_a_trusted_pickle_are_cached_trusting_the_types_of_the_target(
             "the records hold their 3 channels last, and the network's Conv2d takes them first: save them "
             "transposed to (n, 3, 8, 8).",
         ),
+        (
+            3,
+            (1, 8, 8),
+            "the records have 1 channel and the network's Conv2d takes 3: give it images of that many "
+            "channels (an image folder's transform.grayscale makes one).",
+        ),
     ],
 )
 def test_images_without_their_channel_axis_first_get_the_shape_the_network_takes(
