@@ -106,20 +106,24 @@ def channel_advice(module: nn.Module, record_shape: tuple[int, ...]) -> str | No
     channels, spatial = convolution.in_channels, len(convolution.kernel_size)
     name = type(convolution).__name__
     if len(record_shape) == spatial:
-        shape = ", ".join(map(str, ("n", channels, *record_shape)))
+        shape = _shape(channels, *record_shape)
         return (
-            f"the network's {name} takes a channel axis first, which the records lack: save them as ({shape})"
+            f"the network's {name} takes a channel axis first, which the records lack: save them as {shape}"
         )
     if len(record_shape) != spatial + 1 or record_shape[0] == channels:
         return None
     if record_shape[-1] == channels:
-        shape = ", ".join(map(str, ("n", channels, *record_shape[:-1])))
         return (
             f"the records hold their {channels} channels last, and the network's {name} takes them first: "
-            f"save them transposed to ({shape})"
+            f"save them transposed to {_shape(channels, *record_shape[:-1])}"
         )
     have = f"{record_shape[0]} channel{'' if record_shape[0] == 1 else 's'}"
     return (
         f"the records have {have} and the network's {name} takes {channels}: give it images of that many "
         "channels (an image folder's transform.grayscale makes one)"
     )
+
+
+def _shape(*dims: int) -> str:
+    """A batch's shape as the sentences write it: ``(n, 3, 32, 32)``."""
+    return f"({', '.join(map(str, ('n', *dims)))})"

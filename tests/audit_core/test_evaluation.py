@@ -43,6 +43,19 @@ def signals():
 ATTACKS = ["loss", "lira_online", "rmia", "label_only"]
 
 
+def _calls(monkeypatch, owner: type, method: str) -> list:
+    """A list that grows by one at each call of ``owner.method``, which still runs as it did."""
+    calls, real = [], getattr(owner, method)
+    monkeypatch.setattr(owner, method, lambda self, *a, **k: calls.append(1) or real(self, *a, **k))
+    return calls
+
+
+def _fresh_memos(monkeypatch) -> None:
+    """Nothing fitted or scored by other tests on the shared signals."""
+    monkeypatch.setattr(evaluation, "UNDEFENDED_FITS", UndefendedFits())
+    monkeypatch.setattr(evaluation, "MODEL_LABEL_SCORES", UndefendedFits())
+
+
 def test_without_a_defense_every_attacker_knowledge_sees_the_same_answers(signals):
     evaluation = evaluate_condition(signals, Undefended(), ATTACKS, seed=0, max_queries=8)
     for attack in ATTACKS:
@@ -201,9 +214,7 @@ def test_an_attack_on_the_same_inputs_is_fitted_once_per_condition_and_scores_as
 ):
     """QMIA reads only the target's population answers, which every knowledge of a condition shares (one
     query): one fit serves the three, and each scores exactly as a fit for that knowledge alone does."""
-    fits = []
-    real_fit = QMIA.fit
-    monkeypatch.setattr(QMIA, "fit", lambda self, calibration: fits.append(1) or real_fit(self, calibration))
+    fits = _calls(monkeypatch, QMIA, "fit")
     defense = DynaNoise(sigma0_sq=0.5)
     every = score_condition(signals, defense, ["qmia"], seed=0, max_queries=1)
     assert len(fits) == 1 and len(every.scores) == 3
@@ -229,13 +240,8 @@ def test_knowledges_calibrated_alike_on_fixed_answers_are_scored_once_and_as_if_
     records and on the audit points), and each knowledge's scores, threshold and choices equal those of that
     knowledge scored alone."""
     names = ["loss", "qmia", "boundary"]
-    monkeypatch.setattr(evaluation, "UNDEFENDED_FITS", UndefendedFits())  # nothing from other tests
-    monkeypatch.setattr(evaluation, "MODEL_LABEL_SCORES", UndefendedFits())
-    runs = []
-    real = BoundaryAttack.statistic
-    monkeypatch.setattr(
-        BoundaryAttack, "statistic", lambda self, *a, **k: runs.append(1) or real(self, *a, **k)
-    )
+    _fresh_memos(monkeypatch)
+    runs = _calls(monkeypatch, BoundaryAttack, "statistic")
     every = score_condition(signals, defense, names, seed=0, max_queries=8)
     assert len(runs) == 2 * distinct
     assert [(s.knowledge, s.attack) for s in every.scores] == [
@@ -263,11 +269,8 @@ def test_query_attacks_through_label_keeping_fixed_defenses_read_the_model_label
     ]
     assert not evaluation.reads_model_labels(BoundaryAttack, MemGuard())
     assert not evaluation.reads_model_labels(BoundaryAttack, StaticNoise(sigma_sq=0.0))  # may change a label
-    monkeypatch.setattr(evaluation, "UNDEFENDED_FITS", UndefendedFits())
-    monkeypatch.setattr(evaluation, "MODEL_LABEL_SCORES", UndefendedFits())
-    runs = []
-    real = QueryAttack.statistic
-    monkeypatch.setattr(QueryAttack, "statistic", lambda self, *a, **k: runs.append(1) or real(self, *a, **k))
+    _fresh_memos(monkeypatch)
+    runs = _calls(monkeypatch, QueryAttack, "statistic")
     shared = [score_condition(signals, defense, names, seed=0, max_queries=8) for defense in keeping]
     assert len(runs) == 2 * len(names)  # each attack's shadow calibration and audit scores, once
     monkeypatch.setattr(evaluation, "reads_model_labels", lambda attack, defense: False)
