@@ -141,6 +141,14 @@ def fitted_columns(model: Any) -> tuple[str, ...] | None:
     return None if names is None else tuple(names)
 
 
+def takes_texts(model: Any) -> bool:
+    """Whether ``model`` reads one text per record: a scikit-learn text vectorizer (``build_analyzer``:
+    CountVectorizer, TfidfVectorizer, HashingVectorizer), alone or first in a pipeline, fitted on a list of
+    texts, not on a table (a ColumnTransformer that picks the text column by name takes the table)."""
+    steps = getattr(model, "steps", None)
+    return hasattr(steps[0][1] if steps else model, "build_analyzer")
+
+
 def _predicts_several_labels(model: Any) -> bool:
     """Whether ``model`` is a multi-output classifier (``classes_`` a list of arrays, one per output) or a
     multi-label one (``multilabel_``: a one-vs-rest classifier fitted on indicator columns)."""
@@ -194,7 +202,7 @@ def classifier_scores(model: Any, records: np.ndarray, categories: Categories = 
     names (and ``categories``' dtypes), on one job in a forked worker (:func:`one_job_in_a_worker`). A label
     outside ``classes_`` gives a row of zeros."""
     one_job_in_a_worker(model)
-    inputs = named_inputs(records, fitted_columns(model), categories)
+    inputs = model_inputs(model, records, fitted_columns(model), categories)
     if releases_labels_only(model):
         predicted = np.asarray(model.predict(inputs))
         return (predicted[:, None] == np.asarray(model.classes_)[None, :]).astype(np.float64)
@@ -213,6 +221,26 @@ def named_inputs(records: np.ndarray, names: Sequence[str] | None, categories: C
     for name, dtype in categories:
         frame[name] = frame[name].astype(dtype)
     return frame
+
+
+def model_inputs(
+    model: Any, records: np.ndarray, names: Sequence[str] | None, categories: Categories = ()
+) -> Any:
+    """``records`` as ``model`` takes them: the texts of a one-field table for a model that
+    :func:`takes_texts`, else :func:`named_inputs`."""
+    if not takes_texts(model):
+        return named_inputs(records, names, categories)
+    fields = records.reshape(len(records), -1)
+    if fields.shape[1] != 1:
+        raise ValueError(f"{_reads_texts(model)}, and these records have {fields.shape[1]} fields")
+    return fields[:, 0]
+
+
+def _reads_texts(model: Any) -> str:
+    """What a model that :func:`takes_texts` reads, said in a sentence's words."""
+    steps = getattr(model, "steps", None)
+    first = type(steps[0][1] if steps else model).__name__
+    return f"its {first} reads one text per record"
 
 
 class SklearnTarget(ModelTarget):
@@ -256,6 +284,12 @@ class SklearnTarget(ModelTarget):
         """Refuse a model fitted on a table whose columns are not the data's features ``names`` (a table's
         columns, in order; None when the data have no names, whose features are then taken in the model's
         order)."""
+        if takes_texts(self.model) and names is not None and len(names) != 1:
+            raise TargetError(
+                f"{self.source} holds a {type(self.model).__name__}: {_reads_texts(self.model)}, but the "
+                f"data have {len(names)} feature columns {list(names)[:6]}; set data.features to the one "
+                "text column (a model of several columns picks its text column with a ColumnTransformer)."
+            )
         fitted = fitted_columns(self.model)
         if fitted is not None and names is not None and list(fitted) != list(names):
             raise TargetError(

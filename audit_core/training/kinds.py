@@ -32,7 +32,7 @@ from audit_core.core.user_code import UserCodeError, call_user_code, user_record
 from audit_core.targets import ModelTarget, Target, TorchTarget
 from audit_core.targets.base import as_logits
 from audit_core.targets.callable import source_file
-from audit_core.targets.sklearn import classifier_scores, named_inputs, read_skops, scores_kind
+from audit_core.targets.sklearn import classifier_scores, model_inputs, read_skops, scores_kind
 from audit_core.training import build_model, train_classifier
 from audit_core.training.batched import ARITHMETIC
 from audit_core.training.cache import ModelCache
@@ -308,7 +308,7 @@ class CloneModels(ModelKind):
         try:
             with turns:
                 return seeded_clone(self.estimator, seed).fit(
-                    named_inputs(records, self.feature_names, self.categories), labels
+                    model_inputs(self.estimator, records, self.feature_names, self.categories), labels
                 )
         except Exception as error:  # the user's estimator failed on the user's data
             raise TargetError(

@@ -16,6 +16,7 @@ from safetensors.torch import save_file
 from sklearn.base import clone
 from sklearn.compose import ColumnTransformer
 from sklearn.ensemble import HistGradientBoostingClassifier, VotingClassifier
+from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LinearRegression, LogisticRegression
 from sklearn.multiclass import OneVsRestClassifier
 from sklearn.multioutput import MultiOutputClassifier
@@ -486,12 +487,48 @@ def test_a_table_of_pandas_nullable_columns_is_queried_with_their_gaps(tmp_path)
     assert np.isfinite(clone.logits(data.test.features)).all()
 
 
+def test_a_pipeline_fitted_on_a_list_of_texts_is_queried_and_cloned_on_the_text_column(tmp_path):
+    """A TfidfVectorizer pipeline fitted on a list of texts, not on a table: the target answers each record's
+    text as the model scores the texts, its clones fit on the texts too, and data of a text and another
+    column are refused with a sentence saying which column the model reads."""
+    rng = np.random.default_rng(7)
+    words = np.array(["ball", "goal", "bread", "soup", "code", "chip", "team", "salt", "rain"])
+    tables, paths, two_columns = {}, {}, {}
+    for part, (x, y, _) in tabular_parts().items():
+        texts = [" ".join(rng.choice([*words[2 * label : 2 * label + 2], *words[6:]], 6)) for label in y]
+        tables[part] = pd.DataFrame({"text": texts, "label": y})
+        paths[part] = str(tmp_path / f"{part}.parquet")
+        tables[part].to_parquet(paths[part])
+        two_columns[part] = str(tmp_path / f"{part}-two.parquet")
+        tables[part].assign(f0=x[:, 0]).to_parquet(two_columns[part])
+    model = make_pipeline(TfidfVectorizer(), LogisticRegression(max_iter=500))
+    model.fit(tables["members"].text, tables["members"].label)
+    sio.dump(model, tmp_path / "texts.skops")
+    trusted = sio.get_untrusted_types(file=tmp_path / "texts.skops")
+    target = {"kind": "sklearn", "path": str(tmp_path / "texts.skops"), "trusted_types": trusted}
+    clone, data = _audited_as_the_model_scores_the_tables(target, paths, tables, model, "text")
+    by_hand = seeded_clone(model, 0).fit(tables["population"].text, tables["population"].label)
+    np.testing.assert_allclose(
+        clone.logits(data.test.features),
+        as_logits(by_hand.predict_proba(tables["test"].text), "probabilities", "the clone"),
+        rtol=1e-6,
+    )
+    fields = {"data": {"kind": "table", **two_columns}, "target": target}
+    audit = parse_config({**chosen_models(fields), **fields})
+    with pytest.raises(
+        TargetError,
+        match=r"holds a Pipeline: its TfidfVectorizer reads one text per record, but the data have 2 feature "
+        r"columns \['text', 'f0'\]; set data.features to the one text column",
+    ):
+        open_audited_target(audit, load_data(audit.data))
+
+
 def _audited_as_the_model_scores_the_tables(
-    target: dict, paths: dict, tables: dict, model, columns: list[str]
+    target: dict, paths: dict, tables: dict, model, columns: list[str] | str
 ) -> tuple:
     """The audit of ``target`` on the tables at ``paths``, checked to answer the members and the test set
-    exactly as ``model`` scores ``tables``' ``columns``; returns one of its clones, fitted on the population,
-    and the audit's data."""
+    exactly as ``model`` scores ``tables``' ``columns`` (one name: that column, as a model of texts takes
+    it); returns one of its clones, fitted on the population, and the audit's data."""
     fields = {"data": {"kind": "table", **paths}, "target": target}
     audit = parse_config({**chosen_models(fields), **fields})
     data = load_data(audit.data)
