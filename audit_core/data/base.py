@@ -291,11 +291,15 @@ class AuditData:
     def _check_distinct_records(self) -> None:
         if self.members.width == 0:
             return
-        same = np.intersect1d(self.members.row_digests(), self.non_members.row_digests())
+        members, non_members = self.members.row_digests(), self.non_members.row_digests()
+        same, in_members, in_non_members = np.intersect1d(members, non_members, return_indices=True)
         if same.size:
+            first = np.argmin(in_non_members)
             raise DataError(
-                f"{same.size} records of {self.where('non_members')} are identical to member records; "
-                "expected disjoint sets (remove the duplicates)."
+                f"{same.size} records of {self.where('non_members')} are identical to member records (e.g. "
+                f"id {str(self.non_members.ids[in_non_members[first]])!r}, the same as member id "
+                f"{str(self.members.ids[in_members[first]])!r}); expected disjoint sets: the model was "
+                "trained on these very records, so remove them from the non-members."
             )
 
     def fingerprint(self) -> str:
