@@ -76,13 +76,25 @@ def _describe(error: ValidationError, model: type[BaseModel], source: str) -> st
         expected = ", ".join(repr(tag) for tag in at.tags)
         return f"{source}: field '{where}' has no '{tag_field}'; expected one of {expected}."
     if first["type"] == "missing":
-        return f"{source}: required field '{where}' is missing."
+        return f"{source}: required field '{where}' is missing{_what_it_holds(model, location)}."
     if not location:
         return f"{source}: {message}."
     value = first.get("input")
     secret = any(part in SECRET_FIELDS for part in location)
     shown = "" if isinstance(value, dict | list) or secret else f" = {value!r}"
     return f"{source}: field '{where}'{shown} is invalid: {message}."
+
+
+def _what_it_holds(model: type[BaseModel], location: tuple[int | str, ...]) -> str:
+    """ "; expected <the field's description>" for the field at ``location``, or nothing without one."""
+    section = place(model, location[:-1]).model
+    field = section.model_fields.get(str(location[-1])) if section is not None else None
+    description = (field.description or "").rstrip(".") if field is not None else ""
+    if not description:
+        return ""
+    if description[1:2].islower():  # "Records that ..." reads "records that ...", "ONNX ..." stays
+        description = description[0].lower() + description[1:]
+    return f"; expected {description}"
 
 
 def parse_model(model: type[M], raw: Any, source: str) -> M:

@@ -44,7 +44,10 @@ class _PartFiles(StrictModel):
 
     members: Path = Field(description="Records that trained the target.")
     non_members: Path = Field(description="Records of the same distribution the target never saw.")
-    population: Path = Field(description="Further records the attacker may use for shadow models.")
+    population: Path = Field(
+        description="Further records of the members' distribution, neither members nor non-members, that the "
+        "attacker trains reference and shadow models on (hold some of your non-members out for them)."
+    )
     test: Path = Field(description="Records that measure the model's accuracy under each defense.")
     n_classes: int | None = Field(None, ge=2, description="Number of classes; default: largest label + 1.")
 
@@ -136,7 +139,7 @@ class ImageFolderDataConfig(_PartFiles):
 class PoolDraw(StrictModel):
     """Records drawn at random, without replacement, from one pool of a standard data set."""
 
-    pool: str = Field(description="Pool name, e.g. train or test (CIFAR-10), train or val (ImageNet).")
+    pool: str = Field(description="The pool's name, e.g. train or test (CIFAR-10), train or val (ImageNet).")
     count: int | None = Field(None, ge=1, description="How many records; default: all that remain.")
 
 
@@ -146,7 +149,9 @@ class _PooledParts(StrictModel):
     root: Path = Field(description="Local folder with the data set (nothing is downloaded).")
     members: PoolDraw = Field(description="Records the target trained on (a sample of them is enough).")
     non_members: PoolDraw = Field(description="Records the target never saw.")
-    population: PoolDraw = Field(description="The attacker's records for shadow models.")
+    population: PoolDraw = Field(
+        description="The attacker's records for reference and shadow models, neither members nor non-members."
+    )
     test: PoolDraw = Field(description="Records that measure accuracy.")
     split_seed: int = Field(0, ge=0, description="Seed of the random draws.")
 

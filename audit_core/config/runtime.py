@@ -20,7 +20,7 @@ class ScheduleConfig(StrictModel):
     """When ``dynaudit serve`` runs this audit: a cron expression read in a time zone."""
 
     cron: str = Field(
-        description="Five-field cron expression (minute hour day month weekday), e.g. '0 2 * * *' for "
+        description="A five-field cron expression (minute hour day month weekday), e.g. '0 2 * * *' for "
         "02:00 every day."
     )
     timezone: str = Field("UTC", description="IANA time zone the cron expression is read in.")

@@ -25,13 +25,15 @@ BlockReader = Callable[[str], str]
 class EnvSecret(StrictModel):
     """A secret read from an environment variable when the run starts."""
 
-    env: str = Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$", description="Environment variable with the secret.")
+    env: str = Field(
+        pattern=r"^[A-Za-z_][A-Za-z0-9_]*$", description="The environment variable that holds the secret."
+    )
 
 
 class PrefectSecret(StrictModel):
     """A secret read from a Prefect Secret block when the run starts."""
 
-    prefect_secret: str = Field(min_length=1, description="Name of a Prefect Secret block.")
+    prefect_secret: str = Field(min_length=1, description="The name of a Prefect Secret block.")
 
 
 SecretValue = SecretStr | EnvSecret | PrefectSecret

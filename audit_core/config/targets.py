@@ -68,7 +68,7 @@ class TorchScriptTargetConfig(_TorchModel):
     """A TorchScript file (``torch.jit.save``), loaded only with ``trust_code: true``."""
 
     kind: Literal["torch_script"] = "torch_script"
-    path: Path = Field(description="TorchScript file.")
+    path: Path = Field(description="The TorchScript model file.")
     trust_code: bool = Field(
         False,
         validate_default=True,
@@ -93,9 +93,9 @@ class TorchStateDictTargetConfig(_TorchModel):
     that builds the empty network."""
 
     kind: Literal["torch_state_dict"] = "torch_state_dict"
-    weights: Path = Field(description="State dict file: .pt, .pth or .safetensors.")
+    weights: Path = Field(description="The state dict file: .pt, .pth or .safetensors.")
     architecture: ImportPath = Field(
-        description="Factory returning the torch.nn.Module, package.module:name."
+        description="The factory that returns the torch.nn.Module, package.module:name."
     )
     architecture_kwargs: dict[str, Any] = Field(default_factory=dict, description="Keyword arguments.")
 
@@ -105,7 +105,7 @@ class SklearnTargetConfig(_AnsweringModel):
     pickle (``.joblib``, ``.pkl``, ``.pickle``)."""
 
     kind: Literal["sklearn"] = "sklearn"
-    path: Path = Field(description="Model file.")
+    path: Path = Field(description="The model file: .skops, or .joblib/.pkl read only with trust_pickle.")
     trusted_types: list[str] = Field(
         default_factory=list, description="Extra types to trust in a skops file, e.g. mypkg.MyScaler."
     )
@@ -118,7 +118,7 @@ class OnnxTargetConfig(_QueriedModel):
     """An ONNX model run by onnxruntime on the CPU; its first input receives the records."""
 
     kind: Literal["onnx"] = "onnx"
-    path: Path = Field(description="ONNX file.")
+    path: Path = Field(description="The ONNX model file.")
     output_name: str | None = Field(
         None, description="Model output holding the per-class scores; default: the first float output."
     )
@@ -137,7 +137,7 @@ class CallableTargetConfig(_QueriedModel):
 class _PredictionTable(StrictModel):
     """A Parquet table of precomputed outputs: one row per record, one column per class."""
 
-    path: Path = Field(description="Parquet file.")
+    path: Path = Field(description="The Parquet file of those outputs.")
     id_column: str = Field("id", description="Column with the record ids of the audit data.")
     columns: list[str] | None = Field(
         None, min_length=2, description="Per-class output columns in class order; default: all others."

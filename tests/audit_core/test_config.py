@@ -111,7 +111,18 @@ def test_tune_section_defaults():
             "data: {kind: csv}\n",
             "field 'data.kind' = 'csv' is invalid: expected one of 'demo', 'table', 'npz',",
         ),
-        ("data: {kind: table, members: m.csv}\n", "required field 'data.non_members' is missing."),
+        (
+            "data: {kind: table, members: m.csv}\n",
+            "required field 'data.non_members' is missing; expected records of the same distribution the "
+            "target never saw.",
+        ),
+        (
+            "data: {kind: table, members: m.csv, non_members: n.csv}\n",
+            "required field 'data.population' is missing; expected further records of the members' "
+            "distribution, neither members nor non-members, that the attacker trains reference and shadow "
+            "models on (hold some of your non-members out for them).",
+        ),
+        ("target: {kind: onnx}\n", "required field 'target.path' is missing; expected the ONNX model file."),
         ("- just\n- a list\n", "expected a mapping of AuditConfig fields, got list"),
         ("seed: [unclosed\n", "is not valid YAML at line"),
         (
