@@ -289,6 +289,11 @@ def _closed_port() -> int:
 
 CASES = [
     Bad(
+        "a data part not given",
+        lambda t, c: c["data"].pop("population"),
+        "required field 'data.population' is missing; expected further records of the members' distribution",
+    ),
+    Bad(
         "missing model file",
         _target(kind="onnx", path="{tmp}/nope.onnx"),
         "file '{tmp}/nope.onnx' does not exist; expected an ONNX model file",
