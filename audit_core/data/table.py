@@ -12,9 +12,9 @@ from audit_core.core.paths import existing_file, suffix_of
 from audit_core.core.records import exact_float
 from audit_core.data.base import AuditData, Split, integer_labels, load_part_files
 
+PARQUET = (".parquet", ".pq")
 READERS: dict[str, Callable[[Path], pd.DataFrame]] = {
-    ".parquet": pd.read_parquet,
-    ".pq": pd.read_parquet,
+    **dict.fromkeys(PARQUET, pd.read_parquet),
     ".csv": pd.read_csv,
 }
 
@@ -36,6 +36,23 @@ def read_table(path: Path, field: str) -> pd.DataFrame:
             f"{field}: '{path}' is not a readable {path.suffix[1:]} table ({type(error).__name__}); "
             "expected a valid file."
         ) from None
+
+
+def read_part_table(path: Path, field: str) -> pd.DataFrame:
+    """An audit part's table: one Parquet or CSV file (:func:`read_table`), or a folder of Parquet files, as
+    Spark, Dask or pandas write a dataset (``part-00000.parquet``, ...): its files in name order, one table
+    (the files beside them, such as ``_SUCCESS``, left alone)."""
+    if not path.is_dir():
+        return read_table(path, field)
+    files = sorted(f for f in path.iterdir() if f.suffix.lower() in PARQUET and f.is_file())
+    if not files:
+        inside = sorted(f.name for f in path.iterdir())[:3]
+        state = f"holds no Parquet file (only {inside})" if inside else "is empty"
+        raise DataError(
+            f"{field}: folder '{path}' {state}; expected a Parquet or CSV table, or a folder of Parquet "
+            "files (.parquet) that together make the table."
+        )
+    return pd.concat([read_table(file, field) for file in files], ignore_index=True)
 
 
 def _require_commas(path: Path, field: str) -> None:
@@ -161,11 +178,11 @@ def load_table_data(config: TableDataConfig) -> AuditData:
     """One table per audit part. The features are ``data.features``, else the members table's columns other
     than the label and the id, in its order; every table's are picked by name, so their order in the files
     may differ."""
-    members = read_table(config.members, "data.members")
+    members = read_part_table(config.members, "data.members")
     features = config.features or [str(c) for c in members.columns if c not in (config.label, config.id)]
 
     def read_part(path: Path, field: str) -> Split:
-        frame = members if field == "data.members" else read_table(path, field)  # the members read once
+        frame = members if field == "data.members" else read_part_table(path, field)  # members read once
         return _part(config, features, frame, path, field)
 
     categories = tuple(

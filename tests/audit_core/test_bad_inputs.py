@@ -69,6 +69,7 @@ def _target(**fields) -> Setup:
 
 def _write(name: str, content: bytes) -> Setup:
     def setup(tmp: Path, cfg: dict) -> None:
+        (tmp / name).parent.mkdir(parents=True, exist_ok=True)
         (tmp / name).write_bytes(content)
 
     return setup
@@ -288,6 +289,12 @@ def _closed_port() -> int:
 
 
 CASES = [
+    Bad(
+        "a folder without Parquet files",
+        _steps(_write("members/part-0.csv", b"f0,label\n1,0\n"), _set("data", members="{tmp}/members")),
+        "data.members: folder '{tmp}/members' holds no Parquet file (only ['part-0.csv']); expected a "
+        "Parquet or CSV table, or a folder of Parquet files",
+    ),
     Bad(
         "a data part not given",
         lambda t, c: c["data"].pop("population"),

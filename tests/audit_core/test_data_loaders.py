@@ -72,6 +72,32 @@ def test_numbers_load_exactly_and_every_part_as_one_float_type(tmp_path):
         _load(kind="npz", ids_key="ids", **paths)
 
 
+def test_a_folder_of_parquet_files_is_one_table_read_in_file_name_order(tmp_path):
+    """A part written as Spark or Dask write a dataset (a folder of ``part-*.parquet`` files and a
+    ``_SUCCESS`` marker) reads as its files in name order, one table: the same records and labels as that
+    table in one file, ids by the folder's name and the row. A folder without Parquet files is a sentence."""
+    paths = write_tables(tmp_path, ".parquet")
+    whole = _load(kind="table", **paths)
+    members = pd.read_parquet(paths["members"])
+    folder = tmp_path / "members-dataset"
+    folder.mkdir()
+    for name, rows in (("part-00001.parquet", slice(40, None)), ("part-00000.parquet", slice(0, 40))):
+        members.iloc[rows].to_parquet(folder / name)  # written out of order: read by name
+    (folder / "_SUCCESS").write_text("")
+    data = _load(kind="table", **{**paths, "members": str(folder)})
+    np.testing.assert_array_equal(data.members.features, whole.members.features)
+    np.testing.assert_array_equal(data.members.labels, whole.members.labels)
+    assert data.members.ids[[0, -1]].tolist() == ["members-dataset:0", f"members-dataset:{len(members) - 1}"]
+    (folder / "part-00000.parquet").unlink()
+    (folder / "part-00001.parquet").rename(folder / "part-00001.csv")
+    with pytest.raises(
+        DataError,
+        match=r"^data.members: folder '.*members-dataset' holds no Parquet file \(only \['_SUCCESS', "
+        r"'part-00001.csv'\]\); expected a Parquet or CSV table, or a folder of Parquet files",
+    ):
+        _load(kind="table", **{**paths, "members": str(folder)})
+
+
 def test_table_columns_are_chosen_by_name_and_ids_default_to_file_and_row(tmp_path):
     paths = write_tables(tmp_path, ".csv")
     members = pd.read_csv(paths["members"])
