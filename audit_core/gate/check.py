@@ -421,15 +421,22 @@ def _check_rules(
 
 
 def recommendation(policy: GatePolicy, metrics: pd.DataFrame, chosen: str | None) -> str:
-    """Two to four sentences: whether the chosen defense meets every rule (or breaks none, naming those it
-    was not shown to meet and why; or advises against it where an undecided rule's one value measures above
-    its limit), and which defended condition breaks none at the smallest accuracy cost (or, when none does,
-    which comes closest)."""
+    """Where the undefended model is shown to meet every attack limit, one sentence: no defense is needed
+    (and what the chosen one would cost). Otherwise two to four: whether the chosen defense meets every rule
+    (or breaks none, naming those it was not shown to meet and why; or advises against it where an
+    undecided rule's one value measures above its limit), and which defended condition breaks none at the
+    smallest accuracy cost (or, when none does, which comes closest)."""
     labels = list(dict.fromkeys(metrics.condition))
     defended = [c for c in labels if c != "undefended"]
     if not defended:
         return "The audit has no defended condition to recommend."
     drops = metrics[metrics.metric == Metric.ACCURACY_DROP].set_index("condition").value
+    if _undefended_meets_every_rule(policy, metrics):
+        text = "No defense is needed: the undefended model is shown to meet every rule of the policy"
+        drop = None if chosen is None else drops.get(chosen)
+        if drop is not None and drop > 0:
+            return f"{text}, and the chosen defense, {chosen}, would lower the test accuracy by {drop:.4f}."
+        return f"{text}."
     rules = {c: _check_rules(policy, metrics, [c])[1] for c in defended}
     failed = {c: [r.rule for r in rules[c] if not r.passed] for c in defended}
     above = {c: [r for r in rules[c] if _measured_above(r)] for c in defended}
@@ -490,6 +497,16 @@ def recommendation(policy: GatePolicy, metrics: pd.DataFrame, chosen: str | None
         "classes alone, and such a defense leaves them as they are. Lower the model's own leakage "
         "(regularisation, more training data, differentially private training) or relax max_auc."
     )
+
+
+def _undefended_meets_every_rule(policy: GatePolicy, metrics: pd.DataFrame) -> bool:
+    """Whether the undefended model is shown to meet every attack limit of ``policy`` (it changes no answer,
+    so it meets an accuracy drop limit); False for a policy of no attack limit, which says nothing of
+    privacy."""
+    if not policy.limits.keys() & ATTACK_LIMITS.keys():
+        return False
+    attack_limits = policy.model_copy(update={"max_accuracy_drop": None})
+    return all(r.outcome == "pass" for r in _check_rules(attack_limits, metrics, ["undefended"])[1])
 
 
 def _count(passing: list[str]) -> str:

@@ -134,7 +134,7 @@ def test_a_defense_whose_accuracy_drop_measures_above_the_limit_is_not_advised_t
     """A drop of 6 answers in 60 (0.1 against the shipped 0.05) that too few test records decide: the verdict
     passes it with a warning; the advice deploys not it but the defense that measures within the limits."""
     metrics = simulated_metrics(
-        {"undefended": 0.0, DYNANOISE: 0.0, STATIC: 0.0}, flips={DYNANOISE: 6, STATIC: 0}, test_points=60
+        {"undefended": 1.0, DYNANOISE: 0.0, STATIC: 0.0}, flips={DYNANOISE: 6, STATIC: 0}, test_points=60
     )
     verdict = check_gate(SHIPPED, metrics, chosen=DYNANOISE)
     drop = _rule(verdict, "max_accuracy_drop")
@@ -153,6 +153,26 @@ def test_a_defense_whose_accuracy_drop_measures_above_the_limit_is_not_advised_t
     auc = _rule(strict, "max_auc")
     assert auc.outcome == "unresolved" and auc.measurement.point > 0.51
     assert strict.recommendation.startswith(f"Deploy the chosen defense, {STATIC}")
+
+
+def test_an_undefended_model_shown_within_every_limit_is_advised_no_defense():
+    """The undefended model is shown to meet every rule (a model that leaks nothing): the advice is no
+    defense, with what the chosen one would cost. A policy of no attack limit says nothing of privacy and
+    keeps the usual advice, as does a policy the undefended model is not shown to meet."""
+    metrics = simulated_metrics({"undefended": 0.0, DYNANOISE: 0.0}, flips={DYNANOISE: 8})
+    assert check_gate(SHIPPED, metrics, chosen=DYNANOISE).recommendation == (
+        "No defense is needed: the undefended model is shown to meet every rule of the policy, and the "
+        f"chosen defense, {DYNANOISE}, would lower the test accuracy by 0.0200."
+    )
+    free = simulated_metrics({"undefended": 0.0, DYNANOISE: 0.0})
+    assert check_gate(SHIPPED, free, chosen=DYNANOISE).recommendation == (
+        "No defense is needed: the undefended model is shown to meet every rule of the policy."
+    )
+    drop_only = check_gate(GatePolicy(max_accuracy_drop=0.05), metrics, chosen=DYNANOISE)
+    assert drop_only.recommendation.startswith(f"Deploy the chosen defense, {DYNANOISE}: it meets every rule")
+    strict = check_gate(SHIPPED.model_copy(update={"max_auc": 0.51}), metrics, chosen=DYNANOISE)
+    assert _rule(strict, "max_auc").outcome == "unresolved"
+    assert strict.recommendation.startswith(f"Deploy the chosen defense, {DYNANOISE}: it breaks no rule")
 
 
 def test_the_policy_aims_at_the_chosen_defense_a_named_one_or_every_one():
