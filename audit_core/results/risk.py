@@ -35,7 +35,8 @@ def risk_tier(auc: float) -> tuple[str, str]:
 
 def defense_effect(defended: float, undefended: float) -> str | None:
     """What a defense's strongest-attack AUC says against the undefended model's, when the defense does not
-    lower the risk tier (None when it does): a clause for the sentence that names the chosen defense.
+    lower the risk tier (None when it does), or when the undefended risk is in the lowest tier already: a
+    clause for the sentence that names the chosen defense.
 
     >>> defense_effect(0.70, 0.68)
     'no lower than undefended (0.680): it does not lower the risk'
@@ -43,7 +44,13 @@ def defense_effect(defended: float, undefended: float) -> str | None:
     'lower than undefended (0.680), but its risk tier stays high'
     >>> defense_effect(0.60, 0.68) is None
     True
+    >>> defense_effect(0.536, 0.520)  # a model that leaks nothing needs no defense
+    'no lower than undefended (0.520), whose risk is already low'
     """
+    undefended_tier = risk_tier(undefended)[0]
+    if undefended_tier == RISK_TIERS[0].name:
+        relation = "no lower than" if defended >= undefended else "lower than"
+        return f"{relation} undefended ({undefended:.3f}), whose risk is already {undefended_tier}"
     if defended >= undefended:
         return f"no lower than undefended ({undefended:.3f}): it does not lower the risk"
     tier = risk_tier(defended)[0]
