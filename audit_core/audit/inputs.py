@@ -97,7 +97,7 @@ def check_inputs(config: AuditConfig) -> CheckedInputs:
         "references": config.reference_models == 0,
         "target_population": no_population,
         "population_features": no_population or not readable(data.population.features),
-        "shadow_queries": config.shadow.kind != "trained" or not queryable,
+        "shadow_queries": config.shadow_kind not in MODEL_KINDS or not queryable,
     }
     needs = {name: sorted(n for n in ATTACKS[name].requires if lacking[n]) for name in config.attacks}
     if all(needs.values()):

@@ -794,6 +794,17 @@ def test_the_valid_base_audit_passes_the_input_check(tmp_path):
     check_inputs(config(tmp_path, **_base(tmp_path)))
 
 
+def test_query_attacks_alone_pass_the_input_check_with_a_shadow_model_of_the_targets_kind(tmp_path):
+    """The label-only query attacks query a shadow model: a clone of the scikit-learn target (shadow.kind
+    auto) is one, so the check lets them run alone; without a shadow it refuses them, saying so."""
+    base = _base(tmp_path)
+    check_inputs(config(tmp_path, **base, attacks=["boundary", "augmentation"]))
+    with pytest.raises(
+        AuditInputError, match=r"^No requested attack can run \(boundary needs shadow queries\)"
+    ):
+        check_inputs(config(tmp_path, **base, attacks=["boundary"], shadow={"kind": "none"}))
+
+
 @pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
 def test_bad_input_is_one_sentence_exit_2_and_nothing_written(
     case, tmp_path, capsys, monkeypatch, record_property
