@@ -4,6 +4,7 @@ from dataclasses import dataclass
 
 from audit_core.attacks import ATTACKS
 from audit_core.audit.conditions import random_inputs_possible
+from audit_core.audit.evaluation import REQUIREMENTS
 from audit_core.audit.models import MODEL_KINDS, function_models, open_audited_target, split_shadow_data
 from audit_core.audit.reference_table import read_reference_predictions
 from audit_core.audit.shadow import read_shadow, require_numeric_features
@@ -102,7 +103,7 @@ def check_inputs(config: AuditConfig) -> CheckedInputs:
     needs = {name: sorted(n for n in ATTACKS[name].requires if lacking[n]) for name in config.attacks}
     if all(needs.values()):
         details = ", ".join(
-            f"{name} needs {' and '.join(n.replace('_', ' ') for n in missing)}"
+            f"{name} needs {' and '.join(REQUIREMENTS[n] for n in missing)}"
             for name, missing in needs.items()
         )
         raise AuditInputError(

@@ -648,7 +648,7 @@ CASES = [
     Bad(
         "no attack can run",
         _top(shadow={"kind": "none"}, reference_models=0, attacks=["loss", "rmia"]),
-        "No requested attack can run (loss needs shadow, rmia needs references); give a shadow",
+        "No requested attack can run (loss needs shadow outputs, rmia needs reference models); give a shadow",
     ),
     Bad(
         "population too small for the shadow",
@@ -800,7 +800,8 @@ def test_query_attacks_alone_pass_the_input_check_with_a_shadow_model_of_the_tar
     base = _base(tmp_path)
     check_inputs(config(tmp_path, **base, attacks=["boundary", "augmentation"]))
     with pytest.raises(
-        AuditInputError, match=r"^No requested attack can run \(boundary needs shadow queries\)"
+        AuditInputError,
+        match=r"^No requested attack can run \(boundary needs a target and a shadow model it can query",
     ):
         check_inputs(config(tmp_path, **base, attacks=["boundary"], shadow={"kind": "none"}))
 
