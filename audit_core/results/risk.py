@@ -44,14 +44,17 @@ def defense_effect(defended: float, undefended: float) -> str | None:
     'lower than undefended (0.680), but its risk tier stays high'
     >>> defense_effect(0.60, 0.68) is None
     True
+    >>> defense_effect(0.6847, 0.6852)  # equal as shown
+    'no lower than undefended (0.685): it does not lower the risk'
     >>> defense_effect(0.536, 0.520)  # a model that leaks nothing needs no defense
     'no lower than undefended (0.520), whose risk is already low'
     """
     undefended_tier = risk_tier(undefended)[0]
+    lower = round(defended, 3) < round(undefended, 3)  # as the sentence shows them: 0.685 is not below 0.685
     if undefended_tier == RISK_TIERS[0].name:
-        relation = "no lower than" if defended >= undefended else "lower than"
+        relation = "lower than" if lower else "no lower than"
         return f"{relation} undefended ({undefended:.3f}), whose risk is already {undefended_tier}"
-    if defended >= undefended:
+    if not lower:
         return f"no lower than undefended ({undefended:.3f}): it does not lower the risk"
     tier = risk_tier(defended)[0]
     if tier == risk_tier(undefended)[0]:
