@@ -145,8 +145,13 @@ def takes_texts(model: Any) -> bool:
     """Whether ``model`` reads one text per record: a scikit-learn text vectorizer (``build_analyzer``:
     CountVectorizer, TfidfVectorizer, HashingVectorizer), alone or first in a pipeline, fitted on a list of
     texts, not on a table (a ColumnTransformer that picks the text column by name takes the table)."""
+    return hasattr(_first_step(model), "build_analyzer")
+
+
+def _first_step(model: Any) -> Any:
+    """A pipeline's first step, or ``model`` itself."""
     steps = getattr(model, "steps", None)
-    return hasattr(steps[0][1] if steps else model, "build_analyzer")
+    return steps[0][1] if steps else model
 
 
 def _predicts_several_labels(model: Any) -> bool:
@@ -238,9 +243,7 @@ def model_inputs(
 
 def _reads_texts(model: Any) -> str:
     """What a model that :func:`takes_texts` reads, said in a sentence's words."""
-    steps = getattr(model, "steps", None)
-    first = type(steps[0][1] if steps else model).__name__
-    return f"its {first} reads one text per record"
+    return f"its {type(_first_step(model)).__name__} reads one text per record"
 
 
 class SklearnTarget(ModelTarget):
