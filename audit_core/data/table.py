@@ -19,6 +19,8 @@ READERS: dict[str, Callable[[Path], pd.DataFrame]] = {
 }
 
 
+#: pandas' name for a CSV's first column without a header: the index ``to_csv`` writes by default.
+UNNAMED_INDEX = "Unnamed: 0"
 #: Separators that a CSV file with no comma in its header line is read as written with, to say so.
 OTHER_SEPARATORS = {";": "semicolons", "\t": "tabs", "|": "vertical bars"}
 
@@ -180,6 +182,13 @@ def load_table_data(config: TableDataConfig) -> AuditData:
     may differ."""
     members = read_part_table(config.members, "data.members")
     features = config.features or [str(c) for c in members.columns if c not in (config.label, config.id)]
+    if not config.features and features[:1] == [UNNAMED_INDEX]:
+        raise DataError(
+            f"data.members: '{config.members}' begins with a column without a name ({UNNAMED_INDEX!r}), the "
+            "row index pandas writes unless to_csv(index=False); expected named feature columns: write the "
+            "table without its index, set data.features to the model's columns, or data.id: "
+            f"'{UNNAMED_INDEX}' to take it as the record ids."
+        )
 
     def read_part(path: Path, field: str) -> Split:
         frame = members if field == "data.members" else read_part_table(path, field)  # members read once

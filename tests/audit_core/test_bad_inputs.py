@@ -290,6 +290,12 @@ def _closed_port() -> int:
 
 CASES = [
     Bad(
+        "a table written with its pandas index",
+        _table("members", lambda f: f.rename_axis("Unnamed: 0").reset_index()),
+        "data.members: '{tmp}/members.parquet' begins with a column without a name ('Unnamed: 0'), the row "
+        "index pandas writes unless to_csv(index=False); expected named feature columns",
+    ),
+    Bad(
         "a folder without Parquet files",
         _steps(_write("members/part-0.csv", b"f0,label\n1,0\n"), _set("data", members="{tmp}/members")),
         "data.members: folder '{tmp}/members' holds no Parquet file (only ['part-0.csv']); expected a "
