@@ -6,6 +6,7 @@ from typing import Any, ClassVar, Protocol, Self
 
 import numpy as np
 
+from audit_core.core.records import number_columns
 from audit_core.stats.family import null_auc_high
 from audit_core.stats.metrics import roc_auc
 
@@ -115,6 +116,12 @@ class CalibrationData:
     target_population: AttackInput | None = None
 
     @property
+    def number_fields(self) -> ShadowOutputs | None:
+        """The shadow outputs with query access, when the records have a number field to move along."""
+        shadow = self.shadow_queries
+        return shadow if shadow is not None and number_columns(shadow.outputs.features).any() else None
+
+    @property
     def population_features(self) -> AttackInput | None:
         """The target's population outputs, when they come with the records' features (for QMIA)."""
         population = self.target_population
@@ -126,8 +133,10 @@ class CalibrationData:
         return self.shadow if self.shadow is not None and self.shadow.outputs.ask is not None else None
 
     def missing(self, required: frozenset[str]) -> list[str]:
-        """The required inputs that are absent, in a stable order."""
-        return sorted(name for name in required if getattr(self, name) is None)
+        """The required inputs that are absent, in a stable order (number fields to move along only where the
+        shadow queries themselves are there)."""
+        absent = {name for name in required if getattr(self, name) is None}
+        return sorted(absent - {"number_fields"} if "shadow_queries" in absent else absent)
 
 
 class Attack(ABC):

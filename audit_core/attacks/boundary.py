@@ -19,6 +19,7 @@ class BoundaryAttack(QueryAttack):
     """Score: the mean distance to the decision boundary along random directions, found by bisection."""
 
     name = "boundary"
+    requires = frozenset({"shadow_queries", "number_fields"})
 
     def __init__(
         self,

@@ -46,6 +46,7 @@ REQUIREMENTS = {
     "target_population": "the target's outputs on population records",
     "population_features": "the target's outputs on population records of numbers or of a table's fields",
     "shadow_queries": "a target and a shadow model it can query around each record (not a predictions table)",
+    "number_fields": "number fields to move along around each record (these records have none)",
 }
 
 
@@ -55,7 +56,7 @@ def requirement(name: str, signals: Signals) -> str:
     if name != "shadow_queries":
         return REQUIREMENTS[name]
     if signals.audit_features is None or not movable(signals.audit_features):
-        return "number fields to perturb around each record (these records have none)"
+        return "number fields or texts of words to perturb around each record (these records have neither)"
     if signals.integer_inputs:
         return "a target that takes numbers it can move around each record (this one takes whole numbers)"
     if signals.query_models is None:

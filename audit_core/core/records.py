@@ -2,8 +2,8 @@
 
 A table whose columns are not all numbers loads as an object array ``(n, d)`` of raw fields (strings, numbers,
 missing values). QMIA regresses on such rows (numbers as numbers, text as categories) and the label-only query
-attacks move their number columns, the others kept as they are; records of other kinds (raw text, objects)
-are opaque to both.
+attacks move their number columns (the augmentation attack also leaves words out of texts), the others kept as
+they are; records of other kinds (raw text, objects) are opaque to both.
 """
 
 import math
@@ -50,8 +50,28 @@ def readable(features: np.ndarray) -> bool:
 
 
 def movable(features: np.ndarray) -> bool:
-    """Whether the query attacks can move records ``features``: readable ones with a number field."""
-    return readable(features) and bool(number_columns(features).any())
+    """Whether the query attacks can move records ``features``: readable ones with a number field or a text
+    of several words (:func:`text_columns`)."""
+    return readable(features) and bool(number_columns(features).any() or text_columns(features).any())
+
+
+def text_columns(features: np.ndarray) -> np.ndarray:
+    """Which fields of records ``(n, ...)`` hold texts a query can leave words out of: of a table's rows, the
+    columns whose values are all strings or missing, some of more than one word; no field of a numeric
+    array.
+
+    >>> rows = np.array([["a b", "x", 1], [None, "y", 2]], dtype=object)
+    >>> text_columns(rows).tolist()
+    [True, False, False]
+    """
+    if not is_table(features):
+        return np.zeros(features.shape[1:], dtype=bool)
+    return np.array([_holds_sentences(features[:, j]) for j in range(features.shape[1])], dtype=bool)
+
+
+def _holds_sentences(column: np.ndarray) -> bool:
+    present = column[~pd.isna(column)]
+    return all(isinstance(v, str) for v in present) and any(len(v.split()) > 1 for v in present)
 
 
 def number_columns(features: np.ndarray) -> np.ndarray:

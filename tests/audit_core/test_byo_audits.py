@@ -309,7 +309,7 @@ def test_black_box_audit_without_a_shadow_skips_the_calibrated_attacks_and_says_
     assert set(result.baseline.skipped) == {"loss", "rmia", "boundary"}
     assert "needs shadow" in result.baseline.skipped["loss"]
     assert "reference models and the target's outputs on population" in result.baseline.skipped["rmia"]
-    assert "number fields to perturb" in result.baseline.skipped["boundary"]  # the table holds ids only
+    assert "number fields or texts of words to perturb" in result.baseline.skipped["boundary"]  # ids only
     gap = result.baseline.outcome("label_only", "naive")
     assert gap.balanced_accuracy.ci_low > 0.5  # members are all classified correctly, non-members are not
 

@@ -91,7 +91,7 @@ def test_query_attacks_are_skipped_with_what_this_audit_lacks_for_them(signals):
     members, non_members = signals.members, signals.non_members
     lacking = {
         "predictions table answers for its own records only": replace(signals, query_models=None),
-        "number fields to perturb": replace(  # what a model of text records gives (no query models)
+        "number fields or texts of words to perturb": replace(  # raw records (no query models)
             signals,
             members=replace(members, features=None),
             non_members=replace(non_members, features=None),

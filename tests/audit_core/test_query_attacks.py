@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from audit_core.attacks import AttackInput, AugmentationAttack, BoundaryAttack, CalibrationData, ShadowOutputs
-from audit_core.attacks.augmentation import image_augmentations, shifted
+from audit_core.attacks.augmentation import dropped_words, image_augmentations, shifted
 from audit_core.attacks.query import CALIBRATION_RECORDS
 from audit_core.stats.metrics import best_balanced_accuracy_threshold
 
@@ -123,9 +123,11 @@ def test_a_missing_value_stays_missing_in_every_query_and_the_spread_leaves_it_o
     np.testing.assert_allclose(distance, expected, atol=2.0 / 2**16)
 
 
-def test_a_tables_number_columns_move_and_its_text_fields_stay_in_every_query():
-    """The linear model's records as a table's rows, a text column between the numbers: every query keeps
-    each record's text, and both statistics equal those of the numbers alone (the same draws)."""
+def test_a_tables_number_columns_move_and_its_text_fields_stay_or_lose_words_in_every_query():
+    """The linear model's records as a table's rows, a text column between the numbers: both statistics equal
+    those of the numbers alone (the same draws: the words are left out with draws of their own); every
+    boundary query keeps each record's text, every augmentation leaves words of it out, in order, at least
+    one kept."""
     asked = []
 
     def as_table(numeric: AttackInput) -> AttackInput:
@@ -152,9 +154,29 @@ def test_a_tables_number_columns_move_and_its_text_fields_stay_in_every_query():
         audit = records(30, seed=2)
         asked.clear()
         np.testing.assert_array_equal(table.score(as_table(audit)), numbers_only.score(audit))
+        dropped = 0
         for rows_asked, inputs in asked:
-            expected_text = [[f"colour {i % 3}"] * inputs.shape[1] for i in rows_asked]
-            assert inputs[..., 1].tolist() == expected_text
+            for i, texts in zip(rows_asked, inputs[..., 1], strict=True):
+                text = f"colour {i % 3}"
+                if isinstance(attack, BoundaryAttack):
+                    assert set(texts) == {text}
+                else:
+                    assert set(texts) <= {text, "colour", str(i % 3)}
+                    dropped += sum(t != text for t in texts)
+        assert dropped > 0 or isinstance(attack, BoundaryAttack)
+
+
+def test_words_are_left_out_at_the_rate_asked_in_order_and_never_all():
+    """Ten-word texts, 2,000 of them, 8 variants each: each variant keeps its words in order, at least one,
+    and the share left out is ``word_dropout`` within four standard errors; a missing text stays missing."""
+    words = [f"w{j}" for j in range(10)]
+    texts = np.array([" ".join(words)] * 2000 + [None], dtype=object)
+    variants = dropped_words(texts, 8, 0.3, np.random.default_rng(5))
+    assert variants.shape == (2001, 8) and set(variants[-1]) == {None}
+    kept = [v.split() for v in variants[:-1].ravel()]
+    assert all(k and k == [w for w in words if w in k] for k in kept)
+    left_out = 1 - sum(map(len, kept)) / (10 * len(kept))
+    assert abs(left_out - 0.3) < 4 * np.sqrt(0.3 * 0.7 / (10 * len(kept)))
 
 
 @pytest.mark.parametrize("calibration_records", [10, 40])

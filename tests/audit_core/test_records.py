@@ -13,6 +13,7 @@ from audit_core.core.records import (
     numbers,
     random_records,
     readable,
+    text_columns,
     with_numbers,
 )
 from audit_core.data.table import record_array
@@ -46,7 +47,9 @@ def test_number_columns_are_those_of_numbers_or_gaps_and_read_as_floats(rows):
     expected = pd.DataFrame(rows[:, columns].tolist()).astype("Float64").to_numpy(np.float64, na_value=np.nan)
     np.testing.assert_array_equal(values, expected)
     assert readable(rows) and movable(rows)
-    assert readable(rows[:, 5:]) and not movable(rows[:, 5:])  # no number to move
+    assert text_columns(rows).tolist() == [False] * 6 + [True]  # the plans are single words
+    assert readable(rows[:, 5:]) and movable(rows[:, 5:])  # free text, to leave words out of
+    assert readable(rows[:, 2:4]) and not movable(rows[:, 2:4])  # flags and single words: nothing to move
     assert not readable(np.array(["a text", "another"], dtype=object))  # raw records, not a table's rows
 
 

@@ -26,12 +26,15 @@ from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, StandardSc
 from sklearn.svm import SVC, LinearSVC
 from sklearn.tree import DecisionTreeClassifier
 
+from audit_core.audit.conditions import evaluate_condition
 from audit_core.audit.models import open_audited_target, reference_model_kind, target_output
+from audit_core.audit.run import gather_inputs
 from audit_core.audit.signals import target_signals
 from audit_core.config import TrainingRecipe, parse_config
 from audit_core.core.errors import ConfigError, TargetError
 from audit_core.core.files import sha256_file
 from audit_core.data import Split, load_data
+from audit_core.defenses import Undefended
 from audit_core.targets import TorchTarget, as_logits, open_target
 from audit_core.targets import sklearn as sklearn_targets
 from audit_core.training import train_classifier
@@ -491,21 +494,7 @@ def test_a_pipeline_fitted_on_a_list_of_texts_is_queried_and_cloned_on_the_text_
     """A TfidfVectorizer pipeline fitted on a list of texts, not on a table: the target answers each record's
     text as the model scores the texts, its clones fit on the texts too, and data of a text and another
     column are refused with a sentence saying which column the model reads."""
-    rng = np.random.default_rng(7)
-    words = np.array(["ball", "goal", "bread", "soup", "code", "chip", "team", "salt", "rain"])
-    tables, paths, two_columns = {}, {}, {}
-    for part, (x, y, _) in tabular_parts().items():
-        texts = [" ".join(rng.choice([*words[2 * label : 2 * label + 2], *words[6:]], 6)) for label in y]
-        tables[part] = pd.DataFrame({"text": texts, "label": y})
-        paths[part] = str(tmp_path / f"{part}.parquet")
-        tables[part].to_parquet(paths[part])
-        two_columns[part] = str(tmp_path / f"{part}-two.parquet")
-        tables[part].assign(f0=x[:, 0]).to_parquet(two_columns[part])
-    model = make_pipeline(TfidfVectorizer(), LogisticRegression(max_iter=500))
-    model.fit(tables["members"].text, tables["members"].label)
-    sio.dump(model, tmp_path / "texts.skops")
-    trusted = sio.get_untrusted_types(file=tmp_path / "texts.skops")
-    target = {"kind": "sklearn", "path": str(tmp_path / "texts.skops"), "trusted_types": trusted}
+    tables, paths, two_columns, model, target = _texts_and_their_model(tmp_path)
     clone, data = _audited_as_the_model_scores_the_tables(target, paths, tables, model, "text")
     by_hand = seeded_clone(model, 0).fit(tables["population"].text, tables["population"].label)
     np.testing.assert_allclose(
@@ -521,6 +510,46 @@ def test_a_pipeline_fitted_on_a_list_of_texts_is_queried_and_cloned_on_the_text_
         r"columns \['text', 'f0'\]; set data.features to the one text column",
     ):
         open_audited_target(audit, load_data(audit.data))
+
+
+def test_the_augmentation_attack_leaves_words_out_of_texts_and_the_boundary_attack_says_why_it_cannot(
+    tmp_path,
+):
+    """On a model of texts alone, the augmentation attack queries the model with words left out (its scores
+    fractions of its 17 queries, more than two values) and the boundary attack, which moves along number
+    fields, is skipped saying so."""
+    _, paths, _, _, target = _texts_and_their_model(tmp_path)
+    fields = {"data": {"kind": "table", **paths}, "target": target, "reference_models": 0}
+    signals = gather_inputs(parse_config(fields)).signals
+    evaluation = evaluate_condition(
+        signals, Undefended(), ["augmentation", "boundary"], seed=0, knowledge=["naive"]
+    )
+    assert list(evaluation.skipped) == ["boundary"]
+    assert "needs number fields to move along" in evaluation.skipped["boundary"]
+    scores = evaluation.outcome("augmentation", "naive").scores
+    assert len(np.unique(scores)) > 2 and np.isin(np.round(scores * 17), np.arange(18)).all()
+
+
+def _texts_and_their_model(tmp_path) -> tuple[dict, dict, dict, object, dict]:
+    """Parquet tables of six-word texts whose words depend on the label (and the same with a number column
+    beside them), a TfidfVectorizer pipeline fitted on the members' texts, saved with skops, and its target
+    config: ``(tables, paths, two-column paths, model, target)``."""
+    rng = np.random.default_rng(7)
+    words = np.array(["ball", "goal", "bread", "soup", "code", "chip", "team", "salt", "rain"])
+    tables, paths, two_columns = {}, {}, {}
+    for part, (x, y, _) in tabular_parts().items():
+        texts = [" ".join(rng.choice([*words[2 * label : 2 * label + 2], *words[6:]], 6)) for label in y]
+        tables[part] = pd.DataFrame({"text": texts, "label": y})
+        paths[part] = str(tmp_path / f"{part}.parquet")
+        tables[part].to_parquet(paths[part])
+        two_columns[part] = str(tmp_path / f"{part}-two.parquet")
+        tables[part].assign(f0=x[:, 0]).to_parquet(two_columns[part])
+    model = make_pipeline(TfidfVectorizer(), LogisticRegression(max_iter=500))
+    model.fit(tables["members"].text, tables["members"].label)
+    sio.dump(model, tmp_path / "texts.skops")
+    trusted = sio.get_untrusted_types(file=tmp_path / "texts.skops")
+    target = {"kind": "sklearn", "path": str(tmp_path / "texts.skops"), "trusted_types": trusted}
+    return tables, paths, two_columns, model, target
 
 
 def _audited_as_the_model_scores_the_tables(
