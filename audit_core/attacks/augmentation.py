@@ -4,9 +4,10 @@ changes more often than non-members.
 The record and its augmentations are sent to the model; the score is the fraction whose released label is
 the true label. Images (records of shape ``(c, h, w)``) are augmented by every horizontal flip and shift of
 up to ``max_shift`` pixels (zero-padded); other records by ``n_augmentations`` Gaussian perturbations of
-``noise`` times each number field's spread, and, of a table's texts of several words (a review, a message),
-by leaving each word out with probability ``word_dropout`` (at least one kept), drawn apart from the numbers'
-noise so that a table without such texts is queried as before.
+``noise`` times each number field's spread, and, of a table's free text (a review, a message:
+:func:`~audit_core.core.records.text_columns`), by leaving each word out with probability ``word_dropout``
+(at least one kept), drawn apart from the numbers' noise so that a table without free text is queried as
+before.
 """
 
 import itertools

@@ -18,6 +18,8 @@ from audit_core.core.missing import feature_range
 NUMBER_TYPES = frozenset({"integer", "floating", "mixed-integer-float", "decimal"})
 #: Most distinct values of a text column a regressor reads as categories (HistGradientBoosting's most bins).
 MAX_CATEGORIES = 255
+#: Fewest words per value, on average, of a column of free text (:func:`text_columns`).
+TEXT_WORDS = 3
 #: A table's categorical feature columns: (name, pandas categorical dtype) pairs, the members table's.
 Categories = tuple[tuple[str, pd.CategoricalDtype], ...]
 
@@ -50,28 +52,32 @@ def readable(features: np.ndarray) -> bool:
 
 
 def movable(features: np.ndarray) -> bool:
-    """Whether the query attacks can move records ``features``: readable ones with a number field or a text
-    of several words (:func:`text_columns`)."""
+    """Whether the query attacks can move records ``features``: readable ones with a number field or free
+    text (:func:`text_columns`)."""
     return readable(features) and bool(number_columns(features).any() or text_columns(features).any())
 
 
 def text_columns(features: np.ndarray) -> np.ndarray:
-    """Which fields of records ``(n, ...)`` hold texts a query can leave words out of: of a table's rows, the
-    columns whose values are all strings or missing, some of more than one word; no field of a numeric
-    array.
+    """Which fields of records ``(n, ...)`` hold free text a query can leave words out of: of a table's rows,
+    the columns of strings (or missing values) at least half of them distinct, of :data:`TEXT_WORDS` words or
+    more on average (a review, a message); not a category of a few words repeated across records ("United
+    States", "occupation 3"), which a model knows by its whole value; no field of a numeric array.
 
-    >>> rows = np.array([["a b", "x", 1], [None, "y", 2]], dtype=object)
+    >>> rows = np.array([["the cat sat", "New York", 1], ["a dog ran off", "New York", 2]], dtype=object)
     >>> text_columns(rows).tolist()
     [True, False, False]
     """
     if not is_table(features):
         return np.zeros(features.shape[1:], dtype=bool)
-    return np.array([_holds_sentences(features[:, j]) for j in range(features.shape[1])], dtype=bool)
+    return np.array([_free_text(features[:, j]) for j in range(features.shape[1])], dtype=bool)
 
 
-def _holds_sentences(column: np.ndarray) -> bool:
+def _free_text(column: np.ndarray) -> bool:
     present = column[~pd.isna(column)]
-    return all(isinstance(v, str) for v in present) and any(len(v.split()) > 1 for v in present)
+    if not len(present) or not all(isinstance(v, str) for v in present):
+        return False
+    words = sum(len(v.split()) for v in present) / len(present)
+    return words >= TEXT_WORDS and 2 * len(set(present)) >= len(present)
 
 
 def number_columns(features: np.ndarray) -> np.ndarray:

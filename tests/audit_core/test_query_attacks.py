@@ -123,11 +123,10 @@ def test_a_missing_value_stays_missing_in_every_query_and_the_spread_leaves_it_o
     np.testing.assert_allclose(distance, expected, atol=2.0 / 2**16)
 
 
-def test_a_tables_number_columns_move_and_its_text_fields_stay_or_lose_words_in_every_query():
-    """The linear model's records as a table's rows, a text column between the numbers: both statistics equal
-    those of the numbers alone (the same draws: the words are left out with draws of their own); every
-    boundary query keeps each record's text, every augmentation leaves words of it out, in order, at least
-    one kept."""
+def test_a_tables_number_columns_move_and_its_text_fields_stay_in_every_query():
+    """The linear model's records as a table's rows, a text column between the numbers (a category of two
+    words, not free text): every query keeps each record's text, and both statistics equal those of the
+    numbers alone (the same draws)."""
     asked = []
 
     def as_table(numeric: AttackInput) -> AttackInput:
@@ -154,16 +153,9 @@ def test_a_tables_number_columns_move_and_its_text_fields_stay_or_lose_words_in_
         audit = records(30, seed=2)
         asked.clear()
         np.testing.assert_array_equal(table.score(as_table(audit)), numbers_only.score(audit))
-        dropped = 0
         for rows_asked, inputs in asked:
-            for i, texts in zip(rows_asked, inputs[..., 1], strict=True):
-                text = f"colour {i % 3}"
-                if isinstance(attack, BoundaryAttack):
-                    assert set(texts) == {text}
-                else:
-                    assert set(texts) <= {text, "colour", str(i % 3)}
-                    dropped += sum(t != text for t in texts)
-        assert dropped > 0 or isinstance(attack, BoundaryAttack)
+            expected_text = [[f"colour {i % 3}"] * inputs.shape[1] for i in rows_asked]
+            assert inputs[..., 1].tolist() == expected_text
 
 
 def test_words_are_left_out_at_the_rate_asked_in_order_and_never_all():

@@ -47,9 +47,15 @@ def test_number_columns_are_those_of_numbers_or_gaps_and_read_as_floats(rows):
     expected = pd.DataFrame(rows[:, columns].tolist()).astype("Float64").to_numpy(np.float64, na_value=np.nan)
     np.testing.assert_array_equal(values, expected)
     assert readable(rows) and movable(rows)
-    assert text_columns(rows).tolist() == [False] * 6 + [True]  # the plans are single words
-    assert readable(rows[:, 5:]) and movable(rows[:, 5:])  # free text, to leave words out of
-    assert readable(rows[:, 2:4]) and not movable(rows[:, 2:4])  # flags and single words: nothing to move
+    assert not text_columns(rows).any()  # plans are single words, the comments two: no free text
+    assert readable(rows[:, 5:]) and not movable(rows[:, 5:])  # no number to move, no text to shorten
+    sentences = rows[:, 6:].copy()
+    sentences[:, 0] = [f"note {i} about the visit" for i in range(len(rows))]
+    assert text_columns(sentences).tolist() == [True] and movable(sentences)
+    sentences[::2, 0] = "the same words again"  # a value shared by half the records is still free text
+    assert text_columns(sentences).tolist() == [True]
+    sentences[:, 0] = np.array(["United States", "New York City", "occupation 3"])[np.arange(len(rows)) % 3]
+    assert text_columns(sentences).tolist() == [False]  # categories of several words, repeated
     assert not readable(np.array(["a text", "another"], dtype=object))  # raw records, not a table's rows
 
 
