@@ -93,8 +93,7 @@ class AugmentationAttack(QueryAttack):
         require(self.max_shift >= 0, "max_shift", self.max_shift, "0 or more pixels")
 
     def fit(self, calibration: CalibrationData) -> Self:
-        shadow = calibration.shadow_queries
-        self.text_columns_ = text_columns(shadow.outputs.features) if shadow is not None else None
+        self.text_columns_ = np.flatnonzero(text_columns(calibration.shadow_queries.outputs.features))
         return super().fit(calibration)
 
     def queries_per_record(self, record_shape: tuple[int, ...]) -> int:
@@ -115,11 +114,12 @@ class AugmentationAttack(QueryAttack):
         labels, records = outputs.labels[rows], outputs.features[rows]
         moved = self.augment(self.number_fields(records), scale, rng)
         queries = self.queries(records, moved)
-        words = derive_rng(self.seed, "word-dropout", str(rows[0])) if len(rows) else rng
-        for column in np.flatnonzero(self.text_columns_):
-            queries[..., column] = dropped_words(
-                records[:, column], queries.shape[1], self.word_dropout, words
-            )
+        if self.text_columns_.size:  # words left out with draws of their own, the block's
+            words = derive_rng(self.seed, "word-dropout", str(rows[0]))
+            for column in self.text_columns_:
+                queries[..., column] = dropped_words(
+                    records[:, column], queries.shape[1], self.word_dropout, words
+                )
         kept = released_labels(outputs, rows, queries, fixed=True)
         correct = (kept == labels[:, None]).sum(axis=1) + (outputs.probs[rows].argmax(axis=1) == labels)
         return correct / (kept.shape[1] + 1)
