@@ -6,7 +6,7 @@ from typing import Any, ClassVar, Protocol, Self
 
 import numpy as np
 
-from audit_core.core.records import number_columns
+from audit_core.core.records import has_number_fields
 from audit_core.stats.family import null_auc_high
 from audit_core.stats.metrics import roc_auc
 
@@ -119,7 +119,7 @@ class CalibrationData:
     def number_fields(self) -> ShadowOutputs | None:
         """The shadow outputs with query access, when the records have a number field to move along."""
         shadow = self.shadow_queries
-        return shadow if shadow is not None and number_columns(shadow.outputs.features).any() else None
+        return shadow if shadow is not None and has_number_fields(shadow.outputs.features) else None
 
     @property
     def population_features(self) -> AttackInput | None:

@@ -15,7 +15,7 @@ from audit_core.audit.signals import (
 from audit_core.audit.split import SPLIT_PARTS, tuning_size
 from audit_core.config import AuditConfig
 from audit_core.core.errors import AuditInputError
-from audit_core.core.records import movable, number_columns, readable
+from audit_core.core.records import has_number_fields, movable, readable
 from audit_core.data import AuditData, DataProbe, load_data, probe_data
 from audit_core.defenses import DEFENSES
 
@@ -99,7 +99,7 @@ def check_inputs(config: AuditConfig) -> CheckedInputs:
         "target_population": no_population,
         "population_features": no_population or not readable(data.population.features),
         "shadow_queries": config.shadow_kind not in MODEL_KINDS or not queryable,
-        "number_fields": not (readable(features) and number_columns(features).any()),
+        "number_fields": not has_number_fields(features),
     }
     needs = {name: sorted(n for n in ATTACKS[name].requires if lacking[n]) for name in config.attacks}
     if all(needs.values()):

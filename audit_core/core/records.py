@@ -54,7 +54,12 @@ def readable(features: np.ndarray) -> bool:
 def movable(features: np.ndarray) -> bool:
     """Whether the query attacks can move records ``features``: readable ones with a number field or free
     text (:func:`text_columns`)."""
-    return readable(features) and bool(number_columns(features).any() or text_columns(features).any())
+    return has_number_fields(features) or (readable(features) and bool(text_columns(features).any()))
+
+
+def has_number_fields(features: np.ndarray) -> bool:
+    """Whether records ``features`` are readable ones with a number field to move along."""
+    return readable(features) and bool(number_columns(features).any())
 
 
 def text_columns(features: np.ndarray) -> np.ndarray:
