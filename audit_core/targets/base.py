@@ -194,7 +194,7 @@ class ModelTarget(ABC):
             )
         return (
             f"{self.source} raised {type(cause).__name__} on records of shape {batch.shape[1:]} "
-            f"({brief(cause)}); {self._advice(cause, batch)}."
+            f"({brief(cause, records=batch)}); {self._advice(cause, batch)}."
         )
 
     def _advice(self, cause: BaseException, batch: np.ndarray) -> str:

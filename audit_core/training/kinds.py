@@ -311,9 +311,10 @@ class CloneModels(ModelKind):
                     model_inputs(self.estimator, records, self.feature_names, self.categories), labels
                 )
         except Exception as error:  # the user's estimator failed on the user's data
+            reason = brief(error, records=records)
             raise TargetError(
                 f"A clone of the target ({type(self.estimator).__name__}) could not be fitted on "
-                f"{len(labels)} of the data's records: {type(error).__name__}: {brief(error)}; expected the "
+                f"{len(labels)} of the data's records: {type(error).__name__}: {reason}; expected the "
                 "target's estimator to fit on them (or set references.kind and shadow.kind to 'function' to "
                 "train with your own code)."
             ) from None
@@ -383,7 +384,7 @@ class FunctionModels(ModelKind):
                 error = failure.cause
                 raise TargetError(
                     f"{self.field}: {self.function}(features, labels, n_classes={self.n_classes}, seed=...) "
-                    f"raised {type(error).__name__}: {brief(error)}; expected it to train a model."
+                    f"raised {type(error).__name__}: {brief(error, records=x)}; expected it to train a model."
                 ) from None
             self.queryable(model)  # refuses a result that cannot be queried, before the next model trains
             trained.append(model)

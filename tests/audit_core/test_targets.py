@@ -570,6 +570,25 @@ def _audited_as_the_model_scores_the_tables(
     return clones.store(ModelCache(None), "key", fitted), data
 
 
+def test_a_models_error_that_quotes_a_record_is_reported_without_its_text():
+    """scikit-learn's error on a text field quotes the record ("could not convert string to float: '...'");
+    the sentence, which reaches the terminal, the logs and Prefect's database, holds a placeholder instead,
+    for the target's answers and for a clone's fit alike, the record written plainly or escaped."""
+    rng = np.random.default_rng(0)
+    model = LogisticRegression().fit(rng.normal(size=(20, 2)), np.arange(20) % 2)
+    target = sklearn_targets.SklearnTarget(model, source="target.path 'm.skops'", digest="d")
+    records = np.array([[0.5, "Jane Roe, diagnosis HIV"], [0.1, "John\tDoe's\nnote"]], dtype=object)
+    for row in records:
+        with pytest.raises(TargetError) as caught:
+            target.logits(row[None])
+        assert "could not convert string to float: " in str(caught.value)
+        assert "<a record's text>" in str(caught.value)
+        assert not {"Jane", "John", "Doe"} & set(str(caught.value).replace("'", " ").split())
+    with pytest.raises(TargetError, match="could not be fitted") as caught:
+        CloneModels(LogisticRegression(), 2).train([(records, np.array([0, 1]))], [0])
+    assert "Jane" not in str(caught.value) and "<a record's text>" in str(caught.value)
+
+
 def test_a_clone_that_cannot_be_fitted_is_one_sentence():
     """The user's estimator failing on the data (here a parameter set out of range after fitting) stops the
     audit with one sentence naming the estimator and its error, not an internal error."""
