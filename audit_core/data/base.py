@@ -273,11 +273,18 @@ class AuditData:
                 raise DataError(
                     f"Record ids in {self.where(part)} are not unique; expected one id per record."
                 )
-        overlap = np.intersect1d(self.members.ids, self.non_members.ids)
+        ids = (self.members.ids, self.non_members.ids)
+        overlap, _, in_non_members = np.intersect1d(*ids, return_indices=True)
         if overlap.size:
+            one = self.sources.get("members")
+            same = (
+                f"; data.members and data.non_members both name {one!r}"
+                if one and one == self.sources.get("non_members")
+                else ""
+            )
             raise DataError(
-                f"{overlap.size} record ids are both members and non-members (e.g. {str(overlap[0])!r}); "
-                "expected disjoint sets."
+                f"{overlap.size} record ids are both members and non-members (e.g. the id of row "
+                f"{in_non_members.min()} of the non-members, counted from 0){same}; expected disjoint sets."
             )
 
     def _check_classes(self) -> None:
@@ -297,9 +304,9 @@ class AuditData:
             first = np.argmin(in_non_members)
             raise DataError(
                 f"{same.size} records of {self.where('non_members')} are identical to member records (e.g. "
-                f"id {str(self.non_members.ids[in_non_members[first]])!r}, the same as member id "
-                f"{str(self.members.ids[in_members[first]])!r}); expected disjoint sets: the model was "
-                "trained on these very records, so remove them from the non-members."
+                f"its row {in_non_members[first]}, the same as row {in_members[first]} of the members; rows "
+                "counted from 0, not ids, which would name a member in the logs); expected disjoint sets: "
+                "the model was trained on these very records, so remove them from the non-members."
             )
 
     def fingerprint(self) -> str:

@@ -484,7 +484,8 @@ CASES = [
     Bad(
         "members and non-members share ids",
         _table("non_members", lambda f: f.assign(id=f.id.where(f.index > 0, "r0"))),
-        "record ids are both members and non-members (e.g. 'r0')",
+        "1 record ids are both members and non-members (e.g. the id of row 0 of the non-members, counted "
+        "from 0); expected disjoint sets.",
     ),
     Bad(
         "duplicate ids within a part",
@@ -587,7 +588,8 @@ CASES = [
     Bad(
         "members and non-members from one image folder",
         _shared_image_folder,
-        "12 record ids are both members and non-members (e.g. 'members/cat/",
+        "12 record ids are both members and non-members (e.g. the id of row 0 of the non-members, counted "
+        "from 0); data.members and data.non_members both name '{tmp}/members'",
     ),
     Bad(
         "Parquet missing a named column",

@@ -66,8 +66,8 @@ def test_numbers_load_exactly_and_every_part_as_one_float_type(tmp_path):
     np.savez(paths["non_members"], x=np.vstack([x[:1], non_x[1:]]), y=np.r_[y[:1], non_y[1:]], ids=non_ids)
     with pytest.raises(
         DataError,
-        match=r"1 records of the non_members set .* are identical to member records \(e.g. id "
-        rf"'{non_ids[0]}', the same as member id '{ids[0]}'\); expected disjoint sets: the model was trained",
+        match=r"1 records of the non_members set .* are identical to member records \(e.g. its row 0, the "
+        r"same as row 0 of the members; rows counted from 0, not ids, .*\); expected disjoint sets",
     ):
         _load(kind="npz", ids_key="ids", **paths)
 
