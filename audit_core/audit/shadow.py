@@ -50,8 +50,8 @@ def require_numeric_features(data: AuditData, field: str, model_kind: str = "tra
             )
             raise AuditInputError(
                 f"{field} {model_kind!r} trains a torch network, which cannot take missing values, but "
-                f"{data.where(part)} has NaN features in {int(missing.sum())} records (e.g. id "
-                f"{str(split.ids[missing][0])!r}); impute them, or {instead}."
+                f"{data.where(part)} has NaN features in {int(missing.sum())} records (e.g. its row "
+                f"{int(np.flatnonzero(missing)[0])}, counted from 0); impute them, or {instead}."
             )
 
 
@@ -79,10 +79,10 @@ def read_shadow(config: PredictionsShadowConfig, data: AuditData) -> ShadowLogit
         )
     index = pd.Index(data.population.ids).get_indexer(table.ids)
     if (index < 0).any():
-        stray = table.ids[index < 0]
+        stray = np.flatnonzero(index < 0)
         raise DataError(
-            f"{table.source} has {len(stray)} ids that are not population records (e.g. {str(stray[0])!r}); "
-            "expected ids of data.population, the attacker's own records."
+            f"{table.source} has {len(stray)} ids that are not population records (e.g. the id of its row "
+            f"{stray[0]}, counted from 0); expected ids of data.population, the attacker's own records."
         )
     population = data.population.subset(index)
     k = data.n_classes

@@ -142,8 +142,8 @@ def _check_finite(part: str, split: Split, sources: dict[str, str]) -> None:
     if infinite.any():
         raise DataError(
             f"{capitalised(_describe(part, sources))} has infinite features in {int(infinite.sum())} "
-            f"records (e.g. id {str(split.ids[infinite][0])!r}); expected finite numbers, or NaN for a "
-            "missing value."
+            f"records (e.g. its row {int(np.flatnonzero(infinite)[0])}, counted from 0); expected finite "
+            "numbers, or NaN for a missing value."
         )
 
 
@@ -236,6 +236,14 @@ class AuditData:
             np.concatenate([self.members.labels, self.non_members.labels]),
             np.concatenate([self.members.ids, self.non_members.ids]),
         )
+
+    def audit_point_row(self, index: int) -> str:
+        """Which file row the audit point at ``index`` of :meth:`audit_points` is, for error messages: its
+        row, not its id, which would name a member in the logs."""
+        members = len(self.members)
+        if index < members:
+            return f"row {index} of the members"
+        return f"row {index - members} of the non-members"
 
     def where(self, part: str) -> str:
         """``the <part> set (<source>)``, for error messages."""

@@ -55,7 +55,7 @@ def read_prediction_table(
         n_bad = int(bad.any(axis=1).sum())
         raise TargetError(
             f"{source} has {n_bad} {'row' if n_bad == 1 else 'rows'} with NaN or infinite outputs (e.g. "
-            f"column {columns[col]!r} of id {str(frame[id_column].iloc[row])!r}); expected finite {output}."
+            f"column {columns[col]!r} of its row {row}, counted from 0); expected finite {output}."
         )
     ids = frame[id_column].astype(str).to_numpy()
     if len(np.unique(ids)) != len(ids):
@@ -68,9 +68,11 @@ def lookup(table: PredictionTable, ids: np.ndarray) -> np.ndarray:
     index = pd.Index(table.ids).get_indexer(ids.astype(str))
     if (index < 0).any():
         missing = ids[index < 0]
+        first = int(np.flatnonzero(index < 0)[0])
         raise TargetError(
-            f"{table.source} has no row for {len(missing)} of {len(ids)} queried records (e.g. id "
-            f"{str(missing[0])!r}); expected a row for every member, non-member and test record."
+            f"{table.source} has no row for {len(missing)} of {len(ids)} queried records (e.g. the id of row "
+            f"{first} of the set queried, counted from 0); expected a row for every member, non-member and "
+            "test record."
         )
     return index
 

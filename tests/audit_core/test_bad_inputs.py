@@ -374,7 +374,7 @@ CASES = [
     Bad(
         "NaN in a predictions table",
         lambda t, c: _predictions(t, c, nan=True),
-        "has 1 row with NaN or infinite outputs (e.g. column 'b' of id 'r5')",
+        "has 1 row with NaN or infinite outputs (e.g. column 'b' of its row 5, counted from 0)",
     ),
     Bad(
         "model returning probabilities where logits are expected",
@@ -401,7 +401,7 @@ CASES = [
     Bad(
         "predictions missing audit records",
         lambda t, c: _predictions(t, c, drop=3),
-        "has no row for 3 of 60 queried records (e.g. id 'r0')",
+        "has no row for 3 of 60 queried records (e.g. the id of row 0 of the set queried, counted from 0)",
     ),
     Bad(
         "model has fewer classes than the labels",
@@ -533,8 +533,8 @@ CASES = [
             _table("population", lambda f: f.assign(f4=f.f4.where(f.index != 7, np.nan))),
         ),
         "target.kind 'trained' trains a torch network, which cannot take missing values, but the "
-        "population set ({tmp}/population.parquet) has NaN features in 1 records (e.g. id 'r127'); impute "
-        "them, or audit a model that takes them",
+        "population set ({tmp}/population.parquet) has NaN features in 1 records (e.g. its row 7, counted "
+        "from 0); impute them, or audit a model that takes them",
     ),
     Bad(
         "missing features a network answers NaN on",
@@ -549,8 +549,8 @@ CASES = [
     Bad(
         "infinite features",
         _table("test", lambda f: f.assign(f3=f.f3.where(f.index != 0, -np.inf))),
-        "The test set ({tmp}/test.parquet) has infinite features in 1 records (e.g. id 'r360'); expected "
-        "finite numbers, or NaN for a missing value.",
+        "The test set ({tmp}/test.parquet) has infinite features in 1 records (e.g. its row 0, counted from "
+        "0); expected finite numbers, or NaN for a missing value.",
     ),
     Bad(
         "a string among numeric features",
@@ -651,7 +651,7 @@ CASES = [
     Bad(
         "reference predictions for audited records",
         _reference_outside_population,
-        "has 60 ids that are not population records (e.g. 'r0')",
+        "has 60 ids that are not population records (e.g. the id of its row 0, counted from 0)",
     ),
     Bad(
         "no attack can run",
@@ -693,12 +693,14 @@ CASES = [
     Bad(
         "reference table missing a record",
         _reference_table(lambda f: f[~((f.model == 1) & (f.id == "r7"))]),
-        "model 1 has no row for 1 of the 120 audit points (e.g. 'r7'); expected a row for every member",
+        "model 1 has no row for 1 of the 120 audit points (e.g. the id of row 7 of the members, counted from "
+        "0); expected a row for every member",
     ),
     Bad(
         "audit point IN for every model",
         _reference_table(lambda f: f.assign(in_training=f.in_training | (f.id == "r0"))),
-        "1 of the 120 audit points are IN for every model (e.g. 'r0'); expected each audit point IN for some",
+        "1 of the 120 audit points are IN for every model (e.g. row 0 of the members, counted from 0); "
+        "expected each audit point IN for some",
     ),
     Bad(
         "unknown attack",

@@ -291,7 +291,9 @@ def test_predictions_table_answers_by_id_in_query_order(tmp_path):
     )
     records = Split(np.zeros((2, 0), np.float32), np.array([2, 0]), np.array(["z", "x"]))
     np.testing.assert_allclose(np.exp(target.query(records)), probs[[2, 0]])
-    with pytest.raises(TargetError, match=r"has no row for 1 of 2 queried records \(e.g. id 'w'\)"):
+    with pytest.raises(
+        TargetError, match=r"has no row for 1 of 2 queried records \(e.g. the id of row \d of the set queried"
+    ):
         target.query(Split(np.zeros((2, 0), np.float32), np.array([0, 0]), np.array(["x", "w"])))
 
 
