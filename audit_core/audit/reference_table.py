@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 
 from audit_core.config import PredictionsReferencesConfig
-from audit_core.core.errors import DataError
+from audit_core.core.errors import DataError, first_row
 from audit_core.core.files import sha256_file
 from audit_core.data import AuditData
 from audit_core.data.table import read_table, require_columns
@@ -80,13 +80,14 @@ def read_reference_predictions(
         for part, records in (("audit point", points), ("population record", data.population)):
             found = np.isin(records.ids.astype(str), ids[rows])
             if not found.all():
-                first = int(np.flatnonzero(~found)[0])
                 row = (
-                    data.audit_point_row(first) if part == "audit point" else f"row {first} of the population"
+                    data.audit_point_row(~found)
+                    if part == "audit point"
+                    else first_row(~found, " of the population")
                 )
                 raise DataError(
                     f"{source}: model {model} has no row for {int((~found).sum())} of the {len(records)} "
-                    f"{part}s (e.g. the id of {row}, counted from 0); expected a row for every member, "
+                    f"{part}s (e.g. the id of {row}); expected a row for every member, "
                     "non-member and population record for every model."
                 )
         index = pd.Index(ids[rows]).get_indexer(points.ids.astype(str))
@@ -97,10 +98,10 @@ def read_reference_predictions(
         targets.append(PredictionsTarget(table))
     for always, word in ((in_mask.all(axis=0), "IN"), ((~in_mask).all(axis=0), "OUT")):
         if always.any():
-            row = data.audit_point_row(int(np.flatnonzero(always)[0]))
+            row = data.audit_point_row(always)
             raise DataError(
                 f"{source}: {int(always.sum())} of the {len(points)} audit points are {word} for every "
-                f"model (e.g. {row}, counted from 0); expected each audit point IN for some models and OUT "
+                f"model (e.g. {row}); expected each audit point IN for some models and OUT "
                 "for others."
             )
     return targets, in_mask

@@ -8,7 +8,7 @@ import pandas as pd
 
 from audit_core.audit.signals import LogitSet, check_logits
 from audit_core.config import PredictionsShadowConfig
-from audit_core.core.errors import AuditInputError, DataError
+from audit_core.core.errors import AuditInputError, DataError, first_row
 from audit_core.data import AuditData
 from audit_core.targets import Target
 from audit_core.targets.predictions import read_prediction_table
@@ -50,8 +50,8 @@ def require_numeric_features(data: AuditData, field: str, model_kind: str = "tra
             )
             raise AuditInputError(
                 f"{field} {model_kind!r} trains a torch network, which cannot take missing values, but "
-                f"{data.where(part)} has NaN features in {int(missing.sum())} records (e.g. its row "
-                f"{int(np.flatnonzero(missing)[0])}, counted from 0); impute them, or {instead}."
+                f"{data.where(part)} has NaN features in {int(missing.sum())} records (e.g. its "
+                f"{first_row(missing)}); impute them, or {instead}."
             )
 
 
@@ -78,11 +78,11 @@ def read_shadow(config: PredictionsShadowConfig, data: AuditData) -> ShadowLogit
             "expected records both in and out of the reference model's training set."
         )
     index = pd.Index(data.population.ids).get_indexer(table.ids)
-    if (index < 0).any():
-        stray = np.flatnonzero(index < 0)
+    stray = index < 0
+    if stray.any():
         raise DataError(
-            f"{table.source} has {len(stray)} ids that are not population records (e.g. the id of its row "
-            f"{stray[0]}, counted from 0); expected ids of data.population, the attacker's own records."
+            f"{table.source} has {int(stray.sum())} ids that are not population records (e.g. the id of its "
+            f"{first_row(stray)}); expected ids of data.population, the attacker's own records."
         )
     population = data.population.subset(index)
     k = data.n_classes

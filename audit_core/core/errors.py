@@ -37,6 +37,16 @@ def capitalised(text: str) -> str:
     return text[:1].upper() + text[1:]
 
 
+def first_row(rows: np.ndarray, of: str = "") -> str:
+    """How a sentence names the first record ``rows`` marks (a mask over a part, in its order): "row 7<of>,
+    counted from 0", never by its id, which could name a member in the logs and Prefect's database.
+
+    >>> first_row(np.array([False, True, True]), " of the members")
+    'row 1 of the members, counted from 0'
+    """
+    return f"row {int(np.flatnonzero(rows)[0])}{of}, counted from 0"
+
+
 #: Shortest text field of a record that an error message quoting it is cleared of (shorter ones are words of
 #: the message as often as values); only texts with a letter are: a number written as text, such as '7,5',
 #: says what is wrong (a decimal comma) and names nobody.

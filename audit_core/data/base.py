@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 
 from audit_core.config.data import MIN_PART_RECORDS
-from audit_core.core.errors import DataError, capitalised
+from audit_core.core.errors import DataError, capitalised, first_row
 from audit_core.core.records import Categories, exact_float, is_numeric
 
 PARTS = ("members", "non_members", "population", "test")
@@ -142,7 +142,7 @@ def _check_finite(part: str, split: Split, sources: dict[str, str]) -> None:
     if infinite.any():
         raise DataError(
             f"{capitalised(_describe(part, sources))} has infinite features in {int(infinite.sum())} "
-            f"records (e.g. its row {int(np.flatnonzero(infinite)[0])}, counted from 0); expected finite "
+            f"records (e.g. its {first_row(infinite)}); expected finite "
             "numbers, or NaN for a missing value."
         )
 
@@ -237,13 +237,13 @@ class AuditData:
             np.concatenate([self.members.ids, self.non_members.ids]),
         )
 
-    def audit_point_row(self, index: int) -> str:
-        """Which file row the audit point at ``index`` of :meth:`audit_points` is, for error messages: its
-        row, not its id, which would name a member in the logs."""
+    def audit_point_row(self, points: np.ndarray) -> str:
+        """The first audit point ``points`` marks (a mask over :meth:`audit_points`) as :func:`first_row`
+        names it: by its row in the members or the non-members."""
         members = len(self.members)
-        if index < members:
-            return f"row {index} of the members"
-        return f"row {index - members} of the non-members"
+        if points[:members].any():
+            return first_row(points[:members], " of the members")
+        return first_row(points[members:], " of the non-members")
 
     def where(self, part: str) -> str:
         """``the <part> set (<source>)``, for error messages."""
@@ -281,8 +281,7 @@ class AuditData:
                 raise DataError(
                     f"Record ids in {self.where(part)} are not unique; expected one id per record."
                 )
-        ids = (self.members.ids, self.non_members.ids)
-        overlap, _, in_non_members = np.intersect1d(*ids, return_indices=True)
+        overlap = np.intersect1d(self.members.ids, self.non_members.ids)
         if overlap.size:
             one = self.sources.get("members")
             same = (
@@ -291,8 +290,9 @@ class AuditData:
                 else ""
             )
             raise DataError(
-                f"{overlap.size} record ids are both members and non-members (e.g. the id of row "
-                f"{in_non_members.min()} of the non-members, counted from 0){same}; expected disjoint sets."
+                f"{overlap.size} record ids are both members and non-members (e.g. the id of "
+                f"{first_row(np.isin(self.non_members.ids, overlap), ' of the non-members')}){same}; "
+                "expected disjoint sets."
             )
 
     def _check_classes(self) -> None:

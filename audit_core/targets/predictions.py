@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from audit_core.config import PredictionsTargetConfig
-from audit_core.core.errors import TargetError
+from audit_core.core.errors import TargetError, first_row
 from audit_core.core.files import sha256_file
 from audit_core.data import Split
 from audit_core.data.table import read_table, require_columns
@@ -51,11 +51,11 @@ def read_prediction_table(
     values = values.to_numpy(dtype=np.float64)
     bad = ~np.isfinite(values)
     if bad.any():
-        row, col = np.argwhere(bad)[0]
+        col = np.argwhere(bad)[0][1]  # in the first row with a bad output
         n_bad = int(bad.any(axis=1).sum())
         raise TargetError(
             f"{source} has {n_bad} {'row' if n_bad == 1 else 'rows'} with NaN or infinite outputs (e.g. "
-            f"column {columns[col]!r} of its row {row}, counted from 0); expected finite {output}."
+            f"column {columns[col]!r} of its {first_row(bad.any(axis=1))}); expected finite {output}."
         )
     ids = frame[id_column].astype(str).to_numpy()
     if len(np.unique(ids)) != len(ids):
@@ -68,11 +68,10 @@ def lookup(table: PredictionTable, ids: np.ndarray) -> np.ndarray:
     index = pd.Index(table.ids).get_indexer(ids.astype(str))
     if (index < 0).any():
         missing = ids[index < 0]
-        first = int(np.flatnonzero(index < 0)[0])
         raise TargetError(
-            f"{table.source} has no row for {len(missing)} of {len(ids)} queried records (e.g. the id of row "
-            f"{first} of the set queried, counted from 0); expected a row for every member, non-member and "
-            "test record."
+            f"{table.source} has no row for {len(missing)} of {len(ids)} queried records (e.g. the id of "
+            f"{first_row(index < 0, ' of the set queried')}); expected a row for every member, non-member "
+            "and test record."
         )
     return index
 
