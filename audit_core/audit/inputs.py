@@ -5,7 +5,13 @@ from dataclasses import dataclass
 from audit_core.attacks import ATTACKS
 from audit_core.audit.conditions import random_inputs_possible
 from audit_core.audit.evaluation import REQUIREMENTS
-from audit_core.audit.models import MODEL_KINDS, function_models, open_audited_target, split_shadow_data
+from audit_core.audit.models import (
+    MODEL_KINDS,
+    function_models,
+    open_audited_target,
+    split_shadow_data,
+    with_model_classes,
+)
 from audit_core.audit.reference_table import read_reference_predictions
 from audit_core.audit.shadow import read_shadow, require_numeric_features
 from audit_core.audit.signals import (
@@ -72,6 +78,7 @@ def check_inputs(config: AuditConfig) -> CheckedInputs:
     the data.
     """
     config.check_environment_secrets()
+    config = with_model_classes(config)
     probe = probe_audit_data(config)
     data = probe.records  # every record's label and id
     target = None if config.target.kind == "trained" else open_audited_target(config, data)

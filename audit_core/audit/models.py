@@ -46,6 +46,26 @@ def train_target(config: AuditConfig, data: AuditData) -> TorchTarget:
     return TorchTarget(model, source="The trained target").to(device)
 
 
+def with_model_classes(config: AuditConfig) -> AuditConfig:
+    """``config`` with ``data.classes`` read from a scikit-learn target's ``classes_`` where the config lists
+    none and the model's classes are names or integers other than the indices ``0..k-1`` (``'benign'``,
+    ``1..k``, ``-1, 1``): the model knows the order of its outputs, and the labels are then read as its
+    class names. Any other config is returned as it is."""
+    data = config.data
+    if config.target.kind != "sklearn" or getattr(data, "classes", True) is not None:
+        return config
+    target = open_target(config.target)
+    classes = target.classes
+    names = [c.item() if isinstance(c, np.generic) else c for c in classes]
+    if (
+        np.array_equal(classes, np.arange(len(classes)))
+        or not all(isinstance(name, str | int) for name in names)
+        or data.n_classes not in (None, len(names))
+    ):
+        return config
+    return config.model_copy(update={"data": data.with_model_classes(names, target.source)})
+
+
 def open_audited_target(config: AuditConfig, data: AuditData) -> Target:
     """The user's model (any file-based ``target.kind``); a scikit-learn model's classes must be the
     data's (class indices, or the names in ``data.classes``), and so must the columns it was fitted on."""

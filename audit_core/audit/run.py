@@ -13,7 +13,13 @@ from typing import Any
 from audit_core.audit.assemble import assemble_result
 from audit_core.audit.conditions import conditions, defender_data, evaluate_conditions
 from audit_core.audit.inputs import load_audit_data
-from audit_core.audit.models import add_models, build_target, shadow_outputs, train_references
+from audit_core.audit.models import (
+    add_models,
+    build_target,
+    shadow_outputs,
+    train_references,
+    with_model_classes,
+)
 from audit_core.audit.signals import Signals, reference_logits, target_signals
 from audit_core.audit.split import split_for_tuning
 from audit_core.audit.write import write_run_folder, write_tuning_folder
@@ -119,7 +125,7 @@ def run_audit(
     ``write`` writes the run folder (with the policy's verdict, regressions against ``previous_metrics``).
     Secret references in environment variables are resolved here (the flows resolve Prefect blocks first)."""
     started_at = datetime.now(UTC)
-    config = config.resolved()
+    config = with_model_classes(config.resolved())
     inputs = gather_inputs(config, steps=steps, data=data)
     tuning, untuned, audited = None, None, inputs.signals
     if config.tune is not None:
@@ -151,7 +157,7 @@ def run_tuning(config: AuditConfig, *, steps: Steps = PLAIN) -> tuple[TuningResu
     """Tune DynaNoise (``config.tune``, or the defaults) on the tuning split, confirm on the evaluation split,
     and write the tuning folder; return the result and that folder."""
     started_at = datetime.now(UTC)
-    config = config.resolved()
+    config = with_model_classes(config.resolved())
     inputs = gather_inputs(config, steps=steps)
     tuning_part, evaluation = steps.split(config, inputs.signals)
     tuning = steps.tune(config, tuning_part, evaluation, inputs.defender)

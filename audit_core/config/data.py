@@ -5,6 +5,7 @@ from typing import Literal
 
 from pydantic import (
     Field,
+    PrivateAttr,
     model_validator,
 )
 
@@ -59,8 +60,21 @@ class _LabelledFiles(_PartFiles):
         None,
         min_length=2,
         description="Class names in the order of the model's outputs (a scikit-learn model's classes_): "
-        "labels given as these names are read as their positions; default: labels are indices 0..k-1.",
+        "labels given as these names are read as their positions; default: a scikit-learn model's classes_ "
+        "where they are not 0..k-1, else labels are indices 0..k-1.",
     )
+    _classes_from: str = PrivateAttr("data.classes")
+
+    def with_model_classes(self, classes: list[str | int], model: str) -> "_LabelledFiles":
+        """This section with ``classes``, the ``classes_`` of ``model`` (as sentences name it)."""
+        section = self.model_copy(update={"classes": classes})
+        section._classes_from = f"the classes_ of {model}"
+        return section
+
+    @property
+    def classes_named_by(self) -> str:
+        """Where ``classes`` came from, in a sentence's words: data.classes, or the model's classes_."""
+        return self._classes_from
 
     @model_validator(mode="after")
     def _classes_distinct_and_counted(self) -> "_LabelledFiles":

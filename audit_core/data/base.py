@@ -71,9 +71,15 @@ class Split:
         return np.array([hashlib.sha256(row).digest() for row in rows])
 
 
-def integer_labels(values: np.ndarray, where: str, classes: Sequence[str | int] | None = None) -> np.ndarray:
+def integer_labels(
+    values: np.ndarray,
+    where: str,
+    classes: Sequence[str | int] | None = None,
+    named_by: str = "data.classes",
+) -> np.ndarray:
     """``values`` as int64 class indices (with ``classes``, names read as their positions in it), or a
-    :class:`DataError` naming ``where`` they came from. Names compare as text: ``3`` names class ``"3"``."""
+    :class:`DataError` naming ``where`` they came from and what ``named_by`` the classes. Names compare as
+    text: ``3`` names class ``"3"``."""
     values = np.asarray(values)
     if classes is not None:
         found, inverse = np.unique(values.astype(str), return_inverse=True)
@@ -81,7 +87,7 @@ def integer_labels(values: np.ndarray, where: str, classes: Sequence[str | int] 
         unknown = [str(name) for name in found if name not in positions]
         if unknown:
             raise DataError(
-                f"Labels in {where} must be names in data.classes {[str(c) for c in classes][:5]}; found "
+                f"Labels in {where} must be names in {named_by} {[str(c) for c in classes][:5]}; found "
                 f"{unknown[0]!r}."
             )
         return np.array([positions[name] for name in found], dtype=np.int64)[inverse.ravel()]

@@ -59,7 +59,7 @@ def _read_part(config: NpzDataConfig, path: Path, field: str) -> Split:
         else features.astype(object)
     )
     where = f"array {config.labels_key!r} of '{path}'"
-    return Split(records, integer_labels(labels, where, config.classes), ids)
+    return Split(records, integer_labels(labels, where, config.classes, config.classes_named_by), ids)
 
 
 def load_npz_data(config: NpzDataConfig) -> AuditData:

@@ -172,7 +172,7 @@ def _part(config: TableDataConfig, features: list[str], frame: pd.DataFrame, pat
         else np.array([f"{path.name}:{row}" for row in range(len(frame))])
     )
     where = f"column {config.label!r} of '{path}'"
-    labels = integer_labels(frame[config.label].to_numpy(), where, config.classes)
+    labels = integer_labels(frame[config.label].to_numpy(), where, config.classes, config.classes_named_by)
     return Split(record_array(frame[features], f"'{path}'"), labels, ids)
 
 

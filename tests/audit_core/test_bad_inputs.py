@@ -462,8 +462,8 @@ CASES = [
     Bad(
         "model classes are names the data do not list",
         lambda t, c: _sklearn_model(t, c, 8, 3, names=NAMES),
-        "has classes ['cat', 'dog', 'eel']; list them in data.classes, in this order, to read the labels as "
-        "these names, or train the model on class indices 0..k-1",
+        "Labels in column 'label' of '{tmp}/members.parquet' must be names in the classes_ of target.path "
+        "'{tmp}/m.joblib' ['cat', 'dog', 'eel']; found '0'.",
     ),
     Bad(
         "model fitted on columns in another order",

@@ -27,7 +27,12 @@ from sklearn.svm import SVC, LinearSVC
 from sklearn.tree import DecisionTreeClassifier
 
 from audit_core.audit.conditions import evaluate_condition
-from audit_core.audit.models import open_audited_target, reference_model_kind, target_output
+from audit_core.audit.models import (
+    open_audited_target,
+    reference_model_kind,
+    target_output,
+    with_model_classes,
+)
 from audit_core.audit.run import gather_inputs
 from audit_core.audit.signals import target_signals
 from audit_core.config import TrainingRecipe, parse_config
@@ -359,11 +364,13 @@ def test_dynaudit_audit_refuses_the_planting_file_with_exit_2_and_writes_nothing
     )
 
 
+@pytest.mark.parametrize("listed", [True, False], ids=["data.classes", "classes_ of the model"])
 @pytest.mark.parametrize("names", [["cat", "dog", "eel"], [3, 5, 8]])
-def test_labels_named_in_data_classes_are_the_scikit_learn_models_columns(tmp_path, names):
+def test_labels_named_in_data_classes_are_the_scikit_learn_models_columns(tmp_path, names, listed):
     """A classifier trained on class names (strings, or integers other than 0..k-1) and CSV tables whose
-    labels are those names: with data.classes the model's classes_, each label becomes its position, the
-    model's column for it, so the audit's accuracy on every part is the model's own score on the names."""
+    labels are those names: with data.classes the model's classes_, or without it (read from the model's
+    classes_, as an audit does), each label becomes its position, the model's column for it, so the audit's
+    accuracy on every part is the model's own score on the names."""
     parts = tabular_parts()
     named = {part: (x, np.array(names)[y], ids) for part, (x, y, ids) in parts.items()}
     paths = {}
@@ -374,10 +381,13 @@ def test_labels_named_in_data_classes_are_the_scikit_learn_models_columns(tmp_pa
     model = LogisticRegression(max_iter=500).fit(x, labels)
     sio.dump(model, tmp_path / "named.skops")
     fields = {
-        "data": {"kind": "table", "id": "id", "classes": names, **paths},
+        "data": {"kind": "table", "id": "id", **({"classes": names} if listed else {}), **paths},
         "target": {"kind": "sklearn", "path": str(tmp_path / "named.skops")},
     }
-    audit = parse_config(yaml.safe_load(yaml.safe_dump({**chosen_models(fields), **fields})))
+    audit = with_model_classes(
+        parse_config(yaml.safe_load(yaml.safe_dump({**chosen_models(fields), **fields})))
+    )
+    assert audit.data.classes == names
     data = load_data(audit.data)
     signals = target_signals(open_audited_target(audit, data), data)
     assert data.n_classes == len(names)
