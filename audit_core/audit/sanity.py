@@ -6,10 +6,11 @@ import numpy as np
 from audit_core.audit.analysis import ConditionEvaluation
 from audit_core.data import AuditData, Split
 from audit_core.stats.family import proportion_bounds
+from audit_core.stats.metrics import UNRESOLVED_MARK
+from audit_core.stats.names import HEADLINE_FPR
 
 #: The FPR whose TPR the shipped policy limits, and so the non-members an audit needs to resolve it: at least
 #: ``1 / FPR`` in each of the two cross-fitting halves.
-RESOLVED_FPR = 0.01
 #: The error of each one-sided bound the chance check compares (the lower side of a 95% interval).
 CHANCE_ERROR = 0.025
 
@@ -67,10 +68,11 @@ def sanity_warnings(
             f"its balanced accuracy {balanced:.3f} (lower bound {balanced_low:.3f}; chance 1/{classes}): a "
             "model that learned nothing leaks nothing, so low attack numbers say nothing; check the target."
         )
-    needed = 2 * round(1 / RESOLVED_FPR)
+    needed = 2 * round(1 / HEADLINE_FPR)
     if audited_non_members < needed:
         warnings.append(
-            f"Only {audited_non_members} non-members are audited: TPR at {RESOLVED_FPR:.0%} FPR needs at "
-            f"least {needed} ({needed // 2} per cross-fitting half) to be resolved."
+            f"Only {audited_non_members} non-members are audited: TPR at {HEADLINE_FPR:.0%} FPR needs at "
+            f"least {needed} ({needed // 2} per cross-fitting half) to be resolved; its values are marked "
+            f"{UNRESOLVED_MARK}."
         )
     return warnings

@@ -26,13 +26,13 @@ from audit_core.audit.analysis import with_member_counts
 from audit_core.config.policy import ATTACK_LIMITS, GatePolicy, Unresolved
 from audit_core.core.errors import AuditInputError
 from audit_core.stats import family
-from audit_core.stats.names import Metric
+from audit_core.stats.metrics import crossfit_resolved
+from audit_core.stats.names import HEADLINE_FPR, Metric
 from audit_core.stats.paired import PairedDrop
 from audit_core.stats.two_valued import TwoValuedScores
 
 Outcome = Literal["pass", "fail", "unresolved"]
 Status = Literal["PASSED", "UNRESOLVED", "FAILED"]
-TPR_TARGET = 0.01  # the FPR of max_tpr_at_1pct_fpr
 CHOSEN_ROLE = "the chosen defense"  # how a run's chosen condition is named when compared with another run
 DROP_COUNTS = [Metric.ANSWERS_LOST, Metric.ANSWERS_GAINED, Metric.TEST_POINTS]
 #: What reaches a rule's "null" upper bound, where it is not a model that leaks nothing.
@@ -291,9 +291,9 @@ def _measure(rule: str, row: Any, error: float) -> Measurement:
     elif rule == "max_advantage":
         bounds = family.advantage_bounds(row.value, m, n, error)
         null_high = family.null_advantage_high(m, n, error)
-    elif n // 2 * TPR_TARGET >= 1:
+    elif crossfit_resolved(n, HEADLINE_FPR):
         bounds = family.proportion_bounds(round(row.value * m), m, error)
-        null_high = family.null_tpr_high(m, n, TPR_TARGET, error)
+        null_high = family.null_tpr_high(m, n, HEADLINE_FPR, error)
     else:  # a half too small to place a threshold at the target FPR: the TPR is not one at 1% FPR at all
         bounds, null_high = family.Bounds(0.0, 1.0), 1.0
     return Measurement(row.value, bounds.low, bounds.high, f"{where} ({m}/{n} points)", null_high)

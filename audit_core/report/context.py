@@ -44,7 +44,8 @@ from audit_core.results.risk import (
 )
 from audit_core.results.summary import setting, signed
 from audit_core.results.tables import REGAINED_FRACTION, AuditResult
-from audit_core.stats.names import FPR_TARGETS, MEANINGS
+from audit_core.stats.metrics import UNRESOLVED_MARK, TprAtFpr
+from audit_core.stats.names import FPR_TARGETS, HEADLINE_FPR, MEANINGS
 from audit_core.tuning.search import SPLITS, TuningResult, comparison, comparison_metrics
 
 KNOWLEDGE_TEXT = {
@@ -139,7 +140,7 @@ def _headline(result: AuditResult, chosen_only: bool = False) -> list[dict[str, 
                 "accuracy": f"{ev.test_accuracy.value:.4f}",
                 "worst_attack": top.attack,
                 "worst_auc": interval(top.auc),
-                "tpr_1pct": interval(top.tpr_at(0.01).tpr),
+                "tpr_1pct": _tpr_interval(top.tpr_at(HEADLINE_FPR)),
                 "tier": risk_tier(top.auc.value)[0],
                 "tier_mark": UNSHOWN_MARK if unshown(_measured(ev.outcomes)) else "",
                 "midput": f"{result.midput(ev, knowledge).value:+.4f}" if defended else "—",
@@ -177,9 +178,14 @@ def _midput_rows(result: AuditResult) -> list[dict[str, Any]]:
     return rows
 
 
+def _tpr_interval(point: TprAtFpr) -> str:
+    """A TPR with its interval, marked where the non-members cannot resolve its target FPR."""
+    return interval(point.tpr) + ("" if point.resolved else UNRESOLVED_MARK)
+
+
 def _tpr_cell(outcome: AttackOutcome, target: float) -> str:
     point = outcome.tpr_at(target)
-    return f"{point.tpr.value:.3f}" + ("" if point.resolved else "†")
+    return f"{point.tpr.value:.3f}" + ("" if point.resolved else UNRESOLVED_MARK)
 
 
 def _detail_rows(result: AuditResult, chosen_only: bool = False) -> list[dict[str, Any]]:

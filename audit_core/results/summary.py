@@ -18,14 +18,22 @@ from audit_core.results.risk import (
     risk_tier,
     unshown,
 )
-from audit_core.stats.names import Metric
+from audit_core.stats.metrics import UNRESOLVED_MARK, crossfit_resolved
+from audit_core.stats.names import HEADLINE_FPR, Metric
 from audit_core.tuning.search import OBJECTIVES, SPLITS, comparison, comparison_metrics
+
+
+def _tpr_text(tpr: pd.Series, condition: str, worst: Any) -> str:
+    """The TPR at 1% FPR of the AUC row ``worst`` (with its member counts) of ``condition``, from ``tpr``
+    (indexed by condition, knowledge and attack), marked where the non-members cannot resolve it."""
+    resolved = crossfit_resolved(int(worst.non_members), HEADLINE_FPR)
+    return f"{tpr[(condition, worst.knowledge, worst.attack)]:.3f}" + ("" if resolved else UNRESOLVED_MARK)
 
 
 def _headline_rows(metrics: pd.DataFrame, tuned: str | None) -> list[str]:
     overall = metrics[metrics.slice == "all"]
     accuracy = overall[overall.metric == Metric.TEST_ACCURACY].set_index("condition").value
-    auc = overall[overall.metric == Metric.AUC]
+    auc = with_member_counts(overall[overall.metric == Metric.AUC], overall)
     tpr = (
         overall[overall.metric == Metric.TPR_AT_FPR_0_01]
         .set_index(["condition", "knowledge", "attack"])
@@ -46,7 +54,7 @@ def _headline_rows(metrics: pd.DataFrame, tuned: str | None) -> list[str]:
             f"{accuracy[condition]:.4f}",
             str(worst.attack),
             f"{worst.value:.3f} [{worst.ci_low:.3f}, {worst.ci_high:.3f}]",
-            f"{tpr[(condition, knowledge, worst.attack)]:.3f}",
+            _tpr_text(tpr, condition, worst),
             f"{midput[(condition, knowledge)]:+.4f}" if (condition, knowledge) in midput.index else "—",
         ]
         rows.append("| " + " | ".join(cells) + " |")
@@ -211,7 +219,7 @@ def strongest_per_condition(metrics: pd.DataFrame, tuned: str | None = None) -> 
                 "attack": str(worst.attack),
                 "knowledge": "—" if condition == "undefended" else str(worst.knowledge),
                 "auc": f"{worst.value:.3f} [{worst.ci_low:.3f}, {worst.ci_high:.3f}]",
-                "tpr": f"{tpr[(condition, worst.knowledge, worst.attack)]:.3f}",
+                "tpr": _tpr_text(tpr, condition, worst),
                 "tier": risk_tier(worst.value)[0] + mark,
             }
         )

@@ -165,6 +165,16 @@ def max_advantage(scores: np.ndarray, is_member: np.ndarray) -> float:
     return float(np.max(tpr - fpr))
 
 
+#: Marks a TPR at a target FPR that the audit's non-members cannot resolve (:func:`crossfit_resolved`).
+UNRESOLVED_MARK = "†"
+
+
+def crossfit_resolved(non_members: int, target_fpr: float) -> bool:
+    """Whether ``non_members`` split in two cross-fitting halves leave at least ``1 / target_fpr`` in each,
+    the fewest on which a threshold can be placed at ``target_fpr``."""
+    return non_members // 2 * target_fpr >= 1
+
+
 @dataclass(frozen=True)
 class TprAtFpr:
     """TPR at a target FPR: the estimate with its Clopper-Pearson interval, the FPR actually achieved, and
@@ -243,10 +253,9 @@ def crossfit_tpr_at_fpr(
         threshold = _threshold_at_fpr(non_members[non_member_half != half], target_fpr)
         hits += int((members[member_half == half] > threshold).sum())
         false_positives += int((non_members[non_member_half == half] > threshold).sum())
-    smaller_half = len(non_members) // 2
     return TprAtFpr(
         target_fpr=target_fpr,
         tpr=clopper_pearson(hits, len(members), level),
         achieved_fpr=false_positives / len(non_members),
-        resolved=smaller_half * target_fpr >= 1,
+        resolved=crossfit_resolved(len(non_members), target_fpr),
     )

@@ -4,6 +4,8 @@ from enum import StrEnum
 
 #: The false-positive rates at which every attack's TPR is reported.
 FPR_TARGETS = (0.001, 0.01, 0.1)
+#: The FPR of the headline TPR (tables' "TPR at 1% FPR", the gate's max_tpr_at_1pct_fpr).
+HEADLINE_FPR = 0.01
 
 
 class Metric(StrEnum):

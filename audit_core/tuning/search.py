@@ -39,7 +39,7 @@ from audit_core.core.forked import forked_map
 from audit_core.core.seeding import derive_key
 from audit_core.defenses import DEFENSES, DefenderData, Defense, DynaNoise, Undefended, fit_defense
 from audit_core.stats.midput import midput
-from audit_core.stats.names import Metric
+from audit_core.stats.names import HEADLINE_FPR, Metric
 
 TUNED = ("sigma0_sq", "lam", "temperature")
 #: Optuna's search steps: the resolution of the paper's sweeps.
@@ -148,7 +148,9 @@ class SplitScorer:
             Metric.MIDPUT: score.value,
             Metric.MEAN_ASR: float(np.mean(list(asr.values()))),
             Metric.WORST_CASE_ADVANTAGE: worst_case(outcomes, Metric.ADVANTAGE).advantage,
-            Metric.TPR_AT_1PCT_FPR: worst_case(outcomes, Metric.TPR_AT_FPR_0_01).tpr_at(0.01).tpr.value,
+            Metric.TPR_AT_1PCT_FPR: worst_case(outcomes, Metric.TPR_AT_FPR_0_01)
+            .tpr_at(HEADLINE_FPR)
+            .tpr.value,
         }
 
 

@@ -6,20 +6,21 @@ import pandas as pd
 from audit_core.audit.analysis import METRIC_COLUMNS, analyse_scores, metric_row
 from audit_core.results.risk import UNSHOWN_MARK, MeasuredAuc, risk_statement, shown_above_chance
 from audit_core.results.summary import measured_aucs, strongest_per_condition
+from audit_core.stats.metrics import UNRESOLVED_MARK
 from audit_core.stats.names import Metric
 
 ATTACKS = [f"attack{i}" for i in range(8)]
 
 
-def _metrics(shifts: dict[str, float], seed: int) -> pd.DataFrame:
+def _metrics(shifts: dict[str, float], seed: int, points: int = 150) -> pd.DataFrame:
     """metrics.parquet rows of conditions whose 8 attacks score members N(shift, 1), non-members N(0, 1)
-    (150/150 points; naive and adaptive knowledge give the same scores, as they do undefended)."""
+    (``points`` of each; naive and adaptive knowledge give the same scores, as they do undefended)."""
     rng = np.random.default_rng(seed)
-    is_member = np.r_[np.ones(150, bool), np.zeros(150, bool)]
+    is_member = np.r_[np.ones(points, bool), np.zeros(points, bool)]
     frames = []
     for condition, shift in shifts.items():
         for attack in ATTACKS:
-            score = rng.normal(size=300) + shift * is_member
+            score = rng.normal(size=2 * points) + shift * is_member
             for knowledge in ("naive", "adaptive"):
                 frames.append(
                     pd.DataFrame(
@@ -54,3 +55,16 @@ def test_the_same_auc_under_two_knowledges_is_one_test():
     assert shown_above_chance(same) and shown_above_chance(same + same)
     others = same + [MeasuredAuc(0.4 + i / 1000, 150, 150) for i in range(8)]
     assert not shown_above_chance(others)
+
+
+def test_a_tpr_at_1pct_fpr_that_too_few_non_members_cannot_resolve_is_marked_in_the_table():
+    # 1% FPR needs 100 non-members in each cross-fitting half: 199 leave 99 in one, 200 leave 100 in each
+    for points, mark in ((199, UNRESOLVED_MARK), (200, "")):
+        metrics = _metrics({"undefended": 0.0, "leaky": 0.8}, seed=1, points=points)
+        for row in strongest_per_condition(metrics):
+            tpr = metrics[
+                (metrics.condition == row["name"])
+                & (metrics.attack == row["attack"])
+                & (metrics.metric == Metric.TPR_AT_FPR_0_01)
+            ].value.iloc[0]
+            assert row["tpr"] == f"{tpr:.3f}{mark}"

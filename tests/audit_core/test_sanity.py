@@ -56,7 +56,7 @@ def test_overlapping_parts_a_chance_level_target_and_too_few_points_are_each_one
     )
     assert warnings[3] == (
         "Only 150 non-members are audited: TPR at 1% FPR needs at least 200 (100 per cross-fitting half) "
-        "to be resolved."
+        "to be resolved; its values are marked †."
     )
     assert all("\n" not in w for w in warnings) and shared_records(members, members) == 300
 
