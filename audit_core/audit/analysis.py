@@ -26,6 +26,7 @@ from audit_core.stats.family import advantage_bounds
 from audit_core.stats.metrics import (
     Estimate,
     TprAtFpr,
+    auc_score_interval,
     balanced_accuracy,
     crossfit_tpr_at_fpr,
     epsilon_lower_bound,
@@ -112,7 +113,7 @@ class AttackOutcome:
     tpr_at_fpr: tuple[TprAtFpr, ...]
     precision: Estimate | None
     epsilon_lower_bound: float | None
-    per_class_auc: dict[int, float]
+    per_class_auc: dict[int, Estimate]  # with Newcombe's score interval (:func:`auc_score_interval`)
     two_valued: TwoValuedScores | None = None  # its counts, when the scores take at most two values
     chosen: dict[str, Any] = field(default_factory=dict)  # hyperparameters the attack chose when fitted
 
@@ -196,8 +197,10 @@ def analyse_attack(
     per_class_auc = {}
     for c in [] if labels is None or not per_class else np.unique(labels):
         in_class = labels == c
-        if is_member[in_class].any() and not is_member[in_class].all():
-            per_class_auc[int(c)] = roc_auc(values[in_class], is_member[in_class], n_bootstrap=0).value
+        members = int(is_member[in_class].sum())
+        if 0 < members < in_class.sum():
+            auc = roc_auc(values[in_class], is_member[in_class], n_bootstrap=0).value
+            per_class_auc[int(c)] = auc_score_interval(auc, members, int(in_class.sum()) - members)
     decided = scores.threshold is not None
     decisions = values >= scores.threshold if decided else None
     two_valued = TwoValuedScores.of(values, is_member)
@@ -313,7 +316,7 @@ def outcome_rows(outcome: AttackOutcome) -> list[MetricRow]:
         add(Metric.MEMBERS_SCORED_HIGH, o.two_valued.members_high)
         add(Metric.NON_MEMBERS_SCORED_HIGH, o.two_valued.non_members_high)
     for c, auc in o.per_class_auc.items():
-        add(Metric.AUC, auc, slice_=f"class={c}")
+        add(Metric.AUC, auc, note="score interval (Newcombe)", slice_=f"class={c}")
     return rows
 
 

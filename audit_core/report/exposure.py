@@ -23,7 +23,8 @@ def class_label(label: int, names: Sequence[str | int] | None) -> str:
 
 def per_class_rows(result: AuditResult, attack: str, names: Sequence[str | int] | None = None) -> list[dict]:
     """Per true class (named by ``names``, ``data.classes``, where given), in class order: record counts and
-    ``attack``'s AUC on the class's records, undefended and under the chosen defense; of more than
+    ``attack``'s AUC on the class's records with its score interval, undefended and under the chosen
+    defense; of more than
     :data:`PER_CLASS_ROWS` classes, those with the most audited records (:func:`best_resolved`)."""
     classes = sorted(result.baseline.outcome(attack, result.knowledge[0]).per_class_auc)
     counts = {
@@ -38,7 +39,7 @@ def per_class_rows(result: AuditResult, attack: str, names: Sequence[str | int] 
         cells = []
         for ev, knowledge in condition_modes(result, chosen_only=True):
             auc = ev.outcome(attack, knowledge).per_class_auc.get(c)
-            cells.append("—" if auc is None else f"{auc:.3f}")
+            cells.append("—" if auc is None else interval(auc))
         members, non_members = counts[c]
         rows.append(
             {"label": class_label(c, names), "members": members, "non_members": non_members, "auc": cells}

@@ -7,10 +7,11 @@ threshold on other non-members (what ``metrics.parquet`` reports); intervals are
 by default).
 """
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import special, stats
+from scipy import optimize, special, stats
 
 
 @dataclass(frozen=True)
@@ -87,6 +88,43 @@ def roc_auc(
         replicates.append(_weighted_auc(groups, sorted_member, weights))
     low, high = np.quantile(np.concatenate(replicates), [(1 - level) / 2, (1 + level) / 2])
     return Estimate(value, float(low), float(high))
+
+
+def _pairs_variance(auc: float, members: int, non_members: int) -> float:
+    """The variance of an AUC of ``auc`` on ``members`` and ``non_members`` points by Hanley and McNeil's
+    exponential approximation, both sample sizes replaced by their mean (Newcombe 2006, method 5)."""
+    mean_size = (members + non_members) / 2
+    spread = (2 * mean_size - 1) - 3 * (mean_size - 1) / ((2 - auc) * (1 + auc))
+    return max(auc * (1 - auc) * spread / (members * non_members), 0.0)
+
+
+def _score_lower_bound(auc: float, members: int, non_members: int, z: float) -> float:
+    """The smallest AUC ``t <= auc`` with ``auc - t <= z sd(t)``: the lower end of the score interval."""
+
+    def excess(t: float) -> float:
+        return (auc - t) - z * math.sqrt(_pairs_variance(t, members, non_members))
+
+    if auc <= 0:
+        return 0.0
+    inner = auc if _pairs_variance(auc, members, non_members) > 0 else auc - 1e-9  # AUC 1: no spread at 1
+    return inner if excess(inner) >= 0 else float(optimize.brentq(excess, 0.0, inner, xtol=1e-12))
+
+
+def auc_score_interval(auc: float, members: int, non_members: int, level: float = 0.95) -> Estimate:
+    """An AUC on ``members`` and ``non_members`` points with Newcombe's score interval (his method 5: every
+    AUC ``t`` whose distance from the estimate is within ``z`` of its standard error at ``t``,
+    :func:`_pairs_variance`). Unlike a percentile bootstrap, it does not collapse on small samples or at an
+    AUC of 0 or 1: at 5 members and 5 non-members and a true AUC of 0.99 it covered 94% of 2,000 simulated
+    audits where the bootstrap covered 16% (tests/audit_core/test_metrics.py simulates its coverage).
+
+    >>> e = auc_score_interval(1.0, 10, 10)
+    >>> round(e.ci_low, 3), e.ci_high
+    (0.8, 1.0)
+    """
+    z = _z(level)
+    low = _score_lower_bound(auc, members, non_members, z)
+    high = 1 - _score_lower_bound(1 - auc, members, non_members, z)  # the variance is symmetric about 0.5
+    return Estimate(auc, low, high)
 
 
 def clopper_pearson(successes: int, trials: int, level: float = 0.95) -> Estimate:
