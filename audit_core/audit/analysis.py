@@ -115,6 +115,7 @@ class AttackOutcome:
     epsilon_lower_bound: float | None
     per_class_auc: dict[int, Estimate]  # with Newcombe's score interval (:func:`auc_score_interval`)
     two_valued: TwoValuedScores | None = None  # its counts, when the scores take at most two values
+    per_class_points: dict[int, tuple[int, int]] = field(default_factory=dict)  # (members, non-members)
     chosen: dict[str, Any] = field(default_factory=dict)  # hyperparameters the attack chose when fitted
 
     @property
@@ -194,13 +195,15 @@ def analyse_attack(
     values, is_member = scores.scores, np.asarray(is_member, dtype=bool)
     rng = derive_rng(seed, "bootstrap", scores.attack)
     halves = derive_rng(seed, "tpr-halves", scores.attack)
-    per_class_auc = {}
+    per_class_auc, per_class_points = {}, {}
     for c in [] if labels is None or not per_class else np.unique(labels):
         in_class = labels == c
         members = int(is_member[in_class].sum())
-        if 0 < members < in_class.sum():
+        non_members = int(in_class.sum()) - members
+        if members and non_members:
             auc = roc_auc(values[in_class], is_member[in_class], n_bootstrap=0).value
-            per_class_auc[int(c)] = auc_score_interval(auc, members, int(in_class.sum()) - members)
+            per_class_auc[int(c)] = auc_score_interval(auc, members, non_members)
+            per_class_points[int(c)] = (members, non_members)
     decided = scores.threshold is not None
     decisions = values >= scores.threshold if decided else None
     two_valued = TwoValuedScores.of(values, is_member)
@@ -225,6 +228,7 @@ def analyse_attack(
         epsilon_lower_bound=epsilon_lower_bound(decisions, is_member) if decided else None,
         per_class_auc=per_class_auc,
         two_valued=two_valued,
+        per_class_points=per_class_points,
         chosen=scores.chosen,
     )
 
@@ -268,11 +272,12 @@ def metric_row(
 
 def with_member_counts(values: pd.DataFrame, metrics: pd.DataFrame) -> pd.DataFrame:
     """Rows ``values`` of a metrics frame with columns ``members`` and ``non_members``: the audit points
-    their attack's metrics were computed on, read from ``metrics``'s rows of those names (absent when it has
-    none); and, where some attack's scores took at most two values, ``members_scored_high`` and
-    ``non_members_scored_high`` (NaN for the other attacks)."""
+    their attack's metrics were computed on (a class's, for a class's rows), read from ``metrics``'s rows of
+    those names (absent when it has none); and, where some attack's scores took at most two values,
+    ``members_scored_high`` and ``non_members_scored_high`` (NaN for the other attacks)."""
     counts = metrics[metrics.metric.isin(POINT_COUNTS)]
-    return values.join(counts.pivot_table(index=GROUP, columns="metric", values="value"), on=GROUP)
+    by = [*GROUP, "slice"]  # a class's rows have the class's counts
+    return values.join(counts.pivot_table(index=by, columns="metric", values="value"), on=by)
 
 
 def drop_rows(drop: PairedDrop) -> list[MetricRow]:
@@ -317,6 +322,8 @@ def outcome_rows(outcome: AttackOutcome) -> list[MetricRow]:
         add(Metric.NON_MEMBERS_SCORED_HIGH, o.two_valued.non_members_high)
     for c, auc in o.per_class_auc.items():
         add(Metric.AUC, auc, note="score interval (Newcombe)", slice_=f"class={c}")
+        add(Metric.MEMBERS, o.per_class_points[c][0], slice_=f"class={c}")
+        add(Metric.NON_MEMBERS, o.per_class_points[c][1], slice_=f"class={c}")
     return rows
 
 

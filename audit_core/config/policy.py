@@ -17,7 +17,10 @@ ATTACK_LIMITS = {
     "max_auc": Metric.AUC,
     "max_advantage": Metric.ADVANTAGE,
     "max_tpr_at_1pct_fpr": Metric.TPR_AT_FPR_0_01,
+    "max_class_auc": Metric.AUC,
 }
+#: The attack limits that apply to each true class's records (``class=<label>`` rows), not to all of them.
+CLASS_LIMITS = ("max_class_auc",)
 LIMITS = (*ATTACK_LIMITS, "max_accuracy_drop")
 #: The conditions a policy can aim at besides a defense named by its name or label.
 CONDITION_CHOICES = ("chosen", "undefended", "any_defended")
@@ -66,6 +69,13 @@ class GatePolicy(BaseModel):
     )
     max_tpr_at_1pct_fpr: float | None = Field(
         None, ge=0, le=1, description="Largest attack TPR at 1% FPR allowed."
+    )
+    max_class_auc: float | None = Field(
+        None,
+        ge=0,
+        le=1,
+        description="Largest attack AUC allowed on the records of any one true class (its members against "
+        "its non-members): a minority class can be exposed where the AUC over all records is not.",
     )
     max_accuracy_drop: float | None = Field(
         None, ge=0, le=1, description="Largest test-accuracy drop of a defended condition, vs undefended."

@@ -23,7 +23,7 @@ import pandas as pd
 
 from audit_core.attacks import ATTACKS
 from audit_core.audit.analysis import with_member_counts
-from audit_core.config.policy import ATTACK_LIMITS, GatePolicy, Unresolved
+from audit_core.config.policy import ATTACK_LIMITS, CLASS_LIMITS, GatePolicy, Unresolved
 from audit_core.core.errors import AuditInputError
 from audit_core.stats import family
 from audit_core.stats.metrics import crossfit_resolved
@@ -231,15 +231,17 @@ def target_conditions(policy: GatePolicy, metrics: pd.DataFrame, chosen: str | N
     return found
 
 
-def _attack_values(metrics: pd.DataFrame, policy: GatePolicy, conditions: list[str], metric: Metric):
-    keep = (metrics.slice == "all") & metrics.condition.isin(conditions)
+def _attack_values(metrics: pd.DataFrame, policy: GatePolicy, conditions: list[str], rule: str):
+    """The rows ``rule`` limits (every class's for a class limit), with their audit points' counts."""
+    per_class = metrics.slice.str.startswith("class=") if rule in CLASS_LIMITS else metrics.slice == "all"
+    keep = per_class & metrics.condition.isin(conditions)
     if policy.knowledge != "strongest":
         keep &= metrics.knowledge == policy.knowledge
     if policy.attacks is not None:
         keep &= metrics.attack.isin(policy.attacks)
     rows = metrics[keep]
-    values = with_member_counts(rows[rows.metric == metric].dropna(subset=["value"]), rows)
-    if not values.empty and Metric.MEMBERS not in values.columns:
+    values = with_member_counts(rows[rows.metric == ATTACK_LIMITS[rule]].dropna(subset=["value"]), rows)
+    if not values.empty and (Metric.MEMBERS not in values.columns or values[Metric.MEMBERS].isna().any()):
         raise AuditInputError(
             "The metrics have no member counts (rows 'members', 'non_members'); they were written by an "
             "older dynaudit: run the audit again."
@@ -282,7 +284,11 @@ def _measure(rule: str, row: Any, error: float) -> Measurement:
         return Measurement(row.value, bounds.low, bounds.high, where, null_high)
     m, n = int(getattr(row, Metric.MEMBERS)), int(getattr(row, Metric.NON_MEMBERS))
     where = f"attack {row.attack}, {row.knowledge} attacker, {row.condition}"
-    if rule == "max_auc" and (two_valued := _two_valued(row, m, n)) is not None:
+    if rule in CLASS_LIMITS:
+        where = f"{where}, {row.slice}"
+        bounds = family.class_auc_bounds(row.value, m, n, error)
+        null_high = family.class_auc_bounds(0.5, m, n, error).high
+    elif rule == "max_auc" and (two_valued := _two_valued(row, m, n)) is not None:
         bounds = two_valued.bounds(error)
         null_high = two_valued.leaking_nothing().bounds(error).high
     elif rule == "max_auc":
@@ -302,7 +308,7 @@ def _measure(rule: str, row: Any, error: float) -> Measurement:
 def _rule_values(metrics: pd.DataFrame, policy: GatePolicy, conditions: list[str], rule: str) -> pd.DataFrame:
     if rule == "max_accuracy_drop":
         return _drop_values(metrics, conditions)
-    return _attack_values(metrics, policy, conditions, ATTACK_LIMITS[rule])
+    return _attack_values(metrics, policy, conditions, rule)
 
 
 def _decide(rule: str, limit: float, measured: list[Measurement], policy: GatePolicy) -> RuleResult:
@@ -342,7 +348,8 @@ def _key(row: Any, chosen: str | None = None) -> str:
     """Where a value was found: condition, knowledge, attack; the run's ``chosen`` condition is named by its
     role, so that a chosen defense tuned anew (another label) is matched with the previous run's."""
     condition = CHOSEN_ROLE if row.condition == chosen else row.condition
-    return ", ".join(str(v) for v in (condition, row.knowledge, row.attack) if isinstance(v, str))
+    part = None if getattr(row, "slice", "all") == "all" else row.slice  # a class's value names its class
+    return ", ".join(str(v) for v in (condition, row.knowledge, row.attack, part) if isinstance(v, str))
 
 
 Limited = dict[tuple[str, str], Any]  # (rule, "condition, knowledge, attack") -> the metrics row

@@ -45,6 +45,17 @@ def auc_bounds(value: float, ci_low: float, ci_high: float, error: float, level:
     return Bounds(float(special.expit(centre - margin)), float(special.expit(centre + margin)))
 
 
+def class_auc_bounds(value: float, n_members: int, n_non_members: int, error: float) -> Bounds:
+    """Bounds on an AUC measured on few records (one class's) whatever the scores' distribution: every AUC
+    ``t`` within ``z`` standard errors of the estimate, with van Dantzig's bound on the variance of the
+    estimate, ``t (1 - t) / min(m, n)``, which holds for any pair of score distributions. This is the
+    Wilson score bound of a proportion on ``min(m, n)`` trials; it never collapses at an AUC of 0 or 1."""
+    z, trials = z_quantile(error), min(n_members, n_non_members)
+    centre, denominator = value + z * z / (2 * trials), 1 + z * z / trials
+    margin = z * math.sqrt(value * (1 - value) / trials + z * z / (4 * trials * trials))
+    return Bounds(max(0.0, (centre - margin) / denominator), min(1.0, (centre + margin) / denominator))
+
+
 def proportion_bounds(successes: int, trials: int, error: float) -> Bounds:
     """Exact (Clopper-Pearson) one-sided bounds on a binomial proportion."""
     interval = clopper_pearson(successes, trials, level=1 - 2 * error)

@@ -456,3 +456,61 @@ def test_the_shipped_policy_fits_the_shipped_demo_config():
     }
     assert (SHIPPED.condition, SHIPPED.alpha, SHIPPED.unresolved) == ("chosen", 0.05, "warn")
     assert SHIPPED.max_regression == 0.02
+
+
+def classed_metrics(
+    classes: list[tuple[int, float]],
+    *,
+    seed: int,
+    bootstrap: bool = True,
+    attacks: tuple[str, ...] = ("loss", "rmia"),
+) -> pd.DataFrame:
+    """metrics.parquet rows of an undefended audit whose true classes each have ``points`` members and as
+    many non-members, scored ``N(shift, 1)`` and ``N(0, 1)`` by each attack under two knowledges, for
+    ``classes`` a list of ``(points, shift)``."""
+    rng = np.random.default_rng(seed)
+    frames = []
+    for knowledge in ("naive", "adaptive"):
+        for attack in attacks:
+            for label, (points, shift) in enumerate(classes):
+                frames.append(
+                    pd.DataFrame(
+                        {
+                            "condition": "undefended",
+                            "knowledge": knowledge,
+                            "attack": attack,
+                            "label": label,
+                            "is_member": np.r_[np.ones(points, bool), np.zeros(points, bool)],
+                            "score": np.r_[rng.normal(shift, 1, points), rng.normal(0, 1, points)],
+                        }
+                    )
+                )
+    return analyse_scores(pd.concat(frames), seed=seed, bootstrap=bootstrap)
+
+
+def test_a_minority_class_exposed_where_the_whole_audit_is_not_fails_max_class_auc():
+    """900 + 900 records of a class the attacks cannot tell apart, 40 + 40 of a class they can (AUC about
+    0.98): the AUC over all records stays within 0.6, the minority class's is shown above 0.7."""
+    metrics = classed_metrics([(900, 0.0), (40, 3.0)], seed=SEED)
+    policy = GatePolicy(condition="undefended", max_auc=0.6, max_class_auc=0.7)
+    verdict = check_gate(policy, metrics)
+    assert _rule(verdict, "max_auc").outcome == "pass"
+    by_class = _rule(verdict, "max_class_auc")
+    assert by_class.outcome == "fail" and by_class.measurement.low > 0.7
+    assert by_class.measurement.where.endswith("undefended, class=1 (40/40 points)")
+    assert verdict.family_size == 4 + 8  # max_auc: 2 attacks x 2 knowledges; max_class_auc: x 2 classes
+    assert "max_class_auc" in markdown_summary(verdict, "fraud") and not verdict.passed
+
+
+def test_max_class_auc_fails_audits_whose_classes_are_all_at_the_limit_at_most_at_alpha():
+    """Four classes of 30 + 30 records, each at true AUC 0.7 under two attacks and two knowledges (16
+    values): the gate with max_class_auc 0.7 fails at most 5% of 200 such audits."""
+    shift = np.sqrt(2) * stats.norm.ppf(0.7)
+    policy = GatePolicy(condition="undefended", max_class_auc=0.7)
+    runs = 200
+    failed = sum(
+        check_gate(policy, classed_metrics([(30, shift)] * 4, seed=s, bootstrap=False)).rules[0].outcome
+        == "fail"
+        for s in range(runs)
+    )
+    assert failed / runs <= 0.05 + 3 * np.sqrt(0.05 * 0.95 / runs)

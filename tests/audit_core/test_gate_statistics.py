@@ -7,8 +7,20 @@ import pytest
 from scipy import stats
 
 from audit_core.results.risk import MeasuredAuc, risk_statement, risk_tier, shown_above_chance
-from audit_core.stats.family import advantage_bounds, auc_bounds, null_auc_high, null_tpr_high
-from audit_core.stats.metrics import crossfit_tpr_at_fpr, max_advantage, roc_auc, tpr_at_fpr
+from audit_core.stats.family import (
+    advantage_bounds,
+    auc_bounds,
+    class_auc_bounds,
+    null_auc_high,
+    null_tpr_high,
+)
+from audit_core.stats.metrics import (
+    auc_score_interval,
+    crossfit_tpr_at_fpr,
+    max_advantage,
+    roc_auc,
+    tpr_at_fpr,
+)
 from audit_core.stats.paired import PairedDrop
 from audit_core.stats.two_valued import TwoValuedScores
 
@@ -135,6 +147,55 @@ def test_each_auc_bound_errs_at_most_at_its_error_where_the_same_margin_on_the_a
     slack = 3 * math.sqrt(error * (1 - error) / runs)
     assert low_wrong / runs <= error + slack and high_wrong / runs <= error + slack
     assert flat_low_wrong / runs > error + slack
+
+
+@pytest.mark.parametrize(
+    "scores, members, non_members",
+    [("binormal", 20, 20), ("binormal", 10, 40), ("binormal", 84, 68), ("exponential", 20, 20)],
+)
+def test_each_class_auc_bound_errs_at_most_at_its_error_where_the_reports_interval_does_not(
+    scores, members, non_members
+):
+    """A class's few records, true AUC 0.9 (binormal, or exponential scores whose members' scale is 9 times
+    the non-members'), one-sided error 0.0125: the gate's class bounds (van Dantzig's variance bound) err at
+    most at their error on each side, whatever the scores' distribution. The report's score interval, read at
+    the same error, puts its upper bound (the one a false pass needs) below the truth too often on 20/20."""
+    auc, error, runs = 0.9, 0.0125, 4000
+    rng = np.random.default_rng(members + non_members)
+    is_member = np.arange(members + non_members) < members
+    low_wrong = high_wrong = score_high_wrong = 0
+    for _ in range(runs):
+        if scores == "binormal":
+            values = np.r_[
+                rng.normal(math.sqrt(2) * stats.norm.ppf(auc), 1, members), rng.normal(size=non_members)
+            ]
+        else:  # P(9 E1 > E2) = 9 / 10 for independent standard exponentials
+            values = np.r_[9 * rng.exponential(size=members), rng.exponential(size=non_members)]
+        measured = roc_auc(values, is_member, n_bootstrap=0).value
+        bounds = class_auc_bounds(measured, members, non_members, error)
+        low_wrong += bounds.low > auc
+        high_wrong += bounds.high < auc
+        score_high_wrong += auc_score_interval(measured, members, non_members, 1 - 2 * error).ci_high < auc
+    slack = 3 * math.sqrt(error * (1 - error) / runs)
+    assert low_wrong / runs <= error + slack and high_wrong / runs <= error + slack
+    if (scores, members) == ("binormal", 20):
+        assert score_high_wrong / runs > error + slack
+
+
+def test_the_class_auc_bounds_are_wilsons_on_the_smaller_part_written_here():
+    """Every AUC t with (estimate - t)^2 <= z^2 t (1 - t) / min(m, n), solved here as a quadratic in t."""
+    for value, members, non_members, error in [
+        (1.0, 84, 68, 0.001),
+        (0.5, 5, 30, 0.0125),
+        (0.73, 40, 12, 0.025),
+        (0.0, 9, 9, 0.0004),
+    ]:
+        z2, trials = stats.norm.isf(error) ** 2, min(members, non_members)
+        # (1 + z2/k) t^2 - (2 v + z2/k) t + v^2 = 0
+        a, b, c = 1 + z2 / trials, -(2 * value + z2 / trials), value**2
+        roots = sorted(np.roots([a, b, c]).real)
+        bounds = class_auc_bounds(value, members, non_members, error)
+        assert (bounds.low, bounds.high) == pytest.approx((max(roots[0], 0), min(roots[1], 1)), abs=1e-12)
 
 
 def test_two_valued_scores_give_the_auc_and_its_clopper_pearson_bounds_written_here():
