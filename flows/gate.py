@@ -45,7 +45,14 @@ def gate(
     digests = (config.digest, before.get("config_digest"))
     metrics = read_metrics(str(join(run_dir, METRICS)))
     verdict = check_gate(
-        policy, metrics, previous, manifest["chosen"], digests, before.get("chosen"), manifest["warnings"]
+        policy,
+        metrics,
+        previous,
+        manifest["chosen"],
+        digests,
+        before.get("chosen"),
+        manifest["warnings"],
+        manifest["config"]["data"].get("classes"),  # the names the audit read its labels as
     )
     write_gate_reports(verdict, config.run_name, junit_path, summary_path)
     create_markdown_artifact(

@@ -30,9 +30,11 @@ def check_gate(
     digests: tuple[str | None, str | None],
     previous_chosen: str | None,
     sanity: list[str],
+    class_names: list[str | int] | None = None,
 ) -> gate.GateVerdict:
     """Check every limit of the policy on the conditions it names, and compare with the previous run's
-    metrics if given (its chosen defense matched with this run's)."""
+    metrics if given (its chosen defense matched with this run's); a class limit's values are named by
+    ``class_names``."""
     return gate.check_gate(
         policy,
         metrics,
@@ -41,6 +43,7 @@ def check_gate(
         digests=digests,
         previous_chosen=previous_chosen,
         sanity=sanity,
+        class_names=class_names,
     )
 
 

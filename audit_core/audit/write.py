@@ -60,6 +60,7 @@ def policy_verdict(
         digests=(config.digest, before.get("config_digest")),
         previous_chosen=before.get("chosen"),
         sanity=result.provenance["warnings"],
+        class_names=getattr(config.data, "classes", None),
     )
 
 

@@ -16,6 +16,7 @@ Example:
 """
 
 import math
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
@@ -555,6 +556,15 @@ def _undecided(unresolved: list[RuleResult]) -> str:
     return f"It is not shown to meet {reasons}: more audit records would decide {_them(unresolved)}."
 
 
+def named_classes(metrics: pd.DataFrame, names: Sequence[str | int] | None) -> pd.DataFrame:
+    """``metrics`` with each class slice named, ``class=1`` read ``class=1 (fraud)`` for ``names`` (the data's
+    class names in class order); as it is without names."""
+    if not names:
+        return metrics
+    named = {f"class={i}": f"class={i} ({name})" for i, name in enumerate(names)}
+    return metrics.assign(slice=metrics.slice.map(lambda s: named.get(s, s)))
+
+
 def check_gate(
     policy: GatePolicy,
     metrics: pd.DataFrame,
@@ -564,11 +574,15 @@ def check_gate(
     digests: tuple[str | None, str | None] = (None, None),
     previous_chosen: str | None = None,
     sanity: list[str] | None = None,
+    class_names: Sequence[str | int] | None = None,
 ) -> GateVerdict:
     """Check every limit of ``policy`` against ``metrics`` on the conditions it aims at (``chosen`` names
     the audit's chosen defense); compare with ``previous`` when given (``digests``: see :func:`_compare`;
     ``previous_chosen``: that run's chosen defense, matched with this run's by role, by default the same
-    label); ``sanity``: the audit's sanity warnings, which the verdict repeats."""
+    label); ``sanity``: the audit's sanity warnings, which the verdict repeats; ``class_names``: the data's
+    class names (``data.classes``), which the values of a class limit are named by beside the index."""
+    metrics = named_classes(metrics, class_names)
+    previous = None if previous is None else named_classes(previous, class_names)
     conditions = target_conditions(policy, metrics, chosen)
     comparison, matched = None, []
     if previous is not None:

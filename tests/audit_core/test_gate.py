@@ -500,6 +500,8 @@ def test_a_minority_class_exposed_where_the_whole_audit_is_not_fails_max_class_a
     assert by_class.measurement.where.endswith("undefended, class=1 (40/40 points)")
     assert verdict.family_size == 4 + 8  # max_auc: 2 attacks x 2 knowledges; max_class_auc: x 2 classes
     assert "max_class_auc" in markdown_summary(verdict, "fraud") and not verdict.passed
+    named = _rule(check_gate(policy, metrics, class_names=["legit", "fraud"]), "max_class_auc")
+    assert named.measurement.where.endswith("undefended, class=1 (fraud) (40/40 points)")
 
 
 def test_max_class_auc_fails_audits_whose_classes_are_all_at_the_limit_at_most_at_alpha():
