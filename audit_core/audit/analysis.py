@@ -128,6 +128,8 @@ class AttackOutcome:
             note += "; chosen when fitted: " + ", ".join(f"{k} = {v}" for k, v in self.chosen.items())
         if self.two_valued is not None:
             note += "; exact interval: Clopper-Pearson on the points scored high"
+        elif self.auc.value in (0.0, 1.0) and not math.isnan(self.auc.ci_low):
+            note += "; score interval (Newcombe): members and non-members are separated, no bootstrap spread"
         return note
 
     @property
@@ -212,6 +214,8 @@ def analyse_attack(
     if bootstrap and two_valued is not None:
         exact = two_valued.estimate()
         auc = Estimate(auc.value, exact.ci_low, exact.ci_high)
+    elif replicates and auc.value in (0.0, 1.0):  # separated: every replicate is too, the interval [1, 1]
+        auc = auc_score_interval(auc.value, int(is_member.sum()), int((~is_member).sum()))
     return AttackOutcome(
         attack=scores.attack,
         knowledge=scores.knowledge,

@@ -287,11 +287,14 @@ def _measure(rule: str, row: Any, error: float) -> Measurement:
     where = f"attack {row.attack}, {row.knowledge} attacker, {row.condition}"
     if rule in CLASS_LIMITS:
         where = f"{where}, {row.slice}"
-        bounds = family.class_auc_bounds(row.value, m, n, error)
-        null_high = family.class_auc_bounds(0.5, m, n, error).high
+        bounds = family.any_distribution_auc_bounds(row.value, m, n, error)
+        null_high = family.any_distribution_auc_bounds(0.5, m, n, error).high
     elif rule == "max_auc" and (two_valued := _two_valued(row, m, n)) is not None:
         bounds = two_valued.bounds(error)
         null_high = two_valued.leaking_nothing().bounds(error).high
+    elif rule == "max_auc" and row.value in (0.0, 1.0):  # separated points: a bootstrap has no spread
+        bounds = family.any_distribution_auc_bounds(row.value, m, n, error)
+        null_high = family.null_auc_high(m, n, error)
     elif rule == "max_auc":
         bounds = family.auc_bounds(row.value, row.ci_low, row.ci_high, error)
         null_high = family.null_auc_high(m, n, error)

@@ -33,7 +33,8 @@ def z_quantile(error: float) -> float:
 
 def auc_bounds(value: float, ci_low: float, ci_high: float, error: float, level: float = 0.95) -> Bounds:
     """Bounds at ``error`` on an AUC from its two-sided interval at ``level`` (a bootstrap's: its width over
-    ``2 z`` is the standard error), by the normal approximation on the logit scale (delta method).
+    ``2 z`` is the standard error), by the normal approximation on the logit scale (delta method); for an
+    AUC of 0 or 1 see :func:`any_distribution_auc_bounds`.
 
     An AUC's spread shrinks away from 0.5, so the standard error read at a high estimate is too small at its
     lower bound: on the AUC's own scale that bound erred about twice as often as its error at AUC 0.9
@@ -45,8 +46,9 @@ def auc_bounds(value: float, ci_low: float, ci_high: float, error: float, level:
     return Bounds(float(special.expit(centre - margin)), float(special.expit(centre + margin)))
 
 
-def class_auc_bounds(value: float, n_members: int, n_non_members: int, error: float) -> Bounds:
-    """Bounds on an AUC measured on few records (one class's) whatever the scores' distribution: every AUC
+def any_distribution_auc_bounds(value: float, n_members: int, n_non_members: int, error: float) -> Bounds:
+    """Bounds on an AUC measured on few records (one class's), or at 0 or 1 (where a bootstrap has no
+    spread), whatever the scores' distribution: every AUC
     ``t`` within ``z`` standard errors of the estimate, with van Dantzig's bound on the variance of the
     estimate, ``t (1 - t) / min(m, n)``, which holds for any pair of score distributions. This is the
     Wilson score bound of a proportion on ``min(m, n)`` trials; it never collapses at an AUC of 0 or 1."""

@@ -21,6 +21,7 @@ from audit_core.config import AuditConfig
 from audit_core.core.errors import AuditInputError
 from audit_core.defenses import DynaNoise, Undefended
 from audit_core.results.tables import AuditResult
+from audit_core.stats.metrics import auc_score_interval
 from audit_core.stats.names import FPR_TARGETS, Metric
 
 ATTACKS = ["loss", "lira_online", "label_only"]
@@ -195,3 +196,27 @@ def test_the_readme_snippet_analyses_another_tools_scores(result, tmp_path, monk
     expected = analyse_scores(scores)
     pd.testing.assert_frame_equal(namespace["metrics"], expected, rtol=1e-12)
     assert "[18 rows x 10 columns]" in capsys.readouterr().out  # 2 conditions x 3 knowledge x 3 attacks
+
+
+def test_separated_members_get_the_score_interval_not_the_bootstraps_zero_width_one():
+    """Every member scored above every non-member (30/20 points), and per class (15/10 each): every
+    bootstrap replicate is separated too, so its interval would be [1, 1]; the AUC row carries Newcombe's
+    score interval instead, and says so."""
+    members, non_members = np.arange(30) + 100.0, np.arange(20) * 1.0
+    frame = pd.DataFrame(
+        {
+            "condition": "undefended",
+            "knowledge": "naive",
+            "attack": "loss",
+            "label": np.r_[np.arange(30) % 2, np.arange(20) % 2],
+            "is_member": np.r_[np.ones(30, bool), np.zeros(20, bool)],
+            "score": np.r_[members, non_members],
+        }
+    )
+    auc = analyse_scores(frame).query("metric == 'auc'").set_index("slice")
+    expected = auc_score_interval(1.0, 30, 20)
+    assert auc.loc["all", "value"] == 1.0 and auc.loc["all", "ci_low"] == expected.ci_low < 0.99
+    assert auc.loc["all", "note"].endswith(
+        "score interval (Newcombe): members and non-members are separated, no bootstrap spread"
+    )
+    assert auc.loc["class=0", "ci_low"] == auc_score_interval(1.0, 15, 10).ci_low

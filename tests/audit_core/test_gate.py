@@ -516,3 +516,28 @@ def test_max_class_auc_fails_audits_whose_classes_are_all_at_the_limit_at_most_a
         for s in range(runs)
     )
     assert failed / runs <= 0.05 + 3 * np.sqrt(0.05 * 0.95 / runs)
+
+
+def test_an_audit_that_separates_members_by_chance_is_not_failed_at_the_limit_more_than_alpha():
+    """A model at max_auc 0.99 exactly (binormal), audited on 20 members and 20 non-members: about 30% of
+    the audits separate every member from every non-member, whose bootstrap has no spread and whose AUC's
+    bounds were 1; the gate fails at most 5% of 300 such audits."""
+    shift, runs, points = np.sqrt(2) * stats.norm.ppf(0.99), 300, 20
+    rng = np.random.default_rng(SEED)
+    policy = GatePolicy(condition="undefended", max_auc=0.99)
+    failed = separated = 0
+    for seed in range(runs):
+        scores = pd.DataFrame(
+            {
+                "condition": "undefended",
+                "knowledge": "naive",
+                "attack": "loss",
+                "is_member": np.r_[np.ones(points, bool), np.zeros(points, bool)],
+                "score": np.r_[rng.normal(shift, 1, points), rng.normal(0, 1, points)],
+            }
+        )
+        metrics = analyse_scores(scores, seed=seed)
+        separated += metrics.query("metric == 'auc'").value.iloc[0] == 1.0
+        failed += check_gate(policy, metrics).rules[0].outcome == "fail"
+    slack = 3 * np.sqrt(0.05 * 0.95 / runs)
+    assert separated / runs > 0.05 + slack and failed / runs <= 0.05 + slack

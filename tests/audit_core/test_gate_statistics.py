@@ -9,8 +9,8 @@ from scipy import stats
 from audit_core.results.risk import MeasuredAuc, risk_statement, risk_tier, shown_above_chance
 from audit_core.stats.family import (
     advantage_bounds,
+    any_distribution_auc_bounds,
     auc_bounds,
-    class_auc_bounds,
     null_auc_high,
     null_tpr_high,
 )
@@ -172,7 +172,7 @@ def test_each_class_auc_bound_errs_at_most_at_its_error_where_the_reports_interv
         else:  # P(9 E1 > E2) = 9 / 10 for independent standard exponentials
             values = np.r_[9 * rng.exponential(size=members), rng.exponential(size=non_members)]
         measured = roc_auc(values, is_member, n_bootstrap=0).value
-        bounds = class_auc_bounds(measured, members, non_members, error)
+        bounds = any_distribution_auc_bounds(measured, members, non_members, error)
         low_wrong += bounds.low > auc
         high_wrong += bounds.high < auc
         score_high_wrong += auc_score_interval(measured, members, non_members, 1 - 2 * error).ci_high < auc
@@ -182,7 +182,7 @@ def test_each_class_auc_bound_errs_at_most_at_its_error_where_the_reports_interv
         assert score_high_wrong / runs > error + slack
 
 
-def test_the_class_auc_bounds_are_wilsons_on_the_smaller_part_written_here():
+def test_the_any_distribution_auc_bounds_are_wilsons_on_the_smaller_part_written_here():
     """Every AUC t with (estimate - t)^2 <= z^2 t (1 - t) / min(m, n), solved here as a quadratic in t."""
     for value, members, non_members, error in [
         (1.0, 84, 68, 0.001),
@@ -194,7 +194,7 @@ def test_the_class_auc_bounds_are_wilsons_on_the_smaller_part_written_here():
         # (1 + z2/k) t^2 - (2 v + z2/k) t + v^2 = 0
         a, b, c = 1 + z2 / trials, -(2 * value + z2 / trials), value**2
         roots = sorted(np.roots([a, b, c]).real)
-        bounds = class_auc_bounds(value, members, non_members, error)
+        bounds = any_distribution_auc_bounds(value, members, non_members, error)
         assert (bounds.low, bounds.high) == pytest.approx((max(roots[0], 0), min(roots[1], 1)), abs=1e-12)
 
 
