@@ -12,6 +12,15 @@ def _count(number: int, what: str) -> str:
     return f"{number:,} {what}"
 
 
+def _names(checked: "CheckedInputs", shown: int = 5) -> str:
+    """The class names the labels are read as, and where they came from, as a clause; empty without."""
+    names = checked.class_names
+    if names is None:
+        return ""
+    listed = ", ".join(str(n) for n in names[:shown]) + (", ..." if len(names) > shown else "")
+    return f"; labels read as the names [{listed}] of {checked.names_from}"
+
+
 def checked_lines(
     path: Path, config: "AuditConfig", checked: "CheckedInputs", policy: "GatePolicy | None"
 ) -> list[str]:
@@ -22,7 +31,7 @@ def checked_lines(
         f"{path}: ready to audit (nothing was trained, run or written).",
         f"data: {_count(sizes['members'], 'members')}, {_count(sizes['non_members'], 'non-members')}, "
         f"{_count(sizes['population'], 'population')} and {_count(sizes['test'], 'test')} records of "
-        f"{checked.n_classes} classes ({config.data.kind})",
+        f"{checked.n_classes} classes ({config.data.kind}{_names(checked)})",
         f"target: {config.target.kind}; shadow: {config.shadow_kind}; reference models: "
         + (f"{config.reference_models} ({config.reference_kind})" if config.reference_models else "none"),
         f"attacks: {', '.join(config.attacks)} (one that lacks an input when the audit runs is skipped, "

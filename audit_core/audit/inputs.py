@@ -60,10 +60,13 @@ def probe_audit_data(config: AuditConfig, rows: int = PROBE_ROWS) -> DataProbe:
 
 @dataclass(frozen=True)
 class CheckedInputs:
-    """What the input check found: the records of each audit part and the classes."""
+    """What the input check found: the records of each audit part and the classes, with the names the
+    labels are read as and where those came from (``data.classes``, or the model's ``classes_``)."""
 
     sizes: dict[str, int]
     n_classes: int
+    class_names: list[str | int] | None = None
+    names_from: str | None = None
 
 
 def check_inputs(config: AuditConfig) -> CheckedInputs:
@@ -133,7 +136,10 @@ def check_inputs(config: AuditConfig) -> CheckedInputs:
                 f"defenses.{index} ({defense.name}) needs {needs}, which this audit cannot provide; remove "
                 "it or change target.kind / shadow.kind."
             )
-    return CheckedInputs(probe.sizes, data.n_classes)
+    names = getattr(config.data, "classes", None)
+    return CheckedInputs(
+        probe.sizes, data.n_classes, names, None if names is None else config.data.classes_named_by
+    )
 
 
 #: What a fitted defense may need from the defender's side, in words (keys of ``Defense.requires``).

@@ -61,3 +61,24 @@ def test_a_bad_config_input_or_policy_is_one_sentence_and_exit_2(audit_yaml, cap
     assert main(args) == 2
     err = capsys.readouterr().err
     assert sentence in err and err.startswith("dynaudit: ") and err.count("\n") == 1
+
+
+def test_the_class_names_read_from_a_models_classes_are_said(tmp_path, monkeypatch, capsys):
+    """A model fitted on labels 1..3 and tables labelled so, with no data.classes: the labels are read as
+    the model's classes_, and the data line says so."""
+    monkeypatch.setattr(cli, "start_temporary_server", _not_started)
+    monkeypatch.setattr(cli, "_run", _not_started)
+    config = skops_on_tables(tmp_path, "named", fit_labels=lambda y: y + 1)
+    for part in tabular_parts():
+        table = tmp_path / f"{part}.parquet"
+        pd.read_parquet(table).assign(label=lambda f: f.label + 1).to_parquet(table)
+    (tmp_path / "audit.yaml").write_text(yaml.safe_dump(config))
+    assert main(["check", str(tmp_path / "audit.yaml")]) == 0
+    assert (
+        capsys.readouterr()
+        .out.splitlines()[1]
+        .endswith(
+            "records of 3 classes (table; labels read as the names [1, 2, 3] of the classes_ of target.path "
+            f"'{tmp_path}/model.skops')"
+        )
+    )
