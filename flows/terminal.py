@@ -87,7 +87,7 @@ def print_audit(run_dir: Location, *, verbose: bool = False, out: Console | None
         if warning:
             out.print(f"Warning: {warning}")
     out.print()
-    for sentence in (ending.verdict, ending.risk, ending.chosen):
+    for sentence in (ending.verdict, ending.risk, ending.exposed_class, ending.chosen):
         if sentence is not None:
             out.print(sentence)
     rows = strongest_per_condition(metrics, tuned)

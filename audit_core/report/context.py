@@ -23,6 +23,7 @@ from audit_core.report.adaptive import (
 from audit_core.report.explorer import within_budget
 from audit_core.report.exposure import (
     READERS,
+    exposed_class_sentence,
     exposed_records,
     per_class_rows,
     record_ids_sentence,
@@ -355,6 +356,7 @@ def build_context(
             for ev, k in condition_modes(result, chosen_only=True)
         ],
         "per_class": per_class_rows(result, baseline.attack, class_names),
+        "exposed_class": exposed_class_sentence(result, baseline.attack, class_names),
         "classes": len(result.baseline.outcome(baseline.attack, result.knowledge[0]).per_class_auc),
         "exposed": exposed_records(result, baseline.attack, names=class_names),
         "record_ids": record_ids_sentence(provenance),

@@ -8,17 +8,13 @@ import numpy as np
 from scipy import stats
 
 from audit_core.report.values import condition_modes, interval
+from audit_core.results.risk import MeasuredAuc, class_label, most_exposed_class
 from audit_core.results.tables import AuditResult
 from audit_core.stats.metrics import clopper_pearson
 
 VULNERABLE_SHARE = 0.01  # the most vulnerable members by the references' estimate (Aerni et al.'s worst case)
 LOW_FPR = 0.01  # the false-positive rate their TPR is read at
 PER_CLASS_ROWS = 20  # classes the per-class table shows at most (metrics.parquet has every class)
-
-
-def class_label(label: int, names: Sequence[str | int] | None) -> str:
-    """A class as the data name it: its name in ``data.classes`` (``names``), else its index."""
-    return str(label if names is None else names[label])
 
 
 def per_class_rows(result: AuditResult, attack: str, names: Sequence[str | int] | None = None) -> list[dict]:
@@ -45,6 +41,19 @@ def per_class_rows(result: AuditResult, attack: str, names: Sequence[str | int] 
             {"label": class_label(c, names), "members": members, "non_members": non_members, "auc": cells}
         )
     return rows
+
+
+def exposed_class_sentence(
+    result: AuditResult, attack: str, names: Sequence[str | int] | None = None
+) -> str | None:
+    """The sentence on the class ``attack`` is shown to expose more than all records undefended
+    (:func:`most_exposed_class`), its classes named by ``names`` where given; None when none is."""
+    outcome = result.baseline.outcome(attack, result.knowledge[0])
+    classes = {
+        class_label(c, names): MeasuredAuc(auc.value, *outcome.per_class_points[c])
+        for c, auc in outcome.per_class_auc.items()
+    }
+    return most_exposed_class(attack, outcome.auc.value, classes)
 
 
 def best_resolved(counts: dict[int, tuple[int, int]], limit: int) -> list[int]:

@@ -4,6 +4,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from audit_core.stats.family import null_auc_high
+from audit_core.stats.metrics import auc_score_interval
 
 
 @dataclass(frozen=True)
@@ -117,3 +118,38 @@ def tier_range(tier: RiskTier) -> str:
         [f"< {tier.below:g}"] if tier.below else []
     )
     return " ".join(parts)
+
+
+def class_label(label: int, names: Sequence[str | int] | None) -> str:
+    """A class as the data name it: its name in ``data.classes`` (``names``), else its index."""
+    return str(label if names is None else names[label])
+
+
+def most_exposed_class(
+    attack: str, overall: float, classes: dict[str, MeasuredAuc], alpha: float = 0.05
+) -> str | None:
+    """One sentence naming the class whose AUC under ``attack`` is shown above ``overall``, the AUC over
+    all records: the lower end of its score interval at ``1 - alpha / k`` (``k`` classes in ``classes``, by
+    name) lies above it, the highest such end if several do; None when no class's does.
+
+    >>> classes = {"0": MeasuredAuc(0.777, 1916, 1932), "1": MeasuredAuc(1.0, 84, 68)}
+    >>> most_exposed_class("rmia", 0.793, classes).split(", rmia")[0]
+    'Most exposed class: 1 (84 members, 68 non-members)'
+    """
+    if not classes:
+        return None
+    level = 1 - alpha / len(classes)
+    lows = {
+        name: auc_score_interval(c.value, c.members, c.non_members, level).ci_low
+        for name, c in classes.items()
+    }
+    above = [name for name, low in lows.items() if low > overall]
+    if not above:
+        return None
+    name = max(above, key=lows.__getitem__)
+    c = classes[name]
+    return (
+        f"Most exposed class: {name} ({c.members} members, {c.non_members} non-members), {attack} AUC "
+        f"{c.value:.3f}, above the {overall:.3f} over all records even at the bottom of its {level:.1%} "
+        f"interval ({lows[name]:.3f}; one of {len(classes)} classes)."
+    )

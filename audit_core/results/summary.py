@@ -13,7 +13,9 @@ from audit_core.defenses.names import condition_name
 from audit_core.results.risk import (
     UNSHOWN_MARK,
     MeasuredAuc,
+    class_label,
     defense_effect,
+    most_exposed_class,
     risk_statement,
     risk_tier,
     unshown,
@@ -229,14 +231,16 @@ def strongest_per_condition(metrics: pd.DataFrame, tuned: str | None = None) -> 
 @dataclass(frozen=True)
 class Conclusion:
     """What an audit concluded, in sentences: the policy's verdict (None without a policy), the undefended
-    risk, the chosen defense (None without a defense), the model cache's counts and the attacks that could
-    not run (None when every attack ran)."""
+    risk, the chosen defense (None without a defense), the model cache's counts, the attacks that could
+    not run (None when every attack ran) and the class shown most exposed (None when none is shown above
+    the whole audit, :func:`~audit_core.results.risk.most_exposed_class`)."""
 
     verdict: str | None
     risk: str
     chosen: str | None
     models: str
     skipped: str | None = None
+    exposed_class: str | None = None
 
 
 def conclusion(metrics: pd.DataFrame, manifest: dict[str, Any]) -> Conclusion:
@@ -283,7 +287,29 @@ def conclusion(metrics: pd.DataFrame, manifest: dict[str, Any]) -> Conclusion:
         chosen=chosen,
         models=model_cache_line(manifest["model_cache"]),
         skipped=skipped_sentence(metrics),
+        exposed_class=_exposed_class(metrics, undefended, manifest["config"]["data"].get("classes")),
     )
+
+
+def _exposed_class(metrics: pd.DataFrame, strongest: Any, names: list[str | int] | None) -> str | None:
+    """:func:`most_exposed_class` for the undefended model's ``strongest`` AUC row, its classes named by
+    ``names`` (``data.classes``) where given."""
+    rows = metrics[
+        (metrics.condition == "undefended")
+        & (metrics.knowledge == strongest.knowledge)
+        & (metrics.attack == strongest.attack)
+        & metrics.slice.str.startswith("class=")
+    ]
+    aucs = with_member_counts(rows[rows.metric == Metric.AUC], rows)
+    if aucs.empty or Metric.MEMBERS not in aucs or aucs[Metric.MEMBERS].isna().any():
+        return None  # no classes, or a metrics table written before their counts
+    classes = {
+        class_label(int(r.slice.partition("=")[2]), names): MeasuredAuc(
+            r.value, int(r.members), int(r.non_members)
+        )
+        for r in aucs.itertuples()
+    }
+    return most_exposed_class(str(strongest.attack), float(strongest.value), classes)
 
 
 def skipped_sentence(metrics: pd.DataFrame) -> str | None:

@@ -2,10 +2,11 @@
 
 import numpy as np
 import pandas as pd
+from scipy import stats
 
 from audit_core.audit.analysis import METRIC_COLUMNS, analyse_scores, metric_row
 from audit_core.results.risk import UNSHOWN_MARK, MeasuredAuc, risk_statement, shown_above_chance
-from audit_core.results.summary import measured_aucs, strongest_per_condition
+from audit_core.results.summary import conclusion, measured_aucs, strongest_per_condition
 from audit_core.stats.metrics import UNRESOLVED_MARK
 from audit_core.stats.names import Metric
 
@@ -68,3 +69,48 @@ def test_a_tpr_at_1pct_fpr_that_too_few_non_members_cannot_resolve_is_marked_in_
                 & (metrics.metric == Metric.TPR_AT_FPR_0_01)
             ].value.iloc[0]
             assert row["tpr"] == f"{tpr:.3f}{mark}"
+
+
+def _classed(classes: list[tuple[int, float]], rng: np.random.Generator) -> pd.DataFrame:
+    """Undefended scores of one attack, per class ``(points, shift)``: members N(shift, 1), others N(0, 1)."""
+    frames = [
+        pd.DataFrame(
+            {
+                "condition": "undefended",
+                "knowledge": "naive",
+                "attack": "rmia",
+                "label": label,
+                "is_member": np.r_[np.ones(points, bool), np.zeros(points, bool)],
+                "score": np.r_[rng.normal(shift, 1, points), rng.normal(0, 1, points)],
+            }
+        )
+        for label, (points, shift) in enumerate(classes)
+    ]
+    return pd.concat(frames, ignore_index=True)
+
+
+def _ending(scores: pd.DataFrame, names: list[str] | None = None):
+    metrics = analyse_scores(scores, bootstrap=False)
+    accuracy = pd.DataFrame(
+        [("undefended", "undefended", None, None, *metric_row(Metric.TEST_ACCURACY, 0.9))],
+        columns=METRIC_COLUMNS,
+    )
+    manifest = {
+        "model_cache": {"reference": {"trained": 0, "reused": 0}},
+        "config": {"data": {"classes": names}},
+    }
+    return conclusion(pd.concat([metrics, accuracy], ignore_index=True), manifest)
+
+
+def test_a_minority_class_exposed_beyond_the_whole_audit_is_named_and_alike_classes_are_not():
+    rng = np.random.default_rng(2)
+    exposed = _ending(_classed([(900, 0.0), (40, 3.0)], rng), names=["legit", "fraud"]).exposed_class
+    assert exposed.startswith("Most exposed class: fraud (40 members, 40 non-members), rmia AUC ")
+    assert (
+        exposed.endswith("one of 2 classes).")
+        and "over all records even at the bottom of its 97.5%" in exposed
+    )
+    # four classes alike (true AUC 0.7 each): named in at most 5% of 300 audits
+    shift, runs = np.sqrt(2) * stats.norm.ppf(0.7), 300
+    named = sum(_ending(_classed([(100, shift)] * 4, rng)).exposed_class is not None for _ in range(runs))
+    assert named / runs <= 0.05 + 3 * np.sqrt(0.05 * 0.95 / runs)
