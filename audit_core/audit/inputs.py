@@ -81,7 +81,7 @@ def check_inputs(config: AuditConfig) -> CheckedInputs:
     the data.
     """
     config.check_environment_secrets()
-    config = with_model_classes(config)
+    config, _opened = with_model_classes(config)  # held: the model file is loaded once
     probe = probe_audit_data(config)
     data = probe.records  # every record's label and id
     target = None if config.target.kind == "trained" else open_audited_target(config, data)

@@ -46,15 +46,17 @@ def train_target(config: AuditConfig, data: AuditData) -> TorchTarget:
     return TorchTarget(model, source="The trained target").to(device)
 
 
-def with_model_classes(config: AuditConfig) -> AuditConfig:
+def with_model_classes(config: AuditConfig) -> tuple[AuditConfig, SklearnTarget | None]:
     """``config`` with ``data.classes`` read from a scikit-learn target's ``classes_`` where the config lists
     none and the model's classes are names or integers other than the indices ``0..k-1`` (``'benign'``,
     ``1..k``, ``-1, 1``): the model knows the order of its outputs, and the labels are then read as its
-    class names. Any other config is returned as it is."""
-    data = config.data
-    if config.target.kind != "sklearn" or getattr(data, "classes", True) is not None:
-        return config
-    target = open_target(config.target)
+    class names; any other config as it is. With it, the scikit-learn target it opened (None for another
+    kind): a caller that holds it while the audit runs loads the model file once."""
+    if config.target.kind != "sklearn":
+        return config, None
+    target, data = open_sklearn(config.target), config.data
+    if getattr(data, "classes", True) is not None:
+        return config, target
     classes = target.classes
     names = [c.item() if isinstance(c, np.generic) else c for c in classes]
     if (
@@ -62,8 +64,8 @@ def with_model_classes(config: AuditConfig) -> AuditConfig:
         or not all(isinstance(name, str | int) for name in names)
         or data.n_classes not in (None, len(names))
     ):
-        return config
-    return config.model_copy(update={"data": data.with_model_classes(names, target.source)})
+        return config, target
+    return config.model_copy(update={"data": data.with_model_classes(names, target.source)}), target
 
 
 def open_audited_target(config: AuditConfig, data: AuditData) -> Target:

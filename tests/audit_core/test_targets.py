@@ -384,7 +384,7 @@ def test_labels_named_in_data_classes_are_the_scikit_learn_models_columns(tmp_pa
         "data": {"kind": "table", "id": "id", **({"classes": names} if listed else {}), **paths},
         "target": {"kind": "sklearn", "path": str(tmp_path / "named.skops")},
     }
-    audit = with_model_classes(
+    audit, _ = with_model_classes(
         parse_config(yaml.safe_load(yaml.safe_dump({**chosen_models(fields), **fields})))
     )
     assert audit.data.classes == names
