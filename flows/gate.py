@@ -42,7 +42,7 @@ def gate(
     run_dir = audit(config.model_copy(update={"policy": policy}), previous_metrics)
     manifest = json.loads(read_run_file(run_dir, MANIFEST))
     before = {} if previous_metrics is None else previous_manifest(previous_metrics)
-    digests = (config.digest, before.get("config_digest"))
+    digests = (manifest["config_digest"], before.get("config_digest"))  # as the audit ran it (classes read)
     metrics = read_metrics(str(join(run_dir, METRICS)))
     verdict = check_gate(
         policy,

@@ -3,8 +3,11 @@
 kept and listed by ``dynaudit runs``."""
 
 import json
+import re
 import xml.etree.ElementTree as ET
 
+import numpy as np
+import pandas as pd
 import pytest
 import yaml
 from prefect.client.orchestration import get_client
@@ -12,6 +15,7 @@ from prefect.client.schemas.filters import FlowFilter, FlowFilterName
 from prefect.client.schemas.sorting import FlowRunSort
 
 from flows.cli import main
+from tests.audit_core.byo import skops_on_tables, tabular_parts
 
 TINY = {
     "run_name": "tiny",
@@ -192,3 +196,24 @@ def test_bad_paths_exit_2_before_any_audit_work(tmp_path, monkeypatch, capsys, e
     assert main(["gate", "tiny.yaml", "--policy", "policy.yaml", *extra]) == 2
     assert sentence in capsys.readouterr().err
     assert sorted(p.name for p in tmp_path.iterdir()) == ["policy.yaml", "tiny.yaml"]
+
+
+@pytest.mark.slow
+def test_a_model_of_class_names_gated_twice_is_compared_as_the_same_config(dynaudit, tmp_path):
+    """A scikit-learn model fitted on class names, its tables labelled so and no data.classes: the audit
+    reads the names from the model, and a second gate of the same config against the first run compares
+    like with like (no other-config warning) and names a class limit's value by its class."""
+    names = np.array(["cat", "dog", "eel"])
+    config = skops_on_tables(tmp_path, "named", fit_labels=lambda y: names[y])
+    for part in tabular_parts():
+        table = tmp_path / f"{part}.parquet"
+        pd.read_parquet(table).assign(label=lambda f: names[f.label]).to_parquet(table)
+    small = {"attacks": ["loss", "rmia"], "knowledge": ["naive"], "max_queries": 1}
+    (tmp_path / "named.yaml").write_text(yaml.safe_dump({**config, **small}))
+    (tmp_path / "policy.yaml").write_text(yaml.safe_dump({"condition": "undefended", "max_class_auc": 0.99}))
+    first = dynaudit(["gate", "named.yaml", "--policy", "policy.yaml"], tmp_path)
+    assert first.returncode == 0, first.stderr[-3000:]
+    second = dynaudit(["gate", "named.yaml", "--policy", "policy.yaml", "--previous", "named"], tmp_path)
+    assert second.returncode == 0, second.stderr[-3000:]
+    assert "audited another config" not in second.stdout
+    assert re.search(r"class=\d \((cat|dog|eel)\) \(\d+/\d+ points\)", second.stdout)
