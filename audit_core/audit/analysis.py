@@ -95,6 +95,30 @@ class ConditionScores:
     skipped: dict[str, str] = field(default_factory=dict)
 
 
+#: How ``metrics.parquet`` names the rows of one true class: ``class=<label>`` (:func:`class_slice`).
+CLASS_SLICE = "class="
+
+
+def class_slice(label: int) -> str:
+    """The ``slice`` of a true class's rows."""
+    return f"{CLASS_SLICE}{label}"
+
+
+def slice_class(slice_: str) -> int:
+    """The class label of a :func:`class_slice`."""
+    return int(slice_.removeprefix(CLASS_SLICE))
+
+
+@dataclass(frozen=True)
+class ClassAuc:
+    """An attack's AUC on one true class's records, with Newcombe's score interval
+    (:func:`~audit_core.stats.metrics.auc_score_interval`), and the class's members and non-members."""
+
+    auc: Estimate
+    members: int
+    non_members: int
+
+
 @dataclass(frozen=True)
 class AttackOutcome:
     """One attack's result on one condition under one attacker knowledge (the threshold-based metrics are
@@ -113,9 +137,8 @@ class AttackOutcome:
     tpr_at_fpr: tuple[TprAtFpr, ...]
     precision: Estimate | None
     epsilon_lower_bound: float | None
-    per_class_auc: dict[int, Estimate]  # with Newcombe's score interval (:func:`auc_score_interval`)
+    per_class_auc: dict[int, ClassAuc]
     two_valued: TwoValuedScores | None = None  # its counts, when the scores take at most two values
-    per_class_points: dict[int, tuple[int, int]] = field(default_factory=dict)  # (members, non-members)
     chosen: dict[str, Any] = field(default_factory=dict)  # hyperparameters the attack chose when fitted
 
     @property
@@ -197,15 +220,16 @@ def analyse_attack(
     values, is_member = scores.scores, np.asarray(is_member, dtype=bool)
     rng = derive_rng(seed, "bootstrap", scores.attack)
     halves = derive_rng(seed, "tpr-halves", scores.attack)
-    per_class_auc, per_class_points = {}, {}
+    per_class_auc = {}
     for c in [] if labels is None or not per_class else np.unique(labels):
         in_class = labels == c
         members = int(is_member[in_class].sum())
         non_members = int(in_class.sum()) - members
         if members and non_members:
             auc = roc_auc(values[in_class], is_member[in_class], n_bootstrap=0).value
-            per_class_auc[int(c)] = auc_score_interval(auc, members, non_members)
-            per_class_points[int(c)] = (members, non_members)
+            per_class_auc[int(c)] = ClassAuc(
+                auc_score_interval(auc, members, non_members), members, non_members
+            )
     decided = scores.threshold is not None
     decisions = values >= scores.threshold if decided else None
     two_valued = TwoValuedScores.of(values, is_member)
@@ -232,7 +256,6 @@ def analyse_attack(
         epsilon_lower_bound=epsilon_lower_bound(decisions, is_member) if decided else None,
         per_class_auc=per_class_auc,
         two_valued=two_valued,
-        per_class_points=per_class_points,
         chosen=scores.chosen,
     )
 
@@ -324,10 +347,10 @@ def outcome_rows(outcome: AttackOutcome) -> list[MetricRow]:
     if o.two_valued is not None:
         add(Metric.MEMBERS_SCORED_HIGH, o.two_valued.members_high)
         add(Metric.NON_MEMBERS_SCORED_HIGH, o.two_valued.non_members_high)
-    for c, auc in o.per_class_auc.items():
-        add(Metric.AUC, auc, note="score interval (Newcombe)", slice_=f"class={c}")
-        add(Metric.MEMBERS, o.per_class_points[c][0], slice_=f"class={c}")
-        add(Metric.NON_MEMBERS, o.per_class_points[c][1], slice_=f"class={c}")
+    for c, in_class in o.per_class_auc.items():
+        add(Metric.AUC, in_class.auc, note="score interval (Newcombe)", slice_=class_slice(c))
+        add(Metric.MEMBERS, in_class.members, slice_=class_slice(c))
+        add(Metric.NON_MEMBERS, in_class.non_members, slice_=class_slice(c))
     return rows
 
 

@@ -23,7 +23,7 @@ from typing import Any, Literal
 import pandas as pd
 
 from audit_core.attacks import ATTACKS
-from audit_core.audit.analysis import with_member_counts
+from audit_core.audit.analysis import CLASS_SLICE, class_slice, with_member_counts
 from audit_core.config.policy import ATTACK_LIMITS, CLASS_LIMITS, GatePolicy, Unresolved
 from audit_core.core.errors import AuditInputError
 from audit_core.stats import family
@@ -234,7 +234,7 @@ def target_conditions(policy: GatePolicy, metrics: pd.DataFrame, chosen: str | N
 
 def _attack_values(metrics: pd.DataFrame, policy: GatePolicy, conditions: list[str], rule: str):
     """The rows ``rule`` limits (every class's for a class limit), with their audit points' counts."""
-    per_class = metrics.slice.str.startswith("class=") if rule in CLASS_LIMITS else metrics.slice == "all"
+    per_class = metrics.slice.str.startswith(CLASS_SLICE) if rule in CLASS_LIMITS else metrics.slice == "all"
     keep = per_class & metrics.condition.isin(conditions)
     if policy.knowledge != "strongest":
         keep &= metrics.knowledge == policy.knowledge
@@ -564,7 +564,7 @@ def named_classes(metrics: pd.DataFrame, names: Sequence[str | int] | None) -> p
     class names in class order); as it is without names."""
     if not names:
         return metrics
-    named = {f"class={i}": f"class={i} ({name})" for i, name in enumerate(names)}
+    named = {class_slice(i): f"{class_slice(i)} ({name})" for i, name in enumerate(names)}
     return metrics.assign(slice=metrics.slice.map(lambda s: named.get(s, s)))
 
 

@@ -45,7 +45,7 @@ from audit_core.results.risk import (
 )
 from audit_core.results.summary import setting, signed
 from audit_core.results.tables import REGAINED_FRACTION, AuditResult
-from audit_core.stats.metrics import UNRESOLVED_MARK, TprAtFpr
+from audit_core.stats.metrics import TprAtFpr, resolution_mark
 from audit_core.stats.names import FPR_TARGETS, HEADLINE_FPR, MEANINGS
 from audit_core.tuning.search import SPLITS, TuningResult, comparison, comparison_metrics
 
@@ -181,12 +181,12 @@ def _midput_rows(result: AuditResult) -> list[dict[str, Any]]:
 
 def _tpr_interval(point: TprAtFpr) -> str:
     """A TPR with its interval, marked where the non-members cannot resolve its target FPR."""
-    return interval(point.tpr) + ("" if point.resolved else UNRESOLVED_MARK)
+    return interval(point.tpr) + resolution_mark(point.resolved)
 
 
 def _tpr_cell(outcome: AttackOutcome, target: float) -> str:
     point = outcome.tpr_at(target)
-    return f"{point.tpr.value:.3f}" + ("" if point.resolved else UNRESOLVED_MARK)
+    return f"{point.tpr.value:.3f}" + resolution_mark(point.resolved)
 
 
 def _detail_rows(result: AuditResult, chosen_only: bool = False) -> list[dict[str, Any]]:

@@ -22,20 +22,14 @@ def per_class_rows(result: AuditResult, attack: str, names: Sequence[str | int] 
     ``attack``'s AUC on the class's records with its score interval, undefended and under the chosen
     defense; of more than
     :data:`PER_CLASS_ROWS` classes, those with the most audited records (:func:`best_resolved`)."""
-    classes = sorted(result.baseline.outcome(attack, result.knowledge[0]).per_class_auc)
-    counts = {
-        c: (
-            int((result.labels[result.is_member] == c).sum()),
-            int((result.labels[~result.is_member] == c).sum()),
-        )
-        for c in classes
-    }
+    per_class = result.baseline.outcome(attack, result.knowledge[0]).per_class_auc
+    counts = {c: (in_class.members, in_class.non_members) for c, in_class in sorted(per_class.items())}
     rows = []
     for c in best_resolved(counts, PER_CLASS_ROWS):
         cells = []
         for ev, knowledge in condition_modes(result, chosen_only=True):
-            auc = ev.outcome(attack, knowledge).per_class_auc.get(c)
-            cells.append("—" if auc is None else interval(auc))
+            in_class = ev.outcome(attack, knowledge).per_class_auc.get(c)
+            cells.append("—" if in_class is None else interval(in_class.auc))
         members, non_members = counts[c]
         rows.append(
             {"label": class_label(c, names), "members": members, "non_members": non_members, "auc": cells}
@@ -50,8 +44,8 @@ def exposed_class_sentence(
     (:func:`most_exposed_class`), its classes named by ``names`` where given; None when none is."""
     outcome = result.baseline.outcome(attack, result.knowledge[0])
     classes = {
-        class_label(c, names): MeasuredAuc(auc.value, *outcome.per_class_points[c])
-        for c, auc in outcome.per_class_auc.items()
+        class_label(c, names): MeasuredAuc(in_class.auc.value, in_class.members, in_class.non_members)
+        for c, in_class in outcome.per_class_auc.items()
     }
     return most_exposed_class(attack, outcome.auc.value, classes)
 

@@ -6,7 +6,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from audit_core.audit.analysis import with_member_counts, worst_case_row
+from audit_core.audit.analysis import CLASS_SLICE, slice_class, with_member_counts, worst_case_row
 from audit_core.core.knowledge import Knowledge
 from audit_core.defenses import DynaNoise, Undefended
 from audit_core.defenses.names import condition_name
@@ -20,7 +20,7 @@ from audit_core.results.risk import (
     risk_tier,
     unshown,
 )
-from audit_core.stats.metrics import UNRESOLVED_MARK, crossfit_resolved
+from audit_core.stats.metrics import crossfit_resolved, resolution_mark
 from audit_core.stats.names import HEADLINE_FPR, Metric
 from audit_core.tuning.search import OBJECTIVES, SPLITS, comparison, comparison_metrics
 
@@ -29,7 +29,7 @@ def _tpr_text(tpr: pd.Series, condition: str, worst: Any) -> str:
     """The TPR at 1% FPR of the AUC row ``worst`` (with its member counts) of ``condition``, from ``tpr``
     (indexed by condition, knowledge and attack), marked where the non-members cannot resolve it."""
     resolved = crossfit_resolved(int(worst.non_members), HEADLINE_FPR)
-    return f"{tpr[(condition, worst.knowledge, worst.attack)]:.3f}" + ("" if resolved else UNRESOLVED_MARK)
+    return f"{tpr[(condition, worst.knowledge, worst.attack)]:.3f}" + resolution_mark(resolved)
 
 
 def _headline_rows(metrics: pd.DataFrame, tuned: str | None) -> list[str]:
@@ -298,15 +298,13 @@ def _exposed_class(metrics: pd.DataFrame, strongest: Any, names: list[str | int]
         (metrics.condition == "undefended")
         & (metrics.knowledge == strongest.knowledge)
         & (metrics.attack == strongest.attack)
-        & metrics.slice.str.startswith("class=")
+        & metrics.slice.str.startswith(CLASS_SLICE)
     ]
     aucs = with_member_counts(rows[rows.metric == Metric.AUC], rows)
     if aucs.empty or Metric.MEMBERS not in aucs or aucs[Metric.MEMBERS].isna().any():
         return None  # no classes, or a metrics table written before their counts
     classes = {
-        class_label(int(r.slice.partition("=")[2]), names): MeasuredAuc(
-            r.value, int(r.members), int(r.non_members)
-        )
+        class_label(slice_class(r.slice), names): MeasuredAuc(r.value, int(r.members), int(r.non_members))
         for r in aucs.itertuples()
     }
     return most_exposed_class(str(strongest.attack), float(strongest.value), classes)

@@ -207,6 +207,11 @@ def max_advantage(scores: np.ndarray, is_member: np.ndarray) -> float:
 UNRESOLVED_MARK = "†"
 
 
+def resolution_mark(resolved: bool) -> str:
+    """What follows a TPR at a target FPR in a table: :data:`UNRESOLVED_MARK` where it is not resolved."""
+    return "" if resolved else UNRESOLVED_MARK
+
+
 def crossfit_resolved(non_members: int, target_fpr: float) -> bool:
     """Whether ``non_members`` split in two cross-fitting halves leave at least ``1 / target_fpr`` in each,
     the fewest on which a threshold can be placed at ``target_fpr``."""
