@@ -296,7 +296,7 @@ def _measure(rule: str, row: Any, error: float) -> Measurement:
         bounds = family.any_distribution_auc_bounds(row.value, m, n, error)
         null_high = family.null_auc_high(m, n, error)
     elif rule == "max_auc":
-        bounds = family.auc_bounds(row.value, row.ci_low, row.ci_high, error)
+        bounds = family.auc_bounds(row.value, row.ci_low, row.ci_high, m, n, error)
         null_high = family.null_auc_high(m, n, error)
     elif rule == "max_advantage":
         bounds = family.advantage_bounds(row.value, m, n, error)

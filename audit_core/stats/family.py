@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from scipy import special, stats
 
-from audit_core.stats.metrics import clopper_pearson
+from audit_core.stats.metrics import auc_score_interval, clopper_pearson
 
 
 @dataclass(frozen=True)
@@ -31,19 +31,41 @@ def z_quantile(error: float) -> float:
     return float(stats.norm.isf(error))
 
 
-def auc_bounds(value: float, ci_low: float, ci_high: float, error: float, level: float = 0.95) -> Bounds:
+def logit_auc_bounds(
+    value: float, ci_low: float, ci_high: float, error: float, level: float = 0.95
+) -> Bounds:
     """Bounds at ``error`` on an AUC from its two-sided interval at ``level`` (a bootstrap's: its width over
-    ``2 z`` is the standard error), by the normal approximation on the logit scale (delta method); for an
-    AUC of 0 or 1 see :func:`any_distribution_auc_bounds`.
-
-    An AUC's spread shrinks away from 0.5, so the standard error read at a high estimate is too small at its
-    lower bound: on the AUC's own scale that bound erred about twice as often as its error at AUC 0.9
-    (docs/statistics.md). An AUC of exactly 0 or 1 has no measured spread: its bounds are the value."""
+    ``2 z`` is the standard error), normal on the logit scale (delta method). An AUC's spread shrinks away
+    from 0.5, so the standard error read at a high estimate is too small at its lower bound: on the AUC's own
+    scale that bound erred about twice as often as its error at AUC 0.9 (docs/statistics.md). An AUC of
+    exactly 0 or 1 has no measured spread: its bounds are the value."""
     if not 0.0 < value < 1.0:
         return Bounds(value, value)
     se = (ci_high - ci_low) / (2 * z_quantile((1 - level) / 2))
     centre, margin = special.logit(value), z_quantile(error) * se / (value * (1 - value))
     return Bounds(float(special.expit(centre - margin)), float(special.expit(centre + margin)))
+
+
+def auc_bounds(
+    value: float,
+    ci_low: float,
+    ci_high: float,
+    n_members: int,
+    n_non_members: int,
+    error: float,
+    level: float = 0.95,
+) -> Bounds:
+    """Bounds at ``error`` on an AUC of ``n_members`` and ``n_non_members`` points with the bootstrap
+    interval ``ci_low``, ``ci_high`` at ``level``: on each side the more cautious of :func:`logit_auc_bounds`
+    and Newcombe's score bound (Hanley and McNeil's variance at each candidate AUC,
+    :func:`~audit_core.stats.metrics.auc_score_interval`). On small audits at a high AUC the bootstrap
+    underestimates the spread even on the logit scale and its lower bound errs too often; the score bound
+    does not (docs/statistics.md). For an AUC of 0 or 1 see :func:`any_distribution_auc_bounds`."""
+    if not 0.0 < value < 1.0:
+        return Bounds(value, value)
+    logit = logit_auc_bounds(value, ci_low, ci_high, error, level)
+    score = auc_score_interval(value, n_members, n_non_members, level=1 - 2 * error)
+    return Bounds(min(logit.low, score.ci_low), max(logit.high, score.ci_high))
 
 
 def any_distribution_auc_bounds(value: float, n_members: int, n_non_members: int, error: float) -> Bounds:

@@ -12,8 +12,8 @@ from audit_core.core.errors import AuditInputError, ConfigError
 from audit_core.gate.check import CHOSEN_ROLE, GatePolicy, check_gate
 from audit_core.gate.inputs import check_policy, load_policy, read_metrics
 from audit_core.gate.reports import junit_xml, markdown_summary
-from audit_core.stats.family import auc_bounds
-from audit_core.stats.metrics import roc_auc
+from audit_core.stats.family import logit_auc_bounds
+from audit_core.stats.metrics import auc_score_interval, roc_auc
 from audit_core.stats.paired import PairedDrop
 
 DYNANOISE = "dynanoise(sigma0_sq=0.3, lam=2, T=10)"
@@ -86,11 +86,16 @@ def test_a_null_audit_passes_the_shipped_policy_and_a_leaky_one_fails_it():
     assert "max_auc" in failed.headline
 
 
-def _logit_bounds(rows: pd.DataFrame, z: float) -> tuple[pd.Series, pd.Series]:
-    """The AUC bounds of docs/statistics.md, written here: normal on the logit scale."""
+def _gate_bounds(rows: pd.DataFrame, z: float, points: int) -> tuple[pd.Series, pd.Series]:
+    """The AUC bounds of docs/statistics.md, written here: on each side the more cautious of the bound
+    normal on the logit scale and the score bound (Newcombe's, tested in test_metrics.py)."""
     se = (rows.ci_high - rows.ci_low) / (2 * 1.959964)
     centre, margin = np.log(rows.value / (1 - rows.value)), z * se / (rows.value * (1 - rows.value))
-    return 1 / (1 + np.exp(-(centre - margin))), 1 / (1 + np.exp(-(centre + margin)))
+    level = 1 - 2 * stats.norm.sf(z)
+    score = [auc_score_interval(value, points, points, level) for value in rows.value]
+    low = np.minimum(1 / (1 + np.exp(-(centre - margin))), [s.ci_low for s in score])
+    high = np.maximum(1 / (1 + np.exp(-(centre + margin))), [s.ci_high for s in score])
+    return pd.Series(low, index=rows.index), pd.Series(high, index=rows.index)
 
 
 def test_each_bound_holds_at_alpha_over_the_family_size():
@@ -99,14 +104,14 @@ def test_each_bound_holds_at_alpha_over_the_family_size():
     rows = metrics[(metrics.metric == "auc") & (metrics.slice == "all") & (metrics.condition == "undefended")]
     z = 2.241403  # P(Z > z) = 0.05 / 4: two attacks x two knowledges
     assert verdict.family_size == 4
-    assert verdict.rules[0].measurement.high == pytest.approx(_logit_bounds(rows, z)[1].max())
+    assert verdict.rules[0].measurement.high == pytest.approx(_gate_bounds(rows, z, 500)[1].max())
     assert "at most 0.05 over 4 values" in verdict.headline
     # a strong attack on few points: value + z se passes 1, the logit bound stays below it
     strong = simulated_metrics({"undefended": 2.0, DYNANOISE: 2.0}, members=25, non_members=25)
     rows = strong[(strong.metric == "auc") & (strong.slice == "all") & (strong.condition == "undefended")]
     assert (rows.value + z * (rows.ci_high - rows.ci_low) / (2 * 1.959964)).max() > 1
     measured = check_gate(GatePolicy(max_auc=0.9, condition="undefended"), strong).rules[0].measurement
-    lows, highs = _logit_bounds(rows, z)
+    lows, highs = _gate_bounds(rows, z, 25)
     assert measured.high == pytest.approx(highs.max()) and measured.high < 1
     assert 0 < measured.low < measured.point and measured.low == pytest.approx(lows[highs.idxmax()])
 
@@ -249,7 +254,7 @@ def test_a_label_only_attack_is_bounded_exactly_from_the_points_it_scored_high()
     assert (rule.measurement.low, rule.measurement.high) == pytest.approx((low, high))
     assert rule.outcome == "unresolved" and high > 0.52
     bootstrap = roc_auc(right * 1.0, is_member, rng=np.random.default_rng(SEED))
-    assert auc_bounds(bootstrap.value, bootstrap.ci_low, bootstrap.ci_high, 0.05).high < 0.52
+    assert logit_auc_bounds(bootstrap.value, bootstrap.ci_low, bootstrap.ci_high, 0.05).high < 0.52
     # the stored 95% interval is the exact one, each side at 0.025 (0.0125 per rate)
     exact = (
         (1 + 0.0125 ** (1 / 150) - stats.beta.ppf(0.9875, 148, 3)) / 2,

@@ -11,6 +11,7 @@ from audit_core.stats.family import (
     advantage_bounds,
     any_distribution_auc_bounds,
     auc_bounds,
+    logit_auc_bounds,
     null_auc_high,
     null_tpr_high,
 )
@@ -126,27 +127,38 @@ def test_the_advantage_lower_bound_errs_at_most_at_its_level():
     assert wrong / RUNS <= 0.1 + SLACK
 
 
-@pytest.mark.slow  # 3000 bootstrapped AUCs: about 30 s
-def test_each_auc_bound_errs_at_most_at_its_error_where_the_same_margin_on_the_auc_scale_does_not():
-    """True AUC 0.9 (binormal, 150/150 points), one-sided error 0.0125 (the gate's 0.05 over four values):
-    the bounds from the stored bootstrap interval err at most at their error on each side; the same standard
-    error as a margin on the AUC's own scale (written here) puts the lower bound above the truth far more
-    often, because the spread read at a high estimate is smaller than at the truth."""
-    auc, error, runs = 0.9, 0.0125, 3000
-    shift = math.sqrt(2) * stats.norm.ppf(auc)
-    is_member = np.r_[np.ones(150, bool), np.zeros(150, bool)]
+@pytest.mark.slow  # 3000 bootstrapped AUCs each: about 30 s and 15 s
+@pytest.mark.parametrize("spread, auc, points", [(1.0, 0.9, 150), (2.0, 0.95, 30)])
+def test_each_auc_bound_errs_at_most_at_its_error_where_the_bootstraps_standard_error_alone_does_not(
+    spread, auc, points
+):
+    """Binormal scores (members' spread ``spread`` times the non-members'), one-sided error 0.0125 (the
+    gate's 0.05 over four values): the gate's bounds err at most at their error on each side. The bootstrap's
+    standard error as a margin on the AUC's own scale (written here) puts the lower bound above the truth
+    far more often at AUC 0.9, because the spread read at a high estimate is smaller than at the truth; on
+    30 members and 30 non-members at AUC 0.95 even the same standard error on the logit scale does, which the
+    score bound beside it corrects."""
+    error, runs = 0.0125, 3000
+    shift = math.sqrt(1 + spread**2) * stats.norm.ppf(auc)
+    is_member = np.r_[np.ones(points, bool), np.zeros(points, bool)]
     rng = np.random.default_rng(6)
-    low_wrong = high_wrong = flat_low_wrong = 0
+    low_wrong = high_wrong = flat_low_wrong = logit_low_wrong = 0
     for _ in range(runs):
-        estimate = roc_auc(rng.normal(size=300) + shift * is_member, is_member, rng=rng)
-        bounds = auc_bounds(estimate.value, estimate.ci_low, estimate.ci_high, error)
+        scores = np.r_[rng.normal(shift, spread, points), rng.normal(size=points)]
+        estimate = roc_auc(scores, is_member, rng=rng)
+        bounds = auc_bounds(estimate.value, estimate.ci_low, estimate.ci_high, points, points, error)
         low_wrong += bounds.low > auc
         high_wrong += bounds.high < auc
         se = (estimate.ci_high - estimate.ci_low) / (2 * stats.norm.isf(0.025))
         flat_low_wrong += estimate.value - stats.norm.isf(error) * se > auc
+        logit_low_wrong += (
+            logit_auc_bounds(estimate.value, estimate.ci_low, estimate.ci_high, error).low > auc
+        )
     slack = 3 * math.sqrt(error * (1 - error) / runs)
     assert low_wrong / runs <= error + slack and high_wrong / runs <= error + slack
     assert flat_low_wrong / runs > error + slack
+    if points == 30:
+        assert logit_low_wrong / runs > error + slack
 
 
 @pytest.mark.parametrize(
@@ -244,7 +256,7 @@ def test_each_two_valued_auc_bound_errs_at_most_at_its_error_where_the_bootstrap
         high_wrong += bounds.high < auc
         estimate = roc_auc(right * 1.0, is_member, rng=rng)
         bootstrap_high_wrong += (
-            auc_bounds(estimate.value, estimate.ci_low, estimate.ci_high, error).high < auc
+            logit_auc_bounds(estimate.value, estimate.ci_low, estimate.ci_high, error).high < auc
         )
     slack = 3 * math.sqrt(error * (1 - error) / runs)
     assert low_wrong / runs <= error + slack and high_wrong / runs <= error + slack
