@@ -196,8 +196,12 @@ class AuditConfig(StrictModel):
     @property
     def digest(self) -> str:
         """8 hex digits of the SHA-256 of every setting that shapes the numbers (not the run name, folders,
-        keep, salt, schedule, policy, runner or device): two runs with the same digest audited alike."""
-        settings = self.model_dump_json(exclude=_NOT_IN_DIGEST)
+        keep, salt, schedule, policy, runner or device, nor classes read from the model): two runs with the
+        same digest audited alike."""
+        config = self
+        if getattr(self.data, "classes_read_from_model", False):  # as given: the model's file names them
+            config = self.model_copy(update={"data": self.data.model_copy(update={"classes": None})})
+        settings = config.model_dump_json(exclude=_NOT_IN_DIGEST)
         return hashlib.sha256(settings.encode()).hexdigest()[:8]
 
     @property

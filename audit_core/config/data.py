@@ -53,6 +53,9 @@ class _PartFiles(StrictModel):
     n_classes: int | None = Field(None, ge=2, description="Number of classes; default: largest label + 1.")
 
 
+_GIVEN_CLASSES = "data.classes"  # where classes come from unless read from the model
+
+
 class _LabelledFiles(_PartFiles):
     """Part files that hold each record's label: a class index, or a class name listed in ``classes``."""
 
@@ -63,7 +66,7 @@ class _LabelledFiles(_PartFiles):
         "labels given as these names are read as their positions; default: a scikit-learn model's classes_ "
         "where they are not 0..k-1, else labels are indices 0..k-1.",
     )
-    _classes_from: str = PrivateAttr("data.classes")
+    _classes_from: str = PrivateAttr(_GIVEN_CLASSES)
 
     def with_model_classes(self, classes: list[str | int], model: str) -> "_LabelledFiles":
         """This section with ``classes``, the ``classes_`` of ``model`` (as sentences name it)."""
@@ -75,6 +78,11 @@ class _LabelledFiles(_PartFiles):
     def classes_named_by(self) -> str:
         """Where ``classes`` came from, in a sentence's words: data.classes, or the model's classes_."""
         return self._classes_from
+
+    @property
+    def classes_read_from_model(self) -> bool:
+        """Whether ``classes`` were read from the model (:meth:`with_model_classes`), not given."""
+        return self._classes_from != _GIVEN_CLASSES
 
     @model_validator(mode="after")
     def _classes_distinct_and_counted(self) -> "_LabelledFiles":

@@ -370,7 +370,8 @@ def test_labels_named_in_data_classes_are_the_scikit_learn_models_columns(tmp_pa
     """A classifier trained on class names (strings, or integers other than 0..k-1) and CSV tables whose
     labels are those names: with data.classes the model's classes_, or without it (read from the model's
     classes_, as an audit does), each label becomes its position, the model's column for it, so the audit's
-    accuracy on every part is the model's own score on the names."""
+    accuracy on every part is the model's own score on the names. Classes read from the model leave the
+    config's digest (the Prefect run's name, the run folder's) as it was given; listed ones are in it."""
     parts = tabular_parts()
     named = {part: (x, np.array(names)[y], ids) for part, (x, y, ids) in parts.items()}
     paths = {}
@@ -384,10 +385,12 @@ def test_labels_named_in_data_classes_are_the_scikit_learn_models_columns(tmp_pa
         "data": {"kind": "table", "id": "id", **({"classes": names} if listed else {}), **paths},
         "target": {"kind": "sklearn", "path": str(tmp_path / "named.skops")},
     }
-    audit, _ = with_model_classes(
-        parse_config(yaml.safe_load(yaml.safe_dump({**chosen_models(fields), **fields})))
-    )
+    given = parse_config(yaml.safe_load(yaml.safe_dump({**chosen_models(fields), **fields})))
+    audit, _ = with_model_classes(given)
     assert audit.data.classes == names
+    assert audit.digest == given.digest
+    unlisted = given.model_copy(update={"data": given.data.model_copy(update={"classes": None})})
+    assert (unlisted.digest != given.digest) == listed
     data = load_data(audit.data)
     signals = target_signals(open_audited_target(audit, data), data)
     assert data.n_classes == len(names)
