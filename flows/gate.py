@@ -19,7 +19,7 @@ from audit_core.results.runs import MANIFEST, METRICS, read_run_file, resolve_pr
 from flows.audit import audit
 from flows.credentials import use_storage_credentials
 from tasks.artifacts import artifact_key
-from tasks.gate_tasks import check_gate, read_metrics, write_gate_reports
+from tasks.gate_tasks import check_gate, read_metrics, scores_beside, write_gate_reports
 
 
 @flow(name="dynaudit-gate", flow_run_name="gate-{config.run_label}", log_prints=True)
@@ -43,7 +43,12 @@ def gate(
     manifest = json.loads(read_run_file(run_dir, MANIFEST))
     before = {} if previous_metrics is None else previous_manifest(previous_metrics)
     digests = (manifest["config_digest"], before.get("config_digest"))  # as the audit ran it (classes read)
-    metrics = read_metrics(str(join(run_dir, METRICS)))
+    metrics_path = str(join(run_dir, METRICS))
+    metrics = read_metrics(metrics_path)
+    scores = (
+        scores_beside(metrics_path),
+        None if previous_metrics is None else scores_beside(previous_metrics),
+    )
     verdict = check_gate(
         policy,
         metrics,
@@ -53,6 +58,7 @@ def gate(
         before.get("chosen"),
         manifest["warnings"],
         manifest["config"]["data"].get("classes"),  # the names the audit read its labels as
+        scores,
     )
     write_gate_reports(verdict, config.run_name, junit_path, summary_path)
     create_markdown_artifact(

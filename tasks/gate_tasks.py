@@ -21,6 +21,12 @@ def read_metrics(path: str) -> pd.DataFrame:
     return gate_inputs.read_metrics(path)
 
 
+@task(name="read-scores", **_IO)
+def scores_beside(metrics_path: str) -> pd.DataFrame | None:
+    """Read the scores.parquet beside a run's metrics.parquet (None if it has none)."""
+    return gate_inputs.scores_beside(metrics_path)
+
+
 @task(name="check-gate", cache_policy=NO_CACHE)
 def check_gate(
     policy: gate.GatePolicy,
@@ -31,10 +37,11 @@ def check_gate(
     previous_chosen: str | None,
     sanity: list[str],
     class_names: list[str | int] | None = None,
+    scores: tuple[pd.DataFrame | None, pd.DataFrame | None] = (None, None),
 ) -> gate.GateVerdict:
     """Check every limit of the policy on the conditions it names, and compare with the previous run's
     metrics if given (its chosen defense matched with this run's); a class limit's values are named by
-    ``class_names``."""
+    ``class_names``; the TPR's bounds are read from each run's ``scores``."""
     return gate.check_gate(
         policy,
         metrics,
@@ -44,6 +51,7 @@ def check_gate(
         previous_chosen=previous_chosen,
         sanity=sanity,
         class_names=class_names,
+        scores=scores,
     )
 
 

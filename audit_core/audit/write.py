@@ -15,12 +15,12 @@ from audit_core.core.locations import Location, join
 from audit_core.defenses import Defense
 from audit_core.defenses.serving import PARAMS_FILE, save_params
 from audit_core.gate.check import GateVerdict, check_gate
-from audit_core.gate.inputs import previous_manifest, read_metrics
+from audit_core.gate.inputs import previous_manifest, read_metrics, scores_beside
 from audit_core.report.context import build_context
 from audit_core.report.plots import pareto_front
 from audit_core.report.render import write_html, write_pdf
 from audit_core.results.artifacts import write_manifest, write_parquet
-from audit_core.results.runs import FRONT, TRIALS, new_run_id, prune_runs, staged_run
+from audit_core.results.runs import FRONT, SCORES, TRIALS, new_run_id, prune_runs, staged_run
 from audit_core.results.summary import run_headline
 from audit_core.results.tables import AuditResult
 from audit_core.tuning.search import TuningResult
@@ -61,6 +61,7 @@ def policy_verdict(
         previous_chosen=before.get("chosen"),
         sanity=result.provenance["warnings"],
         class_names=getattr(config.data, "classes", None),
+        scores=(result.scores_table(), None if previous_metrics is None else scores_beside(previous_metrics)),
     )
 
 
@@ -95,7 +96,7 @@ def write_run_folder(
         with forked_map(partial(write_pdf, folder=folder), [context], busy_here=True) as pdf_written:
             write_html(context, folder)
             write_parquet(metrics, folder / "metrics.parquet", "metrics")
-            write_parquet(result.scores_table(), folder / "scores.parquet", "scores")
+            write_parquet(result.scores_table(), folder / SCORES, "scores")
             write_parquet(result.averaging_table(), folder / "averaging.parquet", "averaging")
             write_parquet(result.roc_table(), folder / "roc.parquet", "roc")
             if tuning is not None:

@@ -20,6 +20,7 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
+import numpy as np
 import pandas as pd
 
 from audit_core.attacks import ATTACKS
@@ -265,6 +266,20 @@ def _drop_values(metrics: pd.DataFrame, conditions: list[str]) -> pd.DataFrame:
     return drops.join(counts, on="condition")
 
 
+#: Each (condition, knowledge, attack)'s member and non-member scores: what the TPR's bounds are read from.
+Evidence = dict[tuple[str, str, str], tuple[np.ndarray, np.ndarray]]
+
+
+def score_evidence(scores: pd.DataFrame | None) -> Evidence | None:
+    """An audit's scores (``scores.parquet``'s columns) per condition, knowledge and attack; None for none."""
+    if scores is None:
+        return None
+    return {
+        key: (group.score[group.is_member].to_numpy(), group.score[~group.is_member].to_numpy())
+        for key, group in scores.groupby(["condition", "knowledge", "attack"], sort=False)
+    }
+
+
 def _two_valued(row: Any, members: int, non_members: int) -> TwoValuedScores | None:
     """The counts of an attack whose scores took at most two values, from its metrics row; None for any
     other attack (its AUC's bounds come from the bootstrap interval)."""
@@ -274,8 +289,9 @@ def _two_valued(row: Any, members: int, non_members: int) -> TwoValuedScores | N
     return TwoValuedScores(int(high[0]), members, int(high[1]), non_members)
 
 
-def _measure(rule: str, row: Any, error: float) -> Measurement:
-    """Bounds of one value at ``error``, and a null model's upper bound at the same error."""
+def _measure(rule: str, row: Any, error: float, evidence: Evidence | None = None) -> Measurement:
+    """Bounds of one value at ``error``, and a null model's upper bound at the same error; a TPR's bounds
+    come from its scores in ``evidence`` (without them, from its count at the thresholds it was read at)."""
     if rule == "max_accuracy_drop":
         points = int(getattr(row, Metric.TEST_POINTS))
         lost, gained = int(getattr(row, Metric.ANSWERS_LOST)), int(getattr(row, Metric.ANSWERS_GAINED))
@@ -301,6 +317,9 @@ def _measure(rule: str, row: Any, error: float) -> Measurement:
     elif rule == "max_advantage":
         bounds = family.advantage_bounds(row.value, m, n, error)
         null_high = family.null_advantage_high(m, n, error)
+    elif (scores := (evidence or {}).get((row.condition, row.knowledge, row.attack))) is not None:
+        bounds = family.tpr_at_fpr_bounds(*scores, HEADLINE_FPR, error)
+        null_high = family.null_tpr_at_fpr_high(m, n, HEADLINE_FPR, error)
     elif crossfit_resolved(n, HEADLINE_FPR):
         bounds = family.proportion_bounds(round(row.value * m), m, error)
         null_high = family.null_tpr_high(m, n, HEADLINE_FPR, error)
@@ -396,10 +415,13 @@ def _compare(current: Limited, before: Limited, digests: tuple[str | None, str |
     return Comparison(regressions, new, gone, warnings)
 
 
-def _rise(rule: str, now: Any, before: Any, error: float) -> Measurement:
-    """Bounds on the rise of one value between two runs: each run's bounds at half the error, subtracted
-    (valid however the two audits depend on each other)."""
-    current, previous = _measure(rule, now, error / 2), _measure(rule, before, error / 2)
+def _rise(
+    rule: str, now: Any, before: Any, error: float, evidence: tuple[Evidence | None, Evidence | None]
+) -> Measurement:
+    """Bounds on the rise of one value between two runs (``evidence``: each run's scores): each run's bounds
+    at half the error, subtracted (valid however the two audits depend on each other)."""
+    current = _measure(rule, now, error / 2, evidence[0])
+    previous = _measure(rule, before, error / 2, evidence[1])
     where = f"{rule}, {_key(now)}: {previous.point:.4f} -> {current.point:.4f}"
     return Measurement(
         current.point - previous.point,
@@ -411,10 +433,14 @@ def _rise(rule: str, now: Any, before: Any, error: float) -> Measurement:
 
 
 def _check_rules(
-    policy: GatePolicy, metrics: pd.DataFrame, conditions: list[str], regressions: int = 0
+    policy: GatePolicy,
+    metrics: pd.DataFrame,
+    conditions: list[str],
+    regressions: int = 0,
+    evidence: Evidence | None = None,
 ) -> tuple[int, list[RuleResult]]:
     """The family size (``regressions``: matched values a previous run's comparison adds to it) and every
-    limit's result on ``conditions``."""
+    limit's result on ``conditions`` (``evidence``: the audit's scores)."""
     values = {rule: _rule_values(metrics, policy, conditions, rule) for rule in policy.limits}
     for rule, rows in values.items():
         if rows.empty:
@@ -425,7 +451,9 @@ def _check_rules(
     size = sum(len(rows) for rows in values.values()) + regressions
     error = policy.alpha / size
     rules = [
-        _decide(rule, policy.limits[rule], [_measure(rule, r, error) for r in rows.itertuples()], policy)
+        _decide(
+            rule, policy.limits[rule], [_measure(rule, r, error, evidence) for r in rows.itertuples()], policy
+        )
         for rule, rows in values.items()
     ]
     return size, rules
@@ -578,12 +606,15 @@ def check_gate(
     previous_chosen: str | None = None,
     sanity: list[str] | None = None,
     class_names: Sequence[str | int] | None = None,
+    scores: tuple[pd.DataFrame | None, pd.DataFrame | None] = (None, None),
 ) -> GateVerdict:
     """Check every limit of ``policy`` against ``metrics`` on the conditions it aims at (``chosen`` names
     the audit's chosen defense); compare with ``previous`` when given (``digests``: see :func:`_compare`;
     ``previous_chosen``: that run's chosen defense, matched with this run's by role, by default the same
     label); ``sanity``: the audit's sanity warnings, which the verdict repeats; ``class_names``: the data's
-    class names (``data.classes``), which the values of a class limit are named by beside the index."""
+    class names (``data.classes``), which the values of a class limit are named by beside the index;
+    ``scores``: this run's and the previous run's ``scores.parquet`` tables, which the TPR's bounds are read
+    from (without them, the TPR's bounds hold only given the thresholds it was read at)."""
     metrics = named_classes(metrics, class_names)
     previous = None if previous is None else named_classes(previous, class_names)
     conditions = target_conditions(policy, metrics, chosen)
@@ -595,9 +626,10 @@ def check_gate(
         if policy.max_regression is not None:
             shared = sorted(current.keys() & before.keys())
             matched = [(rule, current[rule, key], before[rule, key]) for rule, key in shared]
-    size, rules = _check_rules(policy, metrics, conditions, regressions=len(matched))
+    evidence = (score_evidence(scores[0]), score_evidence(scores[1]))
+    size, rules = _check_rules(policy, metrics, conditions, len(matched), evidence[0])
     if matched:
-        rises = [_rise(rule, now, then, policy.alpha / size) for rule, now, then in matched]
+        rises = [_rise(rule, now, then, policy.alpha / size, evidence) for rule, now, then in matched]
         rules.append(_decide("max_regression", policy.max_regression, rises, policy))
     advice = recommendation(policy, metrics, chosen) if policy.condition != "undefended" else ""
     sanity = list(sanity or [])

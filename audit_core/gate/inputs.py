@@ -1,6 +1,7 @@
 """What the gate reads: a policy file, an audit's metrics table and a previous run's config digest, each
 checked with one sentence on a problem."""
 
+import io
 import json
 from pathlib import Path
 from typing import Any
@@ -12,7 +13,7 @@ from audit_core.config import AuditConfig, load_model
 from audit_core.config.policy import GatePolicy, policy_mismatch
 from audit_core.core.errors import AuditInputError, ConfigError
 from audit_core.core.locations import Location, filesystem, parse_location
-from audit_core.results.runs import MANIFEST, read_run_file
+from audit_core.results.runs import MANIFEST, SCORES, read_run_file
 
 
 def load_policy(path: str | Path) -> GatePolicy:
@@ -46,13 +47,25 @@ def read_metrics(path: Location) -> pd.DataFrame:
     return frame
 
 
+def _folder(metrics_path: Location) -> Location:
+    location = parse_location(metrics_path)
+    return location.parent if isinstance(location, Path) else location.rsplit("/", 1)[0]
+
+
+def scores_beside(metrics_path: Location) -> pd.DataFrame | None:
+    """The scores.parquet beside a run's metrics.parquet, local or on an object store (None if absent or
+    unreadable): the TPR's bounds are read from it."""
+    try:
+        return pd.read_parquet(io.BytesIO(read_run_file(_folder(metrics_path), SCORES)))
+    except (OSError, ValueError):
+        return None
+
+
 def previous_manifest(metrics_path: Location) -> dict[str, Any]:
     """The manifest.json beside a previous run's metrics.parquet, local or on an object store (empty if
     absent or unreadable): its ``config_digest`` and ``chosen`` are what the comparison needs."""
-    location = parse_location(metrics_path)
-    folder = location.parent if isinstance(location, Path) else location.rsplit("/", 1)[0]
     try:
-        manifest = json.loads(read_run_file(folder, MANIFEST))
+        manifest = json.loads(read_run_file(_folder(metrics_path), MANIFEST))
     except (OSError, ValueError):
         return {}
     return manifest if isinstance(manifest, dict) else {}

@@ -31,6 +31,7 @@ from audit_core.core.locations import Location, browser_url, filesystem, is_remo
 MANIFEST = "manifest.json"
 LATEST = "latest"
 METRICS = "metrics.parquet"
+SCORES = "scores.parquet"  # every attack's score of every audit point
 TRIALS = "tuning.parquet"  # a tuning's every trial
 FRONT = "front.parquet"  # every defense's settings on the tuning front
 REPORT = "report.html"

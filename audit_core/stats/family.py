@@ -12,6 +12,7 @@ Formulas: docs/statistics.md.
 import math
 from dataclasses import dataclass
 
+import numpy as np
 from scipy import special, stats
 
 from audit_core.stats.metrics import auc_score_interval, clopper_pearson
@@ -84,6 +85,47 @@ def proportion_bounds(successes: int, trials: int, error: float) -> Bounds:
     """Exact (Clopper-Pearson) one-sided bounds on a binomial proportion."""
     interval = clopper_pearson(successes, trials, level=1 - 2 * error)
     return Bounds(interval.ci_low, interval.ci_high)
+
+
+def tpr_at_fpr_bounds(
+    member_scores: np.ndarray, non_member_scores: np.ndarray, target_fpr: float, error: float
+) -> Bounds:
+    """Bounds at ``error`` on the true TPR at ``target_fpr`` (the best TPR of a threshold whose true FPR is
+    at most it), from order statistics of the non-members' scores, whatever their distribution.
+
+    The ``k``-th largest of ``n`` non-member scores lies below the true threshold of ``target_fpr`` only when
+    fewer than ``k`` non-members score at or above that threshold: a binomial tail. For the lower bound,
+    ``k`` is the largest with that tail at most ``error / 2``, so the members above that score were flagged
+    by a threshold of FPR at most ``target_fpr`` but for that chance, and their Clopper-Pearson lower bound
+    at ``error / 2`` bounds the TPR from below (none such ``k``: too few non-members, the bound is 0). The
+    upper bound mirrors it with the smallest ``k`` that lies above the true threshold but for ``error / 2``,
+    and counts the members at or above it. A TPR read at a threshold chosen on the same few non-members
+    varies with that threshold far more than a binomial count given it does."""
+    n, m = len(non_member_scores), len(member_scores)
+    ranked = np.sort(np.asarray(non_member_scores, float))[::-1]
+    counts = np.arange(n + 1)
+    k_low = int((stats.binom.cdf(counts, n, target_fpr) <= error / 2).sum())
+    k_high = int(np.argmax(stats.binom.sf(counts, n, target_fpr) <= error / 2)) + 1
+    low = 0.0
+    if k_low >= 1:
+        above = int((np.asarray(member_scores) > ranked[k_low - 1]).sum())
+        low = clopper_pearson(above, m, level=1 - error).ci_low
+    high = 1.0
+    if k_high <= n:
+        at_or_above = int((np.asarray(member_scores) >= ranked[k_high - 1]).sum())
+        high = clopper_pearson(at_or_above, m, level=1 - error).ci_high
+    return Bounds(float(low), float(high))
+
+
+def null_tpr_at_fpr_high(n_members: int, n_non_members: int, target_fpr: float, error: float) -> float:
+    """The upper bound of :func:`tpr_at_fpr_bounds` that a model leaking nothing typically reaches: its
+    members score like its non-members, so about ``k / (n + 1)`` of them reach the ``k``-th largest."""
+    counts = np.arange(n_non_members + 1)
+    k_high = int(np.argmax(stats.binom.sf(counts, n_non_members, target_fpr) <= error / 2)) + 1
+    if k_high > n_non_members:
+        return 1.0
+    expected = round(n_members * k_high / (n_non_members + 1))
+    return clopper_pearson(expected, n_members, level=1 - error).ci_high
 
 
 def dkw_margin(n: int, error: float) -> float:

@@ -12,7 +12,7 @@ from audit_core.core.errors import AuditInputError, ConfigError
 from audit_core.gate.check import CHOSEN_ROLE, GatePolicy, check_gate
 from audit_core.gate.inputs import check_policy, load_policy, read_metrics
 from audit_core.gate.reports import junit_xml, markdown_summary
-from audit_core.stats.family import logit_auc_bounds
+from audit_core.stats.family import logit_auc_bounds, tpr_at_fpr_bounds
 from audit_core.stats.metrics import auc_score_interval, roc_auc
 from audit_core.stats.paired import PairedDrop
 
@@ -114,6 +114,32 @@ def test_each_bound_holds_at_alpha_over_the_family_size():
     lows, highs = _gate_bounds(rows, z, 25)
     assert measured.high == pytest.approx(highs.max()) and measured.high < 1
     assert 0 < measured.low < measured.point and measured.low == pytest.approx(lows[highs.idxmax()])
+
+
+def test_the_tpr_rule_reads_its_bounds_from_the_scores_when_the_audit_has_them():
+    """With the audit's scores, max_tpr_at_1pct_fpr's bounds are the order-statistic ones at alpha over the
+    family (tested in test_gate_statistics.py); without them (a bare metrics.parquet) they are the count's
+    at the thresholds it was read at, narrower. A model at the limit no longer fails where the count says
+    it is above it (the count's lower bound erred in about 30% of such audits)."""
+    rng = np.random.default_rng(SEED)
+    frame = pd.DataFrame(
+        {
+            "condition": "undefended",
+            "knowledge": "naive",
+            "attack": "loss",
+            "is_member": np.r_[np.ones(1000, bool), np.zeros(1000, bool)],
+            "score": np.r_[rng.normal(1.0, 1, 1000), rng.normal(0, 1, 1000)],
+        }
+    )
+    metrics = analyse_scores(frame, seed=SEED)
+    policy = GatePolicy(max_tpr_at_1pct_fpr=0.05, condition="undefended")
+    with_scores = check_gate(policy, metrics, scores=(frame, None)).rules[0].measurement
+    members, non_members = frame.score[frame.is_member].to_numpy(), frame.score[~frame.is_member].to_numpy()
+    expected = tpr_at_fpr_bounds(members, non_members, 0.01, 0.05)
+    assert (with_scores.low, with_scores.high) == (expected.low, expected.high)
+    count_only = check_gate(policy, metrics).rules[0].measurement
+    assert count_only.point == with_scores.point
+    assert with_scores.low < count_only.low and with_scores.high > count_only.high
 
 
 def test_where_label_only_attacks_alone_break_max_auc_the_advice_is_to_change_the_model_not_the_defense():

@@ -13,7 +13,10 @@ from audit_core.stats.family import (
     auc_bounds,
     logit_auc_bounds,
     null_auc_high,
+    null_tpr_at_fpr_high,
     null_tpr_high,
+    proportion_bounds,
+    tpr_at_fpr_bounds,
 )
 from audit_core.stats.metrics import (
     auc_score_interval,
@@ -261,6 +264,72 @@ def test_each_two_valued_auc_bound_errs_at_most_at_its_error_where_the_bootstrap
     slack = 3 * math.sqrt(error * (1 - error) / runs)
     assert low_wrong / runs <= error + slack and high_wrong / runs <= error + slack
     assert bootstrap_high_wrong / runs > error + slack
+
+
+def _tpr_bounds_written_here(members, non_members, fpr, error):
+    """The order-statistic bounds of docs/statistics.md with the binomial tails summed term by term."""
+    n, m = len(non_members), len(members)
+    pmf = [math.comb(n, j) * fpr**j * (1 - fpr) ** (n - j) for j in range(n + 1)]
+    k_low = max((k for k in range(1, n + 1) if sum(pmf[:k]) <= error / 2), default=0)
+    k_high = min((k for k in range(1, n + 1) if sum(pmf[k:]) <= error / 2), default=n + 1)
+    ranked = sorted(non_members, reverse=True)
+    low = 0.0 if k_low == 0 else stats.beta.ppf(error / 2, x := sum(members > ranked[k_low - 1]), m - x + 1)
+    if k_high > n:
+        return (0.0 if math.isnan(low) else low), 1.0
+    y = sum(members >= ranked[k_high - 1])
+    high = 1.0 if y == m else stats.beta.ppf(1 - error / 2, y + 1, m - y)
+    return (0.0 if math.isnan(low) else low), high
+
+
+def test_the_tpr_bounds_match_order_statistics_and_clopper_pearson_written_here():
+    rng = np.random.default_rng(12)
+    for members, non_members, fpr, error in [
+        (300, 400, 0.01, 0.0125),
+        (50, 900, 0.01, 0.001),
+        (80, 60, 0.05, 0.05),
+    ]:
+        member_scores = rng.normal(1.0, 1, members).round(1)  # ties
+        non_member_scores = rng.normal(0.0, 1, non_members).round(1)
+        bounds = tpr_at_fpr_bounds(member_scores, non_member_scores, fpr, error)
+        expected = _tpr_bounds_written_here(member_scores, non_member_scores, fpr, error)
+        assert (bounds.low, bounds.high) == pytest.approx(expected, abs=1e-12)
+
+
+@pytest.mark.parametrize("shift, points", [(1.0, 1000), (2.0, 2000)])
+def test_each_tpr_bound_errs_at_most_at_its_error_where_the_count_at_the_read_threshold_does_not(
+    shift, points
+):
+    """Binormal scores, the TPR at 1% FPR, one-sided error 0.0125: the order-statistic bounds err at most
+    at their error on each side. The Clopper-Pearson bounds of the cross-fitted count (the gate's before),
+    exact only given the thresholds it was read at, put the lower bound above the truth far too often: the
+    threshold read on a few hundred non-members moves the TPR more than the count's binomial spread."""
+    error, runs, fpr = 0.0125, 1000, 0.01
+    truth = stats.norm.sf(stats.norm.isf(fpr) - shift)
+    is_member = np.r_[np.ones(points, bool), np.zeros(points, bool)]
+    rng = np.random.default_rng(int(10 * shift) + points)
+    low_wrong = high_wrong = count_low_wrong = 0
+    for _ in range(runs):
+        members, non_members = rng.normal(shift, 1, points), rng.normal(size=points)
+        bounds = tpr_at_fpr_bounds(members, non_members, fpr, error)
+        low_wrong += bounds.low > truth
+        high_wrong += bounds.high < truth
+        crossfit = crossfit_tpr_at_fpr(np.r_[members, non_members], is_member, fpr, rng=rng)
+        count_low_wrong += proportion_bounds(round(crossfit.tpr.value * points), points, error).low > truth
+    slack = 3 * math.sqrt(error * (1 - error) / runs)
+    assert low_wrong / runs <= error + slack and high_wrong / runs <= error + slack
+    assert count_low_wrong / runs > 4 * error
+
+
+def test_a_model_that_leaks_nothing_reaches_the_null_tpr_bound_at_about_half_the_time():
+    """The null upper bound is what a model whose members score like its non-members typically reaches:
+    between a quarter and three quarters of such audits (1000/1000 points, 400 audits) lie below it."""
+    rng = np.random.default_rng(13)
+    high = null_tpr_at_fpr_high(1000, 1000, 0.01, 0.0125)
+    below = sum(
+        tpr_at_fpr_bounds(rng.normal(size=1000), rng.normal(size=1000), 0.01, 0.0125).high <= high
+        for _ in range(400)
+    )
+    assert 0.25 <= below / 400 <= 0.75
 
 
 def test_the_null_auc_bound_is_exceeded_by_null_audits_at_its_error_rate():
