@@ -64,10 +64,10 @@ def _with_drop(metrics: pd.DataFrame, condition: str, drop: PairedDrop) -> pd.Da
 
 def simulated_null(n: int, rng: np.random.Generator, seed: int):
     is_member = np.r_[np.ones(n, bool), np.zeros(n, bool)]
-    scores = {(k, a): rng.normal(size=2 * n) for k in KNOWLEDGE for a in ATTACKS}
-    metrics = analyse_scores(_frame(CHOSEN, scores, is_member), seed=seed)
+    scores = _frame(CHOSEN, {(k, a): rng.normal(size=2 * n) for k in KNOWLEDGE for a in ATTACKS}, is_member)
+    metrics = analyse_scores(scores, seed=seed)
     correct = rng.random(300) < 0.9
-    return _with_drop(metrics, CHOSEN, PairedDrop.of(correct, correct)), CHOSEN
+    return _with_drop(metrics, CHOSEN, PairedDrop.of(correct, correct)), scores, CHOSEN
 
 
 class RealTarget:
@@ -119,9 +119,9 @@ class RealTarget:
         size = len(next(iter(self.pool[self.chosen].values())))
         picked = rng.choice(size, 2 * n, replace=False)
         is_member = np.r_[np.ones(n, bool), np.zeros(n, bool)]
-        scores = {key: s[picked] for key, s in self.pool[self.chosen].items()}
-        metrics = analyse_scores(_frame(self.chosen, scores, is_member), seed=seed)
-        return _with_drop(metrics, self.chosen, self.drop), self.chosen
+        scores = _frame(self.chosen, {key: s[picked] for key, s in self.pool[self.chosen].items()}, is_member)
+        metrics = analyse_scores(scores, seed=seed)
+        return _with_drop(metrics, self.chosen, self.drop), scores, self.chosen
 
     def leaky_audit(self, n: int, rng: np.random.Generator, seed: int):
         m = self.n_members
@@ -132,8 +132,10 @@ class RealTarget:
         )
         picked = np.r_[members, non_members]
         is_member = np.r_[np.ones(n, bool), np.zeros(n, bool)]
-        scores = {key: s[picked] for key, s in self.leaky["undefended"].items()}
-        return analyse_scores(_frame("undefended", scores, is_member), seed=seed), None
+        scores = _frame(
+            "undefended", {key: s[picked] for key, s in self.leaky["undefended"].items()}, is_member
+        )
+        return analyse_scores(scores, seed=seed), scores, None
 
 
 def rates(make, policy: GatePolicy, n: int, audits: int) -> dict[str, str]:
@@ -143,8 +145,8 @@ def rates(make, policy: GatePolicy, n: int, audits: int) -> dict[str, str]:
     unresolved = dict.fromkeys(policy.limits, 0)
     overall = 0
     for seed in range(audits):
-        metrics, chosen = make(n, rng, seed)
-        verdict = check_gate(policy, metrics, chosen=chosen)
+        metrics, scores, chosen = make(n, rng, seed)
+        verdict = check_gate(policy, metrics, chosen=chosen, scores=(scores, None))
         overall += not verdict.passed
         for rule in verdict.rules:
             failed[rule.rule] += rule.outcome == "fail"

@@ -459,24 +459,26 @@ def _check_rules(
     return size, rules
 
 
-def recommendation(policy: GatePolicy, metrics: pd.DataFrame, chosen: str | None) -> str:
+def recommendation(
+    policy: GatePolicy, metrics: pd.DataFrame, chosen: str | None, evidence: Evidence | None = None
+) -> str:
     """Where the undefended model is shown to meet every attack limit, one sentence: no defense is needed
     (and what the chosen one would cost). Otherwise two to four: whether the chosen defense meets every rule
     (or breaks none, naming those it was not shown to meet and why; or advises against it where an
     undecided rule's one value measures above its limit), and which defended condition breaks none at the
-    smallest accuracy cost (or, when none does, which comes closest)."""
+    smallest accuracy cost (or, when none does, which comes closest). ``evidence``: the audit's scores."""
     labels = list(dict.fromkeys(metrics.condition))
     defended = [c for c in labels if c != "undefended"]
     if not defended:
         return "The audit has no defended condition to recommend."
     drops = metrics[metrics.metric == Metric.ACCURACY_DROP].set_index("condition").value
-    if _undefended_meets_every_rule(policy, metrics):
+    if _undefended_meets_every_rule(policy, metrics, evidence):
         text = "No defense is needed: the undefended model is shown to meet every rule of the policy"
         drop = None if chosen is None else drops.get(chosen)
         if drop is not None and drop > 0:
             return f"{text}, and the chosen defense, {chosen}, would lower the test accuracy by {drop:.4f}."
         return f"{text}."
-    rules = {c: _check_rules(policy, metrics, [c])[1] for c in defended}
+    rules = {c: _check_rules(policy, metrics, [c], evidence=evidence)[1] for c in defended}
     failed = {c: [r.rule for r in rules[c] if not r.passed] for c in defended}
     above = {c: [r for r in rules[c] if _measured_above(r)] for c in defended}
     passing = sorted(
@@ -538,14 +540,17 @@ def recommendation(policy: GatePolicy, metrics: pd.DataFrame, chosen: str | None
     )
 
 
-def _undefended_meets_every_rule(policy: GatePolicy, metrics: pd.DataFrame) -> bool:
+def _undefended_meets_every_rule(
+    policy: GatePolicy, metrics: pd.DataFrame, evidence: Evidence | None
+) -> bool:
     """Whether the undefended model is shown to meet every attack limit of ``policy`` (it changes no answer,
     so it meets an accuracy drop limit); False for a policy of no attack limit, which says nothing of
-    privacy."""
-    if not policy.limits.keys() & ATTACK_LIMITS.keys():
+    privacy, and for metrics without the undefended condition."""
+    if not policy.limits.keys() & ATTACK_LIMITS.keys() or "undefended" not in set(metrics.condition):
         return False
     attack_limits = policy.model_copy(update={"max_accuracy_drop": None})
-    return all(r.outcome == "pass" for r in _check_rules(attack_limits, metrics, ["undefended"])[1])
+    rules = _check_rules(attack_limits, metrics, ["undefended"], evidence=evidence)[1]
+    return all(r.outcome == "pass" for r in rules)
 
 
 def _count(passing: list[str]) -> str:
@@ -631,6 +636,6 @@ def check_gate(
     if matched:
         rises = [_rise(rule, now, then, policy.alpha / size, evidence) for rule, now, then in matched]
         rules.append(_decide("max_regression", policy.max_regression, rises, policy))
-    advice = recommendation(policy, metrics, chosen) if policy.condition != "undefended" else ""
+    advice = recommendation(policy, metrics, chosen, evidence[0]) if policy.condition != "undefended" else ""
     sanity = list(sanity or [])
     return GateVerdict(conditions, policy.alpha, size, rules, comparison, advice, sanity, policy.unresolved)

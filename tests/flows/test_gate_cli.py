@@ -28,7 +28,8 @@ TINY = {
     "cache_dir": "cache",
     "output_dir": "out",
 }
-LENIENT = {"max_auc": 0.99, "max_tpr_at_1pct_fpr": 0.99, "max_accuracy_drop": 0.9}
+# 100 non-members cannot show any model's TPR at 1% FPR within 0.02: that rule is undecided, too small.
+LENIENT = {"max_auc": 0.99, "max_tpr_at_1pct_fpr": 0.02, "max_accuracy_drop": 0.9}
 # No audit can show an AUC within 0.5 (its upper bound is above it): max_auc fails, shown above the limit or
 # unresolved.
 STRICT = {
@@ -65,7 +66,7 @@ def test_a_policy_none_of_whose_rules_is_broken_exits_0_with_a_junit_file_and_a_
     cases = {c.get("name"): c for c in suite.findall("testcase")}
     assert list(cases) == ["max_auc", "max_tpr_at_1pct_fpr", "max_accuracy_drop"]
     assert suite.get("failures") == "0" and not suite.findall("testcase/failure")
-    # 50 non-members per cross-fitting half place no threshold at 1% FPR: undecided, passed with a warning
+    # the 1%-FPR threshold rests on the few highest of 100 non-member scores: undecided, passed with a warning
     skipped = cases["max_tpr_at_1pct_fpr"].find("skipped")
     assert suite.get("skipped") == "1" and "the audit is too small" in skipped.get("message")
     summary = (workdir / "reports" / "pass.md").read_text()
