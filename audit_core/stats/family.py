@@ -98,9 +98,11 @@ def tpr_at_fpr_bounds(
     ``k`` is the largest with that tail at most ``error / 2``, so the members above that score were flagged
     by a threshold of FPR at most ``target_fpr`` but for that chance, and their Clopper-Pearson lower bound
     at ``error / 2`` bounds the TPR from below (none such ``k``: too few non-members, the bound is 0). The
-    upper bound mirrors it with the smallest ``k`` that lies above the true threshold but for ``error / 2``,
-    and counts the members at or above it. A TPR read at a threshold chosen on the same few non-members
-    varies with that threshold far more than a binomial count given it does."""
+    upper bound mirrors it with the smallest ``k`` that lies above the true threshold but for ``error / 2``:
+    every threshold of FPR at most ``target_fpr`` lies at or above that score, so it flags no member above
+    it that the score does not (tied scores, as a label-only attack's, stay on the side they are). A TPR
+    read at a threshold chosen on the same few non-members varies with that threshold far more than a
+    binomial count given it does."""
     n, m = len(non_member_scores), len(member_scores)
     ranked = np.sort(np.asarray(non_member_scores, float))[::-1]
     counts = np.arange(n + 1)
@@ -112,8 +114,8 @@ def tpr_at_fpr_bounds(
         low = clopper_pearson(above, m, level=1 - error).ci_low
     high = 1.0
     if k_high <= n:
-        at_or_above = int((np.asarray(member_scores) >= ranked[k_high - 1]).sum())
-        high = clopper_pearson(at_or_above, m, level=1 - error).ci_high
+        above = int((np.asarray(member_scores) > ranked[k_high - 1]).sum())
+        high = clopper_pearson(above, m, level=1 - error).ci_high
     return Bounds(float(low), float(high))
 
 

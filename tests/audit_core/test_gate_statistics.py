@@ -276,7 +276,7 @@ def _tpr_bounds_written_here(members, non_members, fpr, error):
     low = 0.0 if k_low == 0 else stats.beta.ppf(error / 2, x := sum(members > ranked[k_low - 1]), m - x + 1)
     if k_high > n:
         return (0.0 if math.isnan(low) else low), 1.0
-    y = sum(members >= ranked[k_high - 1])
+    y = sum(members > ranked[k_high - 1])
     high = 1.0 if y == m else stats.beta.ppf(1 - error / 2, y + 1, m - y)
     return (0.0 if math.isnan(low) else low), high
 
@@ -293,6 +293,16 @@ def test_the_tpr_bounds_match_order_statistics_and_clopper_pearson_written_here(
         bounds = tpr_at_fpr_bounds(member_scores, non_member_scores, fpr, error)
         expected = _tpr_bounds_written_here(member_scores, non_member_scores, fpr, error)
         assert (bounds.low, bounds.high) == pytest.approx(expected, abs=1e-12)
+
+
+def test_a_label_only_attacks_tpr_at_1pct_fpr_is_bounded_near_0_where_many_non_members_share_its_top_score():
+    """Scores of two values (right or wrong, as a label-only attack's): 86% of non-members share the top
+    value, so no threshold of FPR at most 1% flags a member, and the true TPR at 1% FPR is 0; counting the
+    members at the top value would bound it by their 90%."""
+    rng = np.random.default_rng(14)
+    members, non_members = (rng.random(2000) < 0.9) * 1.0, (rng.random(2000) < 0.86) * 1.0
+    bounds = tpr_at_fpr_bounds(members, non_members, 0.01, 0.001)
+    assert bounds.low == 0.0 and bounds.high == pytest.approx(1 - 0.0005 ** (1 / 2000))
 
 
 @pytest.mark.parametrize("shift, points", [(1.0, 1000), (2.0, 2000)])
