@@ -103,18 +103,21 @@ def tpr_at_fpr_bounds(
     it that the score does not (tied scores, as a label-only attack's, stay on the side they are). A TPR
     read at a threshold chosen on the same few non-members varies with that threshold far more than a
     binomial count given it does."""
-    n, m = len(non_member_scores), len(member_scores)
-    ranked = np.sort(np.asarray(non_member_scores, float))[::-1]
+    members, non_members = np.asarray(member_scores, float), np.asarray(non_member_scores, float)
+    if np.isnan(members).any() or np.isnan(non_members).any():  # a score that ranks nowhere bounds nothing
+        return Bounds(0.0, 1.0)
+    n, m = len(non_members), len(members)
+    ranked = np.sort(non_members)[::-1]
     counts = np.arange(n + 1)
     k_low = int((stats.binom.cdf(counts, n, target_fpr) <= error / 2).sum())
     k_high = int(np.argmax(stats.binom.sf(counts, n, target_fpr) <= error / 2)) + 1
     low = 0.0
     if k_low >= 1:
-        above = int((np.asarray(member_scores) > ranked[k_low - 1]).sum())
+        above = int((members > ranked[k_low - 1]).sum())
         low = clopper_pearson(above, m, level=1 - error).ci_low
     high = 1.0
     if k_high <= n:
-        above = int((np.asarray(member_scores) > ranked[k_high - 1]).sum())
+        above = int((members > ranked[k_high - 1]).sum())
         high = clopper_pearson(above, m, level=1 - error).ci_high
     return Bounds(float(low), float(high))
 

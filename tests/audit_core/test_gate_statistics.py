@@ -303,6 +303,9 @@ def test_a_label_only_attacks_tpr_at_1pct_fpr_is_bounded_near_0_where_many_non_m
     members, non_members = (rng.random(2000) < 0.9) * 1.0, (rng.random(2000) < 0.86) * 1.0
     bounds = tpr_at_fpr_bounds(members, non_members, 0.01, 0.001)
     assert bounds.low == 0.0 and bounds.high == pytest.approx(1 - 0.0005 ** (1 / 2000))
+    members[0] = np.nan  # a score that ranks nowhere: nothing is shown
+    unbounded = tpr_at_fpr_bounds(members, non_members, 0.01, 0.001)
+    assert (unbounded.low, unbounded.high) == (0.0, 1.0)
 
 
 @pytest.mark.parametrize("shift, points", [(1.0, 1000), (2.0, 2000)])
