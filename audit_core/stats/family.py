@@ -9,6 +9,7 @@ leaks nothing would typically reach: when it exceeds a limit, the audit is too s
 Formulas: docs/statistics.md.
 """
 
+import functools
 import math
 from dataclasses import dataclass
 
@@ -87,6 +88,18 @@ def proportion_bounds(successes: int, trials: int, error: float) -> Bounds:
     return Bounds(interval.ci_low, interval.ci_high)
 
 
+@functools.cache
+def threshold_ranks(n_non_members: int, target_fpr: float, error: float) -> tuple[int, int]:
+    """``(k_low, k_high)``: the largest rank ``k`` whose score lies below the true ``target_fpr`` threshold
+    with probability at most ``error / 2``, ``P(Bin(n, target_fpr) <= k - 1)`` (0 when none), and the
+    smallest whose score lies above it with at most that, ``P(Bin(n, target_fpr) >= k)`` (``n + 1`` when
+    none). A family's values share their sizes and error, so each pair is computed once."""
+    counts = np.arange(n_non_members + 1)
+    k_low = int((stats.binom.cdf(counts, n_non_members, target_fpr) <= error / 2).sum())
+    k_high = int(np.argmax(stats.binom.sf(counts, n_non_members, target_fpr) <= error / 2)) + 1
+    return k_low, k_high
+
+
 def tpr_at_fpr_bounds(
     member_scores: np.ndarray, non_member_scores: np.ndarray, target_fpr: float, error: float
 ) -> Bounds:
@@ -108,9 +121,7 @@ def tpr_at_fpr_bounds(
         return Bounds(0.0, 1.0)
     n, m = len(non_members), len(members)
     ranked = np.sort(non_members)[::-1]
-    counts = np.arange(n + 1)
-    k_low = int((stats.binom.cdf(counts, n, target_fpr) <= error / 2).sum())
-    k_high = int(np.argmax(stats.binom.sf(counts, n, target_fpr) <= error / 2)) + 1
+    k_low, k_high = threshold_ranks(n, target_fpr, error)
     low = 0.0
     if k_low >= 1:
         above = int((members > ranked[k_low - 1]).sum())
@@ -125,8 +136,7 @@ def tpr_at_fpr_bounds(
 def null_tpr_at_fpr_high(n_members: int, n_non_members: int, target_fpr: float, error: float) -> float:
     """The upper bound of :func:`tpr_at_fpr_bounds` that a model leaking nothing typically reaches: its
     members score like its non-members, so about ``k / (n + 1)`` of them reach the ``k``-th largest."""
-    counts = np.arange(n_non_members + 1)
-    k_high = int(np.argmax(stats.binom.sf(counts, n_non_members, target_fpr) <= error / 2)) + 1
+    k_high = threshold_ranks(n_non_members, target_fpr, error)[1]
     if k_high > n_non_members:
         return 1.0
     expected = round(n_members * k_high / (n_non_members + 1))
