@@ -42,7 +42,7 @@ def main() -> None:
     torch.set_num_threads(1)
     config = load_config(args.config)
     run = run_audit(config)
-    verdict = policy_verdict(config, run.result.metrics_table(), run.result)
+    verdict = policy_verdict(config, run.result.metrics_table(), run.result.scores_table(), run.result)
 
     def context() -> dict:
         return build_context(run.result, run.defenses, run.tuning, verdict)

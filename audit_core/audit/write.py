@@ -44,10 +44,15 @@ def write_tuning_files(
 
 
 def policy_verdict(
-    config: AuditConfig, metrics: pd.DataFrame, result: AuditResult, previous_metrics: Location | None = None
+    config: AuditConfig,
+    metrics: pd.DataFrame,
+    scores: pd.DataFrame,
+    result: AuditResult,
+    previous_metrics: Location | None = None,
 ) -> GateVerdict | None:
-    """The verdict of the config's policy on ``metrics`` with ``result``'s chosen defense and sanity
-    warnings (and against a previous run's metrics.parquet when given); None without a policy."""
+    """The verdict of the config's policy on ``metrics`` and ``scores`` (``result``'s tables) with
+    ``result``'s chosen defense and sanity warnings (and against a previous run's metrics.parquet when
+    given); None without a policy."""
     if config.policy is None:
         return None
     previous = None if previous_metrics is None else read_metrics(previous_metrics)
@@ -61,7 +66,7 @@ def policy_verdict(
         previous_chosen=before.get("chosen"),
         sanity=result.provenance["warnings"],
         class_names=getattr(config.data, "classes", None),
-        scores=(result.scores_table(), None if previous_metrics is None else scores_beside(previous_metrics)),
+        scores=(scores, None if previous_metrics is None else scores_beside(previous_metrics)),
     )
 
 
@@ -86,8 +91,8 @@ def write_run_folder(
 ) -> Location:
     """Write every artifact of the run to a new run folder ``output_dir/run_name/<run id>`` and return it;
     with a policy in the config, its verdict goes on the report's summary page and into the manifest."""
-    metrics = result.metrics_table()
-    verdict = policy_verdict(config, metrics, result, previous_metrics)
+    metrics, scores = result.metrics_table(), result.scores_table()
+    verdict = policy_verdict(config, metrics, scores, result, previous_metrics)
 
     def write(folder: Path) -> None:
         front = None if tuning is None else pareto_front(tuning)  # drawn once: front.svg and the report
@@ -96,7 +101,7 @@ def write_run_folder(
         with forked_map(partial(write_pdf, folder=folder), [context], busy_here=True) as pdf_written:
             write_html(context, folder)
             write_parquet(metrics, folder / "metrics.parquet", "metrics")
-            write_parquet(result.scores_table(), folder / SCORES, "scores")
+            write_parquet(scores, folder / SCORES, "scores")
             write_parquet(result.averaging_table(), folder / "averaging.parquet", "averaging")
             write_parquet(result.roc_table(), folder / "roc.parquet", "roc")
             if tuning is not None:

@@ -67,7 +67,7 @@ def test_every_page_but_the_last_is_filled(byo_run):
 
 def test_no_text_leaves_its_box(byo_run):
     audit, run = byo_run
-    verdict = policy_verdict(audit, run.result.metrics_table(), run.result)
+    verdict = policy_verdict(audit, run.result.metrics_table(), run.result.scores_table(), run.result)
     context = build_context(run.result, run.defenses, run.tuning, verdict)
     assert overflowing_text(render_html(context, for_pdf=True), str(run.run_dir)) == []
 
