@@ -45,10 +45,10 @@ def gate(
     digests = (manifest["config_digest"], before.get("config_digest"))  # as the audit ran it (classes read)
     metrics_path = str(join(run_dir, METRICS))
     metrics = read_metrics(metrics_path)
-    scores = (
-        scores_beside(metrics_path),
-        None if previous_metrics is None else scores_beside(previous_metrics),
-    )
+    scores = (None, None)  # read only where a rule's bounds come from them
+    if policy.reads_scores:
+        previous_scores = None if previous_metrics is None else scores_beside(previous_metrics)
+        scores = (scores_beside(metrics_path), previous_scores)
     verdict = check_gate(
         policy,
         metrics,

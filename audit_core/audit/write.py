@@ -66,7 +66,12 @@ def policy_verdict(
         previous_chosen=before.get("chosen"),
         sanity=result.provenance["warnings"],
         class_names=getattr(config.data, "classes", None),
-        scores=(scores, None if previous_metrics is None else scores_beside(previous_metrics)),
+        scores=(
+            scores,
+            None
+            if previous_metrics is None or not config.policy.reads_scores
+            else scores_beside(previous_metrics),
+        ),
     )
 
 

@@ -111,6 +111,11 @@ class GatePolicy(BaseModel):
         """The limits that are set, by policy field name."""
         return {name: getattr(self, name) for name in LIMITS if getattr(self, name) is not None}
 
+    @property
+    def reads_scores(self) -> bool:
+        """Whether a rule limits the TPR at 1% FPR, whose bounds the gate reads from the audit's scores."""
+        return Metric.TPR_AT_FPR_0_01 in {ATTACK_LIMITS.get(rule) for rule in self.limits}
+
 
 def policy_mismatch(
     policy: GatePolicy, knowledge: list[str], attacks: list[str], conditions: list[tuple[str, str]]

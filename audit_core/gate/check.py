@@ -631,8 +631,7 @@ def check_gate(
         if policy.max_regression is not None:
             shared = sorted(current.keys() & before.keys())
             matched = [(rule, current[rule, key], before[rule, key]) for rule, key in shared]
-    limits_tpr = Metric.TPR_AT_FPR_0_01 in {ATTACK_LIMITS.get(rule) for rule in policy.limits}
-    evidence = (score_evidence(scores[0]), score_evidence(scores[1])) if limits_tpr else (None, None)
+    evidence = (score_evidence(scores[0]), score_evidence(scores[1])) if policy.reads_scores else (None, None)
     size, rules = _check_rules(policy, metrics, conditions, len(matched), evidence[0])
     if matched:
         rises = [_rise(rule, now, then, policy.alpha / size, evidence) for rule, now, then in matched]

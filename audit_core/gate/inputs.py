@@ -1,5 +1,5 @@
-"""What the gate reads: a policy file, an audit's metrics table and a previous run's config digest, each
-checked with one sentence on a problem."""
+"""What the gate reads: a policy file, an audit's metrics table and scores, and a previous run's config
+digest, each checked with one sentence on a problem."""
 
 import io
 import json

@@ -86,6 +86,19 @@ def test_a_null_audit_passes_the_shipped_policy_and_a_leaky_one_fails_it():
     assert "max_auc" in failed.headline
 
 
+def _one_attack(members: np.ndarray, non_members: np.ndarray) -> pd.DataFrame:
+    """scores.parquet rows of one attack under naive knowledge on the undefended model."""
+    return pd.DataFrame(
+        {
+            "condition": "undefended",
+            "knowledge": "naive",
+            "attack": "loss",
+            "is_member": np.r_[np.ones(len(members), bool), np.zeros(len(non_members), bool)],
+            "score": np.r_[members, non_members],
+        }
+    )
+
+
 def _gate_bounds(rows: pd.DataFrame, z: float, points: int) -> tuple[pd.Series, pd.Series]:
     """The AUC bounds of docs/statistics.md, written here: on each side the more cautious of the bound
     normal on the logit scale and the score bound (Newcombe's, tested in test_metrics.py)."""
@@ -122,15 +135,7 @@ def test_the_tpr_rule_reads_its_bounds_from_the_scores_when_the_audit_has_them()
     at the thresholds it was read at, narrower. A model at the limit no longer fails where the count says
     it is above it (the count's lower bound erred in about 30% of such audits)."""
     rng = np.random.default_rng(SEED)
-    frame = pd.DataFrame(
-        {
-            "condition": "undefended",
-            "knowledge": "naive",
-            "attack": "loss",
-            "is_member": np.r_[np.ones(1000, bool), np.zeros(1000, bool)],
-            "score": np.r_[rng.normal(1.0, 1, 1000), rng.normal(0, 1, 1000)],
-        }
-    )
+    frame = _one_attack(rng.normal(1.0, 1, 1000), rng.normal(0, 1, 1000))
     metrics = analyse_scores(frame, seed=SEED)
     policy = GatePolicy(max_tpr_at_1pct_fpr=0.05, condition="undefended")
     with_scores = check_gate(policy, metrics, scores=(frame, None)).rules[0].measurement
@@ -558,15 +563,7 @@ def test_an_audit_that_separates_members_by_chance_is_not_failed_at_the_limit_mo
     policy = GatePolicy(condition="undefended", max_auc=0.99)
     failed = separated = 0
     for seed in range(runs):
-        scores = pd.DataFrame(
-            {
-                "condition": "undefended",
-                "knowledge": "naive",
-                "attack": "loss",
-                "is_member": np.r_[np.ones(points, bool), np.zeros(points, bool)],
-                "score": np.r_[rng.normal(shift, 1, points), rng.normal(0, 1, points)],
-            }
-        )
+        scores = _one_attack(rng.normal(shift, 1, points), rng.normal(0, 1, points))
         metrics = analyse_scores(scores, seed=seed)
         separated += metrics.query("metric == 'auc'").value.iloc[0] == 1.0
         failed += check_gate(policy, metrics).rules[0].outcome == "fail"
