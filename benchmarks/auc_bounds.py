@@ -24,8 +24,8 @@ import numpy as np
 from scipy import stats
 from threadpoolctl import threadpool_limits
 
-from audit_core.stats.family import Bounds, auc_bounds, logit_auc_bounds, z_quantile
-from audit_core.stats.metrics import roc_auc
+from audit_core.stats.family import auc_bounds, logit_auc_bounds, z_quantile
+from audit_core.stats.metrics import Bounds, roc_auc
 from audit_core.stats.two_valued import TwoValuedScores
 
 

@@ -337,7 +337,7 @@ def outcome_rows(outcome: AttackOutcome) -> list[MetricRow]:
     add(Metric.EPSILON_LOWER_BOUND, o.epsilon_lower_bound, note="CP 95%, delta=0")
     add(Metric.THRESHOLD, o.threshold)
     for t in o.tpr_at_fpr:
-        flag = "threshold from the other half's non-members"
+        flag = "threshold from the other half's non-members; interval from order statistics of all of them"
         if not t.resolved:
             flag = f"unresolved: fewer than {1 / t.target_fpr:g} non-members in each cross-fitting half"
         add(Metric.tpr_at_fpr(t.target_fpr), t.tpr, note=flag)

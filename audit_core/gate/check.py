@@ -28,7 +28,7 @@ from audit_core.audit.analysis import CLASS_SLICE, class_slice, with_member_coun
 from audit_core.config.policy import ATTACK_LIMITS, CLASS_LIMITS, GatePolicy, Unresolved
 from audit_core.core.errors import AuditInputError
 from audit_core.stats import family
-from audit_core.stats.metrics import crossfit_resolved
+from audit_core.stats.metrics import Bounds, crossfit_resolved, tpr_at_fpr_bounds
 from audit_core.stats.names import HEADLINE_FPR, Metric
 from audit_core.stats.paired import PairedDrop
 from audit_core.stats.two_valued import TwoValuedScores
@@ -318,13 +318,13 @@ def _measure(rule: str, row: Any, error: float, evidence: Evidence | None = None
         bounds = family.advantage_bounds(row.value, m, n, error)
         null_high = family.null_advantage_high(m, n, error)
     elif (scores := (evidence or {}).get((row.condition, row.knowledge, row.attack))) is not None:
-        bounds = family.tpr_at_fpr_bounds(*scores, HEADLINE_FPR, error)
+        bounds = tpr_at_fpr_bounds(*scores, HEADLINE_FPR, error)
         null_high = family.null_tpr_at_fpr_high(m, n, HEADLINE_FPR, error)
     elif crossfit_resolved(n, HEADLINE_FPR):
         bounds = family.proportion_bounds(round(row.value * m), m, error)
         null_high = family.null_tpr_high(m, n, HEADLINE_FPR, error)
     else:  # a half too small to place a threshold at the target FPR: the TPR is not one at 1% FPR at all
-        bounds, null_high = family.Bounds(0.0, 1.0), 1.0
+        bounds, null_high = Bounds(0.0, 1.0), 1.0
     return Measurement(row.value, bounds.low, bounds.high, f"{where} ({m}/{n} points)", null_high)
 
 

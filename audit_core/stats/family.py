@@ -9,23 +9,11 @@ leaks nothing would typically reach: when it exceeds a limit, the audit is too s
 Formulas: docs/statistics.md.
 """
 
-import functools
 import math
-from dataclasses import dataclass
 
-import numpy as np
 from scipy import special, stats
 
-from audit_core.stats.metrics import auc_score_interval, clopper_pearson
-
-
-@dataclass(frozen=True)
-class Bounds:
-    """A one-sided lower and a one-sided upper confidence bound, each wrong with probability at most the
-    error they were computed for."""
-
-    low: float
-    high: float
+from audit_core.stats.metrics import Bounds, auc_score_interval, clopper_pearson, threshold_ranks
 
 
 def z_quantile(error: float) -> float:
@@ -86,51 +74,6 @@ def proportion_bounds(successes: int, trials: int, error: float) -> Bounds:
     """Exact (Clopper-Pearson) one-sided bounds on a binomial proportion."""
     interval = clopper_pearson(successes, trials, level=1 - 2 * error)
     return Bounds(interval.ci_low, interval.ci_high)
-
-
-@functools.cache
-def threshold_ranks(n_non_members: int, target_fpr: float, error: float) -> tuple[int, int]:
-    """``(k_low, k_high)``: the largest rank ``k`` whose score lies below the true ``target_fpr`` threshold
-    with probability at most ``error / 2``, ``P(Bin(n, target_fpr) <= k - 1)`` (0 when none), and the
-    smallest whose score lies above it with at most that, ``P(Bin(n, target_fpr) >= k)`` (``n + 1`` when
-    none). A family's values share their sizes and error, so each pair is computed once."""
-    counts = np.arange(n_non_members + 1)
-    k_low = int((stats.binom.cdf(counts, n_non_members, target_fpr) <= error / 2).sum())
-    k_high = int(np.argmax(stats.binom.sf(counts, n_non_members, target_fpr) <= error / 2)) + 1
-    return k_low, k_high
-
-
-def tpr_at_fpr_bounds(
-    member_scores: np.ndarray, non_member_scores: np.ndarray, target_fpr: float, error: float
-) -> Bounds:
-    """Bounds at ``error`` on the true TPR at ``target_fpr`` (the best TPR of a threshold whose true FPR is
-    at most it), from order statistics of the non-members' scores, whatever their distribution.
-
-    The ``k``-th largest of ``n`` non-member scores lies below the true threshold of ``target_fpr`` only when
-    fewer than ``k`` non-members score at or above that threshold: a binomial tail. For the lower bound,
-    ``k`` is the largest with that tail at most ``error / 2``, so the members above that score were flagged
-    by a threshold of FPR at most ``target_fpr`` but for that chance, and their Clopper-Pearson lower bound
-    at ``error / 2`` bounds the TPR from below (none such ``k``: too few non-members, the bound is 0). The
-    upper bound mirrors it with the smallest ``k`` that lies above the true threshold but for ``error / 2``:
-    every threshold of FPR at most ``target_fpr`` lies at or above that score, so it flags no member above
-    it that the score does not (tied scores, as a label-only attack's, stay on the side they are). A TPR
-    read at a threshold chosen on the same few non-members varies with that threshold far more than a
-    binomial count given it does."""
-    members, non_members = np.asarray(member_scores, float), np.asarray(non_member_scores, float)
-    if np.isnan(members).any() or np.isnan(non_members).any():  # a score that ranks nowhere bounds nothing
-        return Bounds(0.0, 1.0)
-    n, m = len(non_members), len(members)
-    ranked = np.sort(non_members)[::-1]
-    k_low, k_high = threshold_ranks(n, target_fpr, error)
-    low = 0.0
-    if k_low >= 1:
-        above = int((members > ranked[k_low - 1]).sum())
-        low = clopper_pearson(above, m, level=1 - error).ci_low
-    high = 1.0
-    if k_high <= n:
-        above = int((members > ranked[k_high - 1]).sum())
-        high = clopper_pearson(above, m, level=1 - error).ci_high
-    return Bounds(float(low), float(high))
 
 
 def null_tpr_at_fpr_high(n_members: int, n_non_members: int, target_fpr: float, error: float) -> float:

@@ -11,8 +11,8 @@ from typing import Self
 
 import numpy as np
 
-from audit_core.stats.family import Bounds, proportion_bounds
-from audit_core.stats.metrics import Estimate
+from audit_core.stats.family import proportion_bounds
+from audit_core.stats.metrics import Bounds, Estimate
 
 
 @dataclass(frozen=True)

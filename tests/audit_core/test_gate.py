@@ -12,8 +12,8 @@ from audit_core.core.errors import AuditInputError, ConfigError
 from audit_core.gate.check import CHOSEN_ROLE, GatePolicy, check_gate
 from audit_core.gate.inputs import check_policy, load_policy, read_metrics
 from audit_core.gate.reports import junit_xml, markdown_summary
-from audit_core.stats.family import logit_auc_bounds, tpr_at_fpr_bounds
-from audit_core.stats.metrics import auc_score_interval, roc_auc
+from audit_core.stats.family import logit_auc_bounds
+from audit_core.stats.metrics import auc_score_interval, roc_auc, tpr_at_fpr_bounds
 from audit_core.stats.paired import PairedDrop
 
 DYNANOISE = "dynanoise(sigma0_sq=0.3, lam=2, T=10)"
