@@ -10,10 +10,10 @@ from scipy import stats
 from audit_core.report.values import condition_modes, interval
 from audit_core.results.risk import MeasuredAuc, class_label, most_exposed_class
 from audit_core.results.tables import AuditResult
-from audit_core.stats.metrics import clopper_pearson
+from audit_core.stats.metrics import tpr_at_fpr_estimate
+from audit_core.stats.names import HEADLINE_FPR
 
 VULNERABLE_SHARE = 0.01  # the most vulnerable members by the references' estimate (Aerni et al.'s worst case)
-LOW_FPR = 0.01  # the false-positive rate their TPR is read at
 PER_CLASS_ROWS = 20  # classes the per-class table shows at most (metrics.parquet has every class)
 
 
@@ -108,7 +108,8 @@ def record_ids_sentence(provenance: dict[str, Any]) -> str | None:
 
 def vulnerable_rows(result: AuditResult, attack: str) -> dict[str, Any] | None:
     """The TPR of ``attack`` at 1% FPR (threshold over every non-member) on all members and on the 1% most
-    vulnerable members by the reference models' estimate, per column of the exposed-records table."""
+    vulnerable members by the reference models' estimate, with intervals on the true TPR at 1% FPR
+    (:func:`~audit_core.stats.metrics.tpr_at_fpr_estimate`), per column of the exposed-records table."""
     if result.vulnerability is None:
         return None
     members = np.flatnonzero(result.is_member)
@@ -118,8 +119,13 @@ def vulnerable_rows(result: AuditResult, attack: str) -> dict[str, Any] | None:
     for ev, knowledge in condition_modes(result, chosen_only=True):
         scores = ev.outcome(attack, knowledge).scores
         non_members = np.sort(scores[~result.is_member])[::-1]
-        threshold = non_members[int(LOW_FPR * len(non_members))]  # at most 1% of non-members above it
+        threshold = non_members[int(HEADLINE_FPR * len(non_members))]  # at most 1% of non-members above it
         for key, rows_of in (("all", members), ("vulnerable", vulnerable)):
-            hits = int((scores[rows_of] > threshold).sum())
-            rows[key].append(interval(clopper_pearson(hits, len(rows_of))))
-    return {"count": count, "share": f"{100 * VULNERABLE_SHARE:g}%", "fpr": f"{100 * LOW_FPR:g}%", **rows}
+            tpr = float((scores[rows_of] > threshold).mean())
+            rows[key].append(interval(tpr_at_fpr_estimate(tpr, scores[rows_of], non_members, HEADLINE_FPR)))
+    return {
+        "count": count,
+        "share": f"{100 * VULNERABLE_SHARE:g}%",
+        "fpr": f"{100 * HEADLINE_FPR:g}%",
+        **rows,
+    }

@@ -14,8 +14,10 @@ from audit_core.audit.run import run_audit
 from audit_core.config import AuditConfig
 from audit_core.data import AuditData, Split
 from audit_core.gate.check import GatePolicy, check_gate
-from audit_core.report.exposure import best_resolved
+from audit_core.report.exposure import best_resolved, vulnerable_rows
 from audit_core.report.render import render_html
+from audit_core.report.values import interval
+from audit_core.stats.metrics import Estimate, tpr_at_fpr_bounds
 from tests.browser import FLAGS, Chromium
 
 MARKER = 0.123456789  # a plausible feature value that must never reach an artifact
@@ -254,6 +256,22 @@ def test_an_attacker_with_the_target_and_the_records_finds_nothing_per_record_in
     logits = np.vstack([signals.members.logits, signals.non_members.logits, signals.test.logits])
     assert_nothing_per_record(payload, logits)
     assert not any(record in embedded for record in result.records)
+
+
+def test_the_most_vulnerable_members_tpr_has_an_interval_on_the_true_tpr_at_1pct_fpr(run_dir):
+    """The exposed-records table's TPR at 1% FPR, undefended: read at the threshold that flags at most 1% of
+    the non-members, with the order-statistic interval on the true TPR (not a count's)."""
+    _, result = run_dir
+    attack, knowledge = "rmia", result.knowledge[0]
+    table = vulnerable_rows(result, attack)
+    scores = result.baseline.outcome(attack, knowledge).scores
+    members, non_members = scores[result.is_member], scores[~result.is_member]
+    flagged_at_most = int(0.01 * len(non_members))
+    threshold = np.sort(non_members)[len(non_members) - 1 - flagged_at_most]
+    tpr = float(np.mean(members > threshold))
+    bounds = tpr_at_fpr_bounds(members, non_members, 0.01, 0.025)
+    expected = interval(Estimate(tpr, min(bounds.low, tpr), max(bounds.high, tpr)))
+    assert table["all"][0] == expected and table["fpr"] == "1%"
 
 
 def test_the_per_class_table_keeps_the_classes_whose_auc_rests_on_the_most_records():
