@@ -230,7 +230,7 @@ def crossfit_resolved(non_members: int, target_fpr: float) -> bool:
 
 @dataclass(frozen=True)
 class TprAtFpr:
-    """TPR at a target FPR: the estimate with its Clopper-Pearson interval, the FPR actually achieved, and
+    """TPR at a target FPR: the estimate with its interval, the FPR actually achieved, and
     whether there are enough non-members (at least ``1 / target``) to resolve the target at all."""
 
     target_fpr: float
@@ -240,7 +240,9 @@ class TprAtFpr:
 
 
 def tpr_at_fpr(scores: np.ndarray, is_member: np.ndarray, target_fpr: float, level: float = 0.95) -> TprAtFpr:
-    """The largest TPR over thresholds whose FPR is ``<=`` ``target_fpr`` (inclusive, no interpolation)."""
+    """The largest TPR over thresholds whose FPR is ``<=`` ``target_fpr`` (inclusive, no interpolation), with
+    the Clopper-Pearson interval of its count given that threshold: both optimistic, for ROC curves and
+    comparisons with peers' numbers; an audit stores :func:`crossfit_tpr_at_fpr`."""
     members, non_members = _split(scores, is_member)
     fpr, tpr, _ = roc_points(scores, is_member)
     allowed = np.flatnonzero(fpr <= target_fpr + 1e-12)
