@@ -271,7 +271,15 @@ def test_the_most_vulnerable_members_tpr_has_an_interval_on_the_true_tpr_at_1pct
     tpr = float(np.mean(members > threshold))
     bounds = tpr_at_fpr_bounds(members, non_members, 0.01, 0.025)
     expected = interval(Estimate(tpr, min(bounds.low, tpr), max(bounds.high, tpr)))
-    assert table["all"][0] == expected and table["fpr"] == "1%"
+    assert table["rows"][0]["cells"][0] == expected and table["fpr"] == "1%"
+    # the attack the references' estimate is made of, beside the one asked for
+    assert [(r["attack"], r["members"]) for r in table["rows"]] == [
+        (a, m) for a in (attack, "lira_online") for m in ("all", "1% most vulnerable")
+    ]
+    assert [(r["attack"], r["members"]) for r in vulnerable_rows(result, "lira_online")["rows"]] == [
+        ("lira_online", "all"),
+        ("lira_online", "1% most vulnerable"),
+    ]
 
 
 def test_the_per_class_table_keeps_the_classes_whose_auc_rests_on_the_most_records():
