@@ -56,7 +56,7 @@ from audit_core.data.images import class_folders, image_files
 from audit_core.defenses import Defense
 from audit_core.stats.metrics import roc_auc, tpr_at_fpr
 from audit_core.stats.midput import midput
-from audit_core.stats.names import Metric
+from audit_core.stats.names import HEADLINE_FPR, Metric
 from audit_core.tuning.step import tune_dynanoise
 
 BUILT_IN = tuple(DEMO_DATASETS)
@@ -95,7 +95,6 @@ CNN_RECIPE = MLP_RECIPE.model_copy(
 )
 IMAGENET_MEAN, IMAGENET_STD = [0.485, 0.456, 0.406], [0.229, 0.224, 0.225]
 CANARY = "canary:"  # the prefix of a planted canary's record id
-LOW_FPR = 0.01
 
 
 @dataclass(frozen=True)
@@ -377,13 +376,13 @@ def adaptive_table(evaluations: dict[str, ConditionEvaluation]) -> pd.DataFrame:
         }
         for column, outcome in adaptive.items():
             row[f"{column}_auc"] = outcome.auc.value
-            row[f"{column}_tpr_at_1pct_fpr"] = outcome.tpr_at(0.01).tpr.value
+            row[f"{column}_tpr_at_1pct_fpr"] = outcome.tpr_at(HEADLINE_FPR).tpr.value
         row |= {
             "strongest_attack": strongest.attack,
             "strongest_auc": strongest.auc.value,
             "strongest_auc_low": strongest.auc.ci_low,
             "strongest_auc_high": strongest.auc.ci_high,
-            "strongest_tpr_at_1pct_fpr": strongest_tpr.tpr_at(0.01).tpr.value,
+            "strongest_tpr_at_1pct_fpr": strongest_tpr.tpr_at(HEADLINE_FPR).tpr.value,
             "averaging_queries": averaging[0].queries,
             "averaging_strongest_auc": worst_case(averaging).auc.value,
         }
@@ -403,7 +402,7 @@ def canary_table(
         for part, rows_of in (("canary", canary), ("average", np.ones_like(canary))):
             auc = {o.attack: roc_auc(o.scores[rows_of], is_member[rows_of]).value for o in outcomes}
             tpr = {
-                o.attack: tpr_at_fpr(o.scores[rows_of], is_member[rows_of], LOW_FPR).tpr.value
+                o.attack: tpr_at_fpr(o.scores[rows_of], is_member[rows_of], HEADLINE_FPR).tpr.value
                 for o in outcomes
             }
             row |= {
