@@ -20,7 +20,7 @@ from audit_core.report.context import build_context
 from audit_core.report.plots import pareto_front
 from audit_core.report.render import write_html, write_pdf
 from audit_core.results.artifacts import write_manifest, write_parquet
-from audit_core.results.runs import FRONT, SCORES, TRIALS, new_run_id, prune_runs, staged_run
+from audit_core.results.runs import FRONT, METRICS, SCORES, TRIALS, new_run_id, prune_runs, staged_run
 from audit_core.results.summary import run_headline
 from audit_core.results.tables import AuditResult
 from audit_core.tuning.search import TuningResult
@@ -105,7 +105,7 @@ def write_run_folder(
         # the PDF (WeasyPrint: most of the writing time) in a forked worker while this process writes the rest
         with forked_map(partial(write_pdf, folder=folder), [context], busy_here=True) as pdf_written:
             write_html(context, folder)
-            write_parquet(metrics, folder / "metrics.parquet", "metrics")
+            write_parquet(metrics, folder / METRICS, "metrics")
             write_parquet(scores, folder / SCORES, "scores")
             write_parquet(result.averaging_table(), folder / "averaging.parquet", "averaging")
             write_parquet(result.roc_table(), folder / "roc.parquet", "roc")
