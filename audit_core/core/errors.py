@@ -67,12 +67,14 @@ def without_record_texts(message: str, records: np.ndarray) -> str:
     "could not convert string to float: '7,5'"
     """
     values = records.ravel() if records.dtype == object else ()
-    texts = {v for v in values if isinstance(v, str) and len(v) >= HIDDEN_TEXT and _has_letter(v)}
+    texts = {v for v in values if hidden(v)}
     for text in sorted(texts, key=len, reverse=True):  # a longer value first, so no part of it stays
         for shown in dict.fromkeys((text, repr(text)[1:-1])):
             message = message.replace(shown, RECORD_TEXT)
     return message
 
 
-def _has_letter(text: str) -> bool:
-    return any(character.isalpha() for character in text)
+def hidden(value: object) -> bool:
+    """Whether an error message must not quote this field of a record: a text of :data:`HIDDEN_TEXT` or more
+    characters with a letter (``'7,5'`` and ``'?'`` may be quoted, ``'n/a'`` and a name may not)."""
+    return isinstance(value, str) and len(value) >= HIDDEN_TEXT and any(c.isalpha() for c in value)

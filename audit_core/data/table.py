@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 
 from audit_core.config import TableDataConfig
-from audit_core.core.errors import DataError
+from audit_core.core.errors import DataError, hidden
 from audit_core.core.paths import existing_file, suffix_of
 from audit_core.core.records import exact_float
 from audit_core.data.base import AuditData, Split, integer_labels, load_part_files
@@ -113,6 +113,8 @@ def _values(column: pd.Series, dtype: type | np.dtype) -> np.ndarray:
     return column.to_numpy(dtype=dtype)
 
 
+#: What ``pandas.api.types.infer_dtype`` calls a column with text among its values.
+TEXT_KINDS = frozenset({"string", "bytes", "mixed", "mixed-integer"})
 #: What a Parquet list column's cells read as.
 SEQUENCES = (list, tuple, np.ndarray)
 
@@ -157,9 +159,63 @@ def _with_vectors(frame: pd.DataFrame, vectors: set[str], where: str) -> np.ndar
     return np.hstack(blocks).astype(exact_float(*(block.dtype for block in blocks)))
 
 
-def _part(config: TableDataConfig, features: list[str], frame: pd.DataFrame, path: Path, field: str) -> Split:
-    """One audit part from its table ``frame``: the ``features`` columns, the labels and the ids."""
+def _holds_text(column: pd.Series) -> bool | None:
+    """Whether a column's values are text (True) or numbers (False); None when that cannot be told (every
+    value missing) or they are neither (vectors of numbers). A categorical column is judged by its
+    categories; exact decimals and booleans are numbers."""
+    if column.isna().all():  # e.g. a text column left empty in one file, which pandas reads as NaN floats
+        return None
+    values = column.cat.categories if isinstance(column.dtype, pd.CategoricalDtype) else column
+    if pd.api.types.is_numeric_dtype(values.dtype) or pd.api.types.is_bool_dtype(values.dtype):
+        return False
+    if _holds_vectors(pd.Series(values)):
+        return None
+    kind = pd.api.types.infer_dtype(values, skipna=True)
+    return kind in TEXT_KINDS
+
+
+def _first_text(column: pd.Series) -> str:
+    """Where a text column's first value that is not a number written as text (else its first value) is, and
+    that value where an error message may quote it (:func:`~audit_core.core.errors.hidden`)."""
+    text = column.astype(object)
+    not_number = text.notna().to_numpy() & pd.to_numeric(text, errors="coerce").isna().to_numpy()
+    row = int(np.flatnonzero(not_number if not_number.any() else text.notna().to_numpy())[0])
+    value = text.iloc[row]
+    return f"row {row}, counted from 0" + ("" if hidden(value) else f", reads {value!r}")
+
+
+#: An audit part's table as read: its config field, its path and its rows.
+PartTable = tuple[str, Path, pd.DataFrame]
+
+
+def require_like_members(members: PartTable, part: PartTable, features: list[str]) -> None:
+    """Raise unless each feature column of an audit part's table holds what the members table's does,
+    numbers or text: a stray marker (``?``, ``n/a``) in one file makes pandas read its column as text there,
+    and a model would meet the two kinds in one audit."""
+    for name in features:
+        kinds = _holds_text(members[2][name]), _holds_text(part[2][name])
+        if None in kinds or kinds[0] == kinds[1]:
+            continue
+        (text_field, text_path, text), (number_field, number_path, _) = (
+            (part, members) if kinds[1] else (members, part)
+        )
+        raise DataError(
+            f"Column {name!r} holds text in {text_field} ('{text_path}', first at {_first_text(text[name])}) "
+            f"but numbers in {number_field} ('{number_path}'); expected numbers in every part (with a "
+            "decimal point, and a missing value left empty or NaN rather than a marker such as '?'), or text "
+            "in every part."
+        )
+
+
+def _part(
+    config: TableDataConfig, features: list[str], part: PartTable, members: pd.DataFrame | None = None
+) -> Split:
+    """One audit part from its table: the ``features`` columns, the labels and the ids; given the
+    ``members`` table, its feature columns must hold what the members' do (:func:`require_like_members`)."""
+    field, path, frame = part
     require_columns(frame, [config.label, *([config.id] if config.id else []), *features], path, field)
+    if members is not None:
+        require_like_members(("data.members", config.members, members), part, features)
     if config.id and frame[config.id].isna().any():
         row = int(np.flatnonzero(frame[config.id].isna().to_numpy())[0])
         raise DataError(
@@ -191,8 +247,9 @@ def load_table_data(config: TableDataConfig) -> AuditData:
         )
 
     def read_part(path: Path, field: str) -> Split:
-        frame = members if field == "data.members" else read_part_table(path, field)  # members read once
-        return _part(config, features, frame, path, field)
+        if field == "data.members":  # read once
+            return _part(config, features, (field, path, members))
+        return _part(config, features, (field, path, read_part_table(path, field)), members)
 
     categories = tuple(
         (name, members[name].dtype)

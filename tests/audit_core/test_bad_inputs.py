@@ -553,8 +553,27 @@ CASES = [
         "0); expected finite numbers, or NaN for a missing value.",
     ),
     Bad(
-        "a string among numeric features",
-        _table("population", lambda f: f.assign(f1=f.f1.astype(str).where(f.index != 0, "7,5"))),
+        "a number with a decimal comma in one part's number column",
+        _table("population", lambda f: f.assign(f1=f.f1.astype(str).where(f.index != 3, "7,5"))),
+        "Column 'f1' holds text in data.population ('{tmp}/population.parquet', first at row 3, counted from "
+        "0, reads '7,5') but numbers in data.members ('{tmp}/members.parquet'); expected numbers in every "
+        "part (with a decimal point,",
+    ),
+    Bad(
+        "a missing-value marker with a letter, not quoted",
+        _table("members", lambda f: f.assign(f2=f.f2.astype(str).where(f.index != 5, "n/a"))),
+        "Column 'f2' holds text in data.members ('{tmp}/members.parquet', first at row 5, counted from 0) "
+        "but numbers in data.non_members",
+    ),
+    Bad(
+        "a string among a model's numeric features in every part",
+        _steps(
+            *(
+                _table(p, lambda f: f.assign(f1=f.f1.astype(str)))
+                for p in ("members", "non_members", "population", "test")
+            ),
+            _table("population", lambda f: f.assign(f1=f.f1.where(f.index != 0, "7,5"))),
+        ),
         "(could not convert string to float: '7,5'); expected records",
     ),
     Bad(

@@ -3,6 +3,7 @@
 import decimal
 import os
 import pickle
+import re
 
 import numpy as np
 import pandas as pd
@@ -210,6 +211,37 @@ def test_a_text_column_gives_raw_records(tmp_path):
     data = _load(kind="table", id="id", **paths)
     assert data.members.features.dtype == object and data.members.features.shape == (SIZES["members"], 1)
     assert data.members.features[0, 0] == "record r0 of members" and not data.members.numeric
+
+
+def test_a_column_holding_text_in_one_part_and_numbers_in_another_is_refused(tmp_path):
+    """A number column with a '?' in one CSV file reads as text there: refused, naming the row. A text column
+    left empty in one file (pandas reads it as NaN floats), categories of text beside plain text, and a
+    boolean column are alike in every part, and load."""
+    paths = {}
+    for part, (x, y, ids) in tabular_parts().items():
+        frame = pd.DataFrame(
+            {
+                "f0": x[:, 0],
+                "city": pd.Categorical(["Oslo", "Lima"] * (len(y) // 2)) if part == "members" else "Oslo",
+                "note": None if part == "test" else [f"note {i}" for i in ids],
+                "flag": y % 2 == 0,
+                "label": y,
+                "id": ids,
+            }
+        )
+        paths[part] = str(tmp_path / f"{part}.csv")
+        frame.to_csv(paths[part], index=False)
+    data = _load(kind="table", id="id", **paths)
+    assert data.members.features.shape == (SIZES["members"], 4) and np.isnan(data.test.features[0, 2])
+    population = pd.read_csv(paths["population"])
+    population["f0"] = population["f0"].astype(object).where(population.index != 4, "?")
+    population.to_csv(paths["population"], index=False)
+    expected = (
+        f"Column 'f0' holds text in data.population ('{paths['population']}', first at row 4, counted from "
+        f"0, reads '?') but numbers in data.members ('{paths['members']}'); expected numbers in every part"
+    )
+    with pytest.raises(DataError, match=f"^{re.escape(expected)}"):
+        _load(kind="table", id="id", **paths)
 
 
 def test_image_folder_decodes_pngs_with_the_configured_transform(tmp_path):
