@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
 from audit_core.config.data import MIN_PART_RECORDS
 from audit_core.core.errors import DataError, capitalised, first_row
@@ -86,18 +87,29 @@ def integer_labels(
         positions = {str(name): i for i, name in enumerate(classes)}
         unknown = [str(name) for name in found if name not in positions]
         if unknown:
+            row = int(np.flatnonzero(values.astype(str).ravel() == unknown[0])[0])
             raise DataError(
                 f"Labels in {where} must be names in {named_by} {[str(c) for c in classes][:5]}; found "
-                f"{unknown[0]!r}."
+                f"{unknown[0]!r} at row {row}, counted from 0."
             )
         return np.array([positions[name] for name in found], dtype=np.int64)[inverse.ravel()]
     if values.dtype.kind in "iub":
         return values.astype(np.int64)
     if values.dtype.kind == "f" and np.all(np.isfinite(values)) and np.all(values == np.round(values)):
         return values.astype(np.int64)
-    example = next((v for v in values.ravel() if not _is_integral(v)), values.ravel()[0])
+    flat = values.ravel()
+    row = next((i for i, v in enumerate(flat) if not _is_integral(v)), 0)
+    example = flat[row]
     named = "" if _is_number(example) else " (list the class names in data.classes, in the model's order)"
-    raise DataError(f"Labels in {where} must be integer class indices 0..k-1{named}; found {str(example)!r}.")
+    found = "a missing label" if _is_missing(example) else repr(str(example))
+    raise DataError(
+        f"Labels in {where} must be integer class indices 0..k-1{named}; found {found} at row {row}, counted "
+        "from 0."
+    )
+
+
+def _is_missing(value: object) -> bool:
+    return np.ndim(value) == 0 and bool(pd.isna(value))
 
 
 def _is_number(value: object) -> bool:

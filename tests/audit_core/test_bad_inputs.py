@@ -448,6 +448,12 @@ CASES = [
         "data.classes, in the model's order); found '",
     ),
     Bad(
+        "a missing label",
+        _table("test", lambda f: f.assign(label=f.label.astype(float).where(f.index != 6, np.nan))),
+        "Labels in column 'label' of '{tmp}/test.parquet' must be integer class indices 0..k-1; found a "
+        "missing label at row 6, counted from 0.",
+    ),
+    Bad(
         "labels named outside data.classes",
         _steps(_set("data", classes=NAMES), _named_labels(NAMES, members=["cat", "dog", "fox"])),
         "Labels in column 'label' of '{tmp}/members.parquet' must be names in data.classes ['cat', 'dog', "
@@ -463,7 +469,7 @@ CASES = [
         "model classes are names the data do not list",
         lambda t, c: _sklearn_model(t, c, 8, 3, names=NAMES),
         "Labels in column 'label' of '{tmp}/members.parquet' must be names in the classes_ of target.path "
-        "'{tmp}/m.joblib' ['cat', 'dog', 'eel']; found '0'.",
+        "'{tmp}/m.joblib' ['cat', 'dog', 'eel']; found '0' at row 3, counted from 0.",
     ),
     Bad(
         "model fitted on columns in another order",
