@@ -207,7 +207,12 @@ def classifier_scores(model: Any, records: np.ndarray, categories: Categories = 
     names (and ``categories``' dtypes), on one job in a forked worker (:func:`one_job_in_a_worker`). A label
     outside ``classes_`` gives a row of zeros."""
     one_job_in_a_worker(model)
-    inputs = model_inputs(model, records, fitted_columns(model), categories)
+    return model_scores(model, model_inputs(model, records, fitted_columns(model), categories))
+
+
+def model_scores(model: Any, inputs: Any) -> np.ndarray:
+    """The scores of :func:`scores_kind` for ``inputs`` in the form ``model`` takes them (an array, a data
+    frame of its columns, texts)."""
     if releases_labels_only(model):
         predicted = np.asarray(model.predict(inputs))
         return (predicted[:, None] == np.asarray(model.classes_)[None, :]).astype(np.float64)

@@ -1,11 +1,16 @@
 """The deployable form: wrapper, TorchScript export and the versioned parameters file."""
 
 import json
+import pickle
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 from scipy import stats
+from sklearn.datasets import make_classification
+from sklearn.ensemble import RandomForestClassifier
+from sklearn.svm import LinearSVC
 from torch import nn
 
 from audit_core.core.errors import ConfigError
@@ -19,6 +24,8 @@ from audit_core.defenses.serving import (
     save_params,
 )
 from audit_core.targets import TorchTarget
+from audit_core.targets.defended import DefendedClassifier
+from audit_core.targets.sklearn import SklearnTarget
 from tests.audit_core.models import ClassifierOutput
 
 KEY = b"deployment key, 32 bytes long..."
@@ -161,3 +168,40 @@ def test_per_input_params_need_the_key(tmp_path):
     path = save_params(tmp_path / "p.json", DynaNoise(noise_mode="per_input", key=KEY))
     with pytest.raises(ConfigError, match="at least 16 bytes"):
         load_params(path)
+
+
+def _classifiers() -> dict[str, tuple[object, object]]:
+    """Fitted scikit-learn classifiers and the records each takes: a forest fitted on a data frame with
+    class names, and a binary linear SVM, which has decision_function's one margin and no predict_proba."""
+    x, y = make_classification(n_samples=120, n_features=5, n_informative=4, n_redundant=0, random_state=0)
+    frame = pd.DataFrame(x, columns=[f"c{i}" for i in range(5)])
+    names = np.array(["no", "yes"])[y]
+    forest = RandomForestClassifier(n_estimators=20, random_state=0).fit(frame, names)
+    return {"forest": (forest, frame), "svm": (LinearSVC().fit(x, y), x)}
+
+
+@pytest.mark.parametrize("name", ["forest", "svm"])
+def test_a_defended_scikit_learn_classifier_answers_what_the_audit_evaluated(name):
+    """The served classifier's answers are DynaNoise's on the logits the audit's target reads, bit for bit:
+    keyed noise (per_input) without a generator, fresh noise (per_query) from one seeded like it."""
+    estimator, records = _classifiers()[name]
+    target = SklearnTarget(estimator, source="model", digest="")
+    logits = target.logits(np.asarray(records, dtype=np.float64))
+    keyed = DynaNoise(sigma0_sq=0.2, lam=1.5, temperature=4.0, noise_mode="per_input", key=KEY)
+    served = DefendedClassifier(estimator, keyed)
+    expected = keyed.apply(logits, np.random.default_rng(99))
+    np.testing.assert_array_equal(served.predict_proba(records), expected)
+    np.testing.assert_array_equal(served.predict(records), estimator.classes_[expected.argmax(axis=1)])
+    fresh = DynaNoise(sigma0_sq=0.2, lam=1.5, temperature=4.0)
+    answers = DefendedClassifier(estimator, fresh, seed=3).predict_proba(records)
+    np.testing.assert_array_equal(answers, fresh.apply(logits, np.random.default_rng(3)))
+    assert not np.array_equal(answers, fresh.apply(logits, np.random.default_rng(4)))
+
+
+def test_a_defended_scikit_learn_classifier_with_the_key_is_never_pickled():
+    estimator, records = _classifiers()["forest"]
+    with pytest.raises(TypeError, match="holds its secret key and is not pickled"):
+        pickle.dumps(DefendedClassifier(estimator, DynaNoise(noise_mode="per_input", key=KEY)))
+    served = DefendedClassifier(estimator, DynaNoise(), seed=1)  # per_query: no key, pickled with its state
+    copy = pickle.loads(pickle.dumps(served))
+    np.testing.assert_array_equal(copy.predict_proba(records), served.predict_proba(records))
