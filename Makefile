@@ -14,7 +14,9 @@ export DO_NOT_TRACK ?= 1
 
 # Debian packages the tests use: headless Chromium (HTML report) and poppler (PDF pages and text).
 SYSTEM_TOOLS := chromium pdftoppm pdftotext
-SYSTEM_PACKAGES := chromium poppler-utils
+SYSTEM_PACKAGES := chromium poppler-utils libgomp1
+# Shared libraries the Python packages load from the system (LightGBM's OpenMP runtime, in the tests).
+SYSTEM_LIBRARIES := libgomp.so.1
 PIP := $(BIN)/python -m pip --quiet --quiet
 # Test processes (pytest-xdist), each with one torch and one BLAS thread and its own Prefect server; a test file
 # stays in one process, so its module fixtures (the demo run) start once. `make test TEST_WORKERS=1`: serially.
@@ -32,9 +34,10 @@ $(STAMP): requirements.lock pyproject.toml
 	$(PIP) install --no-deps --no-build-isolation -e .
 	@touch $(STAMP)
 
-# Installs the Debian packages only when one of their tools is missing (needs root, as on CI).
+# Installs the Debian packages only when one of their tools or libraries is missing (needs root, as on CI).
 system-packages:
 	@for tool in $(SYSTEM_TOOLS); do command -v $$tool >/dev/null || missing=1; done; \
+	for library in $(SYSTEM_LIBRARIES); do ldconfig -p | grep -q "$$library" || missing=1; done; \
 	if [ -n "$$missing" ]; then \
 	  echo "==> installing $(SYSTEM_PACKAGES)"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(SYSTEM_PACKAGES) >/dev/null; \

@@ -4,7 +4,6 @@ from collections.abc import Callable
 from typing import Any
 
 import numpy as np
-from sklearn.base import clone
 
 from audit_core.audit.reference_table import read_reference_predictions
 from audit_core.audit.shadow import ShadowLogits, read_shadow
@@ -23,7 +22,14 @@ from audit_core.targets import Target, TorchTarget, open_target
 from audit_core.targets.sklearn import SklearnTarget, clone_trusted_types, fitted_columns, open_sklearn
 from audit_core.training import train_classifier
 from audit_core.training.cache import ModelCache
-from audit_core.training.kinds import ArchitectureModels, CloneModels, FunctionModels, ModelKind, RecipeModels
+from audit_core.training.kinds import (
+    ArchitectureModels,
+    CloneModels,
+    FunctionModels,
+    ModelKind,
+    RecipeModels,
+    clone_as_trained,
+)
 from audit_core.training.references import GroupRunner, complementary_in_masks, model_keys, train_models
 
 
@@ -120,7 +126,7 @@ def _recipe(config: AuditConfig, data: AuditData, section: Any) -> ModelKind:
 def _clone(config: AuditConfig, data: AuditData, section: Any) -> ModelKind:
     target = open_sklearn(config.target).model
     return CloneModels(  # workers get the parameters, never the target
-        clone(target),
+        clone_as_trained(target),
         data.n_classes,
         clone_trusted_types(config.target, target),
         fitted_columns(target),

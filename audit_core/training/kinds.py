@@ -260,6 +260,44 @@ def seeded_clone(estimator: Any, seed: int) -> Any:
     return model.set_params(**{name: derive_seed(seed, name) for name in names})
 
 
+#: The parameters with which XGBoost and LightGBM stop training early on a validation set given to ``fit``
+#: (LightGBM's aliases included).
+EARLY_STOPPING = ("early_stopping_rounds", "early_stopping_round", "early_stopping", "n_iter_no_change")
+
+
+def kept_rounds(model: Any) -> int | None:
+    """The boosting rounds a fitted XGBoost or LightGBM model kept when it stopped early on a validation set
+    (its predictions are those of a model trained that many rounds), else None."""
+    library = type(model).__module__.split(".")[0]
+    if library == "xgboost":
+        with contextlib.suppress(AttributeError):  # best_iteration: 0-based, defined after early stopping
+            return int(model.best_iteration) + 1
+    if library == "lightgbm":
+        return int(getattr(model, "best_iteration_", 0) or 0) or None  # counted from 1; 0 without
+    return None
+
+
+def clone_as_trained(estimator: Any) -> Any:
+    """``sklearn.base.clone`` of a fitted estimator, with each XGBoost or LightGBM model in it that stopped
+    early (:func:`kept_rounds`) set to train the rounds it kept, without early stopping: a clone's ``fit`` is
+    given no validation set (XGBoost and LightGBM refuse to fit without one), and a model stopped by a
+    callback would otherwise train every round."""
+    parts = {"": estimator} | {
+        f"{name}__": part
+        for name, part in estimator.get_params(deep=True).items()
+        if hasattr(part, "get_params") and not isinstance(part, type)
+    }
+    changes: dict[str, Any] = {}
+    for prefix, part in parts.items():
+        rounds = kept_rounds(part)
+        if rounds is None:
+            continue
+        params = part.get_params(deep=False)
+        changes[f"{prefix}n_estimators"] = rounds
+        changes |= {f"{prefix}{name}": None for name in EARLY_STOPPING if params.get(name) is not None}
+    return clone(estimator).set_params(**changes)
+
+
 def _write_skops(model: Any) -> Callable[[Path], None]:
     def write(path: Path) -> None:
         import skops.io as sio  # here: see targets/sklearn.read_skops
@@ -293,7 +331,7 @@ class CloneModels(ModelKind):
         return {"estimator": estimator_spec(self.estimator), **names}
 
     def describe(self) -> str:
-        return f"clones of {self.estimator!r}".replace("\n", " ")
+        return "clones of " + " ".join(repr(self.estimator).split())  # one line, however it wraps
 
     def train(self, sets: list[TrainingSet], seeds: list[int]) -> list[Any]:
         """Fitted clones, each on one BLAS thread: its sums in one order, so wherever it trains (this

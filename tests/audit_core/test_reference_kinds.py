@@ -3,10 +3,13 @@ LiRA written here (numpy/scipy only) and against dynaudit's recipe references.""
 
 from pathlib import Path
 
+import lightgbm
 import numpy as np
 import pytest
 import skops.io as sio
 from scipy import special, stats
+from sklearn.base import clone
+from sklearn.datasets import make_classification
 from sklearn.ensemble import RandomForestClassifier
 from sklearn.neural_network import MLPClassifier
 from sklearn.pipeline import make_pipeline
@@ -20,7 +23,7 @@ from audit_core.config import AuditConfig, parse_config
 from audit_core.core.seeding import derive_seed
 from audit_core.defenses import Undefended
 from audit_core.stats.metrics import roc_auc
-from audit_core.training.kinds import seeded_clone
+from audit_core.training.kinds import clone_as_trained, kept_rounds, seeded_clone
 
 MIN_STD = 0.01  # LiRA's default floor on the Gaussians' spread, restated here for the independent version
 # 200 members / 200 non-members of breast cancer (569 records): 120 population records, 49 test records
@@ -151,3 +154,48 @@ def test_a_clone_is_seeded_in_every_nested_random_state():
         != seeded_clone(TARGETS["mlp"], 8).get_params()["mlpclassifier__random_state"]
     )
     assert params["mlpclassifier__hidden_layer_sizes"] == (32,)
+
+
+def _boosting_data() -> tuple[np.ndarray, ...]:
+    x, y = make_classification(n_samples=700, n_features=10, n_informative=6, random_state=1)
+    return x[:500], y[:500], x[500:], y[500:]
+
+
+def _lightgbm(**params) -> lightgbm.LGBMClassifier:
+    return lightgbm.LGBMClassifier(
+        **{"n_estimators": 300, "n_jobs": 1, "verbose": -1, "random_state": 0, **params}
+    )
+
+
+def test_a_boosted_target_stopped_early_is_cloned_with_the_rounds_it_kept():
+    """A LightGBM target stopped early on a validation set, by its parameter (alone or in a pipeline) or by a
+    callback: a plain clone, given no validation set, refuses to fit or trains all 300 rounds; the audit's
+    clone trains the rounds the target kept and, on the target's training records, answers as it does."""
+    x, y, x_valid, y_valid = _boosting_data()
+    scaled_valid = StandardScaler().fit(x).transform(x_valid)
+    by_parameter = _lightgbm(early_stopping_round=5).fit(x, y, eval_X=x_valid, eval_y=y_valid)
+    in_pipeline = make_pipeline(StandardScaler(), _lightgbm(early_stopping_round=5)).fit(
+        x, y, lgbmclassifier__eval_X=scaled_valid, lgbmclassifier__eval_y=y_valid
+    )
+    by_callback = _lightgbm().fit(
+        x, y, eval_X=x_valid, eval_y=y_valid, callbacks=[lightgbm.early_stopping(5, verbose=False)]
+    )
+    for target in (by_parameter, in_pipeline):
+        with pytest.raises(ValueError, match="For early stopping"):
+            clone(target).fit(x, y)
+    assert clone(by_callback).fit(x, y).booster_.num_trees() == 300
+    for target in (by_parameter, in_pipeline, by_callback):
+        booster = target[-1] if hasattr(target, "steps") else target
+        assert 0 < kept_rounds(booster) < 300
+        trained = clone_as_trained(target).fit(x, y)
+        assert (trained[-1] if hasattr(trained, "steps") else trained).booster_.num_trees() == kept_rounds(
+            booster
+        )
+        np.testing.assert_allclose(trained.predict_proba(x_valid), target.predict_proba(x_valid), atol=1e-12)
+
+
+def test_a_model_not_stopped_early_is_cloned_as_it_is():
+    x, y, _, _ = _boosting_data()
+    for target in (_lightgbm(n_estimators=20).fit(x, y), RandomForestClassifier(n_estimators=5).fit(x, y)):
+        assert kept_rounds(target) is None
+        assert clone_as_trained(target).get_params() == clone(target).get_params()
