@@ -1,5 +1,6 @@
 """The input check: every input probed before any expensive work, one sentence on the first problem."""
 
+import warnings
 from dataclasses import dataclass
 
 from audit_core.attacks import ATTACKS
@@ -20,7 +21,7 @@ from audit_core.audit.signals import (
 )
 from audit_core.audit.split import SPLIT_PARTS, tuning_size
 from audit_core.config import AuditConfig
-from audit_core.core.errors import AuditInputError
+from audit_core.core.errors import AuditInputError, TargetError
 from audit_core.core.records import has_number_fields, movable, readable
 from audit_core.data import AuditData, DataProbe, load_data, probe_data
 from audit_core.defenses import DEFENSES
@@ -58,6 +59,24 @@ def probe_audit_data(config: AuditConfig, rows: int = PROBE_ROWS) -> DataProbe:
     return probe
 
 
+def _require_clones_fit(config: AuditConfig, data: AuditData, sample: AuditData) -> None:
+    """Fit one clone of the target on the probed audit points and, where that fails, on every member (a
+    clone may need more records than the probe has, e.g. cross-validated calibration in more folds than the
+    probe has records of a class), so that a target whose clones cannot fit, such as a boosting model
+    stopped early by a library dynaudit does not clone as trained, is refused here and not when the
+    reference models train. The fit's warnings (a solver not converging on 32 records) are not the audit's."""
+    models = MODEL_KINDS["clone"](config, data, config.references)
+    points = sample.audit_points()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            models.train([(points.features, points.labels)], [0])
+        except TargetError:
+            if not data.members.width:  # the members are not decoded: the audit will tell
+                return
+            models.train([(data.members.features, data.members.labels)], [0])
+
+
 @dataclass(frozen=True)
 class CheckedInputs:
     """What the input check found: the records of each audit part and the classes, with the names the
@@ -72,8 +91,9 @@ class CheckedInputs:
 def check_inputs(config: AuditConfig) -> CheckedInputs:
     """Check every input before any expensive work: the environment variables that hold secrets, probe the
     data, open the target and query it on the probed records of each part, read shadow and reference
-    predictions, train the user's training function once on the probed audit points, size the shadow split,
-    and make sure some requested attack has the inputs it needs.
+    predictions, train the user's training function once on the probed audit points, fit a clone of a
+    scikit-learn target (:func:`_require_clones_fit`), size the shadow split, and make sure some requested
+    attack has the inputs it needs.
 
     Raises :class:`AuditInputError` with one sentence on the first problem; returns what it found. The CLI
     runs it before starting Prefect, so bad input never reaches a flow run or the output folder. The few
@@ -98,6 +118,8 @@ def check_inputs(config: AuditConfig) -> CheckedInputs:
             models = function_models(config, data.n_classes, section)
             (model,) = models.train([(sample.features, sample.labels)], [0])
             models.queryable(model).query(sample)
+    if "clone" in (config.shadow_kind, config.reference_kind if config.reference_models else None):
+        _require_clones_fit(config, data, probe.sample)
     if config.reference_models and config.reference_kind == "predictions":
         read_reference_predictions(config.references, data, config.reference_models)
     no_population = target is not None and not target.covers(data.population)

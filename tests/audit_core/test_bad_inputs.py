@@ -15,11 +15,12 @@ import pytest
 import skops.io as sio
 import torch
 import yaml
+from sklearn.calibration import CalibratedClassifierCV
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import FunctionTransformer
 
-from audit_core.audit.inputs import check_inputs
+from audit_core.audit.inputs import check_inputs, probe_audit_data
 from audit_core.core.errors import AuditInputError
 from flows import cli
 from flows.cli import main
@@ -131,6 +132,13 @@ def _sklearn_model(
     x, y = blobs(90, 0)
     labels = y % n_classes if names is None else np.array(names)[y % n_classes]
     joblib.dump(LogisticRegression().fit(x[:, :n_features], labels), tmp / "m.joblib")
+    cfg["target"] = {"kind": "sklearn", "path": str(tmp / "m.joblib"), "trust_pickle": True}
+
+
+def _clone_failing(tmp: Path, cfg: dict) -> None:
+    """A fitted classifier with a parameter set out of range afterwards: it answers; its clones cannot fit."""
+    x, y, _ = tabular_parts()["members"]
+    joblib.dump(LogisticRegression().fit(x, y).set_params(C=-1.0), tmp / "m.joblib")
     cfg["target"] = {"kind": "sklearn", "path": str(tmp / "m.joblib"), "trust_pickle": True}
 
 
@@ -446,6 +454,12 @@ CASES = [
         _table("members", lambda f: f.assign(label=f.label.map(dict(enumerate(NAMES))))),
         "of '{tmp}/members.parquet' must be integer class indices 0..k-1 (list the class names in "
         "data.classes, in the model's order); found '",
+    ),
+    Bad(
+        "a target whose clones cannot be fitted",
+        _clone_failing,
+        "A clone of the target (LogisticRegression) could not be fitted on 60 of the data's records: "
+        "InvalidParameterError: The 'C' parameter",
     ),
     Bad(
         "a missing label",
@@ -827,6 +841,20 @@ def _files(folder: Path) -> set[Path]:
 
 def test_the_valid_base_audit_passes_the_input_check(tmp_path):
     check_inputs(config(tmp_path, **_base(tmp_path)))
+
+
+def test_a_clone_that_needs_more_records_than_the_probe_passes_the_input_check(tmp_path):
+    """Cross-validated calibration in 12 folds needs 12 records of each class: the probe's 32 audit points
+    have fewer, the 60 members enough, so the check fits the clone on the members and lets it through."""
+    cfg = _base(tmp_path)
+    x, y, _ = tabular_parts()["members"]
+    joblib.dump(CalibratedClassifierCV(LogisticRegression(), cv=12).fit(x, y), tmp_path / "m.joblib")
+    cfg["target"] = {"kind": "sklearn", "path": str(tmp_path / "m.joblib"), "trust_pickle": True}
+    probe = config(tmp_path, **cfg)
+    sample = probe_audit_data(probe).sample.audit_points()
+    with pytest.raises(ValueError, match="12"):
+        CalibratedClassifierCV(LogisticRegression(), cv=12).fit(sample.features, sample.labels)
+    check_inputs(probe)
 
 
 def test_query_attacks_alone_pass_the_input_check_with_a_shadow_model_of_the_targets_kind(tmp_path):
