@@ -73,6 +73,7 @@ def open_torch_state_dict(config: TorchStateDictTargetConfig) -> TorchTarget:
             f"target.architecture: {config.architecture} returned a {type(module).__name__}; expected a "
             "torch.nn.Module."
         )
+    state = _network_weights(module, state)
     missing, unexpected = _key_mismatch(module, state)
     if missing or unexpected:
         raise TargetError(
@@ -95,6 +96,26 @@ def open_torch_state_dict(config: TorchStateDictTargetConfig) -> TorchTarget:
         output=config.output,
         input_dtype=config.input_dtype,
     )
+
+
+#: Prefixes that wrappers give every key of a state dict: DataParallel and DistributedDataParallel
+#: (``module.``), ``torch.compile`` (``_orig_mod.``).
+WRAPPER_PREFIXES = ("module.", "_orig_mod.")
+
+
+def _network_weights(module: nn.Module, state: dict) -> dict:
+    """The state dict of ``module`` in a file's ``state``: the state itself, a training checkpoint's entry
+    that is one (``{"epoch": ..., "model_state_dict": {...}, "optimizer_state_dict": {...}}``), either with
+    a wrapper's prefix on every key (:data:`WRAPPER_PREFIXES`) taken off; unchanged where none fits, for the
+    caller to say what does not."""
+    expected = set(module.state_dict())
+    for candidate in (state, *(value for value in state.values() if isinstance(value, dict))):
+        for prefix in ("", *WRAPPER_PREFIXES):
+            if all(isinstance(key, str) and key.startswith(prefix) for key in candidate):
+                unwrapped = {key[len(prefix) :]: value for key, value in candidate.items()}
+                if set(unwrapped) == expected:
+                    return unwrapped
+    return state
 
 
 def _key_mismatch(module: nn.Module, state: dict) -> tuple[list[str], list[str]]:

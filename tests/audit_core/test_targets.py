@@ -112,6 +112,33 @@ def test_state_dict_with_factory_matches_the_module(module, tmp_path, suffix):
     assert other.fingerprint() != target.fingerprint(), "factory arguments are part of the fingerprint"
 
 
+@pytest.mark.parametrize("prefix", ["", "module.", "_orig_mod."])
+def test_a_training_checkpoint_or_a_wrapped_state_dict_gives_the_networks_weights(module, tmp_path, prefix):
+    """What training code saves: a checkpoint with the state dict beside the optimizer's and the epoch, its
+    keys prefixed by DataParallel (``module.``) or ``torch.compile`` (``_orig_mod.``); and such a state
+    dict alone. The network is the one saved."""
+    state = {f"{prefix}{k}": v for k, v in module.state_dict().items()}
+    optimizer = torch.optim.Adam(module.parameters())
+    files = {
+        "checkpoint.pt": {
+            "epoch": 7,
+            "model_state_dict": state,
+            "optimizer_state_dict": optimizer.state_dict(),
+        },
+        "wrapped.pt": state,
+    }
+    records = _records()
+    for name, content in files.items():
+        torch.save(content, tmp_path / name)
+        target = _target(
+            kind="torch_state_dict",
+            weights=str(tmp_path / name),
+            architecture="tests.audit_core.models:mlp",
+            architecture_kwargs={"n_features": N_FEATURES, "n_classes": N_CLASSES},
+        )
+        np.testing.assert_allclose(target.query(records), _torch_logits(module, records), atol=1e-5)
+
+
 def test_a_network_returning_an_output_object_is_read_by_its_logits_and_trains(module, tmp_path):
     """A network that returns an object with a ``logits`` tensor (as Hugging Face classifiers do) is
     queried by those logits, and trains as a reference of its architecture; one that returns a tuple is one
