@@ -28,10 +28,16 @@ class DefendedClassifier:
     classifier holding the key is never pickled."""
 
     def __init__(self, estimator: Any, defense: DynaNoise, seed: int | None = None) -> None:
+        kind = scores_kind(estimator)
+        if kind is None or not hasattr(estimator, "classes_"):
+            raise TypeError(
+                f"DefendedClassifier serves a fitted classifier (classes_, and predict_proba, "
+                f"decision_function or predict); got a {type(estimator).__name__} without them."
+            )
         self.estimator = estimator
         self.defense = defense
         self.classes_ = np.asarray(estimator.classes_)
-        self._kind = scores_kind(estimator)
+        self._kind = kind
         self._rng = np.random.default_rng(seed)
 
     def predict_proba(self, records: Any) -> np.ndarray:

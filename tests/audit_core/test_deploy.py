@@ -10,6 +10,7 @@ import torch
 from scipy import stats
 from sklearn.datasets import make_classification
 from sklearn.ensemble import RandomForestClassifier
+from sklearn.linear_model import LinearRegression
 from sklearn.svm import LinearSVC
 from torch import nn
 
@@ -196,6 +197,12 @@ def test_a_defended_scikit_learn_classifier_answers_what_the_audit_evaluated(nam
     answers = DefendedClassifier(estimator, fresh, seed=3).predict_proba(records)
     np.testing.assert_array_equal(answers, fresh.apply(logits, np.random.default_rng(3)))
     assert not np.array_equal(answers, fresh.apply(logits, np.random.default_rng(4)))
+
+
+def test_only_a_fitted_classifier_is_served():
+    for estimator in (RandomForestClassifier(), LinearRegression().fit([[0.0], [1.0]], [0.0, 1.0])):
+        with pytest.raises(TypeError, match="serves a fitted classifier"):
+            DefendedClassifier(estimator, DynaNoise())
 
 
 def test_a_defended_scikit_learn_classifier_with_the_key_is_never_pickled():
