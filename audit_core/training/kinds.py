@@ -36,6 +36,7 @@ from audit_core.targets.sklearn import classifier_scores, model_inputs, read_sko
 from audit_core.training import build_model, train_classifier
 from audit_core.training.batched import ARITHMETIC
 from audit_core.training.cache import ModelCache
+from audit_core.training.estimator_text import estimator_text
 from audit_core.training.trainers import TRAINERS
 
 BATCH_OF_MODELS = 16  # models trained together in one group (by the batched trainer, or one worker's share)
@@ -331,7 +332,7 @@ class CloneModels(ModelKind):
         return {"estimator": estimator_spec(self.estimator), **names}
 
     def describe(self) -> str:
-        return "clones of " + " ".join(repr(self.estimator).split())  # one line, however it wraps
+        return "clones of " + estimator_text(self.estimator)
 
     def train(self, sets: list[TrainingSet], seeds: list[int]) -> list[Any]:
         """Fitted clones, each on one BLAS thread: its sums in one order, so wherever it trains (this
