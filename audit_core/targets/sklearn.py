@@ -274,13 +274,13 @@ class SklearnTarget(ModelTarget):
                 "predict_proba, decision_function or predict)."
             )
         self.classes = np.asarray(classes)
-        n_features = getattr(model, "n_features_in_", None)
+        n_features = getattr(model, "n_features_in_", None)  # 0 in a CatBoost model read back: unknown
         super().__init__(
             source=source,
             digest=digest,
             output=output,
             batch_size=batch_size,
-            input_shape=None if n_features is None else (int(n_features),),
+            input_shape=(int(n_features),) if n_features else None,
         )
         self.model = model
         self.categories: Categories = ()  # the data's categorical columns (set by the audit that reads them)

@@ -254,49 +254,91 @@ def draws_from_c_rand(estimator: Any) -> bool:
 
 
 def seeded_clone(estimator: Any, seed: int) -> Any:
-    """An unfitted ``sklearn.base.clone`` of ``estimator`` with every ``random_state`` (nested ones too)
-    set from ``seed``, each its own derived seed."""
+    """An unfitted ``sklearn.base.clone`` of ``estimator`` with every ``random_state`` (CatBoost's
+    ``random_seed``; nested ones too) set from ``seed``, each its own derived seed."""
     model = clone(estimator)
-    names = [n for n in model.get_params(deep=True) if n == "random_state" or n.endswith("__random_state")]
+    names = [n for n in model.get_params(deep=True) if n.split("__")[-1] in ("random_state", "random_seed")]
     return model.set_params(**{name: derive_seed(seed, name) for name in names})
 
 
-#: The parameters with which XGBoost and LightGBM stop training early on a validation set given to ``fit``
-#: (LightGBM's aliases included).
-EARLY_STOPPING = ("early_stopping_rounds", "early_stopping_round", "early_stopping", "n_iter_no_change")
+#: The parameters with which XGBoost, LightGBM and CatBoost stop training early, or keep their best round,
+#: on a validation set given to ``fit`` (LightGBM's aliases and CatBoost's overfitting detector included).
+EARLY_STOPPING = (
+    "early_stopping_rounds",
+    "early_stopping_round",
+    "early_stopping",
+    "n_iter_no_change",
+    "od_type",
+    "od_wait",
+    "od_pval",
+    "use_best_model",
+)
+#: The parameter that sets a boosted model's rounds, and for CatBoost its aliases (the first one set is used).
+ROUNDS = {
+    "xgboost": ("n_estimators",),
+    "lightgbm": ("n_estimators",),
+    "catboost": ("iterations", "n_estimators", "num_boost_round", "num_trees"),
+}
+
+#: What CatBoost chooses from the rounds asked (and the validation set) where the user set none: a model
+#: asked for fewer rounds would choose otherwise (a binary one of 300 rounds takes 10 leaf estimation
+#: iterations, of 100 rounds 1).
+CATBOOST_CHOSEN_BY_ROUNDS = ("learning_rate", "leaf_estimation_iterations")
 
 
 def kept_rounds(model: Any) -> int | None:
-    """The boosting rounds a fitted XGBoost or LightGBM model kept when it stopped early on a validation set
-    (its predictions are those of a model trained that many rounds), else None."""
-    library = type(model).__module__.split(".")[0]
+    """The boosting rounds a fitted XGBoost, LightGBM or CatBoost model kept where it was fitted with a
+    validation set and stopped early (or, CatBoost's default, kept its best round), else None. Its
+    predictions are those of a model trained that many rounds, at the same learning rate."""
+    library = _library(model)
     if library == "xgboost":
         with contextlib.suppress(AttributeError):  # best_iteration: 0-based, defined after early stopping
             return int(model.best_iteration) + 1
     if library == "lightgbm":
         return int(getattr(model, "best_iteration_", 0) or 0) or None  # counted from 1; 0 without
+    if library == "catboost" and getattr(model, "best_iteration_", None) is not None:  # None: no eval set
+        return int(model.tree_count_)
     return None
 
 
 def clone_as_trained(estimator: Any) -> Any:
-    """``sklearn.base.clone`` of a fitted estimator, with each XGBoost or LightGBM model in it that stopped
-    early (:func:`kept_rounds`) set to train the rounds it kept, without early stopping: a clone's ``fit`` is
-    given no validation set (XGBoost and LightGBM refuse to fit without one), and a model stopped by a
-    callback would otherwise train every round."""
-    parts = {"": estimator} | {
-        f"{name}__": part
+    """``sklearn.base.clone`` of a fitted estimator, with each boosted model in it that stopped early
+    (:func:`kept_rounds`) made to train the rounds it kept, without early stopping: a clone's ``fit`` is given
+    no validation set (XGBoost, LightGBM and CatBoost refuse to fit without one), and a model stopped by a
+    callback, or a CatBoost model that dropped its last rounds, would otherwise train every round."""
+    if (trained := _as_trained(estimator)) is not None:
+        return trained
+    boosted = {
+        name: trained
         for name, part in estimator.get_params(deep=True).items()
-        if hasattr(part, "get_params") and not isinstance(part, type)
+        if hasattr(part, "get_params")
+        and not isinstance(part, type)
+        and (trained := _as_trained(part)) is not None
     }
-    changes: dict[str, Any] = {}
-    for prefix, part in parts.items():
-        rounds = kept_rounds(part)
-        if rounds is None:
-            continue
-        params = part.get_params(deep=False)
-        changes[f"{prefix}n_estimators"] = rounds
-        changes |= {f"{prefix}{name}": None for name in EARLY_STOPPING if params.get(name) is not None}
-    return clone(estimator).set_params(**changes)
+    return clone(estimator).set_params(**boosted)
+
+
+def _as_trained(model: Any) -> Any | None:
+    """An unfitted copy of one boosted model that stopped early, set to train the rounds it kept without early
+    stopping (the parameters are left out, not set to None: CatBoost refuses None), at the learning rate it
+    used (CatBoost's choices from the rounds asked, :data:`CATBOOST_CHOSEN_BY_ROUNDS`, kept); None for any
+    other model."""
+    rounds = kept_rounds(model)
+    if rounds is None:
+        return None
+    params = {
+        name: value for name, value in model.get_params(deep=False).items() if name not in EARLY_STOPPING
+    }
+    names = ROUNDS[_library(model)]
+    params[next((name for name in names if params.get(name) is not None), names[0])] = rounds
+    if _library(model) == "catboost":
+        chosen = model.get_all_params()
+        params |= {name: chosen.get(name) for name in CATBOOST_CHOSEN_BY_ROUNDS if params.get(name) is None}
+    return clone(type(model)(**params))
+
+
+def _library(model: Any) -> str:
+    return type(model).__module__.split(".")[0]
 
 
 def _write_skops(model: Any) -> Callable[[Path], None]:

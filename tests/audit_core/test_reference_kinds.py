@@ -3,6 +3,8 @@ LiRA written here (numpy/scipy only) and against dynaudit's recipe references.""
 
 from pathlib import Path
 
+import catboost
+import joblib
 import lightgbm
 import numpy as np
 import pytest
@@ -199,3 +201,58 @@ def test_a_model_not_stopped_early_is_cloned_as_it_is():
     for target in (_lightgbm(n_estimators=20).fit(x, y), RandomForestClassifier(n_estimators=5).fit(x, y)):
         assert kept_rounds(target) is None
         assert clone_as_trained(target).get_params() == clone(target).get_params()
+
+
+def _catboost(**params) -> catboost.CatBoostClassifier:
+    return catboost.CatBoostClassifier(
+        **{"depth": 4, "thread_count": 1, "verbose": 0, "allow_writing_files": False, **params}
+    )
+
+
+def test_a_catboost_target_fitted_with_a_validation_set_is_cloned_with_its_trees_and_learning_rate(tmp_path):
+    """CatBoost fitted with a validation set keeps the trees up to its best round (stopped early or not) at a
+    learning rate it chose from the rounds asked: a plain clone refuses to fit or trains every round; the
+    audit's clone trains the trees the target kept at its rate and answers as it does. The model is read
+    back from a joblib file, as the audit reads it (which loses CatBoost's feature count)."""
+    x, y, x_valid, y_valid = _boosting_data()
+    valid = (x_valid, y_valid)
+    scaled_valid = (StandardScaler().fit(x).transform(x_valid), y_valid)
+    targets = {  # rounds asked, model
+        "stopped by early_stopping_rounds": (300, _catboost(iterations=300, early_stopping_rounds=5)),
+        "best round kept, alias n_estimators": (300, _catboost(n_estimators=300)),  # its rate: chosen
+        "overfitting detector, set rate, in a pipeline": (
+            300,
+            make_pipeline(
+                StandardScaler(),
+                _catboost(num_trees=300, od_type="Iter", od_wait=5, use_best_model=True, learning_rate=0.3),
+            ),
+        ),
+    }
+    for name, (asked, model) in targets.items():
+        eval_set = (
+            {"catboostclassifier__eval_set": scaled_valid} if hasattr(model, "steps") else {"eval_set": valid}
+        )
+        joblib.dump(model.fit(x, y, **eval_set), tmp_path / "target.joblib")
+        target = joblib.load(tmp_path / "target.joblib")
+        booster = target[-1] if hasattr(target, "steps") else target
+        assert 0 < kept_rounds(booster) == booster.tree_count_ < asked, name
+        try:
+            plain = clone(target).fit(x, y)
+            assert (plain[-1] if hasattr(plain, "steps") else plain).tree_count_ == asked, name
+        except catboost.CatBoostError as error:  # use_best_model without a validation set
+            assert "eval_set" in str(error), name
+        trained = clone_as_trained(target).fit(x, y)
+        assert (trained[-1] if hasattr(trained, "steps") else trained).tree_count_ == kept_rounds(booster), (
+            name
+        )
+        np.testing.assert_allclose(trained.predict_proba(x_valid), target.predict_proba(x_valid), atol=1e-12)
+    assert kept_rounds(_catboost(iterations=20).fit(x, y)) is None  # no validation set: cloned as it is
+
+
+def test_every_clone_of_a_catboost_target_has_its_own_seed():
+    """CatBoost names its seed ``random_seed``; each clone gets one derived from its model's seed, as
+    ``random_state`` does."""
+    estimator = make_pipeline(StandardScaler(), _catboost(iterations=10, random_seed=0))
+    seeds = [seeded_clone(estimator, seed)[-1].get_params()["random_seed"] for seed in (1, 2)]
+    assert seeds == [derive_seed(seed, "catboostclassifier__random_seed") for seed in (1, 2)]
+    assert seeds[0] != seeds[1]
