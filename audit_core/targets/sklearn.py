@@ -136,8 +136,15 @@ LOADERS: dict[str, Callable[[Path, SklearnTargetConfig], Any]] = {
 
 
 def fitted_columns(model: Any) -> tuple[str, ...] | None:
-    """The columns a scikit-learn model was fitted on (``feature_names_in_``), or None if it saw an array."""
+    """The columns a model was fitted on (scikit-learn's ``feature_names_in_``; CatBoost's
+    ``feature_names_``, alone or first in a pipeline, unless they are the names it gives an array's columns,
+    ``'0'``, ``'1'``, ...), or None if it saw an array."""
     names = getattr(model, "feature_names_in_", None)
+    first = _first_step(model)
+    if names is None and type(first).__module__.split(".")[0] == "catboost":
+        names = getattr(first, "feature_names_", None)
+        if names is not None and list(names) == [str(index) for index in range(len(names))]:
+            names = None
     return None if names is None else tuple(names)
 
 

@@ -7,6 +7,7 @@ the model cache's key without the data, role, index, seed and training set), and
 """
 
 import contextlib
+import copy
 import threading
 from abc import ABC, abstractmethod
 from collections.abc import Callable
@@ -253,10 +254,38 @@ def draws_from_c_rand(estimator: Any) -> bool:
     )
 
 
+def unfitted_clone(estimator: Any) -> Any:
+    """``sklearn.base.clone`` of ``estimator``; where a constructor inside it copies a list parameter, which
+    fails that clone's identity check (CatBoost 1.2.10's ``cat_features``, catboost issue 3078), the same
+    estimators built from their parameters. Raises :class:`TargetError` where neither copies it."""
+    try:
+        return clone(estimator)
+    except (RuntimeError, TypeError) as error:  # TypeError: a constructor refusing what get_params gave
+        try:
+            return _rebuilt(estimator)
+        except Exception:  # the estimator cannot be built from its parameters: clone's reason says why
+            raise TargetError(
+                f"The target's {type(estimator).__name__} cannot be copied for its clones: {brief(error)}; "
+                "expected an estimator that sklearn.base.clone copies (or set references.kind and "
+                "shadow.kind to 'function' to train with your own code)."
+            ) from None
+
+
+def _rebuilt(value: Any) -> Any:
+    """``value`` with every estimator in it made anew, unfitted, from its parameters; other values copied."""
+    if hasattr(value, "get_params") and not isinstance(value, type):
+        return type(value)(**{name: _rebuilt(item) for name, item in value.get_params(deep=False).items()})
+    if isinstance(value, list | tuple):
+        return type(value)(_rebuilt(item) for item in value)
+    if isinstance(value, dict):
+        return {name: _rebuilt(item) for name, item in value.items()}
+    return copy.deepcopy(value)
+
+
 def seeded_clone(estimator: Any, seed: int) -> Any:
-    """An unfitted ``sklearn.base.clone`` of ``estimator`` with every ``random_state`` (CatBoost's
+    """An unfitted clone of ``estimator`` (:func:`unfitted_clone`) with every ``random_state`` (CatBoost's
     ``random_seed``; nested ones too) set from ``seed``, each its own derived seed."""
-    model = clone(estimator)
+    model = unfitted_clone(estimator)
     names = [n for n in model.get_params(deep=True) if n.split("__")[-1] in ("random_state", "random_seed")]
     return model.set_params(**{name: derive_seed(seed, name) for name in names})
 
@@ -315,7 +344,7 @@ def clone_as_trained(estimator: Any) -> Any:
         and not isinstance(part, type)
         and (trained := _as_trained(part)) is not None
     }
-    return clone(estimator).set_params(**boosted)
+    return unfitted_clone(estimator).set_params(**boosted)
 
 
 def _as_trained(model: Any) -> Any | None:
@@ -334,7 +363,7 @@ def _as_trained(model: Any) -> Any | None:
     if _library(model) == "catboost":
         chosen = model.get_all_params()
         params |= {name: chosen.get(name) for name in CATBOOST_CHOSEN_BY_ROUNDS if params.get(name) is None}
-    return clone(type(model)(**params))
+    return unfitted_clone(type(model)(**params))
 
 
 def _library(model: Any) -> str:
@@ -386,9 +415,10 @@ class CloneModels(ModelKind):
         """One clone fitted on ``records``, in turn with others that draw from the C library's random
         generator; the estimator's own failure becomes one sentence."""
         turns = _C_RAND if draws_from_c_rand(self.estimator) else contextlib.nullcontext()
+        model = seeded_clone(self.estimator, seed)
         try:
             with turns:
-                return seeded_clone(self.estimator, seed).fit(
+                return model.fit(
                     model_inputs(self.estimator, records, self.feature_names, self.categories), labels
                 )
         except Exception as error:  # the user's estimator failed on the user's data

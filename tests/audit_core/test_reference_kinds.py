@@ -7,10 +7,11 @@ import catboost
 import joblib
 import lightgbm
 import numpy as np
+import pandas as pd
 import pytest
 import skops.io as sio
 from scipy import special, stats
-from sklearn.base import clone
+from sklearn.base import BaseEstimator, ClassifierMixin, clone
 from sklearn.datasets import make_classification
 from sklearn.ensemble import RandomForestClassifier
 from sklearn.neural_network import MLPClassifier
@@ -22,10 +23,19 @@ from audit_core.audit.evaluation import score_condition
 from audit_core.audit.inputs import load_audit_data
 from audit_core.audit.run import gather_inputs
 from audit_core.config import AuditConfig, parse_config
+from audit_core.core.errors import TargetError
 from audit_core.core.seeding import derive_seed
 from audit_core.defenses import Undefended
 from audit_core.stats.metrics import roc_auc
-from audit_core.training.kinds import clone_as_trained, kept_rounds, seeded_clone
+from audit_core.targets.sklearn import fitted_columns
+from audit_core.training.kinds import (
+    CloneModels,
+    clone_as_trained,
+    estimator_spec,
+    kept_rounds,
+    seeded_clone,
+    unfitted_clone,
+)
 
 MIN_STD = 0.01  # LiRA's default floor on the Gaussians' spread, restated here for the independent version
 # 200 members / 200 non-members of breast cancer (569 records): 120 population records, 49 test records
@@ -256,3 +266,52 @@ def test_every_clone_of_a_catboost_target_has_its_own_seed():
     seeds = [seeded_clone(estimator, seed)[-1].get_params()["random_seed"] for seed in (1, 2)]
     assert seeds == [derive_seed(seed, "catboostclassifier__random_seed") for seed in (1, 2)]
     assert seeds[0] != seeds[1]
+
+
+def test_a_catboost_target_with_text_categories_is_cloned_and_fitted_by_column_name():
+    """CatBoost reading a text column as categories (``cat_features`` by name): scikit-learn's clone refuses
+    it in CatBoost 1.2.10 (its constructor copies the list); the audit's clone is the same estimator, knows
+    the table's columns from ``feature_names_``, and fits as CatBoost fitted on the table does."""
+    rng = np.random.default_rng(0)
+    table = pd.DataFrame(
+        {"age": rng.integers(18, 90, 300), "colour": rng.choice(["red", "green", "blue"], 300)}
+    )
+    labels = ((table["colour"] == "red") ^ (table["age"] > 50)).to_numpy().astype(int)
+    target = _catboost(iterations=20, cat_features=["colour"], random_seed=0).fit(table, labels)
+    assert fitted_columns(target) == ("age", "colour")
+    assert fitted_columns(_catboost(iterations=5).fit(table[["age"]].to_numpy(), labels)) is None  # an array
+    copied = unfitted_clone(make_pipeline(target))
+    assert copied.get_params()["catboostclassifier__cat_features"] == ["colour"]
+    assert estimator_spec(copied) == estimator_spec(make_pipeline(target)) and not copied[-1].is_fitted()
+
+    records = table.to_numpy(dtype=object)  # as the audit holds a table's records
+    models = CloneModels(target, 2, feature_names=fitted_columns(target))
+    (trained,) = models.train([(records, labels)], [3])
+    independent = _catboost(iterations=20, cat_features=["colour"], random_seed=derive_seed(3, "random_seed"))
+    np.testing.assert_allclose(
+        trained.predict_proba(table), independent.fit(table, labels).predict_proba(table), atol=1e-12
+    )
+    assert trained.get_all_params()["random_seed"] != 0
+
+
+class _CopiesItsLayers(BaseEstimator, ClassifierMixin):
+    """A constructor that copies its list, as CatBoost 1.2.10's does: scikit-learn's clone refuses it."""
+
+    def __init__(self, layers=(8,)):
+        self.layers = list(layers)
+
+
+class _ListsAParameterItDoesNotTake(_CopiesItsLayers):
+    def get_params(self, deep=True):
+        return {**super().get_params(deep), "width": 3}
+
+
+def test_an_estimator_that_cannot_be_copied_is_refused_in_one_sentence():
+    with pytest.raises(RuntimeError, match="Cannot clone object"):
+        clone(_CopiesItsLayers([4, 2]))
+    copied = unfitted_clone(_CopiesItsLayers([4, 2]))
+    assert isinstance(copied, _CopiesItsLayers) and copied.layers == [4, 2]
+    with pytest.raises(
+        TargetError, match=r"^The target's _ListsAParameterItDoesNotTake cannot be copied for"
+    ):
+        unfitted_clone(_ListsAParameterItDoesNotTake())
