@@ -89,11 +89,13 @@ class TorchScriptTargetConfig(_TorchModel):
 
 
 class TorchStateDictTargetConfig(_TorchModel):
-    """A state dict (``.pt``/``.pth``, loaded with ``weights_only=True``, or ``.safetensors``) plus the code
-    that builds the empty network."""
+    """A state dict (``.pt``/``.pth``/``.ckpt``, loaded with ``weights_only=True``, or ``.safetensors``) plus
+    the code that builds the empty network."""
 
     kind: Literal["torch_state_dict"] = "torch_state_dict"
-    weights: Path = Field(description="The state dict file: .pt, .pth or .safetensors.")
+    weights: Path = Field(
+        description="The state dict file: .pt, .pth, .ckpt (a training checkpoint) or .safetensors."
+    )
     architecture: ImportPath = Field(
         description="The factory that returns the torch.nn.Module, package.module:name."
     )

@@ -1,5 +1,5 @@
-"""A torch state dict plus the factory that builds the network. ``.pt``/``.pth`` files are read with
-``torch.load(weights_only=True)`` (tensors and plain containers only, no code); ``.safetensors`` with
+"""A torch state dict plus the factory that builds the network. ``.pt``/``.pth``/``.ckpt`` files are read
+with ``torch.load(weights_only=True)`` (tensors and plain containers only, no code); ``.safetensors`` with
 safetensors."""
 
 import json
@@ -46,6 +46,7 @@ def _safetensors_file(path: Path) -> dict[str, torch.Tensor]:
 READERS: dict[str, Callable[[Path], dict[str, torch.Tensor]]] = {
     ".pt": _torch_file,
     ".pth": _torch_file,
+    ".ckpt": _torch_file,  # a training checkpoint (PyTorch Lightning's): the network's entry is found in it
     ".safetensors": _safetensors_file,
 }
 
@@ -55,7 +56,7 @@ def open_torch_state_dict(config: TorchStateDictTargetConfig) -> TorchTarget:
 
     The fingerprint covers the weights file's SHA-256, the factory's name and its keyword arguments.
     """
-    path = existing_file(config.weights, FIELD, "a state dict file (.pt, .pth or .safetensors)")
+    path = existing_file(config.weights, FIELD, "a state dict file (.pt, .pth, .ckpt or .safetensors)")
     state = READERS[suffix_of(path, READERS, FIELD, "a state dict")](path)
     if not isinstance(state, dict):
         raise TargetError(f"{FIELD}: '{path}' holds a {type(state).__name__}; expected a state dict.")
@@ -98,21 +99,19 @@ def open_torch_state_dict(config: TorchStateDictTargetConfig) -> TorchTarget:
     )
 
 
-#: Prefixes that wrappers give every key of a state dict: DataParallel and DistributedDataParallel
-#: (``module.``), ``torch.compile`` (``_orig_mod.``).
-WRAPPER_PREFIXES = ("module.", "_orig_mod.")
-
-
 def _network_weights(module: nn.Module, state: dict) -> dict:
-    """The state dict of ``module`` in a file's ``state``: the state itself, a training checkpoint's entry
-    that is one (``{"epoch": ..., "model_state_dict": {...}, "optimizer_state_dict": {...}}``), either with
-    a wrapper's prefix on every key (:data:`WRAPPER_PREFIXES`) taken off; unchanged where none fits, for the
-    caller to say what does not."""
+    """The state dict of ``module`` in a file's ``state``: the state itself or one of its entries (a training
+    checkpoint's ``model_state_dict``, PyTorch Lightning's ``state_dict``), with a prefix that every key of it
+    carries taken off (DataParallel's ``module.``, ``torch.compile``'s ``_orig_mod.``, the attribute of a
+    LightningModule that holds the network, ``model.``, or several of these); unchanged where none fits, for
+    the caller to say what does not."""
     expected = set(module.state_dict())
+    one = min(expected, default="")  # the prefix is what precedes it in the key that ends with it
     for candidate in (state, *(value for value in state.values() if isinstance(value, dict))):
-        for prefix in ("", *WRAPPER_PREFIXES):
-            if all(isinstance(key, str) and key.startswith(prefix) for key in candidate):
-                unwrapped = {key[len(prefix) :]: value for key, value in candidate.items()}
+        keys = [key for key in candidate if isinstance(key, str)]
+        for prefix in {"", *(key.removesuffix(one) for key in keys if key.endswith("." + one))}:
+            if len(keys) == len(candidate) == len(expected) and all(key.startswith(prefix) for key in keys):
+                unwrapped = {key.removeprefix(prefix): value for key, value in candidate.items()}
                 if set(unwrapped) == expected:
                     return unwrapped
     return state

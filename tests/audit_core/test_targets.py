@@ -112,11 +112,12 @@ def test_state_dict_with_factory_matches_the_module(module, tmp_path, suffix):
     assert other.fingerprint() != target.fingerprint(), "factory arguments are part of the fingerprint"
 
 
-@pytest.mark.parametrize("prefix", ["", "module.", "_orig_mod."])
+@pytest.mark.parametrize("prefix", ["", "module.", "_orig_mod.", "model.", "net._orig_mod."])
 def test_a_training_checkpoint_or_a_wrapped_state_dict_gives_the_networks_weights(module, tmp_path, prefix):
     """What training code saves: a checkpoint with the state dict beside the optimizer's and the epoch, its
-    keys prefixed by DataParallel (``module.``) or ``torch.compile`` (``_orig_mod.``); and such a state
-    dict alone. The network is the one saved."""
+    keys prefixed by DataParallel (``module.``), ``torch.compile`` (``_orig_mod.``) or the attribute of a
+    PyTorch Lightning module that holds the network (``model.``, in Lightning's ``.ckpt`` layout), or by
+    several; and such a state dict alone. The network is the one saved."""
     state = {f"{prefix}{k}": v for k, v in module.state_dict().items()}
     optimizer = torch.optim.Adam(module.parameters())
     files = {
@@ -127,6 +128,15 @@ def test_a_training_checkpoint_or_a_wrapped_state_dict_gives_the_networks_weight
         },
         "wrapped.pt": state,
     }
+    if prefix:  # PyTorch Lightning's layout
+        files["lightning.ckpt"] = {
+            "epoch": 3,
+            "global_step": 120,
+            "pytorch-lightning_version": "2.4.0",
+            "state_dict": state,
+            "optimizer_states": [optimizer.state_dict()],
+            "hyper_parameters": {"learning_rate": 0.01},
+        }
     records = _records()
     for name, content in files.items():
         torch.save(content, tmp_path / name)
