@@ -17,7 +17,7 @@ LONGEST_VALUE = 80
 
 def estimator_text(value: Any) -> str:
     """E.g. ``Pipeline(steps=[('scale', StandardScaler()), ('xgb', XGBClassifier(max_depth=6))])``."""
-    if _is_estimator(value):
+    if is_estimator(value):
         params = value.get_params(deep=False)
         defaults = _default_params(type(value))
         changed = (
@@ -36,7 +36,8 @@ def estimator_text(value: Any) -> str:
     return _shortened(name or repr(value))
 
 
-def _is_estimator(value: Any) -> bool:
+def is_estimator(value: Any) -> bool:
+    """Whether ``value`` is an estimator (an instance with ``get_params``), not an estimator class."""
     return hasattr(value, "get_params") and not isinstance(value, type)
 
 
@@ -46,7 +47,7 @@ def _holds_estimator(value: Any) -> bool:
         value = list(value.values())
     if isinstance(value, list | tuple):
         return any(_holds_estimator(item) for item in value)
-    return _is_estimator(value)
+    return is_estimator(value)
 
 
 def _default_params(kind: type) -> dict[str, Any]:
@@ -71,7 +72,7 @@ def _same(value: Any, default: Any) -> bool:
     """Whether a parameter holds its default (NaN where the default is NaN, equal arrays, the same object)."""
     if value is default:
         return True
-    if _is_estimator(value) or _is_estimator(default):
+    if is_estimator(value) or is_estimator(default):
         return False  # an estimator set where the default is another (or none)
     if isinstance(value, float) and isinstance(default, float) and np.isnan(value) and np.isnan(default):
         return True

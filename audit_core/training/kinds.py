@@ -37,7 +37,7 @@ from audit_core.targets.sklearn import classifier_scores, model_inputs, read_sko
 from audit_core.training import build_model, train_classifier
 from audit_core.training.batched import ARITHMETIC
 from audit_core.training.cache import ModelCache
-from audit_core.training.estimator_text import estimator_text
+from audit_core.training.estimator_text import estimator_text, is_estimator
 from audit_core.training.trainers import TRAINERS
 
 BATCH_OF_MODELS = 16  # models trained together in one group (by the batched trainer, or one worker's share)
@@ -220,7 +220,7 @@ class ClassifierModelTarget(ModelTarget):
 def estimator_spec(value: Any) -> Any:
     """A JSON-able description of an unfitted estimator: its class and ``get_params(deep=False)``, nested
     estimators (pipelines' steps too) described the same way; never its fitted state."""
-    if hasattr(value, "get_params") and not isinstance(value, type):
+    if is_estimator(value):
         params = value.get_params(deep=False)
         kind = type(value)
         return {
@@ -273,7 +273,7 @@ def unfitted_clone(estimator: Any) -> Any:
 
 def _rebuilt(value: Any) -> Any:
     """``value`` with every estimator in it made anew, unfitted, from its parameters; other values copied."""
-    if hasattr(value, "get_params") and not isinstance(value, type):
+    if is_estimator(value):
         return type(value)(**{name: _rebuilt(item) for name, item in value.get_params(deep=False).items()})
     if isinstance(value, list | tuple):
         return type(value)(_rebuilt(item) for item in value)
@@ -340,9 +340,7 @@ def clone_as_trained(estimator: Any) -> Any:
     boosted = {
         name: trained
         for name, part in estimator.get_params(deep=True).items()
-        if hasattr(part, "get_params")
-        and not isinstance(part, type)
-        and (trained := _as_trained(part)) is not None
+        if is_estimator(part) and (trained := _as_trained(part)) is not None
     }
     return unfitted_clone(estimator).set_params(**boosted)
 
