@@ -21,6 +21,11 @@ def _names(checked: "CheckedInputs", shown: int = 5) -> str:
     return f"; labels read as the names [{listed}] of {checked.names_from}"
 
 
+def _columns(checked: "CheckedInputs") -> str:
+    """Where a table's feature columns came from, as a clause, where the model named them; empty else."""
+    return "" if checked.features_from is None else f"; features: {checked.features_from}"
+
+
 def checked_lines(
     path: Path, config: "AuditConfig", checked: "CheckedInputs", policy: "GatePolicy | None"
 ) -> list[str]:
@@ -31,7 +36,7 @@ def checked_lines(
         f"{path}: ready to audit (nothing was trained, run or written).",
         f"data: {_count(sizes['members'], 'members')}, {_count(sizes['non_members'], 'non-members')}, "
         f"{_count(sizes['population'], 'population')} and {_count(sizes['test'], 'test')} records of "
-        f"{checked.n_classes} classes ({config.data.kind}{_names(checked)})",
+        f"{checked.n_classes} classes ({config.data.kind}{_names(checked)}{_columns(checked)})",
         f"target: {config.target.kind}; shadow: {config.shadow_kind}; reference models: "
         + (f"{config.reference_models} ({config.reference_kind})" if config.reference_models else "none"),
         f"attacks: {', '.join(config.attacks)} (one that lacks an input when the audit runs is skipped, "

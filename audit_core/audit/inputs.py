@@ -11,7 +11,7 @@ from audit_core.audit.models import (
     function_models,
     open_audited_target,
     split_shadow_data,
-    with_model_classes,
+    with_model_names,
 )
 from audit_core.audit.reference_table import read_reference_predictions
 from audit_core.audit.shadow import read_shadow, require_numeric_features
@@ -80,12 +80,14 @@ def _require_clones_fit(config: AuditConfig, data: AuditData, sample: AuditData)
 @dataclass(frozen=True)
 class CheckedInputs:
     """What the input check found: the records of each audit part and the classes, with the names the
-    labels are read as and where those came from (``data.classes``, or the model's ``classes_``)."""
+    labels are read as and where those came from (``data.classes``, or the model's ``classes_``), and where a
+    table's feature columns came from where the model named them."""
 
     sizes: dict[str, int]
     n_classes: int
     class_names: list[str | int] | None = None
     names_from: str | None = None
+    features_from: str | None = None
 
 
 def check_inputs(config: AuditConfig) -> CheckedInputs:
@@ -101,7 +103,7 @@ def check_inputs(config: AuditConfig) -> CheckedInputs:
     the data.
     """
     config.check_environment_secrets()
-    config, _opened = with_model_classes(config)  # held: the model file is loaded once
+    config, _opened = with_model_names(config)  # held: the model file is loaded once
     probe = probe_audit_data(config)
     data = probe.records  # every record's label and id
     target = None if config.target.kind == "trained" else open_audited_target(config, data)
@@ -160,7 +162,11 @@ def check_inputs(config: AuditConfig) -> CheckedInputs:
             )
     names = getattr(config.data, "classes", None)
     return CheckedInputs(
-        probe.sizes, data.n_classes, names, None if names is None else config.data.classes_named_by
+        probe.sizes,
+        data.n_classes,
+        names,
+        None if names is None else config.data.classes_named_by,
+        getattr(config.data, "features_named_by", None),
     )
 
 

@@ -52,26 +52,30 @@ def train_target(config: AuditConfig, data: AuditData) -> TorchTarget:
     return TorchTarget(model, source="The trained target").to(device)
 
 
-def with_model_classes(config: AuditConfig) -> tuple[AuditConfig, SklearnTarget | None]:
-    """``config`` with ``data.classes`` read from a scikit-learn target's ``classes_`` where the config lists
-    none and the model's classes are names or integers other than the indices ``0..k-1`` (``'benign'``,
-    ``1..k``, ``-1, 1``): the model knows the order of its outputs, and the labels are then read as its
-    class names; any other config as it is. With it, the scikit-learn target it opened (None for another
-    kind): a caller that holds it while the audit runs loads the model file once."""
+def with_model_names(config: AuditConfig) -> tuple[AuditConfig, SklearnTarget | None]:
+    """``config`` with what a scikit-learn target names and the config leaves out: ``data.classes`` from its
+    ``classes_`` where they are names or integers other than the indices ``0..k-1`` (``'benign'``, ``1..k``,
+    ``-1, 1``), since the model knows the order of its outputs and the labels are then read as its class
+    names; and a table's ``data.features`` from the columns it was fitted on (:func:`fitted_columns`), in its
+    order, other columns of the table left out. Any other config as it is. With it, the scikit-learn target
+    it opened (None for another kind): a caller that holds it while the audit runs loads the model file
+    once."""
     if config.target.kind != "sklearn":
         return config, None
     target, data = open_sklearn(config.target), config.data
-    if getattr(data, "classes", True) is not None:
-        return config, target
-    classes = target.classes
-    names = [c.item() if isinstance(c, np.generic) else c for c in classes]
-    if (
-        np.array_equal(classes, np.arange(len(classes)))
-        or not all(isinstance(name, str | int) for name in names)
-        or data.n_classes not in (None, len(names))
-    ):
-        return config, target
-    return config.model_copy(update={"data": data.with_model_classes(names, target.source)}), target
+    columns = fitted_columns(target.model)
+    if data.kind == "table" and data.features is None and columns is not None:
+        data = data.with_model_columns([str(name) for name in columns], target.source)
+    if getattr(data, "classes", True) is None:
+        classes = target.classes
+        names = [c.item() if isinstance(c, np.generic) else c for c in classes]
+        if (
+            not np.array_equal(classes, np.arange(len(classes)))
+            and all(isinstance(name, str | int) for name in names)
+            and data.n_classes in (None, len(names))
+        ):
+            data = data.with_model_classes(names, target.source)
+    return (config if data is config.data else config.model_copy(update={"data": data})), target
 
 
 def open_audited_target(config: AuditConfig, data: AuditData) -> Target:

@@ -18,7 +18,7 @@ from audit_core.audit.models import (
     build_target,
     shadow_outputs,
     train_references,
-    with_model_classes,
+    with_model_names,
 )
 from audit_core.audit.signals import Signals, reference_logits, target_signals
 from audit_core.audit.split import split_for_tuning
@@ -125,7 +125,7 @@ def run_audit(
     ``write`` writes the run folder (with the policy's verdict, regressions against ``previous_metrics``).
     Secret references in environment variables are resolved here (the flows resolve Prefect blocks first)."""
     started_at = datetime.now(UTC)
-    config, _opened = with_model_classes(config.resolved())  # held: the model file is loaded once
+    config, _opened = with_model_names(config.resolved())  # held: the model file is loaded once
     inputs = gather_inputs(config, steps=steps, data=data)
     tuning, untuned, audited = None, None, inputs.signals
     if config.tune is not None:
@@ -157,7 +157,7 @@ def run_tuning(config: AuditConfig, *, steps: Steps = PLAIN) -> tuple[TuningResu
     """Tune DynaNoise (``config.tune``, or the defaults) on the tuning split, confirm on the evaluation split,
     and write the tuning folder; return the result and that folder."""
     started_at = datetime.now(UTC)
-    config, _opened = with_model_classes(config.resolved())  # held: the model file is loaded once
+    config, _opened = with_model_names(config.resolved())  # held: the model file is loaded once
     inputs = gather_inputs(config, steps=steps)
     tuning_part, evaluation = steps.split(config, inputs.signals)
     tuning = steps.tune(config, tuning_part, evaluation, inputs.defender)

@@ -196,11 +196,15 @@ class AuditConfig(StrictModel):
     @property
     def digest(self) -> str:
         """8 hex digits of the SHA-256 of every setting that shapes the numbers (not the run name, folders,
-        keep, salt, schedule, policy, runner or device, nor classes read from the model): two runs with the
-        same digest audited alike."""
-        config = self
-        if getattr(self.data, "classes_read_from_model", False):  # as given: the model's file names them
-            config = self.model_copy(update={"data": self.data.model_copy(update={"classes": None})})
+        keep, salt, schedule, policy, runner or device, nor classes or features read from the model): two runs
+        with the same digest audited alike."""
+        config, as_given = self, {}  # what the model's file names, as given
+        if getattr(self.data, "classes_read_from_model", False):
+            as_given["classes"] = None
+        if getattr(self.data, "features_named_by", None) is not None:
+            as_given["features"] = None
+        if as_given:
+            config = self.model_copy(update={"data": self.data.model_copy(update=as_given)})
         settings = config.model_dump_json(exclude=_NOT_IN_DIGEST)
         return hashlib.sha256(settings.encode()).hexdigest()[:8]
 

@@ -103,8 +103,23 @@ class TableDataConfig(_LabelledFiles):
     label: str = Field("label", description="Column with the class label: an index, or a name in classes.")
     id: str | None = Field(None, description="Column with a unique record id; default: file and row number.")
     features: list[str] | None = Field(
-        None, min_length=1, description="Feature columns in model input order; default: all other columns."
+        None,
+        min_length=1,
+        description="Feature columns in model input order; default: the columns a scikit-learn target was "
+        "fitted on (its feature_names_in_), in its order, else all other columns.",
     )
+    _features_from: str | None = PrivateAttr(None)
+
+    def with_model_columns(self, columns: list[str], model: str) -> "TableDataConfig":
+        """This section with ``features``, the columns ``model`` was fitted on (as sentences name it)."""
+        section = self.model_copy(update={"features": columns})
+        section._features_from = f"the {len(columns)} columns {model} was fitted on"
+        return section
+
+    @property
+    def features_named_by(self) -> str | None:
+        """Where ``features`` came from where the model named them (:meth:`with_model_columns`), else None."""
+        return self._features_from
 
 
 class NpzDataConfig(_LabelledFiles):

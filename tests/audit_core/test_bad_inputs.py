@@ -486,8 +486,8 @@ CASES = [
         "'{tmp}/m.joblib' ['cat', 'dog', 'eel']; found '0' at row 3, counted from 0.",
     ),
     Bad(
-        "model fitted on columns in another order",
-        lambda t, c: _sklearn_on_columns(t, c, FEATURES[::-1]),
+        "model fitted on columns in another order than data.features",
+        _steps(lambda t, c: _sklearn_on_columns(t, c, FEATURES[::-1]), _set("data", features=FEATURES)),
         f"target.path '{{tmp}}/m.joblib' was fitted on the columns {FEATURES[::-1][:6]} but the data's "
         f"features are {FEATURES[:6]}; set data.features to the model's columns, in its order",
     ),

@@ -31,7 +31,7 @@ from audit_core.audit.models import (
     open_audited_target,
     reference_model_kind,
     target_output,
-    with_model_classes,
+    with_model_names,
 )
 from audit_core.audit.run import gather_inputs
 from audit_core.audit.signals import target_signals
@@ -423,7 +423,7 @@ def test_labels_named_in_data_classes_are_the_scikit_learn_models_columns(tmp_pa
         "target": {"kind": "sklearn", "path": str(tmp_path / "named.skops")},
     }
     given = parse_config(yaml.safe_load(yaml.safe_dump({**chosen_models(fields), **fields})))
-    audit, _ = with_model_classes(given)
+    audit, _ = with_model_names(given)
     assert audit.data.classes == names
     assert audit.digest == given.digest
     unlisted = given.model_copy(update={"data": given.data.model_copy(update={"classes": None})})
@@ -435,6 +435,44 @@ def test_labels_named_in_data_classes_are_the_scikit_learn_models_columns(tmp_pa
         x, labels, _ = named[part]
         split = getattr(signals, part)
         assert (split.logits.argmax(axis=1) == split.labels).mean() == pytest.approx(model.score(x, labels))
+
+
+def test_a_table_is_read_by_the_columns_the_model_was_fitted_on(tmp_path, capsys):
+    """Tables whose columns are in another order than the model's, beside a column the model never saw
+    (a timestamp): without data.features, the audit reads the model's columns in its order (the config's
+    digest as given) and scores every part as the model does; ``dynaudit check`` says where they came
+    from. Before, the audit refused them, and a table with an extra column needed every feature listed."""
+    parts = tabular_parts()
+    model_columns = FEATURES[::-1]
+    paths = {}
+    for part, (x, y, ids) in parts.items():
+        paths[part] = str(tmp_path / f"{part}.csv")
+        frame = pd.DataFrame(x, columns=FEATURES).assign(label=y, id=ids, seen_at=np.arange(len(y)) * 7.5)
+        frame.to_csv(paths[part], index=False)
+    x, y, _ = parts["members"]
+    model = LogisticRegression(max_iter=500).fit(pd.DataFrame(x, columns=FEATURES)[model_columns], y)
+    sio.dump(model, tmp_path / "m.skops")
+    fields = {
+        "data": {"kind": "table", "id": "id", **paths},
+        "target": {"kind": "sklearn", "path": str(tmp_path / "m.skops")},
+    }
+    given = parse_config({**chosen_models(fields), **fields})
+    audit, _ = with_model_names(given)
+    assert audit.data.features == model_columns and audit.digest == given.digest
+    data = load_data(audit.data)
+    signals = target_signals(open_audited_target(audit, data), data)
+    for part in ("members", "non_members", "test"):
+        x, y, _ = parts[part]
+        read = getattr(data, part).features
+        np.testing.assert_allclose(read, x[:, ::-1], rtol=1e-6)  # the model's columns, in its order
+        expected = model.predict_proba(pd.DataFrame(read, columns=model_columns))
+        np.testing.assert_allclose(np.exp(getattr(signals, part).logits), expected, rtol=1e-9)
+
+    (tmp_path / "audit.yaml").write_text(yaml.safe_dump({**chosen_models(fields), **fields}))
+    assert cli.main(["check", str(tmp_path / "audit.yaml")]) == 0
+    assert f"features: the {len(FEATURES)} columns target.path '{tmp_path / 'm.skops'}' was fitted on)" in (
+        capsys.readouterr().out
+    )
 
 
 def test_a_pipeline_that_picks_columns_by_name_is_queried_and_cloned_on_named_columns(tmp_path):
