@@ -83,7 +83,7 @@ def open_audited_target(config: AuditConfig, data: AuditData) -> Target:
     data's (class indices, or the names in ``data.classes``), and so must the columns it was fitted on."""
     target = open_target(config.target)
     if isinstance(target, SklearnTarget):
-        target.require_classes(getattr(config.data, "classes", None))  # only some data kinds name classes
+        target.require_classes(getattr(config.data, "classes", None), data.n_classes)  # some kinds name them
         target.require_features(data.feature_names)
         target.categories = data.categories
     return target

@@ -312,10 +312,22 @@ class SklearnTarget(ModelTarget):
                 f"{list(names)[:6]}; set data.features to the model's columns, in its order."
             )
 
-    def require_classes(self, names: Sequence[str | int] | None) -> None:
+    def require_classes(self, names: Sequence[str | int] | None, n_classes: int | None = None) -> None:
         """Refuse a model whose classes are not the data's: the class indices ``0..k-1``, or the names of
-        ``data.classes`` (``names``) in the same order, compared as text."""
+        ``data.classes`` (``names``) in the same order, compared as text; and, where the data's labels are
+        indices, a model that never learned some of their ``n_classes`` (a rare class left out of its
+        training)."""
         have = [str(c) for c in self.classes]
+        if names is None and n_classes is not None and n_classes > len(self.classes):
+            unseen = list(range(len(self.classes), n_classes))
+            raise TargetError(
+                f"{self.source} has classes {self.classes[:5].tolist()} but the data's labels are "
+                f"{n_classes} classes, 0..{n_classes - 1}: the model never learned "
+                f"class{'es' if len(unseen) > 1 else ''} "
+                f"{', '.join(map(str, unseen[:5]))}; expected labels of the classes it was trained on: leave "
+                "out the records of the others (they cannot be members), or make labels counted from 1 start "
+                "at 0."
+            )
         if names is None and not np.array_equal(self.classes, np.arange(len(self.classes))):
             raise TargetError(
                 f"{self.source} has classes {have[:5]}; list them in data.classes, in this order, to read "

@@ -49,6 +49,11 @@ def doubled(x: np.ndarray) -> np.ndarray:
     return 2 * x
 
 
+def two_class_logits(batch: np.ndarray) -> np.ndarray:
+    """A callable model of two classes: its first two features as logits."""
+    return np.asarray(batch, dtype=np.float64)[:, :2]
+
+
 def late_nan_logits(batch: np.ndarray) -> np.ndarray:
     """A model that breaks only on large batches: the input check's small probe passes, the full query not."""
     logits = np.zeros((len(batch), 3))

@@ -413,15 +413,23 @@ CASES = [
     ),
     Bad(
         "model has fewer classes than the labels",
-        lambda t, c: _sklearn_model(t, c, 8, 2),
+        _target(kind="callable", function="tests.audit_core.models:two_class_logits"),
         "members set ({tmp}/members.parquet) gives 2 class scores per record but the data have 3 classes "
         "(labels 0..2); expected labels that index the model's outputs, 0..1",
     ),
     Bad(
+        "a scikit-learn model that never learned a class of the labels",
+        lambda t, c: _sklearn_model(t, c, 8, 2),
+        "target.path '{tmp}/m.joblib' has classes [0, 1] but the data's labels are 3 classes, 0..2: the "
+        "model never learned class 2; expected labels of the classes it was trained on: leave out the "
+        "records of the others (they cannot be members), or make labels counted from 1 start at 0.",
+    ),
+    Bad(
         "labels counted from 1 for a model of classes 0..k-1",
         _steps(_named_labels([1, 2, 3]), lambda t, c: _sklearn_model(t, c, 8, 3)),
-        "gives 3 class scores per record but the data have 4 classes (labels 0..3); expected labels that "
-        "index the model's outputs, 0..2 (labels counted from 1 must start at 0",
+        "has classes [0, 1, 2] but the data's labels are 4 classes, 0..3: the model never learned class 3; "
+        "expected labels of the classes it was trained on: leave out the records of the others (they cannot "
+        "be members), or make labels counted from 1 start at 0.",
     ),
     Bad(
         "data lacking one of the model's classes",
