@@ -3,6 +3,7 @@ with ``torch.load(weights_only=True)`` (tensors and plain containers only, no co
 safetensors."""
 
 import json
+import re
 from collections.abc import Callable
 from pathlib import Path
 
@@ -23,13 +24,26 @@ from audit_core.targets.torch_target import TorchTarget
 FIELD = "target.weights"
 
 
+#: PyTorch Lightning's dict of hyper-parameters, as its checkpoints name it: read as a plain dict (Lightning's
+#: class is neither needed nor run), so that a ``.ckpt`` loads with ``weights_only=True``.
+LIGHTNING_DICTS = (
+    "lightning.fabric.utilities.data.AttributeDict",
+    "pytorch_lightning.utilities.parsing.AttributeDict",
+)
+
+
 def _torch_file(path: Path) -> dict[str, torch.Tensor]:
     try:
-        return torch.load(path, map_location="cpu", weights_only=True)
+        with torch.serialization.safe_globals([(dict, name) for name in LIGHTNING_DICTS]):
+            return torch.load(path, map_location="cpu", weights_only=True)
     except Exception as error:  # weights_only refusals are UnpicklingError; corrupt files raise others
-        reason = (
-            "it holds more than tensors (a pickled model?)" if "weights_only" in str(error) else "unreadable"
-        )
+        refused = re.search(r"Unsupported global: GLOBAL ([\w.]+)", str(error))
+        if refused:
+            reason = f"it holds more than tensors, a {refused.group(1)} object, whose code is not run here"
+        elif "weights_only" in str(error):
+            reason = "it holds more than tensors (a pickled model?)"
+        else:
+            reason = "unreadable"
         raise TargetError(
             f"{FIELD}: '{path}' cannot be loaded with weights_only=True: {reason}; expected a state dict "
             "saved with torch.save(model.state_dict(), path), or a .safetensors file."

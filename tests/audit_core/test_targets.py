@@ -1,6 +1,8 @@
 """Each target adapter on a tiny real model in its real file format: same logits, fingerprints, safety."""
 
 import gc
+import sys
+import types
 import warnings
 from functools import partial
 
@@ -198,9 +200,43 @@ def test_a_pickled_module_is_refused_by_weights_only(module, tmp_path):
     path = tmp_path / "whole_model.pt"
     torch.save(module, path)
     with pytest.raises(
-        TargetError, match="cannot be loaded with weights_only=True: it holds more than tensors"
+        TargetError,
+        match="cannot be loaded with weights_only=True: it holds more than tensors, a "
+        r"torch.nn.modules.container.Sequential object, whose code is not run here",
     ):
         _target(kind="torch_state_dict", weights=str(path), architecture="tests.audit_core.models:mlp")
+
+
+def test_a_lightning_checkpoint_with_its_hyper_parameters_loads_without_lightning(
+    module, tmp_path, monkeypatch
+):
+    """Lightning saves ``save_hyperparameters()`` as its own dict class: the checkpoint is read with it as a
+    plain dict, under ``weights_only=True``, where Lightning is not installed. The file is written under
+    Lightning's class name by a stand-in module."""
+    lightning = {name: types.ModuleType(name) for name in ("lightning", "lightning.fabric")}
+    data = types.ModuleType("lightning.fabric.utilities.data")
+    data.AttributeDict = type("AttributeDict", (dict,), {"__module__": data.__name__})
+    for name, stand_in in {
+        **lightning,
+        "lightning.fabric.utilities": types.ModuleType("u"),
+        data.__name__: data,
+    }.items():
+        monkeypatch.setitem(sys.modules, name, stand_in)
+    state = {f"model.{name}": value for name, value in module.state_dict().items()}
+    torch.save(
+        {"epoch": 4, "state_dict": state, "hyper_parameters": data.AttributeDict(hidden=64, lr=0.01)},
+        tmp_path / "epoch=4.ckpt",
+    )
+    for name in (*lightning, "lightning.fabric.utilities", data.__name__):
+        monkeypatch.delitem(sys.modules, name)
+    target = _target(
+        kind="torch_state_dict",
+        weights=str(tmp_path / "epoch=4.ckpt"),
+        architecture="tests.audit_core.models:mlp",
+        architecture_kwargs={"n_features": N_FEATURES, "n_classes": N_CLASSES},
+    )
+    records = _records()
+    np.testing.assert_allclose(target.query(records), _torch_logits(module, records), atol=1e-5)
 
 
 @pytest.fixture(scope="module")
