@@ -74,12 +74,12 @@ def _require_commas(path: Path, field: str) -> None:
     )
 
 
-def require_columns(frame: pd.DataFrame, columns: list[str], path: Path, field: str) -> None:
-    """Raise a :class:`DataError` naming the first of ``columns`` missing from ``frame``."""
+def require_columns(frame: pd.DataFrame, columns: list[str], path: Path, field: str, of: str = "") -> None:
+    """Raise a :class:`DataError` naming the first of ``columns`` missing from ``frame`` (one ``of`` what)."""
     missing = [c for c in columns if c not in frame.columns]
     if missing:
         raise DataError(
-            f"{field}: table '{path}' has no column {missing[0]!r}; its columns are "
+            f"{field}: table '{path}' has no column {missing[0]!r}{of}; its columns are "
             f"{[str(c) for c in frame.columns]}."
         )
 
@@ -245,6 +245,11 @@ def load_table_data(config: TableDataConfig) -> AuditData:
             "table without its index, set data.features to the model's columns, or data.id: "
             f"'{UNNAMED_INDEX}' to take it as the record ids."
         )
+
+    named_by = config.features_named_by
+    require_columns(
+        members, features, config.members, "data.members", f", one of {named_by}" if named_by else ""
+    )
 
     def read_part(path: Path, field: str) -> Split:
         if field == "data.members":  # read once

@@ -494,6 +494,17 @@ CASES = [
         "'{tmp}/m.joblib' ['cat', 'dog', 'eel']; found '0' at row 3, counted from 0.",
     ),
     Bad(
+        "model fitted on a column the tables lack",
+        lambda t, c: _sklearn_on_columns(t, c, ["F0", *FEATURES[1:]]),
+        "data.members: table '{tmp}/members.parquet' has no column 'F0', one of the 8 columns target.path "
+        "'{tmp}/m.joblib' was fitted on; its columns are ",
+    ),
+    Bad(
+        "data.features naming a column the tables lack",
+        _set("data", features=[*FEATURES[:-1], "f99"]),
+        "data.members: table '{tmp}/members.parquet' has no column 'f99'; its columns are ",
+    ),
+    Bad(
         "model fitted on columns in another order than data.features",
         _steps(lambda t, c: _sklearn_on_columns(t, c, FEATURES[::-1]), _set("data", features=FEATURES)),
         f"target.path '{{tmp}}/m.joblib' was fitted on the columns {FEATURES[::-1][:6]} but the data's "
