@@ -213,7 +213,9 @@ def _part(
     """One audit part from its table: the ``features`` columns, the labels and the ids; given the
     ``members`` table, its feature columns must hold what the members' do (:func:`require_like_members`)."""
     field, path, frame = part
-    require_columns(frame, [config.label, *([config.id] if config.id else []), *features], path, field)
+    require_columns(frame, [config.label, *([config.id] if config.id else [])], path, field)
+    named_by = config.features_named_by  # where the model named the features, a missing one is one of them
+    require_columns(frame, features, path, field, f", one of {named_by}" if named_by else "")
     if members is not None:
         require_like_members(("data.members", config.members, members), part, features)
     if config.id and frame[config.id].isna().any():
@@ -246,11 +248,6 @@ def load_table_data(config: TableDataConfig) -> AuditData:
             f"'{UNNAMED_INDEX}' to take it as the record ids."
         )
 
-    named_by = config.features_named_by
-    require_columns(
-        members, features, config.members, "data.members", f", one of {named_by}" if named_by else ""
-    )
-
     def read_part(path: Path, field: str) -> Split:
         if field == "data.members":  # read once
             return _part(config, features, (field, path, members))
@@ -259,6 +256,6 @@ def load_table_data(config: TableDataConfig) -> AuditData:
     categories = tuple(
         (name, members[name].dtype)
         for name in features
-        if isinstance(members[name].dtype, pd.CategoricalDtype)
+        if name in members and isinstance(members[name].dtype, pd.CategoricalDtype)  # missing: _part says
     )
     return load_part_files("table", config, read_part, tuple(features), categories)
