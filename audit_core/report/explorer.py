@@ -22,12 +22,17 @@ MAX_PER_GROUP = 200  # members, non-members and test records drawn for the numbe
 DIGITS = 4  # the embedded numbers are rounded to this many decimals, as the page shows them
 
 
+def _axis(low: float, high: float) -> list[float]:
+    """``STEPS`` evenly spaced values from ``low`` to ``high``, to 6 decimals of the range's width (a range
+    narrower than 1, such as ``[0, 5e-06]``, keeps as many significant digits)."""
+    width = high - low
+    decimals = 6 - min(0, int(np.floor(np.log10(width)))) if width > 0 else 6
+    return np.linspace(low, high, STEPS).round(decimals).tolist()
+
+
 def grid_axes(ranges: dict[str, tuple[float, float]], *points: dict[str, float]) -> dict[str, list[float]]:
     """Per parameter, ``STEPS`` evenly spaced values over its range with each of ``points``' value added."""
-    return {
-        name: sorted({*np.linspace(*ranges[name], STEPS).round(6).tolist(), *(p[name] for p in points)})
-        for name in PARAMS
-    }
+    return {name: sorted({*_axis(*ranges[name]), *(p[name] for p in points)}) for name in PARAMS}
 
 
 def _auc(scores: np.ndarray, is_member: np.ndarray) -> np.ndarray:

@@ -42,8 +42,10 @@ from audit_core.stats.midput import midput
 from audit_core.stats.names import HEADLINE_FPR, Metric
 
 TUNED = ("sigma0_sq", "lam", "temperature")
-#: Optuna's search steps: the resolution of the paper's sweeps.
+#: Optuna's search steps: the resolution of the paper's sweeps, within the default ranges.
 STEPS = {"sigma0_sq": 0.01, "lam": 0.05, "temperature": 0.1}
+#: The fewest steps a search range spans: a narrower range than the default searches in finer steps.
+RANGE_STEPS = 100
 #: The paper's v1 one-at-a-time sweeps around PAPER_CENTRE (notes, section 3).
 PAPER_SWEEPS = {
     "sigma0_sq": np.round(np.arange(0.10, 0.505, 0.01), 2),
@@ -208,13 +210,33 @@ def _dynanoise(params: dict[str, float], config: TuneConfig, seed: int) -> DynaN
     return DynaNoise(**params, noise_mode=config.noise_mode, key=derive_key(seed, "dynanoise"))
 
 
+def tidy(value: float) -> float:
+    """``value`` to 10 significant digits: 1.7000000000000002 is reported (and applied) as 1.7."""
+    return float(f"{value:.10g}")
+
+
 def _key(params: dict[str, float]) -> tuple[float, ...]:
     """A setting as a key: the tuned parameters, rounded as the trials report them."""
-    return tuple(round(params[n], 10) for n in TUNED)
+    return tuple(tidy(params[n]) for n in TUNED)
+
+
+def search_step(name: str, bounds: tuple[float, float]) -> float:
+    """The search step of parameter ``name`` over ``bounds``: :data:`STEPS`' where the range spans at least
+    :data:`RANGE_STEPS` of them (the default ranges), else the range's width over RANGE_STEPS (so that
+    ``sigma0_sq_range: [0, 1e-05]`` is searched, not collapsed to its low end)."""
+    width = bounds[1] - bounds[0]
+    if width <= 0:
+        return STEPS[name]
+    return min(STEPS[name], float(f"{width / RANGE_STEPS:.6g}"))
+
+
+def search_ranges(config: TuneConfig) -> dict[str, tuple[float, float]]:
+    """Each tuned parameter's search range."""
+    return {name: getattr(config, f"{name}_range") for name in TUNED}
 
 
 def _inside(point: dict[str, float], config: TuneConfig) -> bool:
-    ranges = {n: getattr(config, f"{n}_range") for n in TUNED}
+    ranges = search_ranges(config)
     return all(ranges[n][0] <= point[n] <= ranges[n][1] for n in TUNED)
 
 
@@ -285,10 +307,9 @@ class OptunaSearch:
 
     def _ask(self) -> tuple[optuna.Trial, dict[str, float]]:
         trial = self.study.ask()
-        params = {  # rounded so that 1.7000000000000002 is reported (and applied) as 1.7
-            name: round(
-                trial.suggest_float(name, *getattr(self.config, f"{name}_range"), step=STEPS[name]), 10
-            )
+        ranges = search_ranges(self.config)
+        params = {
+            name: tidy(trial.suggest_float(name, *ranges[name], step=search_step(name, ranges[name])))
             for name in TUNED
         }
         return trial, params
@@ -393,19 +414,54 @@ def _searches_per_answer(job: partial) -> bool:
     return job.func is _baseline_front and any(defense.searches_per_answer for defense in job.args[1])
 
 
-def _trial_table(trial_rows: list[dict], config: TuneConfig) -> tuple[pd.DataFrame, int]:
+def logit_gap(logits: np.ndarray, share: float) -> float:
+    """The gap between each record's two largest logits that ``share`` of the records have at most: noise
+    that moves logits that far changes about that share of the labels."""
+    top_two = np.partition(logits, -2, axis=1)[:, -2:]
+    return float(np.quantile(top_two[:, 1] - top_two[:, 0], share))
+
+
+def _smallest_noise(config: TuneConfig) -> float:
+    """The smallest noise variance above 0 that the search tries (grid mode: the paper's grid)."""
+    if config.mode == "grid":
+        return min(point["sigma0_sq"] for point in paper_grid())
+    low, high = config.sigma0_sq_range
+    return low if low > 0 else min(search_step("sigma0_sq", (low, high)), high)
+
+
+def _advice(config: TuneConfig, test_logits: np.ndarray) -> str:
+    """What to change when no setting is within the budget: where the smallest noise searched already moves
+    logits further apart than twice the budget's share of the records have them (it changes more labels
+    than the budget allows), a range on their scale; else a larger budget or range."""
+    smallest, share = _smallest_noise(config), min(2 * config.budget, 0.5)
+    gap = logit_gap(test_logits, share)
+    if share == 0 or smallest == 0 or gap == 0 or np.sqrt(smallest) <= gap:
+        random = config.mode == "optuna" and config.n_trials <= STARTUP_TRIALS
+        more = f", or run more than {STARTUP_TRIALS} trials (the first {STARTUP_TRIALS} are drawn at random)"
+        return f"raise the budget or widen the search ranges{more if random else ''}"
+    return (
+        f"the noise searched is larger than this model's logits are apart: the smallest variance tried above "
+        f"0 ({smallest:g}, standard deviation {np.sqrt(smallest):.2g}) is noise larger than the gap between "
+        f"the two largest logits of {100 * share:g}% of the {len(test_logits)} test records ({gap:.2g} or "
+        f"less), and so changes their labels; search variances up to the square of twice that gap, e.g. "
+        f"tune.sigma0_sq_range: [0, {float(f'{(2 * gap) ** 2:.1g}'):g}]"
+    )
+
+
+def _trial_table(
+    trial_rows: list[dict], config: TuneConfig, test_logits: np.ndarray
+) -> tuple[pd.DataFrame, int]:
     """The DynaNoise trials as a table (``feasible``, ``chosen``) and the chosen trial's index; TuningError
-    when none is within the budget."""
+    when none is within the budget (with a range to search where the noise searched is larger than the
+    logits of ``test_logits`` are apart)."""
     trials = pd.DataFrame(trial_rows)
     trials["feasible"] = trials.accuracy_drop <= config.budget
     best = _best(trials, OBJECTIVES[config.objective])
     if best is None:
-        random = config.mode == "optuna" and config.n_trials <= STARTUP_TRIALS
-        more = f", or run more than {STARTUP_TRIALS} trials (the first {STARTUP_TRIALS} are drawn at random)"
         raise TuningError(
             f"No DynaNoise setting among {len(trials)} trials kept the accuracy drop within tune.budget = "
-            f"{config.budget} (smallest drop {trials.accuracy_drop.min():.4f}); raise the budget or widen "
-            f"the search ranges{more if random else ''}."
+            f"{config.budget} (smallest drop {trials.accuracy_drop.min():.4f}); "
+            f"{_advice(config, test_logits)}."
         )
     trials["chosen"] = trials.index == best
     return trials, best
@@ -460,7 +516,7 @@ def tune(
         for params, metrics in zip(search.known, done(known), strict=True):  # on every core
             seen.setdefault(_key(params), metrics)
         search.run(evaluate)  # here, while the workers take the baselines
-        trials, best = _trial_table(trial_rows, config)
+        trials, best = _trial_table(trial_rows, config, tuning.test.logits)
         points = [
             (_dynanoise({n: float(r[n]) for n in TUNED}, config, seed), {m: float(r[m]) for m in METRICS})
             for r in trials.to_dict("records")

@@ -11,7 +11,7 @@ from sklearn.metrics import roc_auc_score
 
 from audit_core.core.record_ids import RecordKey
 from audit_core.defenses import PAPER_SETTING, DynaNoise
-from audit_core.report.explorer import PARAMS, explorer_payload, grid_metrics
+from audit_core.report.explorer import PARAMS, STEPS, explorer_payload, grid_axes, grid_metrics
 
 RANGES = {"sigma0_sq": (0.0, 1.0), "lam": (0.0, 6.0), "temperature": (1.0, 20.0)}
 CHOSEN = DynaNoise(sigma0_sq=0.37, lam=1.85, temperature=7.3)
@@ -127,3 +127,10 @@ def assert_nothing_per_record(payload: dict, record_logits: np.ndarray) -> None:
             np.lib.stride_tricks.sliding_window_view(vector, k) if len(vector) >= k else np.empty((0, k))
         )
         assert not any(tuple(window) in rounded for window in windows.tolist())
+
+
+def test_an_axis_over_a_range_narrower_than_one_keeps_its_steps_apart():
+    narrow = grid_axes({**RANGES, "sigma0_sq": (0.0, 5e-6)})["sigma0_sq"]
+    # to 6 decimals, the steps of 5e-06 / 7 had fallen together as 0, 1e-06, 1e-06, 2e-06, ...
+    assert len(narrow) == STEPS and np.allclose(narrow, np.linspace(0.0, 5e-6, STEPS), rtol=1e-5, atol=0)
+    assert grid_axes(RANGES) == {p: np.linspace(*RANGES[p], STEPS).round(6).tolist() for p in PARAMS}

@@ -1,5 +1,8 @@
 """The tuner: budget respected on the tuning split, reproducible, paper grid, baselines on the same front."""
 
+import re
+from dataclasses import replace
+
 import numpy as np
 import optuna
 import pandas as pd
@@ -168,10 +171,46 @@ def test_grid_mode_evaluates_every_grid_point_in_order(halves, defender, monkeyp
 
 def test_an_impossible_budget_is_an_error_not_a_silent_choice(halves, defender):
     with pytest.raises(TuningError, match="No DynaNoise setting among 5 trials") as refused:
-        _tune(halves, defender, budget=0.0, n_trials=5, sigma0_sq_range=(50.0, 60.0), lam_range=(2.0, 3.0))
+        _tune(halves, defender, budget=0.0, n_trials=5, sigma0_sq_range=(0.5, 0.6), lam_range=(2.0, 3.0))
     assert str(refused.value).endswith(
         "widen the search ranges, or run more than 10 trials (the first 10 are drawn at random)."
     )
+
+
+def test_a_range_narrower_than_the_default_steps_is_searched_in_finer_steps_and_the_defaults_are_not():
+    for name in tuning.TUNED:
+        assert tuning.search_step(name, getattr(TuneConfig(), f"{name}_range")) == tuning.STEPS[name]
+    drawn = [p["sigma0_sq"] for p in tuning.OptunaSearch(TuneConfig(sigma0_sq_range=(0.0, 1e-5))).known]
+    assert all(0.0 <= value <= 1e-5 for value in drawn)
+    assert len(set(drawn)) >= 8  # 10 draws among 101 values; Optuna collapsed them all to 0.0 at step 0.01
+    assert all(np.isclose(value / 1e-7, round(value / 1e-7), atol=1e-6) for value in drawn)
+
+
+def _scaled(signals: Signals, factor: float) -> Signals:
+    """``signals`` of a model whose every logit is ``factor`` times as large."""
+    parts = (*SPLIT_PARTS, "population", "shadow_members", "shadow_non_members")
+    return replace(
+        signals, **{n: replace(p, logits=p.logits * factor) for n in parts if (p := getattr(signals, n))}
+    )
+
+
+def test_logits_closer_together_than_the_noise_searched_get_a_range_on_their_scale_that_finds_a_setting(
+    halves,
+):
+    tiny = tuple(_scaled(half, 1e-3) for half in halves)  # like AdaBoost's flat probabilities
+    defender = DefenderData(tiny[0].shadow_members.logits, tiny[0].shadow_non_members.logits, None)
+    gap = tuning.logit_gap(tiny[0].test.logits, 0.04)  # twice the budget's share of the records
+    assert 0 < gap < 1e-2  # the noise searched by default has standard deviation 0.1 and more
+    with pytest.raises(TuningError) as refused:
+        _tune(tiny, defender, budget=0.02, n_trials=12)
+    advice = re.search(r"tune\.sigma0_sq_range: \[0, ([^\]]+)\]\.$", str(refused.value))
+    assert advice is not None and f"4% of the {len(tiny[0].test)} test records ({gap:.2g} or less)" in str(
+        refused.value
+    )
+    high = float(advice.group(1))
+    assert (2 * gap) ** 2 / 1.5 <= high <= 1.5 * (2 * gap) ** 2  # twice the gap squared, to 1 digit
+    result = _tune(tiny, defender, budget=0.02, n_trials=12, sigma0_sq_range=(0.0, high))
+    assert result.trials.feasible.any() and 0.0 <= result.chosen.sigma0_sq <= high
 
 
 def test_baselines_share_the_front_and_are_confirmed_on_the_evaluation_split(halves, defender, monkeypatch):

@@ -7,6 +7,8 @@
   const SLIDERS = { sigma0_sq: "ex-sigma", lam: "ex-lam", temperature: "ex-temp" };
   const $ = (id) => document.getElementById(id);
   const fmt = (v, digits) => v.toFixed(digits);
+  // a parameter to 3 decimals; one below 0.001 (a narrow search range's) to 2 significant digits
+  const fmtParam = (v) => (v !== 0 && Math.abs(v) < 0.001 ? v.toPrecision(2) : fmt(v, 3));
 
   function flatIndex(position) {  // row-major over [sigma0_sq, lam, T], as numpy's ravel
     return PARAMS.reduce((index, p) => index * data.axes[p].length + position[p], 0);
@@ -18,7 +20,7 @@
     const position = {};
     for (const p of PARAMS) {
       position[p] = +$(SLIDERS[p]).value;
-      $(`${SLIDERS[p]}-out`).textContent = fmt(data.axes[p][position[p]], 3);
+      $(`${SLIDERS[p]}-out`).textContent = fmtParam(data.axes[p][position[p]]);
     }
     const at = flatIndex(position);
     $("ex-accuracy").textContent = fmt(data.accuracy[at], 4);
