@@ -20,7 +20,7 @@ from audit_core.report.adaptive import (
     per_input_rows,
     query_budgets,
 )
-from audit_core.report.explorer import within_budget
+from audit_core.report.explorer import budget_cell
 from audit_core.report.exposure import (
     READERS,
     exposed_class_sentence,
@@ -248,7 +248,7 @@ def _explorer(result: AuditResult) -> dict[str, Any] | None:
         },
         "json": json.dumps(payload, separators=(",", ":")).replace("</", "<\\/"),
         "script": template_text("explorer.js"),
-        "within_budget": None if budget is None else within_budget(drop, budget),
+        "within_budget": None if budget is None else budget_cell(drop, budget),
         "grid": len(payload["accuracy"]),
         "sliders": [
             {

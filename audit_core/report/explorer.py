@@ -141,6 +141,8 @@ def explorer_payload(
     }
 
 
-def within_budget(drop: float, budget: float) -> str:
-    """The explorer's budget cell, as the page writes it: ``yes``, or ``no (over by x)``."""
-    return "yes" if drop <= budget else f"no (over by {drop - budget:.4f})"
+def budget_cell(drop: float, budget: float) -> str:
+    """The explorer's budget cell, as the page writes it: ``yes`` where the drop as shown (to
+    :data:`DIGITS` decimals) is within the budget, else ``no (over by x)``."""
+    shown = round(drop, DIGITS)
+    return "yes" if shown <= budget else f"no (over by {shown - budget:.4f})"

@@ -21,6 +21,7 @@ from audit_core.results.risk import (
     unshown,
 )
 from audit_core.stats.metrics import crossfit_resolved, resolution_mark
+from audit_core.stats.midput import within_budget
 from audit_core.stats.names import HEADLINE_FPR, Metric
 from audit_core.tuning.search import OBJECTIVES, SPLITS, comparison, comparison_metrics
 
@@ -167,7 +168,7 @@ def tuning_conclusion(front: pd.DataFrame, provenance: dict[str, Any]) -> str:
     chosen = front[front.chosen & (front.split == "evaluation")].set_index("family")
     dynanoise, undefended = chosen.loc[DynaNoise.name], chosen.loc[Undefended.name]
     drop = float(dynanoise[Metric.ACCURACY_DROP])
-    within = "within" if drop <= budget else "over"
+    within = "within" if within_budget(drop, budget) else "over"
     best = "highest" if OBJECTIVES[objective].direction == "maximize" else "lowest"
     return (
         f"Chosen DynaNoise: {dynanoise.condition}, the {best} {objective} within the budget among "
@@ -273,7 +274,8 @@ def conclusion(metrics: pd.DataFrame, manifest: dict[str, Any]) -> Conclusion:
         cost = accuracy["undefended"] - accuracy[chosen_label]
         budget = (manifest.get("config", {}).get("tune") or {}).get("budget")
         beyond = ""
-        if budget is not None and cost > budget:  # tuned: met on the tuning split; else none kept it
+        # over the budget: the tuned one met it on the tuning split; else no tuned setting kept it
+        if budget is not None and not within_budget(cost, budget):
             met = ", which it met on the tuning split" if chosen_label == tuned else ""
             beyond = f" (over tune.budget = {budget:g}{met})"
         chosen = (

@@ -7,6 +7,22 @@ and ``MIDPUT = mean_a PUT_a``. ASR is an attack's balanced accuracy; the accurac
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+import numpy as np
+
+#: An accuracy drop is the difference of two shares of one test set, so a drop of exactly the budget (6 of
+#: 300 answers lost: 0.02) reads 0.020000000000000018 after float subtraction; a drop this close is within.
+BUDGET_SLACK = 1e-9
+
+
+def within_budget(drop: float | np.ndarray, budget: float) -> bool | np.ndarray:
+    """Whether an accuracy ``drop`` (or each of an array of them) is at most ``budget``, up to float
+    rounding.
+
+    >>> bool(within_budget(191 / 300 - 185 / 300, 0.02)), bool(within_budget(191 / 300 - 184 / 300, 0.02))
+    (True, False)
+    """
+    return drop <= budget + BUDGET_SLACK
+
 
 @dataclass(frozen=True)
 class Midput:

@@ -38,7 +38,7 @@ from audit_core.core.errors import AuditInputError
 from audit_core.core.forked import forked_map
 from audit_core.core.seeding import derive_key
 from audit_core.defenses import DEFENSES, DefenderData, Defense, DynaNoise, Undefended, fit_defense
-from audit_core.stats.midput import midput
+from audit_core.stats.midput import midput, within_budget
 from audit_core.stats.names import HEADLINE_FPR, Metric
 
 TUNED = ("sigma0_sq", "lam", "temperature")
@@ -350,7 +350,7 @@ def _row(family: str, defense: Defense, split: str, metrics: dict[str, float], b
         "params": json.dumps(defense.params(), sort_keys=True, default=str),
         "split": split,
         **metrics,
-        "feasible": metrics[Metric.ACCURACY_DROP] <= budget,
+        "feasible": within_budget(metrics[Metric.ACCURACY_DROP], budget),
     }
 
 
@@ -455,7 +455,7 @@ def _trial_table(
     when none is within the budget (with a range to search where the noise searched is larger than the
     logits of ``test_logits`` are apart)."""
     trials = pd.DataFrame(trial_rows)
-    trials["feasible"] = trials.accuracy_drop <= config.budget
+    trials["feasible"] = within_budget(trials.accuracy_drop, config.budget)
     best = _best(trials, OBJECTIVES[config.objective])
     if best is None:
         raise TuningError(

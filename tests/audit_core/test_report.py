@@ -195,7 +195,7 @@ def test_the_summary_says_when_the_chosen_defense_does_not_lower_the_risk_tier(r
 
 
 def test_the_explorer_shows_the_grid_numbers_at_the_chosen_point_and_after_a_slider_moves(run_dir, tmp_path):
-    from audit_core.report.explorer import PARAMS, within_budget
+    from audit_core.report.explorer import PARAMS, budget_cell
 
     folder, result = run_dir
     html = (folder / "report.html").read_bytes()
@@ -207,7 +207,7 @@ def test_the_explorer_shows_the_grid_numbers_at_the_chosen_point_and_after_a_sli
         at = np.ravel_multi_index([position[p] for p in PARAMS], shape)
         drop = payload["undefended_accuracy"] - payload["accuracy"][at]
         numbers = [payload[name][at] for name in ("accuracy", "auc_loss", "auc_confidence")]
-        return [f"{v:.4f}" for v in [*numbers, drop]] + [within_budget(drop, payload["budget"])]
+        return [f"{v:.4f}" for v in [*numbers, drop]] + [budget_cell(drop, payload["budget"])]
 
     browser = Chromium((folder / "report.html").as_uri(), tmp_path / "profile")
     try:

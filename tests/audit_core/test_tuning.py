@@ -318,3 +318,14 @@ def test_candidates_are_scored_on_at_most_trial_points_members_and_non_members_o
     on_the_subset = _tune((scored, evaluation), defender)
     pd.testing.assert_frame_equal(capped.trials, on_the_subset.trials)
     pd.testing.assert_frame_equal(capped.front, on_the_subset.front)
+
+
+def test_a_trial_that_loses_exactly_the_budget_is_within_it(halves, defender):
+    drops = _tune(halves, defender, budget=1.0, n_trials=tuning.STARTUP_TRIALS).trials.accuracy_drop
+    # k of n test answers lost: float subtraction of the two accuracies can leave k / n a little over itself
+    off = [d for d in drops if d > round(d, 10)]
+    assert off, "no trial's drop came out of the subtraction over its fraction: the test checks nothing"
+    trials = _tune(halves, defender, budget=round(off[0], 10), n_trials=tuning.STARTUP_TRIALS).trials
+    at_the_budget = trials[trials.accuracy_drop == off[0]]
+    assert len(at_the_budget) and at_the_budget.feasible.all()
+    assert not trials[trials.accuracy_drop > off[0] + 1e-6].feasible.any()

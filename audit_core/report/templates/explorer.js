@@ -13,8 +13,9 @@
   function flatIndex(position) {  // row-major over [sigma0_sq, lam, T], as numpy's ravel
     return PARAMS.reduce((index, p) => index * data.axes[p].length + position[p], 0);
   }
-  function withinBudget(drop, budget) {  // mirrors audit_core/report/explorer.py within_budget
-    return drop <= budget ? "yes" : `no (over by ${fmt(drop - budget, 4)})`;
+  function budgetCell(drop, budget) {  // mirrors audit_core/report/explorer.py budget_cell
+    const shown = +fmt(drop, 4);
+    return shown <= budget ? "yes" : `no (over by ${fmt(shown - budget, 4)})`;
   }
   function update() {
     const position = {};
@@ -28,7 +29,7 @@
     $("ex-auc-conf").textContent = fmt(data.auc_confidence[at], 4);
     const drop = data.undefended_accuracy - data.accuracy[at];
     $("ex-drop").textContent = fmt(drop, 4);
-    if (data.budget !== null) $("ex-budget").textContent = withinBudget(drop, data.budget);
+    if (data.budget !== null) $("ex-budget").textContent = budgetCell(drop, data.budget);
   }
   function moveTo(position) {  // data.chosen or data.paper: indices on the axes
     for (const p of PARAMS) $(SLIDERS[p]).value = position[p];
