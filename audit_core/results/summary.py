@@ -23,7 +23,7 @@ from audit_core.results.risk import (
 from audit_core.stats.metrics import crossfit_resolved, resolution_mark
 from audit_core.stats.midput import within_budget
 from audit_core.stats.names import HEADLINE_FPR, Metric
-from audit_core.tuning.search import OBJECTIVES, SPLITS, comparison, comparison_metrics
+from audit_core.tuning.search import OBJECTIVES, SPLITS, comparison, comparison_metrics, edge_note
 
 
 def _tpr_text(tpr: pd.Series, condition: str, worst: Any) -> str:
@@ -170,12 +170,15 @@ def tuning_conclusion(front: pd.DataFrame, provenance: dict[str, Any]) -> str:
     drop = float(dynanoise[Metric.ACCURACY_DROP])
     within = "within" if within_budget(drop, budget) else "over"
     best = "highest" if OBJECTIVES[objective].direction == "maximize" else "lowest"
-    return (
+    sentences = [
         f"Chosen DynaNoise: {dynanoise.condition}, the {best} {objective} within the budget among "
         f"{provenance['n_trials']} trials against the {provenance['knowledge']} attacker on the tuning "
-        f"split. On the evaluation split: accuracy drop {drop:+.4f} ({within} the budget of {budget:g}), "
-        f"{objective} {dynanoise[objective]:+.4f} (undefended {undefended[objective]:+.4f})."
-    )
+        "split.",
+        f"On the evaluation split: accuracy drop {drop:+.4f} ({within} the budget of {budget:g}), "
+        f"{objective} {dynanoise[objective]:+.4f} (undefended {undefended[objective]:+.4f}).",
+        edge_note(provenance["params"], provenance.get("ranges")),  # older parameters files lack ranges
+    ]
+    return " ".join(s for s in sentences if s)
 
 
 #: Columns of :func:`strongest_per_condition`, as the terminal heads them.

@@ -19,6 +19,7 @@ candidates are ever chosen.
 
 import contextlib
 import json
+import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from functools import cached_property, partial
@@ -44,8 +45,9 @@ from audit_core.stats.names import HEADLINE_FPR, Metric
 TUNED = ("sigma0_sq", "lam", "temperature")
 #: Optuna's search steps: the resolution of the paper's sweeps, within the default ranges.
 STEPS = {"sigma0_sq": 0.01, "lam": 0.05, "temperature": 0.1}
-#: The fewest steps a search range spans: a narrower range than the default searches in finer steps.
-RANGE_STEPS = 100
+#: A range narrower than this many of :data:`STEPS` is searched in :data:`FINE_STEPS` steps of its width.
+FEWEST_STEPS = 10
+FINE_STEPS = 100
 #: The paper's v1 one-at-a-time sweeps around PAPER_CENTRE (notes, section 3).
 PAPER_SWEEPS = {
     "sigma0_sq": np.round(np.arange(0.10, 0.505, 0.01), 2),
@@ -181,6 +183,7 @@ class TuningResult:
             "n_trials": len(self.trials),
             "seed": self.config.seed,
             "params": {name: getattr(self.chosen, name) for name in TUNED},
+            "ranges": None if self.config.mode == "grid" else search_ranges(self.config),
             "split_sizes": self.sizes,
             "metrics": self.chosen_metrics(),
         }
@@ -222,17 +225,34 @@ def _key(params: dict[str, float]) -> tuple[float, ...]:
 
 def search_step(name: str, bounds: tuple[float, float]) -> float:
     """The search step of parameter ``name`` over ``bounds``: :data:`STEPS`' where the range spans at least
-    :data:`RANGE_STEPS` of them (the default ranges), else the range's width over RANGE_STEPS (so that
+    :data:`FEWEST_STEPS` of them, else the range's width over :data:`FINE_STEPS` (so that
     ``sigma0_sq_range: [0, 1e-05]`` is searched, not collapsed to its low end)."""
     width = bounds[1] - bounds[0]
-    if width <= 0:
+    if width <= 0 or width >= FEWEST_STEPS * STEPS[name]:
         return STEPS[name]
-    return min(STEPS[name], float(f"{width / RANGE_STEPS:.6g}"))
+    return float(f"{width / FINE_STEPS:.6g}")
 
 
 def search_ranges(config: TuneConfig) -> dict[str, tuple[float, float]]:
     """Each tuned parameter's search range."""
     return {name: getattr(config, f"{name}_range") for name in TUNED}
+
+
+#: A chosen value within this share of its range's width from the range's top may be short of the best.
+EDGE_SHARE = 0.1
+
+
+def edge_note(params: dict[str, float], ranges: dict[str, tuple[float, float]] | None) -> str:
+    """A sentence naming each chosen parameter in the top :data:`EDGE_SHARE` of its search range, where a
+    better setting may lie beyond the range; empty where none is (or no range was searched: grid mode)."""
+    near = [
+        f"{n} = {params[n]:g} lies in the top tenth of tune.{n}_range [{low:g}, {high:g}]"
+        for n, (low, high) in (ranges or {}).items()
+        if high > low and params[n] >= high - EDGE_SHARE * (high - low)
+    ]
+    if not near:
+        return ""
+    return f"{'; '.join(near)}: a better setting may lie beyond, which a wider range would search."
 
 
 def _inside(point: dict[str, float], config: TuneConfig) -> bool:
@@ -268,11 +288,15 @@ class GridSearch:
 
 @contextlib.contextmanager
 def _quiet_optuna() -> Iterator[None]:
-    """Optuna logs every trial at INFO; the trial table records them, so log warnings only meanwhile."""
+    """Optuna logs every trial at INFO; the trial table records them, so log warnings only meanwhile. The
+    paper's setting, tried first, may lie between the steps of a narrow range: Optuna's warning that it
+    is off them is expected, and not shown."""
     verbosity = optuna.logging.get_verbosity()
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     try:
-        yield
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message="Fixed parameter .* is out of range", module="optuna")
+            yield
     finally:
         optuna.logging.set_verbosity(verbosity)
 

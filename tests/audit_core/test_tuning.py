@@ -279,6 +279,28 @@ def test_the_tuning_conclusion_states_the_chosen_setting_and_its_evaluation_spli
     assert f"{objective} {value:+.4f} (undefended {base:+.4f})." in sentence
 
 
+@pytest.mark.parametrize(
+    ("ranges", "at_an_edge"),
+    [({"sigma0_sq_range": (0.0, 0.2)}, True), ({"temperature_range": (1.0, 30.0)}, False)],
+)  # on these logits, more noise is better up to sigma0_sq = 0.2 within a budget of 0.1
+def test_a_chosen_value_in_the_top_tenth_of_its_range_is_named_as_possibly_short_of_the_best(
+    halves, defender, ranges, at_an_edge
+):
+    result = _tune(halves, defender, budget=0.1, n_trials=12, **ranges)
+    provenance = result.summary()
+    sentence = tuning_conclusion(result.front, provenance)
+    edges = []
+    for name, (low, high) in provenance["ranges"].items():
+        assert (low, high) == ranges.get(f"{name}_range", getattr(TuneConfig(), f"{name}_range"))
+        value = getattr(result.chosen, name)
+        named = f"{name} = {value:g} lies in the top tenth of tune.{name}_range [{low:g}, {high:g}]"
+        edges.append(value >= high - 0.1 * (high - low))
+        assert (named in sentence) == edges[-1]
+    assert any(edges) == at_an_edge == sentence.endswith("a wider range would search.")
+    without_ranges = {k: v for k, v in provenance.items() if k != "ranges"}  # an older parameters file
+    assert "top tenth" not in tuning_conclusion(result.front, without_ranges)
+
+
 def test_a_defense_with_no_setting_within_the_budget_keeps_its_row_in_the_comparison(
     halves, defender, monkeypatch
 ):
