@@ -246,7 +246,7 @@ def edge_note(params: dict[str, float], ranges: dict[str, tuple[float, float]] |
     """A sentence naming each chosen parameter in the top :data:`EDGE_SHARE` of its search range, where a
     better setting may lie beyond the range; empty where none is (or no range was searched: grid mode)."""
     near = [
-        f"{n} = {params[n]:g} lies in the top tenth of tune.{n}_range [{low:g}, {high:g}]"
+        f"{n} = {params[n]:g} lies in the top {EDGE_SHARE:.0%} of tune.{n}_range [{low:g}, {high:g}]"
         for n, (low, high) in (ranges or {}).items()
         if high > low and params[n] >= high - EDGE_SHARE * (high - low)
     ]
@@ -454,9 +454,9 @@ def _smallest_noise(config: TuneConfig) -> float:
 
 
 def _advice(config: TuneConfig, test_logits: np.ndarray) -> str:
-    """What to change when no setting is within the budget: where the smallest noise searched already moves
-    logits further apart than twice the budget's share of the records have them (it changes more labels
-    than the budget allows), a range on their scale; else a larger budget or range."""
+    """What to change when no setting is within the budget: where the smallest noise searched is larger than
+    the gap between the two largest logits of twice the budget's share of the test records (so it changes
+    more labels than the budget allows), a range on the gap's scale; else a larger budget or range."""
     smallest, share = _smallest_noise(config), min(2 * config.budget, 0.5)
     gap = logit_gap(test_logits, share)
     if share == 0 or smallest == 0 or gap == 0 or np.sqrt(smallest) <= gap:

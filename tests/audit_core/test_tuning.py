@@ -293,12 +293,12 @@ def test_a_chosen_value_in_the_top_tenth_of_its_range_is_named_as_possibly_short
     for name, (low, high) in provenance["ranges"].items():
         assert (low, high) == ranges.get(f"{name}_range", getattr(TuneConfig(), f"{name}_range"))
         value = getattr(result.chosen, name)
-        named = f"{name} = {value:g} lies in the top tenth of tune.{name}_range [{low:g}, {high:g}]"
+        named = f"{name} = {value:g} lies in the top 10% of tune.{name}_range [{low:g}, {high:g}]"
         edges.append(value >= high - 0.1 * (high - low))
         assert (named in sentence) == edges[-1]
     assert any(edges) == at_an_edge == sentence.endswith("a wider range would search.")
     without_ranges = {k: v for k, v in provenance.items() if k != "ranges"}  # an older parameters file
-    assert "top tenth" not in tuning_conclusion(result.front, without_ranges)
+    assert "lies in the top" not in tuning_conclusion(result.front, without_ranges)
 
 
 def test_a_defense_with_no_setting_within_the_budget_keeps_its_row_in_the_comparison(
