@@ -47,7 +47,7 @@ from audit_core.results.summary import setting, signed
 from audit_core.results.tables import REGAINED_FRACTION, AuditResult
 from audit_core.stats.metrics import TprAtFpr, resolution_mark
 from audit_core.stats.names import FPR_TARGETS, HEADLINE_FPR, MEANINGS
-from audit_core.tuning.search import SPLITS, TuningResult, comparison, comparison_metrics, edge_note
+from audit_core.tuning.search import SPLITS, TuningResult, choice_notes, comparison, comparison_metrics
 
 KNOWLEDGE_TEXT = {
     "naive": "calibrates on undefended shadow and reference outputs (the DynaNoise paper's protocol)",
@@ -288,7 +288,7 @@ def _tuning(tuning: TuningResult | None, front_svg: str | None) -> dict[str, Any
         "mode": config.mode,
         "n_trials": len(tuning.trials),
         "sizes": tuning.sizes,
-        "edge": edge_note(summary["params"], summary["ranges"]),
+        "notes": choice_notes(summary["params"], summary["ranges"]),
         "metrics": [m.replace("_", " ") for m in metrics],
         "rows": rows,
         "front": _data_uri(plots.pareto_front(tuning) if front_svg is None else front_svg),

@@ -23,7 +23,7 @@ from audit_core.results.risk import (
 from audit_core.stats.metrics import crossfit_resolved, resolution_mark
 from audit_core.stats.midput import within_budget
 from audit_core.stats.names import HEADLINE_FPR, Metric
-from audit_core.tuning.search import OBJECTIVES, SPLITS, comparison, comparison_metrics, edge_note
+from audit_core.tuning.search import OBJECTIVES, SPLITS, choice_notes, comparison, comparison_metrics
 
 
 def _tpr_text(tpr: pd.Series, condition: str, worst: Any) -> str:
@@ -176,7 +176,7 @@ def tuning_conclusion(front: pd.DataFrame, provenance: dict[str, Any]) -> str:
         "split.",
         f"On the evaluation split: accuracy drop {drop:+.4f} ({within} the budget of {budget:g}), "
         f"{objective} {dynanoise[objective]:+.4f} (undefended {undefended[objective]:+.4f}).",
-        edge_note(provenance["params"], provenance.get("ranges")),  # older parameters files lack ranges
+        choice_notes(provenance["params"], provenance.get("ranges")),  # older parameters files lack ranges
     ]
     return " ".join(s for s in sentences if s)
 

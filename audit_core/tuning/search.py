@@ -242,17 +242,29 @@ def search_ranges(config: TuneConfig) -> dict[str, tuple[float, float]]:
 EDGE_SHARE = 0.1
 
 
-def edge_note(params: dict[str, float], ranges: dict[str, tuple[float, float]] | None) -> str:
-    """A sentence naming each chosen parameter in the top :data:`EDGE_SHARE` of its search range, where a
-    better setting may lie beyond the range; empty where none is (or no range was searched: grid mode)."""
+#: What a tuned DynaNoise without noise is, and why its lower AUCs are no protection.
+NO_NOISE_NOTE = (
+    "A sigma0_sq of 0 adds no noise: this DynaNoise is softmax(z / T) alone, which an attacker who knows T "
+    "undoes exactly (T * log p gives back the logits up to a constant); the attacks here read its outputs as "
+    "they are, so the lower AUCs they read through it are no protection."
+)
+
+
+def choice_notes(params: dict[str, float], ranges: dict[str, tuple[float, float]] | None) -> str:
+    """What to know about a tuned setting, in sentences: each chosen parameter in the top
+    :data:`EDGE_SHARE` of its search range (a better setting may lie beyond; no range was searched in grid
+    mode), and :data:`NO_NOISE_NOTE` where it adds no noise; empty where neither applies."""
     near = [
         f"{n} = {params[n]:g} lies in the top {EDGE_SHARE:.0%} of tune.{n}_range [{low:g}, {high:g}]"
         for n, (low, high) in (ranges or {}).items()
         if high > low and params[n] >= high - EDGE_SHARE * (high - low)
     ]
-    if not near:
-        return ""
-    return f"{'; '.join(near)}: a better setting may lie beyond, which a wider range would search."
+    notes = []
+    if near:
+        notes.append(f"{'; '.join(near)}: a better setting may lie beyond, which a wider range would search.")
+    if params["sigma0_sq"] == 0:
+        notes.append(NO_NOISE_NOTE)
+    return " ".join(notes)
 
 
 def _inside(point: dict[str, float], config: TuneConfig) -> bool:

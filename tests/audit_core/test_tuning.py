@@ -12,6 +12,7 @@ from audit_core.audit.signals import LogitSet, Signals
 from audit_core.audit.split import SPLIT_PARTS, scored_points, split_signals
 from audit_core.config import TuneConfig
 from audit_core.core.forked import WORKERS_VARIABLE, available_cores, worker_count
+from audit_core.core.probability import softmax
 from audit_core.defenses import DEFENSES, DefenderData, MemGuard
 from audit_core.results.summary import NO_SETTING, tuning_conclusion, tuning_rows
 from audit_core.tuning import search as tuning
@@ -351,3 +352,16 @@ def test_a_trial_that_loses_exactly_the_budget_is_within_it(halves, defender):
     at_the_budget = trials[trials.accuracy_drop == off[0]]
     assert len(at_the_budget) and at_the_budget.feasible.all()
     assert not trials[trials.accuracy_drop > off[0] + 1e-6].feasible.any()
+
+
+def test_a_tuned_setting_without_noise_is_called_no_protection_and_is_undone_by_its_temperature(
+    halves, defender
+):
+    result = _tune(halves, defender, budget=0.1, n_trials=4, sigma0_sq_range=(0.0, 0.0))
+    assert tuning.NO_NOISE_NOTE in tuning_conclusion(result.front, result.summary())
+    logits = halves[1].test.logits
+    released = result.chosen.apply(logits, np.random.default_rng(0))
+    undone = softmax(result.chosen.temperature * np.log(released))  # what an attacker who knows T sees
+    np.testing.assert_allclose(undone, softmax(logits), rtol=0, atol=1e-12)
+    noisy = _tune(halves, defender, budget=0.1, n_trials=4, sigma0_sq_range=(0.1, 0.2))
+    assert tuning.NO_NOISE_NOTE not in tuning_conclusion(noisy.front, noisy.summary())
