@@ -13,6 +13,7 @@ noise's. An undone condition draws its own noise (its name, which seeds the draw
 moves its AUC by a few thousandths from draw to draw.
 """
 
+import argparse
 from dataclasses import dataclass, fields
 
 import numpy as np
@@ -79,6 +80,7 @@ def strongest_adaptive(signals, defense: Defense, config) -> str:
 
 
 def main() -> None:
+    argparse.ArgumentParser(description=__doc__.splitlines()[0]).parse_args()
     torch.set_num_threads(1)
     config = parse_config(DEMO_SETTINGS)
     inputs = gather_inputs(config)
