@@ -19,14 +19,15 @@ from dataclasses import dataclass, fields
 import numpy as np
 import torch
 
-from audit_core.audit.analysis import analyse_condition, worst_case
-from audit_core.audit.evaluation import score_condition
+from audit_core.audit.analysis import worst_case
 from audit_core.audit.run import PLAIN, gather_inputs
-from audit_core.config import DEMO_SETTINGS, parse_config
+from audit_core.audit.signals import Signals
+from audit_core.config import DEMO_SETTINGS, AuditConfig, parse_config
 from audit_core.core.knowledge import Knowledge
 from audit_core.core.probability import softmax
 from audit_core.defenses import Defense, DynaNoise, Undefended
 from audit_core.defenses.temperature import TemperatureScaling
+from audit_core.tuning.search import Attacker
 
 
 def undone(released: np.ndarray, temperature: float) -> np.ndarray:
@@ -64,17 +65,12 @@ def undone_twin(defense: Defense) -> Defense:
     return twin(**{f.name: getattr(defense, f.name) for f in fields(defense)})
 
 
-def strongest_adaptive(signals, defense: Defense, config) -> str:
-    """The strongest attack's AUC under the adaptive attacker, with its name."""
-    scores = score_condition(
-        signals,
-        defense,
-        config.attacks,
-        seed=config.seed,
-        knowledge=(Knowledge.ADAPTIVE,),
-        max_queries=config.max_queries,
+def strongest_adaptive(signals: Signals, defense: Defense, config: AuditConfig) -> str:
+    """The strongest attack's AUC under the adaptive attacker (as the tuner scores it), with its name."""
+    attacker = Attacker(
+        tuple(config.attacks), Knowledge.ADAPTIVE, config.seed, config.max_queries, config.attack_params
     )
-    evaluation = analyse_condition(scores, seed=config.seed, bootstrap=False, per_class=False)
+    evaluation = attacker.evaluate(signals, defense)
     strongest = worst_case([evaluation.outcome(a, Knowledge.ADAPTIVE) for a in evaluation.attacks])
     return f"{strongest.auc.value:.3f} ({strongest.attack})"
 
