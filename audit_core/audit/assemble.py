@@ -18,10 +18,10 @@ from audit_core.core.probability import PROBABILITY_FLOOR
 from audit_core.core.record_ids import RecordKey
 from audit_core.data import AuditData
 from audit_core.defenses import DynaNoise
-from audit_core.report.explorer import PARAMS, explorer_payload
+from audit_core.report.explorer import explorer_payload
 from audit_core.results.provenance import record_key, run_provenance
 from audit_core.results.tables import AuditResult
-from audit_core.tuning.search import TuningResult
+from audit_core.tuning.search import TuningResult, search_ranges
 
 
 def chosen_dynanoise(config: AuditConfig, tuning: TuningResult | None) -> DynaNoise | None:
@@ -58,7 +58,7 @@ def explorer_data(
         test_logits=signals.test.logits,
         test_labels=signals.test.labels,
         defense=dynanoise,
-        ranges={p: getattr(tune, f"{p}_range") for p in PARAMS},
+        ranges=search_ranges(tune),
         budget=budget,
         seed=key.seed("explorer"),
     )
